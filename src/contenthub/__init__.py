@@ -1,0 +1,1 @@
+"""contenthub: publish articles to many platforms, reliably."""

@@ -1,0 +1,41 @@
+"""One settings object, read from the environment once per process."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise SystemExit(f"{name} must be a number, got {raw!r}") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    data_dir: Path
+    lease_seconds: float = 60.0
+    poll_seconds: float = 0.5
+    shutdown_grace_seconds: float = 30.0
+    extra_platform_modules: tuple[str, ...] = field(default_factory=tuple)
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        data_dir = Path(os.environ.get("CONTENTHUB_DATA_DIR") or Path.cwd() / "data")
+        url = os.environ.get("CONTENTHUB_DATABASE_URL") or f"sqlite:///{data_dir / 'contenthub.db'}"
+        modules = os.environ.get("CONTENTHUB_PLATFORM_MODULES", "")
+        return cls(
+            database_url=url,
+            data_dir=data_dir,
+            lease_seconds=_float("CONTENTHUB_LEASE_SECONDS", 60.0),
+            poll_seconds=_float("CONTENTHUB_POLL_SECONDS", 0.5),
+            shutdown_grace_seconds=_float("CONTENTHUB_SHUTDOWN_GRACE_SECONDS", 30.0),
+            extra_platform_modules=tuple(m.strip() for m in modules.split(",") if m.strip()),
+        )

@@ -1,0 +1,170 @@
+"""Engines and the one unit-of-work helper every database touch goes through.
+
+A unit of work is a short session: open, run, commit, close. Transient errors (a lost
+connection, a deadlock, a lock timeout, ``database is locked``) are retried here, with
+backoff, and nowhere else. No session is ever held across a publish.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy import event, exc
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+from tenacity import (
+    Retrying,
+    retry_if_exception,
+    stop_after_delay,
+    wait_exponential_jitter,
+)
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# MySQL/MariaDB: server gone (2006), lost connection (2013), can't connect (2002, 2003),
+# lock wait timeout (1205), deadlock (1213), connection killed (1927), shutdown (1053).
+_MYSQL_TRANSIENT = {1053, 1205, 1213, 1927, 2002, 2003, 2006, 2013, 2014, 2055}
+# PostgreSQL SQLSTATEs: serialization failure, deadlock, admin/crash shutdown, cannot connect
+# now, connection exceptions (class 08), lock not available.
+_PG_TRANSIENT_PREFIXES = ("40001", "40P01", "57P01", "57P02", "57P03", "08", "55P03")
+
+
+def is_transient(error: BaseException) -> bool:
+    """True when trying the same unit of work again may succeed."""
+    if isinstance(error, exc.DBAPIError) and error.connection_invalidated:
+        return True
+    orig = getattr(error, "orig", None) or error
+    sqlstate = getattr(orig, "sqlstate", None)
+    if isinstance(sqlstate, str) and sqlstate.startswith(_PG_TRANSIENT_PREFIXES):
+        return True
+    args = getattr(orig, "args", ())
+    if args and isinstance(args[0], int) and args[0] in _MYSQL_TRANSIENT:
+        return True
+    text = str(orig).lower()
+    if "database is locked" in text or "database table is locked" in text:
+        return True
+    if isinstance(error, exc.OperationalError | exc.InterfaceError):
+        # Lost sockets surface as Operational/Interface errors without a code on some drivers.
+        return any(
+            s in text
+            for s in (
+                "server closed the connection",
+                "connection refused",
+                "connection reset",
+                "connection is closed",
+                "terminating connection",
+                "lost connection",
+                "gone away",
+                "consuming input failed",
+                "the connection is lost",
+            )
+        )
+    return False
+
+
+def _sqlite_setup(engine: sa.Engine) -> None:
+    """WAL, a busy timeout, and BEGIN IMMEDIATE so writers queue instead of failing."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: sa.Connection) -> None:
+        readonly = conn.get_execution_options().get("contenthub_readonly", False)
+        conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+
+
+def create_engine(url: str, *, pool_size: int = 10) -> sa.Engine:
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(
+            parsed, connect_args={"timeout": 30, "check_same_thread": False}, pool_size=pool_size
+        )
+        _sqlite_setup(engine)
+        return engine
+    if backend == "postgresql" and parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if backend in ("mysql", "mariadb"):
+        if "+" not in parsed.drivername:
+            parsed = parsed.set(drivername=f"{backend}+pymysql")
+        return sa.create_engine(
+            parsed,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            pool_pre_ping=True,
+            pool_recycle=1800,
+            # Locking reads must not keep gap locks on rows they skipped.
+            isolation_level="READ COMMITTED",
+            connect_args={"connect_timeout": 10, "read_timeout": 60, "write_timeout": 60},
+        )
+    return sa.create_engine(
+        parsed,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        connect_args={"connect_timeout": 10} if backend == "postgresql" else {},
+    )
+
+
+@dataclass
+class Database:
+    """An engine plus the unit-of-work helper. Built by the process that uses it, never at import."""
+
+    engine: sa.Engine
+    retry_seconds: float = 60.0
+
+    def __post_init__(self) -> None:
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._read_sessions = sessionmaker(
+            self.engine.execution_options(contenthub_readonly=True), expire_on_commit=False
+        )
+
+    @classmethod
+    def connect(cls, url: str, *, pool_size: int = 10, retry_seconds: float = 60.0) -> Database:
+        return cls(create_engine(url, pool_size=pool_size), retry_seconds=retry_seconds)
+
+    @property
+    def dialect(self) -> str:
+        name = self.engine.dialect.name
+        return "mysql" if name == "mariadb" else name
+
+    def write(self, work: Callable[[Session], T]) -> T:
+        """Run ``work`` in its own transaction, committed, retrying transient errors."""
+        return self._run(self._sessions, work)
+
+    def read(self, work: Callable[[Session], T]) -> T:
+        return self._run(self._read_sessions, work)
+
+    def _run(self, factory: sessionmaker[Session], work: Callable[[Session], T]) -> T:
+        for attempt in Retrying(
+            retry=retry_if_exception(is_transient),
+            wait=wait_exponential_jitter(initial=0.05, max=2.0),
+            stop=stop_after_delay(self.retry_seconds),
+            reraise=True,
+            before_sleep=lambda state: log.warning(
+                "database busy or unreachable, retrying",
+                extra={"attempt": state.attempt_number, "error": str(state.outcome.exception())[:200]},
+            ),
+        ):
+            with attempt, factory() as session, session.begin():
+                return work(session)
+        raise AssertionError("unreachable")
+
+    def dispose(self) -> None:
+        self.engine.dispose()

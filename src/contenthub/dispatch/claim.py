@@ -1,0 +1,328 @@
+"""The claim: every limit and the fairness rule are decided here, inside one transaction.
+
+1. Lock the users whose turn it is (oldest ``last_served_at`` first) and who have a task that
+   could start now, ``FOR UPDATE SKIP LOCKED``: two claimers never serve one user at once,
+   so the per-user limit, per-account serialization and pacing are exact.
+2. Count those users' running tasks (a fresh statement, after the locks are held).
+3. For each of their free, active, paced accounts, take its best due task (priority, due time,
+   age) through the index ``(account_id, status, priority, due_at, id)``: the cost depends on
+   the accounts of the served users, never on the size of the backlog.
+4. Hand out tasks round-robin across the users, within each user's free slots and each
+   platform's limit (platform rows are locked while they are counted).
+5. Mark them running with a new lease and fencing token, move the users' cursor, pace the
+   accounts, write the events.
+
+On SQLite the transaction is ``BEGIN IMMEDIATE`` (one writer), and ``FOR UPDATE`` is not
+rendered; PostgreSQL and MariaDB run the same statements with row locks.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict, deque
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from contenthub.dispatch.events import TASKS, Event, append_events
+from contenthub.models import Account, Platform, User
+from contenthub.states import TaskStatus, check_transition
+
+ACCOUNTS = Account.__table__
+USERS = User.__table__
+PLATFORMS = Platform.__table__
+RUNNING, QUEUED = TaskStatus.RUNNING.value, TaskStatus.QUEUED.value
+
+
+@dataclass(frozen=True)
+class ClaimedTask:
+    """Everything a worker needs to run one publish, read in the claim itself."""
+
+    id: int
+    public_id: str
+    user_id: int
+    account_id: int
+    platform: str
+    title: str
+    body: str
+    tags: list[str]
+    cover: str | None
+    priority: int
+    attempt: int
+    max_attempts: int
+    lease_token: str
+    checkpoint: dict[str, Any]
+    account_name: str
+    account_options: dict[str, Any]
+    account_credentials: bytes | None
+
+
+def _account_ready(now: datetime) -> sa.ColumnElement[bool]:
+    running = TASKS.alias("running_on_account")
+    return sa.and_(
+        ACCOUNTS.c.status == "active",
+        ACCOUNTS.c.next_start_at <= now,
+        ~sa.exists().where(running.c.running_account_id == ACCOUNTS.c.id),
+    )
+
+
+def _best_task_of_account(now: datetime) -> sa.ScalarSelect[Any]:
+    queued = TASKS.alias("best")
+    return (
+        sa.select(queued.c.id)
+        .where(
+            queued.c.account_id == ACCOUNTS.c.id,
+            queued.c.status == QUEUED,
+            queued.c.due_at <= now,
+        )
+        .order_by(queued.c.priority, queued.c.due_at, queued.c.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def _lock_users_with_work(session: Session, now: datetime, limit: int) -> list[tuple[int, int]]:
+    queued = TASKS.alias("queued_on_account")
+    has_work = (
+        sa.select(sa.literal(1))
+        .select_from(ACCOUNTS)
+        .where(
+            ACCOUNTS.c.user_id == USERS.c.id,
+            _account_ready(now),
+            sa.exists().where(
+                queued.c.account_id == ACCOUNTS.c.id,
+                queued.c.status == QUEUED,
+                queued.c.due_at <= now,
+            ),
+        )
+        .exists()
+    )
+    rows = session.execute(
+        sa.select(USERS.c.id, USERS.c.max_running)
+        .where(has_work)
+        .order_by(USERS.c.last_served_at, USERS.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    return [(r.id, r.max_running) for r in rows]
+
+
+def _running_counts(session: Session, column: sa.Column[Any], keys: list[Any]) -> dict[Any, int]:
+    rows = session.execute(
+        sa.select(column, sa.func.count())
+        .where(TASKS.c.status == RUNNING, column.in_(keys))
+        .group_by(column)
+    ).all()
+    return {key: count for key, count in rows}
+
+
+def _candidates(session: Session, user_ids: list[int], now: datetime) -> list[Any]:
+    started = TASKS.alias("started_today")
+    started_today = (
+        sa.select(sa.func.count())
+        .where(
+            started.c.account_id == ACCOUNTS.c.id,
+            started.c.started_at > now - timedelta(days=1),
+        )
+        .scalar_subquery()
+    )
+    return session.execute(
+        sa.select(
+            TASKS.c.id,
+            TASKS.c.user_id,
+            TASKS.c.account_id,
+            TASKS.c.platform,
+            TASKS.c.priority,
+            TASKS.c.due_at,
+            ACCOUNTS.c.min_interval_seconds,
+        )
+        .select_from(ACCOUNTS.join(TASKS, TASKS.c.id == _best_task_of_account(now)))
+        .where(
+            ACCOUNTS.c.user_id.in_(user_ids),
+            _account_ready(now),
+            sa.or_(ACCOUNTS.c.daily_cap.is_(None), started_today < ACCOUNTS.c.daily_cap),
+        )
+        .order_by(TASKS.c.priority, TASKS.c.due_at, TASKS.c.id)
+    ).all()
+
+
+def _platform_room(session: Session, platforms: set[str]) -> dict[str, int]:
+    """Free places per limited platform, with the platform rows locked until commit."""
+    limits = session.execute(
+        sa.select(PLATFORMS.c.name, PLATFORMS.c.max_running)
+        .where(PLATFORMS.c.name.in_(sorted(platforms)), PLATFORMS.c.max_running.is_not(None))
+        .order_by(PLATFORMS.c.name)
+        .with_for_update()
+    ).all()
+    if not limits:
+        return {}
+    running = _running_counts(session, TASKS.c.platform, [name for name, _ in limits])
+    return {name: limit - running.get(name, 0) for name, limit in limits}
+
+
+def _allocate(
+    users: list[tuple[int, int]],
+    running: dict[int, int],
+    candidates: list[Any],
+    platform_room: dict[str, int],
+    slots: int,
+) -> list[Any]:
+    """Round-robin across users in cursor order; each user's best task first."""
+    per_user: dict[int, deque[Any]] = defaultdict(deque)
+    for row in candidates:  # already sorted best first
+        per_user[row.user_id].append(row)
+    room = {uid: limit - running.get(uid, 0) for uid, limit in users}
+    chosen: list[Any] = []
+    progress = True
+    while len(chosen) < slots and progress:
+        progress = False
+        for uid, _ in users:
+            if len(chosen) >= slots:
+                break
+            queue = per_user[uid]
+            while queue and room[uid] > 0:
+                row = queue.popleft()
+                if platform_room.get(row.platform, 1) <= 0:
+                    continue
+                chosen.append(row)
+                room[uid] -= 1
+                if row.platform in platform_room:
+                    platform_room[row.platform] -= 1
+                progress = True
+                break
+    return chosen
+
+
+def task_claim(
+    session: Session,
+    *,
+    worker: str,
+    slots: int,
+    now: datetime,
+    lease_seconds: float,
+) -> list[ClaimedTask]:
+    """Claim up to ``slots`` tasks for ``worker``; every limit holds across all processes."""
+    if slots <= 0:
+        return []
+    users = _lock_users_with_work(session, now, slots)
+    if not users:
+        return []
+    user_ids = [uid for uid, _ in users]
+    running = _running_counts(session, TASKS.c.user_id, user_ids)
+    candidates = _candidates(session, user_ids, now)
+    if not candidates:
+        return []
+    room = _platform_room(session, {row.platform for row in candidates})
+    chosen = _allocate(users, running, candidates, room, slots)
+    if not chosen:
+        return []
+
+    check_transition(QUEUED, RUNNING)
+    token = str(uuid.uuid4())
+    ids = [row.id for row in chosen]
+    updated = session.execute(
+        sa.update(TASKS)
+        .where(TASKS.c.id.in_(ids), TASKS.c.status == QUEUED)
+        .values(
+            status=RUNNING,
+            attempt=TASKS.c.attempt + 1,
+            lease_owner=worker,
+            lease_token=token,
+            lease_expires_at=now + timedelta(seconds=lease_seconds),
+            cancel_requested=False,
+            started_at=now,
+            progress=0,
+            stage="claimed",
+            error_class=None,
+            error_message=None,
+        )
+    ).rowcount
+    if updated == 0:
+        return []
+
+    claimed = _read_claimed(session, ids, token)
+    claimed_ids = {c.id for c in claimed}
+    served = [row for row in chosen if row.id in claimed_ids]
+    paced = [row for row in served if row.min_interval_seconds > 0]
+    for row in paced:
+        session.execute(
+            sa.update(ACCOUNTS)
+            .where(ACCOUNTS.c.id == row.account_id)
+            .values(next_start_at=now + timedelta(seconds=row.min_interval_seconds))
+        )
+    session.execute(
+        sa.update(USERS)
+        .where(USERS.c.id.in_({row.user_id for row in served}))
+        .values(last_served_at=now)
+    )
+    append_events(
+        session,
+        [
+            Event(
+                task_id=c.id,
+                user_id=c.user_id,
+                kind="status",
+                from_status=QUEUED,
+                to_status=RUNNING,
+                stage="claimed",
+                progress=0,
+                attempt=c.attempt,
+                worker=worker,
+                message=f"attempt {c.attempt} of {c.max_attempts}",
+            )
+            for c in claimed
+        ],
+        now,
+    )
+    return claimed
+
+
+def _read_claimed(session: Session, ids: list[int], token: str) -> list[ClaimedTask]:
+    rows = session.execute(
+        sa.select(
+            TASKS.c.id,
+            TASKS.c.public_id,
+            TASKS.c.user_id,
+            TASKS.c.account_id,
+            TASKS.c.platform,
+            TASKS.c.title,
+            TASKS.c.body,
+            TASKS.c.tags,
+            TASKS.c.cover,
+            TASKS.c.priority,
+            TASKS.c.attempt,
+            TASKS.c.max_attempts,
+            TASKS.c.checkpoint,
+            ACCOUNTS.c.name.label("account_name"),
+            ACCOUNTS.c.options.label("account_options"),
+            ACCOUNTS.c.credentials.label("account_credentials"),
+        )
+        .select_from(TASKS.join(ACCOUNTS, ACCOUNTS.c.id == TASKS.c.account_id))
+        .where(TASKS.c.id.in_(ids), TASKS.c.lease_token == token)
+        .order_by(TASKS.c.id)
+    ).all()
+    return [
+        ClaimedTask(
+            id=r.id,
+            public_id=r.public_id,
+            user_id=r.user_id,
+            account_id=r.account_id,
+            platform=r.platform,
+            title=r.title,
+            body=r.body,
+            tags=list(r.tags or []),
+            cover=r.cover,
+            priority=r.priority,
+            attempt=r.attempt,
+            max_attempts=r.max_attempts,
+            lease_token=token,
+            checkpoint=dict(r.checkpoint or {}),
+            account_name=r.account_name,
+            account_options=dict(r.account_options or {}),
+            account_credentials=r.account_credentials,
+        )
+        for r in rows
+    ]

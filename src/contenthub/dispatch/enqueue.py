@@ -1,0 +1,131 @@
+"""Creating a task and queueing it is one insert in one transaction."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from contenthub.dispatch.events import TASKS, Event, append_events, notify_new_work
+from contenthub.errors import InputError
+from contenthub.models import Account
+from contenthub.states import TaskStatus
+
+MIN_PRIORITY, MAX_PRIORITY, DEFAULT_PRIORITY = 1, 10, 5
+DEFAULT_MAX_ATTEMPTS = 3
+MAX_TITLE = 500
+
+
+@dataclass(frozen=True)
+class NewTask:
+    user_id: int
+    account_id: int
+    title: str
+    body: str
+    tags: Sequence[str] = ()
+    cover: str | None = None
+    article_id: int | None = None
+    priority: int = DEFAULT_PRIORITY
+    due_at: datetime | None = None
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    batch_id: str | None = None
+    public_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+
+def _validate(task: NewTask, index: int, many: bool) -> None:
+    where = f"tasks[{index}]." if many else ""
+    if not isinstance(task.priority, int) or not MIN_PRIORITY <= task.priority <= MAX_PRIORITY:
+        raise InputError(
+            f"{where}priority",
+            f"must be a whole number from {MIN_PRIORITY} (most urgent) to {MAX_PRIORITY}, "
+            f"got {task.priority!r}",
+        )
+    if not task.title or not task.title.strip():
+        raise InputError(f"{where}title", "must not be empty")
+    if len(task.title) > MAX_TITLE:
+        raise InputError(f"{where}title", f"must be at most {MAX_TITLE} characters")
+    if not task.body or not task.body.strip():
+        raise InputError(f"{where}body", "must not be empty")
+    if not 1 <= task.max_attempts <= 20:
+        raise InputError(f"{where}max_attempts", "must be from 1 to 20")
+    if task.due_at is not None and task.due_at.tzinfo is None:
+        raise InputError(f"{where}due_at", "must carry a time zone")
+
+
+def task_enqueue(session: Session, tasks: Sequence[NewTask], *, now: datetime) -> list[str]:
+    """Validate and insert tasks; returns their public ids. All or nothing."""
+    if not tasks:
+        return []
+    many = len(tasks) > 1
+    for i, task in enumerate(tasks):
+        _validate(task, i, many)
+    accounts = {
+        row.id: row
+        for row in session.execute(
+            sa.select(Account.id, Account.user_id, Account.platform).where(
+                Account.id.in_({t.account_id for t in tasks})
+            )
+        )
+    }
+    for i, task in enumerate(tasks):
+        account = accounts.get(task.account_id)
+        # Another user's account is reported exactly like a missing one.
+        if account is None or account.user_id != task.user_id:
+            field_name = f"tasks[{i}].account_id" if many else "account_id"
+            raise InputError(field_name, f"no account {task.account_id} for this user")
+
+    rows = []
+    for task in tasks:
+        due = task.due_at or now
+        status = TaskStatus.SCHEDULED if due > now else TaskStatus.QUEUED
+        rows.append(
+            {
+                "public_id": task.public_id,
+                "user_id": task.user_id,
+                "article_id": task.article_id,
+                "title": task.title.strip(),
+                "body": task.body,
+                "tags": list(task.tags),
+                "cover": task.cover,
+                "account_id": task.account_id,
+                "platform": accounts[task.account_id].platform,
+                "status": status.value,
+                "progress": 0,
+                "stage": None,
+                "priority": task.priority,
+                "due_at": due,
+                "attempt": 0,
+                "max_attempts": task.max_attempts,
+                "cancel_requested": False,
+                "checkpoint": {},
+                "batch_id": task.batch_id,
+                "created_at": now,
+                "queued_at": now if status is TaskStatus.QUEUED else None,
+            }
+        )
+    inserted = session.execute(
+        sa.insert(TASKS).returning(TASKS.c.id, TASKS.c.public_id, sort_by_parameter_order=True),
+        rows,
+    ).all()
+    append_events(
+        session,
+        [
+            Event(
+                task_id=ins.id,
+                user_id=row["user_id"],
+                kind="status",
+                to_status=row["status"],
+                message="scheduled for " + row["due_at"].isoformat()
+                if row["status"] == TaskStatus.SCHEDULED
+                else "queued",
+            )
+            for ins, row in zip(inserted, rows, strict=True)
+        ],
+        now,
+    )
+    notify_new_work(session)
+    return [ins.public_id for ins in inserted]

@@ -1,0 +1,115 @@
+"""Status changes and their events, written together in one transaction.
+
+Every write of ``publish_tasks.status`` goes through :func:`set_status` (one row) or
+:func:`set_status_many` (a claim's rows); both check the lifecycle and append the events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from contenthub.models import PublishTask, TaskEvent
+from contenthub.states import TaskStatus, check_transition
+
+TASKS = PublishTask.__table__
+EVENTS = TaskEvent.__table__
+NOTIFY_CHANNEL = "contenthub_tasks"
+
+
+@dataclass(frozen=True)
+class Event:
+    task_id: int
+    user_id: int
+    kind: str
+    from_status: str | None = None
+    to_status: str | None = None
+    stage: str | None = None
+    progress: int | None = None
+    attempt: int | None = None
+    message: str | None = None
+    worker: str | None = None
+
+
+def append_events(session: Session, events: Sequence[Event], now: datetime) -> None:
+    if not events:
+        return
+    session.execute(
+        sa.insert(EVENTS),
+        [
+            {
+                "task_id": e.task_id,
+                "user_id": e.user_id,
+                "at": now,
+                "kind": e.kind,
+                "from_status": e.from_status,
+                "to_status": e.to_status,
+                "stage": e.stage,
+                "progress": e.progress,
+                "attempt": e.attempt,
+                "message": e.message[:2000] if e.message else None,
+                "worker": e.worker,
+            }
+            for e in events
+        ],
+    )
+
+
+def set_status(
+    session: Session,
+    *,
+    task_id: int,
+    user_id: int,
+    current: str,
+    target: TaskStatus,
+    now: datetime,
+    where: Iterable[sa.ColumnElement[bool]] = (),
+    values: dict[str, Any] | None = None,
+    message: str | None = None,
+    stage: str | None = None,
+    attempt: int | None = None,
+    worker: str | None = None,
+) -> bool:
+    """Move one task from ``current`` to ``target`` if it is still ``current``.
+
+    Returns False (and writes nothing) when another actor changed the task first, or when
+    an extra ``where`` (a lease fence) no longer holds.
+    """
+    check_transition(current, target)
+    updated = session.execute(
+        sa.update(TASKS)
+        .where(TASKS.c.id == task_id, TASKS.c.status == current, *where)
+        .values(status=target.value, **(values or {}))
+    ).rowcount
+    if updated != 1:
+        return False
+    append_events(
+        session,
+        [
+            Event(
+                task_id=task_id,
+                user_id=user_id,
+                kind="status",
+                from_status=current,
+                to_status=target.value,
+                stage=stage if stage is not None else (values or {}).get("stage"),
+                progress=(values or {}).get("progress"),
+                attempt=attempt,
+                message=message,
+                worker=worker,
+            )
+        ],
+        now,
+    )
+    return True
+
+
+def notify_new_work(session: Session) -> None:
+    """Wake idle PostgreSQL workers when this transaction commits; others poll."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})

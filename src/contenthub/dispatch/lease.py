@@ -1,0 +1,251 @@
+"""What a worker writes while it holds a task: heartbeat, progress, checkpoints, the outcome.
+
+Every write is fenced by the task id *and* the claim's lease token: a worker whose lease ran
+out and whose task was rescued can no longer touch it, so a late result never overwrites the
+new attempt's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from contenthub.dispatch.events import TASKS, Event, append_events, set_status
+from contenthub.errors import ErrorClass
+from contenthub.models import Account
+from contenthub.retry import decide
+from contenthub.states import TaskStatus
+
+RUNNING = TaskStatus.RUNNING.value
+
+
+@dataclass(frozen=True)
+class Lease:
+    task_id: int
+    token: str
+    user_id: int
+
+
+@dataclass(frozen=True)
+class HeartbeatResult:
+    lost: set[int]  # task ids this worker no longer owns
+    cancel_requested: set[int]
+
+
+def _fence(lease: Lease) -> list[sa.ColumnElement[bool]]:
+    return [TASKS.c.lease_token == lease.token]
+
+
+def task_heartbeat(
+    session: Session, leases: Sequence[Lease], *, now: datetime, lease_seconds: float
+) -> HeartbeatResult:
+    """Extend the leases this worker still holds; say which were lost or asked to cancel."""
+    if not leases:
+        return HeartbeatResult(set(), set())
+    ids = [lease.task_id for lease in leases]
+    tokens = {lease.token for lease in leases}
+    session.execute(
+        sa.update(TASKS)
+        .where(TASKS.c.id.in_(ids), TASKS.c.status == RUNNING, TASKS.c.lease_token.in_(tokens))
+        .values(lease_expires_at=now + timedelta(seconds=lease_seconds))
+    )
+    return task_poll_cancel(session, leases)
+
+
+def task_poll_cancel(session: Session, leases: Sequence[Lease]) -> HeartbeatResult:
+    if not leases:
+        return HeartbeatResult(set(), set())
+    rows = session.execute(
+        sa.select(TASKS.c.id, TASKS.c.lease_token, TASKS.c.cancel_requested).where(
+            TASKS.c.id.in_([lease.task_id for lease in leases]), TASKS.c.status == RUNNING
+        )
+    ).all()
+    current = {r.id: (r.lease_token, r.cancel_requested) for r in rows}
+    lost, cancel = set(), set()
+    for lease in leases:
+        token, cancel_requested = current.get(lease.task_id, (None, False))
+        if token != lease.token:
+            lost.add(lease.task_id)
+        elif cancel_requested:
+            cancel.add(lease.task_id)
+    return HeartbeatResult(lost, cancel)
+
+
+def task_progress(
+    session: Session, lease: Lease, *, progress: int, stage: str, now: datetime, worker: str
+) -> bool:
+    progress = max(0, min(100, int(progress)))
+    updated = session.execute(
+        sa.update(TASKS)
+        .where(TASKS.c.id == lease.task_id, TASKS.c.status == RUNNING, *_fence(lease))
+        .values(progress=progress, stage=stage[:32])
+    ).rowcount
+    if updated == 1:
+        append_events(
+            session,
+            [
+                Event(
+                    task_id=lease.task_id,
+                    user_id=lease.user_id,
+                    kind="progress",
+                    stage=stage[:32],
+                    progress=progress,
+                    worker=worker,
+                )
+            ],
+            now,
+        )
+    return updated == 1
+
+
+def task_checkpoint(session: Session, lease: Lease, *, checkpoint: dict[str, Any]) -> bool:
+    """Store the whole checkpoint (the adapter's record of side effects done so far)."""
+    return (
+        session.execute(
+            sa.update(TASKS)
+            .where(TASKS.c.id == lease.task_id, TASKS.c.status == RUNNING, *_fence(lease))
+            .values(checkpoint=checkpoint)
+        ).rowcount
+        == 1
+    )
+
+
+_LEASE_CLEARED = {"lease_owner": None, "lease_token": None, "lease_expires_at": None}
+
+
+def task_complete(
+    session: Session,
+    lease: Lease,
+    *,
+    url: str | None,
+    post_id: str | None,
+    now: datetime,
+    worker: str,
+) -> bool:
+    return set_status(
+        session,
+        task_id=lease.task_id,
+        user_id=lease.user_id,
+        current=RUNNING,
+        target=TaskStatus.SUCCEEDED,
+        now=now,
+        where=_fence(lease),
+        values={
+            **_LEASE_CLEARED,
+            "progress": 100,
+            "stage": "done",
+            "result_url": url,
+            "post_id": post_id,
+            "finished_at": now,
+        },
+        message=f"published at {url}" if url else "published",
+        worker=worker,
+    )
+
+
+def task_fail(
+    session: Session,
+    lease: Lease,
+    *,
+    error_class: ErrorClass,
+    message: str,
+    now: datetime,
+    worker: str,
+    retry_after_seconds: float | None = None,
+) -> str | None:
+    """Record a failed attempt; the retry policy says requeue or fail. Returns the new status."""
+    row = session.execute(
+        sa.select(TASKS.c.attempt, TASKS.c.max_attempts, TASKS.c.account_id).where(
+            TASKS.c.id == lease.task_id, TASKS.c.status == RUNNING, *_fence(lease)
+        )
+    ).first()
+    if row is None:
+        return None
+    decision = decide(
+        error_class,
+        attempt=row.attempt,
+        max_attempts=row.max_attempts,
+        now=now,
+        retry_after_seconds=retry_after_seconds,
+    )
+    values: dict[str, Any] = {
+        **_LEASE_CLEARED,
+        "error_class": error_class.value,
+        "error_message": message[:2000],
+    }
+    if decision.hold_account:
+        session.execute(
+            sa.update(Account.__table__)
+            .where(Account.__table__.c.id == row.account_id)
+            .values(status="needs_login", status_message=message[:500], updated_at=now)
+        )
+    if decision.retry:
+        assert decision.due_at is not None
+        values.update(due_at=decision.due_at, queued_at=now, stage="waiting")
+        if decision.extra_attempt:
+            values["max_attempts"] = row.max_attempts + 1
+        if decision.hold_account:
+            note = f"{error_class.value}: {message}; waiting for the account to log in again"
+        else:
+            note = f"{error_class.value}: {message}; retry at {decision.due_at.isoformat()}"
+        target = TaskStatus.QUEUED
+    else:
+        values.update(finished_at=now)
+        note = f"{error_class.value}: {message}"
+        target = TaskStatus.FAILED
+    changed = set_status(
+        session,
+        task_id=lease.task_id,
+        user_id=lease.user_id,
+        current=RUNNING,
+        target=target,
+        now=now,
+        where=_fence(lease),
+        values=values,
+        message=note,
+        attempt=row.attempt,
+        worker=worker,
+    )
+    return target.value if changed else None
+
+
+def task_finish_cancelled(session: Session, lease: Lease, *, now: datetime, worker: str) -> bool:
+    return set_status(
+        session,
+        task_id=lease.task_id,
+        user_id=lease.user_id,
+        current=RUNNING,
+        target=TaskStatus.CANCELLED,
+        now=now,
+        where=_fence(lease),
+        values={**_LEASE_CLEARED, "finished_at": now, "stage": "cancelled"},
+        message="cancelled by the user while running",
+        worker=worker,
+    )
+
+
+def task_release(session: Session, lease: Lease, *, now: datetime, worker: str, reason: str) -> bool:
+    """Hand a task back to the queue (a worker stopping); the attempt is not held against it."""
+    return set_status(
+        session,
+        task_id=lease.task_id,
+        user_id=lease.user_id,
+        current=RUNNING,
+        target=TaskStatus.QUEUED,
+        now=now,
+        where=_fence(lease),
+        values={
+            **_LEASE_CLEARED,
+            "due_at": now,
+            "queued_at": now,
+            "stage": "waiting",
+            "max_attempts": TASKS.c.max_attempts + 1,
+        },
+        message=reason,
+        worker=worker,
+    )

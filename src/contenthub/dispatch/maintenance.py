@@ -1,0 +1,80 @@
+"""Maintenance duties every worker runs: rescue expired leases, stage due scheduled tasks.
+
+Each is ``run_once(now) -> count``, works in batches, and is safe when several processes run
+it at the same time (``SKIP LOCKED``; on SQLite the writer lock serializes them).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from contenthub.dispatch.events import TASKS, notify_new_work, set_status
+from contenthub.errors import ErrorClass
+from contenthub.retry import decide
+from contenthub.states import TaskStatus
+
+BATCH = 200
+
+
+def task_rescue_expired(session: Session, *, now: datetime, batch: int = BATCH) -> int:
+    """Running tasks whose lease ran out: back to the queue, or failed when attempts are used up."""
+    rows = session.execute(
+        sa.select(TASKS.c.id, TASKS.c.user_id, TASKS.c.attempt, TASKS.c.max_attempts,
+                  TASKS.c.lease_owner, TASKS.c.lease_token)
+        .where(TASKS.c.status == TaskStatus.RUNNING.value, TASKS.c.lease_expires_at < now)
+        .order_by(TASKS.c.lease_expires_at)
+        .limit(batch)
+        .with_for_update(skip_locked=True)
+    ).all()
+    rescued = 0
+    for row in rows:
+        decision = decide(
+            ErrorClass.WORKER_LOST, attempt=row.attempt, max_attempts=row.max_attempts, now=now
+        )
+        cleared = {"lease_owner": None, "lease_token": None, "lease_expires_at": None}
+        fence = [TASKS.c.lease_token == row.lease_token]
+        lost = f"worker lost: lease of {row.lease_owner} expired during attempt {row.attempt}"
+        if decision.retry:
+            changed = set_status(
+                session, task_id=row.id, user_id=row.user_id, current=TaskStatus.RUNNING,
+                target=TaskStatus.QUEUED, now=now, where=fence, attempt=row.attempt,
+                values={**cleared, "due_at": decision.due_at, "queued_at": now, "stage": "waiting"},
+                message=lost + "; requeued",
+            )
+        else:
+            changed = set_status(
+                session, task_id=row.id, user_id=row.user_id, current=TaskStatus.RUNNING,
+                target=TaskStatus.FAILED, now=now, where=fence, attempt=row.attempt,
+                values={**cleared, "finished_at": now, "error_class": ErrorClass.WORKER_LOST.value,
+                        "error_message": "worker lost"},
+                message=lost + "; no attempts left",
+            )
+        rescued += int(changed)
+    if rescued:
+        notify_new_work(session)
+    return rescued
+
+
+def task_stage_due(session: Session, *, now: datetime, batch: int = BATCH) -> int:
+    """Scheduled tasks whose time has come move to the queue."""
+    rows = session.execute(
+        sa.select(TASKS.c.id, TASKS.c.user_id)
+        .where(TASKS.c.status == TaskStatus.SCHEDULED.value, TASKS.c.due_at <= now)
+        .order_by(TASKS.c.due_at)
+        .limit(batch)
+        .with_for_update(skip_locked=True)
+    ).all()
+    staged = sum(
+        set_status(
+            session, task_id=row.id, user_id=row.user_id, current=TaskStatus.SCHEDULED,
+            target=TaskStatus.QUEUED, now=now, values={"queued_at": now},
+            message="due: queued",
+        )
+        for row in rows
+    )
+    if staged:
+        notify_new_work(session)
+    return staged

@@ -1,0 +1,203 @@
+"""Tables. The publish task row *is* the job: there is no second queue to keep in step.
+
+Times are stored as naive UTC (MariaDB has no time zone type) and handed out as aware UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, microseconds kept on every database."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: sa.Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name in ("mysql", "mariadb"):
+            return dialect.type_descriptor(mysql.DATETIME(fsp=6))
+        return dialect.type_descriptor(sa.DateTime())
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; contenthub stores aware UTC times only")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+LongText = sa.Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
+Json = sa.JSON().with_variant(mysql.JSON(), "mysql", "mariadb")
+
+
+class Base(DeclarativeBase):
+    metadata = sa.MetaData(
+        naming_convention={
+            "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+            "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+        }
+    )
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    role: Mapped[str] = mapped_column(sa.String(16), default="user")
+    password_hash: Mapped[str | None] = mapped_column(sa.String(255))
+    max_running: Mapped[int] = mapped_column(default=10)
+    # Fairness cursor: users whose turn is oldest are served first.
+    last_served_at: Mapped[datetime] = mapped_column(UTCDateTime, default=EPOCH)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (sa.Index(None, "last_served_at", "id"),)
+
+
+class Platform(Base):
+    """Per-platform settings shared by every process (limits must hold across machines)."""
+
+    __tablename__ = "platforms"
+
+    name: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    max_running: Mapped[int | None]
+
+
+class Account(Base):
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    platform: Mapped[str] = mapped_column(sa.String(32))
+    name: Mapped[str] = mapped_column(sa.String(128))
+    credentials: Mapped[bytes | None] = mapped_column(sa.LargeBinary().with_variant(mysql.LONGBLOB(), "mysql", "mariadb"))
+    options: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    status: Mapped[str] = mapped_column(sa.String(16), default="active")
+    status_message: Mapped[str | None] = mapped_column(sa.String(500))
+    min_interval_seconds: Mapped[float] = mapped_column(default=0.0)
+    daily_cap: Mapped[int | None]
+    # Pacing: the earliest time the next publish may start on this account.
+    next_start_at: Mapped[datetime] = mapped_column(UTCDateTime, default=EPOCH)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        sa.UniqueConstraint("user_id", "name"),
+        sa.Index(None, "user_id", "status"),
+    )
+
+
+class Article(Base):
+    __tablename__ = "articles"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(sa.String(500))
+    body: Mapped[str] = mapped_column(LongText)
+    tags: Mapped[list[str]] = mapped_column(Json, default=list)
+    cover: Mapped[str | None] = mapped_column(sa.String(1000))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (sa.Index(None, "user_id", "id"),)
+
+
+class PublishTask(Base):
+    __tablename__ = "publish_tasks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(sa.String(36), unique=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    article_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("articles.id", ondelete="SET NULL")
+    )
+    # Snapshot taken when the task was created: later edits never change what is published.
+    title: Mapped[str] = mapped_column(sa.String(500))
+    body: Mapped[str] = mapped_column(LongText)
+    tags: Mapped[list[str]] = mapped_column(Json, default=list)
+    cover: Mapped[str | None] = mapped_column(sa.String(1000))
+    account_id: Mapped[int] = mapped_column(sa.ForeignKey("accounts.id", ondelete="CASCADE"))
+    platform: Mapped[str] = mapped_column(sa.String(32))
+    status: Mapped[str] = mapped_column(sa.String(16))
+    progress: Mapped[int] = mapped_column(default=0)
+    stage: Mapped[str | None] = mapped_column(sa.String(32))
+    priority: Mapped[int] = mapped_column(default=5)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    attempt: Mapped[int] = mapped_column(default=0)
+    max_attempts: Mapped[int] = mapped_column(default=3)
+    lease_owner: Mapped[str | None] = mapped_column(sa.String(64))
+    # Fencing token, new on every claim: a worker whose lease was lost cannot write any more.
+    lease_token: Mapped[str | None] = mapped_column(sa.String(36))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancel_requested: Mapped[bool] = mapped_column(default=False)
+    checkpoint: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    result_url: Mapped[str | None] = mapped_column(sa.String(1000))
+    post_id: Mapped[str | None] = mapped_column(sa.String(255))
+    error_class: Mapped[str | None] = mapped_column(sa.String(32))
+    error_message: Mapped[str | None] = mapped_column(sa.String(2000))
+    batch_id: Mapped[str | None] = mapped_column(sa.String(36))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Holds the account id only while running; its unique index makes a second running
+    # publish on one account impossible, whatever a bug elsewhere does.
+    running_account_id: Mapped[int | None] = mapped_column(
+        sa.Computed("CASE WHEN status = 'running' THEN account_id END", persisted=True)
+    )
+
+    __table_args__ = (
+        # The claim: best due queued task per account.
+        sa.Index(None, "account_id", "status", "priority", "due_at", "id"),
+        sa.Index(None, "running_account_id", unique=True),
+        # Limits count running rows only.
+        sa.Index(None, "user_id", "status"),
+        sa.Index(None, "status", "platform"),
+        # Rescue of expired leases, staging of due scheduled tasks.
+        sa.Index(None, "status", "lease_expires_at"),
+        sa.Index(None, "status", "due_at"),
+        # Daily cap, listings.
+        sa.Index(None, "account_id", "started_at"),
+        sa.Index(None, "user_id", "created_at"),
+        sa.Index(None, "batch_id"),
+    )
+
+
+class TaskEvent(Base):
+    """Every status change (and progress step) of a task: its timeline and audit trail."""
+
+    __tablename__ = "task_events"
+
+    id: Mapped[int] = mapped_column(
+        sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True
+    )
+    task_id: Mapped[int] = mapped_column(sa.ForeignKey("publish_tasks.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    from_status: Mapped[str | None] = mapped_column(sa.String(16))
+    to_status: Mapped[str | None] = mapped_column(sa.String(16))
+    stage: Mapped[str | None] = mapped_column(sa.String(32))
+    progress: Mapped[int | None]
+    attempt: Mapped[int | None]
+    message: Mapped[str | None] = mapped_column(sa.String(2000))
+    worker: Mapped[str | None] = mapped_column(sa.String(64))
+
+    __table_args__ = (
+        sa.Index(None, "task_id", "id"),
+        sa.Index(None, "user_id", "id"),
+    )

@@ -1,0 +1,57 @@
+"""The adapter interface. Adapters are leaves: they depend on this module, the renderer and
+their HTTP/browser clients, nothing else."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    url: str | None
+    post_id: str | None = None
+
+
+@dataclass(frozen=True)
+class TaskContent:
+    """What is published: the task's snapshot, plus the account it goes through."""
+
+    public_id: str
+    title: str
+    body: str
+    tags: list[str]
+    cover: str | None
+    account_name: str
+    options: Mapping[str, Any]
+    credentials: Mapping[str, Any] = field(repr=False, default_factory=dict)
+
+
+class PublishContext(Protocol):
+    """Given to ``publish``: progress, durable checkpoints and cancellation."""
+
+    @property
+    def checkpoints(self) -> Mapping[str, Any]:
+        """Side effects recorded by an earlier attempt of this same task."""
+        ...
+
+    @property
+    def cancelled(self) -> bool: ...
+
+    async def progress(self, percent: int, stage: str) -> None:
+        """Report progress; raises PublishCancelled if the user cancelled meanwhile."""
+        ...
+
+    async def checkpoint(self, key: str, value: Any) -> None:
+        """Record a side effect durably before going on; a rerun resumes from it."""
+        ...
+
+
+class Publisher(ABC):
+    platform: ClassVar[str]
+
+    @abstractmethod
+    async def publish(self, ctx: PublishContext, task: TaskContent) -> PublishResult:
+        """Publish once. Raise only the error classes of ``contenthub.errors``."""

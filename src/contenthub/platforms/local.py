@@ -1,0 +1,96 @@
+"""The ``local`` platform: publishes into a static HTML site in a folder.
+
+Options: ``root`` (the site's folder), ``base_url`` (how the site is served; a ``file://``
+URL by default), ``write_delay_seconds`` (a rehearsal knob: how slow the "platform" is).
+Idempotent through its checkpoint: a rerun of the same task never writes the post twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import html
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from contenthub.errors import Rejected, Transient
+from contenthub.platforms.base import PublishContext, Publisher, PublishResult, TaskContent
+from contenthub.platforms.render import markdown_to_html
+
+JOURNAL = "published.jsonl"
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _page(title: str, body_html: str, tags: list[str]) -> str:
+    tag_line = " ".join(f"<span class='tag'>#{html.escape(t)}</span>" for t in tags)
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'>"
+        f"<title>{html.escape(title)}</title></head><body><article>"
+        f"<h1>{html.escape(title)}</h1><p>{tag_line}</p>{body_html}</article></body></html>\n"
+    )
+
+
+class LocalPublisher(Publisher):
+    platform = "local"
+
+    async def publish(self, ctx: PublishContext, task: TaskContent) -> PublishResult:
+        root = Path(str(task.options.get("root") or "")).expanduser()
+        if not str(root) or not root.is_absolute():
+            raise Rejected("the local account needs an absolute 'root' folder option")
+        delay = float(task.options.get("write_delay_seconds", 0) or 0)
+        posts = root / "posts"
+        try:
+            posts.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise Transient(f"cannot create the site folder: {error.strerror}") from None
+        post_path = posts / f"{task.public_id}.html"
+
+        await ctx.progress(10, "render")
+        page = _page(task.title, markdown_to_html(task.body), task.tags)
+
+        await ctx.progress(30, "draft")
+        if "post_path" not in ctx.checkpoints:
+            await asyncio.to_thread(self._write_post, root, post_path, page, task)
+            await ctx.checkpoint("post_path", str(post_path))
+
+        await ctx.progress(60, "publish")
+        if delay:
+            await asyncio.sleep(delay)
+        if not ctx.checkpoints.get("indexed"):
+            await asyncio.to_thread(self._rebuild_index, root)
+            await ctx.checkpoint("indexed", True)
+
+        await ctx.progress(90, "verify")
+        if not post_path.is_file() or html.escape(task.title) not in post_path.read_text("utf-8"):
+            raise Transient("the post is missing from the site after publishing")
+        base = str(task.options.get("base_url") or root.as_uri()).rstrip("/")
+        return PublishResult(url=f"{base}/posts/{post_path.name}", post_id=task.public_id)
+
+    @staticmethod
+    def _write_post(root: Path, post_path: Path, page: str, task: TaskContent) -> None:
+        _write_atomic(post_path, page)
+        entry: dict[str, Any] = {"post_id": task.public_id, "title": task.title}
+        with (root / JOURNAL).open("a", encoding="utf-8") as journal:
+            journal.write(json.dumps(entry, ensure_ascii=False) + "\n")
+
+    @staticmethod
+    def _rebuild_index(root: Path) -> None:
+        with (root / ".index.lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            items = []
+            for post in sorted((root / "posts").glob("*.html"), key=lambda p: p.stat().st_mtime):
+                text = post.read_text("utf-8")
+                start, end = text.find("<title>") + 7, text.find("</title>")
+                items.append(f"<li><a href='posts/{post.name}'>{text[start:end]}</a></li>")
+            _write_atomic(
+                root / "index.html",
+                "<!doctype html><html><head><meta charset='utf-8'><title>Posts</title></head>"
+                f"<body><h1>Posts</h1><ul>{''.join(reversed(items))}</ul></body></html>\n",
+            )

@@ -1,0 +1,37 @@
+"""Which adapter serves which platform. The only code that names adapters."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterable
+
+from contenthub.platforms.base import Publisher
+
+_BUILT_IN = {"local": "contenthub.platforms.local:LocalPublisher"}
+_registered: dict[str, type[Publisher]] = {}
+
+
+def register(cls: type[Publisher]) -> type[Publisher]:
+    """Class decorator for adapters that live outside this package (plugins, benchmarks)."""
+    _registered[cls.platform] = cls
+    return cls
+
+
+def load_modules(modules: Iterable[str]) -> None:
+    for module in modules:
+        importlib.import_module(module)
+
+
+def known_platforms() -> list[str]:
+    return sorted({*_BUILT_IN, *_registered})
+
+
+def publisher_for(platform: str) -> Publisher:
+    if platform in _registered:
+        return _registered[platform]()
+    target = _BUILT_IN.get(platform)
+    if target is None:
+        raise LookupError(f"no adapter for platform {platform!r}")
+    module, name = target.split(":")
+    cls: type[Publisher] = getattr(importlib.import_module(module), name)
+    return cls()
