@@ -124,7 +124,7 @@ def create_engine(url: str, *, pool_size: int = 10) -> sa.Engine:
 
 @dataclass
 class Database:
-    """An engine plus the unit-of-work helper. Built by the process that uses it, never at import."""
+    """An engine plus the unit-of-work helper; built by the process using it, never at import."""
 
     engine: sa.Engine
     retry_seconds: float = 60.0
@@ -159,7 +159,10 @@ class Database:
             reraise=True,
             before_sleep=lambda state: log.warning(
                 "database busy or unreachable, retrying",
-                extra={"attempt": state.attempt_number, "error": str(state.outcome.exception())[:200]},
+                extra={
+                    "attempt": state.attempt_number,
+                    "error": str(state.outcome.exception())[:200],
+                },
             ),
         ):
             with attempt, factory() as session, session.begin():

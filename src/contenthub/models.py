@@ -84,7 +84,9 @@ class Account(Base):
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
     platform: Mapped[str] = mapped_column(sa.String(32))
     name: Mapped[str] = mapped_column(sa.String(128))
-    credentials: Mapped[bytes | None] = mapped_column(sa.LargeBinary().with_variant(mysql.LONGBLOB(), "mysql", "mariadb"))
+    credentials: Mapped[bytes | None] = mapped_column(
+        sa.LargeBinary().with_variant(mysql.LONGBLOB(), "mysql", "mariadb")
+    )
     options: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
     status: Mapped[str] = mapped_column(sa.String(16), default="active")
     status_message: Mapped[str | None] = mapped_column(sa.String(500))

@@ -44,7 +44,9 @@ def decide(
         if attempt >= MAX_TOTAL_ATTEMPTS:
             return Decision(retry=False)
         wait = retry_after_seconds if retry_after_seconds is not None else backoff_seconds(attempt)
-        return Decision(retry=True, due_at=now + timedelta(seconds=max(0.0, wait)), extra_attempt=True)
+        return Decision(
+            retry=True, due_at=now + timedelta(seconds=max(0.0, wait)), extra_attempt=True
+        )
     if error_class is ErrorClass.WORKER_LOST and attempt < max_attempts:
         # The worker died, not the platform: no reason to wait.
         return Decision(retry=True, due_at=now)

@@ -37,4 +37,6 @@ class SecretBox:
         try:
             return json.loads(self._fernet.decrypt(sealed))
         except InvalidToken:
-            raise ValueError("account credentials cannot be decrypted with this secret key") from None
+            raise ValueError(
+                "account credentials cannot be decrypted with this secret key"
+            ) from None

@@ -15,8 +15,9 @@ from contenthub.models import Account, Article, Platform, User
 ACCOUNT_STATUSES = ("active", "needs_login", "disabled")
 
 
-def user_ensure(session: Session, name: str, *, now: datetime, role: str = "user",
-                max_running: int = 10) -> int:
+def user_ensure(
+    session: Session, name: str, *, now: datetime, role: str = "user", max_running: int = 10
+) -> int:
     existing = session.scalar(sa.select(User.id).where(User.name == name))
     if existing is not None:
         return existing
@@ -51,12 +52,20 @@ def account_create(
         raise InputError("min_interval_seconds", "must not be negative")
     if daily_cap is not None and daily_cap < 1:
         raise InputError("daily_cap", "must be at least 1")
-    if session.scalar(sa.select(Account.id).where(Account.user_id == user_id, Account.name == name)):
+    if session.scalar(
+        sa.select(Account.id).where(Account.user_id == user_id, Account.name == name)
+    ):
         raise InputError("name", f"an account named {name!r} exists already")
     account = Account(
-        user_id=user_id, platform=platform, name=name, options=options or {},
-        credentials=credentials, min_interval_seconds=min_interval_seconds, daily_cap=daily_cap,
-        created_at=now, updated_at=now,
+        user_id=user_id,
+        platform=platform,
+        name=name,
+        options=options or {},
+        credentials=credentials,
+        min_interval_seconds=min_interval_seconds,
+        daily_cap=daily_cap,
+        created_at=now,
+        updated_at=now,
     )
     session.add(account)
     session.flush()
@@ -78,13 +87,15 @@ def account_find(session: Session, ref: str | int, *, user_id: int | None) -> Ac
     return account
 
 
-def account_set_status(session: Session, account_id: int, status: str, *, now: datetime,
-                       message: str | None = None) -> None:
+def account_set_status(
+    session: Session, account_id: int, status: str, *, now: datetime, message: str | None = None
+) -> None:
     """Re-activating an account releases the tasks that waited for it."""
     if status not in ACCOUNT_STATUSES:
         raise InputError("status", f"must be one of {', '.join(ACCOUNT_STATUSES)}")
     session.execute(
-        sa.update(Account).where(Account.id == account_id)
+        sa.update(Account)
+        .where(Account.id == account_id)
         .values(status=status, status_message=message, updated_at=now)
     )
     if status == "active":
@@ -108,12 +119,27 @@ def platform_set_limit(session: Session, name: str, max_running: int | None) -> 
         existing.max_running = max_running
 
 
-def article_create(session: Session, *, user_id: int, title: str, body: str, tags: list[str],
-                   now: datetime, cover: str | None = None) -> int:
+def article_create(
+    session: Session,
+    *,
+    user_id: int,
+    title: str,
+    body: str,
+    tags: list[str],
+    now: datetime,
+    cover: str | None = None,
+) -> int:
     if not title.strip():
         raise InputError("title", "must not be empty")
-    article = Article(user_id=user_id, title=title.strip(), body=body, tags=tags, cover=cover,
-                      created_at=now, updated_at=now)
+    article = Article(
+        user_id=user_id,
+        title=title.strip(),
+        body=body,
+        tags=tags,
+        cover=cover,
+        created_at=now,
+        updated_at=now,
+    )
     session.add(article)
     session.flush()
     return article.id

@@ -99,7 +99,11 @@ class _Context:
         self._check()
         ok = await self._worker.db_call(
             lambda s: dispatch.task_progress(
-                s, self._lease, progress=percent, stage=stage, now=self._worker.clock(),
+                s,
+                self._lease,
+                progress=percent,
+                stage=stage,
+                now=self._worker.clock(),
                 worker=self._worker.config.name,
             )
         )
@@ -154,8 +158,10 @@ class Worker:
 
     def request_stop(self) -> None:
         if not self._stopping.is_set():
-            log.info("stopping: no new claims; running publishes may finish",
-                     extra={"worker": self.config.name})
+            log.info(
+                "stopping: no new claims; running publishes may finish",
+                extra={"worker": self.config.name},
+            )
             self._stopping.set()
             self._wake.set()
 
@@ -196,12 +202,17 @@ class Worker:
                 try:
                     claimed = await self.db_call(
                         lambda s, n=free: dispatch.task_claim(
-                            s, worker=self.config.name, slots=n, now=self.clock(),
+                            s,
+                            worker=self.config.name,
+                            slots=n,
+                            now=self.clock(),
                             lease_seconds=self.config.lease_seconds,
                         )
                     )
                 except Exception:
-                    log.exception("claim failed; will try again", extra={"worker": self.config.name})
+                    log.exception(
+                        "claim failed; will try again", extra={"worker": self.config.name}
+                    )
                 for task in claimed:
                     self._start(task)
             if claimed and len(claimed) == free:
@@ -234,17 +245,26 @@ class Worker:
     async def _publish(
         self, claimed: dispatch.ClaimedTask, lease: dispatch.Lease, ctx: _Context
     ) -> None:
-        extra = {"task_id": claimed.public_id, "user_id": claimed.user_id,
-                 "platform": claimed.platform, "attempt": claimed.attempt}
+        extra = {
+            "task_id": claimed.public_id,
+            "user_id": claimed.user_id,
+            "platform": claimed.platform,
+            "attempt": claimed.attempt,
+        }
         started = time.monotonic()
         outcome: _Outcome
         try:
             publisher = publisher_for(claimed.platform)
             credentials = self.secrets.open(claimed.account_credentials) if self.secrets else {}
             content = TaskContent(
-                public_id=claimed.public_id, title=claimed.title, body=claimed.body,
-                tags=claimed.tags, cover=claimed.cover, account_name=claimed.account_name,
-                options=claimed.account_options, credentials=credentials,
+                public_id=claimed.public_id,
+                title=claimed.title,
+                body=claimed.body,
+                tags=claimed.tags,
+                cover=claimed.cover,
+                account_name=claimed.account_name,
+                options=claimed.account_options,
+                credentials=credentials,
             )
             async with asyncio.timeout(self.config.publish_timeout_seconds):
                 result = await publisher.publish(ctx, content)
@@ -259,22 +279,45 @@ class Worker:
             if ctx.lost:
                 self._forget(claimed.id)
                 return
-            outcome = _Outcome(lease, "released", message="worker stopping: handed back to the queue")
+            outcome = _Outcome(
+                lease, "released", message="worker stopping: handed back to the queue"
+            )
         except TimeoutError:
-            outcome = _Outcome(lease, "failed", error_class=ErrorClass.TRANSIENT,
-                               message=f"publish took longer than {self.config.publish_timeout_seconds:.0f} s")
+            outcome = _Outcome(
+                lease,
+                "failed",
+                error_class=ErrorClass.TRANSIENT,
+                message=f"publish took longer than {self.config.publish_timeout_seconds:.0f} s",
+            )
         except RateLimited as error:
-            outcome = _Outcome(lease, "failed", error_class=error.error_class,
-                               message=error.message, retry_after=error.retry_after_seconds)
+            outcome = _Outcome(
+                lease,
+                "failed",
+                error_class=error.error_class,
+                message=error.message,
+                retry_after=error.retry_after_seconds,
+            )
         except PublishError as error:
-            outcome = _Outcome(lease, "failed", error_class=error.error_class, message=error.message)
+            outcome = _Outcome(
+                lease, "failed", error_class=error.error_class, message=error.message
+            )
         except Exception as error:
             error_id = uuid.uuid4().hex[:12]
             log.exception("publish crashed", extra={**extra, "error_id": error_id})
-            outcome = _Outcome(lease, "failed", error_class=ErrorClass.INTERNAL,
-                               message=f"internal error {error_id}: {type(error).__name__}")
-        log.info("publish ended", extra={**extra, "outcome": outcome.kind,
-                                          "seconds": round(time.monotonic() - started, 3)})
+            outcome = _Outcome(
+                lease,
+                "failed",
+                error_class=ErrorClass.INTERNAL,
+                message=f"internal error {error_id}: {type(error).__name__}",
+            )
+        log.info(
+            "publish ended",
+            extra={
+                **extra,
+                "outcome": outcome.kind,
+                "seconds": round(time.monotonic() - started, 3),
+            },
+        )
         self._outcomes.append(outcome)
         self._outcome_ready.set()
 
@@ -295,7 +338,7 @@ class Worker:
         while self._outcomes:
             batch, self._outcomes = self._outcomes, []
             try:
-                await self.db_call(lambda s: self._write_outcomes(s, batch))
+                await self.db_call(lambda s, b=batch: self._write_outcomes(s, b))
             except Exception:
                 log.exception("could not record outcomes; retrying", extra={"count": len(batch)})
                 self._outcomes = batch + self._outcomes
@@ -311,12 +354,20 @@ class Worker:
         for o in batch:
             if o.kind == "succeeded":
                 assert o.result is not None
-                dispatch.task_complete(session, o.lease, url=o.result.url,
-                                       post_id=o.result.post_id, now=now, worker=me)
+                dispatch.task_complete(
+                    session, o.lease, url=o.result.url, post_id=o.result.post_id, now=now, worker=me
+                )
             elif o.kind == "failed":
                 assert o.error_class is not None
-                dispatch.task_fail(session, o.lease, error_class=o.error_class, message=o.message,
-                                   now=now, worker=me, retry_after_seconds=o.retry_after)
+                dispatch.task_fail(
+                    session,
+                    o.lease,
+                    error_class=o.error_class,
+                    message=o.message,
+                    now=now,
+                    worker=me,
+                    retry_after_seconds=o.retry_after,
+                )
             elif o.kind == "cancelled":
                 dispatch.task_finish_cancelled(session, o.lease, now=now, worker=me)
             else:
@@ -350,8 +401,11 @@ class Worker:
         async def beat() -> None:
             leases = self._leases()
             if leases:
-                result = await self.db_call(lambda s: dispatch.task_heartbeat(
-                    s, leases, now=self.clock(), lease_seconds=self.config.lease_seconds))
+                result = await self.db_call(
+                    lambda s: dispatch.task_heartbeat(
+                        s, leases, now=self.clock(), lease_seconds=self.config.lease_seconds
+                    )
+                )
                 self._apply(result)
 
         await self._every(self.config.lease_seconds / 3, beat)
@@ -360,14 +414,17 @@ class Worker:
         async def poll() -> None:
             leases = self._leases()
             if leases:
-                self._apply(await self.db_call(
-                    lambda s: dispatch.task_poll_cancel(s, leases), read=True))
+                self._apply(
+                    await self.db_call(lambda s: dispatch.task_poll_cancel(s, leases), read=True)
+                )
 
         await self._every(self.config.cancel_poll_seconds, poll)
 
     async def _maintenance_loop(self) -> None:
         async def once() -> None:
-            rescued = await self.db_call(lambda s: dispatch.task_rescue_expired(s, now=self.clock()))
+            rescued = await self.db_call(
+                lambda s: dispatch.task_rescue_expired(s, now=self.clock())
+            )
             staged = await self.db_call(lambda s: dispatch.task_stage_due(s, now=self.clock()))
             if rescued:
                 log.warning("rescued tasks whose worker was lost", extra={"count": rescued})
@@ -392,5 +449,7 @@ class Worker:
             except asyncio.CancelledError:
                 raise
             except Exception as error:
-                log.warning("notification listener lost; reconnecting", extra={"error": str(error)[:200]})
+                log.warning(
+                    "notification listener lost; reconnecting", extra={"error": str(error)[:200]}
+                )
                 await asyncio.sleep(1.0)

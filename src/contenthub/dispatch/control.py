@@ -23,8 +23,9 @@ class ControlResult:
 
 def _locked_task(session: Session, public_id: str, user_id: int | None) -> sa.Row[tuple]:
     query = (
-        sa.select(TASKS.c.id, TASKS.c.user_id, TASKS.c.status, TASKS.c.attempt,
-                  TASKS.c.cancel_requested)
+        sa.select(
+            TASKS.c.id, TASKS.c.user_id, TASKS.c.status, TASKS.c.attempt, TASKS.c.cancel_requested
+        )
         .where(TASKS.c.public_id == public_id)
         .with_for_update()
     )
@@ -61,8 +62,14 @@ def task_cancel(
             )
             append_events(
                 session,
-                [Event(task_id=row.id, user_id=row.user_id, kind="cancel",
-                       message="cancel requested; the publish stops at its next step")],
+                [
+                    Event(
+                        task_id=row.id,
+                        user_id=row.user_id,
+                        kind="cancel",
+                        message="cancel requested; the publish stops at its next step",
+                    )
+                ],
                 now,
             )
         return ControlResult(public_id, TaskStatus.RUNNING, cancel_requested=True)
@@ -76,7 +83,9 @@ def task_retry(
     row = _locked_task(session, public_id, user_id)
     status = TaskStatus(row.status)
     if status not in RETRYABLE_BY_USER:
-        raise InputError("status", f"only failed or cancelled tasks can be retried; this one is {status.value}")
+        raise InputError(
+            "status", f"only failed or cancelled tasks can be retried; this one is {status.value}"
+        )
     set_status(
         session,
         task_id=row.id,

@@ -229,7 +229,9 @@ def task_finish_cancelled(session: Session, lease: Lease, *, now: datetime, work
     )
 
 
-def task_release(session: Session, lease: Lease, *, now: datetime, worker: str, reason: str) -> bool:
+def task_release(
+    session: Session, lease: Lease, *, now: datetime, worker: str, reason: str
+) -> bool:
     """Hand a task back to the queue (a worker stopping); the attempt is not held against it."""
     return set_status(
         session,

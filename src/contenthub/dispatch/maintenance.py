@@ -22,8 +22,14 @@ BATCH = 200
 def task_rescue_expired(session: Session, *, now: datetime, batch: int = BATCH) -> int:
     """Running tasks whose lease ran out: back to the queue, or failed when attempts are used up."""
     rows = session.execute(
-        sa.select(TASKS.c.id, TASKS.c.user_id, TASKS.c.attempt, TASKS.c.max_attempts,
-                  TASKS.c.lease_owner, TASKS.c.lease_token)
+        sa.select(
+            TASKS.c.id,
+            TASKS.c.user_id,
+            TASKS.c.attempt,
+            TASKS.c.max_attempts,
+            TASKS.c.lease_owner,
+            TASKS.c.lease_token,
+        )
         .where(TASKS.c.status == TaskStatus.RUNNING.value, TASKS.c.lease_expires_at < now)
         .order_by(TASKS.c.lease_expires_at)
         .limit(batch)
@@ -39,17 +45,33 @@ def task_rescue_expired(session: Session, *, now: datetime, batch: int = BATCH) 
         lost = f"worker lost: lease of {row.lease_owner} expired during attempt {row.attempt}"
         if decision.retry:
             changed = set_status(
-                session, task_id=row.id, user_id=row.user_id, current=TaskStatus.RUNNING,
-                target=TaskStatus.QUEUED, now=now, where=fence, attempt=row.attempt,
+                session,
+                task_id=row.id,
+                user_id=row.user_id,
+                current=TaskStatus.RUNNING,
+                target=TaskStatus.QUEUED,
+                now=now,
+                where=fence,
+                attempt=row.attempt,
                 values={**cleared, "due_at": decision.due_at, "queued_at": now, "stage": "waiting"},
                 message=lost + "; requeued",
             )
         else:
             changed = set_status(
-                session, task_id=row.id, user_id=row.user_id, current=TaskStatus.RUNNING,
-                target=TaskStatus.FAILED, now=now, where=fence, attempt=row.attempt,
-                values={**cleared, "finished_at": now, "error_class": ErrorClass.WORKER_LOST.value,
-                        "error_message": "worker lost"},
+                session,
+                task_id=row.id,
+                user_id=row.user_id,
+                current=TaskStatus.RUNNING,
+                target=TaskStatus.FAILED,
+                now=now,
+                where=fence,
+                attempt=row.attempt,
+                values={
+                    **cleared,
+                    "finished_at": now,
+                    "error_class": ErrorClass.WORKER_LOST.value,
+                    "error_message": "worker lost",
+                },
                 message=lost + "; no attempts left",
             )
         rescued += int(changed)
@@ -69,8 +91,13 @@ def task_stage_due(session: Session, *, now: datetime, batch: int = BATCH) -> in
     ).all()
     staged = sum(
         set_status(
-            session, task_id=row.id, user_id=row.user_id, current=TaskStatus.SCHEDULED,
-            target=TaskStatus.QUEUED, now=now, values={"queued_at": now},
+            session,
+            task_id=row.id,
+            user_id=row.user_id,
+            current=TaskStatus.SCHEDULED,
+            target=TaskStatus.QUEUED,
+            now=now,
+            values={"queued_at": now},
             message="due: queued",
         )
         for row in rows

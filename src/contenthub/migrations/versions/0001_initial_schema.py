@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import mysql
 
 import contenthub.models
-from sqlalchemy.dialects import mysql
 
 revision = "0001"
 down_revision = None

@@ -1,0 +1,459 @@
+"""The ``contenthub`` command."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn
+from rich.table import Table
+
+from contenthub import dispatch, migrate, store
+from contenthub.config import Settings
+from contenthub.db import Database
+from contenthub.errors import InputError, NotFound
+from contenthub.logs import setup_logging
+from contenthub.platforms.registry import load_modules
+from contenthub.secrets_box import SecretBox
+from contenthub.services.publishing import parse_time, publish_article, read_markdown, zone_named
+from contenthub.states import FINAL
+from contenthub.worker import Worker, WorkerConfig
+
+app = typer.Typer(help="Publish articles to many platforms, reliably.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+task_app = typer.Typer(help="Publish tasks.", no_args_is_help=True)
+account_app = typer.Typer(help="Platform accounts.", no_args_is_help=True)
+platform_app = typer.Typer(help="Platform-wide settings.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(task_app, name="task")
+app.add_typer(account_app, name="account")
+app.add_typer(platform_app, name="platform")
+
+out = Console()
+err = Console(stderr=True)
+F = TypeVar("F", bound=Callable[..., Any])
+DEFAULT_USER = "local"
+
+UserOption = Annotated[
+    str, typer.Option("--user", envvar="CONTENTHUB_USER", help="Act as this user.")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def friendly_errors(fn: F) -> F:
+    """Bad input is one clear line on stderr and exit code 2, never a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except InputError as error:
+            err.print(f"[red]error:[/red] {error.field}: {error.message}", highlight=False)
+            raise typer.Exit(2) from None
+        except NotFound as error:
+            err.print(f"[red]error:[/red] {error}", highlight=False)
+            raise typer.Exit(2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def open_db(settings: Settings, *, upgrade: bool = False, pool_size: int = 10) -> Database:
+    db = Database.connect(settings.database_url, pool_size=pool_size)
+    if upgrade:
+        migrate.upgrade(db.engine)
+    elif not migrate.is_current(db.engine):
+        err.print(
+            "[red]error:[/red] the database schema is not current; run 'contenthub db upgrade'"
+        )
+        raise typer.Exit(2)
+    load_modules(settings.extra_platform_modules)
+    return db
+
+
+def ensure_local_defaults(db: Database, settings: Settings) -> None:
+    """The embedded default: a 'local' user with a 'local-site' account publishing to data/site."""
+
+    def work(session: Any) -> None:
+        user_id = store.user_ensure(session, DEFAULT_USER, now=now(), role="admin")
+        try:
+            store.account_find(session, "local-site", user_id=user_id)
+        except NotFound:
+            store.account_create(
+                session,
+                user_id=user_id,
+                platform="local",
+                name="local-site",
+                now=now(),
+                options={"root": str((settings.data_dir / "site").resolve())},
+            )
+
+    db.write(work)
+
+
+def resolve_user(db: Database, name: str) -> int:
+    if name == DEFAULT_USER:
+        return db.write(lambda s: store.user_ensure(s, DEFAULT_USER, now=now(), role="admin"))
+    return db.read(lambda s: store.user_by_name(s, name).id)
+
+
+def run_worker(settings: Settings, db: Database, slots: int) -> None:
+    config = WorkerConfig(
+        slots=slots,
+        lease_seconds=settings.lease_seconds,
+        poll_seconds=settings.poll_seconds,
+        shutdown_grace_seconds=settings.shutdown_grace_seconds,
+    )
+    worker = Worker(db, config, secrets=SecretBox.from_env(settings.data_dir))
+    asyncio.run(worker.run())
+
+
+# -- processes ----------------------------------------------------------------------------
+
+
+@app.command()
+@friendly_errors
+def serve(
+    slots: Annotated[int, typer.Option(min=1, help="Publishes run at once.")] = 4,
+) -> None:
+    """Upgrade the database and run the workers (one process for one machine)."""
+    setup_logging()
+    settings = Settings.from_env()
+    db = open_db(settings, upgrade=True, pool_size=slots + 4)
+    ensure_local_defaults(db, settings)
+    err.print(f"contenthub serving on {db.engine.url.render_as_string(hide_password=True)}")
+    run_worker(settings, db, slots)
+
+
+@app.command()
+@friendly_errors
+def worker(
+    slots: Annotated[int, typer.Option(min=1, help="Publishes run at once.")] = 4,
+) -> None:
+    """Run an extra worker process against the same database."""
+    setup_logging()
+    settings = Settings.from_env()
+    db = open_db(settings, upgrade=True, pool_size=slots + 4)
+    run_worker(settings, db, slots)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Bring the schema to the newest version."""
+    settings = Settings.from_env()
+    db = Database.connect(settings.database_url)
+    migrate.upgrade(db.engine)
+    out.print(f"database at revision {migrate.current_revision(db.engine)}")
+
+
+# -- publishing ---------------------------------------------------------------------------
+
+
+@app.command()
+@friendly_errors
+def publish(
+    file: Annotated[
+        Path, typer.Argument(help="A Markdown file; its first '# ' line is the title.")
+    ],
+    account: Annotated[
+        list[str], typer.Option("--account", "-a", help="Account id or name; repeat for many.")
+    ],
+    priority: Annotated[int, typer.Option(help="1 (most urgent) … 10.")] = 5,
+    at: Annotated[
+        str | None, typer.Option(help="Publish at this time (ISO 8601 or 'YYYY-MM-DD HH:MM').")
+    ] = None,
+    timezone: Annotated[
+        str | None,
+        typer.Option("--tz", envvar="CONTENTHUB_TIMEZONE", help="Zone of --at without an offset."),
+    ] = None,
+    title: Annotated[str | None, typer.Option(help="Title, if the file has no '# ' line.")] = None,
+    tag: Annotated[list[str] | None, typer.Option("--tag", help="A tag; repeat for many.")] = None,
+    wait: Annotated[bool, typer.Option("--wait", help="Watch until every task ends.")] = False,
+    user: UserOption = DEFAULT_USER,
+    as_json: JsonOption = False,
+) -> None:
+    """Queue a Markdown file for publishing to one or more accounts."""
+    settings = Settings.from_env()
+    db = open_db(settings)
+    if user == DEFAULT_USER:
+        ensure_local_defaults(db, settings)
+    user_id = resolve_user(db, user)
+    draft = read_markdown(file, title=title, tags=tag or ())
+    due = parse_time(at, zone=zone_named(timezone)) if at else None
+    ids = publish_article(
+        db, user_id=user_id, draft=draft, accounts=account, priority=priority, at=due, now=now()
+    )
+    if as_json and not wait:
+        out.print_json(json.dumps({"tasks": ids}))
+        return
+    for public_id in ids:
+        out.print(f"queued {public_id}")
+    if wait:
+        raise typer.Exit(watch(db, ids, user_id))
+
+
+def watch(db: Database, ids: list[str], user_id: int) -> int:
+    """Live progress bars until every task has ended; non-zero if any did not succeed."""
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[state]}"),
+        console=out,
+    ) as bars:
+        rows = {i: bars.add_task(i[:8], total=100, state="") for i in ids}
+        while True:
+            tasks = db.read(lambda s: [dispatch.task_get(s, i, user_id=user_id) for i in ids])
+            for task in tasks:
+                state = task["status"] + (f" · {task['stage']}" if task["stage"] else "")
+                if task["status"] == "succeeded":
+                    state += f" · {task['result_url']}"
+                elif task["error_message"]:
+                    state += f" · {task['error_message']}"
+                bars.update(rows[task["public_id"]], completed=task["progress"], state=state)
+            if all(t["status"] in FINAL for t in tasks):
+                return 0 if all(t["status"] == "succeeded" for t in tasks) else 1
+            time.sleep(0.3)
+
+
+# -- tasks --------------------------------------------------------------------------------
+
+
+def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        k: v.isoformat() if isinstance(v, datetime) else v
+        for k, v in row.items()
+        if k not in ("lease_token",)
+    }
+
+
+@task_app.command("list")
+@friendly_errors
+def task_list(
+    status: Annotated[
+        list[str] | None, typer.Option("--status", help="Only these statuses.")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+    user: UserOption = DEFAULT_USER,
+    as_json: JsonOption = False,
+) -> None:
+    """The newest tasks first."""
+    db = open_db(Settings.from_env())
+    user_id = resolve_user(db, user)
+    rows = db.read(
+        lambda s: dispatch.task_list(s, user_id=user_id, statuses=status or (), limit=limit)
+    )
+    if as_json:
+        out.print_json(json.dumps([_jsonable(r) for r in rows]))
+        return
+    table = Table("task", "status", "progress", "platform", "priority", "title", "result / error")
+    for r in rows:
+        table.add_row(
+            r["public_id"],
+            r["status"],
+            f"{r['progress']}% {r['stage'] or ''}",
+            r["platform"],
+            str(r["priority"]),
+            r["title"][:40],
+            r["result_url"] or r["error_message"] or "",
+        )
+    out.print(table)
+
+
+@task_app.command("show")
+@friendly_errors
+def task_show(
+    task_id: Annotated[str, typer.Argument(help="The task's id.")],
+    user: UserOption = DEFAULT_USER,
+    as_json: JsonOption = False,
+) -> None:
+    """One task with its timeline."""
+    db = open_db(Settings.from_env())
+    user_id = resolve_user(db, user)
+
+    def work(s: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        task = dispatch.task_get(s, task_id, user_id=user_id)
+        return task, dispatch.task_events(s, task["id"])
+
+    task, events = db.read(work)
+    if as_json:
+        out.print_json(json.dumps({**_jsonable(task), "events": [_jsonable(e) for e in events]}))
+        return
+    for key in (
+        "public_id",
+        "status",
+        "progress",
+        "stage",
+        "platform",
+        "account_id",
+        "priority",
+        "attempt",
+        "max_attempts",
+        "due_at",
+        "result_url",
+        "error_class",
+        "error_message",
+    ):
+        out.print(f"[bold]{key:>13}[/bold]  {task[key]}")
+    timeline = Table("at", "change", "stage", "message")
+    for e in events:
+        change = (
+            f"{e['from_status'] or ''} → {e['to_status']}" if e["kind"] == "status" else e["kind"]
+        )
+        stage = f"{e['stage'] or ''} {e['progress'] if e['progress'] is not None else ''}".strip()
+        timeline.add_row(e["at"].strftime("%H:%M:%S.%f")[:-3], change, stage, e["message"] or "")
+    out.print(timeline)
+
+
+@task_app.command("cancel")
+@friendly_errors
+def task_cancel(task_id: str, user: UserOption = DEFAULT_USER) -> None:
+    """Cancel a task: at once if waiting, at its next step if running."""
+    db = open_db(Settings.from_env())
+    user_id = resolve_user(db, user)
+    result = db.write(lambda s: dispatch.task_cancel(s, task_id, user_id=user_id, now=now()))
+    out.print(
+        "cancel requested; the publish stops at its next step"
+        if result.cancel_requested
+        else f"{task_id} {result.status}"
+    )
+
+
+@task_app.command("retry")
+@friendly_errors
+def task_retry(task_id: str, user: UserOption = DEFAULT_USER) -> None:
+    """Queue a failed or cancelled task again with a fresh attempt budget."""
+    db = open_db(Settings.from_env())
+    user_id = resolve_user(db, user)
+    result = db.write(lambda s: dispatch.task_retry(s, task_id, user_id=user_id, now=now()))
+    out.print(f"{task_id} {result.status}")
+
+
+# -- accounts and platforms ---------------------------------------------------------------
+
+
+def _parse_options(pairs: list[str]) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise InputError("option", f"{pair!r} is not KEY=VALUE")
+        options[key] = value
+    return options
+
+
+@account_app.command("add")
+@friendly_errors
+def account_add(
+    platform: str,
+    name: str,
+    option: Annotated[list[str] | None, typer.Option("--option", "-o", help="KEY=VALUE")] = None,
+    min_interval: Annotated[float, typer.Option(help="Seconds between two publish starts.")] = 0.0,
+    daily_cap: Annotated[
+        int | None, typer.Option(help="At most this many publishes a day.")
+    ] = None,
+    user: UserOption = DEFAULT_USER,
+) -> None:
+    """Bind a platform account."""
+    from contenthub.platforms.registry import known_platforms
+
+    settings = Settings.from_env()
+    db = open_db(settings)
+    if platform not in known_platforms():
+        raise InputError(
+            "platform", f"unknown platform {platform!r}; known: {', '.join(known_platforms())}"
+        )
+    user_id = resolve_user(db, user)
+    options = _parse_options(option or [])
+    if platform == "local" and "root" in options:
+        options["root"] = str(Path(options["root"]).expanduser().resolve())
+    account_id = db.write(
+        lambda s: store.account_create(
+            s,
+            user_id=user_id,
+            platform=platform,
+            name=name,
+            now=now(),
+            options=options,
+            min_interval_seconds=min_interval,
+            daily_cap=daily_cap,
+        )
+    )
+    out.print(f"account {account_id} ({name}) added")
+
+
+@account_app.command("list")
+@friendly_errors
+def account_list(user: UserOption = DEFAULT_USER, as_json: JsonOption = False) -> None:
+    """Your accounts and their login health."""
+    db = open_db(Settings.from_env())
+    user_id = resolve_user(db, user)
+    accounts = db.read(lambda s: store.account_list(s, user_id=user_id))
+    rows = [
+        {
+            "id": a.id,
+            "platform": a.platform,
+            "name": a.name,
+            "status": a.status,
+            "min_interval_seconds": a.min_interval_seconds,
+            "daily_cap": a.daily_cap,
+        }
+        for a in accounts
+    ]
+    if as_json:
+        out.print_json(json.dumps(rows))
+        return
+    table = Table(*rows[0].keys()) if rows else Table("id", "platform", "name", "status")
+    for r in rows:
+        table.add_row(*(str(v) for v in r.values()))
+    out.print(table)
+
+
+@account_app.command("activate")
+@friendly_errors
+def account_activate(account: str, user: UserOption = DEFAULT_USER) -> None:
+    """Mark an account active again (after a re-login); its waiting tasks resume."""
+    db = open_db(Settings.from_env())
+    user_id = resolve_user(db, user)
+
+    def work(s: Any) -> None:
+        found = store.account_find(s, account, user_id=user_id)
+        store.account_set_status(s, found.id, "active", now=now())
+
+    db.write(work)
+    out.print(f"account {account} active")
+
+
+@platform_app.command("limit")
+@friendly_errors
+def platform_limit(
+    name: str,
+    max_running: Annotated[
+        int | None, typer.Argument(help="Most publishes at once; omit for none.")
+    ] = None,
+) -> None:
+    """Set how many publishes may run at once on a platform, across every worker."""
+    db = open_db(Settings.from_env())
+    db.write(lambda s: store.platform_set_limit(s, name, max_running))
+    out.print(f"{name}: {'no limit' if max_running is None else f'at most {max_running} at once'}")
+
+
+def main() -> None:  # pragma: no cover
+    sys.exit(app())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    main()
