@@ -21,7 +21,7 @@ from tenacity import (
     Retrying,
     retry_if_exception,
     stop_after_delay,
-    wait_exponential_jitter,
+    wait_random_exponential,
 )
 
 log = logging.getLogger(__name__)
@@ -154,7 +154,7 @@ class Database:
     def _run(self, factory: sessionmaker[Session], work: Callable[[Session], T]) -> T:
         for attempt in Retrying(
             retry=retry_if_exception(is_transient),
-            wait=wait_exponential_jitter(initial=0.05, max=2.0),
+            wait=wait_random_exponential(multiplier=0.05, max=2.0),
             stop=stop_after_delay(self.retry_seconds),
             reraise=True,
             before_sleep=lambda state: log.warning(
