@@ -339,6 +339,11 @@ class Worker:
             batch, self._outcomes = self._outcomes, []
             try:
                 await self.db_call(lambda s, b=batch: self._write_outcomes(s, b))
+            except asyncio.CancelledError:
+                # The write may never have started; keep the batch for the final flush
+                # (writing an outcome twice is harmless: the second finds the lease gone).
+                self._outcomes = batch + self._outcomes
+                raise
             except Exception:
                 log.exception("could not record outcomes; retrying", extra={"count": len(batch)})
                 self._outcomes = batch + self._outcomes

@@ -116,4 +116,4 @@ def test_a_small_user_starts_before_a_big_backlog(
     # few freed slots, far inside the required 50.
     print(f"fairness bound: ann started {ann_before} tasks before bob's last start")
     assert ann_before < 50, f"ann started {ann_before} tasks before bob's last"
-    assert ann_before <= 30
+    assert ann_before <= 16  # twice the slots (2 workers × 4)
