@@ -69,7 +69,9 @@ class ServerDatabase:
         self._admin(f"DROP DATABASE IF EXISTS {self.name}")
 
 
-def fresh_database_url(backend: str, tmp_dir: Path, label: str) -> tuple[str, ServerDatabase | None]:
+def fresh_database_url(
+    backend: str, tmp_dir: Path, label: str
+) -> tuple[str, ServerDatabase | None]:
     """A new, migrated database; the caller drops the server one when done."""
     if backend == "sqlite":
         url = f"sqlite:///{tmp_dir / f'{label}.db'}"
@@ -78,7 +80,7 @@ def fresh_database_url(backend: str, tmp_dir: Path, label: str) -> tuple[str, Se
         server = ServerDatabase(backend, f"ch_{label}_{RUN}")
         try:
             server.create()
-        except Exception as error:  # noqa: BLE001 - any failure to reach the server
+        except Exception as error:
             _unavailable(backend, error)
         url = server.url.render_as_string(hide_password=False)
     engine = sa.create_engine(url) if backend != "sqlite" else Database.connect(url).engine
@@ -90,7 +92,9 @@ def fresh_database_url(backend: str, tmp_dir: Path, label: str) -> tuple[str, Se
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
-def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     backend = request.param
     url, server = fresh_database_url(backend, tmp_path_factory.mktemp(backend), "suite")
     yield url

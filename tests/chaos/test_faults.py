@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from harness import start_worker, wait_until, worker_env
 from sqlalchemy.engine import make_url
+from tcp_proxy import TcpProxy
 
 from contenthub import dispatch
 from contenthub.db import Database
-from harness import start_worker, wait_until, worker_env
-from tcp_proxy import TcpProxy
 from tests.factories import enqueue, make_account, make_user
 
 pytestmark = pytest.mark.chaos
@@ -31,7 +31,10 @@ def events(db: Database, public_id: str) -> list[dict]:
 def local_site_task(db: Database, root: Path, delay: float) -> str:
     user = make_user(db, "ann")
     account = make_account(
-        db, user, "site", platform="local",
+        db,
+        user,
+        "site",
+        platform="local",
         options={"root": str(root), "write_delay_seconds": delay},
     )
     return enqueue(db, user, account)[0]
@@ -50,15 +53,21 @@ def test_sigkill_mid_publish_is_rescued_and_posts_exactly_once(
     env = worker_env(database_url, tmp_path, CONTENTHUB_LEASE_SECONDS="2")
     doomed = start_worker(processes, env, slots=2, log=tmp_path / "doomed.log")
     # The post is written and checkpointed; the publish is still under way.
-    wait_until(lambda: task(db, public_id)["checkpoint"].get("post_path"), timeout=30,
-               what="the first attempt to write the post")
+    wait_until(
+        lambda: task(db, public_id)["checkpoint"].get("post_path"),
+        timeout=30,
+        what="the first attempt to write the post",
+    )
     doomed.send_signal(signal.SIGKILL)
     doomed.wait(timeout=10)
     assert task(db, public_id)["status"] == "running"
 
     start_worker(processes, env, slots=2, log=tmp_path / "rescuer.log")
-    final = wait_until(lambda: (t := task(db, public_id))["status"] == "succeeded" and t,
-                       timeout=60, what="the rescued task to finish")
+    final = wait_until(
+        lambda: (t := task(db, public_id))["status"] == "succeeded" and t,
+        timeout=60,
+        what="the rescued task to finish",
+    )
     assert final["attempt"] == 2
     assert [e["post_id"] for e in journal_entries(root)] == [public_id]  # written once
     assert len(list((root / "posts").glob("*.html"))) == 1
@@ -69,12 +78,30 @@ def _kill_connections(db: Database, admin: Database) -> int:
     """Kill every server connection to the test database except the admin's own."""
     name = db.engine.url.database
     if db.dialect == "postgresql":
-        return len(admin.write(lambda s: s.execute(sa.text(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = :name AND pid <> pg_backend_pid()"), {"name": name}).all()))
-    ids = admin.read(lambda s: s.execute(sa.text(
-        "SELECT id FROM information_schema.processlist WHERE db = :name AND id <> CONNECTION_ID()"
-    ), {"name": name}).scalars().all())
+        return len(
+            admin.write(
+                lambda s: s.execute(
+                    sa.text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE datname = :name AND pid <> pg_backend_pid()"
+                    ),
+                    {"name": name},
+                ).all()
+            )
+        )
+    ids = admin.read(
+        lambda s: (
+            s.execute(
+                sa.text(
+                    "SELECT id FROM information_schema.processlist"
+                    " WHERE db = :name AND id <> CONNECTION_ID()"
+                ),
+                {"name": name},
+            )
+            .scalars()
+            .all()
+        )
+    )
     for conn_id in ids:
         admin.write(lambda s, c=conn_id: s.execute(sa.text(f"KILL CONNECTION {int(c)}")))
     return len(ids)
@@ -87,18 +114,25 @@ def test_connections_killed_mid_publish_end_in_a_true_final_state(
         pytest.skip("SQLite has no server connections to kill")
     root = tmp_path / "site"
     public_id = local_site_task(db, root, delay=2.0)
-    start_worker(processes, worker_env(database_url, tmp_path), slots=2,
-                 log=tmp_path / "worker.log")
-    wait_until(lambda: task(db, public_id)["stage"] == "publish", timeout=30,
-               what="the publish to be under way")
+    start_worker(
+        processes, worker_env(database_url, tmp_path), slots=2, log=tmp_path / "worker.log"
+    )
+    wait_until(
+        lambda: task(db, public_id)["stage"] == "publish",
+        timeout=30,
+        what="the publish to be under way",
+    )
     admin = Database.connect(database_url, pool_size=1)
     try:
         assert _kill_connections(db, admin) >= 1
     finally:
         admin.dispose()
     db.engine.dispose()  # our own pooled connections were killed too
-    final = wait_until(lambda: (t := task(db, public_id))["status"] == "succeeded" and t,
-                       timeout=60, what="the task to finish after the connections died")
+    final = wait_until(
+        lambda: (t := task(db, public_id))["status"] == "succeeded" and t,
+        timeout=60,
+        what="the task to finish after the connections died",
+    )
     assert final["attempt"] == 1
     assert [e["post_id"] for e in journal_entries(root)] == [public_id]
 
@@ -112,20 +146,31 @@ def test_database_unreachable_for_seconds_mid_publish(
     proxy = TcpProxy(url.port or (5432 if db.dialect == "postgresql" else 3306))
     try:
         through_proxy = url.set(host="127.0.0.1", port=proxy.port).render_as_string(
-            hide_password=False)
+            hide_password=False
+        )
         root = tmp_path / "site"
         public_id = local_site_task(db, root, delay=1.0)
-        start_worker(processes, worker_env(through_proxy, tmp_path, CONTENTHUB_LEASE_SECONDS="6"),
-                     slots=2, log=tmp_path / "worker.log")
-        wait_until(lambda: task(db, public_id)["stage"] == "publish", timeout=30,
-                   what="the publish to be under way")
+        start_worker(
+            processes,
+            worker_env(through_proxy, tmp_path, CONTENTHUB_LEASE_SECONDS="6"),
+            slots=2,
+            log=tmp_path / "worker.log",
+        )
+        wait_until(
+            lambda: task(db, public_id)["stage"] == "publish",
+            timeout=30,
+            what="the publish to be under way",
+        )
         assert proxy.cut() >= 1
         outage_started = time.monotonic()
         # The worker finishes the publish and must record it while the database is away.
         wait_until(lambda: time.monotonic() - outage_started > 3, timeout=10, what="the outage")
         proxy.restore()
-        final = wait_until(lambda: (t := task(db, public_id))["status"] == "succeeded" and t,
-                           timeout=60, what="the task to finish after the outage")
+        final = wait_until(
+            lambda: (t := task(db, public_id))["status"] == "succeeded" and t,
+            timeout=60,
+            what="the task to finish after the outage",
+        )
         assert [e["post_id"] for e in journal_entries(root)] == [public_id]
         assert final["result_url"].endswith(f"{public_id}.html")
     finally:
@@ -139,8 +184,11 @@ def test_sigterm_hands_running_work_back(
     public_id = local_site_task(db, root, delay=30.0)
     env = worker_env(database_url, tmp_path, CONTENTHUB_SHUTDOWN_GRACE_SECONDS="0.5")
     worker = start_worker(processes, env, slots=2, log=tmp_path / "worker.log")
-    wait_until(lambda: task(db, public_id)["stage"] == "publish", timeout=30,
-               what="the publish to be under way")
+    wait_until(
+        lambda: task(db, public_id)["stage"] == "publish",
+        timeout=30,
+        what="the publish to be under way",
+    )
     worker.send_signal(signal.SIGTERM)
     assert worker.wait(timeout=30) == 0
     after = task(db, public_id)

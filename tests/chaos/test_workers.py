@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from harness import start_worker, wait_until, worker_env
 
 from contenthub import store
 from contenthub.db import Database
 from contenthub.models import PublishTask, TaskEvent
-from harness import start_worker, wait_until, worker_env
 from tests.factories import enqueue, make_account, make_user
 
 pytestmark = pytest.mark.chaos
@@ -31,8 +31,15 @@ def timeline(db: Database) -> list:
     """Status events in id order: ids are taken at insert, so they respect causality."""
     return db.read(
         lambda s: s.execute(
-            sa.select(TaskEvent.id, TaskEvent.task_id, TaskEvent.from_status, TaskEvent.to_status,
-                      PublishTask.account_id, PublishTask.user_id, PublishTask.platform)
+            sa.select(
+                TaskEvent.id,
+                TaskEvent.task_id,
+                TaskEvent.from_status,
+                TaskEvent.to_status,
+                PublishTask.account_id,
+                PublishTask.user_id,
+                PublishTask.platform,
+            )
             .join(PublishTask, PublishTask.id == TaskEvent.task_id)
             .where(TaskEvent.kind == "status")
             .order_by(TaskEvent.id)
@@ -70,8 +77,9 @@ def test_four_workers_drain_thousands_exactly_once_within_every_limit(
     for i in range(4):
         start_worker(processes, env, slots=4, log=tmp_path / f"worker{i}.log")
 
-    wait_until(lambda: status_counts(db)["succeeded"] == total, timeout=240,
-               what="every task to succeed")
+    wait_until(
+        lambda: status_counts(db)["succeeded"] == total, timeout=240, what="every task to succeed"
+    )
     for proc in processes:
         proc.send_signal(signal.SIGTERM)
     for proc in processes:
@@ -104,9 +112,16 @@ def test_a_small_user_starts_before_a_big_backlog(
         enqueue(db, bob, account)
 
     def bob_done() -> bool:
-        return db.read(lambda s: s.scalar(
-            sa.select(sa.func.count()).where(PublishTask.user_id == bob,
-                                             PublishTask.status == "succeeded"))) == 5
+        return (
+            db.read(
+                lambda s: s.scalar(
+                    sa.select(sa.func.count()).where(
+                        PublishTask.user_id == bob, PublishTask.status == "succeeded"
+                    )
+                )
+            )
+            == 5
+        )
 
     wait_until(bob_done, timeout=120, what="bob's tasks")
     starts = [e.user_id for e in timeline(db) if e.to_status == "running"]

@@ -304,7 +304,12 @@ def test_other_users_cannot_touch_a_task(db: Database) -> None:
 def fail(db: Database, t, error_class: ErrorClass, now=T0, retry_after=None) -> str | None:
     return db.write(
         lambda s: dispatch.task_fail(
-            s, lease_of(t), error_class=error_class, message="boom", now=now, worker="w1",
+            s,
+            lease_of(t),
+            error_class=error_class,
+            message="boom",
+            now=now,
+            worker="w1",
             retry_after_seconds=retry_after,
         )
     )
@@ -316,6 +321,7 @@ def test_transient_errors_back_off_then_fail_and_the_user_can_retry(db: Database
     now = T0
     for attempt in (1, 2):
         [t] = claim(db, 1, now=now)
+        assert t.attempt == attempt
         assert fail(db, t, ErrorClass.TRANSIENT, now=now) == "queued"
         due = task_row(db, public_id)["due_at"]
         assert due > now  # backoff
