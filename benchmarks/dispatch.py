@@ -83,9 +83,13 @@ def create_database(backend: str, workdir: Path) -> BenchDatabase:
 
         def drop() -> None:
             if backend == "postgresql":
-                _admin(admin, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                              f"WHERE datname = '{label}' AND pid <> pg_backend_pid()")
+                _admin(
+                    admin,
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    f"WHERE datname = '{label}' AND pid <> pg_backend_pid()",
+                )
             _admin(admin, f"DROP DATABASE IF EXISTS {label}")
+
     db = Database.connect(url)
     migrate.upgrade(db.engine)
     db.dispose()
@@ -103,8 +107,13 @@ def seed_users_and_accounts(db: Database) -> list[tuple[int, int]]:
             user = store.user_ensure(s, f"user{u}", now=t0, max_running=10)
             for a in range(ACCOUNTS_PER_USER):
                 account = store.account_create(
-                    s, user_id=user, platform=PLATFORM, name=f"acct{a}", now=t0,
-                    min_interval_seconds=0.001, daily_cap=1_000_000,
+                    s,
+                    user_id=user,
+                    platform=PLATFORM,
+                    name=f"acct{a}",
+                    now=t0,
+                    min_interval_seconds=0.001,
+                    daily_cap=1_000_000,
                 )
                 pairs.append((user, account))
         return pairs
@@ -159,7 +168,7 @@ def start_workers(url: str, workdir: Path, count: int) -> list[subprocess.Popen[
             [CONTENTHUB, "worker", "--slots", str(WORKER_SLOTS)],
             env=worker_env(url, workdir),
             stdout=subprocess.DEVNULL,
-            stderr=open(workdir / f"worker{i}.log", "ab"),  # noqa: SIM115
+            stderr=open(workdir / f"worker{i}.log", "ab"),
         )
         for i in range(count)
     ]
@@ -186,12 +195,14 @@ def wait_for(check: Callable[[], bool], what: str, timeout: float = TIMEOUT) -> 
 
 
 def succeeded(db: Database) -> int:
-    return db.read(lambda s: s.scalar(
-        sa.select(sa.func.count()).where(PublishTask.status == "succeeded")))
+    return db.read(
+        lambda s: s.scalar(sa.select(sa.func.count()).where(PublishTask.status == "succeeded"))
+    )
 
 
-def measure_drain(bench: BenchDatabase, db: Database, pairs, count: int, procs: int,
-                  workdir: Path) -> float:
+def measure_drain(
+    bench: BenchDatabase, db: Database, pairs, count: int, procs: int, workdir: Path
+) -> float:
     clear_tasks(db)
     enqueue_backlog(db, pairs, count)
     workers = start_workers(bench.url, workdir, procs)
@@ -199,17 +210,20 @@ def measure_drain(bench: BenchDatabase, db: Database, pairs, count: int, procs: 
         wait_for(lambda: succeeded(db) == count, f"{count} tasks with {procs} workers")
     finally:
         stop(workers)
-    first, last = db.read(lambda s: s.execute(
-        sa.select(sa.func.min(PublishTask.started_at), sa.func.max(PublishTask.finished_at))
-    ).one())
+    first, last = db.read(
+        lambda s: s.execute(
+            sa.select(sa.func.min(PublishTask.started_at), sa.func.max(PublishTask.finished_at))
+        ).one()
+    )
     attempts = db.read(lambda s: s.scalar(sa.select(sa.func.max(PublishTask.attempt))))
     assert attempts == 1, "a task ran twice"
     # started_at is the last start of each task; the first claim is the earliest of them.
     return count / (last - first).total_seconds()
 
 
-def measure_pickup(bench: BenchDatabase, db: Database, pairs, samples: int,
-                   workdir: Path) -> tuple[float, float]:
+def measure_pickup(
+    bench: BenchDatabase, db: Database, pairs, samples: int, workdir: Path
+) -> tuple[float, float]:
     """An idle worker; enqueue one task; time until it starts. p50 and p99 in ms."""
     clear_tasks(db)
     workers = start_workers(bench.url, workdir, 1)
@@ -221,7 +235,7 @@ def measure_pickup(bench: BenchDatabase, db: Database, pairs, samples: int,
             user, account = pairs[i % len(pairs)]
             task = NewTask(user_id=user, account_id=account, title="p", body="b")
             [public_id] = db.write(lambda s, t=task: dispatch.task_enqueue(s, [t], now=now()))
-            wait_for(lambda: succeeded(db) == i + 2, "a pickup")
+            wait_for(lambda n=i + 2: succeeded(db) == n, "a pickup")
             row = db.read(lambda s, p=public_id: dispatch.task_get(s, p, user_id=None))
             latencies.append((row["started_at"] - row["created_at"]).total_seconds() * 1000)
             time.sleep(0.02)  # let the worker go idle again: pickup is measured from idle
@@ -236,8 +250,7 @@ def measure_pickup(bench: BenchDatabase, db: Database, pairs, samples: int,
 
 def bulk_backlog(db: Database, count: int) -> None:
     """Insert ``count`` queued tasks spread over every account, in the database itself."""
-    accounts = db.read(lambda s: s.execute(sa.text(
-        "SELECT min(id), count(*) FROM accounts")).one())
+    accounts = db.read(lambda s: s.execute(sa.text("SELECT min(id), count(*) FROM accounts")).one())
     first_account, n_accounts = accounts
     t = now().replace(tzinfo=None) - timedelta(minutes=1)
     common = (
@@ -253,17 +266,23 @@ def bulk_backlog(db: Database, count: int) -> None:
     params = {"t": t, "first": first_account, "accounts": n_accounts}
     with db.engine.begin() as conn:
         if db.dialect == "postgresql":
-            sql = select.format(uuid="gen_random_uuid()::text", n="g", false="false",
-                                source="generate_series(1, :count) g")
+            sql = select.format(
+                uuid="gen_random_uuid()::text",
+                n="g",
+                false="false",
+                source="generate_series(1, :count) g",
+            )
         elif db.dialect == "mysql":
-            sql = select.format(uuid="uuid()", n="seq", false="0",
-                                source=f"seq_1_to_{count}")
+            sql = select.format(uuid="uuid()", n="seq", false="0", source=f"seq_1_to_{count}")
         else:
             conn.exec_driver_sql("PRAGMA busy_timeout=30000")
             sql = select.format(
-                uuid="lower(hex(randomblob(16)))", n="g.value", false="0",
+                uuid="lower(hex(randomblob(16)))",
+                n="g.value",
+                false="0",
                 source="(WITH RECURSIVE s(value) AS (SELECT 1 UNION ALL SELECT value + 1"
-                       " FROM s WHERE value < :count) SELECT value FROM s) g")
+                " FROM s WHERE value < :count) SELECT value FROM s) g",
+            )
         conn.execute(sa.text(common + sql), {**params, "count": count})
         if db.dialect == "postgresql":
             conn.exec_driver_sql("ANALYZE publish_tasks")
@@ -279,8 +298,9 @@ def measure_claim_ms(db: Database, rounds: int = 30, slots: int = 10) -> float:
     for _ in range(rounds):
         with db._sessions() as session, session.begin():
             started = time.perf_counter()
-            claimed = dispatch.task_claim(session, worker="bench", slots=slots, now=now(),
-                                          lease_seconds=60)
+            claimed = dispatch.task_claim(
+                session, worker="bench", slots=slots, now=now(), lease_seconds=60
+            )
             times.append((time.perf_counter() - started) * 1000)
             assert len(claimed) == slots
             session.rollback()
@@ -289,8 +309,10 @@ def measure_claim_ms(db: Database, rounds: int = 30, slots: int = 10) -> float:
 
 def claim_query_plan(db: Database) -> str:
     """The plan of the per-account 'best task' probe, the statement that meets the backlog."""
-    probe = ("SELECT id FROM publish_tasks WHERE account_id = 1 AND status = 'queued' "
-             "AND due_at <= CURRENT_TIMESTAMP ORDER BY priority, due_at, id LIMIT 1")
+    probe = (
+        "SELECT id FROM publish_tasks WHERE account_id = 1 AND status = 'queued' "
+        "AND due_at <= CURRENT_TIMESTAMP ORDER BY priority, due_at, id LIMIT 1"
+    )
     prefix = {"postgresql": "EXPLAIN ", "mysql": "EXPLAIN ", "sqlite": "EXPLAIN QUERY PLAN "}
     with db.engine.connect() as conn:
         rows = conn.exec_driver_sql(prefix[db.dialect] + probe).all()
@@ -315,8 +337,9 @@ class Row:
         return f"{self.value / self.baseline_value:.1f}×"
 
 
-def run_ours(backend: str, args: argparse.Namespace, workdir: Path, rows: list[Row],
-             plans: dict[str, str]) -> None:
+def run_ours(
+    backend: str, args: argparse.Namespace, workdir: Path, rows: list[Row], plans: dict[str, str]
+) -> None:
     bench = create_database(backend, workdir)
     db = Database.connect(bench.url)
     try:
@@ -325,8 +348,14 @@ def run_ours(backend: str, args: argparse.Namespace, workdir: Path, rows: list[R
         rows.append(Row("enqueue, 1 task per transaction", backend, rate, "tasks/s"))
         for procs in (1, 2, 4):
             rate = measure_drain(bench, db, pairs, args.tasks, procs, workdir)
-            rows.append(Row(f"drain {args.tasks} no-op, {procs} worker process(es)", backend,
-                            rate, "tasks/s"))
+            rows.append(
+                Row(
+                    f"drain {args.tasks} no-op, {procs} worker process(es)",
+                    backend,
+                    rate,
+                    "tasks/s",
+                )
+            )
             print(f"  {backend}: drain with {procs}: {rate:,.0f}/s", file=sys.stderr)
         p50, p99 = measure_pickup(bench, db, pairs, args.pickups, workdir)
         rows.append(Row("pickup latency p50 (idle → start)", backend, p50, "ms"))
@@ -359,12 +388,17 @@ def run_baselines(args: argparse.Namespace, rows: list[Row]) -> None:
         for result in results:
             if result is None:
                 continue
-            rows.append(Row(
-                f"drain {result.jobs} no-op, {procs} worker process(es)",
-                f"{result.system} (baseline)", result.drain_per_s, "jobs/s",
-            ))
+            rows.append(
+                Row(
+                    f"drain {result.jobs} no-op, {procs} worker process(es)",
+                    f"{result.system} (baseline)",
+                    result.drain_per_s,
+                    "jobs/s",
+                )
+            )
             if mine:
-                mine.baseline += f"{result.system} {result.drain_per_s:,.0f} ({mine.value / result.drain_per_s:.1f}×); "
+                ratio = mine.value / result.drain_per_s
+                mine.baseline += f"{result.system} {result.drain_per_s:,.0f} ({ratio:.1f}×); "
 
 
 def print_table(rows: list[Row], plans: dict[str, str]) -> None:

@@ -41,6 +41,11 @@ LongText = sa.Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
 Json = sa.JSON().with_variant(mysql.JSON(), "mysql", "mariadb")
 
 
+def _only(predicate: str) -> dict[str, Any]:
+    """A partial index where the database has them; MariaDB indexes every row instead."""
+    return {"postgresql_where": sa.text(predicate), "sqlite_where": sa.text(predicate)}
+
+
 class Base(DeclarativeBase):
     metadata = sa.MetaData(
         naming_convention={
@@ -163,15 +168,33 @@ class PublishTask(Base):
     )
 
     __table_args__ = (
-        # The claim: best due queued task per account.
-        sa.Index(None, "account_id", "status", "priority", "due_at", "id"),
-        sa.Index(None, "running_account_id", unique=True),
-        # Limits count running rows only.
-        sa.Index(None, "user_id", "status"),
-        sa.Index(None, "status", "platform"),
-        # Rescue of expired leases, staging of due scheduled tasks.
-        sa.Index(None, "status", "lease_expires_at"),
-        sa.Index(None, "status", "due_at"),
+        # The claim: best due queued task per account. Partial on PostgreSQL and SQLite, so
+        # finished history never sits in it and no other index can stand in for it.
+        sa.Index(
+            "ix_publish_tasks_claim",
+            "account_id",
+            "status",
+            "priority",
+            "due_at",
+            "id",
+            **_only("status = 'queued'"),
+        ),
+        sa.Index(
+            "ux_publish_tasks_running_account",
+            "running_account_id",
+            unique=True,
+            **_only("running_account_id IS NOT NULL"),
+        ),
+        # Limits count running rows only; the rescuer looks for expired leases.
+        sa.Index(
+            "ix_publish_tasks_running_user", "user_id", "status", **_only("status = 'running'")
+        ),
+        sa.Index(
+            "ix_publish_tasks_running_platform", "platform", "status", **_only("status = 'running'")
+        ),
+        sa.Index("ix_publish_tasks_lease", "lease_expires_at", **_only("status = 'running'")),
+        # Staging of due scheduled tasks.
+        sa.Index("ix_publish_tasks_scheduled", "status", "due_at", **_only("status = 'scheduled'")),
         # Daily cap, listings.
         sa.Index(None, "account_id", "started_at"),
         sa.Index(None, "user_id", "created_at"),

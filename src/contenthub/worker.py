@@ -356,13 +356,16 @@ class Worker:
 
     def _write_outcomes(self, session: Session, batch: list[_Outcome]) -> None:
         now, me = self.clock(), self.config.name
+        published = [
+            dispatch.Published(o.lease, o.result.url, o.result.post_id)
+            for o in batch
+            if o.kind == "succeeded" and o.result is not None
+        ]
+        dispatch.task_complete(session, published, now=now, worker=me)
         for o in batch:
             if o.kind == "succeeded":
-                assert o.result is not None
-                dispatch.task_complete(
-                    session, o.lease, url=o.result.url, post_id=o.result.post_id, now=now, worker=me
-                )
-            elif o.kind == "failed":
+                continue
+            if o.kind == "failed":
                 assert o.error_class is not None
                 dispatch.task_fail(
                     session,

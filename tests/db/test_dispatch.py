@@ -31,11 +31,9 @@ def lease_of(task: dispatch.ClaimedTask) -> Lease:
 
 
 def complete(db: Database, task: dispatch.ClaimedTask, now=T0) -> bool:
-    return db.write(
-        lambda s: dispatch.task_complete(
-            s, lease_of(task), url="u", post_id="p", now=now, worker="w1"
-        )
-    )
+    done = dispatch.Published(lease_of(task), url="u", post_id="p")
+    recorded = db.write(lambda s: dispatch.task_complete(s, [done], now=now, worker="w1"))
+    return recorded == {task.id}
 
 
 def task_row(db: Database, public_id: str) -> dict:

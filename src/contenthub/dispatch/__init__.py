@@ -6,6 +6,7 @@ from contenthub.dispatch.enqueue import NewTask, task_enqueue
 from contenthub.dispatch.lease import (
     HeartbeatResult,
     Lease,
+    Published,
     task_checkpoint,
     task_complete,
     task_fail,
@@ -24,6 +25,7 @@ __all__ = [
     "HeartbeatResult",
     "Lease",
     "NewTask",
+    "Published",
     "task_cancel",
     "task_checkpoint",
     "task_claim",

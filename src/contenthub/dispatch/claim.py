@@ -35,6 +35,11 @@ ACCOUNTS = Account.__table__
 USERS = User.__table__
 PLATFORMS = Platform.__table__
 RUNNING, QUEUED = TaskStatus.RUNNING.value, TaskStatus.QUEUED.value
+# Aliases are built once: building them copies every column, which costs more than a claim.
+RUNNING_ON_ACCOUNT = TASKS.alias("running_on_account")
+QUEUED_ON_ACCOUNT = TASKS.alias("queued_on_account")
+BEST = TASKS.alias("best")
+STARTED_TODAY = TASKS.alias("started_today")
 
 
 @dataclass(frozen=True)
@@ -61,16 +66,23 @@ class ClaimedTask:
 
 
 def _account_ready(now: datetime) -> sa.ColumnElement[bool]:
-    running = TASKS.alias("running_on_account")
+    """Active, past its pacing time, and not running anything."""
+    running = RUNNING_ON_ACCOUNT
+    running_task = (
+        sa.select(running.c.id)
+        .where(running.c.running_account_id == ACCOUNTS.c.id)
+        .limit(1)
+        .scalar_subquery()
+    )
     return sa.and_(
         ACCOUNTS.c.status == "active",
         ACCOUNTS.c.next_start_at <= now,
-        ~sa.exists().where(running.c.running_account_id == ACCOUNTS.c.id),
+        running_task.is_(None),
     )
 
 
 def _best_task_of_account(now: datetime) -> sa.ScalarSelect[Any]:
-    queued = TASKS.alias("best")
+    queued = BEST
     return (
         sa.select(queued.c.id)
         .where(
@@ -85,24 +97,32 @@ def _best_task_of_account(now: datetime) -> sa.ScalarSelect[Any]:
 
 
 def _lock_users_with_work(session: Session, now: datetime, limit: int) -> list[tuple[int, int]]:
-    queued = TASKS.alias("queued_on_account")
-    has_work = (
-        sa.select(sa.literal(1))
-        .select_from(ACCOUNTS)
+    """Users in turn order that have a task able to start now, locked, skipping locked ones.
+
+    Every test is a correlated scalar subquery on purpose: planners then evaluate it per user
+    while walking the ``(last_served_at, id)`` index, stop at ``limit``, and probe each account
+    through its own index entry, whatever their (often stale) statistics of a churning queue.
+    """
+    queued = QUEUED_ON_ACCOUNT
+    due_task = (
+        sa.select(queued.c.id)
         .where(
-            ACCOUNTS.c.user_id == USERS.c.id,
-            _account_ready(now),
-            sa.exists().where(
-                queued.c.account_id == ACCOUNTS.c.id,
-                queued.c.status == QUEUED,
-                queued.c.due_at <= now,
-            ),
+            queued.c.account_id == ACCOUNTS.c.id,
+            queued.c.status == QUEUED,
+            queued.c.due_at <= now,
         )
-        .exists()
+        .limit(1)
+        .scalar_subquery()
+    )
+    ready_account = (
+        sa.select(ACCOUNTS.c.id)
+        .where(ACCOUNTS.c.user_id == USERS.c.id, _account_ready(now), due_task.is_not(None))
+        .limit(1)
+        .scalar_subquery()
     )
     rows = session.execute(
         sa.select(USERS.c.id, USERS.c.max_running)
-        .where(has_work)
+        .where(ready_account.is_not(None))
         .order_by(USERS.c.last_served_at, USERS.c.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -120,7 +140,7 @@ def _running_counts(session: Session, column: sa.Column[Any], keys: list[Any]) -
 
 
 def _candidates(session: Session, user_ids: list[int], now: datetime) -> list[Any]:
-    started = TASKS.alias("started_today")
+    started = STARTED_TODAY
     started_today = (
         sa.select(sa.func.count())
         .where(
@@ -247,11 +267,18 @@ def task_claim(
     claimed_ids = {c.id for c in claimed}
     served = [row for row in chosen if row.id in claimed_ids]
     paced = [row for row in served if row.min_interval_seconds > 0]
-    for row in paced:
+    if paced:
         session.execute(
             sa.update(ACCOUNTS)
-            .where(ACCOUNTS.c.id == row.account_id)
-            .values(next_start_at=now + timedelta(seconds=row.min_interval_seconds))
+            .where(ACCOUNTS.c.id == sa.bindparam("paced_id"))
+            .values(next_start_at=sa.bindparam("paced_until")),
+            [
+                {
+                    "paced_id": row.account_id,
+                    "paced_until": now + timedelta(seconds=row.min_interval_seconds),
+                }
+                for row in paced
+            ],
         )
     session.execute(
         sa.update(USERS)

@@ -109,6 +109,60 @@ def set_status(
     return True
 
 
+@dataclass(frozen=True)
+class RowChange:
+    """One row of :func:`set_status_many`: its own values, and its event's message."""
+
+    task_id: int
+    user_id: int
+    values: dict[str, Any]
+    message: str | None = None
+
+
+def set_status_many(
+    session: Session,
+    changes: Sequence[RowChange],
+    *,
+    current: str,
+    target: TaskStatus,
+    now: datetime,
+    shared: dict[str, Any],
+    worker: str | None = None,
+) -> None:
+    """Move rows the caller holds locked (and has checked) in one executemany round trip.
+
+    Every change must carry the same value keys.
+    """
+    if not changes:
+        return
+    check_transition(current, target)
+    keys = sorted(changes[0].values)
+    session.execute(
+        sa.update(TASKS)
+        .where(TASKS.c.id == sa.bindparam("row_id"), TASKS.c.status == current)
+        .values(status=target.value, **shared, **{k: sa.bindparam(f"row_{k}") for k in keys}),
+        [{"row_id": c.task_id, **{f"row_{k}": c.values[k] for k in keys}} for c in changes],
+    )
+    append_events(
+        session,
+        [
+            Event(
+                task_id=c.task_id,
+                user_id=c.user_id,
+                kind="status",
+                from_status=current,
+                to_status=target.value,
+                stage=shared.get("stage"),
+                progress=shared.get("progress"),
+                message=c.message,
+                worker=worker,
+            )
+            for c in changes
+        ],
+        now,
+    )
+
+
 def notify_new_work(session: Session) -> None:
     """Wake idle PostgreSQL workers when this transaction commits; others poll."""
     if session.get_bind().dialect.name == "postgresql":

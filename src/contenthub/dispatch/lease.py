@@ -15,7 +15,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from contenthub.dispatch.events import TASKS, Event, append_events, set_status
+from contenthub.dispatch.events import (
+    TASKS,
+    Event,
+    RowChange,
+    append_events,
+    set_status,
+    set_status_many,
+)
 from contenthub.errors import ErrorClass
 from contenthub.models import Account
 from contenthub.retry import decide
@@ -118,34 +125,47 @@ def task_checkpoint(session: Session, lease: Lease, *, checkpoint: dict[str, Any
 _LEASE_CLEARED = {"lease_owner": None, "lease_token": None, "lease_expires_at": None}
 
 
+@dataclass(frozen=True)
+class Published:
+    lease: Lease
+    url: str | None
+    post_id: str | None
+
+
 def task_complete(
-    session: Session,
-    lease: Lease,
-    *,
-    url: str | None,
-    post_id: str | None,
-    now: datetime,
-    worker: str,
-) -> bool:
-    return set_status(
+    session: Session, results: Sequence[Published], *, now: datetime, worker: str
+) -> set[int]:
+    """Record successful publishes in a few statements, whatever their number.
+
+    Returns the ids recorded; a result whose lease was lost meanwhile is dropped.
+    """
+    if not results:
+        return set()
+    by_id = {r.lease.task_id: r for r in results}
+    held = session.execute(
+        sa.select(TASKS.c.id, TASKS.c.lease_token)
+        .where(TASKS.c.id.in_(by_id), TASKS.c.status == RUNNING)
+        .with_for_update()
+    ).all()
+    valid = [by_id[row.id] for row in held if row.lease_token == by_id[row.id].lease.token]
+    set_status_many(
         session,
-        task_id=lease.task_id,
-        user_id=lease.user_id,
+        [
+            RowChange(
+                task_id=r.lease.task_id,
+                user_id=r.lease.user_id,
+                values={"result_url": r.url, "post_id": r.post_id},
+                message=f"published at {r.url}" if r.url else "published",
+            )
+            for r in valid
+        ],
         current=RUNNING,
         target=TaskStatus.SUCCEEDED,
         now=now,
-        where=_fence(lease),
-        values={
-            **_LEASE_CLEARED,
-            "progress": 100,
-            "stage": "done",
-            "result_url": url,
-            "post_id": post_id,
-            "finished_at": now,
-        },
-        message=f"published at {url}" if url else "published",
+        shared={**_LEASE_CLEARED, "progress": 100, "stage": "done", "finished_at": now},
         worker=worker,
     )
+    return {r.lease.task_id for r in valid}
 
 
 def task_fail(

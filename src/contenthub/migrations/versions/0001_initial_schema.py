@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 15:22:19.955677
+Create Date: 2026-11-23 15:33:38.371355
 """
 
 from __future__ import annotations
@@ -188,25 +188,41 @@ def upgrade() -> None:
             ["account_id", "started_at"],
             unique=False,
         )
-        batch_op.create_index(
-            batch_op.f("ix_publish_tasks_account_id_status_priority_due_at_id"),
-            ["account_id", "status", "priority", "due_at", "id"],
-            unique=False,
-        )
         batch_op.create_index(batch_op.f("ix_publish_tasks_batch_id"), ["batch_id"], unique=False)
         batch_op.create_index(
-            batch_op.f("ix_publish_tasks_running_account_id"), ["running_account_id"], unique=True
-        )
-        batch_op.create_index(
-            batch_op.f("ix_publish_tasks_status_due_at"), ["status", "due_at"], unique=False
-        )
-        batch_op.create_index(
-            batch_op.f("ix_publish_tasks_status_lease_expires_at"),
-            ["status", "lease_expires_at"],
+            "ix_publish_tasks_claim",
+            ["account_id", "status", "priority", "due_at", "id"],
             unique=False,
+            postgresql_where=sa.text("status = 'queued'"),
+            sqlite_where=sa.text("status = 'queued'"),
         )
         batch_op.create_index(
-            batch_op.f("ix_publish_tasks_status_platform"), ["status", "platform"], unique=False
+            "ix_publish_tasks_lease",
+            ["lease_expires_at"],
+            unique=False,
+            postgresql_where=sa.text("status = 'running'"),
+            sqlite_where=sa.text("status = 'running'"),
+        )
+        batch_op.create_index(
+            "ix_publish_tasks_running_platform",
+            ["platform", "status"],
+            unique=False,
+            postgresql_where=sa.text("status = 'running'"),
+            sqlite_where=sa.text("status = 'running'"),
+        )
+        batch_op.create_index(
+            "ix_publish_tasks_running_user",
+            ["user_id", "status"],
+            unique=False,
+            postgresql_where=sa.text("status = 'running'"),
+            sqlite_where=sa.text("status = 'running'"),
+        )
+        batch_op.create_index(
+            "ix_publish_tasks_scheduled",
+            ["status", "due_at"],
+            unique=False,
+            postgresql_where=sa.text("status = 'scheduled'"),
+            sqlite_where=sa.text("status = 'scheduled'"),
         )
         batch_op.create_index(
             batch_op.f("ix_publish_tasks_user_id_created_at"),
@@ -214,7 +230,11 @@ def upgrade() -> None:
             unique=False,
         )
         batch_op.create_index(
-            batch_op.f("ix_publish_tasks_user_id_status"), ["user_id", "status"], unique=False
+            "ux_publish_tasks_running_account",
+            ["running_account_id"],
+            unique=True,
+            postgresql_where=sa.text("running_account_id IS NOT NULL"),
+            sqlite_where=sa.text("running_account_id IS NOT NULL"),
         )
 
     op.create_table(
@@ -261,14 +281,38 @@ def downgrade() -> None:
 
     op.drop_table("task_events")
     with op.batch_alter_table("publish_tasks", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_publish_tasks_user_id_status"))
+        batch_op.drop_index(
+            "ux_publish_tasks_running_account",
+            postgresql_where=sa.text("running_account_id IS NOT NULL"),
+            sqlite_where=sa.text("running_account_id IS NOT NULL"),
+        )
         batch_op.drop_index(batch_op.f("ix_publish_tasks_user_id_created_at"))
-        batch_op.drop_index(batch_op.f("ix_publish_tasks_status_platform"))
-        batch_op.drop_index(batch_op.f("ix_publish_tasks_status_lease_expires_at"))
-        batch_op.drop_index(batch_op.f("ix_publish_tasks_status_due_at"))
-        batch_op.drop_index(batch_op.f("ix_publish_tasks_running_account_id"))
+        batch_op.drop_index(
+            "ix_publish_tasks_scheduled",
+            postgresql_where=sa.text("status = 'scheduled'"),
+            sqlite_where=sa.text("status = 'scheduled'"),
+        )
+        batch_op.drop_index(
+            "ix_publish_tasks_running_user",
+            postgresql_where=sa.text("status = 'running'"),
+            sqlite_where=sa.text("status = 'running'"),
+        )
+        batch_op.drop_index(
+            "ix_publish_tasks_running_platform",
+            postgresql_where=sa.text("status = 'running'"),
+            sqlite_where=sa.text("status = 'running'"),
+        )
+        batch_op.drop_index(
+            "ix_publish_tasks_lease",
+            postgresql_where=sa.text("status = 'running'"),
+            sqlite_where=sa.text("status = 'running'"),
+        )
+        batch_op.drop_index(
+            "ix_publish_tasks_claim",
+            postgresql_where=sa.text("status = 'queued'"),
+            sqlite_where=sa.text("status = 'queued'"),
+        )
         batch_op.drop_index(batch_op.f("ix_publish_tasks_batch_id"))
-        batch_op.drop_index(batch_op.f("ix_publish_tasks_account_id_status_priority_due_at_id"))
         batch_op.drop_index(batch_op.f("ix_publish_tasks_account_id_started_at"))
 
     op.drop_table("publish_tasks")
