@@ -29,7 +29,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Coroutine, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -108,7 +108,7 @@ def _asyncpg_params(dsn: str) -> dict[str, Any]:
     info = conninfo_to_dict(dsn)
     params: dict[str, Any] = {
         "host": info.get("host"),
-        "port": int(info["port"]) if info.get("port") else None,
+        "port": int(str(info["port"])) if info.get("port") else None,
         "user": info.get("user"),
         "password": info.get("password"),
         "database": info.get("dbname"),
@@ -685,9 +685,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--systems", nargs="+", default=["rq", "procrastinate", "pgqueuer"], metavar="SYSTEM"
     )
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S)
+    parser.add_argument(
+        "--pgqueuer-driver",
+        choices=["asyncpg", "psycopg"],
+        default=None,
+        help="default: asyncpg when installed, else psycopg",
+    )
     args = parser.parse_args(argv)
 
-    runners = {"rq": run_rq, "procrastinate": run_procrastinate, "pgqueuer": run_pgqueuer}
+    def pgqueuer(processes: int, jobs: int, *, timeout_s: float) -> BaselineResult | None:
+        return run_pgqueuer(processes, jobs, timeout_s=timeout_s, driver=args.pgqueuer_driver)
+
+    runners: dict[str, Callable[..., BaselineResult | None]] = {
+        "rq": run_rq,
+        "procrastinate": run_procrastinate,
+        "pgqueuer": pgqueuer,
+    }
     unknown = sorted(set(args.systems) - set(runners))
     if unknown:
         parser.error(f"unknown systems: {unknown}")
@@ -718,4 +731,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run as the module the workers import (``baselines``), not as ``__main__``: one copy of
+    # the code, and procrastinate does not warn about an app defined in ``__main__``.
+    sys.path.insert(0, str(BENCH_DIR))
+    import importlib
+
+    sys.exit(importlib.import_module("baselines").main())

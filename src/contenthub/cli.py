@@ -73,7 +73,9 @@ def friendly_errors(fn: F) -> F:
 
 def open_db(settings: Settings, *, upgrade: bool = False, pool_size: int = 10) -> Database:
     db = Database.connect(settings.database_url, pool_size=pool_size)
-    if upgrade:
+    # An empty database is set up by whichever command touches it first; an older schema
+    # is upgraded only on purpose (serve, worker, db upgrade).
+    if upgrade or migrate.current_revision(db.engine) is None:
         migrate.upgrade(db.engine)
     elif not migrate.is_current(db.engine):
         err.print(

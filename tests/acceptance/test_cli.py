@@ -1,0 +1,124 @@
+"""The real ``contenthub`` command in subprocesses, on its embedded default (SQLite in ./data)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+from harness import CONTENTHUB, SUPPORT, wait_until
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for name in list(os.environ):
+        if name.startswith("CONTENTHUB_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("CONTENTHUB_POLL_SECONDS", "0.1")
+    # The test platform (with its failure switches) is loaded like any adapter plugin.
+    monkeypatch.setenv("CONTENTHUB_PLATFORM_MODULES", "noop_platform")
+    monkeypatch.setenv("PYTHONPATH", str(SUPPORT))
+    (tmp_path / "hello.md").write_text("# Hello 世界\n\nFirst **post**.\n", encoding="utf-8")
+    return tmp_path
+
+
+def run(workdir: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [CONTENTHUB, *args],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+
+
+@pytest.fixture
+def server(workdir: Path, processes):
+    log = open(workdir / "serve.log", "wb")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [CONTENTHUB, "serve", "--slots", "2"], cwd=workdir, stdout=log, stderr=log
+    )
+    processes.append(proc)
+    log.close()
+    wait_until(
+        lambda: b"worker started" in (workdir / "serve.log").read_bytes(),
+        timeout=60,
+        what="contenthub serve to start",
+    )
+    yield proc
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 0
+
+
+def test_publish_and_watch_it_finish(workdir: Path, server) -> None:
+    result = run(
+        workdir, "publish", "hello.md", "--account", "local-site", "--tag", "demo", "--wait"
+    )
+    assert result.returncode == 0, result.stderr
+    assert "succeeded" in result.stdout
+    [task] = json.loads(run(workdir, "task", "list", "--json").stdout)
+    assert task["status"] == "succeeded" and task["title"] == "Hello 世界"
+    page = Path(task["result_url"].removeprefix("file://")).read_text(encoding="utf-8")
+    assert "<strong>post</strong>" in page and "#demo" in page
+    shown = json.loads(run(workdir, "task", "show", task["public_id"], "--json").stdout)
+    changes = [(e["from_status"], e["to_status"]) for e in shown["events"] if e["kind"] == "status"]
+    assert changes == [(None, "queued"), ("queued", "running"), ("running", "succeeded")]
+
+
+def test_schedule_then_cancel(workdir: Path, server) -> None:
+    result = run(
+        workdir,
+        "publish",
+        "hello.md",
+        "-a",
+        "local-site",
+        "--at",
+        "2099-01-01 09:00",
+        "--tz",
+        "Asia/Shanghai",
+        "--priority",
+        "1",
+        "--json",
+    )
+    assert result.returncode == 0, result.stderr
+    [public_id] = json.loads(result.stdout)["tasks"]
+    task = json.loads(run(workdir, "task", "show", public_id, "--json").stdout)
+    assert task["status"] == "scheduled" and task["due_at"].startswith("2099-01-01T01:00:00")
+    assert run(workdir, "task", "cancel", public_id).returncode == 0
+    task = json.loads(run(workdir, "task", "show", public_id, "--json").stdout)
+    assert task["status"] == "cancelled"
+    again = run(workdir, "task", "cancel", public_id)
+    assert again.returncode == 2 and "already cancelled" in again.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["publish", "missing.md", "-a", "local-site"], "missing.md does not exist"),
+        (["publish", "hello.md", "-a", "local-site", "--priority", "11"], "priority"),
+        (["publish", "hello.md", "-a", "nobody"], "no account 'nobody'"),
+        (["publish", "hello.md", "-a", "local-site", "--at", "soon"], "is not a time"),
+        (["task", "show", "no-such-task"], "task no-such-task not found"),
+    ],
+)
+def test_bad_input_is_one_clear_line_and_writes_nothing(
+    workdir: Path, args: list[str], message: str
+) -> None:
+    result = run(workdir, *args)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    listed = run(workdir, "task", "list", "--json")
+    assert json.loads(listed.stdout) == []
+
+
+def test_a_failing_publish_makes_wait_exit_non_zero(workdir: Path, server) -> None:
+    added = run(workdir, "account", "add", "noop", "broken", "-o", "fail=rejected")
+    assert added.returncode == 0, added.stderr
+    result = run(workdir, "publish", "hello.md", "-a", "broken", "--wait")
+    assert result.returncode == 1
+    assert "failed" in result.stdout and "content violates the rules" in result.stdout
