@@ -41,7 +41,7 @@ SERVERS = {
     "mysql": "mysql+pymysql://root@127.0.0.1:3306/test",
 }
 USERS, ACCOUNTS_PER_USER, PLATFORM = 50, 10, "bench-noop"
-WORKER_SLOTS = 16
+WORKER_SLOTS = 32
 TIMEOUT = 300.0
 
 

@@ -211,7 +211,9 @@ class TaskEvent(Base):
         sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True
     )
     task_id: Mapped[int] = mapped_column(sa.ForeignKey("publish_tasks.id", ondelete="CASCADE"))
-    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    # The owner, copied for scoped reads of the stream. No foreign key: the task's cascade
+    # covers deletion, and a key check would wait on the claim's lock of the user row.
+    user_id: Mapped[int]
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     kind: Mapped[str] = mapped_column(sa.String(16))
     from_status: Mapped[str | None] = mapped_column(sa.String(16))

@@ -138,7 +138,10 @@ class Worker:
         self._executor = ThreadPoolExecutor(
             max_workers=config.slots + 4, thread_name_prefix="contenthub-db"
         )
+        # Tasks this worker holds a lease on, until their outcome is recorded …
         self._running: dict[int, tuple[dispatch.Lease, _Context, asyncio.Task[None]]] = {}
+        # … and those of them whose publish is still under way (what occupies a slot).
+        self._executing: set[int] = set()
         self._outcomes: list[_Outcome] = []
         self._outcome_ready = asyncio.Event()
         self._wake = asyncio.Event()
@@ -196,7 +199,7 @@ class Worker:
 
     async def _claim_loop(self) -> None:
         while not self._stopping.is_set():
-            free = self.config.slots - len(self._running)
+            free = self._free_slots()
             claimed: list[dispatch.ClaimedTask] = []
             if free > 0:
                 try:
@@ -222,6 +225,12 @@ class Worker:
                 await asyncio.wait_for(self._wake.wait(), self.config.poll_seconds)
         self._stopped_claiming.set()
 
+    def _free_slots(self) -> int:
+        """A slot frees when its publish ends; recording outcomes overlaps the next claim,
+        but no more than one slot's worth of outcomes may wait to be recorded."""
+        slots = self.config.slots
+        return min(slots - len(self._executing), 2 * slots - len(self._running))
+
     async def _drain(self) -> None:
         """Let running publishes finish within the grace period, then hand the rest back."""
         if not self._running:
@@ -240,6 +249,7 @@ class Worker:
         ctx = _Context(self, claimed, lease)
         runner = asyncio.create_task(self._publish(claimed, lease, ctx), name=claimed.public_id)
         self._running[claimed.id] = (lease, ctx, runner)
+        self._executing.add(claimed.id)
         self.claimed_total += 1
 
     async def _publish(
@@ -320,9 +330,12 @@ class Worker:
         )
         self._outcomes.append(outcome)
         self._outcome_ready.set()
+        self._executing.discard(claimed.id)
+        self._wake.set()
 
     def _forget(self, task_id: int) -> None:
         self._running.pop(task_id, None)
+        self._executing.discard(task_id)
         self._wake.set()
 
     # -- completion -----------------------------------------------------------------------

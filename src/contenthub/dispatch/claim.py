@@ -125,7 +125,8 @@ def _lock_users_with_work(session: Session, now: datetime, limit: int) -> list[t
         .where(ready_account.is_not(None))
         .order_by(USERS.c.last_served_at, USERS.c.id)
         .limit(limit)
-        .with_for_update(skip_locked=True)
+        # NO KEY UPDATE on PostgreSQL: inserts that reference the user (events, tasks) go on.
+        .with_for_update(skip_locked=True, key_share=True)
     ).all()
     return [(r.id, r.max_running) for r in rows]
 

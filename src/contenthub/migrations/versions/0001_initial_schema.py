@@ -257,9 +257,6 @@ def upgrade() -> None:
             name=op.f("fk_task_events_task_id_publish_tasks"),
             ondelete="CASCADE",
         ),
-        sa.ForeignKeyConstraint(
-            ["user_id"], ["users.id"], name=op.f("fk_task_events_user_id_users"), ondelete="CASCADE"
-        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_task_events")),
     )
     with op.batch_alter_table("task_events", schema=None) as batch_op:
