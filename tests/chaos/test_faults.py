@@ -54,9 +54,9 @@ def test_sigkill_mid_publish_is_rescued_and_posts_exactly_once(
     doomed = start_worker(processes, env, slots=2, log=tmp_path / "doomed.log")
     # The post is written and checkpointed; the publish is still under way.
     wait_until(
-        lambda: task(db, public_id)["checkpoint"].get("post_path"),
+        lambda: task(db, public_id)["checkpoint"].get("draft_path"),
         timeout=30,
-        what="the first attempt to write the post",
+        what="the first attempt to write the draft",
     )
     doomed.send_signal(signal.SIGKILL)
     doomed.wait(timeout=10)
@@ -71,6 +71,7 @@ def test_sigkill_mid_publish_is_rescued_and_posts_exactly_once(
     assert final["attempt"] == 2
     assert [e["post_id"] for e in journal_entries(root)] == [public_id]  # written once
     assert len(list((root / "posts").glob("*.html"))) == 1
+    assert list((root / "drafts").iterdir()) == []
     assert any("worker lost" in (e["message"] or "") for e in events(db, public_id))
 
 
@@ -194,4 +195,4 @@ def test_sigterm_hands_running_work_back(
     after = task(db, public_id)
     assert after["status"] == "queued"
     assert after["max_attempts"] == 4  # the interrupted attempt is not held against it
-    assert after["checkpoint"]["post_path"]  # the next attempt resumes from here
+    assert after["checkpoint"]["draft_path"]  # the next attempt resumes from here

@@ -2,7 +2,9 @@
 
 Options: ``root`` (the site's folder), ``base_url`` (how the site is served; a ``file://``
 URL by default), ``write_delay_seconds`` (a rehearsal knob: how slow the "platform" is).
-Idempotent through its checkpoint: a rerun of the same task never writes the post twice.
+Steps: the page is written as a draft (checkpointed), then moved into the site and listed
+(checkpointed). A rerun resumes from the checkpoints, so a post never goes live twice; a
+cancel before the second step leaves only the recorded draft.
 """
 
 from __future__ import annotations
@@ -45,37 +47,44 @@ class LocalPublisher(Publisher):
         if not str(root) or not root.is_absolute():
             raise Rejected("the local account needs an absolute 'root' folder option")
         delay = float(task.options.get("write_delay_seconds", 0) or 0)
-        posts = root / "posts"
         try:
-            posts.mkdir(parents=True, exist_ok=True)
+            (root / "posts").mkdir(parents=True, exist_ok=True)
+            (root / "drafts").mkdir(parents=True, exist_ok=True)
         except OSError as error:
             raise Transient(f"cannot create the site folder: {error.strerror}") from None
-        post_path = posts / f"{task.public_id}.html"
+        name = f"{task.public_id}.html"
+        draft_path, post_path = root / "drafts" / name, root / "posts" / name
 
         await ctx.progress(10, "render")
         page = _page(task.title, markdown_to_html(task.body), task.tags)
 
         await ctx.progress(30, "draft")
-        if "post_path" not in ctx.checkpoints:
-            await asyncio.to_thread(self._write_post, root, post_path, page, task)
-            await ctx.checkpoint("post_path", str(post_path))
+        if "draft_path" not in ctx.checkpoints:
+            await asyncio.to_thread(_write_atomic, draft_path, page)
+            await ctx.checkpoint("draft_path", str(draft_path))
 
-        await ctx.progress(60, "publish")
+        await ctx.progress(50, "publish")
         if delay:
             await asyncio.sleep(delay)
-        if not ctx.checkpoints.get("indexed"):
-            await asyncio.to_thread(self._rebuild_index, root)
-            await ctx.checkpoint("indexed", True)
+        if "post_path" not in ctx.checkpoints:
+            await ctx.progress(60, "publish")  # the last point where a cancel still applies
+            await asyncio.to_thread(self._go_live, root, draft_path, post_path, task)
+            await ctx.checkpoint("post_path", str(post_path))
 
         await ctx.progress(90, "verify")
         if not post_path.is_file() or html.escape(task.title) not in post_path.read_text("utf-8"):
             raise Transient("the post is missing from the site after publishing")
         base = str(task.options.get("base_url") or root.as_uri()).rstrip("/")
-        return PublishResult(url=f"{base}/posts/{post_path.name}", post_id=task.public_id)
+        return PublishResult(url=f"{base}/posts/{name}", post_id=task.public_id)
 
-    @staticmethod
-    def _write_post(root: Path, post_path: Path, page: str, task: TaskContent) -> None:
-        _write_atomic(post_path, page)
+    def _go_live(self, root: Path, draft: Path, post: Path, task: TaskContent) -> None:
+        """Move the draft into the site, list it, and journal the publication (once)."""
+        already_live = post.exists() and not draft.exists()  # an earlier attempt's answer was lost
+        if draft.exists():
+            os.replace(draft, post)
+        self._rebuild_index(root)
+        if already_live:
+            return
         entry: dict[str, Any] = {"post_id": task.public_id, "title": task.title}
         with (root / JOURNAL).open("a", encoding="utf-8") as journal:
             journal.write(json.dumps(entry, ensure_ascii=False) + "\n")
