@@ -99,6 +99,10 @@ class Account(Base):
     daily_cap: Mapped[int | None]
     # Pacing: the earliest time the next publish may start on this account.
     next_start_at: Mapped[datetime] = mapped_column(UTCDateTime, default=EPOCH)
+    # Daily cap: starts counted in a 24-hour window that opens at its first start. A count of
+    # facts (starts happened), not of slots held, so a crash cannot leak it.
+    day_started_count: Mapped[int] = mapped_column(default=0)
+    day_window_started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=EPOCH)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -195,8 +199,7 @@ class PublishTask(Base):
         sa.Index("ix_publish_tasks_lease", "lease_expires_at", **_only("status = 'running'")),
         # Staging of due scheduled tasks.
         sa.Index("ix_publish_tasks_scheduled", "status", "due_at", **_only("status = 'scheduled'")),
-        # Daily cap, listings.
-        sa.Index(None, "account_id", "started_at"),
+        # Listings.
         sa.Index(None, "user_id", "created_at"),
         sa.Index(None, "batch_id"),
     )

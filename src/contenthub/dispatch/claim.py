@@ -35,11 +35,11 @@ ACCOUNTS = Account.__table__
 USERS = User.__table__
 PLATFORMS = Platform.__table__
 RUNNING, QUEUED = TaskStatus.RUNNING.value, TaskStatus.QUEUED.value
+DAY = timedelta(days=1)
 # Aliases are built once: building them copies every column, which costs more than a claim.
 RUNNING_ON_ACCOUNT = TASKS.alias("running_on_account")
 QUEUED_ON_ACCOUNT = TASKS.alias("queued_on_account")
 BEST = TASKS.alias("best")
-STARTED_TODAY = TASKS.alias("started_today")
 
 
 @dataclass(frozen=True)
@@ -140,17 +140,40 @@ def _running_counts(session: Session, column: sa.Column[Any], keys: list[Any]) -
     return {key: count for key, count in rows}
 
 
-def _candidates(session: Session, user_ids: list[int], now: datetime) -> list[Any]:
-    started = STARTED_TODAY
-    started_today = (
-        sa.select(sa.func.count())
-        .where(
-            started.c.account_id == ACCOUNTS.c.id,
-            started.c.started_at > now - timedelta(days=1),
+@dataclass(frozen=True)
+class Candidate:
+    id: int
+    user_id: int
+    account_id: int
+    platform: str
+    priority: int
+    due_at: datetime
+    min_interval_seconds: float
+    daily_cap: int | None
+
+
+def _candidates(session: Session, user_ids: list[int], now: datetime) -> list[Candidate]:
+    """The best due task of each free, active, paced account of these users, best first."""
+    ready = session.execute(
+        sa.select(
+            ACCOUNTS.c.min_interval_seconds,
+            ACCOUNTS.c.daily_cap,
+            _best_task_of_account(now).label("task_id"),
+        ).where(
+            ACCOUNTS.c.user_id.in_(user_ids),
+            _account_ready(now),
+            sa.or_(
+                ACCOUNTS.c.daily_cap.is_(None),
+                ACCOUNTS.c.day_window_started_at <= now - DAY,
+                ACCOUNTS.c.day_started_count < ACCOUNTS.c.daily_cap,
+            ),
         )
-        .scalar_subquery()
-    )
-    return session.execute(
+    ).all()
+    accounts = {row.task_id: row for row in ready if row.task_id is not None}
+    if not accounts:
+        return []
+    # A second statement by primary key: joining on the subquery's result let MariaDB scan.
+    tasks = session.execute(
         sa.select(
             TASKS.c.id,
             TASKS.c.user_id,
@@ -158,16 +181,18 @@ def _candidates(session: Session, user_ids: list[int], now: datetime) -> list[An
             TASKS.c.platform,
             TASKS.c.priority,
             TASKS.c.due_at,
-            ACCOUNTS.c.min_interval_seconds,
         )
-        .select_from(ACCOUNTS.join(TASKS, TASKS.c.id == _best_task_of_account(now)))
-        .where(
-            ACCOUNTS.c.user_id.in_(user_ids),
-            _account_ready(now),
-            sa.or_(ACCOUNTS.c.daily_cap.is_(None), started_today < ACCOUNTS.c.daily_cap),
-        )
+        .where(TASKS.c.id.in_(accounts))
         .order_by(TASKS.c.priority, TASKS.c.due_at, TASKS.c.id)
     ).all()
+    return [
+        Candidate(
+            *task,
+            min_interval_seconds=accounts[task.id].min_interval_seconds,
+            daily_cap=accounts[task.id].daily_cap,
+        )
+        for task in tasks
+    ]
 
 
 def _platform_room(session: Session, platforms: set[str]) -> dict[str, int]:
@@ -187,16 +212,16 @@ def _platform_room(session: Session, platforms: set[str]) -> dict[str, int]:
 def _allocate(
     users: list[tuple[int, int]],
     running: dict[int, int],
-    candidates: list[Any],
+    candidates: list[Candidate],
     platform_room: dict[str, int],
     slots: int,
-) -> list[Any]:
+) -> list[Candidate]:
     """Round-robin across users in cursor order; each user's best task first."""
-    per_user: dict[int, deque[Any]] = defaultdict(deque)
+    per_user: dict[int, deque[Candidate]] = defaultdict(deque)
     for row in candidates:  # already sorted best first
         per_user[row.user_id].append(row)
     room = {uid: limit - running.get(uid, 0) for uid, limit in users}
-    chosen: list[Any] = []
+    chosen: list[Candidate] = []
     progress = True
     while len(chosen) < slots and progress:
         progress = False
@@ -280,6 +305,24 @@ def task_claim(
                 }
                 for row in paced
             ],
+        )
+    capped = [row.account_id for row in served if row.daily_cap is not None]
+    if capped:
+        window_over = ACCOUNTS.c.day_window_started_at <= now - DAY
+        session.execute(
+            sa.update(ACCOUNTS)
+            .where(ACCOUNTS.c.id.in_(capped))
+            # Ordered: MySQL evaluates later SET clauses against the values set before them.
+            .ordered_values(
+                (
+                    ACCOUNTS.c.day_started_count,
+                    sa.case((window_over, 1), else_=ACCOUNTS.c.day_started_count + 1),
+                ),
+                (
+                    ACCOUNTS.c.day_window_started_at,
+                    sa.case((window_over, now), else_=ACCOUNTS.c.day_window_started_at),
+                ),
+            )
         )
     session.execute(
         sa.update(USERS)

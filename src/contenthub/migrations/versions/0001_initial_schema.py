@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 15:33:38.371355
+Create Date: 2026-11-23 15:47:55.505213
 """
 
 from __future__ import annotations
@@ -67,6 +67,8 @@ def upgrade() -> None:
         sa.Column("min_interval_seconds", sa.Float(), nullable=False),
         sa.Column("daily_cap", sa.Integer(), nullable=True),
         sa.Column("next_start_at", contenthub.models.UTCDateTime(), nullable=False),
+        sa.Column("day_started_count", sa.Integer(), nullable=False),
+        sa.Column("day_window_started_at", contenthub.models.UTCDateTime(), nullable=False),
         sa.Column("created_at", contenthub.models.UTCDateTime(), nullable=False),
         sa.Column("updated_at", contenthub.models.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
@@ -183,11 +185,6 @@ def upgrade() -> None:
         sa.UniqueConstraint("public_id", name=op.f("uq_publish_tasks_public_id")),
     )
     with op.batch_alter_table("publish_tasks", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_publish_tasks_account_id_started_at"),
-            ["account_id", "started_at"],
-            unique=False,
-        )
         batch_op.create_index(batch_op.f("ix_publish_tasks_batch_id"), ["batch_id"], unique=False)
         batch_op.create_index(
             "ix_publish_tasks_claim",
@@ -310,7 +307,6 @@ def downgrade() -> None:
             sqlite_where=sa.text("status = 'queued'"),
         )
         batch_op.drop_index(batch_op.f("ix_publish_tasks_batch_id"))
-        batch_op.drop_index(batch_op.f("ix_publish_tasks_account_id_started_at"))
 
     op.drop_table("publish_tasks")
     with op.batch_alter_table("articles", schema=None) as batch_op:
