@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from contenthub.platforms.base import PublishContext, Publisher, PublishResult, TaskContent
+from contenthub.platforms.base import (
+    AccountAccess,
+    Identity,
+    PublishContext,
+    Publisher,
+    PublishResult,
+    TaskContent,
+    Verification,
+)
 from contenthub.platforms.registry import register
 
 
@@ -12,3 +20,9 @@ class BenchNoop(Publisher):
 
     async def publish(self, ctx: PublishContext, task: TaskContent) -> PublishResult:
         return PublishResult(url=None, post_id=task.public_id)
+
+    async def check_login(self, account: AccountAccess) -> Identity:
+        return Identity(user_id=account.name, name=account.name)
+
+    async def verify(self, account: AccountAccess, result: PublishResult) -> Verification:
+        return Verification(public=True, url=result.url)

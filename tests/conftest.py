@@ -28,7 +28,16 @@ sys.path.insert(0, str(SUPPORT))
 PG_ADMIN = os.environ.get("CONTENTHUB_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 MYSQL_ADMIN = os.environ.get("CONTENTHUB_TEST_MYSQL", "mysql+pymysql://root@127.0.0.1:3306/test")
 BACKENDS = ["sqlite", "postgresql", "mysql"]
-TABLES = ["task_events", "publish_tasks", "articles", "accounts", "platforms", "users"]
+TABLES = [
+    "task_events",
+    "publish_tasks",
+    "articles",
+    "accounts",
+    "platforms",
+    "api_tokens",
+    "idempotent_requests",
+    "users",
+]
 RUN = uuid.uuid4().hex[:8]
 
 

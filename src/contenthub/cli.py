@@ -34,10 +34,14 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 task_app = typer.Typer(help="Publish tasks.", no_args_is_help=True)
 account_app = typer.Typer(help="Platform accounts.", no_args_is_help=True)
 platform_app = typer.Typer(help="Platform-wide settings.", no_args_is_help=True)
+user_app = typer.Typer(help="Users and their API tokens.", no_args_is_help=True)
+article_app = typer.Typer(help="Articles.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(task_app, name="task")
 app.add_typer(account_app, name="account")
 app.add_typer(platform_app, name="platform")
+app.add_typer(user_app, name="user")
+app.add_typer(article_app, name="article")
 
 out = Console()
 err = Console(stderr=True)
@@ -112,15 +116,40 @@ def resolve_user(db: Database, name: str) -> int:
     return db.read(lambda s: store.user_by_name(s, name).id)
 
 
-def run_worker(settings: Settings, db: Database, slots: int) -> None:
+def make_worker(settings: Settings, db: Database, slots: int) -> Worker:
     config = WorkerConfig(
         slots=slots,
         lease_seconds=settings.lease_seconds,
         poll_seconds=settings.poll_seconds,
         shutdown_grace_seconds=settings.shutdown_grace_seconds,
     )
-    worker = Worker(db, config, secrets=SecretBox.from_env(settings.data_dir))
-    asyncio.run(worker.run())
+    return Worker(db, config, secrets=SecretBox.from_env(settings.data_dir))
+
+
+async def serve_all(settings: Settings, db: Database, *, host: str, port: int, slots: int) -> None:
+    """API and workers on one event loop; SIGTERM/SIGINT stop both, publishes finish first."""
+    import signal
+
+    import uvicorn
+
+    from contenthub.api.app import create_app
+
+    worker = make_worker(settings, db, slots)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings, db), host=host, port=port, log_config=None, access_log=False
+        )
+    )
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+
+    def stop() -> None:
+        worker.request_stop()
+        server.should_exit = True
+
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop)
+    await asyncio.gather(server.serve(), worker.run(install_signals=False))
 
 
 # -- processes ----------------------------------------------------------------------------
@@ -130,14 +159,17 @@ def run_worker(settings: Settings, db: Database, slots: int) -> None:
 @friendly_errors
 def serve(
     slots: Annotated[int, typer.Option(min=1, help="Publishes run at once.")] = 4,
+    host: Annotated[str, typer.Option(help="Address the API listens on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port of the API.")] = 8000,
 ) -> None:
-    """Upgrade the database and run the workers (one process for one machine)."""
+    """Upgrade the database and run the API and the workers (one process for one machine)."""
     setup_logging()
     settings = Settings.from_env()
-    db = open_db(settings, upgrade=True, pool_size=slots + 4)
+    db = open_db(settings, upgrade=True, pool_size=slots + 24)
     ensure_local_defaults(db, settings)
-    err.print(f"contenthub serving on {db.engine.url.render_as_string(hide_password=True)}")
-    run_worker(settings, db, slots)
+    where = db.engine.url.render_as_string(hide_password=True)
+    err.print(f"contenthub: API on http://{host}:{port}/api/v1 · database {where}")
+    asyncio.run(serve_all(settings, db, host=host, port=port, slots=slots))
 
 
 @app.command()
@@ -149,7 +181,7 @@ def worker(
     setup_logging()
     settings = Settings.from_env()
     db = open_db(settings, upgrade=True, pool_size=slots + 4)
-    run_worker(settings, db, slots)
+    asyncio.run(make_worker(settings, db, slots).run())
 
 
 @db_app.command("upgrade")
@@ -450,6 +482,197 @@ def platform_limit(
     db = open_db(Settings.from_env())
     db.write(lambda s: store.platform_set_limit(s, name, max_running))
     out.print(f"{name}: {'no limit' if max_running is None else f'at most {max_running} at once'}")
+
+
+# -- users --------------------------------------------------------------------------------
+
+
+@user_app.command("create")
+@friendly_errors
+def user_create(
+    name: str,
+    admin: Annotated[bool, typer.Option("--admin", help="May see and act on everything.")] = False,
+    password: Annotated[
+        str | None, typer.Option(envvar="CONTENTHUB_NEW_PASSWORD", help="Asked for when not given.")
+    ] = None,
+) -> None:
+    """Create a user (passwords are stored as argon2 hashes)."""
+    from contenthub.services import users
+
+    if password is None:
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    db = open_db(Settings.from_env())
+    user_id = db.write(lambda s: users.user_create(s, name, password, admin=admin, now=now()))
+    out.print(f"user {user_id} ({name}) created{' as admin' if admin else ''}")
+
+
+@user_app.command("token")
+@friendly_errors
+def user_token(
+    name: str,
+    label: Annotated[str, typer.Option("--name", help="What the token is for.")] = "cli",
+) -> None:
+    """Print a new API token for a user; it is shown this once."""
+    from contenthub.services import users
+
+    db = open_db(Settings.from_env())
+    user_id = resolve_user(db, name)
+    _, plaintext = db.write(lambda s: users.token_create(s, user_id, label, now=now()))
+    out.print(plaintext, highlight=False)
+
+
+# -- articles -----------------------------------------------------------------------------
+
+
+@article_app.command("add")
+@friendly_errors
+def article_add(
+    file: Annotated[str, typer.Argument(help="A Markdown file, or - for standard input.")],
+    title: Annotated[str | None, typer.Option(help="Title, if there is no '# ' line.")] = None,
+    tag: Annotated[list[str] | None, typer.Option("--tag", help="Repeat for many.")] = None,
+    user: UserOption = DEFAULT_USER,
+) -> None:
+    """Store an article; publish it later by its id."""
+    from contenthub.services.articles import check_content
+    from contenthub.services.publishing import parse_markdown
+
+    text = sys.stdin.read() if file == "-" else None
+    draft = (
+        parse_markdown(text, source="stdin", title=title, tags=tag or ())
+        if text is not None
+        else read_markdown(Path(file), title=title, tags=tag or ())
+    )
+    check_content(draft.title, draft.body, draft.tags)
+    db = open_db(Settings.from_env())
+    user_id = resolve_user(db, user)
+    article_id = db.write(
+        lambda s: store.article_create(
+            s, user_id=user_id, title=draft.title, body=draft.body, tags=draft.tags, now=now()
+        )
+    )
+    out.print(f"article {article_id} added: {draft.title}")
+
+
+@article_app.command("list")
+@friendly_errors
+def article_list(
+    user: UserOption = DEFAULT_USER,
+    as_json: JsonOption = False,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+) -> None:
+    """Your newest articles."""
+    from contenthub.services.articles import article_list as list_articles
+
+    db = open_db(Settings.from_env())
+    user_id = resolve_user(db, user)
+    items, total = db.read(lambda s: list_articles(s, scope=user_id, limit=limit, offset=0))
+    rows = [
+        {"id": a.id, "title": a.title, "tags": a.tags, "updated_at": a.updated_at.isoformat()}
+        for a in items
+    ]
+    if as_json:
+        out.print_json(json.dumps({"items": rows, "total": total}))
+        return
+    table = Table("id", "title", "tags", "updated")
+    for r in rows:
+        table.add_row(str(r["id"]), r["title"], ", ".join(r["tags"]), r["updated_at"][:16])
+    out.print(table)
+
+
+@article_app.command("show")
+@friendly_errors
+def article_show(
+    article_id: int, user: UserOption = DEFAULT_USER, as_json: JsonOption = False
+) -> None:
+    """One article, with its Markdown body."""
+    from contenthub.services.articles import article_get
+
+    db = open_db(Settings.from_env())
+    user_id = resolve_user(db, user)
+    a = db.read(lambda s: article_get(s, article_id, scope=user_id))
+    if as_json:
+        out.print_json(json.dumps({"id": a.id, "title": a.title, "body": a.body, "tags": a.tags}))
+        return
+    out.print(f"[bold]{a.title}[/bold]  {' '.join('#' + t for t in a.tags)}")
+    out.print(a.body, markup=False, highlight=False)
+
+
+# -- account health -----------------------------------------------------------------------
+
+
+@account_app.command("check")
+@friendly_errors
+def account_check(account: str, user: UserOption = DEFAULT_USER) -> None:
+    """Verify an account's login now; an expired one holds its tasks until it logs in again."""
+    from contenthub.services import accounts
+
+    settings = Settings.from_env()
+    db = open_db(settings)
+    user_id = resolve_user(db, user)
+    found = db.read(lambda s: store.account_find(s, account, user_id=user_id))
+    result = asyncio.run(accounts.account_check(found, SecretBox.from_env(settings.data_dir)))
+    if result.status != "unknown":
+        db.write(
+            lambda s: store.account_set_status(
+                s, found.id, result.status, now=now(), message=result.message
+            )
+        )
+    out.print(
+        f"{found.name}: {result.status}"
+        + (f" as {result.identity}" if result.identity else "")
+        + (f" ({result.message})" if result.message else "")
+    )
+    if result.status != "active":
+        raise typer.Exit(1)
+
+
+@account_app.command("login")
+@friendly_errors
+def account_login(
+    account: str,
+    cookies: Annotated[
+        Path,
+        typer.Option(
+            help="A Playwright storage-state file, a JSON cookie list or a Netscape cookies.txt."
+        ),
+    ],
+    user: UserOption = DEFAULT_USER,
+) -> None:
+    """Import a browser login (cookies) into an account; it becomes active again."""
+    from contenthub.services import accounts
+
+    settings = Settings.from_env()
+    credentials = accounts.read_cookie_file(cookies)
+    db = open_db(settings)
+    user_id = resolve_user(db, user)
+    box = SecretBox.from_env(settings.data_dir)
+
+    def work(s: Any) -> str:
+        found = store.account_find(s, account, user_id=user_id)
+        accounts.account_update(
+            s, found.id, scope=user_id, now=now(), box=box, credentials=credentials, status="active"
+        )
+        return found.name
+
+    name = db.write(work)
+    count = len(credentials["storage_state"]["cookies"])
+    out.print(f"{name}: {count} cookies stored (encrypted); account active")
+
+
+@app.command()
+@friendly_errors
+def stats(user: UserOption = DEFAULT_USER, as_json: JsonOption = False) -> None:
+    """Your tasks by status."""
+    db = open_db(Settings.from_env())
+    user_id = resolve_user(db, user)
+    counts = db.read(lambda s: dispatch.task_status_counts(s, user_id=user_id))
+    if as_json:
+        out.print_json(json.dumps(counts))
+        return
+    table = Table("status", "tasks")
+    for status, count in sorted(counts.items()):
+        table.add_row(status, str(count))
+    out.print(table)
 
 
 def main() -> None:  # pragma: no cover

@@ -24,6 +24,7 @@ class Settings:
     lease_seconds: float = 60.0
     poll_seconds: float = 0.5
     shutdown_grace_seconds: float = 30.0
+    submissions_per_minute: int = 20
     extra_platform_modules: tuple[str, ...] = field(default_factory=tuple)
 
     @classmethod
@@ -37,5 +38,6 @@ class Settings:
             lease_seconds=_float("CONTENTHUB_LEASE_SECONDS", 60.0),
             poll_seconds=_float("CONTENTHUB_POLL_SECONDS", 0.5),
             shutdown_grace_seconds=_float("CONTENTHUB_SHUTDOWN_GRACE_SECONDS", 30.0),
+            submissions_per_minute=int(_float("CONTENTHUB_SUBMISSIONS_PER_MINUTE", 20)),
             extra_platform_modules=tuple(m.strip() for m in modules.split(",") if m.strip()),
         )

@@ -66,3 +66,18 @@ class NotFound(LookupError):
         super().__init__(f"{what} {ident} not found")
         self.what = what
         self.ident = ident
+
+
+class Forbidden(PermissionError):
+    """Authenticated, but this needs an admin."""
+
+
+class SubmissionLimit(Exception):
+    """Too many new publish tasks in the sliding window; nothing was created."""
+
+    def __init__(self, limit: int, window_seconds: int, retry_after_seconds: int) -> None:
+        super().__init__(
+            f"at most {limit} new publish tasks per {window_seconds} s; "
+            f"try again in {retry_after_seconds} s"
+        )
+        self.retry_after_seconds = retry_after_seconds

@@ -11,7 +11,15 @@ import asyncio
 import os
 
 from contenthub.errors import AuthExpired, RateLimited, Rejected, Transient
-from contenthub.platforms.base import PublishContext, Publisher, PublishResult, TaskContent
+from contenthub.platforms.base import (
+    AccountAccess,
+    Identity,
+    PublishContext,
+    Publisher,
+    PublishResult,
+    TaskContent,
+    Verification,
+)
 from contenthub.platforms.registry import register
 
 
@@ -41,3 +49,11 @@ class NoopPublisher(Publisher):
             with open(options["journal"], "a") as journal:
                 journal.write(f"{task.public_id} {os.getpid()}\n")
         return PublishResult(url=f"noop://{task.public_id}", post_id=task.public_id)
+
+    async def check_login(self, account: AccountAccess) -> Identity:
+        if account.options.get("fail") == "auth_expired":
+            raise AuthExpired("login expired")
+        return Identity(user_id=f"noop-{account.name}", name=account.name)
+
+    async def verify(self, account: AccountAccess, result: PublishResult) -> Verification:
+        return Verification(public=True, url=result.url)

@@ -16,6 +16,32 @@ class PublishResult:
 
 
 @dataclass(frozen=True)
+class Identity:
+    """Who an account is logged in as on its platform."""
+
+    user_id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Verification:
+    """What the platform shows for a published post."""
+
+    public: bool
+    url: str | None
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class AccountAccess:
+    """An account as an adapter sees it: its options and its decrypted credentials."""
+
+    name: str
+    options: Mapping[str, Any]
+    credentials: Mapping[str, Any] = field(repr=False, default_factory=dict)
+
+
+@dataclass(frozen=True)
 class TaskContent:
     """What is published: the task's snapshot, plus the account it goes through."""
 
@@ -27,6 +53,10 @@ class TaskContent:
     account_name: str
     options: Mapping[str, Any]
     credentials: Mapping[str, Any] = field(repr=False, default_factory=dict)
+
+    @property
+    def account(self) -> AccountAccess:
+        return AccountAccess(self.account_name, self.options, self.credentials)
 
 
 class PublishContext(Protocol):
@@ -50,8 +80,18 @@ class PublishContext(Protocol):
 
 
 class Publisher(ABC):
+    """One platform. Every method raises only the error classes of ``contenthub.errors``."""
+
     platform: ClassVar[str]
 
     @abstractmethod
     async def publish(self, ctx: PublishContext, task: TaskContent) -> PublishResult:
-        """Publish once. Raise only the error classes of ``contenthub.errors``."""
+        """Publish once, resuming from ``ctx.checkpoints`` so a rerun never posts twice."""
+
+    @abstractmethod
+    async def check_login(self, account: AccountAccess) -> Identity:
+        """Who the account's credentials log in as; raises AuthExpired when they do not."""
+
+    @abstractmethod
+    async def verify(self, account: AccountAccess, result: PublishResult) -> Verification:
+        """Fetch the published post as the public sees it: is it visible, at what URL."""

@@ -14,11 +14,20 @@ import fcntl
 import html
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from contenthub.errors import Rejected, Transient
-from contenthub.platforms.base import PublishContext, Publisher, PublishResult, TaskContent
+from contenthub.platforms.base import (
+    AccountAccess,
+    Identity,
+    PublishContext,
+    Publisher,
+    PublishResult,
+    TaskContent,
+    Verification,
+)
 from contenthub.platforms.render import markdown_to_html
 
 JOURNAL = "published.jsonl"
@@ -39,13 +48,18 @@ def _page(title: str, body_html: str, tags: list[str]) -> str:
     )
 
 
+def _site_root(options: Mapping[str, Any]) -> Path:
+    root = Path(str(options.get("root") or "")).expanduser()
+    if not str(options.get("root") or "") or not root.is_absolute():
+        raise Rejected("the local account needs an absolute 'root' folder option")
+    return root
+
+
 class LocalPublisher(Publisher):
     platform = "local"
 
     async def publish(self, ctx: PublishContext, task: TaskContent) -> PublishResult:
-        root = Path(str(task.options.get("root") or "")).expanduser()
-        if not str(root) or not root.is_absolute():
-            raise Rejected("the local account needs an absolute 'root' folder option")
+        root = _site_root(task.options)
         delay = float(task.options.get("write_delay_seconds", 0) or 0)
         try:
             (root / "posts").mkdir(parents=True, exist_ok=True)
@@ -76,6 +90,20 @@ class LocalPublisher(Publisher):
             raise Transient("the post is missing from the site after publishing")
         base = str(task.options.get("base_url") or root.as_uri()).rstrip("/")
         return PublishResult(url=f"{base}/posts/{name}", post_id=task.public_id)
+
+    async def check_login(self, account: AccountAccess) -> Identity:
+        """A folder needs no login; the account is usable when its root can be written."""
+        root = _site_root(account.options)
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise Transient(f"cannot create the site folder: {error.strerror}") from None
+        return Identity(user_id=str(root), name=account.name)
+
+    async def verify(self, account: AccountAccess, result: PublishResult) -> Verification:
+        root = _site_root(account.options)
+        post = root / "posts" / f"{result.post_id}.html"
+        return Verification(public=post.is_file(), url=result.url)
 
     def _go_live(self, root: Path, draft: Path, post: Path, task: TaskContent) -> None:
         """Move the draft into the site, list it, and journal the publication (once)."""

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import math
 import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from contenthub import store
 from contenthub.db import Database
 from contenthub.dispatch import NewTask, task_enqueue
-from contenthub.errors import InputError
+from contenthub.errors import InputError, SubmissionLimit
+from contenthub.models import Account, PublishTask, User
+from contenthub.services.articles import article_get
 
 _H1 = re.compile(r"^#\s+(.+?)\s*#*\s*$", re.MULTILINE)
 
@@ -28,17 +32,23 @@ class Draft:
 
 
 def read_markdown(path: Path, *, title: str | None = None, tags: Sequence[str] = ()) -> Draft:
-    """Title from ``title`` or else the file's first ``# heading`` (then left out of the body)."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise InputError("file", f"{path} does not exist") from None
     except UnicodeDecodeError:
         raise InputError("file", f"{path} is not UTF-8 text") from None
+    return parse_markdown(text, source=str(path), title=title, tags=tags)
+
+
+def parse_markdown(
+    text: str, *, source: str, title: str | None = None, tags: Sequence[str] = ()
+) -> Draft:
+    """Title from ``title`` or else the text's first ``# heading`` (then left out of the body)."""
     if title is None:
         match = _H1.search(text)
         if match is None:
-            raise InputError("title", f"{path} has no '# Title' line; pass --title")
+            raise InputError("title", f"{source} has no '# Title' line; pass --title")
         title = match.group(1)
         # The heading became the title; platforms show the title above the body themselves.
         text = (text[: match.start()] + text[match.end() :]).strip() + "\n"
@@ -112,3 +122,92 @@ def publish_article(
         )
 
     return db.write(work)
+
+
+@dataclass(frozen=True)
+class Target:
+    """One article to publish to some of the user's accounts."""
+
+    article_id: int
+    account_ids: Sequence[int]
+
+
+SUBMISSION_WINDOW_SECONDS = 60
+
+
+def publish_targets(
+    session: Session,
+    *,
+    user_id: int,
+    targets: Sequence[Target],
+    priority: int,
+    scheduled_at: datetime | None,
+    now: datetime,
+    per_minute: int,
+) -> list[str]:
+    """Queue one task per (article, account), snapshotting each article; all or nothing.
+
+    The user's row is locked first, so the sliding-window submission limit is exact even
+    with many API processes.
+    """
+    wanted = sum(len(t.account_ids) for t in targets)
+    if wanted == 0:
+        raise InputError("account_ids", "name at least one account")
+    if wanted > per_minute:
+        raise InputError(
+            "account_ids", f"this request creates {wanted} tasks; at most {per_minute} a minute"
+        )
+    session.execute(
+        sa.select(User.id).where(User.id == user_id).with_for_update(key_share=True)
+    ).one()
+    window_start = now - timedelta(seconds=SUBMISSION_WINDOW_SECONDS)
+    recent = (
+        session.execute(
+            sa.select(PublishTask.created_at)
+            .where(PublishTask.user_id == user_id, PublishTask.created_at > window_start)
+            .order_by(PublishTask.created_at)
+        )
+        .scalars()
+        .all()
+    )
+    if len(recent) + wanted > per_minute:
+        # The window frees up as its oldest tasks age out.
+        frees_at = recent[len(recent) + wanted - per_minute - 1]
+        wait = (frees_at - window_start).total_seconds()
+        raise SubmissionLimit(per_minute, SUBMISSION_WINDOW_SECONDS, max(1, math.ceil(wait)))
+    batch = str(uuid.uuid4()) if wanted > 1 else None
+    owned = set(
+        session.scalars(
+            sa.select(Account.id).where(
+                Account.user_id == user_id,
+                Account.id.in_({a for t in targets for a in t.account_ids}),
+            )
+        )
+    )
+    tasks = []
+    for i, target in enumerate(targets):
+        where = "" if len(targets) == 1 else f"items[{i}]."
+        try:
+            article = article_get(session, target.article_id, scope=user_id)
+        except LookupError:
+            raise InputError(
+                f"{where}article_id", f"no article {target.article_id} for this user"
+            ) from None
+        for account_id in target.account_ids:
+            if account_id not in owned:
+                raise InputError(f"{where}account_ids", f"no account {account_id} for this user")
+            tasks.append(
+                NewTask(
+                    user_id=user_id,
+                    account_id=account_id,
+                    title=article.title,
+                    body=article.body,
+                    tags=list(article.tags or []),
+                    cover=article.cover,
+                    article_id=article.id,
+                    priority=priority,
+                    due_at=scheduled_at,
+                    batch_id=batch,
+                )
+            )
+    return task_enqueue(session, tasks, now=now)

@@ -1,0 +1,163 @@
+"""The FastAPI application: built per process in its lifespan, never at import."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from prometheus_client import CollectorRegistry, Histogram
+from starlette.exceptions import HTTPException
+
+from contenthub import migrate
+from contenthub.api.deps import Unauthenticated
+from contenthub.api.routers import accounts, articles, events, ops, publish, tasks, tokens
+from contenthub.api.schemas import ErrorBody
+from contenthub.config import Settings
+from contenthub.db import Database
+from contenthub.errors import Forbidden, InputError, NotFound, SubmissionLimit
+from contenthub.platforms.registry import load_modules
+from contenthub.secrets_box import SecretBox
+
+log = logging.getLogger("contenthub.api")
+PREFIX = "/api/v1"
+COMMON_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorBody, "description": "No valid bearer token."},
+    404: {"model": ErrorBody, "description": "No such resource for this user."},
+    422: {"model": ErrorBody, "description": "Bad input; `field` names what is wrong."},
+}
+
+
+def _error(
+    status: int,
+    code: str,
+    message: str,
+    field: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    return JSONResponse(
+        {"error": {"code": code, "message": message, "field": field}},
+        status_code=status,
+        headers=headers,
+    )
+
+
+def _field_of(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or str(loc[-1])
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """One error shape for everything: {"error": {"code", "message", "field"}}."""
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, error: RequestValidationError) -> JSONResponse:
+        first = error.errors()[0]
+        return _error(422, "invalid", first["msg"], _field_of(tuple(first["loc"])))
+
+    @app.exception_handler(InputError)
+    async def bad_input(_: Request, error: InputError) -> JSONResponse:
+        return _error(422, "invalid", error.message, error.field)
+
+    @app.exception_handler(NotFound)
+    async def not_found(_: Request, error: NotFound) -> JSONResponse:
+        return _error(404, "not_found", str(error))
+
+    @app.exception_handler(Unauthenticated)
+    async def unauthenticated(_: Request, __: Unauthenticated) -> JSONResponse:
+        return _error(
+            401,
+            "unauthenticated",
+            "a valid bearer token is required",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+    @app.exception_handler(Forbidden)
+    async def forbidden(_: Request, error: Forbidden) -> JSONResponse:
+        return _error(403, "forbidden", str(error))
+
+    @app.exception_handler(SubmissionLimit)
+    async def limited(_: Request, error: SubmissionLimit) -> JSONResponse:
+        return _error(
+            429, "rate_limited", str(error), headers={"Retry-After": str(error.retry_after_seconds)}
+        )
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_: Request, error: HTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
+        return _error(error.status_code, code, str(error.detail), headers=error.headers)
+
+    @app.exception_handler(Exception)
+    async def crashed(request: Request, error: Exception) -> JSONResponse:
+        error_id = uuid.uuid4().hex[:12]
+        log.exception("request failed", extra={"error_id": error_id, "path": request.url.path})
+        return _error(500, "internal", f"internal error {error_id}")
+
+
+def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
+    settings = settings or Settings.from_env()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own = db is None
+        database = db or Database.connect(settings.database_url, pool_size=20)
+        if own and migrate.current_revision(database.engine) is None:
+            migrate.upgrade(database.engine)
+        load_modules(settings.extra_platform_modules)
+        app.state.db = database
+        app.state.box = SecretBox.from_env(settings.data_dir)
+        app.state.settings = settings
+        yield
+        if own:
+            database.dispose()
+
+    app = FastAPI(
+        title="contenthub",
+        version="1",
+        lifespan=lifespan,
+        openapi_url=f"{PREFIX}/openapi.json",
+        docs_url=f"{PREFIX}/docs",
+        redoc_url=None,
+        description="Publish articles to many platforms, for many users, reliably.",
+    )
+    install_error_handlers(app)
+    for router in (
+        articles.router,
+        accounts.router,
+        publish.router,
+        tasks.router,
+        events.router,
+        tokens.router,
+    ):
+        app.include_router(router, prefix=PREFIX)
+    app.include_router(ops.router)
+    _install_latency_metric(app)
+    return app
+
+
+def _install_latency_metric(app: FastAPI) -> None:
+    registry = CollectorRegistry()
+    latency = Histogram(
+        "contenthub_api_request_seconds",
+        "API latency",
+        ["method", "route"],
+        registry=registry,
+        buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+    )
+    app.state.api_metrics = registry
+
+    @app.middleware("http")
+    async def timed(request: Request, call_next):  # type: ignore[no-untyped-def]
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        if path != f"{PREFIX}/events":
+            latency.labels(request.method, path).observe(time.perf_counter() - started)
+        return response

@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from starlette.concurrency import run_in_threadpool
+
+from contenthub import store
+from contenthub.api.deps import BoxDep, CurrentUser, DbDep, now
+from contenthub.api.schemas import AccountIn, AccountOut, AccountUpdate, LoginCheckOut
+from contenthub.models import Account
+from contenthub.services import accounts
+
+router = APIRouter(prefix="/accounts", tags=["accounts"])
+
+
+def _out(account: Account) -> AccountOut:
+    return AccountOut(
+        id=account.id,
+        platform=account.platform,
+        name=account.name,
+        options=dict(account.options or {}),
+        status=account.status,
+        status_message=account.status_message,
+        min_interval_seconds=account.min_interval_seconds,
+        daily_cap=account.daily_cap,
+        has_credentials=bool(account.credentials),
+        created_at=account.created_at,
+    )
+
+
+@router.post("", status_code=201)
+def create_account(body: AccountIn, user: CurrentUser, db: DbDep, box: BoxDep) -> AccountOut:
+    accounts.check_platform(body.platform)
+    sealed = box.seal(body.credentials) if body.credentials else None
+
+    def work(s):  # type: ignore[no-untyped-def]
+        account_id = store.account_create(
+            s,
+            user_id=user.user_id,
+            platform=body.platform,
+            name=body.name,
+            now=now(),
+            options=body.options,
+            credentials=sealed,
+            min_interval_seconds=body.min_interval_seconds,
+            daily_cap=body.daily_cap,
+        )
+        return _out(accounts.account_get(s, account_id, scope=user.scope))
+
+    return db.write(work)
+
+
+@router.get("")
+def list_accounts(user: CurrentUser, db: DbDep) -> list[AccountOut]:
+    return db.read(lambda s: [_out(a) for a in store.account_list(s, user_id=user.scope)])
+
+
+@router.get("/{account_id}")
+def get_account(account_id: int, user: CurrentUser, db: DbDep) -> AccountOut:
+    return db.read(lambda s: _out(accounts.account_get(s, account_id, scope=user.scope)))
+
+
+@router.patch("/{account_id}")
+def update_account(
+    account_id: int, body: AccountUpdate, user: CurrentUser, db: DbDep, box: BoxDep
+) -> AccountOut:
+    fields = body.model_fields_set
+    return db.write(
+        lambda s: _out(
+            accounts.account_update(
+                s,
+                account_id,
+                scope=user.scope,
+                now=now(),
+                box=box,
+                name=body.name,
+                options=body.options,
+                credentials=body.credentials,
+                min_interval_seconds=body.min_interval_seconds,
+                daily_cap=body.daily_cap,
+                clear_daily_cap="daily_cap" in fields and body.daily_cap is None,
+                status=body.status,
+            )
+        )
+    )
+
+
+@router.delete("/{account_id}", status_code=204)
+def delete_account(account_id: int, user: CurrentUser, db: DbDep) -> Response:
+    db.write(lambda s: accounts.account_delete(s, account_id, scope=user.scope))
+    return Response(status_code=204)
+
+
+@router.post("/{account_id}/check")
+async def check_account(
+    account_id: int, user: CurrentUser, db: DbDep, box: BoxDep
+) -> LoginCheckOut:
+    """Verify the login now; an expired one holds the account's tasks, a good one frees them."""
+    account = await run_in_threadpool(
+        db.read, lambda s: accounts.account_get(s, account_id, scope=user.scope)
+    )
+    result = await accounts.account_check(account, box)
+    if result.status != "unknown":
+        await run_in_threadpool(
+            db.write,
+            lambda s: store.account_set_status(
+                s, account.id, result.status, now=now(), message=result.message
+            ),
+        )
+    return LoginCheckOut(status=result.status, identity=result.identity, message=result.message)

@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, Query, Response
+
+from contenthub import store
+from contenthub.api.deps import CurrentUser, DbDep, now
+from contenthub.api.schemas import ArticleIn, ArticleOut, ArticlePage, ArticleUpdate
+from contenthub.services import articles
+
+router = APIRouter(prefix="/articles", tags=["articles"])
+
+
+@router.post("", status_code=201)
+def create_article(body: ArticleIn, user: CurrentUser, db: DbDep) -> ArticleOut:
+    articles.check_content(body.title, body.body, body.tags)
+
+    def work(s):  # type: ignore[no-untyped-def]
+        article_id = store.article_create(
+            s,
+            user_id=user.user_id,
+            title=body.title,
+            body=body.body,
+            tags=body.tags,
+            cover=body.cover,
+            now=now(),
+        )
+        return ArticleOut.model_validate(articles.article_get(s, article_id, scope=user.scope))
+
+    return db.write(work)
+
+
+@router.get("")
+def list_articles(
+    user: CurrentUser,
+    db: DbDep,
+    limit: int = Query(50, ge=1, le=200),
+    offset: int = Query(0, ge=0, le=1_000_000),
+) -> ArticlePage:
+    def work(s):  # type: ignore[no-untyped-def]
+        items, total = articles.article_list(s, scope=user.scope, limit=limit, offset=offset)
+        return ArticlePage(
+            items=[ArticleOut.model_validate(a) for a in items],
+            total=total,
+            limit=limit,
+            offset=offset,
+        )
+
+    return db.read(work)
+
+
+@router.get("/{article_id}")
+def get_article(article_id: int, user: CurrentUser, db: DbDep) -> ArticleOut:
+    return db.read(
+        lambda s: ArticleOut.model_validate(articles.article_get(s, article_id, scope=user.scope))
+    )
+
+
+@router.patch("/{article_id}")
+def update_article(
+    article_id: int, body: ArticleUpdate, user: CurrentUser, db: DbDep
+) -> ArticleOut:
+    return db.write(
+        lambda s: ArticleOut.model_validate(
+            articles.article_update(
+                s,
+                article_id,
+                scope=user.scope,
+                now=now(),
+                title=body.title,
+                body=body.body,
+                tags=body.tags,
+                cover=body.cover,
+            )
+        )
+    )
+
+
+@router.delete("/{article_id}", status_code=204)
+def delete_article(article_id: int, user: CurrentUser, db: DbDep) -> Response:
+    db.write(lambda s: articles.article_delete(s, article_id, scope=user.scope))
+    return Response(status_code=204)

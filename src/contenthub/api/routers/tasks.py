@@ -1,0 +1,107 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Query
+
+from contenthub import dispatch
+from contenthub.api.deps import CurrentUser, DbDep, now
+from contenthub.api.schemas import BulkOut, EventOut, TaskDetail, TaskOut, TaskPage
+from contenthub.errors import InputError
+from contenthub.services import tasks as task_service
+from contenthub.states import TaskStatus
+
+router = APIRouter(prefix="/tasks", tags=["tasks"])
+
+
+def task_out(row: dict[str, Any]) -> TaskOut:
+    return TaskOut(id=row["public_id"], **{k: row[k] for k in TaskOut.model_fields if k != "id"})
+
+
+def event_out(row: dict[str, Any], public_id: str) -> EventOut:
+    return EventOut(
+        task_id=public_id, **{k: row[k] for k in EventOut.model_fields if k != "task_id"}
+    )
+
+
+@router.get("")
+def list_tasks(
+    user: CurrentUser,
+    db: DbDep,
+    status: list[TaskStatus] = Query(default=[]),
+    platform: str | None = Query(None, max_length=32),
+    account_id: int | None = Query(None, ge=1),
+    article_id: int | None = Query(None, ge=1),
+    batch_id: str | None = Query(None, max_length=36),
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+    before: str | None = Query(None, max_length=36, description="A task id: older tasks only."),
+    limit: int = Query(50, ge=1, le=200),
+) -> TaskPage:
+    for name, value in (("created_after", created_after), ("created_before", created_before)):
+        if value is not None and value.tzinfo is None:
+            raise InputError(name, "must carry a time zone, e.g. 2026-02-06T12:00:00Z")
+    rows = db.read(
+        lambda s: task_service.task_search(
+            s,
+            scope=user.scope,
+            statuses=[st.value for st in status],
+            platform=platform,
+            account_id=account_id,
+            article_id=article_id,
+            batch_id=batch_id,
+            created_after=created_after,
+            created_before=created_before,
+            before=before,
+            limit=limit + 1,
+        )
+    )
+    page = rows[:limit]
+    return TaskPage(
+        items=[task_out(r) for r in page],
+        limit=limit,
+        next_before=page[-1]["public_id"] if len(rows) > limit else None,
+    )
+
+
+@router.get("/{task_id}")
+def get_task(task_id: str, user: CurrentUser, db: DbDep) -> TaskDetail:
+    def work(s):  # type: ignore[no-untyped-def]
+        row = dispatch.task_get(s, task_id, user_id=user.scope)
+        events = dispatch.task_events(s, row["id"])
+        return TaskDetail(
+            **task_out(row).model_dump(), events=[event_out(e, task_id) for e in events]
+        )
+
+    return db.read(work)
+
+
+@router.post("/{task_id}/cancel")
+def cancel_task(task_id: str, user: CurrentUser, db: DbDep) -> TaskOut:
+    def work(s):  # type: ignore[no-untyped-def]
+        dispatch.task_cancel(s, task_id, user_id=user.scope, now=now())
+        return task_out(dispatch.task_get(s, task_id, user_id=user.scope))
+
+    return db.write(work)
+
+
+@router.post("/{task_id}/retry")
+def retry_task(task_id: str, user: CurrentUser, db: DbDep) -> TaskOut:
+    def work(s):  # type: ignore[no-untyped-def]
+        dispatch.task_retry(s, task_id, user_id=user.scope, now=now())
+        return task_out(dispatch.task_get(s, task_id, user_id=user.scope))
+
+    return db.write(work)
+
+
+@router.post("/batches/{batch_id}/cancel")
+def cancel_batch(batch_id: str, user: CurrentUser, db: DbDep) -> BulkOut:
+    changed, skipped = task_service.batch_apply(db, batch_id, scope=user.scope, action="cancel")
+    return BulkOut(batch_id=batch_id, changed=changed, skipped=skipped)
+
+
+@router.post("/batches/{batch_id}/retry")
+def retry_batch(batch_id: str, user: CurrentUser, db: DbDep) -> BulkOut:
+    changed, skipped = task_service.batch_apply(db, batch_id, scope=user.scope, action="retry")
+    return BulkOut(batch_id=batch_id, changed=changed, skipped=skipped)

@@ -1,0 +1,114 @@
+"""A real ``contenthub serve`` (API + workers) on a free loopback port, per backend."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from harness import CONTENTHUB, SUPPORT, wait_until
+
+from contenthub import store
+from contenthub.db import Database
+from contenthub.services import users
+from tests.conftest import fresh_database_url
+from tests.factories import T0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class ServedApi:
+    base_url: str
+    db: Database
+    log: Path
+    data_dir: Path
+
+    def client(self, *, admin: bool = False) -> tuple[httpx.Client, int]:
+        """A new user with a token, and an HTTP client that sends it."""
+        name = f"u{uuid.uuid4().hex[:10]}"
+
+        def work(s) -> tuple[int, str]:  # type: ignore[no-untyped-def]
+            user_id = users.user_create(s, name, "correct horse battery", admin=admin, now=T0)
+            return user_id, users.token_create(s, user_id, "tests", now=T0)[1]
+
+        user_id, token = self.db.write(work)
+        client = httpx.Client(
+            base_url=self.base_url, timeout=30, headers={"Authorization": f"Bearer {token}"}
+        )
+        return client, user_id
+
+    def noop_account(self, client: httpx.Client, **options: object) -> int:
+        answer = client.post(
+            "/api/v1/accounts",
+            json={
+                "platform": "noop",
+                "name": f"a{uuid.uuid4().hex[:8]}",
+                "options": options,
+                "credentials": {"api_key": "SECRET-API-KEY-123"},
+            },
+        )
+        assert answer.status_code == 201, answer.text
+        return answer.json()["id"]
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def api(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServedApi]:
+    workdir = tmp_path_factory.mktemp(f"api-{request.param}")
+    url, server = fresh_database_url(request.param, workdir, "api")
+    port = free_port()
+    log = workdir / "serve.log"
+    env = {
+        **os.environ,
+        "CONTENTHUB_DATABASE_URL": url,
+        "CONTENTHUB_DATA_DIR": str(workdir),
+        "CONTENTHUB_PLATFORM_MODULES": "noop_platform",
+        "CONTENTHUB_POLL_SECONDS": "0.1",
+        "PYTHONPATH": str(SUPPORT),
+    }
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [CONTENTHUB, "serve", "--port", str(port), "--slots", "8"],
+            env=env,
+            stdout=out,
+            stderr=out,
+            cwd=workdir,
+        )
+    db = Database.connect(url)
+    base = f"http://127.0.0.1:{port}"
+
+    def ready() -> bool:
+        try:
+            return httpx.get(f"{base}/readyz", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            assert proc.poll() is None, log.read_text()
+            return False
+
+    try:
+        wait_until(ready, timeout=60, what="the API to be ready")
+        db.write(lambda s: store.platform_set_limit(s, "noop", None))
+        yield ServedApi(base, db, log, workdir)
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.kill(proc.pid, signal.SIGKILL)
+                proc.wait()
+        db.dispose()
+        if server:
+            server.drop()
