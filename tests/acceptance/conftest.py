@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -15,7 +16,6 @@ import httpx
 import pytest
 from harness import CONTENTHUB, SUPPORT, wait_until
 
-from contenthub import store
 from contenthub.db import Database
 from contenthub.services import users
 from tests.conftest import fresh_database_url
@@ -63,12 +63,9 @@ class ServedApi:
         return answer.json()["id"]
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def api(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ServedApi]:
-    workdir = tmp_path_factory.mktemp(f"api-{request.param}")
-    url, server = fresh_database_url(request.param, workdir, "api")
+@contextlib.contextmanager
+def serve_api(backend: str, workdir: Path) -> Iterator[ServedApi]:
+    url, server = fresh_database_url(backend, workdir, "api")
     port = free_port()
     log = workdir / "serve.log"
     env = {
@@ -99,7 +96,6 @@ def api(
 
     try:
         wait_until(ready, timeout=60, what="the API to be ready")
-        db.write(lambda s: store.platform_set_limit(s, "noop", None))
         yield ServedApi(base, db, log, workdir)
     finally:
         if proc.poll() is None:
@@ -112,3 +108,11 @@ def api(
         db.dispose()
         if server:
             server.drop()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def api(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServedApi]:
+    with serve_api(request.param, tmp_path_factory.mktemp(f"api-{request.param}")) as served:
+        yield served

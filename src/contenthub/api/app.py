@@ -28,6 +28,7 @@ from contenthub.secrets_box import SecretBox
 log = logging.getLogger("contenthub.api")
 PREFIX = "/api/v1"
 COMMON_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "The body could not be read (not UTF-8 JSON)."},
     401: {"model": ErrorBody, "description": "No valid bearer token."},
     404: {"model": ErrorBody, "description": "No such resource for this user."},
     422: {"model": ErrorBody, "description": "Bad input; `field` names what is wrong."},
@@ -90,7 +91,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, error: HTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
+        code = {400: "unreadable", 404: "not_found", 405: "method_not_allowed"}.get(
+            error.status_code, "http_error"
+        )
         return _error(error.status_code, code, str(error.detail), headers=error.headers)
 
     @app.exception_handler(Exception)
@@ -135,7 +138,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         events.router,
         tokens.router,
     ):
-        app.include_router(router, prefix=PREFIX)
+        app.include_router(router, prefix=PREFIX, responses=COMMON_ERRORS)
     app.include_router(ops.router)
     _install_latency_metric(app)
     return app

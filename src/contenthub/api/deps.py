@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from contenthub.config import Settings
@@ -54,3 +54,6 @@ DbDep = Annotated[Database, Depends(get_db)]
 BoxDep = Annotated[SecretBox, Depends(get_box)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 CurrentUser = Annotated[Principal, Depends(get_principal)]
+
+MAX_ID = 2_147_483_647  # ids are 32-bit on every database we support
+ResourceId = Annotated[int, Path(ge=1, le=MAX_ID)]

@@ -3,15 +3,37 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from contenthub.dispatch.enqueue import MAX_PRIORITY, MIN_PRIORITY
+
+DbId = Annotated[int, Field(ge=1, le=2_147_483_647)]
+Tag = Annotated[str, Field(min_length=1, max_length=50, pattern=r"\S")]
+
+
+def _no_nul(value: Any, where: str = "") -> None:
+    """No database stores NUL in text (PostgreSQL refuses it outright)."""
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError(f"must not contain NUL characters{where}")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _no_nul(key, where)
+            _no_nul(item, f" (in {key!r})")
+    elif isinstance(value, list):
+        for item in value:
+            _no_nul(item, where)
 
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _text_without_nul(cls, value: Any) -> Any:
+        _no_nul(value)
+        return value
 
 
 class ErrorDetail(BaseModel):
@@ -30,14 +52,14 @@ class ErrorBody(BaseModel):
 class ArticleIn(Strict):
     title: str = Field(min_length=1, max_length=500)
     body: str = Field(min_length=1)
-    tags: list[str] = Field(default_factory=list, max_length=20)
+    tags: list[Tag] = Field(default_factory=list, max_length=20)
     cover: str | None = Field(default=None, max_length=1000)
 
 
 class ArticleUpdate(Strict):
     title: str | None = Field(default=None, min_length=1, max_length=500)
     body: str | None = Field(default=None, min_length=1)
-    tags: list[str] | None = Field(default=None, max_length=20)
+    tags: list[Tag] | None = Field(default=None, max_length=20)
     cover: str | None = Field(default=None, max_length=1000)
 
 
@@ -97,15 +119,15 @@ class LoginCheckOut(BaseModel):
 
 
 class PublishIn(Strict):
-    article_id: int = Field(ge=1)
-    account_ids: list[int] = Field(min_length=1, max_length=100)
+    article_id: DbId
+    account_ids: list[DbId] = Field(min_length=1, max_length=100)
     scheduled_at: AwareDatetime | None = None
     priority: int = Field(default=5, ge=MIN_PRIORITY, le=MAX_PRIORITY)
 
 
 class BatchItem(Strict):
-    article_id: int = Field(ge=1)
-    account_ids: list[int] = Field(min_length=1, max_length=100)
+    article_id: DbId
+    account_ids: list[DbId] = Field(min_length=1, max_length=100)
 
 
 class BatchIn(Strict):

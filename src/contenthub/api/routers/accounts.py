@@ -4,7 +4,7 @@ from fastapi import APIRouter, Response
 from starlette.concurrency import run_in_threadpool
 
 from contenthub import store
-from contenthub.api.deps import BoxDep, CurrentUser, DbDep, now
+from contenthub.api.deps import BoxDep, CurrentUser, DbDep, ResourceId, now
 from contenthub.api.schemas import AccountIn, AccountOut, AccountUpdate, LoginCheckOut
 from contenthub.models import Account
 from contenthub.services import accounts
@@ -55,13 +55,13 @@ def list_accounts(user: CurrentUser, db: DbDep) -> list[AccountOut]:
 
 
 @router.get("/{account_id}")
-def get_account(account_id: int, user: CurrentUser, db: DbDep) -> AccountOut:
+def get_account(account_id: ResourceId, user: CurrentUser, db: DbDep) -> AccountOut:
     return db.read(lambda s: _out(accounts.account_get(s, account_id, scope=user.scope)))
 
 
 @router.patch("/{account_id}")
 def update_account(
-    account_id: int, body: AccountUpdate, user: CurrentUser, db: DbDep, box: BoxDep
+    account_id: ResourceId, body: AccountUpdate, user: CurrentUser, db: DbDep, box: BoxDep
 ) -> AccountOut:
     fields = body.model_fields_set
     return db.write(
@@ -85,14 +85,14 @@ def update_account(
 
 
 @router.delete("/{account_id}", status_code=204)
-def delete_account(account_id: int, user: CurrentUser, db: DbDep) -> Response:
+def delete_account(account_id: ResourceId, user: CurrentUser, db: DbDep) -> Response:
     db.write(lambda s: accounts.account_delete(s, account_id, scope=user.scope))
     return Response(status_code=204)
 
 
 @router.post("/{account_id}/check")
 async def check_account(
-    account_id: int, user: CurrentUser, db: DbDep, box: BoxDep
+    account_id: ResourceId, user: CurrentUser, db: DbDep, box: BoxDep
 ) -> LoginCheckOut:
     """Verify the login now; an expired one holds the account's tasks, a good one frees them."""
     account = await run_in_threadpool(

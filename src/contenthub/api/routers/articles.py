@@ -3,7 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Query, Response
 
 from contenthub import store
-from contenthub.api.deps import CurrentUser, DbDep, now
+from contenthub.api.deps import CurrentUser, DbDep, ResourceId, now
 from contenthub.api.schemas import ArticleIn, ArticleOut, ArticlePage, ArticleUpdate
 from contenthub.services import articles
 
@@ -49,7 +49,7 @@ def list_articles(
 
 
 @router.get("/{article_id}")
-def get_article(article_id: int, user: CurrentUser, db: DbDep) -> ArticleOut:
+def get_article(article_id: ResourceId, user: CurrentUser, db: DbDep) -> ArticleOut:
     return db.read(
         lambda s: ArticleOut.model_validate(articles.article_get(s, article_id, scope=user.scope))
     )
@@ -57,7 +57,7 @@ def get_article(article_id: int, user: CurrentUser, db: DbDep) -> ArticleOut:
 
 @router.patch("/{article_id}")
 def update_article(
-    article_id: int, body: ArticleUpdate, user: CurrentUser, db: DbDep
+    article_id: ResourceId, body: ArticleUpdate, user: CurrentUser, db: DbDep
 ) -> ArticleOut:
     return db.write(
         lambda s: ArticleOut.model_validate(
@@ -76,6 +76,6 @@ def update_article(
 
 
 @router.delete("/{article_id}", status_code=204)
-def delete_article(article_id: int, user: CurrentUser, db: DbDep) -> Response:
+def delete_article(article_id: ResourceId, user: CurrentUser, db: DbDep) -> Response:
     db.write(lambda s: articles.article_delete(s, article_id, scope=user.scope))
     return Response(status_code=204)

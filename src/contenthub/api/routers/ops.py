@@ -129,7 +129,11 @@ def _histogram(rows) -> HistogramMetricFamily:  # type: ignore[no-untyped-def]
     return family
 
 
-@router.get("/metrics")
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"content": {CONTENT_TYPE_LATEST.split(";")[0]: {}}}},
+)
 async def metrics(request: Request) -> Response:
     registry = CollectorRegistry()
     registry.register(_TaskCollector(request.app.state.db))  # type: ignore[arg-type]

@@ -6,7 +6,7 @@ from typing import Any
 from fastapi import APIRouter, Query
 
 from contenthub import dispatch
-from contenthub.api.deps import CurrentUser, DbDep, now
+from contenthub.api.deps import MAX_ID, CurrentUser, DbDep, now
 from contenthub.api.schemas import BulkOut, EventOut, TaskDetail, TaskOut, TaskPage
 from contenthub.errors import InputError
 from contenthub.services import tasks as task_service
@@ -31,8 +31,8 @@ def list_tasks(
     db: DbDep,
     status: list[TaskStatus] = Query(default=[]),
     platform: str | None = Query(None, max_length=32),
-    account_id: int | None = Query(None, ge=1),
-    article_id: int | None = Query(None, ge=1),
+    account_id: int | None = Query(None, ge=1, le=MAX_ID),
+    article_id: int | None = Query(None, ge=1, le=MAX_ID),
     batch_id: str | None = Query(None, max_length=36),
     created_after: datetime | None = None,
     created_before: datetime | None = None,

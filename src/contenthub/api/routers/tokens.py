@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from contenthub.api.deps import CurrentUser, DbDep, now
+from contenthub.api.deps import CurrentUser, DbDep, ResourceId, now
 from contenthub.api.schemas import TokenCreated, TokenIn, TokenOut
 from contenthub.services import users
 
@@ -38,6 +38,6 @@ def list_tokens(user: CurrentUser, db: DbDep) -> list[TokenOut]:
 
 
 @router.delete("/{token_id}", status_code=204)
-def revoke_token(token_id: int, user: CurrentUser, db: DbDep) -> Response:
+def revoke_token(token_id: ResourceId, user: CurrentUser, db: DbDep) -> Response:
     db.write(lambda s: users.token_revoke(s, user.user_id, token_id, now=now()))
     return Response(status_code=204)
