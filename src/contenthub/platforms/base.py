@@ -88,10 +88,17 @@ class Publisher(ABC):
     async def publish(self, ctx: PublishContext, task: TaskContent) -> PublishResult:
         """Publish once, resuming from ``ctx.checkpoints`` so a rerun never posts twice."""
 
-    @abstractmethod
     async def check_login(self, account: AccountAccess) -> Identity:
-        """Who the account's credentials log in as; raises AuthExpired when they do not."""
+        """Who the account's credentials log in as; raises AuthExpired when they do not.
+        Every built-in adapter overrides this; plugins that cannot tell say so."""
+        raise NotImplementedError(f"the {self.platform} adapter cannot check a login")
 
-    @abstractmethod
     async def verify(self, account: AccountAccess, result: PublishResult) -> Verification:
-        """Fetch the published post as the public sees it: is it visible, at what URL."""
+        """Fetch the published post as the public sees it: is it visible, at what URL.
+        By default: the result's http(s) URL, fetched without credentials, answers 200."""
+        from contenthub.platforms.transport import page_is_public
+
+        if not result.url or not result.url.startswith(("http://", "https://")):
+            return Verification(public=False, url=result.url, detail="no web address to fetch")
+        public, detail = await page_is_public(account.options, result.url, self.platform)
+        return Verification(public=public, url=result.url, detail=detail)

@@ -7,7 +7,15 @@ from collections.abc import Iterable
 
 from contenthub.platforms.base import Publisher
 
-_BUILT_IN = {"local": "contenthub.platforms.local:LocalPublisher"}
+_BUILT_IN = {
+    "local": "contenthub.platforms.local:LocalPublisher",
+    "zhihu": "contenthub.platforms.zhihu:ZhihuPublisher",
+    "wordpress": "contenthub.platforms.wordpress:WordPressPublisher",
+    "devto": "contenthub.platforms.devto:DevToPublisher",
+    "juejin": "contenthub.platforms.juejin:JuejinPublisher",
+    "wechat": "contenthub.platforms.wechat:WeChatPublisher",
+    "csdn": "contenthub.platforms.csdn:CsdnPublisher",
+}
 _registered: dict[str, type[Publisher]] = {}
 
 

@@ -1,0 +1,133 @@
+"""dev.to (Forem API v1) with an API key.
+
+Credentials: ``{"api_key": …}``. Options: ``base_url`` (replaces ``https://dev.to``; the
+sandbox's ``/devto``), ``timeout_seconds``.
+
+Pacing: Forem allows 9 article creations per 30 s per account. Create dev.to accounts with
+``min_interval_seconds`` of about 3.4 so the dispatcher never exceeds it; when it is exceeded
+anyway, the 429 becomes RateLimited with the Retry-After hint.
+
+dev.to has no image upload API: images and the cover must be reachable URLs, so the body's
+Markdown goes as it is (sanitised). Steps: login check → draft (an unpublished article,
+checkpointed) → publish (``published: true``; a rerun whose answer was lost looks the
+article up first) → verify.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from contenthub.errors import AuthExpired, Rejected, Transient
+from contenthub.platforms.base import (
+    AccountAccess,
+    Identity,
+    PublishContext,
+    Publisher,
+    PublishResult,
+    TaskContent,
+)
+from contenthub.platforms.render import normalize_tags, sanitize_markdown, summary
+from contenthub.platforms.transport import json_body, new_client, origin_url, send
+
+PLATFORM = "devto"
+ORIGIN = "https://dev.to"
+MAX_TAGS = 4
+RECOMMENDED_MIN_INTERVAL_SECONDS = 30 / 9 + 0.1
+
+
+class DevToPublisher(Publisher):
+    platform = PLATFORM
+
+    async def check_login(self, account: AccountAccess) -> Identity:
+        async with _session(account) as client:
+            me = await _call(client, account, "GET", "/api/users/me")
+        return Identity(user_id=str(me["id"]), name=str(me.get("username", "")))
+
+    async def publish(self, ctx: PublishContext, task: TaskContent) -> PublishResult:
+        account = task.account
+        async with _session(account) as client:
+            await ctx.progress(5, "login")
+            await _call(client, account, "GET", "/api/users/me")
+
+            await ctx.progress(15, "images")  # nothing to upload: dev.to takes image URLs
+
+            await ctx.progress(40, "draft")
+            if not ctx.checkpoints.get("draft_id"):
+                article: dict[str, Any] = {
+                    "title": task.title,
+                    "body_markdown": sanitize_markdown(task.body),
+                    "published": False,
+                    "tags": normalize_tags(task.tags, limit=MAX_TAGS, ascii_words=True),
+                    "description": summary(task.body, max_chars=150),
+                }
+                if task.cover:
+                    article["main_image"] = task.cover
+                created = await _call(
+                    client, account, "POST", "/api/articles", json={"article": article}
+                )
+                await ctx.checkpoint("draft_id", str(created["id"]))
+            article_id = str(ctx.checkpoints["draft_id"])
+
+            await ctx.progress(60, "publish")
+            url = await _ensure_published(ctx, client, account, article_id)
+
+        await ctx.progress(90, "verify")
+        result = PublishResult(url=url, post_id=article_id)
+        verification = await self.verify(account, result)
+        if not verification.public:
+            raise Transient(f"the article is not visible yet at {url} ({verification.detail})")
+        return result
+
+
+def _session(account: AccountAccess) -> httpx.AsyncClient:
+    key = str(account.credentials.get("api_key") or "")
+    if not key:
+        raise AuthExpired("the dev.to account needs an API key")
+    headers = {"api-key": key, "Accept": "application/vnd.forem.api-v1+json"}
+    return new_client(account.options, headers=headers)
+
+
+async def _call(
+    client: httpx.AsyncClient, account: AccountAccess, method: str, path: str, **kwargs: Any
+) -> Any:
+    url = origin_url(account.options, ORIGIN, path)
+    response = await send(client, method, url, PLATFORM, **kwargs)
+    if response.status_code == 401:
+        raise AuthExpired("dev.to refused the API key: create a new one")
+    answer = json_body(response, PLATFORM)
+    if response.status_code >= 400:
+        message = answer.get("error") if isinstance(answer, dict) else None
+        raise Rejected(f"dev.to refused the article (HTTP {response.status_code}): {message}")
+    return answer
+
+
+async def _published_url(
+    client: httpx.AsyncClient, account: AccountAccess, article_id: str
+) -> str | None:
+    """The public endpoint finds only published articles [I]."""
+    url = origin_url(account.options, ORIGIN, f"/api/articles/{article_id}")
+    response = await send(client, "GET", url, PLATFORM)
+    if response.status_code == 404:
+        return None
+    article = json_body(response, PLATFORM)
+    return str(article["url"]) if response.status_code == 200 and article.get("url") else None
+
+
+async def _ensure_published(
+    ctx: PublishContext, client: httpx.AsyncClient, account: AccountAccess, article_id: str
+) -> str:
+    if ctx.checkpoints.get("url"):
+        return str(ctx.checkpoints["url"])
+    if ctx.checkpoints.get("publish_submitted"):
+        url = await _published_url(client, account, article_id)
+        if url:
+            await ctx.checkpoint("url", url)
+            return url
+    await ctx.progress(65, "publish")  # the last point where a cancel still applies
+    await ctx.checkpoint("publish_submitted", True)
+    payload = {"article": {"published": True}}
+    article = await _call(client, account, "PUT", f"/api/articles/{article_id}", json=payload)
+    await ctx.checkpoint("url", str(article["url"]))
+    return str(article["url"])

@@ -1,0 +1,168 @@
+"""Images: each one read once, uploaded through the adapter, and the body rewritten to the
+platform's URLs. Uploaded URLs are checkpointed as they happen, so a retried publish never
+uploads the same image again. Images already on the platform's CDN are left as they are.
+
+Sources: ``http(s)://`` URLs (downloaded without the account's credentials, which belong to the
+platform alone) and ``data:`` URIs. Anything else cannot be fetched by a server.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from urllib.parse import unquote, urlsplit
+
+import httpx
+
+from contenthub.errors import Rejected, Transient
+from contenthub.platforms.base import PublishContext
+from contenthub.platforms.render import map_prose
+
+CHECKPOINT_KEY = "images"
+_MARKDOWN_IMAGE = re.compile(r"(!\[[^\]]*\]\(\s*<?)([^)\s>]+)")
+_HTML_IMAGE = re.compile(r"""(<img\b[^>]*?\bsrc\s*=\s*["']?)([^"'\s>]+)""", re.I)
+_MAGIC = {
+    b"\x89PNG": ("image/png", "png"),
+    b"\xff\xd8\xff": ("image/jpeg", "jpg"),
+    b"GIF8": ("image/gif", "gif"),
+    b"RIFF": ("image/webp", "webp"),
+}
+
+
+@dataclass(frozen=True)
+class ImageFile:
+    data: bytes
+    content_type: str
+    extension: str
+
+    @property
+    def md5(self) -> str:
+        return hashlib.md5(self.data).hexdigest()
+
+    @property
+    def filename(self) -> str:
+        return f"{self.md5[:16]}.{self.extension}"
+
+
+Upload = Callable[[ImageFile], Awaitable[str]]
+
+
+@dataclass(frozen=True)
+class ImagePolicy:
+    """How one platform takes images."""
+
+    is_hosted: Callable[[str], bool]  # already on the platform's CDN: leave it
+    upload: Upload
+    keep_original_on_failure: bool = False  # Juejin and WordPress keep the source URL
+    max_bytes: int = 20 * 1024 * 1024
+    allowed_types: frozenset[str] = frozenset({"image/png", "image/jpeg", "image/gif"})
+
+
+def image_urls(markdown: str) -> list[str]:
+    """Image sources in Markdown and inline HTML (not in code), in order, without repeats."""
+    found: list[str] = []
+
+    def collect(text: str) -> str:
+        for pattern in (_MARKDOWN_IMAGE, _HTML_IMAGE):
+            found.extend(match.group(2) for match in pattern.finditer(text))
+        return text
+
+    map_prose(markdown, collect)
+    return list(dict.fromkeys(found))
+
+
+def replace_image_urls(markdown: str, replacements: dict[str, str]) -> str:
+    def swap(match: re.Match[str]) -> str:
+        return match.group(1) + replacements.get(match.group(2), match.group(2))
+
+    return map_prose(markdown, lambda text: _HTML_IMAGE.sub(swap, _MARKDOWN_IMAGE.sub(swap, text)))
+
+
+def _sniff(data: bytes, declared: str) -> tuple[str, str]:
+    for magic, kind in _MAGIC.items():
+        if data.startswith(magic):
+            return kind
+    subtype = declared.split(";")[0].strip().lower()
+    return subtype or "application/octet-stream", subtype.rsplit("/", 1)[-1] or "bin"
+
+
+async def fetch_image(client: httpx.AsyncClient, url: str, *, max_bytes: int) -> ImageFile:
+    """Read one image from a URL or a data: URI. Raises Rejected for a source that will never
+    work and Transient for one that might work later."""
+    if url.startswith("data:"):
+        header, _, payload = url.partition(",")
+        try:
+            data = (
+                base64.b64decode(payload, validate=True)
+                if header.endswith(";base64")
+                else unquote(payload).encode()
+            )
+        except (binascii.Error, ValueError):
+            raise Rejected("an inline data: image is not valid base64") from None
+        declared = header[5:].split(";")[0]
+    elif urlsplit(url).scheme in ("http", "https"):
+        try:
+            response = await client.get(url, follow_redirects=True)
+        except httpx.HTTPError as error:
+            raise Transient(f"cannot download image {url}: {type(error).__name__}") from None
+        if response.status_code >= 500 or response.status_code == 429:
+            raise Transient(f"image {url} answered HTTP {response.status_code}")
+        if response.status_code != 200:
+            raise Rejected(f"image {url} cannot be downloaded (HTTP {response.status_code})")
+        data, declared = response.content, response.headers.get("content-type", "")
+    else:
+        raise Rejected(f"image {url} is not a http(s) URL or data: URI")
+    if len(data) > max_bytes:
+        raise Rejected(f"image {url} is larger than the platform's {max_bytes // 1024} KB limit")
+    content_type, extension = _sniff(data, declared)
+    return ImageFile(data=data, content_type=content_type, extension=extension)
+
+
+async def localize_images(
+    ctx: PublishContext, body: str, cover: str | None, policy: ImagePolicy
+) -> tuple[str, str | None]:
+    """Upload the body's images and the cover; returns the body and cover on platform URLs."""
+    uploaded: dict[str, str] = dict(ctx.checkpoints.get(CHECKPOINT_KEY) or {})
+    sources = [*image_urls(body), *([cover] if cover else [])]
+    pending = [u for u in dict.fromkeys(sources) if u not in uploaded and not policy.is_hosted(u)]
+    if pending:
+        async with httpx.AsyncClient(timeout=30) as downloads:
+            for url in pending:
+                platform_url = await _upload_one(downloads, url, policy)
+                if platform_url is None:
+                    continue
+                uploaded[url] = platform_url
+                await ctx.checkpoint(CHECKPOINT_KEY, dict(uploaded))
+    new_cover = uploaded.get(cover, cover) if cover else None
+    return replace_image_urls(body, uploaded), new_cover
+
+
+async def upload_once(ctx: PublishContext, key: str, url: str, policy: ImagePolicy) -> str:
+    """Upload one image through ``policy`` (a cover as platform material, say) at most once: its
+    platform reference is checkpointed under ``key``."""
+    if ctx.checkpoints.get(key):
+        return str(ctx.checkpoints[key])
+    async with httpx.AsyncClient(timeout=30) as downloads:
+        uploaded = await _upload_one(
+            downloads, url, replace(policy, keep_original_on_failure=False)
+        )
+    assert uploaded is not None  # without keep_original_on_failure a failure raises
+    await ctx.checkpoint(key, uploaded)
+    return uploaded
+
+
+async def _upload_one(client: httpx.AsyncClient, url: str, policy: ImagePolicy) -> str | None:
+    """The platform URL of one image, or None when the original URL is kept."""
+    try:
+        image = await fetch_image(client, url, max_bytes=policy.max_bytes)
+        if image.content_type not in policy.allowed_types:
+            raise Rejected(f"image {url} is {image.content_type}, which the platform refuses")
+        return await policy.upload(image)
+    except (Rejected, Transient):
+        if policy.keep_original_on_failure:
+            return None
+        raise

@@ -1,0 +1,126 @@
+"""HTTP plumbing the adapters share: one client per publish, host mapping for sandboxes and
+self-hosted sites, and the generic answers (429, 5xx, network failures) mapped to error classes.
+
+Host mapping: an adapter names the real hosts it talks to (``www.zhihu.com`` …). An account
+whose ``options["base_url"]`` is set sends every request for host ``H`` to ``{base_url}/H``
+instead (the platform sandbox serves each platform under such a prefix). Single-host
+platforms whose site root *is* the base URL (WordPress, dev.to, WeChat's API) use
+``origin_url`` instead: ``{base_url}{path}``.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from contenthub.errors import RateLimited, Transient
+
+DEFAULT_TIMEOUT_SECONDS = 30.0
+USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) contenthub/0.1"
+_SECRET_IN_QUERY = re.compile(r"\b(access_token|secret|appsecret)=[^&\s\"']+", re.I)
+
+
+class _RedactSecretsInUrls(logging.Filter):
+    """httpx logs every request's URL at INFO, and WeChat's access token travels in the query."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if _SECRET_IN_QUERY.search(message):
+            record.msg, record.args = _SECRET_IN_QUERY.sub(r"\1=***", message), None
+        return True
+
+
+logging.getLogger("httpx").addFilter(_RedactSecretsInUrls())
+
+
+def host_url(options: Mapping[str, Any], host: str, path: str) -> str:
+    """The URL of ``path`` on the platform's ``host``, or on the account's stand-in for it."""
+    base = str(options.get("base_url") or "").rstrip("/")
+    return f"{base}/{host}{path}" if base else f"https://{host}{path}"
+
+
+def origin_url(options: Mapping[str, Any], default_origin: str, path: str) -> str:
+    base = str(options.get("base_url") or default_origin).rstrip("/")
+    return f"{base}{path}"
+
+
+def new_client(options: Mapping[str, Any], **kwargs: Any) -> httpx.AsyncClient:
+    timeout = float(options.get("timeout_seconds") or DEFAULT_TIMEOUT_SECONDS)
+    headers = {"User-Agent": USER_AGENT, **kwargs.pop("headers", {})}
+    return httpx.AsyncClient(timeout=timeout, headers=headers, **kwargs)
+
+
+def retry_after_seconds(response: httpx.Response) -> float | None:
+    """Retry-After as seconds (either form the header allows), or None when absent."""
+    raw = response.headers.get("retry-after")
+    if not raw:
+        return None
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(raw)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def raise_for_overload(response: httpx.Response, platform: str) -> None:
+    """The answers every platform gives alike: 429 and 5xx."""
+    if response.status_code == 429:
+        raise RateLimited(
+            f"{platform} rate limit reached (HTTP 429)", retry_after_seconds(response)
+        )
+    if response.status_code >= 500:
+        raise Transient(f"{platform} answered HTTP {response.status_code}")
+
+
+async def send(
+    client: httpx.AsyncClient, method: str, url: str, platform: str, **kwargs: Any
+) -> httpx.Response:
+    """One request; network failures become Transient (the message names no secret)."""
+    try:
+        response = await client.request(method, url, **kwargs)
+    except httpx.TimeoutException:
+        raise Transient(f"{platform} did not answer in time") from None
+    except httpx.TransportError as error:
+        raise Transient(f"cannot reach {platform}: {type(error).__name__}") from None
+    raise_for_overload(response, platform)
+    return response
+
+
+def json_body(response: httpx.Response, platform: str) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        raise Transient(
+            f"{platform} answered HTTP {response.status_code} with a body that is not JSON"
+        ) from None
+
+
+def cookie_header(cookies: Mapping[str, Any] | str) -> str:
+    """Credentials keep cookies as a mapping or as a ready ``a=b; c=d`` string."""
+    if isinstance(cookies, str):
+        return cookies
+    return "; ".join(f"{name}={value}" for name, value in cookies.items())
+
+
+def parse_cookies(cookies: Mapping[str, Any] | str) -> dict[str, str]:
+    if not isinstance(cookies, str):
+        return {str(k): str(v) for k, v in cookies.items()}
+    pairs = (part.strip().split("=", 1) for part in cookies.split(";") if "=" in part)
+    return {name: value for name, value in pairs}
+
+
+async def page_is_public(options: Mapping[str, Any], url: str, platform: str) -> tuple[bool, str]:
+    """GET the public page without any credentials: is it served?"""
+    async with new_client(options, follow_redirects=True) as client:
+        response = await send(client, "GET", url, platform)
+    return response.status_code == 200, f"HTTP {response.status_code}"

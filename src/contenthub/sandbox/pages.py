@@ -1,0 +1,51 @@
+"""Shared pieces of the simulated platforms: public post pages, cookie access, JSON errors."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+
+from contenthub.platforms.render import markdown_to_html
+from contenthub.sandbox.state import SandboxPost, SandboxState
+
+
+def post_page(post: SandboxPost | None, *, markdown: bool = False) -> Response:
+    """The public page of a post: 404 unless it is published."""
+    if post is None or post.status != "published":
+        return HTMLResponse("<!doctype html><title>404</title><h1>Not found</h1>", 404)
+    body = markdown_to_html(post.body) if markdown else post.body
+    tags = " ".join(f"<span class='tag'>#{html.escape(t)}</span>" for t in post.tags)
+    return HTMLResponse(
+        "<!doctype html><html><head><meta charset='utf-8'>"
+        f"<title>{html.escape(post.title)}</title></head><body><article>"
+        f"<h1>{html.escape(post.title)}</h1><p>{tags}</p>{body}</article></body></html>"
+    )
+
+
+def image_response(state: SandboxState, key: str) -> Response:
+    image = state.images.get(key)
+    if image is None:
+        return Response(status_code=404)
+    return Response(image.data, media_type=image.content_type)
+
+
+def root_url(request: Request, prefix: str) -> str:
+    """This platform's root on the sandbox, as the client reached it."""
+    return str(request.base_url).rstrip("/") + prefix
+
+
+async def json_payload(request: Request) -> dict[str, Any]:
+    try:
+        payload = await request.json()
+    except ValueError:
+        return {}
+    return payload if isinstance(payload, dict) else {}
+
+
+def json_error(
+    status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> Response:
+    return JSONResponse(body, status_code=status, headers=headers)

@@ -1,0 +1,175 @@
+"""What the sandbox remembers: accounts, posts, images, switched-on faults and the operations
+it served. One instance per server, touched only from the server's event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import itertools
+import random
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+FAULT_KINDS = (
+    "login_expired",  # the session is gone: the platform's "not logged in" answer
+    "rate_limited",  # HTTP 429 (or the platform's equivalent) with Retry-After
+    "latency",  # every matching request waits min_ms..max_ms (uniform) before answering
+    "server_error",  # HTTP 5xx
+    "reject",  # the content is refused with `message`
+    "crash_after_commit",  # the write is committed, then the answer never comes
+)
+# Where a fault strikes when the switch does not say: content is judged when it is published,
+# and the commit that matters is the one that makes the post public.
+DEFAULT_OPERATION = {"reject": "publish", "crash_after_commit": "publish"}
+
+
+@dataclass
+class Fault:
+    platform: str
+    kind: str
+    account: str | None = None  # an account name; None: every account of the platform
+    on: str | None = None  # an operation name (login, image, draft, publish, …); None: any
+    times: int | None = None  # how many requests it strikes; None: until cleared
+    retry_after: float = 30.0
+    status: int = 503
+    message: str = "内容违反社区规范 / content violates the community rules"
+    min_ms: float = 0.0
+    max_ms: float = 0.0
+    hang_seconds: float = 600.0
+    id: int = 0
+
+    def __post_init__(self) -> None:
+        if self.kind not in FAULT_KINDS:
+            raise ValueError(f"kind must be one of {', '.join(FAULT_KINDS)}")
+        if self.on is None:
+            self.on = DEFAULT_OPERATION.get(self.kind)
+
+    def matches(self, platform: str, account: str | None, operation: str) -> bool:
+        return (
+            self.platform == platform
+            and (self.account is None or self.account == account)
+            and (self.on is None or self.on == operation)
+            and (self.times is None or self.times > 0)
+        )
+
+
+@dataclass
+class SandboxAccount:
+    platform: str
+    name: str
+    user_id: str
+    credentials: dict[str, Any]
+
+
+@dataclass
+class SandboxPost:
+    platform: str
+    id: str
+    account: str
+    title: str
+    body: str
+    tags: list[str]
+    cover: str | None
+    status: str  # draft | published
+    url: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class StoredImage:
+    data: bytes
+    content_type: str
+
+
+LoginKey = Callable[[dict[str, Any]], str]
+
+
+class SandboxState:
+    def __init__(self) -> None:
+        self.accounts: dict[tuple[str, str], SandboxAccount] = {}
+        self.posts: dict[tuple[str, str], SandboxPost] = {}
+        self.images: dict[str, StoredImage] = {}
+        self.web_files: dict[str, StoredImage] = {}
+        self.faults: list[Fault] = []
+        self.operations: list[tuple[str, str | None, str]] = []
+        self._ids = itertools.count(int(time.time()) % 1_000_000 * 1000 + 1)
+        self._fault_ids = itertools.count(1)
+        self.extra: dict[str, Any] = {}  # per-platform scratch (tokens, sessions)
+
+    # -- accounts and ids --------------------------------------------------------------
+
+    def add_account(self, account: SandboxAccount, login_key: str) -> None:
+        self.accounts[(account.platform, login_key)] = account
+
+    def account(self, platform: str, login_key: str) -> SandboxAccount | None:
+        return self.accounts.get((platform, login_key))
+
+    def new_id(self) -> str:
+        return str(next(self._ids))
+
+    # -- posts --------------------------------------------------------------------------
+
+    def save_post(self, post: SandboxPost) -> SandboxPost:
+        self.posts[(post.platform, post.id)] = post
+        return post
+
+    def post(self, platform: str, post_id: str) -> SandboxPost | None:
+        return self.posts.get((platform, post_id))
+
+    def posts_of(self, platform: str | None = None) -> list[SandboxPost]:
+        return [p for p in self.posts.values() if platform in (None, p.platform)]
+
+    # -- faults -------------------------------------------------------------------------
+
+    def add_fault(self, fault: Fault) -> Fault:
+        fault.id = next(self._fault_ids)
+        self.faults.append(fault)
+        return fault
+
+    def clear(self) -> None:
+        self.faults.clear()
+
+    def _take(self, platform: str, account: str | None, operation: str, kinds: set[str]):
+        for fault in self.faults:
+            if fault.kind in kinds and fault.matches(platform, account, operation):
+                if fault.times is not None:
+                    fault.times -= 1
+                return fault
+        return None
+
+    async def before(self, platform: str, account: str | None, operation: str) -> Fault | None:
+        """Called as a request arrives: waits out latency faults, records the operation, and
+        returns the fault the platform must answer with instead, if one is switched on."""
+        self.operations.append((platform, account, operation))
+        latency = self._take(platform, account, operation, {"latency"})
+        if latency is not None:
+            await asyncio.sleep(
+                random.uniform(latency.min_ms, max(latency.min_ms, latency.max_ms)) / 1000
+            )
+        return self._take(
+            platform,
+            account,
+            operation,
+            {"login_expired", "rate_limited", "server_error", "reject"},
+        )
+
+    async def after_commit(self, platform: str, account: str | None, operation: str) -> None:
+        """Called once a write is committed: a crash_after_commit fault swallows the answer."""
+        fault = self._take(platform, account, operation, {"crash_after_commit"})
+        if fault is not None:
+            await asyncio.sleep(fault.hang_seconds)
+
+    def count(self, platform: str, operation: str) -> int:
+        return sum(1 for p, _, op in self.operations if p == platform and op == operation)
+
+
+def secret_for(platform: str, name: str, purpose: str) -> str:
+    """Deterministic sandbox credentials, so demo accounts can be described without a server."""
+    return hashlib.sha256(f"contenthub-sandbox:{platform}:{name}:{purpose}".encode()).hexdigest()[
+        :32
+    ]

@@ -1,0 +1,317 @@
+"""The WeChat Official Account API (platforms.md §5a) under ``/wechat``: ``stable_token`` with
+the AppID and AppSecret, the ``access_token`` checked on every call (40001 unknown, 42001
+expired), body images, permanent material, drafts, and ``freepublish`` with its background job.
+
+Errors are ``{errcode, errmsg}`` with HTTP 200, as on WeChat. Fault switches:
+``login_expired`` makes the caller's token expire (42001), or refuses the AppSecret (40001) on
+the token call; ``rate_limited`` is 45011; ``server_error`` is -1 "system error";
+``reject`` on ``publish`` refuses the submit (53503); ``reject`` on ``review`` lets the submit
+through and ends the job with ``publish_status`` = the fault's ``status`` when that is 2–6,
+else 4 (review rejected). A job reports ``publish_status`` 1 (publishing) on its first poll.
+The article is public from the submit on, and its draft leaves the draft box [I].
+A post's id is its draft's ``media_id``; ``extra["post_id"]`` is its ``article_id``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.datastructures import UploadFile
+
+from contenthub.sandbox.pages import image_response, json_payload, post_page, root_url
+from contenthub.sandbox.state import (
+    Fault,
+    SandboxAccount,
+    SandboxPost,
+    SandboxState,
+    StoredImage,
+    secret_for,
+)
+
+NAME = "wechat"
+PREFIX = "/wechat"
+TOKEN_SECONDS = 7200
+CDN = "mmbiz.qpic.cn"
+# The sandbox publishes at once, so its accounts poll freepublish/get briskly.
+ACCOUNT_OPTIONS = {"publish_poll_seconds": 0.05}
+BODY_IMAGE_TYPES = {"image/png", "image/jpeg"}
+FINAL_STATUSES = range(2, 7)
+_IMG_SRC = re.compile(r"""<img\b[^>]*?\bsrc="([^"]*)"[^>]*>""", re.I)
+
+
+def credentials_for(name: str) -> dict[str, Any]:
+    return {
+        "appid": f"wx{secret_for(NAME, name, 'appid')[:16]}",
+        "secret": secret_for(NAME, name, "s"),
+    }
+
+
+def login_key(credentials: dict[str, Any]) -> str:
+    return f"{credentials.get('appid', '')}:{credentials.get('secret', '')}"
+
+
+def _error(code: int, message: str) -> JSONResponse:
+    return JSONResponse({"errcode": code, "errmsg": f"{message} rid: sandbox"})
+
+
+def fault_answer(fault: Fault) -> Response:
+    if fault.kind == "login_expired":
+        return _error(42001, "access_token expired")
+    if fault.kind == "rate_limited":
+        return _error(45011, "api minute-quota reach limit mustslower retry next minute")
+    if fault.kind == "server_error":
+        return _error(-1, "system error")
+    return _error(53503, f"该草稿未通过发布检查: {fault.message}")
+
+
+@dataclass
+class _Job:
+    post_id: str
+    final_status: int
+    polls: int = 0
+
+
+def build_router(state: SandboxState) -> APIRouter:
+    router = APIRouter(prefix=PREFIX)
+    tokens: dict[str, tuple[SandboxAccount, float]] = state.extra.setdefault("wechat_tokens", {})
+    current: dict[str, str] = state.extra.setdefault("wechat_current_token", {})
+    materials: dict[str, str] = state.extra.setdefault("wechat_materials", {})
+    jobs: dict[str, _Job] = state.extra.setdefault("wechat_jobs", {})
+
+    def issue_token(account: SandboxAccount) -> str:
+        token = secret_for(NAME, account.name, f"token-{state.new_id()}") * 2
+        tokens[token] = (account, time.monotonic() + TOKEN_SECONDS)
+        current[account.name] = token
+        return token
+
+    def valid_token(account: SandboxAccount) -> str | None:
+        token = current.get(account.name)
+        return token if token and tokens[token][1] > time.monotonic() else None
+
+    async def gate(
+        request: Request, operation: str
+    ) -> tuple[SandboxAccount | None, Response | None]:
+        token = request.query_params.get("access_token", "")
+        account, expires_at = tokens.get(token, (None, 0.0))
+        fault = await state.before(NAME, account.name if account else None, operation)
+        if fault is not None:
+            if fault.kind == "login_expired" and account is not None:
+                tokens[token] = (account, 0.0)  # this token is spent: the client must refresh
+            return account, fault_answer(fault)
+        if account is None:
+            return None, _error(40001, "invalid credential, access_token is invalid or not latest")
+        if expires_at <= time.monotonic():
+            return account, _error(42001, "access_token expired")
+        return account, None
+
+    @router.post("/cgi-bin/stable_token")
+    async def stable_token(request: Request) -> Response:
+        payload = await json_payload(request)
+        account = state.account(NAME, login_key(payload))
+        fault = await state.before(NAME, account.name if account else None, "login")
+        if fault is not None and fault.kind == "login_expired":
+            return _error(40001, "invalid appsecret, view more at http://t.cn/RAEkdVq")
+        if fault is not None:
+            return fault_answer(fault)
+        if payload.get("grant_type") != "client_credential" or account is None:
+            return _error(40125, "invalid appsecret")
+        token = valid_token(account)
+        if token is None or payload.get("force_refresh"):
+            token = issue_token(account)
+        remaining = int(tokens[token][1] - time.monotonic())
+        return JSONResponse({"access_token": token, "expires_in": remaining})
+
+    async def upload(request: Request) -> tuple[bytes, str] | None:
+        form = await request.form()
+        media = form.get("media")
+        if not isinstance(media, UploadFile):
+            return None
+        return await media.read(), media.content_type or ""
+
+    def cdn_url(request: Request, data: bytes, content_type: str) -> str:
+        key = hashlib.md5(data).hexdigest()
+        state.images[f"wx:{key}"] = StoredImage(data, content_type)
+        fmt = content_type.rsplit("/", 1)[-1]
+        return f"{root_url(request, PREFIX)}/{CDN}/mmbiz_{fmt}/{key}/0?wx_fmt={fmt}"
+
+    @router.post("/cgi-bin/media/uploadimg")
+    async def uploadimg(request: Request) -> Response:
+        _, refusal = await gate(request, "image")
+        if refusal:
+            return refusal
+        uploaded = await upload(request)
+        if uploaded is None:
+            return _error(41005, "media data missing")
+        data, content_type = uploaded
+        if content_type not in BODY_IMAGE_TYPES:
+            return _error(40005, "invalid file type")
+        if len(data) >= 1024 * 1024:
+            return _error(40009, "invalid image size")
+        return JSONResponse({"url": cdn_url(request, data, content_type)})
+
+    @router.post("/cgi-bin/material/add_material")
+    async def add_material(request: Request, type: str = "") -> Response:
+        _, refusal = await gate(request, "image")
+        if refusal:
+            return refusal
+        uploaded = await upload(request)
+        if type != "image" or uploaded is None:
+            return _error(40004, "invalid media type")
+        media_id = f"mat-{secret_for(NAME, state.new_id(), 'material')}"
+        materials[media_id] = cdn_url(request, *uploaded)
+        return JSONResponse({"media_id": media_id, "url": materials[media_id], "item": []})
+
+    @router.get(f"/{CDN}/{{fmt}}/{{key}}/0")
+    async def cdn(fmt: str, key: str) -> Response:
+        return image_response(state, f"wx:{key}")
+
+    def draft_problem(article: dict[str, Any]) -> Response | None:
+        if not 0 < len(str(article.get("title", ""))) <= 32:
+            return _error(45003, "title size out of limit")
+        if len(str(article.get("content", ""))) >= 20_000:
+            return _error(45002, "content size out of limit")
+        if article.get("thumb_media_id") not in materials:
+            return _error(40007, "invalid media_id")
+        return None
+
+    def without_foreign_images(content: str, request: Request) -> str:
+        """WeChat filters out images that are not on its CDN."""
+        ours = f"{root_url(request, PREFIX)}/{CDN}/"
+        return _IMG_SRC.sub(lambda m: m.group(0) if m.group(1).startswith(ours) else "", content)
+
+    def news_item(post: SandboxPost) -> dict[str, Any]:
+        return {
+            "title": post.title,
+            "digest": post.extra.get("digest", ""),
+            "thumb_media_id": post.extra["thumb_media_id"],
+            "url": post.url or "",
+            "content": post.body,
+        }
+
+    def own_post(account: SandboxAccount, media_id: str) -> SandboxPost | None:
+        post = state.post(NAME, media_id)
+        return post if post is not None and post.account == account.name else None
+
+    @router.post("/cgi-bin/draft/add")
+    async def draft_add(request: Request) -> Response:
+        account, refusal = await gate(request, "draft")
+        if refusal or account is None:
+            return refusal or _error(40001, "invalid credential")
+        articles = (await json_payload(request)).get("articles") or [{}]
+        if problem := draft_problem(articles[0]):
+            return problem
+        article = articles[0]
+        media_id = f"draft-{secret_for(NAME, state.new_id(), 'draft')}"
+        post = SandboxPost(
+            NAME,
+            media_id,
+            account.name,
+            str(article["title"]),
+            without_foreign_images(str(article.get("content", "")), request),
+            [],
+            materials[article["thumb_media_id"]],
+            "draft",
+            extra={
+                "thumb_media_id": article["thumb_media_id"],
+                "digest": article.get("digest", ""),
+            },
+        )
+        state.save_post(post)
+        await state.after_commit(NAME, account.name, "draft")
+        return JSONResponse({"media_id": media_id})
+
+    @router.post("/cgi-bin/draft/get")
+    async def draft_get(request: Request) -> Response:
+        account, refusal = await gate(request, "lookup")
+        if refusal or account is None:
+            return refusal or _error(40001, "invalid credential")
+        post = own_post(account, str((await json_payload(request)).get("media_id", "")))
+        if post is None or post.status != "draft":
+            return _error(40007, "invalid media_id")
+        return JSONResponse({"news_item": [news_item(post)]})
+
+    @router.post("/cgi-bin/freepublish/submit")
+    async def submit(request: Request) -> Response:
+        account, refusal = await gate(request, "publish")
+        if refusal or account is None:
+            return refusal or _error(40001, "invalid credential")
+        post = own_post(account, str((await json_payload(request)).get("media_id", "")))
+        if post is None or post.status != "draft":
+            return _error(40007, "invalid media_id")
+        review = await state.before(NAME, account.name, "review")
+        final = 0
+        if review is not None and review.kind == "reject":
+            final = review.status if review.status in FINAL_STATUSES else 4
+        publish_id = state.new_id()
+        jobs[publish_id] = _Job(post.id, final)
+        if final == 0:
+            post.extra["post_id"] = state.new_id()
+            post.status = "published"
+            post.url = f"{root_url(request, PREFIX)}/mp.weixin.qq.com/s/{post.extra['post_id']}"
+        else:
+            post.status = "failed"
+        await state.after_commit(NAME, account.name, "publish")
+        return JSONResponse(
+            {"errcode": 0, "errmsg": "ok", "publish_id": publish_id, "msg_data_id": publish_id}
+        )
+
+    @router.post("/cgi-bin/freepublish/get")
+    async def job_status(request: Request) -> Response:
+        account, refusal = await gate(request, "publish_status")
+        if refusal or account is None:
+            return refusal or _error(40001, "invalid credential")
+        publish_id = str((await json_payload(request)).get("publish_id", ""))
+        job = jobs.get(publish_id)
+        if job is None or not own_post(account, job.post_id):
+            return _error(48006, "invalid publish_id")
+        job.polls += 1
+        if job.polls == 1:
+            return JSONResponse({"publish_id": publish_id, "publish_status": 1})
+        if job.final_status != 0:
+            return JSONResponse(
+                {"publish_id": publish_id, "publish_status": job.final_status, "fail_idx": [1]}
+            )
+        post = state.post(NAME, job.post_id)
+        assert post is not None
+        detail = {"count": 1, "item": [{"idx": 1, "article_url": post.url}]}
+        return JSONResponse(
+            {
+                "publish_id": publish_id,
+                "publish_status": 0,
+                "article_id": post.extra["post_id"],
+                "article_detail": detail,
+                "fail_idx": [],
+            }
+        )
+
+    @router.post("/cgi-bin/freepublish/batchget")
+    async def published_list(request: Request) -> Response:
+        account, refusal = await gate(request, "lookup")
+        if refusal or account is None:
+            return refusal or _error(40001, "invalid credential")
+        payload = await json_payload(request)
+        published = [
+            p for p in state.posts_of(NAME) if p.account == account.name and p.status == "published"
+        ]
+        newest = list(reversed(published))
+        page = newest[int(payload.get("offset", 0)) :][: int(payload.get("count", 20))]
+        items = []
+        for post in page:
+            item = news_item(post)
+            if payload.get("no_content"):
+                item.pop("content")
+            items.append({"article_id": post.extra["post_id"], "content": {"news_item": [item]}})
+        return JSONResponse({"total_count": len(newest), "item_count": len(items), "item": items})
+
+    @router.get("/mp.weixin.qq.com/s/{article_id}")
+    async def public_page(article_id: str) -> Response:
+        posts = state.posts_of(NAME)
+        return post_page(next((p for p in posts if p.extra.get("post_id") == article_id), None))
+
+    return router
