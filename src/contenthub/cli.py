@@ -126,30 +126,79 @@ def make_worker(settings: Settings, db: Database, slots: int) -> Worker:
     return Worker(db, config, secrets=SecretBox.from_env(settings.data_dir))
 
 
-async def serve_all(settings: Settings, db: Database, *, host: str, port: int, slots: int) -> None:
-    """API and workers on one event loop; SIGTERM/SIGINT stop both, publishes finish first."""
-    import signal
+def bind_demo_accounts(db: Database, settings: Settings, sandbox_url: str) -> list[str]:
+    """One account per simulated platform for the default user, pointing at the sandbox."""
+    from contenthub.sandbox.demo import demo_accounts
 
+    box = SecretBox.from_env(settings.data_dir)
+
+    def work(session: Any) -> list[str]:
+        user_id = store.user_ensure(session, DEFAULT_USER, now=now(), role="admin")
+        names = []
+        for spec in demo_accounts(sandbox_url):
+            try:
+                account = store.account_find(session, spec["name"], user_id=user_id)
+                account.options = spec["options"]
+                account.credentials = box.seal(spec["credentials"])
+                store.account_set_status(session, account.id, "active", now=now())
+            except NotFound:
+                store.account_create(
+                    session,
+                    user_id=user_id,
+                    platform=spec["platform"],
+                    name=spec["name"],
+                    now=now(),
+                    options=spec["options"],
+                    credentials=box.seal(spec["credentials"]),
+                    min_interval_seconds=spec["min_interval_seconds"],
+                )
+            names.append(spec["name"])
+        return names
+
+    return db.write(work)
+
+
+def _uvicorn(app: Any, host: str, port: int) -> Any:
     import uvicorn
+
+    server = uvicorn.Server(
+        uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False)
+    )
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    return server
+
+
+async def serve_all(
+    settings: Settings,
+    db: Database,
+    *,
+    host: str,
+    port: int,
+    slots: int,
+    sandbox_port: int | None = None,
+) -> None:
+    """API, workers (and the demo sandbox) on one event loop; SIGTERM/SIGINT stop them all,
+    letting running publishes finish first."""
+    import signal
 
     from contenthub.api.app import create_app
 
     worker = make_worker(settings, db, slots)
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings, db), host=host, port=port, log_config=None, access_log=False
-        )
-    )
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    servers = [_uvicorn(create_app(settings, db), host, port)]
+    if sandbox_port is not None:
+        from contenthub.sandbox.server import create_app as create_sandbox
+
+        servers.append(_uvicorn(create_sandbox(), "127.0.0.1", sandbox_port))
 
     def stop() -> None:
         worker.request_stop()
-        server.should_exit = True
+        for server in servers:
+            server.should_exit = True
 
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop)
-    await asyncio.gather(server.serve(), worker.run(install_signals=False))
+    await asyncio.gather(*(server.serve() for server in servers), worker.run(install_signals=False))
 
 
 # -- processes ----------------------------------------------------------------------------
@@ -161,6 +210,13 @@ def serve(
     slots: Annotated[int, typer.Option(min=1, help="Publishes run at once.")] = 4,
     host: Annotated[str, typer.Option(help="Address the API listens on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port of the API.")] = 8000,
+    demo: Annotated[
+        bool,
+        typer.Option(
+            "--demo", help="Also run the platform sandbox and bind a demo account per platform."
+        ),
+    ] = False,
+    sandbox_port: Annotated[int, typer.Option(min=1, max=65535)] = 8900,
 ) -> None:
     """Upgrade the database and run the API and the workers (one process for one machine)."""
     setup_logging()
@@ -169,7 +225,33 @@ def serve(
     ensure_local_defaults(db, settings)
     where = db.engine.url.render_as_string(hide_password=True)
     err.print(f"contenthub: API on http://{host}:{port}/api/v1 · database {where}")
-    asyncio.run(serve_all(settings, db, host=host, port=port, slots=slots))
+    if demo:
+        names = bind_demo_accounts(db, settings, f"http://127.0.0.1:{sandbox_port}")
+        err.print(
+            f"demo: sandbox on http://127.0.0.1:{sandbox_port}; accounts "
+            + ", ".join(["local-site", *names])
+        )
+    asyncio.run(
+        serve_all(
+            settings,
+            db,
+            host=host,
+            port=port,
+            slots=slots,
+            sandbox_port=sandbox_port if demo else None,
+        )
+    )
+
+
+@app.command()
+def sandbox(
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to serve on.")] = 8900,
+    host: Annotated[str, typer.Option(help="Address to bind; keep it on loopback.")] = "127.0.0.1",
+) -> None:
+    """Run the platform sandbox: every supported platform simulated locally, with faults."""
+    from contenthub.sandbox.cli import sandbox as run_sandbox
+
+    run_sandbox(port=port, host=host)
 
 
 @app.command()

@@ -122,3 +122,55 @@ def test_a_failing_publish_makes_wait_exit_non_zero(workdir: Path, server) -> No
     result = run(workdir, "publish", "hello.md", "-a", "broken", "--wait")
     assert result.returncode == 1
     assert "failed" in result.stdout and "content violates the rules" in result.stdout
+
+
+def test_users_tokens_articles_and_cookie_logins(workdir: Path) -> None:
+    short = run(workdir, "user", "create", "ann", "--password", "short")
+    assert short.returncode == 2 and "password" in short.stderr
+    assert run(workdir, "user", "create", "ann", "--password", "long enough pw").returncode == 0
+    token = run(workdir, "user", "token", "ann").stdout.strip()
+    assert token.startswith("chub_") and len(token) > 40
+
+    added = subprocess.run(
+        [CONTENTHUB, "article", "add", "-", "--user", "ann", "--tag", "x"],
+        cwd=workdir,
+        input="# From stdin\n\nbody\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert added.returncode == 0, added.stderr
+    [item] = json.loads(run(workdir, "article", "list", "--user", "ann", "--json").stdout)["items"]
+    assert item["title"] == "From stdin" and item["tags"] == ["x"]
+    shown = json.loads(
+        run(workdir, "article", "show", str(item["id"]), "--user", "ann", "--json").stdout
+    )
+    assert shown["body"] == "body\n"
+    # Another user cannot see it.
+    assert run(workdir, "article", "show", str(item["id"])).returncode == 2
+
+    assert run(workdir, "account", "add", "noop", "site", "--user", "ann").returncode == 0
+    netscape = workdir / "cookies.txt"
+    netscape.write_text(
+        "# Netscape HTTP Cookie File\n.zhihu.com\tTRUE\t/\tTRUE\t2147483647\tz_c0\tSECRET-COOKIE\n"
+    )
+    login = run(workdir, "account", "login", "site", "--cookies", str(netscape), "--user", "ann")
+    assert login.returncode == 0, login.stderr
+    assert "1 cookies stored" in login.stdout and "SECRET-COOKIE" not in login.stdout
+    state = workdir / "state.json"
+    state.write_text(
+        json.dumps({"cookies": [{"name": "a", "value": "b", "domain": "x"}], "origins": []})
+    )
+    assert (
+        run(
+            workdir, "account", "login", "site", "--cookies", str(state), "--user", "ann"
+        ).returncode
+        == 0
+    )
+    garbage = workdir / "garbage.txt"
+    garbage.write_text("not cookies")
+    refused = run(workdir, "account", "login", "site", "--cookies", str(garbage), "--user", "ann")
+    assert refused.returncode == 2 and "neither JSON nor a Netscape cookie file" in refused.stderr
+    check = run(workdir, "account", "check", "site", "--user", "ann")
+    assert check.returncode == 0 and "active" in check.stdout
+    assert json.loads(run(workdir, "stats", "--user", "ann", "--json").stdout) == {}

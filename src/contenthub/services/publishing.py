@@ -161,19 +161,18 @@ def publish_targets(
         sa.select(User.id).where(User.id == user_id).with_for_update(key_share=True)
     ).one()
     window_start = now - timedelta(seconds=SUBMISSION_WINDOW_SECONDS)
-    recent = (
-        session.execute(
+    in_window = PublishTask.user_id == user_id, PublishTask.created_at > window_start
+    recent = session.scalar(sa.select(sa.func.count()).where(*in_window)) or 0
+    if recent + wanted > per_minute:
+        # The window frees up as its oldest tasks age out: wait for the one that makes room.
+        frees_at = session.scalar(
             sa.select(PublishTask.created_at)
-            .where(PublishTask.user_id == user_id, PublishTask.created_at > window_start)
+            .where(*in_window)
             .order_by(PublishTask.created_at)
+            .offset(recent + wanted - per_minute - 1)
+            .limit(1)
         )
-        .scalars()
-        .all()
-    )
-    if len(recent) + wanted > per_minute:
-        # The window frees up as its oldest tasks age out.
-        frees_at = recent[len(recent) + wanted - per_minute - 1]
-        wait = (frees_at - window_start).total_seconds()
+        wait = (frees_at - window_start).total_seconds() if frees_at else 1
         raise SubmissionLimit(per_minute, SUBMISSION_WINDOW_SECONDS, max(1, math.ceil(wait)))
     batch = str(uuid.uuid4()) if wanted > 1 else None
     owned = set(

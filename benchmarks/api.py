@@ -1,0 +1,198 @@
+"""API benchmark: 50 concurrent clients on loopback against a real ``contenthub serve``.
+
+    .venv/bin/python benchmarks/api.py                 # SQLite and PostgreSQL, 10 s per row
+    .venv/bin/python benchmarks/api.py --seconds 5 --backends sqlite
+
+Each client is a user of its own. For each database: ``POST /api/v1/publish`` (one article
+to one account; the workers in the same process publish the tasks meanwhile to a no-op
+platform) and ``GET /api/v1/tasks?limit=50``, each for a bounded time, reporting p50/p99
+latency and requests per second. The per-user submission limit (20 a minute) is raised for
+the run, or every client would be turned away after its first 20; its check still runs on
+every request.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from contenthub.db import Database  # noqa: E402
+from contenthub.services import users  # noqa: E402
+from dispatch import CONTENTHUB, create_database  # noqa: E402
+
+CLIENTS = 50
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(url: str, workdir: Path, port: int) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "CONTENTHUB_DATABASE_URL": url,
+        "CONTENTHUB_DATA_DIR": str(workdir),
+        "CONTENTHUB_PLATFORM_MODULES": "bench_noop",
+        "CONTENTHUB_SUBMISSIONS_PER_MINUTE": "100000000",
+        "PYTHONPATH": str(HERE),
+    }
+    log = open(workdir / "serve.log", "ab")  # noqa: SIM115 - the child owns it
+    return subprocess.Popen(
+        [CONTENTHUB, "serve", "--port", str(port), "--slots", "8"],
+        env=env,
+        stdout=log,
+        stderr=log,
+    )
+
+
+def wait_ready(base: str, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("the server exited; see serve.log")
+        try:
+            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise TimeoutError("the server did not become ready")
+
+
+def make_client(base: str, url: str) -> tuple[str, dict]:
+    """A user of its own (as 50 people would be), with an account and an article."""
+    token = make_token(url)
+    headers = {"Authorization": f"Bearer {token}"}
+    account = httpx.post(
+        f"{base}/api/v1/accounts", headers=headers, json={"platform": "bench-noop", "name": "bench"}
+    ).json()["id"]
+    article = httpx.post(
+        f"{base}/api/v1/articles", headers=headers, json={"title": "Benchmark", "body": "body"}
+    ).json()["id"]
+    return token, {"article_id": article, "account_ids": [account]}
+
+
+def make_token(url: str) -> str:
+    db = Database.connect(url)
+    try:
+        now = datetime.now(UTC)
+
+        def work(s):  # type: ignore[no-untyped-def]
+            user_id = users.user_create(
+                s, f"bench{uuid.uuid4().hex[:6]}", "benchmark-pass", admin=False, now=now
+            )
+            return users.token_create(s, user_id, "bench", now=now)[1]
+
+        return db.write(work)
+    finally:
+        db.dispose()
+
+
+async def hammer(
+    base: str, clients: list[tuple[str, dict]], method: str, path: str, seconds: float
+) -> tuple[list[float], int]:
+    """One loop per (token, body) client for ``seconds``; returns latencies (ms) and errors."""
+    latencies: list[float] = []
+    errors = 0
+    deadline = time.monotonic() + seconds
+    limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
+
+        async def loop(token: str, body: dict) -> None:
+            nonlocal errors
+            headers = {"Authorization": f"Bearer {token}"}
+            payload = body if method == "POST" else None
+            while time.monotonic() < deadline:
+                started = time.perf_counter()
+                answer = await client.request(method, path, json=payload, headers=headers)
+                latencies.append((time.perf_counter() - started) * 1000)
+                if answer.status_code >= 400:
+                    errors += 1
+
+        await asyncio.gather(*(loop(token, body) for token, body in clients))
+    return latencies, errors
+
+
+def measure(backend: str, seconds: float, workdir: Path) -> list[tuple[str, ...]]:
+    bench = create_database(backend, workdir)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    proc = start_server(bench.url, workdir, port)
+    rows = []
+    try:
+        wait_ready(base, proc)
+        clients = [make_client(base, bench.url) for _ in range(CLIENTS)]
+        cases = [
+            ("POST /api/v1/publish", "POST", "/api/v1/publish"),
+            ("GET /api/v1/tasks", "GET", "/api/v1/tasks?limit=50"),
+        ]
+        for label, method, path in cases:
+            latencies, errors = asyncio.run(hammer(base, clients, method, path, seconds))
+            latencies.sort()
+            p99 = latencies[int(len(latencies) * 0.99) - 1]
+            rows.append(
+                (
+                    backend,
+                    label,
+                    f"{len(latencies) / seconds:,.0f}",
+                    f"{statistics.median(latencies):.1f}",
+                    f"{p99:.1f}",
+                    str(errors),
+                )
+            )
+            print(f"  {backend} {label}: {rows[-1][2]} req/s", file=sys.stderr)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        bench.drop()
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument("--seconds", type=float, default=10.0)
+    args = parser.parse_args()
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(
+        "database",
+        "endpoint",
+        "req/s",
+        "p50 ms",
+        "p99 ms",
+        "errors",
+        title=f"{CLIENTS} concurrent clients, {args.seconds:.0f} s each",
+    )
+    with tempfile.TemporaryDirectory(prefix="contenthub-api-bench-") as tmp:
+        for backend in args.backends.split(","):
+            for row in measure(backend, args.seconds, Path(tmp)):
+                table.add_row(*row)
+    Console(width=120).print(table)
+
+
+if __name__ == "__main__":
+    main()
