@@ -88,6 +88,8 @@ def _sqlite_setup(engine: sa.Engine) -> None:
 
 
 def create_engine(url: str, *, pool_size: int = 10) -> sa.Engine:
+    """No pre-ping: it costs a round trip on every unit of work. A connection that died in
+    the pool fails its first statement, which invalidates the pool and is retried (above)."""
     parsed = make_url(url)
     backend = parsed.get_backend_name()
     if backend == "sqlite":
@@ -107,7 +109,6 @@ def create_engine(url: str, *, pool_size: int = 10) -> sa.Engine:
             parsed,
             pool_size=pool_size,
             max_overflow=pool_size,
-            pool_pre_ping=True,
             pool_recycle=1800,
             # Locking reads must not keep gap locks on rows they skipped.
             isolation_level="READ COMMITTED",
@@ -117,7 +118,7 @@ def create_engine(url: str, *, pool_size: int = 10) -> sa.Engine:
         parsed,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
+        pool_recycle=1800,
         connect_args={"connect_timeout": 10} if backend == "postgresql" else {},
     )
 

@@ -52,3 +52,6 @@ def setup_logging(level: str = "INFO") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     logging.getLogger("sqlalchemy").setLevel(logging.WARNING)
+    # One line per outgoing request is noise, and URLs may carry tokens (WeChat puts its
+    # access token in the query string).
+    logging.getLogger("httpx").setLevel(logging.WARNING)

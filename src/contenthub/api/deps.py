@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -36,16 +37,46 @@ def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
+class TokenCache:
+    """Recently seen tokens, for a few seconds: most requests then skip the token lookup.
+
+    A revoked token stops working in this process at once and in others within ``ttl``.
+    """
+
+    def __init__(self, ttl: float = 5.0, size: int = 10_000) -> None:
+        self.ttl, self.size = ttl, size
+        self._seen: dict[str, tuple[float, Principal]] = {}
+
+    def get(self, token: str) -> Principal | None:
+        hit = self._seen.get(token)
+        if hit is None or time.monotonic() - hit[0] > self.ttl:
+            return None
+        return hit[1]
+
+    def put(self, token: str, principal: Principal) -> None:
+        if len(self._seen) >= self.size:
+            self._seen.clear()
+        self._seen[token] = (time.monotonic(), principal)
+
+    def forget_user(self, user_id: int) -> None:
+        for token in [t for t, (_, p) in self._seen.items() if p.user_id == user_id]:
+            del self._seen[token]
+
+
 def get_principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthenticated()
-    db: Database = request.app.state.db
-    principal = db.read(lambda s: token_authenticate(s, credentials.credentials, now=now()))
+    cache: TokenCache = request.app.state.tokens
+    principal = cache.get(credentials.credentials)
     if principal is None:
-        raise Unauthenticated()
+        db: Database = request.app.state.db
+        principal = db.read(lambda s: token_authenticate(s, credentials.credentials, now=now()))
+        if principal is None:
+            raise Unauthenticated()
+        cache.put(credentials.credentials, principal)
     request.state.principal = principal
     return principal
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 
 from contenthub.api.deps import CurrentUser, DbDep, ResourceId, now
 from contenthub.api.schemas import TokenCreated, TokenIn, TokenOut
@@ -38,6 +38,7 @@ def list_tokens(user: CurrentUser, db: DbDep) -> list[TokenOut]:
 
 
 @router.delete("/{token_id}", status_code=204)
-def revoke_token(token_id: ResourceId, user: CurrentUser, db: DbDep) -> Response:
+def revoke_token(token_id: ResourceId, user: CurrentUser, db: DbDep, request: Request) -> Response:
     db.write(lambda s: users.token_revoke(s, user.user_id, token_id, now=now()))
+    request.app.state.tokens.forget_user(user.user_id)
     return Response(status_code=204)
