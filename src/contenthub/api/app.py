@@ -16,7 +16,7 @@ from prometheus_client import CollectorRegistry, Histogram
 from starlette.exceptions import HTTPException
 
 from contenthub import migrate
-from contenthub.api.deps import Unauthenticated
+from contenthub.api.deps import TokenCache, Unauthenticated
 from contenthub.api.routers import accounts, articles, events, ops, publish, tasks, tokens
 from contenthub.api.schemas import ErrorBody
 from contenthub.config import Settings
@@ -116,6 +116,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         app.state.db = database
         app.state.box = SecretBox.from_env(settings.data_dir)
         app.state.settings = settings
+        app.state.tokens = TokenCache()
         yield
         if own:
             database.dispose()
