@@ -32,7 +32,14 @@ from contenthub.platforms.base import (
 )
 from contenthub.platforms.images import ImageFile, ImagePolicy, localize_images
 from contenthub.platforms.render import markdown_to_html, normalize_tags, summary
-from contenthub.platforms.transport import cookie_header, host_url, json_body, new_client, send
+from contenthub.platforms.transport import (
+    cookie_header,
+    host_url,
+    json_body,
+    new_client,
+    send,
+    shared_tls,
+)
 
 PLATFORM = "csdn"
 ME, BIZAPI, IMGSERVICE, BLOG = (
@@ -221,7 +228,7 @@ class _Editor:
         }
         files = {"file": (image.filename, image.data, image.content_type)}
         # The OSS host gets only the policy, never the CSDN cookies.
-        async with httpx.AsyncClient(timeout=self.client.timeout) as oss:
+        async with httpx.AsyncClient(timeout=self.client.timeout, verify=shared_tls()) as oss:
             response = await send(
                 oss, "POST", str(grant["host"]), PLATFORM, data=fields, files=files
             )

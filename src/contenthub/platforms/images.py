@@ -21,6 +21,7 @@ import httpx
 from contenthub.errors import Rejected, Transient
 from contenthub.platforms.base import PublishContext
 from contenthub.platforms.render import map_prose
+from contenthub.platforms.transport import shared_tls
 
 CHECKPOINT_KEY = "images"
 _MARKDOWN_IMAGE = re.compile(r"(!\[[^\]]*\]\(\s*<?)([^)\s>]+)")
@@ -130,7 +131,7 @@ async def localize_images(
     sources = [*image_urls(body), *([cover] if cover else [])]
     pending = [u for u in dict.fromkeys(sources) if u not in uploaded and not policy.is_hosted(u)]
     if pending:
-        async with httpx.AsyncClient(timeout=30) as downloads:
+        async with httpx.AsyncClient(timeout=30, verify=shared_tls()) as downloads:
             for url in pending:
                 platform_url = await _upload_one(downloads, url, policy)
                 if platform_url is None:
@@ -146,7 +147,7 @@ async def upload_once(ctx: PublishContext, key: str, url: str, policy: ImagePoli
     platform reference is checkpointed under ``key``."""
     if ctx.checkpoints.get(key):
         return str(ctx.checkpoints[key])
-    async with httpx.AsyncClient(timeout=30) as downloads:
+    async with httpx.AsyncClient(timeout=30, verify=shared_tls()) as downloads:
         uploaded = await _upload_one(
             downloads, url, replace(policy, keep_original_on_failure=False)
         )
