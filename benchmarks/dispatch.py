@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import signal
 import statistics
 import subprocess
@@ -238,7 +239,9 @@ def measure_pickup(
             wait_for(lambda n=i + 2: succeeded(db) == n, "a pickup")
             row = db.read(lambda s, p=public_id: dispatch.task_get(s, p, user_id=None))
             latencies.append((row["started_at"] - row["created_at"]).total_seconds() * 1000)
-            time.sleep(0.02)  # let the worker go idle again: pickup is measured from idle
+            # Let the worker go idle again, at a random point of its poll cycle: pickup is
+            # measured from idle, sampled across the cycle rather than locked to one phase.
+            time.sleep(random.uniform(0.02, 0.6))
     finally:
         stop(workers)
     latencies.sort()
