@@ -29,6 +29,10 @@ PG_ADMIN = os.environ.get("CONTENTHUB_TEST_PG", "postgresql+psycopg://postgres@1
 MYSQL_ADMIN = os.environ.get("CONTENTHUB_TEST_MYSQL", "mysql+pymysql://root@127.0.0.1:3306/test")
 BACKENDS = ["sqlite", "postgresql", "mysql"]
 TABLES = [
+    "pool_entry_tasks",
+    "pool_entries",
+    "job_runs",
+    "scheduled_jobs",
     "task_events",
     "publish_tasks",
     "articles",

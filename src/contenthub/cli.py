@@ -9,10 +9,11 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
+import click
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn
@@ -42,6 +43,12 @@ app.add_typer(account_app, name="account")
 app.add_typer(platform_app, name="platform")
 app.add_typer(user_app, name="user")
 app.add_typer(article_app, name="article")
+pool_app = typer.Typer(
+    help="The publish pool: articles waiting for their time.", no_args_is_help=True
+)
+scheduler_app = typer.Typer(help="Recurring jobs and their history.", no_args_is_help=True)
+app.add_typer(pool_app, name="publish-pool")
+app.add_typer(scheduler_app, name="scheduler")
 
 out = Console()
 err = Console(stderr=True)
@@ -52,6 +59,10 @@ UserOption = Annotated[
     str, typer.Option("--user", envvar="CONTENTHUB_USER", help="Act as this user.")
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+TimezoneOption = Annotated[
+    str | None,
+    typer.Option("--tz", envvar="CONTENTHUB_TIMEZONE", help="Zone of times given without one."),
+]
 
 
 def now() -> datetime:
@@ -743,18 +754,462 @@ def account_login(
 
 @app.command()
 @friendly_errors
-def stats(user: UserOption = DEFAULT_USER, as_json: JsonOption = False) -> None:
-    """Your tasks by status."""
+def stats(
+    since: Annotated[
+        str | None, typer.Option(help="Start of the range (default: 7 days ago).")
+    ] = None,
+    until: Annotated[str | None, typer.Option(help="End of the range (default: now).")] = None,
+    platform: Annotated[str | None, typer.Option(help="Only this platform.")] = None,
+    account: Annotated[str | None, typer.Option(help="Only this account (id or name).")] = None,
+    timezone: TimezoneOption = None,
+    user: UserOption = DEFAULT_USER,
+    as_json: JsonOption = False,
+) -> None:
+    """Your tasks by status now, and per platform and account over a time range."""
+    from contenthub.services.stats import stats_report
+
     db = open_db(Settings.from_env())
     user_id = resolve_user(db, user)
-    counts = db.read(lambda s: dispatch.task_status_counts(s, user_id=user_id))
+    zone = zone_named(timezone)
+    end = _cli_time(until, "until", zone) or now()
+    start = _cli_time(since, "since", zone) or end - timedelta(days=7)
+
+    def work(s: Any) -> tuple[dict[str, int], dict[str, Any]]:
+        account_id = store.account_find(s, account, user_id=user_id).id if account else None
+        report = stats_report(
+            s,
+            scope=user_id,
+            since=start,
+            until=end,
+            now=now(),
+            platform=platform,
+            account_id=account_id,
+        )
+        return dispatch.task_status_counts(s, user_id=user_id), report
+
+    counts, report = db.read(work)
     if as_json:
-        out.print_json(json.dumps(counts))
+        out.print_json(json.dumps({"by_status_now": counts, **report}, default=_iso))
         return
     table = Table("status", "tasks")
     for status, count in sorted(counts.items()):
         table.add_row(status, str(count))
     out.print(table)
+    _print_report(report)
+
+
+def _print_report(report: dict[str, Any]) -> None:
+    out.print(
+        f"ended between {report['since']:%Y-%m-%d %H:%M} and {report['until']:%Y-%m-%d %H:%M} UTC"
+    )
+    table = Table(
+        "platform / account", "succeeded", "failed", "cancelled", "success", "p50 s", "p95 s"
+    )
+    groups = [("all", report["overall"])]
+    groups += [(g["platform"], g) for g in report["platforms"]]
+    groups += [(f"  {g['account_name']}", g) for g in report["accounts"]]
+    for label, g in groups:
+        rate = "" if g["success_rate"] is None else f"{g['success_rate']:.0%}"
+        table.add_row(
+            label,
+            *(str(g["by_status"][k]) for k in ("succeeded", "failed", "cancelled")),
+            rate,
+            str(g["duration_p50_seconds"] or ""),
+            str(g["duration_p95_seconds"] or ""),
+        )
+    out.print(table)
+    for reason in report["overall"]["failure_reasons"]:
+        out.print(f"  {reason['count']:>5} × {reason['reason']}", highlight=False)
+    queue = report["queue"]
+    waited = queue["oldest_wait_seconds"]
+    out.print(
+        f"queue: {queue['depth']} waiting" + (f", oldest for {waited:.0f} s" if waited else "")
+    )
+
+
+def _iso(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def _cli_time(text: str | None, field: str, zone: Any) -> datetime | None:
+    """ISO 8601 or 'YYYY-MM-DD HH:MM:SS' in the user's zone, as UTC; errors name the option."""
+    if text is None:
+        return None
+    try:
+        return parse_time(text, zone=zone)
+    except InputError as error:
+        raise InputError(field, error.message) from None
+
+
+# -- publish pool -------------------------------------------------------------------------
+
+
+def _account_ids(db: Database, refs: list[str] | None, user_id: int) -> list[int] | None:
+    if not refs:
+        return None
+
+    def work(s: Any) -> list[int]:
+        ids = []
+        for ref in refs:
+            try:
+                ids.append(store.account_find(s, ref, user_id=user_id).id)
+            except NotFound:
+                raise InputError("account", f"no account {ref!r} for this user") from None
+        return ids
+
+    return db.read(work)
+
+
+def _pool_table(items: list[dict[str, Any]]) -> Table:
+    table = Table("id", "content", "status", "priority", "scheduled at (UTC)", "retries", "note")
+    for e in items:
+        table.add_row(
+            str(e["id"]),
+            str(e["content_id"]),
+            e["status"],
+            str(e["priority"]),
+            e["scheduled_at"].strftime("%Y-%m-%d %H:%M:%S"),
+            f"{e['retry_count']}/{e['max_retries']}",
+            (e["last_error"] or "")[:60],
+        )
+    return table
+
+
+@pool_app.command("add")
+@friendly_errors
+def pool_add(
+    content_id: Annotated[int, typer.Argument(help="The article's id.")],
+    priority: Annotated[int, typer.Option(help="1 (most urgent) … 10.")] = 5,
+    scheduled_at: Annotated[
+        str | None,
+        typer.Option(help="When it may be published: ISO 8601 or 'YYYY-MM-DD HH:MM:SS'."),
+    ] = None,
+    account: Annotated[
+        list[str] | None,
+        typer.Option("--account", "-a", help="Account id or name; repeat. Default: all active."),
+    ] = None,
+    max_retries: Annotated[int, typer.Option(help="Retries after a failed publish.")] = 3,
+    timezone: TimezoneOption = None,
+    user: UserOption = DEFAULT_USER,
+    as_json: JsonOption = False,
+) -> None:
+    """Add an article to the publish pool; the publishing job releases it when it is due."""
+    from contenthub.services import pool
+
+    settings = Settings.from_env()
+    db = open_db(settings)
+    if user == DEFAULT_USER:
+        ensure_local_defaults(db, settings)
+    user_id = resolve_user(db, user)
+    when = _cli_time(scheduled_at, "scheduled_at", zone_named(timezone))
+    account_ids = _account_ids(db, account, user_id)
+    entry = db.write(
+        lambda s: pool.pool_add(
+            s,
+            user_id=user_id,
+            content_id=content_id,
+            now=now(),
+            priority=priority,
+            scheduled_at=when,
+            account_ids=account_ids,
+            max_retries=max_retries,
+        )
+    )
+    if as_json:
+        out.print_json(json.dumps(entry, default=_iso))
+        return
+    out.print(
+        f"pool entry {entry['id']} added: article {content_id}, priority {entry['priority']}, "
+        f"due {entry['scheduled_at']:%Y-%m-%d %H:%M:%S} UTC"
+    )
+
+
+@pool_app.command("list")
+@friendly_errors
+def pool_list(
+    status: Annotated[list[str] | None, typer.Option("--status", help="Only these.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+    offset: Annotated[int, typer.Option(min=0)] = 0,
+    user: UserOption = DEFAULT_USER,
+    as_json: JsonOption = False,
+) -> None:
+    """Pool entries in release order: most urgent first, then earliest."""
+    from contenthub.services import pool
+
+    db = open_db(Settings.from_env())
+    user_id = resolve_user(db, user)
+    items, total = db.read(
+        lambda s: pool.pool_list(
+            s, scope=user_id, statuses=status or (), limit=limit, offset=offset
+        )
+    )
+    if as_json:
+        out.print_json(json.dumps({"items": items, "total": total}, default=_iso))
+        return
+    out.print(_pool_table(items))
+
+
+@pool_app.command("stats")
+@friendly_errors
+def pool_stats(user: UserOption = DEFAULT_USER, as_json: JsonOption = False) -> None:
+    """How many entries are pending, publishing, published, failed."""
+    from contenthub.services import pool
+
+    db = open_db(Settings.from_env())
+    user_id = resolve_user(db, user)
+    counts = db.read(lambda s: pool.pool_stats(s, scope=user_id))
+    if as_json:
+        out.print_json(json.dumps(counts))
+        return
+    table = Table("status", "entries")
+    for status, count in counts.items():
+        table.add_row(status, str(count))
+    out.print(table)
+
+
+@pool_app.command("cancel")
+@friendly_errors
+def pool_cancel(entry_id: int, user: UserOption = DEFAULT_USER) -> None:
+    """Take an entry out of the pool (its running publishes are asked to stop)."""
+    from contenthub.services import pool
+
+    db = open_db(Settings.from_env())
+    user_id = resolve_user(db, user)
+    db.write(lambda s: pool.pool_cancel(s, entry_id, scope=user_id, now=now()))
+    out.print(f"pool entry {entry_id} cancelled")
+
+
+@pool_app.command("reschedule")
+@friendly_errors
+def pool_reschedule(
+    entry_id: int,
+    scheduled_at: Annotated[str | None, typer.Option(help="New time.")] = None,
+    priority: Annotated[int | None, typer.Option(help="New priority, 1 … 10.")] = None,
+    timezone: TimezoneOption = None,
+    user: UserOption = DEFAULT_USER,
+) -> None:
+    """Move a pending entry in time or in urgency."""
+    from contenthub.services import pool
+
+    db = open_db(Settings.from_env())
+    user_id = resolve_user(db, user)
+    when = _cli_time(scheduled_at, "scheduled_at", zone_named(timezone))
+    entry = db.write(
+        lambda s: pool.pool_reschedule(
+            s, entry_id, scope=user_id, now=now(), scheduled_at=when, priority=priority
+        )
+    )
+    out.print(
+        f"pool entry {entry_id}: priority {entry['priority']}, "
+        f"due {entry['scheduled_at']:%Y-%m-%d %H:%M:%S} UTC"
+    )
+
+
+# -- scheduler ----------------------------------------------------------------------------
+
+
+def _ask(value: Any, field: str, question: str, **prompt: Any) -> Any:
+    """A flag's value, or the answer to a prompt (as the seeds' CLI asks)."""
+    if value is not None:
+        return value
+    try:
+        return typer.prompt(question, **prompt)
+    except click.exceptions.Abort:
+        raise InputError(field, f"missing; pass --{field.replace('_', '-')}") from None
+
+
+def _parse_params(pairs: list[str]) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise InputError("param", f"{pair!r} is not KEY=VALUE")
+        try:
+            params[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            params[key] = raw
+    return params
+
+
+def _job_line(job: dict[str, Any]) -> str:
+    every = (
+        f"every {job['interval_seconds']} s"
+        if job["schedule_type"] == "interval"
+        else f"cron '{job['cron']}' ({job['timezone']})"
+    )
+    return f"job {job['id']} '{job['name']}': {job['job_type']}, {every}"
+
+
+@scheduler_app.command("list")
+@friendly_errors
+def scheduler_list(user: UserOption = DEFAULT_USER, as_json: JsonOption = False) -> None:
+    """Your scheduled jobs."""
+    from contenthub.scheduler import jobs
+
+    db = open_db(Settings.from_env())
+    user_id = resolve_user(db, user)
+    rows = db.read(lambda s: jobs.job_list(s, scope=user_id))
+    if as_json:
+        out.print_json(json.dumps(rows, default=_iso))
+        return
+    table = Table("id", "name", "type", "schedule", "enabled", "next run (UTC)", "last run (UTC)")
+    for j in rows:
+        schedule = (
+            f"every {j['interval_seconds']} s"
+            if j["schedule_type"] == "interval"
+            else f"{j['cron']} {j['timezone']}"
+        )
+        table.add_row(
+            str(j["id"]),
+            j["name"],
+            j["job_type"],
+            schedule,
+            "yes" if j["enabled"] else "no",
+            f"{j['next_run']:%Y-%m-%d %H:%M:%S}",
+            f"{j['last_run']:%Y-%m-%d %H:%M:%S}" if j["last_run"] else "",
+        )
+    out.print(table)
+
+
+@scheduler_app.command("create")
+@friendly_errors
+def scheduler_create(
+    name: Annotated[str | None, typer.Option(help="What the job is called.")] = None,
+    job_type: Annotated[
+        str | None, typer.Option("--type", help="publishing, account_check or cleanup.")
+    ] = None,
+    schedule_type: Annotated[str | None, typer.Option(help="interval or cron.")] = None,
+    interval: Annotated[int | None, typer.Option(help="Seconds between runs.")] = None,
+    cron: Annotated[str | None, typer.Option(help="A cron line, e.g. '*/10 * * * *'.")] = None,
+    job_tz: Annotated[str, typer.Option("--job-tz", help="Time zone of the cron line.")] = "UTC",
+    param: Annotated[
+        list[str] | None, typer.Option("--param", "-p", help="KEY=VALUE; repeat.")
+    ] = None,
+    first_run: Annotated[
+        str | None, typer.Option(help="When the first run is due (default: the next tick).")
+    ] = None,
+    disabled: Annotated[bool, typer.Option("--disabled", help="Create it paused.")] = False,
+    timezone: TimezoneOption = None,
+    user: UserOption = DEFAULT_USER,
+    as_json: JsonOption = False,
+) -> None:
+    """Create a recurring job; asks for whatever the flags leave out."""
+    from contenthub.scheduler import Schedule, jobs
+
+    name = _ask(name, "name", "Job name")
+    job_type = _ask(job_type, "type", "Job type (publishing / account_check / cleanup)")
+    jobs.check_params(job_type, {})  # an unknown type is refused before more questions
+    schedule_type = _ask(schedule_type, "schedule_type", "Schedule type (interval / cron)")
+    if schedule_type == "interval":
+        interval = _ask(interval, "interval", "Seconds between runs", type=int)
+    elif schedule_type == "cron":
+        cron = _ask(cron, "cron", "Cron expression (min hour day month weekday)")
+    schedule = Schedule(schedule_type, interval, cron, job_tz)
+    start = _cli_time(first_run, "first_run", zone_named(timezone))
+    db = open_db(Settings.from_env())
+    user_id = resolve_user(db, user)
+    is_admin = db.read(lambda s: store.user_by_name(s, user).role) == "admin"
+    job = db.write(
+        lambda s: jobs.job_create(
+            s,
+            user_id=user_id,
+            is_admin=is_admin,
+            name=name,
+            job_type=job_type,
+            schedule=schedule,
+            now=now(),
+            params=_parse_params(param or []),
+            enabled=not disabled,
+            next_run=start,
+        )
+    )
+    if as_json:
+        out.print_json(json.dumps(job, default=_iso))
+        return
+    out.print(f"{_job_line(job)}; first run {job['next_run']:%Y-%m-%d %H:%M:%S} UTC")
+
+
+@scheduler_app.command("trigger")
+@friendly_errors
+def scheduler_trigger(
+    job_id: int, user: UserOption = DEFAULT_USER, as_json: JsonOption = False
+) -> None:
+    """Run a job now, in this process, and show its result."""
+    from contenthub.scheduler import Scheduler
+
+    settings = Settings.from_env()
+    db = open_db(settings)
+    user_id = resolve_user(db, user)
+    scheduler = Scheduler(
+        db, worker=f"cli:{os.getpid()}", secrets=SecretBox.from_env(settings.data_dir)
+    )
+    run = scheduler.trigger(job_id, scope=user_id, now=now())
+    if as_json:
+        out.print_json(json.dumps(run, default=_iso))
+    elif run["status"] == "succeeded":
+        out.print(run["result"]["message"], highlight=False)
+    if run["status"] != "succeeded":
+        err.print(f"[red]run {run['id']} failed:[/red] {run['error']}", highlight=False)
+        raise typer.Exit(1)
+
+
+@scheduler_app.command("history")
+@friendly_errors
+def scheduler_history(
+    job_id: int,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 20,
+    user: UserOption = DEFAULT_USER,
+    as_json: JsonOption = False,
+) -> None:
+    """A job's runs, newest first."""
+    from contenthub.scheduler import jobs
+
+    db = open_db(Settings.from_env())
+    user_id = resolve_user(db, user)
+    runs = db.read(lambda s: jobs.job_history(s, job_id, scope=user_id, limit=limit))
+    if as_json:
+        out.print_json(json.dumps(runs, default=_iso))
+        return
+    table = Table("run", "by", "started (UTC)", "seconds", "status", "summary")
+    for r in runs:
+        seconds = (r["finished_at"] - r["started_at"]).total_seconds() if r["finished_at"] else None
+        summary = r["error"] or (r["result"] or {}).get("message", "")
+        table.add_row(
+            str(r["id"]),
+            r["triggered_by"],
+            f"{r['started_at']:%Y-%m-%d %H:%M:%S}",
+            "" if seconds is None else f"{seconds:.2f}",
+            r["status"],
+            summary,
+        )
+    out.print(table)
+
+
+def _set_enabled(job_id: int, user: str, enabled: bool) -> None:
+    from contenthub.scheduler import jobs
+
+    db = open_db(Settings.from_env())
+    user_id = resolve_user(db, user)
+    job = db.write(
+        lambda s: jobs.job_update(s, job_id, scope=user_id, now=now(), changes={"enabled": enabled})
+    )
+    out.print(f"{_job_line(job)}: {'enabled' if enabled else 'disabled'}")
+
+
+@scheduler_app.command("enable")
+@friendly_errors
+def scheduler_enable(job_id: int, user: UserOption = DEFAULT_USER) -> None:
+    """Resume a job (a run missed meanwhile happens once, at once)."""
+    _set_enabled(job_id, user, True)
+
+
+@scheduler_app.command("disable")
+@friendly_errors
+def scheduler_disable(job_id: int, user: UserOption = DEFAULT_USER) -> None:
+    """Pause a job."""
+    _set_enabled(job_id, user, False)
 
 
 def main() -> None:  # pragma: no cover

@@ -264,3 +264,98 @@ class IdempotentRequest(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     __table_args__ = (sa.UniqueConstraint("user_id", "key"),)
+
+
+class PoolEntry(Base):
+    """An article waiting in the publish pool until the publishing job releases it."""
+
+    __tablename__ = "pool_entries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    article_id: Mapped[int] = mapped_column(sa.ForeignKey("articles.id", ondelete="CASCADE"))
+    account_ids: Mapped[list[int]] = mapped_column(Json)
+    priority: Mapped[int] = mapped_column(default=5)
+    scheduled_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(sa.String(16))
+    retry_count: Mapped[int] = mapped_column(default=0)
+    max_retries: Mapped[int] = mapped_column(default=3)
+    last_error: Mapped[str | None] = mapped_column(sa.String(2000))
+    # The settled outcome of the latest release, per task (url, post id, error).
+    result: Mapped[list[dict[str, Any]]] = mapped_column(Json, default=list)
+    released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        # The release: due pending entries, most urgent first, then earliest.
+        sa.Index(
+            "ix_pool_entries_release",
+            "status",
+            "priority",
+            "scheduled_at",
+            "id",
+            **_only("status = 'pending'"),
+        ),
+        sa.Index("ix_pool_entries_publishing", "status", **_only("status = 'publishing'")),
+        sa.Index(None, "user_id", "id"),
+    )
+
+
+class PoolEntryTask(Base):
+    """A publish task created by one release of a pool entry."""
+
+    __tablename__ = "pool_entry_tasks"
+
+    task_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("publish_tasks.id", ondelete="CASCADE"), primary_key=True
+    )
+    entry_id: Mapped[int] = mapped_column(sa.ForeignKey("pool_entries.id", ondelete="CASCADE"))
+    # Which release made it: the entry's retry_count at that time.
+    release_no: Mapped[int]
+
+    __table_args__ = (sa.Index(None, "entry_id", "release_no"),)
+
+
+class ScheduledJob(Base):
+    """A recurring job: publishing, account_check or cleanup, on an interval or a cron line."""
+
+    __tablename__ = "scheduled_jobs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(sa.String(200))
+    job_type: Mapped[str] = mapped_column(sa.String(32))
+    schedule_type: Mapped[str] = mapped_column(sa.String(16))
+    interval_seconds: Mapped[int | None]
+    cron: Mapped[str | None] = mapped_column(sa.String(200))
+    timezone: Mapped[str] = mapped_column(sa.String(64), default="UTC")
+    params: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    enabled: Mapped[bool] = mapped_column(default=True)
+    next_run: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_run: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (sa.Index(None, "enabled", "next_run"), sa.Index(None, "user_id", "id"))
+
+
+class JobRun(Base):
+    """One run of a scheduled job: its history."""
+
+    __tablename__ = "job_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[int] = mapped_column(sa.ForeignKey("scheduled_jobs.id", ondelete="CASCADE"))
+    # The schedule tick this run serves; NULL for a manual trigger. Unique per job, so a tick
+    # can never run twice, whatever a bug in the claim does.
+    tick: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    triggered_by: Mapped[str] = mapped_column(sa.String(16))
+    status: Mapped[str] = mapped_column(sa.String(16))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    result: Mapped[dict[str, Any] | None] = mapped_column(Json)
+    error: Mapped[str | None] = mapped_column(sa.String(2000))
+    worker: Mapped[str | None] = mapped_column(sa.String(64))
+
+    __table_args__ = (sa.UniqueConstraint("job_id", "tick"), sa.Index(None, "job_id", "id"))

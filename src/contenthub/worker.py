@@ -31,6 +31,7 @@ from contenthub.dispatch.events import NOTIFY_CHANNEL
 from contenthub.errors import ErrorClass, LeaseLost, PublishCancelled, PublishError, RateLimited
 from contenthub.platforms.base import PublishResult, TaskContent
 from contenthub.platforms.registry import publisher_for
+from contenthub.scheduler import Scheduler
 from contenthub.secrets_box import SecretBox
 
 log = logging.getLogger("contenthub.worker")
@@ -47,6 +48,8 @@ class WorkerConfig:
     lease_seconds: float = 60.0
     poll_seconds: float = 0.5
     maintenance_seconds: float = 1.0
+    # Often enough that a 1-second schedule is served on time by some process.
+    scheduler_seconds: float = 0.25
     cancel_poll_seconds: float = 1.0
     shutdown_grace_seconds: float = 30.0
     publish_timeout_seconds: float = 900.0
@@ -147,6 +150,7 @@ class Worker:
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._stopped_claiming = asyncio.Event()
+        self.scheduler = Scheduler(db, worker=config.name, secrets=secrets, clock=clock)
         self.claimed_total = 0
         self.finished_total = 0
 
@@ -166,6 +170,7 @@ class Worker:
                 extra={"worker": self.config.name},
             )
             self._stopping.set()
+            self.scheduler.stopping.set()
             self._wake.set()
 
     # -- main -----------------------------------------------------------------------------
@@ -181,6 +186,7 @@ class Worker:
             asyncio.create_task(self._heartbeat_loop(), name="heartbeat"),
             asyncio.create_task(self._cancel_poll_loop(), name="cancel-poll"),
             asyncio.create_task(self._maintenance_loop(), name="maintenance"),
+            asyncio.create_task(self._scheduler_loop(), name="scheduler"),
         ]
         if self.db.dialect == "postgresql":
             side.append(asyncio.create_task(self._listen_loop(), name="listen"))
@@ -453,6 +459,21 @@ class Worker:
                 self._wake.set()
 
         await self._every(self.config.maintenance_seconds, once)
+
+    async def _scheduler_loop(self) -> None:
+        """Recurring jobs, on a thread of their own: a long run never delays the claim loop.
+
+        On stop, a run under way cuts its waiting short and still records its result."""
+        loop = asyncio.get_running_loop()
+        thread = ThreadPoolExecutor(1, thread_name_prefix="contenthub-scheduler")
+
+        async def once() -> None:
+            await loop.run_in_executor(thread, self.scheduler.run_once, self.clock())
+
+        try:
+            await self._every(self.config.scheduler_seconds, once)
+        finally:
+            thread.shutdown(wait=False)
 
     async def _listen_loop(self) -> None:
         """PostgreSQL LISTEN on one dedicated connection: wake at once on new work."""

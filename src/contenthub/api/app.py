@@ -17,7 +17,18 @@ from starlette.exceptions import HTTPException
 
 from contenthub import migrate
 from contenthub.api.deps import TokenCache, Unauthenticated
-from contenthub.api.routers import accounts, articles, events, ops, publish, tasks, tokens
+from contenthub.api.routers import (
+    accounts,
+    articles,
+    events,
+    ops,
+    pool,
+    publish,
+    schedules,
+    stats,
+    tasks,
+    tokens,
+)
 from contenthub.api.schemas import ErrorBody
 from contenthub.config import Settings
 from contenthub.db import Database
@@ -138,6 +149,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         tasks.router,
         events.router,
         tokens.router,
+        pool.router,
+        schedules.router,
+        stats.router,
     ):
         app.include_router(router, prefix=PREFIX, responses=COMMON_ERRORS)
     app.include_router(ops.router)

@@ -16,7 +16,12 @@ from contenthub.dispatch.lease import (
     task_progress,
     task_release,
 )
-from contenthub.dispatch.maintenance import task_rescue_expired, task_stage_due
+from contenthub.dispatch.maintenance import (
+    event_prune,
+    task_prune_finished,
+    task_rescue_expired,
+    task_stage_due,
+)
 from contenthub.dispatch.queries import task_events, task_get, task_list, task_status_counts
 
 __all__ = [
@@ -26,6 +31,7 @@ __all__ = [
     "Lease",
     "NewTask",
     "Published",
+    "event_prune",
     "task_cancel",
     "task_checkpoint",
     "task_claim",
@@ -39,6 +45,7 @@ __all__ = [
     "task_list",
     "task_poll_cancel",
     "task_progress",
+    "task_prune_finished",
     "task_release",
     "task_rescue_expired",
     "task_retry",

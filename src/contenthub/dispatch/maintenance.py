@@ -11,7 +11,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from contenthub.dispatch.events import TASKS, notify_new_work, set_status
+from contenthub.dispatch.events import EVENTS, TASKS, notify_new_work, set_status
 from contenthub.errors import ErrorClass
 from contenthub.retry import decide
 from contenthub.states import TaskStatus
@@ -105,3 +105,34 @@ def task_stage_due(session: Session, *, now: datetime, batch: int = BATCH) -> in
     if staged:
         notify_new_work(session)
     return staged
+
+
+def event_prune(session: Session, *, older_than: datetime, batch: int = 1000) -> int:
+    """Retention: one batch of events older than ``older_than``, oldest first."""
+    ids = list(
+        session.scalars(
+            sa.select(EVENTS.c.id)
+            .where(EVENTS.c.at < older_than)
+            .order_by(EVENTS.c.id)
+            .limit(batch)
+        )
+    )
+    if ids:
+        session.execute(sa.delete(EVENTS).where(EVENTS.c.id.in_(ids)))
+    return len(ids)
+
+
+def task_prune_finished(session: Session, *, older_than: datetime, batch: int = 1000) -> int:
+    """Retention: one batch of tasks that ended before ``older_than`` (their events go too)."""
+    final = [s.value for s in (TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.CANCELLED)]
+    ids = list(
+        session.scalars(
+            sa.select(TASKS.c.id)
+            .where(TASKS.c.status.in_(final), TASKS.c.finished_at < older_than)
+            .order_by(TASKS.c.id)
+            .limit(batch)
+        )
+    )
+    if ids:
+        session.execute(sa.delete(TASKS).where(TASKS.c.id.in_(ids)))
+    return len(ids)

@@ -1,0 +1,208 @@
+"""What each job type does in one run. Every database touch is its own unit of work.
+
+* ``publishing`` — the seeds' PublishingExecutor: settle earlier releases, release every due
+  pending pool entry (most urgent first, then earliest), wait a bounded time for their
+  publishes, and report in the seeds' result shape.
+* ``account_check`` — verify each active account's login; expired ones become ``needs_login``.
+* ``cleanup`` — retention of old events, finished tasks and job runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from contenthub import dispatch, store
+from contenthub.db import Database
+from contenthub.scheduler.jobs import ClaimedRun, job_run_prune
+from contenthub.secrets_box import SecretBox
+from contenthub.services import accounts, pool
+from contenthub.services.pool import EntryOutcome
+
+log = logging.getLogger("contenthub.scheduler")
+SETTLE_POLL_SECONDS = 0.5
+
+
+@dataclass
+class RunContext:
+    """What an executor needs besides its job: the database, the clock, secrets, a stop flag."""
+
+    db: Database
+    clock: Callable[[], datetime]
+    secrets: SecretBox | None = None
+    stopping: threading.Event = field(default_factory=threading.Event)
+
+
+# -- publishing ----------------------------------------------------------------------------
+
+
+def _isolated(
+    ctx: RunContext, entry_id: int, step: Callable[[Any], EntryOutcome | None]
+) -> EntryOutcome | None:
+    """One entry's unit of work; its failure becomes its own ``error`` line, never the run's."""
+    try:
+        return ctx.db.write(step)
+    except Exception as error:
+        log.warning("pool entry failed", extra={"pool_id": entry_id, "error": str(error)[:200]})
+        message = f"{type(error).__name__}: {error}"[:2000]
+        try:
+            recorded = ctx.db.write(
+                lambda s: pool.pool_record_error(s, entry_id, error=message, now=ctx.clock())
+            )
+        except Exception:
+            log.exception("could not record a pool entry's failure", extra={"pool_id": entry_id})
+            recorded = None
+        # content_id 0: the entry could not even be read back.
+        return recorded or EntryOutcome(entry_id, 0, "error", error=message)
+
+
+def _settle_all(ctx: RunContext, ids: list[int]) -> dict[int, EntryOutcome]:
+    settled = {}
+    for entry_id in ids:
+        outcome = _isolated(
+            ctx, entry_id, lambda s, e=entry_id: pool.pool_settle(s, e, now=ctx.clock())
+        )
+        if outcome is not None:
+            settled[entry_id] = outcome
+    return settled
+
+
+def _wait_for_releases(
+    ctx: RunContext, released: dict[int, EntryOutcome], wait_seconds: float
+) -> dict[int, EntryOutcome]:
+    """Poll the released entries until all have settled or the wait is over."""
+    deadline = time.monotonic() + wait_seconds
+    outcomes = dict(released)
+    open_ids = [i for i, o in released.items() if o.status == "publishing"]
+    while open_ids:
+        settled = _settle_all(ctx, open_ids)
+        outcomes.update(settled)
+        open_ids = [i for i in open_ids if i not in settled]
+        remaining = deadline - time.monotonic()
+        if not open_ids or remaining <= 0 or ctx.stopping.wait(min(SETTLE_POLL_SECONDS, remaining)):
+            break
+    return outcomes
+
+
+def run_publishing(ctx: RunContext, run: ClaimedRun, now: datetime) -> dict[str, Any]:
+    started = time.monotonic()
+    earlier = ctx.db.read(lambda s: pool.pool_publishing_ids(s, scope=run.scope))
+    outcomes = _settle_all(ctx, earlier)
+    # An entry settled as failed in this run waits for the next run to retry, as in the seeds:
+    # the job's interval is the retry interval.
+    due = [
+        entry_id
+        for entry_id in ctx.db.read(lambda s: pool.pool_due_ids(s, scope=run.scope, now=now))
+        if entry_id not in outcomes
+    ]
+    max_items = run.params.get("max_items")
+    batch = due if max_items is None else due[:max_items]
+    released: dict[int, EntryOutcome] = {}
+    for entry_id in batch:
+        outcome = _isolated(ctx, entry_id, lambda s, e=entry_id: pool.pool_release(s, e, now=now))
+        if outcome is not None:  # None: a concurrent run took it first
+            released[entry_id] = outcome
+    outcomes.update(_wait_for_releases(ctx, released, float(run.params.get("wait_seconds", 30))))
+    return publishing_result(
+        list(outcomes.values()),
+        skipped=len(due) - len(batch),
+        duration=time.monotonic() - started,
+        job_id=run.job_id,
+    )
+
+
+def publishing_result(
+    outcomes: list[EntryOutcome], *, skipped: int, duration: float, job_id: int
+) -> dict[str, Any]:
+    """The seeds' run result: success, message, data, duration, metadata."""
+    succeeded = sum(1 for o in outcomes if o.status == "published")
+    failed = sum(1 for o in outcomes if o.status in ("failed", "error"))
+    total = len(outcomes) + skipped
+    return {
+        "success": True,
+        "message": f"Publishing completed: {succeeded} succeeded, {failed} failed",
+        "data": {
+            "total_count": total,
+            "success_count": succeeded,
+            "failed_count": failed,
+            "skipped_count": skipped,
+            "results": [o.as_result() for o in sorted(outcomes, key=lambda o: o.pool_id)],
+        },
+        "duration": round(duration, 3),
+        "metadata": {
+            "task_id": job_id,
+            "average_time_per_item": round(duration / total, 3) if total else 0.0,
+        },
+    }
+
+
+# -- account check -------------------------------------------------------------------------
+
+
+def run_account_check(ctx: RunContext, run: ClaimedRun, now: datetime) -> dict[str, Any]:
+    if ctx.secrets is None:
+        raise RuntimeError("account checks need the secret box to open credentials")
+    box = ctx.secrets
+    found = ctx.db.read(lambda s: store.account_list(s, user_id=run.scope))
+    active = [a for a in found if a.status == "active"]
+    report: dict[str, list[dict[str, Any]]] = {"active": [], "needs_login": [], "unknown": []}
+    for account in active:
+        try:
+            check = asyncio.run(accounts.account_check(account, box))
+        except Exception as error:  # one account's trouble is its own line, not the run's
+            check = accounts.LoginCheck("unknown", None, f"{type(error).__name__}: {error}")
+        line = {"account_id": account.id, "name": account.name, "platform": account.platform}
+        if check.status == "needs_login":
+            ctx.db.write(
+                lambda s, a=account, c=check: store.account_set_status(
+                    s, a.id, "needs_login", now=ctx.clock(), message=c.message
+                )
+            )
+            line["message"] = check.message
+        elif check.status == "unknown":
+            line["message"] = check.message
+        report[check.status].append(line)
+    return {
+        "success": True,
+        "message": f"Checked {len(active)} accounts: {len(report['needs_login'])} need a login",
+        "data": {"checked_count": len(active), **report},
+    }
+
+
+# -- cleanup -------------------------------------------------------------------------------
+
+
+def _prune(ctx: RunContext, prune: Callable[..., int], older_than: datetime) -> int:
+    """Batch after batch, each its own short transaction, until nothing is left."""
+    total = 0
+    while not ctx.stopping.is_set():
+        removed = ctx.db.write(lambda s: prune(s, older_than=older_than))
+        total += removed
+        if removed == 0:
+            break
+    return total
+
+
+def run_cleanup(ctx: RunContext, run: ClaimedRun, now: datetime) -> dict[str, Any]:
+    days = {key: int(run.params[key]) for key in ("event_days", "task_days", "run_days")}
+    tasks = _prune(ctx, dispatch.task_prune_finished, now - timedelta(days=days["task_days"]))
+    events = _prune(ctx, dispatch.event_prune, now - timedelta(days=days["event_days"]))
+    runs = _prune(ctx, job_run_prune, now - timedelta(days=days["run_days"]))
+    return {
+        "success": True,
+        "message": f"Cleanup removed {tasks} tasks, {events} events, {runs} job runs",
+        "data": {"tasks_removed": tasks, "events_removed": events, "runs_removed": runs, **days},
+    }
+
+
+EXECUTORS: dict[str, Callable[[RunContext, ClaimedRun, datetime], dict[str, Any]]] = {
+    "publishing": run_publishing,
+    "account_check": run_account_check,
+    "cleanup": run_cleanup,
+}
