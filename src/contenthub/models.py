@@ -357,5 +357,12 @@ class JobRun(Base):
     result: Mapped[dict[str, Any] | None] = mapped_column(Json)
     error: Mapped[str | None] = mapped_column(sa.String(2000))
     worker: Mapped[str | None] = mapped_column(sa.String(64))
+    # Renewed while the run executes: a run whose process died is closed as failed, never
+    # left "running" for a person to clean up.
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    __table_args__ = (sa.UniqueConstraint("job_id", "tick"), sa.Index(None, "job_id", "id"))
+    __table_args__ = (
+        sa.UniqueConstraint("job_id", "tick"),
+        sa.Index(None, "job_id", "id"),
+        sa.Index(None, "status", "lease_expires_at"),
+    )

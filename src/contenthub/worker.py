@@ -83,6 +83,7 @@ class _Context:
         self._checkpoints: dict[str, Any] = dict(claimed.checkpoint)
         self.cancel_flag = False
         self.lost = False
+        self.stage = "claimed"
 
     @property
     def checkpoints(self) -> Mapping[str, Any]:
@@ -99,6 +100,7 @@ class _Context:
             raise PublishCancelled()
 
     async def progress(self, percent: int, stage: str) -> None:
+        self.stage = stage
         self._check()
         ok = await self._worker.db_call(
             lambda s: dispatch.task_progress(
@@ -288,7 +290,9 @@ class Worker:
         except PublishCancelled:
             outcome = _Outcome(lease, "cancelled")
         except LeaseLost:
-            log.warning("lease lost; another attempt owns the task now", extra=extra)
+            log.warning(
+                "lease lost; another attempt owns the task now", extra={**extra, "stage": ctx.stage}
+            )
             self._forget(claimed.id)
             return
         except asyncio.CancelledError:
@@ -319,7 +323,9 @@ class Worker:
             )
         except Exception as error:
             error_id = uuid.uuid4().hex[:12]
-            log.exception("publish crashed", extra={**extra, "error_id": error_id})
+            log.exception(
+                "publish crashed", extra={**extra, "stage": ctx.stage, "error_id": error_id}
+            )
             outcome = _Outcome(
                 lease,
                 "failed",
@@ -330,6 +336,7 @@ class Worker:
             "publish ended",
             extra={
                 **extra,
+                "stage": ctx.stage,
                 "outcome": outcome.kind,
                 "seconds": round(time.monotonic() - started, 3),
             },

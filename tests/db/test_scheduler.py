@@ -168,3 +168,18 @@ def test_bad_job_input_names_the_field_and_writes_nothing(db, kwargs, field) -> 
         create(db, user, **kwargs)
     assert error.value.field == field
     assert db.read(lambda s: jobs.job_list(s, scope=None)) == []
+
+
+def test_a_run_whose_process_died_is_closed_not_left_running(db, scheduler) -> None:
+    user = make_user(db, "alice")
+    job = create(db, user, next_run=T0)
+    # A process claims the tick and dies before finishing: nothing renews the run's lease.
+    [claimed] = db.write(lambda s: jobs.job_claim_due(s, now=T0, worker="doomed"))
+    assert [r.status for r in runs(db, job["id"])] == ["running"]
+    assert scheduler.run_once(T0 + jobs.RUN_LEASE / 2) == 0
+    assert [r.status for r in runs(db, job["id"])] == ["running"]  # still leased
+    scheduler.run_once(T0 + jobs.RUN_LEASE + timedelta(seconds=1))
+    lost = runs(db, job["id"])[0]
+    assert lost.id == claimed.run_id
+    assert lost.status == "failed" and "worker lost: doomed" in lost.error
+    assert lost.finished_at is not None

@@ -7,10 +7,11 @@ ticks missed while nothing ran collapse into one run at start-up.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -45,6 +46,9 @@ class Scheduler:
 
     def run_once(self, now: datetime) -> int:
         """Claim every due run this process can take and execute it; returns how many ran."""
+        if self.db.read(lambda s: jobs.job_run_lost(s, now=now)):
+            closed = self.db.write(lambda s: jobs.job_run_rescue_expired(s, now=now))
+            log.warning("closed scheduled runs whose process was lost", extra={"count": closed})
         next_due = self.db.read(jobs.job_next_due)
         if next_due is None or next_due > now:
             return 0
@@ -60,12 +64,33 @@ class Scheduler:
         )
         return self.execute(run, now)
 
+    @contextlib.contextmanager
+    def _leased(self, run_id: int) -> Iterator[None]:
+        """Renew the run's lease on a thread while it executes."""
+        done = threading.Event()
+
+        def renew() -> None:
+            while not done.wait(jobs.RUN_LEASE.total_seconds() / 3):
+                try:
+                    self.db.write(lambda s: jobs.job_run_renew(s, run_id, now=self.context.clock()))
+                except Exception:
+                    log.warning("could not renew a scheduled run's lease", exc_info=True)
+
+        renewer = threading.Thread(target=renew, name=f"run-{run_id}-lease", daemon=True)
+        renewer.start()
+        try:
+            yield
+        finally:
+            done.set()
+            renewer.join()
+
     def execute(self, run: jobs.ClaimedRun, now: datetime) -> dict[str, Any]:
         """Run the job's executor and record the result; a crash is recorded, never raised."""
         result: dict[str, Any] | None = None
         error: str | None = None
         try:
-            result = EXECUTORS[run.job_type](self.context, run, now)
+            with self._leased(run.run_id):
+                result = EXECUTORS[run.job_type](self.context, run, now)
         except Exception as crash:
             error_id = uuid.uuid4().hex[:12]
             log.exception(

@@ -9,7 +9,7 @@ so even a bug elsewhere could not run one tick twice.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -32,6 +32,9 @@ PARAMS: dict[str, dict[str, tuple[type, float, float, float | None]]] = {
     },
 }
 MAX_NAME = 200
+
+
+RUN_LEASE = timedelta(seconds=60)
 
 
 @dataclass(frozen=True)
@@ -249,6 +252,7 @@ def job_claim_due(
             status="running",
             started_at=now,
             worker=worker[:64],
+            lease_expires_at=now + RUN_LEASE,
         )
         session.add(run)
         session.flush()
@@ -269,7 +273,12 @@ def job_start_manual(
     role = session.scalar(sa.select(User.role).where(User.id == job.user_id)) or "user"
     job.last_run = now
     run = JobRun(
-        job_id=job.id, triggered_by="manual", status="running", started_at=now, worker=worker[:64]
+        job_id=job.id,
+        triggered_by="manual",
+        status="running",
+        started_at=now,
+        worker=worker[:64],
+        lease_expires_at=now + RUN_LEASE,
     )
     session.add(run)
     session.flush()
@@ -289,9 +298,53 @@ def job_run_finish(
         raise NotFound("job run", run_id)
     run.status = "failed" if error else "succeeded"
     run.finished_at = now
+    run.lease_expires_at = None
     run.result = result
     run.error = error[:2000] if error else None
     return run_out(run)
+
+
+def job_run_renew(session: Session, run_id: int, *, now: datetime) -> None:
+    session.execute(
+        sa.update(JobRun)
+        .where(JobRun.id == run_id, JobRun.status == "running")
+        .values(lease_expires_at=now + RUN_LEASE)
+    )
+
+
+def job_run_lost(session: Session, *, now: datetime) -> bool:
+    """Cheap read first, so the scheduler loop only writes when there is something to close."""
+    return (
+        session.scalar(
+            sa.select(JobRun.id)
+            .where(JobRun.status == "running", JobRun.lease_expires_at < now)
+            .limit(1)
+        )
+        is not None
+    )
+
+
+def job_run_rescue_expired(session: Session, *, now: datetime) -> int:
+    """Runs whose process died mid-run: closed as failed. Their tick is not run again (the
+    next tick comes; a publishing run's entries are settled by the next run)."""
+    lost = session.execute(
+        sa.select(JobRun.id, JobRun.worker)
+        .where(JobRun.status == "running", JobRun.lease_expires_at < now)
+        .limit(100)
+        .with_for_update(skip_locked=True)
+    ).all()
+    for run_id, worker in lost:
+        session.execute(
+            sa.update(JobRun)
+            .where(JobRun.id == run_id, JobRun.status == "running")
+            .values(
+                status="failed",
+                finished_at=now,
+                lease_expires_at=None,
+                error=f"worker lost: {worker} stopped renewing this run",
+            )
+        )
+    return len(lost)
 
 
 def job_history(

@@ -73,6 +73,7 @@ def upgrade() -> None:
         ),
         sa.Column("error", sa.String(length=2000), nullable=True),
         sa.Column("worker", sa.String(length=64), nullable=True),
+        sa.Column("lease_expires_at", contenthub.models.UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(
             ["job_id"],
             ["scheduled_jobs.id"],
@@ -84,6 +85,11 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("job_runs", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_job_runs_job_id_id"), ["job_id", "id"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_job_runs_status_lease_expires_at"),
+            ["status", "lease_expires_at"],
+            unique=False,
+        )
 
     op.create_table(
         "pool_entries",
@@ -192,6 +198,7 @@ def downgrade() -> None:
 
     op.drop_table("pool_entries")
     with op.batch_alter_table("job_runs", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_job_runs_status_lease_expires_at"))
         batch_op.drop_index(batch_op.f("ix_job_runs_job_id_id"))
 
     op.drop_table("job_runs")
