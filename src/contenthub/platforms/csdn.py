@@ -33,10 +33,9 @@ from contenthub.platforms.base import (
 from contenthub.platforms.images import ImageFile, ImagePolicy, localize_images
 from contenthub.platforms.render import markdown_to_html, normalize_tags, summary
 from contenthub.platforms.transport import (
-    cookie_header,
+    CookieSession,
     host_url,
     json_body,
-    new_client,
     send,
     shared_tls,
 )
@@ -140,27 +139,12 @@ def gateway_signature(secret: str, method: str, content_type: str, headers: dict
     return base64.b64encode(digest).decode()
 
 
-class _Editor:
+class _Editor(CookieSession):
     """One session with CSDN's editor API: cookies, gateway signatures, the JSON envelope."""
 
     def __init__(self, account: AccountAccess) -> None:
-        cookies = account.credentials.get("cookies") or {}
-        if not cookies:
-            raise AuthExpired("the CSDN account has no login cookies: log in to CSDN")
-        self.options = account.options
+        super().__init__(account, platform_name="CSDN", origin="https://editor.csdn.net")
         self.username = ""
-        headers = {
-            "Cookie": cookie_header(cookies),
-            "Origin": "https://editor.csdn.net",
-            "Referer": "https://editor.csdn.net/",
-        }
-        self.client = new_client(account.options, headers=headers)
-
-    async def __aenter__(self) -> _Editor:
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        await self.client.aclose()
 
     async def call(self, method: str, host: str, path: str, **kwargs: Any) -> Any:
         """One call; ``{code, message, data}`` unwrapped to ``data``. bizapi calls are signed."""

@@ -33,7 +33,7 @@ from contenthub.platforms.base import (
 from contenthub.platforms.images import ImageFile, ImagePolicy, localize_images
 from contenthub.platforms.render import normalize_tags, sanitize_markdown, summary
 from contenthub.platforms.transport import (
-    cookie_header,
+    CookieSession,
     host_url,
     json_body,
     new_client,
@@ -143,27 +143,12 @@ async def _ensure_published(ctx: PublishContext, console: _Console, draft_id: st
     return article_id
 
 
-class _Console:
+class _Console(CookieSession):
     """One session with Juejin's web console: cookies, the CSRF token, the JSON envelope."""
 
     def __init__(self, account: AccountAccess) -> None:
-        cookies = account.credentials.get("cookies") or {}
-        if not cookies:
-            raise AuthExpired("the Juejin account has no login cookies: log in to Juejin")
-        self.options = account.options
+        super().__init__(account, platform_name="Juejin", origin="https://juejin.cn")
         self.csrf_token = ""
-        headers = {
-            "Cookie": cookie_header(cookies),
-            "Origin": "https://juejin.cn",
-            "Referer": "https://juejin.cn/",
-        }
-        self.client = new_client(account.options, headers=headers)
-
-    async def __aenter__(self) -> _Console:
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        await self.client.aclose()
 
     def url(self, path: str, host: str = API) -> str:
         return host_url(self.options, host, path)

@@ -17,11 +17,11 @@ import re
 import ssl
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Self
 
 import httpx
 
-from contenthub.errors import RateLimited, Transient
+from contenthub.errors import AuthExpired, RateLimited, Transient
 
 DEFAULT_TIMEOUT_SECONDS = 30.0
 USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) contenthub/0.1"
@@ -133,3 +133,24 @@ async def page_is_public(options: Mapping[str, Any], url: str, platform: str) ->
     async with new_client(options, follow_redirects=True) as client:
         response = await send(client, "GET", url, platform)
     return response.status_code == 200, f"HTTP {response.status_code}"
+
+
+class CookieSession:
+    """One HTTP session logged in with the account's browser cookies, as the platform's own
+    web editor at ``origin`` would send them."""
+
+    def __init__(self, account: Any, *, platform_name: str, origin: str) -> None:
+        cookies = account.credentials.get("cookies") or {}
+        if not cookies:
+            raise AuthExpired(
+                f"the {platform_name} account has no login cookies: log in to {platform_name}"
+            )
+        self.options = account.options
+        headers = {"Cookie": cookie_header(cookies), "Origin": origin, "Referer": f"{origin}/"}
+        self.client = new_client(account.options, headers=headers)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.client.aclose()
