@@ -121,6 +121,12 @@ def ensure_local_defaults(db: Database, settings: Settings) -> None:
     db.write(work)
 
 
+def open_as(user: str) -> tuple[Database, int]:
+    """The configured database, and the id of the user a command acts as."""
+    db = open_db(Settings.from_env())
+    return db, resolve_user(db, user)
+
+
 def resolve_user(db: Database, name: str) -> int:
     if name == DEFAULT_USER:
         return db.write(lambda s: store.user_ensure(s, DEFAULT_USER, now=now(), role="admin"))
@@ -377,8 +383,7 @@ def task_list(
     as_json: JsonOption = False,
 ) -> None:
     """The newest tasks first."""
-    db = open_db(Settings.from_env())
-    user_id = resolve_user(db, user)
+    db, user_id = open_as(user)
     rows = db.read(
         lambda s: dispatch.task_list(s, user_id=user_id, statuses=status or (), limit=limit)
     )
@@ -407,8 +412,7 @@ def task_show(
     as_json: JsonOption = False,
 ) -> None:
     """One task with its timeline."""
-    db = open_db(Settings.from_env())
-    user_id = resolve_user(db, user)
+    db, user_id = open_as(user)
 
     def work(s: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         task = dispatch.task_get(s, task_id, user_id=user_id)
@@ -448,8 +452,7 @@ def task_show(
 @friendly_errors
 def task_cancel(task_id: str, user: UserOption = DEFAULT_USER) -> None:
     """Cancel a task: at once if waiting, at its next step if running."""
-    db = open_db(Settings.from_env())
-    user_id = resolve_user(db, user)
+    db, user_id = open_as(user)
     result = db.write(lambda s: dispatch.task_cancel(s, task_id, user_id=user_id, now=now()))
     out.print(
         "cancel requested; the publish stops at its next step"
@@ -462,8 +465,7 @@ def task_cancel(task_id: str, user: UserOption = DEFAULT_USER) -> None:
 @friendly_errors
 def task_retry(task_id: str, user: UserOption = DEFAULT_USER) -> None:
     """Queue a failed or cancelled task again with a fresh attempt budget."""
-    db = open_db(Settings.from_env())
-    user_id = resolve_user(db, user)
+    db, user_id = open_as(user)
     result = db.write(lambda s: dispatch.task_retry(s, task_id, user_id=user_id, now=now()))
     out.print(f"{task_id} {result.status}")
 
@@ -525,8 +527,7 @@ def account_add(
 @friendly_errors
 def account_list(user: UserOption = DEFAULT_USER, as_json: JsonOption = False) -> None:
     """Your accounts and their login health."""
-    db = open_db(Settings.from_env())
-    user_id = resolve_user(db, user)
+    db, user_id = open_as(user)
     accounts = db.read(lambda s: store.account_list(s, user_id=user_id))
     rows = [
         {
@@ -552,8 +553,7 @@ def account_list(user: UserOption = DEFAULT_USER, as_json: JsonOption = False) -
 @friendly_errors
 def account_activate(account: str, user: UserOption = DEFAULT_USER) -> None:
     """Mark an account active again (after a re-login); its waiting tasks resume."""
-    db = open_db(Settings.from_env())
-    user_id = resolve_user(db, user)
+    db, user_id = open_as(user)
 
     def work(s: Any) -> None:
         found = store.account_find(s, account, user_id=user_id)
@@ -636,8 +636,7 @@ def article_add(
         else read_markdown(Path(file), title=title, tags=tag or ())
     )
     check_content(draft.title, draft.body, draft.tags)
-    db = open_db(Settings.from_env())
-    user_id = resolve_user(db, user)
+    db, user_id = open_as(user)
     article_id = db.write(
         lambda s: store.article_create(
             s, user_id=user_id, title=draft.title, body=draft.body, tags=draft.tags, now=now()
@@ -656,8 +655,7 @@ def article_list(
     """Your newest articles."""
     from contenthub.services.articles import article_list as list_articles
 
-    db = open_db(Settings.from_env())
-    user_id = resolve_user(db, user)
+    db, user_id = open_as(user)
     items, total = db.read(lambda s: list_articles(s, scope=user_id, limit=limit, offset=0))
     rows = [
         {"id": a.id, "title": a.title, "tags": a.tags, "updated_at": a.updated_at.isoformat()}
@@ -680,8 +678,7 @@ def article_show(
     """One article, with its Markdown body."""
     from contenthub.services.articles import article_get
 
-    db = open_db(Settings.from_env())
-    user_id = resolve_user(db, user)
+    db, user_id = open_as(user)
     a = db.read(lambda s: article_get(s, article_id, scope=user_id))
     if as_json:
         out.print_json(json.dumps({"id": a.id, "title": a.title, "body": a.body, "tags": a.tags}))
@@ -768,8 +765,7 @@ def stats(
     """Your tasks by status now, and per platform and account over a time range."""
     from contenthub.services.stats import stats_report
 
-    db = open_db(Settings.from_env())
-    user_id = resolve_user(db, user)
+    db, user_id = open_as(user)
     zone = zone_named(timezone)
     end = _cli_time(until, "until", zone) or now()
     start = _cli_time(since, "since", zone) or end - timedelta(days=7)
@@ -938,8 +934,7 @@ def pool_list(
     """Pool entries in release order: most urgent first, then earliest."""
     from contenthub.services import pool
 
-    db = open_db(Settings.from_env())
-    user_id = resolve_user(db, user)
+    db, user_id = open_as(user)
     items, total = db.read(
         lambda s: pool.pool_list(
             s, scope=user_id, statuses=status or (), limit=limit, offset=offset
@@ -957,8 +952,7 @@ def pool_stats(user: UserOption = DEFAULT_USER, as_json: JsonOption = False) -> 
     """How many entries are pending, publishing, published, failed."""
     from contenthub.services import pool
 
-    db = open_db(Settings.from_env())
-    user_id = resolve_user(db, user)
+    db, user_id = open_as(user)
     counts = db.read(lambda s: pool.pool_stats(s, scope=user_id))
     if as_json:
         out.print_json(json.dumps(counts))
@@ -975,8 +969,7 @@ def pool_cancel(entry_id: int, user: UserOption = DEFAULT_USER) -> None:
     """Take an entry out of the pool (its running publishes are asked to stop)."""
     from contenthub.services import pool
 
-    db = open_db(Settings.from_env())
-    user_id = resolve_user(db, user)
+    db, user_id = open_as(user)
     db.write(lambda s: pool.pool_cancel(s, entry_id, scope=user_id, now=now()))
     out.print(f"pool entry {entry_id} cancelled")
 
@@ -993,8 +986,7 @@ def pool_reschedule(
     """Move a pending entry in time or in urgency."""
     from contenthub.services import pool
 
-    db = open_db(Settings.from_env())
-    user_id = resolve_user(db, user)
+    db, user_id = open_as(user)
     when = _cli_time(scheduled_at, "scheduled_at", zone_named(timezone))
     entry = db.write(
         lambda s: pool.pool_reschedule(
@@ -1048,8 +1040,7 @@ def scheduler_list(user: UserOption = DEFAULT_USER, as_json: JsonOption = False)
     """Your scheduled jobs."""
     from contenthub.scheduler import jobs
 
-    db = open_db(Settings.from_env())
-    user_id = resolve_user(db, user)
+    db, user_id = open_as(user)
     rows = db.read(lambda s: jobs.job_list(s, scope=user_id))
     if as_json:
         out.print_json(json.dumps(rows, default=_iso))
@@ -1108,8 +1099,7 @@ def scheduler_create(
         cron = _ask(cron, "cron", "Cron expression (min hour day month weekday)")
     schedule = Schedule(schedule_type, interval, cron, job_tz)
     start = _cli_time(first_run, "first_run", zone_named(timezone))
-    db = open_db(Settings.from_env())
-    user_id = resolve_user(db, user)
+    db, user_id = open_as(user)
     is_admin = db.read(lambda s: store.user_by_name(s, user).role) == "admin"
     job = db.write(
         lambda s: jobs.job_create(
@@ -1166,8 +1156,7 @@ def scheduler_history(
     """A job's runs, newest first."""
     from contenthub.scheduler import jobs
 
-    db = open_db(Settings.from_env())
-    user_id = resolve_user(db, user)
+    db, user_id = open_as(user)
     runs = db.read(lambda s: jobs.job_history(s, job_id, scope=user_id, limit=limit))
     if as_json:
         out.print_json(json.dumps(runs, default=_iso))
@@ -1190,8 +1179,7 @@ def scheduler_history(
 def _set_enabled(job_id: int, user: str, enabled: bool) -> None:
     from contenthub.scheduler import jobs
 
-    db = open_db(Settings.from_env())
-    user_id = resolve_user(db, user)
+    db, user_id = open_as(user)
     job = db.write(
         lambda s: jobs.job_update(s, job_id, scope=user_id, now=now(), changes={"enabled": enabled})
     )
