@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from contenthub.dispatch.events import EVENTS, TASKS
-from contenthub.errors import NotFound
+from contenthub.errors import InputError, NotFound
 
 TASK_COLUMNS = [c for c in TASKS.c if c.name not in ("body", "running_account_id")]
 
@@ -29,16 +30,38 @@ def task_list(
     *,
     user_id: int | None,
     statuses: Sequence[str] = (),
+    platform: str | None = None,
+    account_id: int | None = None,
+    article_id: int | None = None,
     batch_id: str | None = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+    before: str | None = None,
     limit: int = 50,
 ) -> list[dict[str, Any]]:
+    """Newest first; ``before`` (a task id) pages backwards without offsets."""
     query = sa.select(*TASK_COLUMNS).order_by(TASKS.c.id.desc()).limit(limit)
-    if user_id is not None:
-        query = query.where(TASKS.c.user_id == user_id)
+    filters = {
+        TASKS.c.user_id: user_id,
+        TASKS.c.platform: platform,
+        TASKS.c.account_id: account_id,
+        TASKS.c.article_id: article_id,
+        TASKS.c.batch_id: batch_id,
+    }
+    for column, value in filters.items():
+        if value is not None:
+            query = query.where(column == value)
     if statuses:
         query = query.where(TASKS.c.status.in_(statuses))
-    if batch_id:
-        query = query.where(TASKS.c.batch_id == batch_id)
+    if created_after is not None:
+        query = query.where(TASKS.c.created_at >= created_after)
+    if created_before is not None:
+        query = query.where(TASKS.c.created_at < created_before)
+    if before is not None:
+        anchor = session.scalar(sa.select(TASKS.c.id).where(TASKS.c.public_id == before))
+        if anchor is None:
+            raise InputError("before", f"no task {before}")
+        query = query.where(TASKS.c.id < anchor)
     return [dict(r) for r in session.execute(query).mappings()]
 
 

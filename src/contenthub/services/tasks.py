@@ -1,8 +1,7 @@
-"""Finding tasks and acting on whole batches."""
+"""Acting on whole batches of tasks, and reading the event log as a stream."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,52 +10,11 @@ from sqlalchemy.orm import Session
 
 from contenthub import dispatch
 from contenthub.db import Database
-from contenthub.dispatch.queries import TASK_COLUMNS
 from contenthub.errors import InputError, NotFound
 from contenthub.models import PublishTask, TaskEvent
 
 TASKS = PublishTask.__table__
 EVENTS = TaskEvent.__table__
-
-
-def task_search(
-    session: Session,
-    *,
-    scope: int | None,
-    statuses: Sequence[str] = (),
-    platform: str | None = None,
-    account_id: int | None = None,
-    article_id: int | None = None,
-    batch_id: str | None = None,
-    created_after: datetime | None = None,
-    created_before: datetime | None = None,
-    before: str | None = None,
-    limit: int = 50,
-) -> list[dict[str, Any]]:
-    """Newest first; ``before`` (a task id) pages backwards without offsets."""
-    query = sa.select(*TASK_COLUMNS).order_by(TASKS.c.id.desc()).limit(limit)
-    filters = {
-        TASKS.c.user_id: scope,
-        TASKS.c.platform: platform,
-        TASKS.c.account_id: account_id,
-        TASKS.c.article_id: article_id,
-        TASKS.c.batch_id: batch_id,
-    }
-    for column, value in filters.items():
-        if value is not None:
-            query = query.where(column == value)
-    if statuses:
-        query = query.where(TASKS.c.status.in_(statuses))
-    if created_after is not None:
-        query = query.where(TASKS.c.created_at >= created_after)
-    if created_before is not None:
-        query = query.where(TASKS.c.created_at < created_before)
-    if before is not None:
-        anchor = session.scalar(sa.select(TASKS.c.id).where(TASKS.c.public_id == before))
-        if anchor is None:
-            raise InputError("before", f"no task {before}")
-        query = query.where(TASKS.c.id < anchor)
-    return [dict(r) for r in session.execute(query).mappings()]
 
 
 def batch_apply(

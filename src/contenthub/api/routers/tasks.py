@@ -43,9 +43,9 @@ def list_tasks(
         if value is not None and value.tzinfo is None:
             raise InputError(name, "must carry a time zone, e.g. 2026-02-06T12:00:00Z")
     rows = db.read(
-        lambda s: task_service.task_search(
+        lambda s: dispatch.task_list(
             s,
-            scope=user.scope,
+            user_id=user.scope,
             statuses=[st.value for st in status],
             platform=platform,
             account_id=account_id,
