@@ -169,13 +169,37 @@ def _install_latency_metric(app: FastAPI) -> None:
         buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
     )
     app.state.api_metrics = registry
+    app.add_middleware(_LatencyMiddleware, histogram=latency)
 
-    @app.middleware("http")
-    async def timed(request: Request, call_next):  # type: ignore[no-untyped-def]
+
+class _LatencyMiddleware:
+    """Times every request by its route (a plain ASGI middleware: Starlette's
+    BaseHTTPMiddleware costs more per request than some of our endpoints)."""
+
+    def __init__(self, app: Any, histogram: Histogram) -> None:
+        self.app = app
+        self.histogram = histogram
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        if path != f"{PREFIX}/events":
-            latency.labels(request.method, path).observe(time.perf_counter() - started)
-        return response
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            route = _route_label(scope)
+            if route != f"{PREFIX}/events":  # a stream's duration is not a latency
+                elapsed = time.perf_counter() - started
+                self.histogram.labels(scope["method"], route).observe(elapsed)
+
+
+def _route_label(scope: dict[str, Any]) -> str:
+    """The route's template (``/api/v1/tasks/{task_id}``), never the raw path: bounded labels."""
+    route = getattr(scope.get("route"), "path", None)
+    if route is None:
+        return "unmatched"
+    # Routes of included routers carry their path without the /api/v1 prefix.
+    if scope["path"].startswith(PREFIX) and not route.startswith(PREFIX):
+        return PREFIX + route
+    return route

@@ -62,7 +62,7 @@ def task_list(
         if anchor is None:
             raise InputError("before", f"no task {before}")
         query = query.where(TASKS.c.id < anchor)
-    return [dict(r) for r in session.execute(query).mappings()]
+    return [dict(r) for r in session.execute(query).mappings().all()]
 
 
 def task_events(session: Session, task_id: int) -> list[dict[str, Any]]:

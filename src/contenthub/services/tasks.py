@@ -59,4 +59,4 @@ def events_after(
     )
     if scope is not None:
         query = query.where(EVENTS.c.user_id == scope)
-    return [dict(r) for r in session.execute(query).mappings()]
+    return [dict(r) for r in session.execute(query).mappings().all()]
