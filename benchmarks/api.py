@@ -47,7 +47,15 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(url: str, workdir: Path, port: int) -> subprocess.Popen[bytes]:
+TOPOLOGIES = {
+    # One process: API and publish workers share its interpreter (the single-machine setup).
+    "serve": [["serve", "--slots", "8"]],
+    # The API in two processes of its own, publishes in a separate worker.
+    "api×2 + worker": [["api", "--processes", "2"], ["worker", "--slots", "8"]],
+}
+
+
+def start_servers(url: str, workdir: Path, port: int, topology: str) -> list[subprocess.Popen]:
     env = {
         **os.environ,
         "CONTENTHUB_DATABASE_URL": url,
@@ -56,16 +64,17 @@ def start_server(url: str, workdir: Path, port: int) -> subprocess.Popen[bytes]:
         "CONTENTHUB_SUBMISSIONS_PER_MINUTE": "100000000",
         "PYTHONPATH": str(HERE),
     }
-    log = open(workdir / "serve.log", "ab")  # noqa: SIM115 - the child owns it
-    return subprocess.Popen(
-        [CONTENTHUB, "serve", "--port", str(port), "--slots", "8"],
-        env=env,
-        stdout=log,
-        stderr=log,
-    )
+    log = open(workdir / "serve.log", "ab")  # noqa: SIM115 - the children own it
+    procs = []
+    for command in TOPOLOGIES[topology]:
+        listen = ["--port", str(port)] if command[0] != "worker" else []
+        procs.append(
+            subprocess.Popen([CONTENTHUB, *command, *listen], env=env, stdout=log, stderr=log)
+        )
+    return procs
 
 
-def wait_ready(base: str, proc: subprocess.Popen[bytes]) -> None:
+def wait_ready(base: str, proc: subprocess.Popen) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -169,14 +178,14 @@ def hammer(
     return rate, p50, p99, int(bad.group(1)) if bad else 0
 
 
-def measure(backend: str, seconds: float, workdir: Path) -> list[tuple[str, ...]]:
+def measure(backend: str, topology: str, seconds: float, workdir: Path) -> list[tuple[str, ...]]:
     bench = create_database(backend, workdir)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    proc = start_server(bench.url, workdir, port)
+    procs = start_servers(bench.url, workdir, port, topology)
     rows = []
     try:
-        wait_ready(base, proc)
+        wait_ready(base, procs[0])
         clients = [make_client(base, bench.url) for _ in range(CLIENTS)]
         cases = [
             ("POST /api/v1/publish", "POST", "/api/v1/publish"),
@@ -184,15 +193,19 @@ def measure(backend: str, seconds: float, workdir: Path) -> list[tuple[str, ...]
         ]
         for label, method, path in cases:
             rate, p50, p99, errors = hammer(base, clients, method, path, seconds, workdir)
-            rows.append((backend, label, f"{rate:,.0f}", f"{p50:.1f}", f"{p99:.1f}", str(errors)))
-            print(f"  {backend} {label}: {rows[-1][2]} req/s", file=sys.stderr)
+            rows.append(
+                (backend, topology, label, f"{rate:,.0f}", f"{p50:.1f}", f"{p99:.1f}", str(errors))
+            )
+            print(f"  {backend} {topology} {label}: {rows[-1][3]} req/s", file=sys.stderr)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+        for proc in procs:
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
         bench.drop()
     return rows
 
@@ -207,6 +220,7 @@ def main() -> None:
 
     table = Table(
         "database",
+        "processes",
         "endpoint",
         "req/s",
         "p50 ms",
@@ -216,8 +230,9 @@ def main() -> None:
     )
     with tempfile.TemporaryDirectory(prefix="contenthub-api-bench-") as tmp:
         for backend in args.backends.split(","):
-            for row in measure(backend, args.seconds, Path(tmp)):
-                table.add_row(*row)
+            for topology in TOPOLOGIES:
+                for row in measure(backend, topology, args.seconds, Path(tmp)):
+                    table.add_row(*row)
     Console(width=120).print(table)
 
 

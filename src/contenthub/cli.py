@@ -273,6 +273,31 @@ def sandbox(
 
 @app.command()
 @friendly_errors
+def api(
+    host: Annotated[str, typer.Option(help="Address the API listens on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port of the API.")] = 8000,
+    processes: Annotated[int, typer.Option(min=1, max=64, help="API processes.")] = 2,
+) -> None:
+    """Run only the API, in several processes; publishes run in `contenthub worker`s."""
+    import uvicorn
+
+    setup_logging()
+    settings = Settings.from_env()
+    open_db(settings, upgrade=True).dispose()
+    err.print(f"contenthub: API on http://{host}:{port}/api/v1 in {processes} process(es)")
+    uvicorn.run(
+        "contenthub.api.app:app_factory",
+        factory=True,
+        host=host,
+        port=port,
+        workers=processes,
+        log_config=None,
+        access_log=False,
+    )
+
+
+@app.command()
+@friendly_errors
 def worker(
     slots: Annotated[int, typer.Option(min=1, help="Publishes run at once.")] = 4,
 ) -> None:

@@ -159,6 +159,15 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     return app
 
 
+def app_factory() -> FastAPI:
+    """For ``contenthub api``'s worker processes, which uvicorn starts afresh: each sets up
+    its own logging and builds its own app."""
+    from contenthub.logs import setup_logging
+
+    setup_logging()
+    return create_app()
+
+
 def _install_latency_metric(app: FastAPI) -> None:
     registry = CollectorRegistry()
     latency = Histogram(
