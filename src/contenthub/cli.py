@@ -22,7 +22,7 @@ from rich.table import Table
 from contenthub import dispatch, migrate, store
 from contenthub.config import Settings
 from contenthub.db import Database
-from contenthub.errors import InputError, NotFound
+from contenthub.errors import InputError, NotFound, SubmissionLimit
 from contenthub.logs import setup_logging
 from contenthub.platforms.registry import load_modules
 from contenthub.secrets_box import SecretBox
@@ -79,7 +79,7 @@ def friendly_errors(fn: F) -> F:
         except InputError as error:
             err.print(f"[red]error:[/red] {error.field}: {error.message}", highlight=False)
             raise typer.Exit(2) from None
-        except NotFound as error:
+        except (NotFound, SubmissionLimit) as error:
             err.print(f"[red]error:[/red] {error}", highlight=False)
             raise typer.Exit(2) from None
 
@@ -323,8 +323,12 @@ def db_upgrade() -> None:
 @app.command()
 @friendly_errors
 def publish(
-    file: Annotated[
-        Path, typer.Argument(help="A Markdown file; its first '# ' line is the title.")
+    source: Annotated[
+        str,
+        typer.Argument(
+            metavar="ARTICLE",
+            help="A stored article's id, or a Markdown file (its first '# ' line is the title).",
+        ),
     ],
     account: Annotated[
         list[str], typer.Option("--account", "-a", help="Account id or name; repeat for many.")
@@ -343,17 +347,39 @@ def publish(
     user: UserOption = DEFAULT_USER,
     as_json: JsonOption = False,
 ) -> None:
-    """Queue a Markdown file for publishing to one or more accounts."""
+    """Publish an article (stored, or from a Markdown file) to one or more accounts."""
     settings = Settings.from_env()
     db = open_db(settings)
     if user == DEFAULT_USER:
         ensure_local_defaults(db, settings)
     user_id = resolve_user(db, user)
-    draft = read_markdown(file, title=title, tags=tag or ())
     due = parse_time(at, zone=zone_named(timezone)) if at else None
-    ids = publish_article(
-        db, user_id=user_id, draft=draft, accounts=account, priority=priority, at=due, now=now()
-    )
+    if source.isdigit() and not Path(source).exists():
+        from contenthub.services.publishing import Target, publish_targets
+
+        targets = [Target(int(source), _account_ids(db, account, user_id) or [])]
+        ids = db.write(
+            lambda s: publish_targets(
+                s,
+                user_id=user_id,
+                targets=targets,
+                priority=priority,
+                scheduled_at=due,
+                now=now(),
+                per_minute=settings.submissions_per_minute,
+            )
+        )
+    else:
+        draft = read_markdown(Path(source), title=title, tags=tag or ())
+        ids = publish_article(
+            db,
+            user_id=user_id,
+            draft=draft,
+            accounts=account,
+            priority=priority,
+            at=due,
+            now=now(),
+        )
     if as_json and not wait:
         out.print_json(json.dumps({"tasks": ids}))
         return

@@ -176,3 +176,15 @@ def test_users_tokens_articles_and_cookie_logins(workdir: Path) -> None:
     assert (
         json.loads(run(workdir, "stats", "--user", "ann", "--json").stdout)["by_status_now"] == {}
     )
+
+
+def test_publish_a_stored_article_by_its_id(workdir: Path, server) -> None:
+    added = run(workdir, "article", "add", "hello.md")
+    assert added.returncode == 0, added.stderr
+    [item] = json.loads(run(workdir, "article", "list", "--json").stdout)["items"]
+    result = run(workdir, "publish", str(item["id"]), "-a", "local-site", "--wait")
+    assert result.returncode == 0, result.stderr
+    [task] = json.loads(run(workdir, "task", "list", "--json").stdout)
+    assert task["status"] == "succeeded" and task["article_id"] == item["id"]
+    missing = run(workdir, "publish", "999", "-a", "local-site")
+    assert missing.returncode == 2 and "no article 999" in missing.stderr
