@@ -15,6 +15,30 @@ from contenthub.models import Account, Article, Platform, User
 ACCOUNT_STATUSES = ("active", "needs_login", "disabled")
 
 
+def owned(
+    session: Session,
+    model: type[Any],
+    ident: int,
+    *,
+    scope: int | None,
+    what: str,
+    lock: bool = False,
+) -> Any:
+    """The row ``ident`` of ``model`` if it belongs to ``scope`` (None: anyone's).
+
+    Someone else's row is reported exactly like a missing one, so ids cannot be probed.
+    """
+    query = sa.select(model).where(model.id == ident)
+    if scope is not None:
+        query = query.where(model.user_id == scope)
+    if lock:
+        query = query.with_for_update()
+    row = session.scalar(query)
+    if row is None:
+        raise NotFound(what, ident)
+    return row
+
+
 def user_ensure(
     session: Session, name: str, *, now: datetime, role: str = "user", max_running: int = 10
 ) -> int:
@@ -74,11 +98,9 @@ def account_create(
 
 def account_find(session: Session, ref: str | int, *, user_id: int | None) -> Account:
     """An account by id or by name, among the user's own."""
-    query = sa.select(Account)
     if isinstance(ref, int) or str(ref).isdigit():
-        query = query.where(Account.id == int(ref))
-    else:
-        query = query.where(Account.name == ref)
+        return owned(session, Account, int(ref), scope=user_id, what="account")
+    query = sa.select(Account).where(Account.name == ref)
     if user_id is not None:
         query = query.where(Account.user_id == user_id)
     account = session.scalar(query)

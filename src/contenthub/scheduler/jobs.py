@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from contenthub.errors import InputError, NotFound
 from contenthub.models import JobRun, ScheduledJob, User
 from contenthub.scheduler.schedule import Schedule
+from contenthub.store import owned
 
 JOB_TYPES = ("publishing", "account_check", "cleanup")
 ADMIN_ONLY_TYPES = ("cleanup",)
@@ -162,12 +163,7 @@ def job_create(
 
 
 def _owned_job(session: Session, job_id: int, scope: int | None) -> ScheduledJob:
-    query = sa.select(ScheduledJob).where(ScheduledJob.id == job_id)
-    if scope is not None:
-        query = query.where(ScheduledJob.user_id == scope)
-    job = session.scalar(query)
-    if job is None:
-        raise NotFound("scheduled job", job_id)
+    job: ScheduledJob = owned(session, ScheduledJob, job_id, scope=scope, what="scheduled job")
     return job
 
 

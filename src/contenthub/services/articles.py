@@ -8,8 +8,9 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from contenthub.errors import InputError, NotFound
+from contenthub.errors import InputError
 from contenthub.models import Article
+from contenthub.store import owned
 
 MAX_TITLE = 500
 MAX_BODY_BYTES = 20 * 1024 * 1024
@@ -32,12 +33,7 @@ def check_content(title: str | None, body: str | None, tags: Sequence[str] | Non
 
 
 def article_get(session: Session, article_id: int, *, scope: int | None) -> Article:
-    query = sa.select(Article).where(Article.id == article_id)
-    if scope is not None:
-        query = query.where(Article.user_id == scope)
-    article = session.scalar(query)
-    if article is None:
-        raise NotFound("article", article_id)
+    article: Article = owned(session, Article, article_id, scope=scope, what="article")
     return article
 
 

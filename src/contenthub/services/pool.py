@@ -22,10 +22,11 @@ from sqlalchemy.orm import Session
 
 from contenthub import dispatch
 from contenthub.dispatch.enqueue import DEFAULT_PRIORITY, MAX_PRIORITY, MIN_PRIORITY
-from contenthub.errors import InputError, NotFound
+from contenthub.errors import InputError
 from contenthub.models import Account, PoolEntry, PoolEntryTask, PublishTask
 from contenthub.services.articles import article_get
 from contenthub.states import FINAL, TaskStatus
+from contenthub.store import owned
 
 POOL_STATUSES = ("pending", "publishing", "published", "failed", "cancelled")
 DEFAULT_MAX_RETRIES = 3
@@ -134,23 +135,14 @@ def pool_add(
 
 
 def _owned_entry(session: Session, entry_id: int, scope: int | None) -> PoolEntry:
-    query = sa.select(PoolEntry).where(PoolEntry.id == entry_id).with_for_update()
-    if scope is not None:
-        query = query.where(PoolEntry.user_id == scope)
-    entry = session.scalar(query)
-    if entry is None:
-        raise NotFound("pool entry", entry_id)
+    entry: PoolEntry = owned(
+        session, PoolEntry, entry_id, scope=scope, what="pool entry", lock=True
+    )
     return entry
 
 
 def pool_get(session: Session, entry_id: int, *, scope: int | None) -> dict[str, Any]:
-    query = sa.select(PoolEntry).where(PoolEntry.id == entry_id)
-    if scope is not None:
-        query = query.where(PoolEntry.user_id == scope)
-    entry = session.scalar(query)
-    if entry is None:
-        raise NotFound("pool entry", entry_id)
-    return entry_out(entry)
+    return entry_out(owned(session, PoolEntry, entry_id, scope=scope, what="pool entry"))
 
 
 def pool_list(
