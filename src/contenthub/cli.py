@@ -751,13 +751,8 @@ def account_check(account: str, user: UserOption = DEFAULT_USER) -> None:
     db = open_db(settings)
     user_id = resolve_user(db, user)
     found = db.read(lambda s: store.account_find(s, account, user_id=user_id))
-    result = asyncio.run(accounts.account_check(found, SecretBox.from_env(settings.data_dir)))
-    if result.status != "unknown":
-        db.write(
-            lambda s: store.account_set_status(
-                s, found.id, result.status, now=now(), message=result.message
-            )
-        )
+    box = SecretBox.from_env(settings.data_dir)
+    result = asyncio.run(accounts.account_verify(db, found, box))
     out.print(
         f"{found.name}: {result.status}"
         + (f" as {result.identity}" if result.identity else "")

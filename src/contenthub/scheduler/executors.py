@@ -154,18 +154,11 @@ def run_account_check(ctx: RunContext, run: ClaimedRun, now: datetime) -> dict[s
     report: dict[str, list[dict[str, Any]]] = {"active": [], "needs_login": [], "unknown": []}
     for account in active:
         try:
-            check = asyncio.run(accounts.account_check(account, box))
+            check = asyncio.run(accounts.account_verify(ctx.db, account, box))
         except Exception as error:  # one account's trouble is its own line, not the run's
             check = accounts.LoginCheck("unknown", None, f"{type(error).__name__}: {error}")
         line = {"account_id": account.id, "name": account.name, "platform": account.platform}
-        if check.status == "needs_login":
-            ctx.db.write(
-                lambda s, a=account, c=check: store.account_set_status(
-                    s, a.id, "needs_login", now=ctx.clock(), message=c.message
-                )
-            )
-            line["message"] = check.message
-        elif check.status == "unknown":
+        if check.status != "active":
             line["message"] = check.message
         report[check.status].append(line)
     return {

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from http.cookiejar import LoadError, MozillaCookieJar
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from contenthub import store
+from contenthub.db import Database
 from contenthub.errors import AuthExpired, InputError, PublishError
 from contenthub.models import Account, PublishTask
 from contenthub.platforms.base import AccountAccess
@@ -112,6 +114,20 @@ async def account_check(account: Account, box: SecretBox) -> LoginCheck:
     except PublishError as error:
         return LoginCheck("unknown", None, error.message)
     return LoginCheck("active", f"{identity.name} ({identity.user_id})", None)
+
+
+async def account_verify(db: Database, account: Account, box: SecretBox) -> LoginCheck:
+    """Check the login and record what it showed: an expired login holds the account's tasks,
+    a good one releases them. The one place a login check changes an account's status."""
+    result = await account_check(account, box)
+    if result.status != "unknown":
+        await asyncio.to_thread(
+            db.write,
+            lambda s: store.account_set_status(
+                s, account.id, result.status, now=datetime.now(UTC), message=result.message
+            ),
+        )
+    return result
 
 
 def read_cookie_file(path: Path) -> dict[str, Any]:

@@ -98,12 +98,5 @@ async def check_account(
     account = await run_in_threadpool(
         db.read, lambda s: accounts.account_get(s, account_id, scope=user.scope)
     )
-    result = await accounts.account_check(account, box)
-    if result.status != "unknown":
-        await run_in_threadpool(
-            db.write,
-            lambda s: store.account_set_status(
-                s, account.id, result.status, now=now(), message=result.message
-            ),
-        )
+    result = await accounts.account_verify(db, account, box)
     return LoginCheckOut(status=result.status, identity=result.identity, message=result.message)
