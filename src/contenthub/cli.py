@@ -101,10 +101,11 @@ def open_db(settings: Settings, *, upgrade: bool = False, pool_size: int = 10) -
     return db
 
 
-def ensure_local_defaults(db: Database, settings: Settings) -> None:
-    """The embedded default: a 'local' user with a 'local-site' account publishing to data/site."""
+def ensure_local_defaults(db: Database, settings: Settings) -> int:
+    """The embedded default: a 'local' user with a 'local-site' account publishing to data/site.
+    Returns the user's id."""
 
-    def work(session: Any) -> None:
+    def work(session: Any) -> int:
         user_id = store.user_ensure(session, DEFAULT_USER, now=now(), role="admin")
         try:
             store.account_find(session, "local-site", user_id=user_id)
@@ -117,8 +118,9 @@ def ensure_local_defaults(db: Database, settings: Settings) -> None:
                 now=now(),
                 options={"root": str((settings.data_dir / "site").resolve())},
             )
+        return user_id
 
-    db.write(work)
+    return db.write(work)
 
 
 def open_as(user: str) -> tuple[Database, int]:
@@ -128,8 +130,9 @@ def open_as(user: str) -> tuple[Database, int]:
 
 
 def resolve_user(db: Database, name: str) -> int:
+    """The id of a named user; the default user (and its local site) is made on first use."""
     if name == DEFAULT_USER:
-        return db.write(lambda s: store.user_ensure(s, DEFAULT_USER, now=now(), role="admin"))
+        return ensure_local_defaults(db, Settings.from_env())
     return db.read(lambda s: store.user_by_name(s, name).id)
 
 
@@ -349,10 +352,7 @@ def publish(
 ) -> None:
     """Publish an article (stored, or from a Markdown file) to one or more accounts."""
     settings = Settings.from_env()
-    db = open_db(settings)
-    if user == DEFAULT_USER:
-        ensure_local_defaults(db, settings)
-    user_id = resolve_user(db, user)
+    db, user_id = open_as(user)
     due = parse_time(at, zone=zone_named(timezone)) if at else None
     if source.isdigit() and not Path(source).exists():
         from contenthub.services.publishing import Target, publish_targets
@@ -940,11 +940,7 @@ def pool_add(
     """Add an article to the publish pool; the publishing job releases it when it is due."""
     from contenthub.services import pool
 
-    settings = Settings.from_env()
-    db = open_db(settings)
-    if user == DEFAULT_USER:
-        ensure_local_defaults(db, settings)
-    user_id = resolve_user(db, user)
+    db, user_id = open_as(user)
     when = _cli_time(scheduled_at, "scheduled_at", zone_named(timezone))
     account_ids = _account_ids(db, account, user_id)
     entry = db.write(
