@@ -34,8 +34,8 @@ import httpx
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from contenthub.db import Database  # noqa: E402
 from contenthub.services import users  # noqa: E402
+from contenthub.storage.db import Database  # noqa: E402
 from dispatch import CONTENTHUB, create_database  # noqa: E402
 
 CLIENTS = 50

@@ -30,10 +30,10 @@ import sqlalchemy as sa
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from contenthub import dispatch, migrate, store  # noqa: E402
-from contenthub.db import Database  # noqa: E402
-from contenthub.dispatch import NewTask  # noqa: E402
-from contenthub.models import PublishTask, TaskEvent  # noqa: E402
+from contenthub import storage  # noqa: E402
+from contenthub.storage import NewTask, migrate  # noqa: E402
+from contenthub.storage.db import Database  # noqa: E402
+from contenthub.storage.models import PublishTask, TaskEvent  # noqa: E402
 
 CONTENTHUB = str(Path(sys.executable).parent / "contenthub")
 SERVERS = {
@@ -102,12 +102,12 @@ def seed_users_and_accounts(db: Database) -> list[tuple[int, int]]:
     t0 = now()
 
     def work(s: Any) -> list[tuple[int, int]]:
-        store.platform_set_limit(s, PLATFORM, 200)
+        storage.platform_set_limit(s, PLATFORM, 200)
         pairs = []
         for u in range(USERS):
-            user = store.user_ensure(s, f"user{u}", now=t0, max_running=10)
+            user = storage.user_ensure(s, f"user{u}", now=t0, max_running=10)
             for a in range(ACCOUNTS_PER_USER):
-                account = store.account_create(
+                account = storage.account_create(
                     s,
                     user_id=user,
                     platform=PLATFORM,
@@ -139,7 +139,7 @@ def measure_enqueue(db: Database, pairs: list[tuple[int, int]], count: int) -> f
     for i in range(count):
         user, account = pairs[i % len(pairs)]
         task = NewTask(user_id=user, account_id=account, title=f"T{i}", body="b")
-        db.write(lambda s, t=task: dispatch.task_enqueue(s, [t], now=now()))
+        db.write(lambda s, t=task: storage.task_enqueue(s, [t], now=now()))
     return count / (time.perf_counter() - started)
 
 
@@ -150,7 +150,7 @@ def enqueue_backlog(db: Database, pairs: list[tuple[int, int]], count: int) -> N
         batch.append(NewTask(user_id=user, account_id=account, title=f"T{i}", body="b"))
     for start in range(0, count, 500):
         chunk = batch[start : start + 500]
-        db.write(lambda s, c=chunk: dispatch.task_enqueue(s, c, now=now()))
+        db.write(lambda s, c=chunk: storage.task_enqueue(s, c, now=now()))
 
 
 def worker_env(url: str, workdir: Path) -> dict[str, str]:
@@ -235,9 +235,9 @@ def measure_pickup(
         for i in range(samples):
             user, account = pairs[i % len(pairs)]
             task = NewTask(user_id=user, account_id=account, title="p", body="b")
-            [public_id] = db.write(lambda s, t=task: dispatch.task_enqueue(s, [t], now=now()))
+            [public_id] = db.write(lambda s, t=task: storage.task_enqueue(s, [t], now=now()))
             wait_for(lambda n=i + 2: succeeded(db) == n, "a pickup")
-            row = db.read(lambda s, p=public_id: dispatch.task_get(s, p, user_id=None))
+            row = db.read(lambda s, p=public_id: storage.task_get(s, p, user_id=None))
             latencies.append((row["started_at"] - row["created_at"]).total_seconds() * 1000)
             # Let the worker go idle again, at a random point of its poll cycle: pickup is
             # measured from idle, sampled across the cycle rather than locked to one phase.
@@ -301,7 +301,7 @@ def measure_claim_ms(db: Database, rounds: int = 30, slots: int = 10) -> float:
     for _ in range(rounds):
         with db._sessions() as session, session.begin():
             started = time.perf_counter()
-            claimed = dispatch.task_claim(
+            claimed = storage.task_claim(
                 session, worker="bench", slots=slots, now=now(), lease_seconds=60
             )
             times.append((time.perf_counter() - started) * 1000)

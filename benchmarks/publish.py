@@ -29,12 +29,12 @@ import httpx
 import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
-from contenthub import dispatch, migrate, store
-from contenthub.db import Database
-from contenthub.dispatch import NewTask, task_enqueue
-from contenthub.models import PublishTask
+from contenthub import storage
 from contenthub.sandbox.server import SandboxClient, account_description
 from contenthub.secrets_box import SecretBox
+from contenthub.storage import NewTask, migrate, task_enqueue
+from contenthub.storage.db import Database
+from contenthub.storage.models import PublishTask
 from contenthub.worker import Worker, WorkerConfig, utcnow
 
 LATENCY_SECONDS = 4.0
@@ -81,7 +81,7 @@ async def drain(db: Database, box: SecretBox, slots: int, expected: int) -> floa
     running = asyncio.create_task(worker.run(install_signals=False))
     while True:
         counts = await asyncio.to_thread(
-            db.read, lambda s: dispatch.task_status_counts(s, user_id=None)
+            db.read, lambda s: storage.task_status_counts(s, user_id=None)
         )
         if counts.get("failed"):
             raise SystemExit(f"publishes failed: {counts}")
@@ -103,12 +103,12 @@ def scenario(
     admin = SandboxClient(sandbox)
 
     def setup(session) -> list[NewTask]:
-        user = store.user_ensure(session, f"bench-{tag}", now=utcnow(), max_running=slots)
+        user = storage.user_ensure(session, f"bench-{tag}", now=utcnow(), max_running=slots)
         ids = []
         for i in range(accounts):
             described = admin.add_account("zhihu", f"{tag}-{i}")
             ids.append(
-                store.account_create(
+                storage.account_create(
                     session,
                     user_id=user,
                     platform="zhihu",
@@ -125,7 +125,7 @@ def scenario(
 
     tasks = db.write(setup)
     db.write(lambda s: task_enqueue(s, tasks, now=utcnow()))
-    already = db.read(lambda s: dispatch.task_status_counts(s, user_id=None)).get("succeeded", 0)
+    already = db.read(lambda s: storage.task_status_counts(s, user_id=None)).get("succeeded", 0)
     wall = asyncio.run(drain(db, box, slots, already + publishes))
     user_id = tasks[0].user_id
     spans = db.read(

@@ -18,8 +18,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from contenthub import migrate
-from contenthub.db import Database
+from contenthub.storage import migrate
+from contenthub.storage.db import Database
 
 REPO = Path(__file__).resolve().parent.parent
 SUPPORT = Path(__file__).resolve().parent / "support"

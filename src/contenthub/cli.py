@@ -19,15 +19,16 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn
 from rich.table import Table
 
-from contenthub import dispatch, migrate, store
+from contenthub import storage
 from contenthub.config import Settings
-from contenthub.db import Database
 from contenthub.errors import InputError, NotFound, SubmissionLimit
 from contenthub.logs import setup_logging
 from contenthub.platforms.registry import load_modules
 from contenthub.secrets_box import SecretBox
 from contenthub.services.publishing import parse_time, publish_article, read_markdown, zone_named
 from contenthub.states import FINAL
+from contenthub.storage import migrate
+from contenthub.storage.db import Database
 from contenthub.worker import Worker, WorkerConfig
 
 app = typer.Typer(help="Publish articles to many platforms, reliably.", no_args_is_help=True)
@@ -106,11 +107,11 @@ def ensure_local_defaults(db: Database, settings: Settings) -> int:
     Returns the user's id."""
 
     def work(session: Any) -> int:
-        user_id = store.user_ensure(session, DEFAULT_USER, now=now(), role="admin")
+        user_id = storage.user_ensure(session, DEFAULT_USER, now=now(), role="admin")
         try:
-            store.account_find(session, "local-site", user_id=user_id)
+            storage.account_find(session, "local-site", user_id=user_id)
         except NotFound:
-            store.account_create(
+            storage.account_create(
                 session,
                 user_id=user_id,
                 platform="local",
@@ -133,7 +134,7 @@ def resolve_user(db: Database, name: str) -> int:
     """The id of a named user; the default user (and its local site) is made on first use."""
     if name == DEFAULT_USER:
         return ensure_local_defaults(db, Settings.from_env())
-    return db.read(lambda s: store.user_by_name(s, name).id)
+    return db.read(lambda s: storage.user_by_name(s, name).id)
 
 
 def make_worker(settings: Settings, db: Database, slots: int) -> Worker:
@@ -153,16 +154,16 @@ def bind_demo_accounts(db: Database, settings: Settings, sandbox_url: str) -> li
     box = SecretBox.from_env(settings.data_dir)
 
     def work(session: Any) -> list[str]:
-        user_id = store.user_ensure(session, DEFAULT_USER, now=now(), role="admin")
+        user_id = storage.user_ensure(session, DEFAULT_USER, now=now(), role="admin")
         names = []
         for spec in demo_accounts(sandbox_url):
             try:
-                account = store.account_find(session, spec["name"], user_id=user_id)
+                account = storage.account_find(session, spec["name"], user_id=user_id)
                 account.options = spec["options"]
                 account.credentials = box.seal(spec["credentials"])
-                store.account_set_status(session, account.id, "active", now=now())
+                storage.account_set_status(session, account.id, "active", now=now())
             except NotFound:
-                store.account_create(
+                storage.account_create(
                     session,
                     user_id=user_id,
                     platform=spec["platform"],
@@ -399,7 +400,7 @@ def watch(db: Database, ids: list[str], user_id: int) -> int:
     ) as bars:
         rows = {i: bars.add_task(i[:8], total=100, state="") for i in ids}
         while True:
-            tasks = db.read(lambda s: [dispatch.task_get(s, i, user_id=user_id) for i in ids])
+            tasks = db.read(lambda s: [storage.task_get(s, i, user_id=user_id) for i in ids])
             for task in tasks:
                 state = task["status"] + (f" · {task['stage']}" if task["stage"] else "")
                 if task["status"] == "succeeded":
@@ -436,7 +437,7 @@ def task_list(
     """The newest tasks first."""
     db, user_id = open_as(user)
     rows = db.read(
-        lambda s: dispatch.task_list(s, user_id=user_id, statuses=status or (), limit=limit)
+        lambda s: storage.task_list(s, user_id=user_id, statuses=status or (), limit=limit)
     )
     if as_json:
         out.print_json(json.dumps([_jsonable(r) for r in rows]))
@@ -466,8 +467,8 @@ def task_show(
     db, user_id = open_as(user)
 
     def work(s: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        task = dispatch.task_get(s, task_id, user_id=user_id)
-        return task, dispatch.task_events(s, task["id"])
+        task = storage.task_get(s, task_id, user_id=user_id)
+        return task, storage.task_events(s, task["id"])
 
     task, events = db.read(work)
     if as_json:
@@ -504,7 +505,7 @@ def task_show(
 def task_cancel(task_id: str, user: UserOption = DEFAULT_USER) -> None:
     """Cancel a task: at once if waiting, at its next step if running."""
     db, user_id = open_as(user)
-    result = db.write(lambda s: dispatch.task_cancel(s, task_id, user_id=user_id, now=now()))
+    result = db.write(lambda s: storage.task_cancel(s, task_id, user_id=user_id, now=now()))
     out.print(
         "cancel requested; the publish stops at its next step"
         if result.cancel_requested
@@ -517,7 +518,7 @@ def task_cancel(task_id: str, user: UserOption = DEFAULT_USER) -> None:
 def task_retry(task_id: str, user: UserOption = DEFAULT_USER) -> None:
     """Queue a failed or cancelled task again with a fresh attempt budget."""
     db, user_id = open_as(user)
-    result = db.write(lambda s: dispatch.task_retry(s, task_id, user_id=user_id, now=now()))
+    result = db.write(lambda s: storage.task_retry(s, task_id, user_id=user_id, now=now()))
     out.print(f"{task_id} {result.status}")
 
 
@@ -560,7 +561,7 @@ def account_add(
     if platform == "local" and "root" in options:
         options["root"] = str(Path(options["root"]).expanduser().resolve())
     account_id = db.write(
-        lambda s: store.account_create(
+        lambda s: storage.account_create(
             s,
             user_id=user_id,
             platform=platform,
@@ -579,7 +580,7 @@ def account_add(
 def account_list(user: UserOption = DEFAULT_USER, as_json: JsonOption = False) -> None:
     """Your accounts and their login health."""
     db, user_id = open_as(user)
-    accounts = db.read(lambda s: store.account_list(s, user_id=user_id))
+    accounts = db.read(lambda s: storage.account_list(s, user_id=user_id))
     rows = [
         {
             "id": a.id,
@@ -607,8 +608,8 @@ def account_activate(account: str, user: UserOption = DEFAULT_USER) -> None:
     db, user_id = open_as(user)
 
     def work(s: Any) -> None:
-        found = store.account_find(s, account, user_id=user_id)
-        store.account_set_status(s, found.id, "active", now=now())
+        found = storage.account_find(s, account, user_id=user_id)
+        storage.account_set_status(s, found.id, "active", now=now())
 
     db.write(work)
     out.print(f"account {account} active")
@@ -624,7 +625,7 @@ def platform_limit(
 ) -> None:
     """Set how many publishes may run at once on a platform, across every worker."""
     db = open_db(Settings.from_env())
-    db.write(lambda s: store.platform_set_limit(s, name, max_running))
+    db.write(lambda s: storage.platform_set_limit(s, name, max_running))
     out.print(f"{name}: {'no limit' if max_running is None else f'at most {max_running} at once'}")
 
 
@@ -689,7 +690,7 @@ def article_add(
     check_content(draft.title, draft.body, draft.tags)
     db, user_id = open_as(user)
     article_id = db.write(
-        lambda s: store.article_create(
+        lambda s: storage.article_create(
             s, user_id=user_id, title=draft.title, body=draft.body, tags=draft.tags, now=now()
         )
     )
@@ -750,7 +751,7 @@ def account_check(account: str, user: UserOption = DEFAULT_USER) -> None:
     settings = Settings.from_env()
     db = open_db(settings)
     user_id = resolve_user(db, user)
-    found = db.read(lambda s: store.account_find(s, account, user_id=user_id))
+    found = db.read(lambda s: storage.account_find(s, account, user_id=user_id))
     box = SecretBox.from_env(settings.data_dir)
     result = asyncio.run(accounts.account_verify(db, found, box))
     out.print(
@@ -784,7 +785,7 @@ def account_login(
     box = SecretBox.from_env(settings.data_dir)
 
     def work(s: Any) -> str:
-        found = store.account_find(s, account, user_id=user_id)
+        found = storage.account_find(s, account, user_id=user_id)
         accounts.account_update(
             s, found.id, scope=user_id, now=now(), box=box, credentials=credentials, status="active"
         )
@@ -817,7 +818,7 @@ def stats(
     start = _cli_time(since, "since", zone) or end - timedelta(days=7)
 
     def work(s: Any) -> tuple[dict[str, int], dict[str, Any]]:
-        account_id = store.account_find(s, account, user_id=user_id).id if account else None
+        account_id = storage.account_find(s, account, user_id=user_id).id if account else None
         report = stats_report(
             s,
             scope=user_id,
@@ -827,7 +828,7 @@ def stats(
             platform=platform,
             account_id=account_id,
         )
-        return dispatch.task_status_counts(s, user_id=user_id), report
+        return storage.task_status_counts(s, user_id=user_id), report
 
     counts, report = db.read(work)
     if as_json:
@@ -896,7 +897,7 @@ def _account_ids(db: Database, refs: list[str] | None, user_id: int) -> list[int
         ids = []
         for ref in refs:
             try:
-                ids.append(store.account_find(s, ref, user_id=user_id).id)
+                ids.append(storage.account_find(s, ref, user_id=user_id).id)
             except NotFound:
                 raise InputError("account", f"no account {ref!r} for this user") from None
         return ids
@@ -1142,7 +1143,7 @@ def scheduler_create(
     schedule = Schedule(schedule_type, interval, cron, job_tz)
     start = _cli_time(first_run, "first_run", zone_named(timezone))
     db, user_id = open_as(user)
-    is_admin = db.read(lambda s: store.user_by_name(s, user).role) == "admin"
+    is_admin = db.read(lambda s: storage.user_by_name(s, user).role) == "admin"
     job = db.write(
         lambda s: jobs.job_create(
             s,

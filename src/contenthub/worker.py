@@ -25,14 +25,14 @@ from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
-from contenthub import dispatch
-from contenthub.db import Database
-from contenthub.dispatch.events import NOTIFY_CHANNEL
+from contenthub import storage
 from contenthub.errors import ErrorClass, LeaseLost, PublishCancelled, PublishError, RateLimited
 from contenthub.platforms.base import PublishResult, TaskContent
 from contenthub.platforms.registry import publisher_for
 from contenthub.scheduler import Scheduler
 from contenthub.secrets_box import SecretBox
+from contenthub.storage.db import Database
+from contenthub.storage.events import NOTIFY_CHANNEL
 
 log = logging.getLogger("contenthub.worker")
 T = TypeVar("T")
@@ -66,7 +66,7 @@ class WorkerConfig:
 
 @dataclass
 class _Outcome:
-    lease: dispatch.Lease
+    lease: storage.Lease
     kind: str  # succeeded | failed | cancelled | released
     result: PublishResult | None = None
     error_class: ErrorClass | None = None
@@ -77,7 +77,7 @@ class _Outcome:
 class _Context:
     """The PublishContext a running publish sees."""
 
-    def __init__(self, worker: Worker, claimed: dispatch.ClaimedTask, lease: dispatch.Lease):
+    def __init__(self, worker: Worker, claimed: storage.ClaimedTask, lease: storage.Lease):
         self._worker = worker
         self._lease = lease
         self._checkpoints: dict[str, Any] = dict(claimed.checkpoint)
@@ -103,7 +103,7 @@ class _Context:
         self.stage = stage
         self._check()
         ok = await self._worker.db_call(
-            lambda s: dispatch.task_progress(
+            lambda s: storage.task_progress(
                 s,
                 self._lease,
                 progress=percent,
@@ -120,7 +120,7 @@ class _Context:
         self._checkpoints[key] = value
         snapshot = dict(self._checkpoints)
         ok = await self._worker.db_call(
-            lambda s: dispatch.task_checkpoint(s, self._lease, checkpoint=snapshot)
+            lambda s: storage.task_checkpoint(s, self._lease, checkpoint=snapshot)
         )
         if not ok:
             self.lost = True
@@ -144,7 +144,7 @@ class Worker:
             max_workers=config.slots + 4, thread_name_prefix="contenthub-db"
         )
         # Tasks this worker holds a lease on, until their outcome is recorded …
-        self._running: dict[int, tuple[dispatch.Lease, _Context, asyncio.Task[None]]] = {}
+        self._running: dict[int, tuple[storage.Lease, _Context, asyncio.Task[None]]] = {}
         # … and those of them whose publish is still under way (what occupies a slot).
         self._executing: set[int] = set()
         self._outcomes: list[_Outcome] = []
@@ -208,11 +208,11 @@ class Worker:
     async def _claim_loop(self) -> None:
         while not self._stopping.is_set():
             free = self._free_slots()
-            claimed: list[dispatch.ClaimedTask] = []
+            claimed: list[storage.ClaimedTask] = []
             if free > 0:
                 try:
                     claimed = await self.db_call(
-                        lambda s, n=free: dispatch.task_claim(
+                        lambda s, n=free: storage.task_claim(
                             s,
                             worker=self.config.name,
                             slots=n,
@@ -252,8 +252,8 @@ class Worker:
 
     # -- one publish ----------------------------------------------------------------------
 
-    def _start(self, claimed: dispatch.ClaimedTask) -> None:
-        lease = dispatch.Lease(claimed.id, claimed.lease_token, claimed.user_id)
+    def _start(self, claimed: storage.ClaimedTask) -> None:
+        lease = storage.Lease(claimed.id, claimed.lease_token, claimed.user_id)
         ctx = _Context(self, claimed, lease)
         runner = asyncio.create_task(self._publish(claimed, lease, ctx), name=claimed.public_id)
         self._running[claimed.id] = (lease, ctx, runner)
@@ -261,7 +261,7 @@ class Worker:
         self.claimed_total += 1
 
     async def _publish(
-        self, claimed: dispatch.ClaimedTask, lease: dispatch.Lease, ctx: _Context
+        self, claimed: storage.ClaimedTask, lease: storage.Lease, ctx: _Context
     ) -> None:
         extra = {
             "task_id": claimed.public_id,
@@ -383,17 +383,17 @@ class Worker:
     def _write_outcomes(self, session: Session, batch: list[_Outcome]) -> None:
         now, me = self.clock(), self.config.name
         published = [
-            dispatch.Published(o.lease, o.result.url, o.result.post_id)
+            storage.Published(o.lease, o.result.url, o.result.post_id)
             for o in batch
             if o.kind == "succeeded" and o.result is not None
         ]
-        dispatch.task_complete(session, published, now=now, worker=me)
+        storage.task_complete(session, published, now=now, worker=me)
         for o in batch:
             if o.kind == "succeeded":
                 continue
             if o.kind == "failed":
                 assert o.error_class is not None
-                dispatch.task_fail(
+                storage.task_fail(
                     session,
                     o.lease,
                     error_class=o.error_class,
@@ -403,16 +403,16 @@ class Worker:
                     retry_after_seconds=o.retry_after,
                 )
             elif o.kind == "cancelled":
-                dispatch.task_finish_cancelled(session, o.lease, now=now, worker=me)
+                storage.task_finish_cancelled(session, o.lease, now=now, worker=me)
             else:
-                dispatch.task_release(session, o.lease, now=now, worker=me, reason=o.message)
+                storage.task_release(session, o.lease, now=now, worker=me, reason=o.message)
 
     # -- side loops -----------------------------------------------------------------------
 
-    def _leases(self) -> list[dispatch.Lease]:
+    def _leases(self) -> list[storage.Lease]:
         return [entry[0] for entry in self._running.values()]
 
-    def _apply(self, result: dispatch.HeartbeatResult) -> None:
+    def _apply(self, result: storage.HeartbeatResult) -> None:
         for task_id in result.lost:
             entry = self._running.get(task_id)
             if entry:
@@ -436,7 +436,7 @@ class Worker:
             leases = self._leases()
             if leases:
                 result = await self.db_call(
-                    lambda s: dispatch.task_heartbeat(
+                    lambda s: storage.task_heartbeat(
                         s, leases, now=self.clock(), lease_seconds=self.config.lease_seconds
                     )
                 )
@@ -449,17 +449,15 @@ class Worker:
             leases = self._leases()
             if leases:
                 self._apply(
-                    await self.db_call(lambda s: dispatch.task_poll_cancel(s, leases), read=True)
+                    await self.db_call(lambda s: storage.task_poll_cancel(s, leases), read=True)
                 )
 
         await self._every(self.config.cancel_poll_seconds, poll)
 
     async def _maintenance_loop(self) -> None:
         async def once() -> None:
-            rescued = await self.db_call(
-                lambda s: dispatch.task_rescue_expired(s, now=self.clock())
-            )
-            staged = await self.db_call(lambda s: dispatch.task_stage_due(s, now=self.clock()))
+            rescued = await self.db_call(lambda s: storage.task_rescue_expired(s, now=self.clock()))
+            staged = await self.db_call(lambda s: storage.task_stage_due(s, now=self.clock()))
             if rescued:
                 log.warning("rescued tasks whose worker was lost", extra={"count": rescued})
             if rescued or staged:

@@ -16,8 +16,8 @@ import httpx
 import pytest
 from harness import CONTENTHUB, SUPPORT, wait_until
 
-from contenthub.db import Database
 from contenthub.services import users
+from contenthub.storage.db import Database
 from tests.conftest import fresh_database_url
 from tests.factories import T0
 

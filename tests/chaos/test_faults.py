@@ -13,19 +13,19 @@ from harness import start_worker, wait_until, worker_env
 from sqlalchemy.engine import make_url
 from tcp_proxy import TcpProxy
 
-from contenthub import dispatch
-from contenthub.db import Database
+from contenthub import storage
+from contenthub.storage.db import Database
 from tests.factories import enqueue, make_account, make_user
 
 pytestmark = pytest.mark.chaos
 
 
 def task(db: Database, public_id: str) -> dict:
-    return db.read(lambda s: dispatch.task_get(s, public_id, user_id=None))
+    return db.read(lambda s: storage.task_get(s, public_id, user_id=None))
 
 
 def events(db: Database, public_id: str) -> list[dict]:
-    return db.read(lambda s: dispatch.task_events(s, task(db, public_id)["id"]))
+    return db.read(lambda s: storage.task_events(s, task(db, public_id)["id"]))
 
 
 def local_site_task(db: Database, root: Path, delay: float) -> str:

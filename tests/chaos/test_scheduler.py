@@ -11,9 +11,9 @@ import pytest
 import sqlalchemy as sa
 from harness import start_worker, wait_until, worker_env
 
-from contenthub.db import Database
-from contenthub.models import JobRun
 from contenthub.scheduler import Schedule, jobs
+from contenthub.storage.db import Database
+from contenthub.storage.models import JobRun
 from tests.factories import make_user
 
 pytestmark = pytest.mark.chaos

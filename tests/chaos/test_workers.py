@@ -10,9 +10,9 @@ import pytest
 import sqlalchemy as sa
 from harness import start_worker, wait_until, worker_env
 
-from contenthub import store
-from contenthub.db import Database
-from contenthub.models import PublishTask, TaskEvent
+from contenthub import storage
+from contenthub.storage.db import Database
+from contenthub.storage.models import PublishTask, TaskEvent
 from tests.factories import enqueue, make_account, make_user
 
 pytestmark = pytest.mark.chaos
@@ -63,7 +63,7 @@ def test_four_workers_drain_thousands_exactly_once_within_every_limit(
     db: Database, database_url: str, processes, tmp_path: Path
 ) -> None:
     journal = tmp_path / "journal.txt"
-    db.write(lambda s: store.platform_set_limit(s, "noop", 6))
+    db.write(lambda s: storage.platform_set_limit(s, "noop", 6))
     total = 0
     for u in range(12):
         user = make_user(db, f"user{u}", max_running=3)

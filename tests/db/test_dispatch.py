@@ -10,34 +10,34 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from contenthub import dispatch, store
-from contenthub.db import Database
-from contenthub.dispatch import Lease, NewTask
+from contenthub import storage
 from contenthub.errors import ErrorClass, InputError, NotFound
-from contenthub.models import Account, PublishTask, TaskEvent
+from contenthub.storage import Lease, NewTask
+from contenthub.storage.db import Database
+from contenthub.storage.models import Account, PublishTask, TaskEvent
 from tests.factories import T0, enqueue, make_account, make_user
 
 LEASE = 60.0
 
 
-def claim(db: Database, slots: int, now=T0, worker: str = "w1") -> list[dispatch.ClaimedTask]:
+def claim(db: Database, slots: int, now=T0, worker: str = "w1") -> list[storage.ClaimedTask]:
     return db.write(
-        lambda s: dispatch.task_claim(s, worker=worker, slots=slots, now=now, lease_seconds=LEASE)
+        lambda s: storage.task_claim(s, worker=worker, slots=slots, now=now, lease_seconds=LEASE)
     )
 
 
-def lease_of(task: dispatch.ClaimedTask) -> Lease:
+def lease_of(task: storage.ClaimedTask) -> Lease:
     return Lease(task.id, task.lease_token, task.user_id)
 
 
-def complete(db: Database, task: dispatch.ClaimedTask, now=T0) -> bool:
-    done = dispatch.Published(lease_of(task), url="u", post_id="p")
-    recorded = db.write(lambda s: dispatch.task_complete(s, [done], now=now, worker="w1"))
+def complete(db: Database, task: storage.ClaimedTask, now=T0) -> bool:
+    done = storage.Published(lease_of(task), url="u", post_id="p")
+    recorded = db.write(lambda s: storage.task_complete(s, [done], now=now, worker="w1"))
     return recorded == {task.id}
 
 
 def task_row(db: Database, public_id: str) -> dict:
-    return db.read(lambda s: dispatch.task_get(s, public_id, user_id=None))
+    return db.read(lambda s: storage.task_get(s, public_id, user_id=None))
 
 
 def count_rows(db: Database, model) -> int:
@@ -56,7 +56,7 @@ def test_enqueue_writes_task_and_event_with_snapshot(db: Database) -> None:
     assert task["priority"] == 2
     assert task["title"] == "Post 0"
     assert task["attempt"] == 0 and task["max_attempts"] == 3
-    events = db.read(lambda s: dispatch.task_events(s, task["id"]))
+    events = db.read(lambda s: storage.task_events(s, task["id"]))
     assert [(e["from_status"], e["to_status"]) for e in events] == [(None, "queued")]
 
 
@@ -75,7 +75,7 @@ def test_bad_enqueue_names_the_field_and_writes_nothing(db: Database, change, fi
     good = {"user_id": user, "account_id": account, "title": "T", "body": "B"}
     tasks = [NewTask(**good), NewTask(**{**good, **change})]
     with pytest.raises(InputError) as raised:
-        db.write(lambda s: dispatch.task_enqueue(s, tasks, now=T0))
+        db.write(lambda s: storage.task_enqueue(s, tasks, now=T0))
     assert raised.value.field.endswith(field)
     assert count_rows(db, PublishTask) == 0
     assert count_rows(db, TaskEvent) == 0
@@ -131,7 +131,7 @@ def test_per_user_limit(db: Database) -> None:
 
 
 def test_platform_limit_holds_across_users(db: Database) -> None:
-    db.write(lambda s: store.platform_set_limit(s, "noop", 3))
+    db.write(lambda s: storage.platform_set_limit(s, "noop", 3))
     for name in ("ann", "bob", "cy"):
         user = make_user(db, name)
         for i in range(3):
@@ -206,9 +206,9 @@ def test_scheduled_tasks_wait_for_their_time(db: Database) -> None:
     account = make_account(db, user, "a1")
     [public_id] = enqueue(db, user, account, due_at=T0 + timedelta(hours=1))
     assert task_row(db, public_id)["status"] == "scheduled"
-    assert db.write(lambda s: dispatch.task_stage_due(s, now=T0 + timedelta(minutes=59))) == 0
+    assert db.write(lambda s: storage.task_stage_due(s, now=T0 + timedelta(minutes=59))) == 0
     assert claim(db, 1, now=T0 + timedelta(minutes=59)) == []
-    assert db.write(lambda s: dispatch.task_stage_due(s, now=T0 + timedelta(hours=1))) == 1
+    assert db.write(lambda s: storage.task_stage_due(s, now=T0 + timedelta(hours=1))) == 1
     [t] = claim(db, 1, now=T0 + timedelta(hours=1))
     assert t.public_id == public_id
 
@@ -225,7 +225,7 @@ def test_expired_lease_is_rescued_then_fails_when_attempts_are_used_up(db: Datab
         [t] = claim(db, 1, now=now)
         assert t.attempt == attempt
         now += timedelta(seconds=LEASE + 1)
-        assert db.write(lambda s, n=now: dispatch.task_rescue_expired(s, now=n)) == 1
+        assert db.write(lambda s, n=now: storage.task_rescue_expired(s, now=n)) == 1
     task = task_row(db, public_id)
     assert task["status"] == "failed"
     assert task["error_class"] == "worker_lost"
@@ -237,13 +237,13 @@ def test_heartbeat_keeps_the_lease(db: Database) -> None:
     enqueue(db, user, make_account(db, user, "a1"))
     [t] = claim(db, 1)
     result = db.write(
-        lambda s: dispatch.task_heartbeat(
+        lambda s: storage.task_heartbeat(
             s, [lease_of(t)], now=T0 + timedelta(seconds=50), lease_seconds=LEASE
         )
     )
     assert result.lost == set() and result.cancel_requested == set()
     later = T0 + timedelta(seconds=LEASE + 10)
-    assert db.write(lambda s: dispatch.task_rescue_expired(s, now=later)) == 0
+    assert db.write(lambda s: storage.task_rescue_expired(s, now=later)) == 0
 
 
 def test_a_lost_lease_cannot_overwrite_the_new_attempt(db: Database) -> None:
@@ -251,11 +251,11 @@ def test_a_lost_lease_cannot_overwrite_the_new_attempt(db: Database) -> None:
     [public_id] = enqueue(db, user, make_account(db, user, "a1"))
     [old] = claim(db, 1, worker="w-old")
     later = T0 + timedelta(seconds=LEASE + 1)
-    db.write(lambda s: dispatch.task_rescue_expired(s, now=later))
+    db.write(lambda s: storage.task_rescue_expired(s, now=later))
     [new] = claim(db, 1, now=later, worker="w-new")
     assert complete(db, old, now=later) is False
     beat = db.write(
-        lambda s: dispatch.task_heartbeat(s, [lease_of(old)], now=later, lease_seconds=LEASE)
+        lambda s: storage.task_heartbeat(s, [lease_of(old)], now=later, lease_seconds=LEASE)
     )
     assert beat.lost == {old.id}
     assert complete(db, new, now=later) is True
@@ -275,15 +275,15 @@ def test_cancel_scheduled_queued_and_running(db: Database) -> None:
     [t] = claim(db, 5)
     assert t.public_id == running
 
-    def cancel(public_id: str) -> dispatch.ControlResult:
-        return db.write(lambda s: dispatch.task_cancel(s, public_id, user_id=user, now=T0))
+    def cancel(public_id: str) -> storage.ControlResult:
+        return db.write(lambda s: storage.task_cancel(s, public_id, user_id=user, now=T0))
 
     assert cancel(scheduled).status == "cancelled"
     assert cancel(queued).status == "cancelled"
     assert cancel(running).cancel_requested
-    beat = db.read(lambda s: dispatch.task_poll_cancel(s, [lease_of(t)]))
+    beat = db.read(lambda s: storage.task_poll_cancel(s, [lease_of(t)]))
     assert beat.cancel_requested == {t.id}
-    assert db.write(lambda s: dispatch.task_finish_cancelled(s, lease_of(t), now=T0, worker="w1"))
+    assert db.write(lambda s: storage.task_finish_cancelled(s, lease_of(t), now=T0, worker="w1"))
     assert task_row(db, running)["status"] == "cancelled"
     with pytest.raises(InputError, match="already cancelled"):
         cancel(running)
@@ -293,15 +293,15 @@ def test_other_users_cannot_touch_a_task(db: Database) -> None:
     ann, bob = make_user(db, "ann"), make_user(db, "bob")
     [public_id] = enqueue(db, ann, make_account(db, ann, "a1"))
     with pytest.raises(NotFound):
-        db.write(lambda s: dispatch.task_cancel(s, public_id, user_id=bob, now=T0))
+        db.write(lambda s: storage.task_cancel(s, public_id, user_id=bob, now=T0))
     with pytest.raises(NotFound):
-        db.read(lambda s: dispatch.task_get(s, public_id, user_id=bob))
+        db.read(lambda s: storage.task_get(s, public_id, user_id=bob))
     assert task_row(db, public_id)["status"] == "queued"
 
 
 def fail(db: Database, t, error_class: ErrorClass, now=T0, retry_after=None) -> str | None:
     return db.write(
-        lambda s: dispatch.task_fail(
+        lambda s: storage.task_fail(
             s,
             lease_of(t),
             error_class=error_class,
@@ -328,7 +328,7 @@ def test_transient_errors_back_off_then_fail_and_the_user_can_retry(db: Database
     [t] = claim(db, 1, now=now)
     assert t.attempt == 3
     assert fail(db, t, ErrorClass.TRANSIENT, now=now) == "failed"
-    db.write(lambda s: dispatch.task_retry(s, public_id, user_id=user, now=now))
+    db.write(lambda s: storage.task_retry(s, public_id, user_id=user, now=now))
     [t] = claim(db, 1, now=now)
     assert t.attempt == 4 and t.max_attempts == 6
 
@@ -356,7 +356,7 @@ def test_auth_expired_holds_the_accounts_tasks_until_it_is_active(db: Database) 
     assert status == "needs_login"
     assert claim(db, 5) == []
     assert {task_row(db, i)["status"] for i in ids} == {"queued"}
-    db.write(lambda s: store.account_set_status(s, account, "active", now=T0))
+    db.write(lambda s: storage.account_set_status(s, account, "active", now=T0))
     assert len(claim(db, 5)) == 1
 
 
@@ -365,7 +365,7 @@ def test_every_status_change_has_an_event(db: Database) -> None:
     [public_id] = enqueue(db, user, make_account(db, user, "a1"))
     [t] = claim(db, 1)
     db.write(
-        lambda s: dispatch.task_progress(
+        lambda s: storage.task_progress(
             s, lease_of(t), progress=40, stage="draft", now=T0, worker="w1"
         )
     )
@@ -373,7 +373,7 @@ def test_every_status_change_has_an_event(db: Database) -> None:
     task = task_row(db, public_id)
     changes = [
         (e["from_status"], e["to_status"])
-        for e in db.read(lambda s: dispatch.task_events(s, task["id"]))
+        for e in db.read(lambda s: storage.task_events(s, task["id"]))
         if e["kind"] == "status"
     ]
     assert changes == [(None, "queued"), ("queued", "running"), ("running", "succeeded")]

@@ -5,9 +5,9 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from contenthub import migrate
-from contenthub.db import Database
-from contenthub.models import Base
+from contenthub.storage import migrate
+from contenthub.storage.db import Database
+from contenthub.storage.models import Base
 
 
 def test_migrations_reach_the_models(db: Database) -> None:

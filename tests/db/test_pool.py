@@ -12,14 +12,14 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from contenthub import dispatch, store
-from contenthub.db import Database
-from contenthub.dispatch import Lease
+from contenthub import storage
 from contenthub.errors import ErrorClass, InputError, NotFound
-from contenthub.models import PoolEntry, ScheduledJob
 from contenthub.scheduler import Schedule, Scheduler
 from contenthub.scheduler import jobs as scheduled
 from contenthub.services import pool
+from contenthub.storage import Lease
+from contenthub.storage.db import Database
+from contenthub.storage.models import PoolEntry, ScheduledJob
 from tests.factories import T0, make_account, make_user
 
 
@@ -29,7 +29,7 @@ def owner(db: Database) -> dict[str, int]:
     account_id = make_account(db, user_id, "a1")
     articles = [
         db.write(
-            lambda s, i=i: store.article_create(
+            lambda s, i=i: storage.article_create(
                 s, user_id=user_id, title=f"Article {i}", body="Body", tags=[], now=T0
             )
         )
@@ -76,19 +76,19 @@ def run_publishing(db: Database, job_id: int, now=T0) -> dict[str, Any]:
 def finish_all(db: Database, now, *, fail: bool = False) -> int:
     """Play a worker: claim every queued task and complete (or reject) it."""
     claimed = db.write(
-        lambda s: dispatch.task_claim(s, worker="w", slots=50, now=now, lease_seconds=60)
+        lambda s: storage.task_claim(s, worker="w", slots=50, now=now, lease_seconds=60)
     )
     for task in claimed:
         lease = Lease(task.id, task.lease_token, task.user_id)
         if fail:
             db.write(
-                lambda s, held=lease: dispatch.task_fail(
+                lambda s, held=lease: storage.task_fail(
                     s, held, error_class=ErrorClass.REJECTED, message="refused", now=now, worker="w"
                 )
             )
         else:
-            done = dispatch.Published(lease, url=f"https://x/{task.public_id}", post_id="p1")
-            db.write(lambda s, d=done: dispatch.task_complete(s, [d], now=now, worker="w"))
+            done = storage.Published(lease, url=f"https://x/{task.public_id}", post_id="p1")
+            db.write(lambda s, d=done: storage.task_complete(s, [d], now=now, worker="w"))
     return len(claimed)
 
 
@@ -174,16 +174,16 @@ def test_retry_publishes_only_to_accounts_that_failed(db, owner) -> None:
     job = publishing_job(db, owner)
     run_publishing(db, job)
     claimed = db.write(
-        lambda s: dispatch.task_claim(s, worker="w", slots=5, now=T0, lease_seconds=60)
+        lambda s: storage.task_claim(s, worker="w", slots=5, now=T0, lease_seconds=60)
     )
     for task in claimed:
         lease = Lease(task.id, task.lease_token, task.user_id)
         if task.account_id == owner["account"]:
-            done = dispatch.Published(lease, url="https://x/ok", post_id="ok")
-            db.write(lambda s, d=done: dispatch.task_complete(s, [d], now=T0, worker="w"))
+            done = storage.Published(lease, url="https://x/ok", post_id="ok")
+            db.write(lambda s, d=done: storage.task_complete(s, [d], now=T0, worker="w"))
         else:
             db.write(
-                lambda s, held=lease: dispatch.task_fail(
+                lambda s, held=lease: storage.task_fail(
                     s, held, error_class=ErrorClass.REJECTED, message="no", now=T0, worker="w"
                 )
             )
@@ -192,7 +192,7 @@ def test_retry_publishes_only_to_accounts_that_failed(db, owner) -> None:
     run_publishing(db, job, T0 + timedelta(seconds=2))  # the retry
     row = entry_status(db, entry["id"])
     assert row.status == "publishing" and row.retry_count == 1
-    queued = db.read(lambda s: dispatch.task_list(s, user_id=None, statuses=["queued"]))
+    queued = db.read(lambda s: storage.task_list(s, user_id=None, statuses=["queued"]))
     assert [t["account_id"] for t in queued] == [second_account]
 
 
@@ -275,5 +275,5 @@ def test_cancelling_a_publishing_entry_cancels_its_tasks(db, owner) -> None:
     entry = add(db, owner, "article0")
     run_publishing(db, publishing_job(db, owner))
     db.write(lambda s: pool.pool_cancel(s, entry["id"], scope=owner["user"], now=T0))
-    assert db.read(lambda s: dispatch.task_status_counts(s, user_id=None)) == {"cancelled": 1}
+    assert db.read(lambda s: storage.task_status_counts(s, user_id=None)) == {"cancelled": 1}
     assert db.read(lambda s: s.scalar(sa.select(sa.func.count()).select_from(ScheduledJob))) == 1

@@ -10,12 +10,12 @@ import noop_platform  # noqa: F401 - registers the test platform
 import pytest
 import sqlalchemy as sa
 
-from contenthub import store
-from contenthub.db import Database
+from contenthub import storage
 from contenthub.errors import InputError, NotFound
-from contenthub.models import Account, JobRun, PublishTask, ScheduledJob, TaskEvent
 from contenthub.scheduler import Schedule, Scheduler, jobs
 from contenthub.secrets_box import SecretBox
+from contenthub.storage.db import Database
+from contenthub.storage.models import Account, JobRun, PublishTask, ScheduledJob, TaskEvent
 from tests.factories import T0, enqueue, make_account, make_user
 
 
@@ -125,7 +125,7 @@ def test_other_users_jobs_are_not_found(db, scheduler) -> None:
 
 
 def test_cleanup_applies_retention(db, scheduler) -> None:
-    admin = db.write(lambda s: store.user_ensure(s, "root", now=T0, role="admin"))
+    admin = db.write(lambda s: storage.user_ensure(s, "root", now=T0, role="admin"))
     account = make_account(db, admin, "a")
     [old] = enqueue(db, admin, account, now=T0 - timedelta(days=100))
     db.write(

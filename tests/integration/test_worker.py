@@ -7,15 +7,15 @@ from pathlib import Path
 import pytest
 from harness import start_worker, wait_until, worker_env
 
-from contenthub import dispatch, store
-from contenthub.db import Database
+from contenthub import storage
+from contenthub.storage.db import Database
 from tests.factories import T0, enqueue, make_account, make_user
 
 pytestmark = pytest.mark.chaos
 
 
 def task(db: Database, public_id: str) -> dict:
-    return db.read(lambda s: dispatch.task_get(s, public_id, user_id=None))
+    return db.read(lambda s: storage.task_get(s, public_id, user_id=None))
 
 
 def finished(db: Database, public_id: str) -> dict | None:
@@ -36,7 +36,7 @@ def test_cancel_while_running_stops_at_the_next_step(
     wait_until(
         lambda: task(db, public_id)["checkpoint"].get("draft_path"), timeout=30, what="the draft"
     )
-    result = db.write(lambda s: dispatch.task_cancel(s, public_id, user_id=user, now=T0))
+    result = db.write(lambda s: storage.task_cancel(s, public_id, user_id=user, now=T0))
     assert result.cancel_requested
     final = wait_until(lambda: finished(db, public_id), timeout=30, what="the cancel")
     assert final["status"] == "cancelled"
@@ -54,7 +54,7 @@ def test_expired_login_holds_tasks_until_the_account_is_active_again(
     start_worker(processes, worker_env(database_url, tmp_path), slots=2, log=tmp_path / "w.log")
 
     def held() -> bool:
-        status = db.read(lambda s: store.account_find(s, account, user_id=None).status)
+        status = db.read(lambda s: storage.account_find(s, account, user_id=None).status)
         rows = [task(db, i) for i in ids]
         return status == "needs_login" and all(r["status"] == "queued" for r in rows)
 
@@ -64,9 +64,9 @@ def test_expired_login_holds_tasks_until_the_account_is_active_again(
 
     # The user logs in again (here: the account no longer fails) and re-activates it.
     def relogin(s) -> None:
-        found = store.account_find(s, account, user_id=None)
+        found = storage.account_find(s, account, user_id=None)
         found.options = {}
-        store.account_set_status(s, account, "active", now=T0)
+        storage.account_set_status(s, account, "active", now=T0)
 
     db.write(relogin)
     for public_id in ids:

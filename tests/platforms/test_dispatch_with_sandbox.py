@@ -11,10 +11,10 @@ import pytest
 from cryptography.fernet import Fernet
 from harness import start_worker, wait_until, worker_env
 
-from contenthub import dispatch, store
-from contenthub.db import Database
+from contenthub import storage
 from contenthub.sandbox.server import SandboxServer
 from contenthub.secrets_box import SecretBox
+from contenthub.storage.db import Database
 from tests.factories import enqueue, make_account, make_user
 from tests.platforms.conftest import new_account, posts_of
 
@@ -23,7 +23,7 @@ SECRET_KEY = Fernet.generate_key()
 
 
 def task(db: Database, public_id: str) -> dict:
-    return db.read(lambda s: dispatch.task_get(s, public_id, user_id=None))
+    return db.read(lambda s: storage.task_get(s, public_id, user_id=None))
 
 
 def bind(db: Database, user: int, sandbox_account: dict, **kwargs) -> int:
@@ -83,7 +83,7 @@ def test_expired_login_marks_the_account_and_holds_its_tasks(
     start_worker(processes, env(database_url, tmp_path), slots=2, log=tmp_path / "w.log")
 
     def held() -> bool:
-        status = db.read(lambda s: store.account_find(s, account, user_id=None).status)
+        status = db.read(lambda s: storage.account_find(s, account, user_id=None).status)
         return status == "needs_login" and all(task(db, i)["status"] == "queued" for i in ids)
 
     wait_until(held, timeout=30, what="the account to be marked needs_login")

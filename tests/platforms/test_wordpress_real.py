@@ -29,11 +29,11 @@ from wordpress_site import (
     wordpress_site,
 )
 
-from contenthub import dispatch, migrate
-from contenthub.db import Database
-from contenthub.dispatch import NewTask, task_enqueue
+from contenthub import storage
 from contenthub.platforms.registry import known_platforms
 from contenthub.secrets_box import SecretBox
+from contenthub.storage import NewTask, migrate, task_enqueue
+from contenthub.storage.db import Database
 from tests.factories import T0, make_account, make_user
 
 BODY_PNG = png_bytes(24, 16, (200, 60, 30))
@@ -157,7 +157,7 @@ def test_publish_through_a_worker_to_real_wordpress(
     )
 
     def finished() -> dict[str, Any] | None:
-        row = db.read(lambda s: dispatch.task_get(s, public_id, user_id=None))
+        row = db.read(lambda s: storage.task_get(s, public_id, user_id=None))
         return row if row["status"] in FINAL else None
 
     task = wait_until(finished, timeout=120, what="the publish to WordPress to finish")

@@ -10,11 +10,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import exc
 
-from contenthub.db import is_transient
 from contenthub.errors import ErrorClass, InputError
 from contenthub.retry import MAX_TOTAL_ATTEMPTS, backoff_seconds, decide
 from contenthub.services.publishing import parse_time, read_markdown
 from contenthub.states import TransitionError, check_transition
+from contenthub.storage.db import is_transient
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 

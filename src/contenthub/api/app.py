@@ -15,7 +15,6 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry, Histogram
 from starlette.exceptions import HTTPException
 
-from contenthub import migrate
 from contenthub.api.deps import TokenCache, Unauthenticated
 from contenthub.api.routers import (
     accounts,
@@ -31,10 +30,11 @@ from contenthub.api.routers import (
 )
 from contenthub.api.schemas import ErrorBody
 from contenthub.config import Settings
-from contenthub.db import Database
 from contenthub.errors import Forbidden, InputError, NotFound, SubmissionLimit
 from contenthub.platforms.registry import load_modules
 from contenthub.secrets_box import SecretBox
+from contenthub.storage import migrate
+from contenthub.storage.db import Database
 
 log = logging.getLogger("contenthub.api")
 PREFIX = "/api/v1"

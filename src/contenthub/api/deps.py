@@ -10,9 +10,9 @@ from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from contenthub.config import Settings
-from contenthub.db import Database
 from contenthub.secrets_box import SecretBox
 from contenthub.services.users import Principal, token_authenticate
+from contenthub.storage.db import Database
 
 _bearer = HTTPBearer(auto_error=False, description="An API token: `contenthub user token NAME`")
 

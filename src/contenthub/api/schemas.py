@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-from contenthub.dispatch.enqueue import MAX_PRIORITY, MIN_PRIORITY
+from contenthub.storage.enqueue import MAX_PRIORITY, MIN_PRIORITY
 
 DbId = Annotated[int, Field(ge=1, le=2_147_483_647)]
 Tag = Annotated[str, Field(min_length=1, max_length=50, pattern=r"\S")]

@@ -15,10 +15,10 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from contenthub.db import Database
 from contenthub.scheduler import jobs
 from contenthub.scheduler.executors import EXECUTORS, RunContext
 from contenthub.secrets_box import SecretBox
+from contenthub.storage.db import Database
 
 log = logging.getLogger("contenthub.scheduler")
 

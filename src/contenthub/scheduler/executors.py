@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from contenthub import dispatch, store
-from contenthub.db import Database
+from contenthub import storage
 from contenthub.scheduler.jobs import ClaimedRun, job_run_prune
 from contenthub.secrets_box import SecretBox
 from contenthub.services import accounts, pool
 from contenthub.services.pool import EntryOutcome
+from contenthub.storage.db import Database
 
 log = logging.getLogger("contenthub.scheduler")
 SETTLE_POLL_SECONDS = 0.5
@@ -149,7 +149,7 @@ def run_account_check(ctx: RunContext, run: ClaimedRun, now: datetime) -> dict[s
     if ctx.secrets is None:
         raise RuntimeError("account checks need the secret box to open credentials")
     box = ctx.secrets
-    found = ctx.db.read(lambda s: store.account_list(s, user_id=run.scope))
+    found = ctx.db.read(lambda s: storage.account_list(s, user_id=run.scope))
     active = [a for a in found if a.status == "active"]
     report: dict[str, list[dict[str, Any]]] = {"active": [], "needs_login": [], "unknown": []}
     for account in active:
@@ -184,8 +184,8 @@ def _prune(ctx: RunContext, prune: Callable[..., int], older_than: datetime) -> 
 
 def run_cleanup(ctx: RunContext, run: ClaimedRun, now: datetime) -> dict[str, Any]:
     days = {key: int(run.params[key]) for key in ("event_days", "task_days", "run_days")}
-    tasks = _prune(ctx, dispatch.task_prune_finished, now - timedelta(days=days["task_days"]))
-    events = _prune(ctx, dispatch.event_prune, now - timedelta(days=days["event_days"]))
+    tasks = _prune(ctx, storage.task_prune_finished, now - timedelta(days=days["task_days"]))
+    events = _prune(ctx, storage.event_prune, now - timedelta(days=days["event_days"]))
     runs = _prune(ctx, job_run_prune, now - timedelta(days=days["run_days"]))
     return {
         "success": True,

@@ -16,9 +16,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from contenthub.errors import InputError, NotFound
-from contenthub.models import JobRun, ScheduledJob, User
 from contenthub.scheduler.schedule import Schedule
-from contenthub.store import owned
+from contenthub.storage.models import JobRun, ScheduledJob, User
+from contenthub.storage.scope import owned
 
 JOB_TYPES = ("publishing", "account_check", "cleanup")
 ADMIN_ONLY_TYPES = ("cleanup",)

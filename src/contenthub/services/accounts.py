@@ -13,13 +13,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from contenthub import store
-from contenthub.db import Database
+from contenthub import storage
 from contenthub.errors import AuthExpired, InputError, PublishError
-from contenthub.models import Account, PublishTask
 from contenthub.platforms.base import AccountAccess
 from contenthub.platforms.registry import known_platforms, publisher_for
 from contenthub.secrets_box import SecretBox
+from contenthub.storage.db import Database
+from contenthub.storage.models import Account, PublishTask
 
 ACTIVE_TASK_STATUSES = ("scheduled", "queued", "running")
 
@@ -39,7 +39,7 @@ def check_platform(platform: str) -> None:
 
 
 def account_get(session: Session, account_id: int, *, scope: int | None) -> Account:
-    return store.account_find(session, account_id, user_id=scope)
+    return storage.account_find(session, account_id, user_id=scope)
 
 
 def account_update(
@@ -85,7 +85,7 @@ def account_update(
         account.daily_cap = None
     account.updated_at = now
     if status is not None:
-        store.account_set_status(session, account.id, status, now=now)
+        storage.account_set_status(session, account.id, status, now=now)
     return account
 
 
@@ -123,7 +123,7 @@ async def account_verify(db: Database, account: Account, box: SecretBox) -> Logi
     if result.status != "unknown":
         await asyncio.to_thread(
             db.write,
-            lambda s: store.account_set_status(
+            lambda s: storage.account_set_status(
                 s, account.id, result.status, now=datetime.now(UTC), message=result.message
             ),
         )

@@ -9,8 +9,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from contenthub.errors import InputError
-from contenthub.models import Article
-from contenthub.store import owned
+from contenthub.storage.models import Article
+from contenthub.storage.scope import owned
 
 MAX_TITLE = 500
 MAX_BODY_BYTES = 20 * 1024 * 1024

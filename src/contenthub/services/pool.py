@@ -20,13 +20,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from contenthub import dispatch
-from contenthub.dispatch.enqueue import DEFAULT_PRIORITY, MAX_PRIORITY, MIN_PRIORITY
+from contenthub import storage
 from contenthub.errors import InputError
-from contenthub.models import Account, PoolEntry, PoolEntryTask, PublishTask
 from contenthub.services.articles import article_get
 from contenthub.states import FINAL, TaskStatus
-from contenthub.store import owned
+from contenthub.storage.enqueue import DEFAULT_PRIORITY, MAX_PRIORITY, MIN_PRIORITY
+from contenthub.storage.models import Account, PoolEntry, PoolEntryTask, PublishTask
+from contenthub.storage.scope import owned
 
 POOL_STATUSES = ("pending", "publishing", "published", "failed", "cancelled")
 DEFAULT_MAX_RETRIES = 3
@@ -194,7 +194,7 @@ def pool_cancel(
         raise InputError("status", f"pool entry {entry_id} is already {entry.status}")
     if entry.status == "publishing":
         for public_id in _open_task_ids(session, entry):
-            dispatch.task_cancel(session, public_id, user_id=None, now=now)
+            storage.task_cancel(session, public_id, user_id=None, now=now)
     entry.status = "cancelled"
     entry.updated_at = now
     return entry_out(entry)
@@ -326,10 +326,10 @@ def pool_release(session: Session, entry_id: int, *, now: datetime) -> EntryOutc
     done = _published_accounts(session, entry.id)
     targets = [a for a in entry.account_ids if a not in done]
     batch = str(uuid.uuid4()) if len(targets) > 1 else None
-    public_ids = dispatch.task_enqueue(
+    public_ids = storage.task_enqueue(
         session,
         [
-            dispatch.NewTask(
+            storage.NewTask(
                 user_id=entry.user_id,
                 account_id=account_id,
                 title=article.title,

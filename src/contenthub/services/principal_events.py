@@ -13,9 +13,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from contenthub.db import Database
-from contenthub.models import TaskEvent
 from contenthub.services.tasks import events_after
+from contenthub.storage.db import Database
+from contenthub.storage.models import TaskEvent
 
 LATE_COMMIT_WINDOW = timedelta(seconds=10)
 

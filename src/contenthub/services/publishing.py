@@ -14,12 +14,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from contenthub import store
-from contenthub.db import Database
-from contenthub.dispatch import NewTask, task_enqueue
+from contenthub import storage
 from contenthub.errors import InputError, SubmissionLimit
-from contenthub.models import Account, PublishTask, User
 from contenthub.services.articles import article_get
+from contenthub.storage import NewTask, task_enqueue
+from contenthub.storage.db import Database
+from contenthub.storage.models import Account, PublishTask, User
 
 _H1 = re.compile(r"^#\s+(.+?)\s*#*\s*$", re.MULTILINE)
 
@@ -95,10 +95,10 @@ def publish_article(
         account_ids = []
         for ref in accounts:
             try:
-                account_ids.append(store.account_find(session, ref, user_id=user_id).id)
+                account_ids.append(storage.account_find(session, ref, user_id=user_id).id)
             except LookupError:
                 raise InputError("account", f"no account {ref!r} for this user") from None
-        article_id = store.article_create(
+        article_id = storage.article_create(
             session, user_id=user_id, title=draft.title, body=draft.body, tags=draft.tags, now=now
         )
         batch = str(uuid.uuid4()) if len(account_ids) > 1 else None

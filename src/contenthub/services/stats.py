@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from contenthub.errors import InputError
-from contenthub.models import Account, PublishTask
+from contenthub.storage.models import Account, PublishTask
 
 FINAL = ("succeeded", "failed", "cancelled")
 MAX_ROWS = 200_000  # a bound on what one report reads

@@ -8,10 +8,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from contenthub import dispatch
-from contenthub.db import Database
+from contenthub import storage
 from contenthub.errors import InputError, NotFound
-from contenthub.models import PublishTask, TaskEvent
+from contenthub.storage.db import Database
+from contenthub.storage.models import PublishTask, TaskEvent
 
 TASKS = PublishTask.__table__
 EVENTS = TaskEvent.__table__
@@ -35,7 +35,7 @@ def batch_apply(
     )
     if not ids:
         raise NotFound("batch", batch_id)
-    operation = dispatch.task_cancel if action == "cancel" else dispatch.task_retry
+    operation = storage.task_cancel if action == "cancel" else storage.task_retry
     changed, skipped = [], []
     for public_id in ids:
         try:

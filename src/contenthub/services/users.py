@@ -13,7 +13,7 @@ from argon2.exceptions import InvalidHashError, VerifyMismatchError
 from sqlalchemy.orm import Session
 
 from contenthub.errors import InputError, NotFound
-from contenthub.models import ApiToken, User
+from contenthub.storage.models import ApiToken, User
 
 _hasher = PasswordHasher()
 TOKEN_PREFIX = "chub_"

@@ -3,11 +3,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 from starlette.concurrency import run_in_threadpool
 
-from contenthub import store
+from contenthub import storage
 from contenthub.api.deps import BoxDep, CurrentUser, DbDep, ResourceId, now
 from contenthub.api.schemas import AccountIn, AccountOut, AccountUpdate, LoginCheckOut
-from contenthub.models import Account
 from contenthub.services import accounts
+from contenthub.storage.models import Account
 
 router = APIRouter(prefix="/accounts", tags=["accounts"])
 
@@ -33,7 +33,7 @@ def create_account(body: AccountIn, user: CurrentUser, db: DbDep, box: BoxDep) -
     sealed = box.seal(body.credentials) if body.credentials else None
 
     def work(s):  # type: ignore[no-untyped-def]
-        account_id = store.account_create(
+        account_id = storage.account_create(
             s,
             user_id=user.user_id,
             platform=body.platform,
@@ -51,7 +51,7 @@ def create_account(body: AccountIn, user: CurrentUser, db: DbDep, box: BoxDep) -
 
 @router.get("")
 def list_accounts(user: CurrentUser, db: DbDep) -> list[AccountOut]:
-    return db.read(lambda s: [_out(a) for a in store.account_list(s, user_id=user.scope)])
+    return db.read(lambda s: [_out(a) for a in storage.account_list(s, user_id=user.scope)])
 
 
 @router.get("/{account_id}")

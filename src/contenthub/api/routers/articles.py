@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query, Response
 
-from contenthub import store
+from contenthub import storage
 from contenthub.api.deps import CurrentUser, DbDep, ResourceId, now
 from contenthub.api.schemas import ArticleIn, ArticleOut, ArticlePage, ArticleUpdate
 from contenthub.services import articles
@@ -15,7 +15,7 @@ def create_article(body: ArticleIn, user: CurrentUser, db: DbDep) -> ArticleOut:
     articles.check_content(body.title, body.body, body.tags)
 
     def work(s):  # type: ignore[no-untyped-def]
-        article_id = store.article_create(
+        article_id = storage.article_create(
             s,
             user_id=user.user_id,
             title=body.title,

@@ -12,9 +12,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
 from starlette.concurrency import run_in_threadpool
 
-from contenthub import migrate
-from contenthub.db import Database
-from contenthub.models import PublishTask, TaskEvent
+from contenthub.storage import migrate
+from contenthub.storage.db import Database
+from contenthub.storage.models import PublishTask, TaskEvent
 
 router = APIRouter(tags=["operations"])
 DURATION_BUCKETS = (0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600)

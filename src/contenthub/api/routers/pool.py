@@ -10,8 +10,8 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from contenthub.api.deps import CurrentUser, DbDep, ResourceId, now
 from contenthub.api.schemas import DbId, Strict
-from contenthub.dispatch.enqueue import MAX_PRIORITY, MIN_PRIORITY
 from contenthub.services import pool
+from contenthub.storage.enqueue import MAX_PRIORITY, MIN_PRIORITY
 
 router = APIRouter(prefix="/publish-pool", tags=["publish pool"])
 

@@ -9,13 +9,13 @@ from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
-from contenthub import dispatch
+from contenthub import storage
 from contenthub.api.deps import CurrentUser, DbDep, SettingsDep, now
 from contenthub.api.routers.tasks import task_out
 from contenthub.api.schemas import BatchIn, ErrorBody, PublishIn, PublishOut
 from contenthub.errors import InputError
-from contenthub.models import IdempotentRequest
 from contenthub.services.publishing import Target, publish_targets
+from contenthub.storage.models import IdempotentRequest
 
 router = APIRouter(prefix="/publish", tags=["publish"])
 RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -62,7 +62,7 @@ def _publish(
             now=now(),
             per_minute=settings.submissions_per_minute,
         )
-        rows = [dispatch.task_get(s, i, user_id=user.user_id) for i in ids]
+        rows = [storage.task_get(s, i, user_id=user.user_id) for i in ids]
         body = PublishOut(batch_id=rows[0]["batch_id"], tasks=[task_out(r) for r in rows])
         content = json.loads(body.model_dump_json())
         if key is not None:

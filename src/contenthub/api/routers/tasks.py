@@ -5,7 +5,7 @@ from typing import Any
 
 from fastapi import APIRouter, Query
 
-from contenthub import dispatch
+from contenthub import storage
 from contenthub.api.deps import MAX_ID, CurrentUser, DbDep, now
 from contenthub.api.schemas import BulkOut, EventOut, TaskDetail, TaskOut, TaskPage
 from contenthub.errors import InputError
@@ -43,7 +43,7 @@ def list_tasks(
         if value is not None and value.tzinfo is None:
             raise InputError(name, "must carry a time zone, e.g. 2026-02-06T12:00:00Z")
     rows = db.read(
-        lambda s: dispatch.task_list(
+        lambda s: storage.task_list(
             s,
             user_id=user.scope,
             statuses=[st.value for st in status],
@@ -68,8 +68,8 @@ def list_tasks(
 @router.get("/{task_id}")
 def get_task(task_id: str, user: CurrentUser, db: DbDep) -> TaskDetail:
     def work(s):  # type: ignore[no-untyped-def]
-        row = dispatch.task_get(s, task_id, user_id=user.scope)
-        events = dispatch.task_events(s, row["id"])
+        row = storage.task_get(s, task_id, user_id=user.scope)
+        events = storage.task_events(s, row["id"])
         return TaskDetail(
             **task_out(row).model_dump(), events=[event_out(e, task_id) for e in events]
         )
@@ -80,8 +80,8 @@ def get_task(task_id: str, user: CurrentUser, db: DbDep) -> TaskDetail:
 @router.post("/{task_id}/cancel")
 def cancel_task(task_id: str, user: CurrentUser, db: DbDep) -> TaskOut:
     def work(s):  # type: ignore[no-untyped-def]
-        dispatch.task_cancel(s, task_id, user_id=user.scope, now=now())
-        return task_out(dispatch.task_get(s, task_id, user_id=user.scope))
+        storage.task_cancel(s, task_id, user_id=user.scope, now=now())
+        return task_out(storage.task_get(s, task_id, user_id=user.scope))
 
     return db.write(work)
 
@@ -89,8 +89,8 @@ def cancel_task(task_id: str, user: CurrentUser, db: DbDep) -> TaskOut:
 @router.post("/{task_id}/retry")
 def retry_task(task_id: str, user: CurrentUser, db: DbDep) -> TaskOut:
     def work(s):  # type: ignore[no-untyped-def]
-        dispatch.task_retry(s, task_id, user_id=user.scope, now=now())
-        return task_out(dispatch.task_get(s, task_id, user_id=user.scope))
+        storage.task_retry(s, task_id, user_id=user.scope, now=now())
+        return task_out(storage.task_get(s, task_id, user_id=user.scope))
 
     return db.write(work)
 

@@ -9,8 +9,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from contenthub.dispatch.events import EVENTS, TASKS
 from contenthub.errors import InputError, NotFound
+from contenthub.storage.events import EVENTS, TASKS
 
 TASK_COLUMNS = [c for c in TASKS.c if c.name not in ("body", "running_account_id")]
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from alembic import context
 
-from contenthub.models import Base
+from contenthub.storage.models import Base
 
 config = context.config
 connection = config.attributes.get("connection")
-if connection is None:  # pragma: no cover - only through contenthub.migrate
+if connection is None:  # pragma: no cover - only through contenthub.storage.migrate
     raise RuntimeError("run migrations through 'contenthub db upgrade'")
 
 context.configure(

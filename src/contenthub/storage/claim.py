@@ -27,9 +27,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from contenthub.dispatch.events import TASKS, Event, append_events
-from contenthub.models import Account, Platform, User
 from contenthub.states import TaskStatus, check_transition
+from contenthub.storage.events import TASKS, Event, append_events
+from contenthub.storage.models import Account, Platform, User
 
 ACCOUNTS = Account.__table__
 USERS = User.__table__

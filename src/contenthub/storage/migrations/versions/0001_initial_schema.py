@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import mysql
 
-import contenthub.models
+import contenthub.storage.models
 
 revision = "0001"
 down_revision = None
@@ -34,8 +34,8 @@ def upgrade() -> None:
         sa.Column("role", sa.String(length=16), nullable=False),
         sa.Column("password_hash", sa.String(length=255), nullable=True),
         sa.Column("max_running", sa.Integer(), nullable=False),
-        sa.Column("last_served_at", contenthub.models.UTCDateTime(), nullable=False),
-        sa.Column("created_at", contenthub.models.UTCDateTime(), nullable=False),
+        sa.Column("last_served_at", contenthub.storage.models.UTCDateTime(), nullable=False),
+        sa.Column("created_at", contenthub.storage.models.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_users")),
         sa.UniqueConstraint("name", name=op.f("uq_users_name")),
     )
@@ -66,11 +66,11 @@ def upgrade() -> None:
         sa.Column("status_message", sa.String(length=500), nullable=True),
         sa.Column("min_interval_seconds", sa.Float(), nullable=False),
         sa.Column("daily_cap", sa.Integer(), nullable=True),
-        sa.Column("next_start_at", contenthub.models.UTCDateTime(), nullable=False),
+        sa.Column("next_start_at", contenthub.storage.models.UTCDateTime(), nullable=False),
         sa.Column("day_started_count", sa.Integer(), nullable=False),
-        sa.Column("day_window_started_at", contenthub.models.UTCDateTime(), nullable=False),
-        sa.Column("created_at", contenthub.models.UTCDateTime(), nullable=False),
-        sa.Column("updated_at", contenthub.models.UTCDateTime(), nullable=False),
+        sa.Column("day_window_started_at", contenthub.storage.models.UTCDateTime(), nullable=False),
+        sa.Column("created_at", contenthub.storage.models.UTCDateTime(), nullable=False),
+        sa.Column("updated_at", contenthub.storage.models.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["user_id"], ["users.id"], name=op.f("fk_accounts_user_id_users"), ondelete="CASCADE"
         ),
@@ -100,8 +100,8 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("cover", sa.String(length=1000), nullable=True),
-        sa.Column("created_at", contenthub.models.UTCDateTime(), nullable=False),
-        sa.Column("updated_at", contenthub.models.UTCDateTime(), nullable=False),
+        sa.Column("created_at", contenthub.storage.models.UTCDateTime(), nullable=False),
+        sa.Column("updated_at", contenthub.storage.models.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["user_id"], ["users.id"], name=op.f("fk_articles_user_id_users"), ondelete="CASCADE"
         ),
@@ -136,12 +136,12 @@ def upgrade() -> None:
         sa.Column("progress", sa.Integer(), nullable=False),
         sa.Column("stage", sa.String(length=32), nullable=True),
         sa.Column("priority", sa.Integer(), nullable=False),
-        sa.Column("due_at", contenthub.models.UTCDateTime(), nullable=False),
+        sa.Column("due_at", contenthub.storage.models.UTCDateTime(), nullable=False),
         sa.Column("attempt", sa.Integer(), nullable=False),
         sa.Column("max_attempts", sa.Integer(), nullable=False),
         sa.Column("lease_owner", sa.String(length=64), nullable=True),
         sa.Column("lease_token", sa.String(length=36), nullable=True),
-        sa.Column("lease_expires_at", contenthub.models.UTCDateTime(), nullable=True),
+        sa.Column("lease_expires_at", contenthub.storage.models.UTCDateTime(), nullable=True),
         sa.Column("cancel_requested", sa.Boolean(), nullable=False),
         sa.Column(
             "checkpoint",
@@ -153,10 +153,10 @@ def upgrade() -> None:
         sa.Column("error_class", sa.String(length=32), nullable=True),
         sa.Column("error_message", sa.String(length=2000), nullable=True),
         sa.Column("batch_id", sa.String(length=36), nullable=True),
-        sa.Column("created_at", contenthub.models.UTCDateTime(), nullable=False),
-        sa.Column("queued_at", contenthub.models.UTCDateTime(), nullable=True),
-        sa.Column("started_at", contenthub.models.UTCDateTime(), nullable=True),
-        sa.Column("finished_at", contenthub.models.UTCDateTime(), nullable=True),
+        sa.Column("created_at", contenthub.storage.models.UTCDateTime(), nullable=False),
+        sa.Column("queued_at", contenthub.storage.models.UTCDateTime(), nullable=True),
+        sa.Column("started_at", contenthub.storage.models.UTCDateTime(), nullable=True),
+        sa.Column("finished_at", contenthub.storage.models.UTCDateTime(), nullable=True),
         sa.Column(
             "running_account_id",
             sa.Integer(),
@@ -239,7 +239,7 @@ def upgrade() -> None:
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("task_id", sa.Integer(), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=False),
-        sa.Column("at", contenthub.models.UTCDateTime(), nullable=False),
+        sa.Column("at", contenthub.storage.models.UTCDateTime(), nullable=False),
         sa.Column("kind", sa.String(length=16), nullable=False),
         sa.Column("from_status", sa.String(length=16), nullable=True),
         sa.Column("to_status", sa.String(length=16), nullable=True),

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import mysql
 
-import contenthub.models
+import contenthub.storage.models
 
 revision = "0003"
 down_revision = "0002"
@@ -37,10 +37,10 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("enabled", sa.Boolean(), nullable=False),
-        sa.Column("next_run", contenthub.models.UTCDateTime(), nullable=False),
-        sa.Column("last_run", contenthub.models.UTCDateTime(), nullable=True),
-        sa.Column("created_at", contenthub.models.UTCDateTime(), nullable=False),
-        sa.Column("updated_at", contenthub.models.UTCDateTime(), nullable=False),
+        sa.Column("next_run", contenthub.storage.models.UTCDateTime(), nullable=False),
+        sa.Column("last_run", contenthub.storage.models.UTCDateTime(), nullable=True),
+        sa.Column("created_at", contenthub.storage.models.UTCDateTime(), nullable=False),
+        sa.Column("updated_at", contenthub.storage.models.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["user_id"],
             ["users.id"],
@@ -61,11 +61,11 @@ def upgrade() -> None:
         "job_runs",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("job_id", sa.Integer(), nullable=False),
-        sa.Column("tick", contenthub.models.UTCDateTime(), nullable=True),
+        sa.Column("tick", contenthub.storage.models.UTCDateTime(), nullable=True),
         sa.Column("triggered_by", sa.String(length=16), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
-        sa.Column("started_at", contenthub.models.UTCDateTime(), nullable=False),
-        sa.Column("finished_at", contenthub.models.UTCDateTime(), nullable=True),
+        sa.Column("started_at", contenthub.storage.models.UTCDateTime(), nullable=False),
+        sa.Column("finished_at", contenthub.storage.models.UTCDateTime(), nullable=True),
         sa.Column(
             "result",
             sa.JSON().with_variant(mysql.JSON(), "mariadb").with_variant(mysql.JSON(), "mysql"),
@@ -73,7 +73,7 @@ def upgrade() -> None:
         ),
         sa.Column("error", sa.String(length=2000), nullable=True),
         sa.Column("worker", sa.String(length=64), nullable=True),
-        sa.Column("lease_expires_at", contenthub.models.UTCDateTime(), nullable=True),
+        sa.Column("lease_expires_at", contenthub.storage.models.UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(
             ["job_id"],
             ["scheduled_jobs.id"],
@@ -102,7 +102,7 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("priority", sa.Integer(), nullable=False),
-        sa.Column("scheduled_at", contenthub.models.UTCDateTime(), nullable=False),
+        sa.Column("scheduled_at", contenthub.storage.models.UTCDateTime(), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("retry_count", sa.Integer(), nullable=False),
         sa.Column("max_retries", sa.Integer(), nullable=False),
@@ -112,9 +112,9 @@ def upgrade() -> None:
             sa.JSON().with_variant(mysql.JSON(), "mariadb").with_variant(mysql.JSON(), "mysql"),
             nullable=False,
         ),
-        sa.Column("released_at", contenthub.models.UTCDateTime(), nullable=True),
-        sa.Column("created_at", contenthub.models.UTCDateTime(), nullable=False),
-        sa.Column("updated_at", contenthub.models.UTCDateTime(), nullable=False),
+        sa.Column("released_at", contenthub.storage.models.UTCDateTime(), nullable=True),
+        sa.Column("created_at", contenthub.storage.models.UTCDateTime(), nullable=False),
+        sa.Column("updated_at", contenthub.storage.models.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["article_id"],
             ["articles.id"],

@@ -1,4 +1,4 @@
-"""Users, accounts, articles and platform limits: named storage operations."""
+"""Platform accounts: named storage operations."""
 
 from __future__ import annotations
 
@@ -8,54 +8,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from contenthub.dispatch.events import notify_new_work
 from contenthub.errors import InputError, NotFound
-from contenthub.models import Account, Article, Platform, User
+from contenthub.storage.events import notify_new_work
+from contenthub.storage.models import Account
+from contenthub.storage.scope import owned
 
 ACCOUNT_STATUSES = ("active", "needs_login", "disabled")
-
-
-def owned(
-    session: Session,
-    model: type[Any],
-    ident: int,
-    *,
-    scope: int | None,
-    what: str,
-    lock: bool = False,
-) -> Any:
-    """The row ``ident`` of ``model`` if it belongs to ``scope`` (None: anyone's).
-
-    Someone else's row is reported exactly like a missing one, so ids cannot be probed.
-    """
-    query = sa.select(model).where(model.id == ident)
-    if scope is not None:
-        query = query.where(model.user_id == scope)
-    if lock:
-        query = query.with_for_update()
-    row = session.scalar(query)
-    if row is None:
-        raise NotFound(what, ident)
-    return row
-
-
-def user_ensure(
-    session: Session, name: str, *, now: datetime, role: str = "user", max_running: int = 10
-) -> int:
-    existing = session.scalar(sa.select(User.id).where(User.name == name))
-    if existing is not None:
-        return existing
-    user = User(name=name, role=role, max_running=max_running, created_at=now)
-    session.add(user)
-    session.flush()
-    return user.id
-
-
-def user_by_name(session: Session, name: str) -> User:
-    user = session.scalar(sa.select(User).where(User.name == name))
-    if user is None:
-        raise NotFound("user", name)
-    return user
 
 
 def account_create(
@@ -129,39 +87,3 @@ def account_list(session: Session, *, user_id: int | None) -> list[Account]:
     if user_id is not None:
         query = query.where(Account.user_id == user_id)
     return list(session.scalars(query))
-
-
-def platform_set_limit(session: Session, name: str, max_running: int | None) -> None:
-    if max_running is not None and max_running < 1:
-        raise InputError("max_running", "must be at least 1")
-    existing = session.get(Platform, name)
-    if existing is None:
-        session.add(Platform(name=name, max_running=max_running))
-    else:
-        existing.max_running = max_running
-
-
-def article_create(
-    session: Session,
-    *,
-    user_id: int,
-    title: str,
-    body: str,
-    tags: list[str],
-    now: datetime,
-    cover: str | None = None,
-) -> int:
-    if not title.strip():
-        raise InputError("title", "must not be empty")
-    article = Article(
-        user_id=user_id,
-        title=title.strip(),
-        body=body,
-        tags=tags,
-        cover=cover,
-        created_at=now,
-        updated_at=now,
-    )
-    session.add(article)
-    session.flush()
-    return article.id

@@ -10,10 +10,10 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from contenthub.dispatch.events import TASKS, Event, append_events, notify_new_work
 from contenthub.errors import InputError
-from contenthub.models import Account
 from contenthub.states import TaskStatus
+from contenthub.storage.events import TASKS, Event, append_events, notify_new_work
+from contenthub.storage.models import Account
 
 MIN_PRIORITY, MAX_PRIORITY, DEFAULT_PRIORITY = 1, 10, 5
 DEFAULT_MAX_ATTEMPTS = 3

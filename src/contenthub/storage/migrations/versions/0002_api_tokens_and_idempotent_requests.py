@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import mysql
 
-import contenthub.models
+import contenthub.storage.models
 
 revision = "0002"
 down_revision = "0001"
@@ -28,9 +28,9 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=100), nullable=False),
         sa.Column("digest", sa.String(length=64), nullable=False),
         sa.Column("prefix", sa.String(length=16), nullable=False),
-        sa.Column("created_at", contenthub.models.UTCDateTime(), nullable=False),
-        sa.Column("last_used_at", contenthub.models.UTCDateTime(), nullable=True),
-        sa.Column("revoked_at", contenthub.models.UTCDateTime(), nullable=True),
+        sa.Column("created_at", contenthub.storage.models.UTCDateTime(), nullable=False),
+        sa.Column("last_used_at", contenthub.storage.models.UTCDateTime(), nullable=True),
+        sa.Column("revoked_at", contenthub.storage.models.UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(
             ["user_id"], ["users.id"], name=op.f("fk_api_tokens_user_id_users"), ondelete="CASCADE"
         ),
@@ -54,7 +54,7 @@ def upgrade() -> None:
             sa.JSON().with_variant(mysql.JSON(), "mariadb").with_variant(mysql.JSON(), "mysql"),
             nullable=False,
         ),
-        sa.Column("created_at", contenthub.models.UTCDateTime(), nullable=False),
+        sa.Column("created_at", contenthub.storage.models.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["user_id"],
             ["users.id"],

@@ -11,10 +11,10 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from contenthub.dispatch.events import EVENTS, TASKS, notify_new_work, set_status
 from contenthub.errors import ErrorClass
 from contenthub.retry import decide
 from contenthub.states import TaskStatus
+from contenthub.storage.events import EVENTS, TASKS, notify_new_work, set_status
 
 BATCH = 200
 

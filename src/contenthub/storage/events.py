@@ -14,8 +14,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from contenthub.models import PublishTask, TaskEvent
 from contenthub.states import TaskStatus, check_transition
+from contenthub.storage.models import PublishTask, TaskEvent
 
 TASKS = PublishTask.__table__
 EVENTS = TaskEvent.__table__

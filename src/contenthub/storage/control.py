@@ -8,10 +8,10 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from contenthub.dispatch.enqueue import DEFAULT_MAX_ATTEMPTS
-from contenthub.dispatch.events import TASKS, Event, append_events, notify_new_work, set_status
 from contenthub.errors import InputError, NotFound
 from contenthub.states import CANCELLABLE_AT_ONCE, RETRYABLE_BY_USER, TaskStatus
+from contenthub.storage.enqueue import DEFAULT_MAX_ATTEMPTS
+from contenthub.storage.events import TASKS, Event, append_events, notify_new_work, set_status
 
 
 @dataclass(frozen=True)

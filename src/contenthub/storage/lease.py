@@ -15,7 +15,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from contenthub.dispatch.events import (
+from contenthub.errors import ErrorClass
+from contenthub.retry import decide
+from contenthub.states import TaskStatus
+from contenthub.storage.events import (
     TASKS,
     Event,
     RowChange,
@@ -23,10 +26,7 @@ from contenthub.dispatch.events import (
     set_status,
     set_status_many,
 )
-from contenthub.errors import ErrorClass
-from contenthub.models import Account
-from contenthub.retry import decide
-from contenthub.states import TaskStatus
+from contenthub.storage.models import Account
 
 RUNNING = TaskStatus.RUNNING.value
 

@@ -1,0 +1,34 @@
+"""Rows scoped to their owner: someone else's row reads exactly like a missing one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from contenthub.errors import NotFound
+
+
+def owned(
+    session: Session,
+    model: type[Any],
+    ident: int,
+    *,
+    scope: int | None,
+    what: str,
+    lock: bool = False,
+) -> Any:
+    """The row ``ident`` of ``model`` if it belongs to ``scope`` (None: anyone's).
+
+    Someone else's row is reported exactly like a missing one, so ids cannot be probed.
+    """
+    query = sa.select(model).where(model.id == ident)
+    if scope is not None:
+        query = query.where(model.user_id == scope)
+    if lock:
+        query = query.with_for_update()
+    row = session.scalar(query)
+    if row is None:
+        raise NotFound(what, ident)
+    return row
