@@ -1,0 +1,144 @@
+"""What every command shares: output, options, errors, the database and the acting user."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from contenthub import storage
+from contenthub.config import Settings
+from contenthub.errors import InputError, NotFound, SubmissionLimit
+from contenthub.platforms.registry import load_modules
+from contenthub.services.publishing import parse_time
+from contenthub.storage import migrate
+from contenthub.storage.db import Database
+
+out = Console()
+err = Console(stderr=True)
+F = TypeVar("F", bound=Callable[..., Any])
+DEFAULT_USER = "local"
+
+UserOption = Annotated[
+    str, typer.Option("--user", envvar="CONTENTHUB_USER", help="Act as this user.")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+TimezoneOption = Annotated[
+    str | None,
+    typer.Option("--tz", envvar="CONTENTHUB_TIMEZONE", help="Zone of times given without one."),
+]
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def friendly_errors(fn: F) -> F:
+    """Bad input is one clear line on stderr and exit code 2, never a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except InputError as error:
+            err.print(f"[red]error:[/red] {error.field}: {error.message}", highlight=False)
+            raise typer.Exit(2) from None
+        except (NotFound, SubmissionLimit) as error:
+            err.print(f"[red]error:[/red] {error}", highlight=False)
+            raise typer.Exit(2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def open_db(settings: Settings, *, upgrade: bool = False, pool_size: int = 10) -> Database:
+    db = Database.connect(settings.database_url, pool_size=pool_size)
+    # An empty database is set up by whichever command touches it first; an older schema
+    # is upgraded only on purpose (serve, worker, db upgrade).
+    if upgrade or migrate.current_revision(db.engine) is None:
+        migrate.upgrade(db.engine)
+    elif not migrate.is_current(db.engine):
+        err.print(
+            "[red]error:[/red] the database schema is not current; run 'contenthub db upgrade'"
+        )
+        raise typer.Exit(2)
+    load_modules(settings.extra_platform_modules)
+    return db
+
+
+def ensure_local_defaults(db: Database, settings: Settings) -> int:
+    """The embedded default: a 'local' user with a 'local-site' account publishing to data/site.
+    Returns the user's id."""
+
+    def work(session: Any) -> int:
+        user_id = storage.user_ensure(session, DEFAULT_USER, now=now(), role="admin")
+        try:
+            storage.account_find(session, "local-site", user_id=user_id)
+        except NotFound:
+            storage.account_create(
+                session,
+                user_id=user_id,
+                platform="local",
+                name="local-site",
+                now=now(),
+                options={"root": str((settings.data_dir / "site").resolve())},
+            )
+        return user_id
+
+    return db.write(work)
+
+
+def open_as(user: str) -> tuple[Database, int]:
+    """The configured database, and the id of the user a command acts as."""
+    db = open_db(Settings.from_env())
+    return db, resolve_user(db, user)
+
+
+def resolve_user(db: Database, name: str) -> int:
+    """The id of a named user; the default user (and its local site) is made on first use."""
+    if name == DEFAULT_USER:
+        return ensure_local_defaults(db, Settings.from_env())
+    return db.read(lambda s: storage.user_by_name(s, name).id)
+
+
+def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        k: v.isoformat() if isinstance(v, datetime) else v
+        for k, v in row.items()
+        if k not in ("lease_token",)
+    }
+
+
+def _iso(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def _cli_time(text: str | None, field: str, zone: Any) -> datetime | None:
+    """ISO 8601 or 'YYYY-MM-DD HH:MM:SS' in the user's zone, as UTC; errors name the option."""
+    if text is None:
+        return None
+    try:
+        return parse_time(text, zone=zone)
+    except InputError as error:
+        raise InputError(field, error.message) from None
+
+
+def _account_ids(db: Database, refs: list[str] | None, user_id: int) -> list[int] | None:
+    if not refs:
+        return None
+
+    def work(s: Any) -> list[int]:
+        ids = []
+        for ref in refs:
+            try:
+                ids.append(storage.account_find(s, ref, user_id=user_id).id)
+            except NotFound:
+                raise InputError("account", f"no account {ref!r} for this user") from None
+        return ids
+
+    return db.read(work)

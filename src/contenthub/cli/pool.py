@@ -1,0 +1,163 @@
+"""contenthub publish-pool: articles waiting for the publishing job."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from contenthub.cli.context import (
+    DEFAULT_USER,
+    JsonOption,
+    TimezoneOption,
+    UserOption,
+    _account_ids,
+    _cli_time,
+    _iso,
+    friendly_errors,
+    now,
+    open_as,
+    out,
+)
+from contenthub.services.publishing import zone_named
+
+app = typer.Typer(help="The publish pool: articles waiting for their time.", no_args_is_help=True)
+
+
+def _pool_table(items: list[dict[str, Any]]) -> Table:
+    table = Table("id", "content", "status", "priority", "scheduled at (UTC)", "retries", "note")
+    for e in items:
+        table.add_row(
+            str(e["id"]),
+            str(e["content_id"]),
+            e["status"],
+            str(e["priority"]),
+            e["scheduled_at"].strftime("%Y-%m-%d %H:%M:%S"),
+            f"{e['retry_count']}/{e['max_retries']}",
+            (e["last_error"] or "")[:60],
+        )
+    return table
+
+
+@app.command("add")
+@friendly_errors
+def pool_add(
+    content_id: Annotated[int, typer.Argument(help="The article's id.")],
+    priority: Annotated[int, typer.Option(help="1 (most urgent) … 10.")] = 5,
+    scheduled_at: Annotated[
+        str | None,
+        typer.Option(help="When it may be published: ISO 8601 or 'YYYY-MM-DD HH:MM:SS'."),
+    ] = None,
+    account: Annotated[
+        list[str] | None,
+        typer.Option("--account", "-a", help="Account id or name; repeat. Default: all active."),
+    ] = None,
+    max_retries: Annotated[int, typer.Option(help="Retries after a failed publish.")] = 3,
+    timezone: TimezoneOption = None,
+    user: UserOption = DEFAULT_USER,
+    as_json: JsonOption = False,
+) -> None:
+    """Add an article to the publish pool; the publishing job releases it when it is due."""
+    from contenthub.services import pool
+
+    db, user_id = open_as(user)
+    when = _cli_time(scheduled_at, "scheduled_at", zone_named(timezone))
+    account_ids = _account_ids(db, account, user_id)
+    entry = db.write(
+        lambda s: pool.pool_add(
+            s,
+            user_id=user_id,
+            content_id=content_id,
+            now=now(),
+            priority=priority,
+            scheduled_at=when,
+            account_ids=account_ids,
+            max_retries=max_retries,
+        )
+    )
+    if as_json:
+        out.print_json(json.dumps(entry, default=_iso))
+        return
+    out.print(
+        f"pool entry {entry['id']} added: article {content_id}, priority {entry['priority']}, "
+        f"due {entry['scheduled_at']:%Y-%m-%d %H:%M:%S} UTC"
+    )
+
+
+@app.command("list")
+@friendly_errors
+def pool_list(
+    status: Annotated[list[str] | None, typer.Option("--status", help="Only these.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+    offset: Annotated[int, typer.Option(min=0)] = 0,
+    user: UserOption = DEFAULT_USER,
+    as_json: JsonOption = False,
+) -> None:
+    """Pool entries in release order: most urgent first, then earliest."""
+    from contenthub.services import pool
+
+    db, user_id = open_as(user)
+    items, total = db.read(
+        lambda s: pool.pool_list(
+            s, scope=user_id, statuses=status or (), limit=limit, offset=offset
+        )
+    )
+    if as_json:
+        out.print_json(json.dumps({"items": items, "total": total}, default=_iso))
+        return
+    out.print(_pool_table(items))
+
+
+@app.command("stats")
+@friendly_errors
+def pool_stats(user: UserOption = DEFAULT_USER, as_json: JsonOption = False) -> None:
+    """How many entries are pending, publishing, published, failed."""
+    from contenthub.services import pool
+
+    db, user_id = open_as(user)
+    counts = db.read(lambda s: pool.pool_stats(s, scope=user_id))
+    if as_json:
+        out.print_json(json.dumps(counts))
+        return
+    table = Table("status", "entries")
+    for status, count in counts.items():
+        table.add_row(status, str(count))
+    out.print(table)
+
+
+@app.command("cancel")
+@friendly_errors
+def pool_cancel(entry_id: int, user: UserOption = DEFAULT_USER) -> None:
+    """Take an entry out of the pool (its running publishes are asked to stop)."""
+    from contenthub.services import pool
+
+    db, user_id = open_as(user)
+    db.write(lambda s: pool.pool_cancel(s, entry_id, scope=user_id, now=now()))
+    out.print(f"pool entry {entry_id} cancelled")
+
+
+@app.command("reschedule")
+@friendly_errors
+def pool_reschedule(
+    entry_id: int,
+    scheduled_at: Annotated[str | None, typer.Option(help="New time.")] = None,
+    priority: Annotated[int | None, typer.Option(help="New priority, 1 … 10.")] = None,
+    timezone: TimezoneOption = None,
+    user: UserOption = DEFAULT_USER,
+) -> None:
+    """Move a pending entry in time or in urgency."""
+    from contenthub.services import pool
+
+    db, user_id = open_as(user)
+    when = _cli_time(scheduled_at, "scheduled_at", zone_named(timezone))
+    entry = db.write(
+        lambda s: pool.pool_reschedule(
+            s, entry_id, scope=user_id, now=now(), scheduled_at=when, priority=priority
+        )
+    )
+    out.print(
+        f"pool entry {entry_id}: priority {entry['priority']}, "
+        f"due {entry['scheduled_at']:%Y-%m-%d %H:%M:%S} UTC"
+    )

@@ -1,0 +1,210 @@
+"""Running contenthub: serve, api, worker, sandbox and the schema."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+import typer
+
+from contenthub import storage
+from contenthub.cli.context import (
+    DEFAULT_USER,
+    ensure_local_defaults,
+    err,
+    friendly_errors,
+    now,
+    open_db,
+    out,
+)
+from contenthub.cli.root import app
+from contenthub.config import Settings
+from contenthub.errors import NotFound
+from contenthub.logs import setup_logging
+from contenthub.secrets_box import SecretBox
+from contenthub.storage import migrate
+from contenthub.storage.db import Database
+from contenthub.worker import Worker, WorkerConfig
+
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+
+
+def make_worker(settings: Settings, db: Database, slots: int) -> Worker:
+    config = WorkerConfig(
+        slots=slots,
+        lease_seconds=settings.lease_seconds,
+        poll_seconds=settings.poll_seconds,
+        shutdown_grace_seconds=settings.shutdown_grace_seconds,
+    )
+    return Worker(db, config, secrets=SecretBox.from_env(settings.data_dir))
+
+
+def bind_demo_accounts(db: Database, settings: Settings, sandbox_url: str) -> list[str]:
+    """One account per simulated platform for the default user, pointing at the sandbox."""
+    from contenthub.sandbox.demo import demo_accounts
+
+    box = SecretBox.from_env(settings.data_dir)
+
+    def work(session: Any) -> list[str]:
+        user_id = storage.user_ensure(session, DEFAULT_USER, now=now(), role="admin")
+        names = []
+        for spec in demo_accounts(sandbox_url):
+            try:
+                account = storage.account_find(session, spec["name"], user_id=user_id)
+                account.options = spec["options"]
+                account.credentials = box.seal(spec["credentials"])
+                storage.account_set_status(session, account.id, "active", now=now())
+            except NotFound:
+                storage.account_create(
+                    session,
+                    user_id=user_id,
+                    platform=spec["platform"],
+                    name=spec["name"],
+                    now=now(),
+                    options=spec["options"],
+                    credentials=box.seal(spec["credentials"]),
+                    min_interval_seconds=spec["min_interval_seconds"],
+                )
+            names.append(spec["name"])
+        return names
+
+    return db.write(work)
+
+
+def _uvicorn(app: Any, host: str, port: int) -> Any:
+    import uvicorn
+
+    server = uvicorn.Server(
+        uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False)
+    )
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    return server
+
+
+async def serve_all(
+    settings: Settings,
+    db: Database,
+    *,
+    host: str,
+    port: int,
+    slots: int,
+    sandbox_port: int | None = None,
+) -> None:
+    """API, workers (and the demo sandbox) on one event loop; SIGTERM/SIGINT stop them all,
+    letting running publishes finish first."""
+    import signal
+
+    from contenthub.api.app import create_app
+
+    worker = make_worker(settings, db, slots)
+    servers = [_uvicorn(create_app(settings, db), host, port)]
+    if sandbox_port is not None:
+        from contenthub.sandbox.server import create_app as create_sandbox
+
+        servers.append(_uvicorn(create_sandbox(), "127.0.0.1", sandbox_port))
+
+    def stop() -> None:
+        worker.request_stop()
+        for server in servers:
+            server.should_exit = True
+
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop)
+    await asyncio.gather(*(server.serve() for server in servers), worker.run(install_signals=False))
+
+
+@app.command()
+@friendly_errors
+def serve(
+    slots: Annotated[int, typer.Option(min=1, help="Publishes run at once.")] = 4,
+    host: Annotated[str, typer.Option(help="Address the API listens on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port of the API.")] = 8000,
+    demo: Annotated[
+        bool,
+        typer.Option(
+            "--demo", help="Also run the platform sandbox and bind a demo account per platform."
+        ),
+    ] = False,
+    sandbox_port: Annotated[int, typer.Option(min=1, max=65535)] = 8900,
+) -> None:
+    """Upgrade the database and run the API and the workers (one process for one machine)."""
+    setup_logging()
+    settings = Settings.from_env()
+    db = open_db(settings, upgrade=True, pool_size=slots + 24)
+    ensure_local_defaults(db, settings)
+    where = db.engine.url.render_as_string(hide_password=True)
+    err.print(f"contenthub: API on http://{host}:{port}/api/v1 · database {where}")
+    if demo:
+        names = bind_demo_accounts(db, settings, f"http://127.0.0.1:{sandbox_port}")
+        err.print(
+            f"demo: sandbox on http://127.0.0.1:{sandbox_port}; accounts "
+            + ", ".join(["local-site", *names])
+        )
+    asyncio.run(
+        serve_all(
+            settings,
+            db,
+            host=host,
+            port=port,
+            slots=slots,
+            sandbox_port=sandbox_port if demo else None,
+        )
+    )
+
+
+@app.command()
+def sandbox(
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to serve on.")] = 8900,
+    host: Annotated[str, typer.Option(help="Address to bind; keep it on loopback.")] = "127.0.0.1",
+) -> None:
+    """Run the platform sandbox: every supported platform simulated locally, with faults."""
+    from contenthub.sandbox.cli import sandbox as run_sandbox
+
+    run_sandbox(port=port, host=host)
+
+
+@app.command()
+@friendly_errors
+def api(
+    host: Annotated[str, typer.Option(help="Address the API listens on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port of the API.")] = 8000,
+    processes: Annotated[int, typer.Option(min=1, max=64, help="API processes.")] = 2,
+) -> None:
+    """Run only the API, in several processes; publishes run in `contenthub worker`s."""
+    import uvicorn
+
+    setup_logging()
+    settings = Settings.from_env()
+    open_db(settings, upgrade=True).dispose()
+    err.print(f"contenthub: API on http://{host}:{port}/api/v1 in {processes} process(es)")
+    uvicorn.run(
+        "contenthub.api.app:app_factory",
+        factory=True,
+        host=host,
+        port=port,
+        workers=processes,
+        log_config=None,
+        access_log=False,
+    )
+
+
+@app.command()
+@friendly_errors
+def worker(
+    slots: Annotated[int, typer.Option(min=1, help="Publishes run at once.")] = 4,
+) -> None:
+    """Run an extra worker process against the same database."""
+    setup_logging()
+    settings = Settings.from_env()
+    db = open_db(settings, upgrade=True, pool_size=slots + 4)
+    asyncio.run(make_worker(settings, db, slots).run())
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Bring the schema to the newest version."""
+    settings = Settings.from_env()
+    db = Database.connect(settings.database_url)
+    migrate.upgrade(db.engine)
+    out.print(f"database at revision {migrate.current_revision(db.engine)}")

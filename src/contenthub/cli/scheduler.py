@@ -1,0 +1,232 @@
+"""contenthub scheduler: recurring jobs and their history."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Annotated, Any
+
+import click
+import typer
+from rich.table import Table
+
+from contenthub import storage
+from contenthub.cli.context import (
+    DEFAULT_USER,
+    JsonOption,
+    TimezoneOption,
+    UserOption,
+    _cli_time,
+    _iso,
+    err,
+    friendly_errors,
+    now,
+    open_as,
+    open_db,
+    out,
+    resolve_user,
+)
+from contenthub.config import Settings
+from contenthub.errors import InputError
+from contenthub.secrets_box import SecretBox
+from contenthub.services.publishing import zone_named
+
+app = typer.Typer(help="Recurring jobs and their history.", no_args_is_help=True)
+
+
+def _ask(value: Any, field: str, question: str, **prompt: Any) -> Any:
+    """A flag's value, or the answer to a prompt (as the seeds' CLI asks)."""
+    if value is not None:
+        return value
+    try:
+        return typer.prompt(question, **prompt)
+    except click.exceptions.Abort:
+        raise InputError(field, f"missing; pass --{field.replace('_', '-')}") from None
+
+
+def _parse_params(pairs: list[str]) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise InputError("param", f"{pair!r} is not KEY=VALUE")
+        try:
+            params[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            params[key] = raw
+    return params
+
+
+def _job_line(job: dict[str, Any]) -> str:
+    every = (
+        f"every {job['interval_seconds']} s"
+        if job["schedule_type"] == "interval"
+        else f"cron '{job['cron']}' ({job['timezone']})"
+    )
+    return f"job {job['id']} '{job['name']}': {job['job_type']}, {every}"
+
+
+@app.command("list")
+@friendly_errors
+def scheduler_list(user: UserOption = DEFAULT_USER, as_json: JsonOption = False) -> None:
+    """Your scheduled jobs."""
+    from contenthub.scheduler import jobs
+
+    db, user_id = open_as(user)
+    rows = db.read(lambda s: jobs.job_list(s, scope=user_id))
+    if as_json:
+        out.print_json(json.dumps(rows, default=_iso))
+        return
+    table = Table("id", "name", "type", "schedule", "enabled", "next run (UTC)", "last run (UTC)")
+    for j in rows:
+        schedule = (
+            f"every {j['interval_seconds']} s"
+            if j["schedule_type"] == "interval"
+            else f"{j['cron']} {j['timezone']}"
+        )
+        table.add_row(
+            str(j["id"]),
+            j["name"],
+            j["job_type"],
+            schedule,
+            "yes" if j["enabled"] else "no",
+            f"{j['next_run']:%Y-%m-%d %H:%M:%S}",
+            f"{j['last_run']:%Y-%m-%d %H:%M:%S}" if j["last_run"] else "",
+        )
+    out.print(table)
+
+
+@app.command("create")
+@friendly_errors
+def scheduler_create(
+    name: Annotated[str | None, typer.Option(help="What the job is called.")] = None,
+    job_type: Annotated[
+        str | None, typer.Option("--type", help="publishing, account_check or cleanup.")
+    ] = None,
+    schedule_type: Annotated[str | None, typer.Option(help="interval or cron.")] = None,
+    interval: Annotated[int | None, typer.Option(help="Seconds between runs.")] = None,
+    cron: Annotated[str | None, typer.Option(help="A cron line, e.g. '*/10 * * * *'.")] = None,
+    job_tz: Annotated[str, typer.Option("--job-tz", help="Time zone of the cron line.")] = "UTC",
+    param: Annotated[
+        list[str] | None, typer.Option("--param", "-p", help="KEY=VALUE; repeat.")
+    ] = None,
+    first_run: Annotated[
+        str | None, typer.Option(help="When the first run is due (default: the next tick).")
+    ] = None,
+    disabled: Annotated[bool, typer.Option("--disabled", help="Create it paused.")] = False,
+    timezone: TimezoneOption = None,
+    user: UserOption = DEFAULT_USER,
+    as_json: JsonOption = False,
+) -> None:
+    """Create a recurring job; asks for whatever the flags leave out."""
+    from contenthub.scheduler import Schedule, jobs
+
+    name = _ask(name, "name", "Job name")
+    job_type = _ask(job_type, "type", "Job type (publishing / account_check / cleanup)")
+    jobs.check_params(job_type, {})  # an unknown type is refused before more questions
+    schedule_type = _ask(schedule_type, "schedule_type", "Schedule type (interval / cron)")
+    if schedule_type == "interval":
+        interval = _ask(interval, "interval", "Seconds between runs", type=int)
+    elif schedule_type == "cron":
+        cron = _ask(cron, "cron", "Cron expression (min hour day month weekday)")
+    schedule = Schedule(schedule_type, interval, cron, job_tz)
+    start = _cli_time(first_run, "first_run", zone_named(timezone))
+    db, user_id = open_as(user)
+    is_admin = db.read(lambda s: storage.user_by_name(s, user).role) == "admin"
+    job = db.write(
+        lambda s: jobs.job_create(
+            s,
+            user_id=user_id,
+            is_admin=is_admin,
+            name=name,
+            job_type=job_type,
+            schedule=schedule,
+            now=now(),
+            params=_parse_params(param or []),
+            enabled=not disabled,
+            next_run=start,
+        )
+    )
+    if as_json:
+        out.print_json(json.dumps(job, default=_iso))
+        return
+    out.print(f"{_job_line(job)}; first run {job['next_run']:%Y-%m-%d %H:%M:%S} UTC")
+
+
+@app.command("trigger")
+@friendly_errors
+def scheduler_trigger(
+    job_id: int, user: UserOption = DEFAULT_USER, as_json: JsonOption = False
+) -> None:
+    """Run a job now, in this process, and show its result."""
+    from contenthub.scheduler import Scheduler
+
+    settings = Settings.from_env()
+    db = open_db(settings)
+    user_id = resolve_user(db, user)
+    scheduler = Scheduler(
+        db, worker=f"cli:{os.getpid()}", secrets=SecretBox.from_env(settings.data_dir)
+    )
+    run = scheduler.trigger(job_id, scope=user_id, now=now())
+    if as_json:
+        out.print_json(json.dumps(run, default=_iso))
+    elif run["status"] == "succeeded":
+        out.print(run["result"]["message"], highlight=False)
+    if run["status"] != "succeeded":
+        err.print(f"[red]run {run['id']} failed:[/red] {run['error']}", highlight=False)
+        raise typer.Exit(1)
+
+
+@app.command("history")
+@friendly_errors
+def scheduler_history(
+    job_id: int,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 20,
+    user: UserOption = DEFAULT_USER,
+    as_json: JsonOption = False,
+) -> None:
+    """A job's runs, newest first."""
+    from contenthub.scheduler import jobs
+
+    db, user_id = open_as(user)
+    runs = db.read(lambda s: jobs.job_history(s, job_id, scope=user_id, limit=limit))
+    if as_json:
+        out.print_json(json.dumps(runs, default=_iso))
+        return
+    table = Table("run", "by", "started (UTC)", "seconds", "status", "summary")
+    for r in runs:
+        seconds = (r["finished_at"] - r["started_at"]).total_seconds() if r["finished_at"] else None
+        summary = r["error"] or (r["result"] or {}).get("message", "")
+        table.add_row(
+            str(r["id"]),
+            r["triggered_by"],
+            f"{r['started_at']:%Y-%m-%d %H:%M:%S}",
+            "" if seconds is None else f"{seconds:.2f}",
+            r["status"],
+            summary,
+        )
+    out.print(table)
+
+
+def _set_enabled(job_id: int, user: str, enabled: bool) -> None:
+    from contenthub.scheduler import jobs
+
+    db, user_id = open_as(user)
+    job = db.write(
+        lambda s: jobs.job_update(s, job_id, scope=user_id, now=now(), changes={"enabled": enabled})
+    )
+    out.print(f"{_job_line(job)}: {'enabled' if enabled else 'disabled'}")
+
+
+@app.command("enable")
+@friendly_errors
+def scheduler_enable(job_id: int, user: UserOption = DEFAULT_USER) -> None:
+    """Resume a job (a run missed meanwhile happens once, at once)."""
+    _set_enabled(job_id, user, True)
+
+
+@app.command("disable")
+@friendly_errors
+def scheduler_disable(job_id: int, user: UserOption = DEFAULT_USER) -> None:
+    """Pause a job."""
+    _set_enabled(job_id, user, False)

@@ -1,0 +1,100 @@
+"""contenthub stats: outcomes per platform and account over a time range."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from contenthub import storage
+from contenthub.cli.context import (
+    DEFAULT_USER,
+    JsonOption,
+    TimezoneOption,
+    UserOption,
+    _cli_time,
+    _iso,
+    friendly_errors,
+    now,
+    open_as,
+    out,
+)
+from contenthub.cli.root import app
+from contenthub.services.publishing import zone_named
+
+
+@app.command()
+@friendly_errors
+def stats(
+    since: Annotated[
+        str | None, typer.Option(help="Start of the range (default: 7 days ago).")
+    ] = None,
+    until: Annotated[str | None, typer.Option(help="End of the range (default: now).")] = None,
+    platform: Annotated[str | None, typer.Option(help="Only this platform.")] = None,
+    account: Annotated[str | None, typer.Option(help="Only this account (id or name).")] = None,
+    timezone: TimezoneOption = None,
+    user: UserOption = DEFAULT_USER,
+    as_json: JsonOption = False,
+) -> None:
+    """Your tasks by status now, and per platform and account over a time range."""
+    from contenthub.services.stats import stats_report
+
+    db, user_id = open_as(user)
+    zone = zone_named(timezone)
+    end = _cli_time(until, "until", zone) or now()
+    start = _cli_time(since, "since", zone) or end - timedelta(days=7)
+
+    def work(s: Any) -> tuple[dict[str, int], dict[str, Any]]:
+        account_id = storage.account_find(s, account, user_id=user_id).id if account else None
+        report = stats_report(
+            s,
+            scope=user_id,
+            since=start,
+            until=end,
+            now=now(),
+            platform=platform,
+            account_id=account_id,
+        )
+        return storage.task_status_counts(s, user_id=user_id), report
+
+    counts, report = db.read(work)
+    if as_json:
+        out.print_json(json.dumps({"by_status_now": counts, **report}, default=_iso))
+        return
+    table = Table("status", "tasks")
+    for status, count in sorted(counts.items()):
+        table.add_row(status, str(count))
+    out.print(table)
+    _print_report(report)
+
+
+def _print_report(report: dict[str, Any]) -> None:
+    out.print(
+        f"ended between {report['since']:%Y-%m-%d %H:%M} and {report['until']:%Y-%m-%d %H:%M} UTC"
+    )
+    table = Table(
+        "platform / account", "succeeded", "failed", "cancelled", "success", "p50 s", "p95 s"
+    )
+    groups = [("all", report["overall"])]
+    groups += [(g["platform"], g) for g in report["platforms"]]
+    groups += [(f"  {g['account_name']}", g) for g in report["accounts"]]
+    for label, g in groups:
+        rate = "" if g["success_rate"] is None else f"{g['success_rate']:.0%}"
+        table.add_row(
+            label,
+            *(str(g["by_status"][k]) for k in ("succeeded", "failed", "cancelled")),
+            rate,
+            str(g["duration_p50_seconds"] or ""),
+            str(g["duration_p95_seconds"] or ""),
+        )
+    out.print(table)
+    for reason in report["overall"]["failure_reasons"]:
+        out.print(f"  {reason['count']:>5} × {reason['reason']}", highlight=False)
+    queue = report["queue"]
+    waited = queue["oldest_wait_seconds"]
+    out.print(
+        f"queue: {queue['depth']} waiting" + (f", oldest for {waited:.0f} s" if waited else "")
+    )
