@@ -30,12 +30,13 @@ import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
 from contenthub import storage
+from contenthub.clock import utcnow
 from contenthub.sandbox.server import SandboxClient, account_description
 from contenthub.secrets_box import SecretBox
 from contenthub.storage import NewTask, migrate, task_enqueue
 from contenthub.storage.db import Database
 from contenthub.storage.models import PublishTask
-from contenthub.worker import Worker, WorkerConfig, utcnow
+from contenthub.worker import Worker, WorkerConfig
 
 LATENCY_SECONDS = 4.0
 BODY = "## Benchmark\n\nA paragraph of text with **bold** and `code`.\n\n- one\n- two\n"

@@ -20,12 +20,13 @@ import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
 from contenthub import storage
+from contenthub.clock import utcnow
 from contenthub.errors import ErrorClass, LeaseLost, PublishCancelled, PublishError, RateLimited
 from contenthub.platforms.base import PublishResult, TaskContent
 from contenthub.platforms.registry import publisher_for
@@ -36,10 +37,6 @@ from contenthub.storage.events import NOTIFY_CHANNEL
 
 log = logging.getLogger("contenthub.worker")
 T = TypeVar("T")
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from contenthub.clock import utcnow
 from contenthub.config import Settings
 from contenthub.secrets_box import SecretBox
 from contenthub.services.users import Principal, token_authenticate
@@ -19,10 +19,6 @@ _bearer = HTTPBearer(auto_error=False, description="An API token: `contenthub us
 
 class Unauthenticated(Exception):
     pass
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 def get_db(request: Request) -> Database:
@@ -73,7 +69,7 @@ def get_principal(
     principal = cache.get(credentials.credentials)
     if principal is None:
         db: Database = request.app.state.db
-        principal = db.read(lambda s: token_authenticate(s, credentials.credentials, now=now()))
+        principal = db.read(lambda s: token_authenticate(s, credentials.credentials, now=utcnow()))
         if principal is None:
             raise Unauthenticated()
         cache.put(credentials.credentials, principal)

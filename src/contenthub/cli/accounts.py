@@ -16,12 +16,12 @@ from contenthub.cli.context import (
     JsonOption,
     UserOption,
     friendly_errors,
-    now,
     open_as,
     open_db,
     out,
-    resolve_user,
+    resolve_principal,
 )
+from contenthub.clock import utcnow
 from contenthub.config import Settings
 from contenthub.errors import InputError
 from contenthub.secrets_box import SecretBox
@@ -60,7 +60,7 @@ def account_add(
         raise InputError(
             "platform", f"unknown platform {platform!r}; known: {', '.join(known_platforms())}"
         )
-    user_id = resolve_user(db, user)
+    user_id = resolve_principal(db, user).user_id
     options = _parse_options(option or [])
     if platform == "local" and "root" in options:
         options["root"] = str(Path(options["root"]).expanduser().resolve())
@@ -70,7 +70,7 @@ def account_add(
             user_id=user_id,
             platform=platform,
             name=name,
-            now=now(),
+            now=utcnow(),
             options=options,
             min_interval_seconds=min_interval,
             daily_cap=daily_cap,
@@ -83,7 +83,8 @@ def account_add(
 @friendly_errors
 def account_list(user: UserOption = DEFAULT_USER, as_json: JsonOption = False) -> None:
     """Your accounts and their login health."""
-    db, user_id = open_as(user)
+    db, me = open_as(user)
+    user_id = me.user_id
     accounts = db.read(lambda s: storage.account_list(s, user_id=user_id))
     rows = [
         {
@@ -109,11 +110,12 @@ def account_list(user: UserOption = DEFAULT_USER, as_json: JsonOption = False) -
 @friendly_errors
 def account_activate(account: str, user: UserOption = DEFAULT_USER) -> None:
     """Mark an account active again (after a re-login); its waiting tasks resume."""
-    db, user_id = open_as(user)
+    db, me = open_as(user)
+    user_id = me.user_id
 
     def work(s: Any) -> None:
         found = storage.account_find(s, account, user_id=user_id)
-        storage.account_set_status(s, found.id, "active", now=now())
+        storage.account_set_status(s, found.id, "active", now=utcnow())
 
     db.write(work)
     out.print(f"account {account} active")
@@ -127,7 +129,7 @@ def account_check(account: str, user: UserOption = DEFAULT_USER) -> None:
 
     settings = Settings.from_env()
     db = open_db(settings)
-    user_id = resolve_user(db, user)
+    user_id = resolve_principal(db, user).user_id
     found = db.read(lambda s: storage.account_find(s, account, user_id=user_id))
     box = SecretBox.from_env(settings.data_dir)
     result = asyncio.run(accounts.account_verify(db, found, box))
@@ -158,13 +160,19 @@ def account_login(
     settings = Settings.from_env()
     credentials = accounts.read_cookie_file(cookies)
     db = open_db(settings)
-    user_id = resolve_user(db, user)
+    user_id = resolve_principal(db, user).user_id
     box = SecretBox.from_env(settings.data_dir)
 
     def work(s: Any) -> str:
         found = storage.account_find(s, account, user_id=user_id)
         accounts.account_update(
-            s, found.id, scope=user_id, now=now(), box=box, credentials=credentials, status="active"
+            s,
+            found.id,
+            scope=user_id,
+            now=utcnow(),
+            box=box,
+            credentials=credentials,
+            status="active",
         )
         return found.name
 

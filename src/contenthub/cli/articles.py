@@ -16,10 +16,10 @@ from contenthub.cli.context import (
     JsonOption,
     UserOption,
     friendly_errors,
-    now,
     open_as,
     out,
 )
+from contenthub.clock import utcnow
 from contenthub.services.publishing import read_markdown
 
 app = typer.Typer(help="Articles.", no_args_is_help=True)
@@ -44,10 +44,11 @@ def article_add(
         else read_markdown(Path(file), title=title, tags=tag or ())
     )
     check_content(draft.title, draft.body, draft.tags)
-    db, user_id = open_as(user)
+    db, me = open_as(user)
+    user_id = me.user_id
     article_id = db.write(
         lambda s: storage.article_create(
-            s, user_id=user_id, title=draft.title, body=draft.body, tags=draft.tags, now=now()
+            s, user_id=user_id, title=draft.title, body=draft.body, tags=draft.tags, now=utcnow()
         )
     )
     out.print(f"article {article_id} added: {draft.title}")
@@ -63,7 +64,9 @@ def article_list(
     """Your newest articles."""
     from contenthub.services.articles import article_list as list_articles
 
-    db, user_id = open_as(user)
+    db, me = open_as(user)
+
+    user_id = me.user_id
     items, total = db.read(lambda s: list_articles(s, scope=user_id, limit=limit, offset=0))
     rows = [
         {"id": a.id, "title": a.title, "tags": a.tags, "updated_at": a.updated_at.isoformat()}
@@ -86,7 +89,9 @@ def article_show(
     """One article, with its Markdown body."""
     from contenthub.services.articles import article_get
 
-    db, user_id = open_as(user)
+    db, me = open_as(user)
+
+    user_id = me.user_id
     a = db.read(lambda s: article_get(s, article_id, scope=user_id))
     if as_json:
         out.print_json(json.dumps({"id": a.id, "title": a.title, "body": a.body, "tags": a.tags}))

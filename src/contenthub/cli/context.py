@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 
 from contenthub import storage
+from contenthub.clock import utcnow
 from contenthub.config import Settings
 from contenthub.errors import InputError, NotFound, SubmissionLimit
 from contenthub.platforms.registry import load_modules
+from contenthub.services import users
 from contenthub.services.publishing import parse_time
+from contenthub.services.users import Principal
 from contenthub.storage import migrate
 from contenthub.storage.db import Database
 
@@ -31,10 +34,6 @@ TimezoneOption = Annotated[
     str | None,
     typer.Option("--tz", envvar="CONTENTHUB_TIMEZONE", help="Zone of times given without one."),
 ]
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 def friendly_errors(fn: F) -> F:
@@ -69,39 +68,19 @@ def open_db(settings: Settings, *, upgrade: bool = False, pool_size: int = 10) -
     return db
 
 
-def ensure_local_defaults(db: Database, settings: Settings) -> int:
-    """The embedded default: a 'local' user with a 'local-site' account publishing to data/site.
-    Returns the user's id."""
-
-    def work(session: Any) -> int:
-        user_id = storage.user_ensure(session, DEFAULT_USER, now=now(), role="admin")
-        try:
-            storage.account_find(session, "local-site", user_id=user_id)
-        except NotFound:
-            storage.account_create(
-                session,
-                user_id=user_id,
-                platform="local",
-                name="local-site",
-                now=now(),
-                options={"root": str((settings.data_dir / "site").resolve())},
-            )
-        return user_id
-
-    return db.write(work)
-
-
-def open_as(user: str) -> tuple[Database, int]:
-    """The configured database, and the id of the user a command acts as."""
-    db = open_db(Settings.from_env())
-    return db, resolve_user(db, user)
-
-
-def resolve_user(db: Database, name: str) -> int:
-    """The id of a named user; the default user (and its local site) is made on first use."""
+def resolve_principal(db: Database, name: str) -> Principal:
+    """Who a command acts as: the named user, scoped as the API scopes a caller. Read-only,
+    except on the default user's first use, which makes it (and its local site)."""
     if name == DEFAULT_USER:
-        return ensure_local_defaults(db, Settings.from_env())
-    return db.read(lambda s: storage.user_by_name(s, name).id)
+        site_root = Settings.from_env().data_dir / "site"
+        return users.default_user_ensure(db, name, site_root=site_root, now=utcnow())
+    return db.read(lambda s: users.principal_of(s, name))
+
+
+def open_as(user: str) -> tuple[Database, Principal]:
+    """The configured database, and the principal a command acts as."""
+    db = open_db(Settings.from_env())
+    return db, resolve_principal(db, user)
 
 
 def _jsonable(row: dict[str, Any]) -> dict[str, Any]:

@@ -17,10 +17,10 @@ from contenthub.cli.context import (
     _cli_time,
     _iso,
     friendly_errors,
-    now,
     open_as,
     out,
 )
+from contenthub.clock import utcnow
 from contenthub.services.publishing import zone_named
 
 app = typer.Typer(help="The publish pool: articles waiting for their time.", no_args_is_help=True)
@@ -62,7 +62,9 @@ def pool_add(
     """Add an article to the publish pool; the publishing job releases it when it is due."""
     from contenthub.services import pool
 
-    db, user_id = open_as(user)
+    db, me = open_as(user)
+
+    user_id = me.user_id
     when = _cli_time(scheduled_at, "scheduled_at", zone_named(timezone))
     account_ids = _account_ids(db, account, user_id)
     entry = db.write(
@@ -70,7 +72,7 @@ def pool_add(
             s,
             user_id=user_id,
             content_id=content_id,
-            now=now(),
+            now=utcnow(),
             priority=priority,
             scheduled_at=when,
             account_ids=account_ids,
@@ -98,7 +100,9 @@ def pool_list(
     """Pool entries in release order: most urgent first, then earliest."""
     from contenthub.services import pool
 
-    db, user_id = open_as(user)
+    db, me = open_as(user)
+
+    user_id = me.user_id
     items, total = db.read(
         lambda s: pool.pool_list(
             s, scope=user_id, statuses=status or (), limit=limit, offset=offset
@@ -116,7 +120,9 @@ def pool_stats(user: UserOption = DEFAULT_USER, as_json: JsonOption = False) -> 
     """How many entries are pending, publishing, published, failed."""
     from contenthub.services import pool
 
-    db, user_id = open_as(user)
+    db, me = open_as(user)
+
+    user_id = me.user_id
     counts = db.read(lambda s: pool.pool_stats(s, scope=user_id))
     if as_json:
         out.print_json(json.dumps(counts))
@@ -133,8 +139,10 @@ def pool_cancel(entry_id: int, user: UserOption = DEFAULT_USER) -> None:
     """Take an entry out of the pool (its running publishes are asked to stop)."""
     from contenthub.services import pool
 
-    db, user_id = open_as(user)
-    db.write(lambda s: pool.pool_cancel(s, entry_id, scope=user_id, now=now()))
+    db, me = open_as(user)
+
+    user_id = me.user_id
+    db.write(lambda s: pool.pool_cancel(s, entry_id, scope=user_id, now=utcnow()))
     out.print(f"pool entry {entry_id} cancelled")
 
 
@@ -150,11 +158,13 @@ def pool_reschedule(
     """Move a pending entry in time or in urgency."""
     from contenthub.services import pool
 
-    db, user_id = open_as(user)
+    db, me = open_as(user)
+
+    user_id = me.user_id
     when = _cli_time(scheduled_at, "scheduled_at", zone_named(timezone))
     entry = db.write(
         lambda s: pool.pool_reschedule(
-            s, entry_id, scope=user_id, now=now(), scheduled_at=when, priority=priority
+            s, entry_id, scope=user_id, now=utcnow(), scheduled_at=when, priority=priority
         )
     )
     out.print(

@@ -10,14 +10,14 @@ import typer
 from contenthub import storage
 from contenthub.cli.context import (
     DEFAULT_USER,
-    ensure_local_defaults,
     err,
     friendly_errors,
-    now,
     open_db,
     out,
+    resolve_principal,
 )
 from contenthub.cli.root import app
+from contenthub.clock import utcnow
 from contenthub.config import Settings
 from contenthub.errors import NotFound
 from contenthub.logs import setup_logging
@@ -46,21 +46,21 @@ def bind_demo_accounts(db: Database, settings: Settings, sandbox_url: str) -> li
     box = SecretBox.from_env(settings.data_dir)
 
     def work(session: Any) -> list[str]:
-        user_id = storage.user_ensure(session, DEFAULT_USER, now=now(), role="admin")
+        user_id = storage.user_ensure(session, DEFAULT_USER, now=utcnow(), role="admin")
         names = []
         for spec in demo_accounts(sandbox_url):
             try:
                 account = storage.account_find(session, spec["name"], user_id=user_id)
                 account.options = spec["options"]
                 account.credentials = box.seal(spec["credentials"])
-                storage.account_set_status(session, account.id, "active", now=now())
+                storage.account_set_status(session, account.id, "active", now=utcnow())
             except NotFound:
                 storage.account_create(
                     session,
                     user_id=user_id,
                     platform=spec["platform"],
                     name=spec["name"],
-                    now=now(),
+                    now=utcnow(),
                     options=spec["options"],
                     credentials=box.seal(spec["credentials"]),
                     min_interval_seconds=spec["min_interval_seconds"],
@@ -132,7 +132,7 @@ def serve(
     setup_logging()
     settings = Settings.from_env()
     db = open_db(settings, upgrade=True, pool_size=slots + 24)
-    ensure_local_defaults(db, settings)
+    resolve_principal(db, DEFAULT_USER)
     where = db.engine.url.render_as_string(hide_password=True)
     err.print(f"contenthub: API on http://{host}:{port}/api/v1 · database {where}")
     if demo:

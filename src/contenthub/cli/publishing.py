@@ -17,11 +17,11 @@ from contenthub.cli.context import (
     UserOption,
     _account_ids,
     friendly_errors,
-    now,
     open_as,
     out,
 )
 from contenthub.cli.root import app
+from contenthub.clock import utcnow
 from contenthub.config import Settings
 from contenthub.services.publishing import parse_time, publish_article, read_markdown, zone_named
 from contenthub.states import FINAL
@@ -57,7 +57,8 @@ def publish(
 ) -> None:
     """Publish an article (stored, or from a Markdown file) to one or more accounts."""
     settings = Settings.from_env()
-    db, user_id = open_as(user)
+    db, me = open_as(user)
+    user_id = me.user_id
     due = parse_time(at, zone=zone_named(timezone)) if at else None
     if source.isdigit() and not Path(source).exists():
         from contenthub.services.publishing import Target, publish_targets
@@ -70,7 +71,7 @@ def publish(
                 targets=targets,
                 priority=priority,
                 scheduled_at=due,
-                now=now(),
+                now=utcnow(),
                 per_minute=settings.submissions_per_minute,
             )
         )
@@ -83,7 +84,7 @@ def publish(
             accounts=account,
             priority=priority,
             at=due,
-            now=now(),
+            now=utcnow(),
         )
     if as_json and not wait:
         out.print_json(json.dumps({"tasks": ids}))

@@ -20,12 +20,12 @@ from contenthub.cli.context import (
     _iso,
     err,
     friendly_errors,
-    now,
     open_as,
     open_db,
     out,
-    resolve_user,
+    resolve_principal,
 )
+from contenthub.clock import utcnow
 from contenthub.config import Settings
 from contenthub.errors import InputError
 from contenthub.secrets_box import SecretBox
@@ -72,7 +72,9 @@ def scheduler_list(user: UserOption = DEFAULT_USER, as_json: JsonOption = False)
     """Your scheduled jobs."""
     from contenthub.scheduler import jobs
 
-    db, user_id = open_as(user)
+    db, me = open_as(user)
+
+    user_id = me.user_id
     rows = db.read(lambda s: jobs.job_list(s, scope=user_id))
     if as_json:
         out.print_json(json.dumps(rows, default=_iso))
@@ -131,7 +133,8 @@ def scheduler_create(
         cron = _ask(cron, "cron", "Cron expression (min hour day month weekday)")
     schedule = Schedule(schedule_type, interval, cron, job_tz)
     start = _cli_time(first_run, "first_run", zone_named(timezone))
-    db, user_id = open_as(user)
+    db, me = open_as(user)
+    user_id = me.user_id
     is_admin = db.read(lambda s: storage.user_by_name(s, user).role) == "admin"
     job = db.write(
         lambda s: jobs.job_create(
@@ -141,7 +144,7 @@ def scheduler_create(
             name=name,
             job_type=job_type,
             schedule=schedule,
-            now=now(),
+            now=utcnow(),
             params=_parse_params(param or []),
             enabled=not disabled,
             next_run=start,
@@ -163,11 +166,11 @@ def scheduler_trigger(
 
     settings = Settings.from_env()
     db = open_db(settings)
-    user_id = resolve_user(db, user)
+    user_id = resolve_principal(db, user).user_id
     scheduler = Scheduler(
         db, worker=f"cli:{os.getpid()}", secrets=SecretBox.from_env(settings.data_dir)
     )
-    run = scheduler.trigger(job_id, scope=user_id, now=now())
+    run = scheduler.trigger(job_id, scope=user_id, now=utcnow())
     if as_json:
         out.print_json(json.dumps(run, default=_iso))
     elif run["status"] == "succeeded":
@@ -188,7 +191,9 @@ def scheduler_history(
     """A job's runs, newest first."""
     from contenthub.scheduler import jobs
 
-    db, user_id = open_as(user)
+    db, me = open_as(user)
+
+    user_id = me.user_id
     runs = db.read(lambda s: jobs.job_history(s, job_id, scope=user_id, limit=limit))
     if as_json:
         out.print_json(json.dumps(runs, default=_iso))
@@ -211,9 +216,13 @@ def scheduler_history(
 def _set_enabled(job_id: int, user: str, enabled: bool) -> None:
     from contenthub.scheduler import jobs
 
-    db, user_id = open_as(user)
+    db, me = open_as(user)
+
+    user_id = me.user_id
     job = db.write(
-        lambda s: jobs.job_update(s, job_id, scope=user_id, now=now(), changes={"enabled": enabled})
+        lambda s: jobs.job_update(
+            s, job_id, scope=user_id, now=utcnow(), changes={"enabled": enabled}
+        )
     )
     out.print(f"{_job_line(job)}: {'enabled' if enabled else 'disabled'}")
 

@@ -18,11 +18,11 @@ from contenthub.cli.context import (
     _cli_time,
     _iso,
     friendly_errors,
-    now,
     open_as,
     out,
 )
 from contenthub.cli.root import app
+from contenthub.clock import utcnow
 from contenthub.services.publishing import zone_named
 
 
@@ -42,9 +42,11 @@ def stats(
     """Your tasks by status now, and per platform and account over a time range."""
     from contenthub.services.stats import stats_report
 
-    db, user_id = open_as(user)
+    db, me = open_as(user)
+
+    user_id = me.user_id
     zone = zone_named(timezone)
-    end = _cli_time(until, "until", zone) or now()
+    end = _cli_time(until, "until", zone) or utcnow()
     start = _cli_time(since, "since", zone) or end - timedelta(days=7)
 
     def work(s: Any) -> tuple[dict[str, int], dict[str, Any]]:
@@ -54,7 +56,7 @@ def stats(
             scope=user_id,
             since=start,
             until=end,
-            now=now(),
+            now=utcnow(),
             platform=platform,
             account_id=account_id,
         )

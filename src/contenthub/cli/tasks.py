@@ -15,10 +15,10 @@ from contenthub.cli.context import (
     UserOption,
     _jsonable,
     friendly_errors,
-    now,
     open_as,
     out,
 )
+from contenthub.clock import utcnow
 
 app = typer.Typer(help="Publish tasks.", no_args_is_help=True)
 
@@ -34,7 +34,8 @@ def task_list(
     as_json: JsonOption = False,
 ) -> None:
     """The newest tasks first."""
-    db, user_id = open_as(user)
+    db, me = open_as(user)
+    user_id = me.user_id
     rows = db.read(
         lambda s: storage.task_list(s, user_id=user_id, statuses=status or (), limit=limit)
     )
@@ -63,7 +64,8 @@ def task_show(
     as_json: JsonOption = False,
 ) -> None:
     """One task with its timeline."""
-    db, user_id = open_as(user)
+    db, me = open_as(user)
+    user_id = me.user_id
 
     def work(s: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         task = storage.task_get(s, task_id, user_id=user_id)
@@ -103,8 +105,9 @@ def task_show(
 @friendly_errors
 def task_cancel(task_id: str, user: UserOption = DEFAULT_USER) -> None:
     """Cancel a task: at once if waiting, at its next step if running."""
-    db, user_id = open_as(user)
-    result = db.write(lambda s: storage.task_cancel(s, task_id, user_id=user_id, now=now()))
+    db, me = open_as(user)
+    user_id = me.user_id
+    result = db.write(lambda s: storage.task_cancel(s, task_id, user_id=user_id, now=utcnow()))
     out.print(
         "cancel requested; the publish stops at its next step"
         if result.cancel_requested
@@ -116,6 +119,7 @@ def task_cancel(task_id: str, user: UserOption = DEFAULT_USER) -> None:
 @friendly_errors
 def task_retry(task_id: str, user: UserOption = DEFAULT_USER) -> None:
     """Queue a failed or cancelled task again with a fresh attempt budget."""
-    db, user_id = open_as(user)
-    result = db.write(lambda s: storage.task_retry(s, task_id, user_id=user_id, now=now()))
+    db, me = open_as(user)
+    user_id = me.user_id
+    result = db.write(lambda s: storage.task_retry(s, task_id, user_id=user_id, now=utcnow()))
     out.print(f"{task_id} {result.status}")

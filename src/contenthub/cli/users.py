@@ -8,11 +8,11 @@ import typer
 
 from contenthub.cli.context import (
     friendly_errors,
-    now,
     open_db,
     out,
-    resolve_user,
+    resolve_principal,
 )
+from contenthub.clock import utcnow
 from contenthub.config import Settings
 
 app = typer.Typer(help="Users and their API tokens.", no_args_is_help=True)
@@ -33,7 +33,7 @@ def user_create(
     if password is None:
         password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
     db = open_db(Settings.from_env())
-    user_id = db.write(lambda s: users.user_create(s, name, password, admin=admin, now=now()))
+    user_id = db.write(lambda s: users.user_create(s, name, password, admin=admin, now=utcnow()))
     out.print(f"user {user_id} ({name}) created{' as admin' if admin else ''}")
 
 
@@ -47,6 +47,6 @@ def user_token(
     from contenthub.services import users
 
     db = open_db(Settings.from_env())
-    user_id = resolve_user(db, name)
-    _, plaintext = db.write(lambda s: users.token_create(s, user_id, label, now=now()))
+    user_id = resolve_principal(db, name).user_id
+    _, plaintext = db.write(lambda s: users.token_create(s, user_id, label, now=utcnow()))
     out.print(plaintext, highlight=False)

@@ -12,19 +12,16 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from contenthub.clock import utcnow
 from contenthub.scheduler import jobs
 from contenthub.scheduler.executors import EXECUTORS, RunContext
 from contenthub.secrets_box import SecretBox
 from contenthub.storage.db import Database
 
 log = logging.getLogger("contenthub.scheduler")
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class Scheduler:

@@ -6,18 +6,22 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerifyMismatchError
 from sqlalchemy.orm import Session
 
+from contenthub import storage
 from contenthub.errors import InputError, NotFound
+from contenthub.storage.db import Database
 from contenthub.storage.models import ApiToken, User
 
 _hasher = PasswordHasher()
 TOKEN_PREFIX = "chub_"
 MIN_PASSWORD = 8
+LOCAL_SITE = "local-site"
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,42 @@ def user_create(session: Session, name: str, password: str, *, admin: bool, now:
     session.add(user)
     session.flush()
     return user.id
+
+
+def principal_of(session: Session, name: str) -> Principal:
+    """The user called ``name``, as the principal commands act as."""
+    user = storage.user_by_name(session, name)
+    return Principal(user.id, user.name, user.role == "admin")
+
+
+def default_user_ensure(db: Database, name: str, *, site_root: Path, now: datetime) -> Principal:
+    """The embedded default: an admin ``name`` with a 'local-site' account publishing into
+    ``site_root``. Read-only once both exist; the first use writes them."""
+
+    def ready(session: Session) -> Principal | None:
+        try:
+            principal = principal_of(session, name)
+            storage.account_find(session, LOCAL_SITE, user_id=principal.user_id)
+        except NotFound:
+            return None
+        return principal
+
+    def make(session: Session) -> Principal:
+        user_id = storage.user_ensure(session, name, now=now, role="admin")
+        try:
+            storage.account_find(session, LOCAL_SITE, user_id=user_id)
+        except NotFound:
+            storage.account_create(
+                session,
+                user_id=user_id,
+                platform="local",
+                name=LOCAL_SITE,
+                now=now,
+                options={"root": str(site_root.resolve())},
+            )
+        return principal_of(session, name)
+
+    return db.read(ready) or db.write(make)
 
 
 def user_check_password(session: Session, name: str, password: str) -> Principal | None:

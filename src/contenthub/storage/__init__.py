@@ -21,7 +21,7 @@ from contenthub.storage.articles import article_create
 from contenthub.storage.claim import ClaimedTask, task_claim
 from contenthub.storage.control import ControlResult, task_cancel, task_retry
 from contenthub.storage.db import Database
-from contenthub.storage.enqueue import NewTask, task_enqueue
+from contenthub.storage.enqueue import NewTask, task_enqueue, task_from_article
 from contenthub.storage.lease import (
     HeartbeatResult,
     Lease,
@@ -43,7 +43,13 @@ from contenthub.storage.maintenance import (
 )
 from contenthub.storage.platforms import platform_set_limit
 from contenthub.storage.scope import owned
-from contenthub.storage.tasks import task_events, task_get, task_list, task_status_counts
+from contenthub.storage.tasks import (
+    task_events,
+    task_get,
+    task_list,
+    task_queue_depth,
+    task_status_counts,
+)
 from contenthub.storage.users import user_by_name, user_ensure
 
 __all__ = [
@@ -72,12 +78,14 @@ __all__ = [
     "task_events",
     "task_fail",
     "task_finish_cancelled",
+    "task_from_article",
     "task_get",
     "task_heartbeat",
     "task_list",
     "task_poll_cancel",
     "task_progress",
     "task_prune_finished",
+    "task_queue_depth",
     "task_release",
     "task_rescue_expired",
     "task_retry",

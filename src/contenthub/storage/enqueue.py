@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from contenthub.errors import InputError
 from contenthub.states import TaskStatus
 from contenthub.storage.events import TASKS, Event, append_events, notify_new_work
-from contenthub.storage.models import Account
+from contenthub.storage.models import Account, Article
 
 MIN_PRIORITY, MAX_PRIORITY, DEFAULT_PRIORITY = 1, 10, 5
 DEFAULT_MAX_ATTEMPTS = 3
@@ -34,6 +34,30 @@ class NewTask:
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
     batch_id: str | None = None
     public_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+
+def task_from_article(
+    article: Article,
+    *,
+    account_id: int,
+    priority: int = DEFAULT_PRIORITY,
+    due_at: datetime | None = None,
+    batch_id: str | None = None,
+) -> NewTask:
+    """A task publishing ``article`` to one account: a snapshot of the article as it is now,
+    so later edits never change what this task publishes."""
+    return NewTask(
+        user_id=article.user_id,
+        account_id=account_id,
+        title=article.title,
+        body=article.body,
+        tags=list(article.tags or []),
+        cover=article.cover,
+        article_id=article.id,
+        priority=priority,
+        due_at=due_at,
+        batch_id=batch_id,
+    )
 
 
 def _validate(task: NewTask, index: int, many: bool) -> None:

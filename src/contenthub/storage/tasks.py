@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from contenthub.errors import InputError, NotFound
+from contenthub.states import TaskStatus
 from contenthub.storage.events import EVENTS, TASKS
 
 TASK_COLUMNS = [c for c in TASKS.c if c.name not in ("body", "running_account_id")]
@@ -77,3 +78,16 @@ def task_status_counts(session: Session, *, user_id: int | None) -> dict[str, in
     if user_id is not None:
         query = query.where(TASKS.c.user_id == user_id)
     return {status: count for status, count in session.execute(query).all()}
+
+
+def task_queue_depth(
+    session: Session, *, user_id: int | None, now: datetime
+) -> tuple[int, datetime | None]:
+    """Queued tasks that are due, and the due time of the one that has waited longest."""
+    query = sa.select(sa.func.count(), sa.func.min(TASKS.c.due_at)).where(
+        TASKS.c.status == TaskStatus.QUEUED.value, TASKS.c.due_at <= now
+    )
+    if user_id is not None:
+        query = query.where(TASKS.c.user_id == user_id)
+    depth, oldest = session.execute(query).one()
+    return depth, oldest

@@ -4,8 +4,9 @@ from fastapi import APIRouter, Response
 from starlette.concurrency import run_in_threadpool
 
 from contenthub import storage
-from contenthub.api.deps import BoxDep, CurrentUser, DbDep, ResourceId, now
+from contenthub.api.deps import BoxDep, CurrentUser, DbDep, ResourceId
 from contenthub.api.schemas import AccountIn, AccountOut, AccountUpdate, LoginCheckOut
+from contenthub.clock import utcnow
 from contenthub.services import accounts
 from contenthub.storage.models import Account
 
@@ -38,7 +39,7 @@ def create_account(body: AccountIn, user: CurrentUser, db: DbDep, box: BoxDep) -
             user_id=user.user_id,
             platform=body.platform,
             name=body.name,
-            now=now(),
+            now=utcnow(),
             options=body.options,
             credentials=sealed,
             min_interval_seconds=body.min_interval_seconds,
@@ -70,7 +71,7 @@ def update_account(
                 s,
                 account_id,
                 scope=user.scope,
-                now=now(),
+                now=utcnow(),
                 box=box,
                 name=body.name,
                 options=body.options,

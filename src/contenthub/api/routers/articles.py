@@ -3,8 +3,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Query, Response
 
 from contenthub import storage
-from contenthub.api.deps import CurrentUser, DbDep, ResourceId, now
+from contenthub.api.deps import CurrentUser, DbDep, ResourceId
 from contenthub.api.schemas import ArticleIn, ArticleOut, ArticlePage, ArticleUpdate
+from contenthub.clock import utcnow
 from contenthub.services import articles
 
 router = APIRouter(prefix="/articles", tags=["articles"])
@@ -22,7 +23,7 @@ def create_article(body: ArticleIn, user: CurrentUser, db: DbDep) -> ArticleOut:
             body=body.body,
             tags=body.tags,
             cover=body.cover,
-            now=now(),
+            now=utcnow(),
         )
         return ArticleOut.model_validate(articles.article_get(s, article_id, scope=user.scope))
 
@@ -65,7 +66,7 @@ def update_article(
                 s,
                 article_id,
                 scope=user.scope,
-                now=now(),
+                now=utcnow(),
                 title=body.title,
                 body=body.body,
                 tags=body.tags,

@@ -8,8 +8,9 @@ from typing import Any
 from fastapi import APIRouter, Query
 from pydantic import AwareDatetime, BaseModel, Field
 
-from contenthub.api.deps import CurrentUser, DbDep, ResourceId, now
+from contenthub.api.deps import CurrentUser, DbDep, ResourceId
 from contenthub.api.schemas import DbId, Strict
+from contenthub.clock import utcnow
 from contenthub.services import pool
 from contenthub.storage.enqueue import MAX_PRIORITY, MIN_PRIORITY
 
@@ -71,7 +72,7 @@ def add_entry(body: PoolAddIn, user: CurrentUser, db: DbDep) -> PoolEntryOut:
             s,
             user_id=user.user_id,
             content_id=body.content_id,
-            now=now(),
+            now=utcnow(),
             priority=body.priority,
             scheduled_at=body.scheduled_at,
             account_ids=body.account_ids,
@@ -114,7 +115,7 @@ def get_entry(entry_id: ResourceId, user: CurrentUser, db: DbDep) -> PoolEntryOu
 @router.post("/{entry_id}/cancel")
 def cancel_entry(entry_id: ResourceId, user: CurrentUser, db: DbDep) -> PoolEntryOut:
     """A pending entry leaves the pool; a publishing one also cancels its open tasks."""
-    entry = db.write(lambda s: pool.pool_cancel(s, entry_id, scope=user.scope, now=now()))
+    entry = db.write(lambda s: pool.pool_cancel(s, entry_id, scope=user.scope, now=utcnow()))
     return PoolEntryOut(**entry)
 
 
@@ -127,7 +128,7 @@ def reschedule_entry(
             s,
             entry_id,
             scope=user.scope,
-            now=now(),
+            now=utcnow(),
             scheduled_at=body.scheduled_at,
             priority=body.priority,
         )

@@ -10,9 +10,10 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
 from contenthub import storage
-from contenthub.api.deps import CurrentUser, DbDep, SettingsDep, now
+from contenthub.api.deps import CurrentUser, DbDep, SettingsDep
 from contenthub.api.routers.tasks import task_out
 from contenthub.api.schemas import BatchIn, ErrorBody, PublishIn, PublishOut
+from contenthub.clock import utcnow
 from contenthub.errors import InputError
 from contenthub.services.publishing import Target, publish_targets
 from contenthub.storage.models import IdempotentRequest
@@ -59,7 +60,7 @@ def _publish(
             targets=targets,
             priority=priority,
             scheduled_at=scheduled_at,
-            now=now(),
+            now=utcnow(),
             per_minute=settings.submissions_per_minute,
         )
         rows = [storage.task_get(s, i, user_id=user.user_id) for i in ids]
@@ -73,7 +74,7 @@ def _publish(
                     request_digest=digest,
                     status_code=201,
                     response=content,
-                    created_at=now(),
+                    created_at=utcnow(),
                 )
             )
         return JSONResponse(content, status_code=201)

@@ -9,8 +9,9 @@ from typing import Any, Literal
 from fastapi import APIRouter, Query, Response
 from pydantic import AwareDatetime, BaseModel, Field
 
-from contenthub.api.deps import BoxDep, CurrentUser, DbDep, ResourceId, now
+from contenthub.api.deps import BoxDep, CurrentUser, DbDep, ResourceId
 from contenthub.api.schemas import Strict
+from contenthub.clock import utcnow
 from contenthub.scheduler import Schedule, Scheduler, jobs
 
 router = APIRouter(prefix="/scheduled-jobs", tags=["scheduled jobs"])
@@ -81,7 +82,7 @@ def create_job(body: JobIn, user: CurrentUser, db: DbDep) -> JobOut:
             name=body.name,
             job_type=body.job_type,
             schedule=schedule,
-            now=now(),
+            now=utcnow(),
             params=body.params,
             enabled=body.enabled,
             next_run=body.next_run,
@@ -104,7 +105,7 @@ def get_job(job_id: ResourceId, user: CurrentUser, db: DbDep) -> JobOut:
 def update_job(job_id: ResourceId, body: JobUpdate, user: CurrentUser, db: DbDep) -> JobOut:
     changes = body.model_dump(exclude_unset=True)
     job = db.write(
-        lambda s: jobs.job_update(s, job_id, scope=user.scope, now=now(), changes=changes)
+        lambda s: jobs.job_update(s, job_id, scope=user.scope, now=utcnow(), changes=changes)
     )
     return JobOut(**job)
 
@@ -119,7 +120,7 @@ def delete_job(job_id: ResourceId, user: CurrentUser, db: DbDep) -> Response:
 def trigger_job(job_id: ResourceId, user: CurrentUser, db: DbDep, box: BoxDep) -> RunOut:
     """Run the job now, in this process; answers with the finished run."""
     scheduler = Scheduler(db, worker=f"api:{os.getpid()}", secrets=box)
-    return _run_out(scheduler.trigger(job_id, scope=user.scope, now=now()))
+    return _run_out(scheduler.trigger(job_id, scope=user.scope, now=utcnow()))
 
 
 @router.get("/{job_id}/history")

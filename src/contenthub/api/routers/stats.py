@@ -8,7 +8,8 @@ from typing import Any
 from fastapi import APIRouter, Query
 from pydantic import AwareDatetime
 
-from contenthub.api.deps import CurrentUser, DbDep, now
+from contenthub.api.deps import CurrentUser, DbDep
+from contenthub.clock import utcnow
 from contenthub.services.stats import stats_report
 
 router = APIRouter(prefix="/stats", tags=["statistics"])
@@ -25,7 +26,7 @@ def statistics(
 ) -> dict[str, Any]:
     """Tasks that ended in the range, per platform and per account: counts by final status,
     success rate, publish duration p50/p95, failure reasons ranked; the queue right now."""
-    end = until or now()
+    end = until or utcnow()
     start = since or end - timedelta(days=7)
     return db.read(
         lambda s: stats_report(
@@ -33,7 +34,7 @@ def statistics(
             scope=user.scope,
             since=start,
             until=end,
-            now=now(),
+            now=utcnow(),
             platform=platform,
             account_id=account_id,
         )

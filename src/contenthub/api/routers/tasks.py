@@ -6,8 +6,9 @@ from typing import Any
 from fastapi import APIRouter, Query
 
 from contenthub import storage
-from contenthub.api.deps import MAX_ID, CurrentUser, DbDep, now
+from contenthub.api.deps import MAX_ID, CurrentUser, DbDep
 from contenthub.api.schemas import BulkOut, EventOut, TaskDetail, TaskOut, TaskPage
+from contenthub.clock import utcnow
 from contenthub.errors import InputError
 from contenthub.services import tasks as task_service
 from contenthub.states import TaskStatus
@@ -80,7 +81,7 @@ def get_task(task_id: str, user: CurrentUser, db: DbDep) -> TaskDetail:
 @router.post("/{task_id}/cancel")
 def cancel_task(task_id: str, user: CurrentUser, db: DbDep) -> TaskOut:
     def work(s):  # type: ignore[no-untyped-def]
-        storage.task_cancel(s, task_id, user_id=user.scope, now=now())
+        storage.task_cancel(s, task_id, user_id=user.scope, now=utcnow())
         return task_out(storage.task_get(s, task_id, user_id=user.scope))
 
     return db.write(work)
@@ -89,7 +90,7 @@ def cancel_task(task_id: str, user: CurrentUser, db: DbDep) -> TaskOut:
 @router.post("/{task_id}/retry")
 def retry_task(task_id: str, user: CurrentUser, db: DbDep) -> TaskOut:
     def work(s):  # type: ignore[no-untyped-def]
-        storage.task_retry(s, task_id, user_id=user.scope, now=now())
+        storage.task_retry(s, task_id, user_id=user.scope, now=utcnow())
         return task_out(storage.task_get(s, task_id, user_id=user.scope))
 
     return db.write(work)
