@@ -28,6 +28,8 @@ ALLOWED: dict[TaskStatus, frozenset[TaskStatus]] = {
 }
 
 FINAL = frozenset({S.SUCCEEDED, S.FAILED, S.CANCELLED})
+# Still to run or running: what holds an account (and what deleting it would throw away).
+ACTIVE = frozenset({S.SCHEDULED, S.QUEUED, S.RUNNING})
 CANCELLABLE_AT_ONCE = frozenset({S.SCHEDULED, S.QUEUED})
 RETRYABLE_BY_USER = frozenset({S.FAILED, S.CANCELLED})
 

@@ -64,8 +64,7 @@ def test_expired_login_holds_tasks_until_the_account_is_active_again(
 
     # The user logs in again (here: the account no longer fails) and re-activates it.
     def relogin(s) -> None:
-        found = storage.account_find(s, account, user_id=None)
-        found.options = {}
+        storage.account_update(s, account, now=T0, options={})
         storage.account_set_status(s, account, "active", now=T0)
 
     db.write(relogin)

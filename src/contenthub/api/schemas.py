@@ -196,6 +196,7 @@ class TokenIn(Strict):
 
 
 class TokenOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
     id: int
     name: str
     prefix: str

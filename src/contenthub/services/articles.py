@@ -5,12 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-import sqlalchemy as sa
-from sqlalchemy.orm import Session
-
+from contenthub import storage
 from contenthub.errors import InputError
-from contenthub.storage.models import Article
-from contenthub.storage.scope import owned
+from contenthub.services.users import Principal
+from contenthub.storage import ArticleRow, Session
 
 MAX_TITLE = 500
 MAX_BODY_BYTES = 20 * 1024 * 1024
@@ -32,20 +30,37 @@ def check_content(title: str | None, body: str | None, tags: Sequence[str] | Non
             raise InputError("tags", "each tag must be 1–50 characters")
 
 
-def article_get(session: Session, article_id: int, *, scope: int | None) -> Article:
-    article: Article = owned(session, Article, article_id, scope=scope, what="article")
-    return article
+def article_create(
+    session: Session,
+    me: Principal,
+    *,
+    title: str,
+    body: str,
+    tags: Sequence[str],
+    now: datetime,
+    cover: str | None = None,
+) -> ArticleRow:
+    check_content(title, body, tags)
+    article_id = storage.article_create(
+        session,
+        user_id=me.user_id,
+        title=title,
+        body=body,
+        tags=[t.strip() for t in tags],
+        cover=cover,
+        now=now,
+    )
+    return storage.article_get(session, article_id, user_id=me.user_id)
+
+
+def article_get(session: Session, article_id: int, *, scope: int | None) -> ArticleRow:
+    return storage.article_get(session, article_id, user_id=scope)
 
 
 def article_list(
     session: Session, *, scope: int | None, limit: int, offset: int
-) -> tuple[list[Article], int]:
-    query = sa.select(Article)
-    count = sa.select(sa.func.count()).select_from(Article)
-    if scope is not None:
-        query, count = query.where(Article.user_id == scope), count.where(Article.user_id == scope)
-    items = list(session.scalars(query.order_by(Article.id.desc()).limit(limit).offset(offset)))
-    return items, session.scalar(count) or 0
+) -> tuple[list[ArticleRow], int]:
+    return storage.article_list(session, user_id=scope, limit=limit, offset=offset)
 
 
 def article_update(
@@ -54,24 +69,26 @@ def article_update(
     *,
     scope: int | None,
     now: datetime,
-    title: str | None,
-    body: str | None,
-    tags: list[str] | None,
-    cover: str | None,
-) -> Article:
+    title: str | None = None,
+    body: str | None = None,
+    tags: Sequence[str] | None = None,
+    cover: str | None = None,
+) -> ArticleRow:
+    """Change what is given (None: keep; an empty ``cover`` removes it). Tasks made before
+    keep publishing what they were given."""
     check_content(title, body, tags)
     article = article_get(session, article_id, scope=scope)
-    if title is not None:
-        article.title = title.strip()
-    if body is not None:
-        article.body = body
-    if tags is not None:
-        article.tags = [t.strip() for t in tags]
-    if cover is not None:
-        article.cover = cover or None
-    article.updated_at = now
-    return article
+    storage.article_update(
+        session,
+        article.id,
+        now=now,
+        title=title.strip() if title is not None else None,
+        body=body,
+        tags=[t.strip() for t in tags] if tags is not None else None,
+        cover=cover,
+    )
+    return article_get(session, article.id, scope=scope)
 
 
 def article_delete(session: Session, article_id: int, *, scope: int | None) -> None:
-    session.delete(article_get(session, article_id, scope=scope))
+    storage.article_delete(session, article_get(session, article_id, scope=scope).id)

@@ -12,12 +12,23 @@ from sqlalchemy.orm import Session
 
 from contenthub.storage.accounts import (
     ACCOUNT_STATUSES,
+    AccountRow,
+    account_active_task_count,
     account_create,
+    account_delete,
     account_find,
     account_list,
     account_set_status,
+    account_update,
 )
-from contenthub.storage.articles import article_create
+from contenthub.storage.articles import (
+    ArticleRow,
+    article_create,
+    article_delete,
+    article_get,
+    article_list,
+    article_update,
+)
 from contenthub.storage.claim import ClaimedTask, task_claim
 from contenthub.storage.control import ControlResult, task_cancel, task_retry
 from contenthub.storage.db import Database
@@ -50,10 +61,21 @@ from contenthub.storage.tasks import (
     task_queue_depth,
     task_status_counts,
 )
-from contenthub.storage.users import user_by_name, user_ensure
+from contenthub.storage.tokens import (
+    TokenHolder,
+    TokenRow,
+    token_by_digest,
+    token_insert,
+    token_list,
+    token_revoke,
+    token_touch,
+)
+from contenthub.storage.users import UserRow, user_by_name, user_ensure, user_insert
 
 __all__ = [
     "ACCOUNT_STATUSES",
+    "AccountRow",
+    "ArticleRow",
     "ClaimedTask",
     "ControlResult",
     "Database",
@@ -62,11 +84,21 @@ __all__ = [
     "NewTask",
     "Published",
     "Session",
+    "TokenHolder",
+    "TokenRow",
+    "UserRow",
+    "account_active_task_count",
     "account_create",
+    "account_delete",
     "account_find",
     "account_list",
     "account_set_status",
+    "account_update",
     "article_create",
+    "article_delete",
+    "article_get",
+    "article_list",
+    "article_update",
     "event_prune",
     "owned",
     "platform_set_limit",
@@ -91,6 +123,12 @@ __all__ = [
     "task_retry",
     "task_stage_due",
     "task_status_counts",
+    "token_by_digest",
+    "token_insert",
+    "token_list",
+    "token_revoke",
+    "token_touch",
     "user_by_name",
     "user_ensure",
+    "user_insert",
 ]

@@ -1,7 +1,13 @@
-"""Platform accounts: named storage operations."""
+"""Platform accounts: named storage operations.
+
+Reads answer ``AccountRow`` values, never live ORM objects: a caller cannot change an
+account except through the operations here. Rules (which platform, sensible limits) are the
+service's; this module keeps only what the table itself guarantees (one name per user).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -9,11 +15,55 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from contenthub.errors import InputError, NotFound
+from contenthub.states import ACTIVE
 from contenthub.storage.events import notify_new_work
-from contenthub.storage.models import Account
+from contenthub.storage.models import Account, PublishTask
 from contenthub.storage.scope import owned
 
 ACCOUNT_STATUSES = ("active", "needs_login", "disabled")
+
+
+@dataclass(frozen=True)
+class AccountRow:
+    id: int
+    user_id: int
+    platform: str
+    name: str
+    options: dict[str, Any]
+    credentials: bytes | None  # sealed; only a SecretBox opens them
+    status: str
+    status_message: str | None
+    min_interval_seconds: float
+    daily_cap: int | None
+    created_at: datetime
+    updated_at: datetime
+
+
+def _row(account: Account) -> AccountRow:
+    return AccountRow(
+        id=account.id,
+        user_id=account.user_id,
+        platform=account.platform,
+        name=account.name,
+        options=dict(account.options or {}),
+        credentials=account.credentials,
+        status=account.status,
+        status_message=account.status_message,
+        min_interval_seconds=account.min_interval_seconds,
+        daily_cap=account.daily_cap,
+        created_at=account.created_at,
+        updated_at=account.updated_at,
+    )
+
+
+def _refuse_taken_name(
+    session: Session, user_id: int, name: str, *, other_than: int | None = None
+) -> None:
+    query = sa.select(Account.id).where(Account.user_id == user_id, Account.name == name)
+    if other_than is not None:
+        query = query.where(Account.id != other_than)
+    if session.scalar(query) is not None:
+        raise InputError("name", f"an account named {name!r} exists already")
 
 
 def account_create(
@@ -28,16 +78,7 @@ def account_create(
     min_interval_seconds: float = 0.0,
     daily_cap: int | None = None,
 ) -> int:
-    if not name.strip():
-        raise InputError("name", "must not be empty")
-    if min_interval_seconds < 0:
-        raise InputError("min_interval_seconds", "must not be negative")
-    if daily_cap is not None and daily_cap < 1:
-        raise InputError("daily_cap", "must be at least 1")
-    if session.scalar(
-        sa.select(Account.id).where(Account.user_id == user_id, Account.name == name)
-    ):
-        raise InputError("name", f"an account named {name!r} exists already")
+    _refuse_taken_name(session, user_id, name)
     account = Account(
         user_id=user_id,
         platform=platform,
@@ -54,23 +95,66 @@ def account_create(
     return account.id
 
 
-def account_find(session: Session, ref: str | int, *, user_id: int | None) -> Account:
-    """An account by id or by name, among the user's own."""
+def account_find(session: Session, ref: str | int, *, user_id: int | None) -> AccountRow:
+    """An account by id or by name, among the user's own (None: anyone's)."""
     if isinstance(ref, int) or str(ref).isdigit():
-        return owned(session, Account, int(ref), scope=user_id, what="account")
-    query = sa.select(Account).where(Account.name == ref)
+        return _row(owned(session, Account, int(ref), scope=user_id, what="account"))
+    query = sa.select(Account).where(Account.name == ref).order_by(Account.id)
     if user_id is not None:
         query = query.where(Account.user_id == user_id)
-    account = session.scalar(query)
+    account = session.scalars(query).first()
     if account is None:
         raise NotFound("account", ref)
-    return account
+    return _row(account)
+
+
+def account_list(session: Session, *, user_id: int | None) -> list[AccountRow]:
+    query = sa.select(Account).order_by(Account.id)
+    if user_id is not None:
+        query = query.where(Account.user_id == user_id)
+    return [_row(a) for a in session.scalars(query)]
+
+
+def account_update(
+    session: Session,
+    account_id: int,
+    *,
+    now: datetime,
+    name: str | None = None,
+    options: dict[str, Any] | None = None,
+    credentials: bytes | None = None,
+    min_interval_seconds: float | None = None,
+    daily_cap: int | None = None,
+    clear_daily_cap: bool = False,
+) -> None:
+    """Change the given settings (None: keep); ``clear_daily_cap`` removes the cap."""
+    values: dict[str, Any] = {"updated_at": now}
+    if name is not None:
+        user_id = session.scalar(sa.select(Account.user_id).where(Account.id == account_id))
+        if user_id is None:
+            raise NotFound("account", account_id)
+        _refuse_taken_name(session, user_id, name, other_than=account_id)
+        values["name"] = name
+    if options is not None:
+        values["options"] = options
+    if credentials is not None:
+        values["credentials"] = credentials
+    if min_interval_seconds is not None:
+        values["min_interval_seconds"] = min_interval_seconds
+    if daily_cap is not None or clear_daily_cap:
+        values["daily_cap"] = daily_cap
+    done = session.execute(
+        sa.update(Account).where(Account.id == account_id).values(**values)
+    ).rowcount
+    if done != 1:
+        raise NotFound("account", account_id)
 
 
 def account_set_status(
     session: Session, account_id: int, status: str, *, now: datetime, message: str | None = None
 ) -> None:
-    """Re-activating an account releases the tasks that waited for it."""
+    """The one writer of an account's status. Re-activating an account releases the tasks
+    that waited for it."""
     if status not in ACCOUNT_STATUSES:
         raise InputError("status", f"must be one of {', '.join(ACCOUNT_STATUSES)}")
     session.execute(
@@ -82,8 +166,20 @@ def account_set_status(
         notify_new_work(session)
 
 
-def account_list(session: Session, *, user_id: int | None) -> list[Account]:
-    query = sa.select(Account).order_by(Account.id)
-    if user_id is not None:
-        query = query.where(Account.user_id == user_id)
-    return list(session.scalars(query))
+def account_active_task_count(session: Session, account_id: int) -> int:
+    """Tasks that are still to run, or running, on the account."""
+    return (
+        session.scalar(
+            sa.select(sa.func.count()).where(
+                PublishTask.account_id == account_id, PublishTask.status.in_(ACTIVE)
+            )
+        )
+        or 0
+    )
+
+
+def account_delete(session: Session, account_id: int) -> None:
+    """Its finished tasks go with it (the foreign key cascades)."""
+    done = session.execute(sa.delete(Account).where(Account.id == account_id)).rowcount
+    if done != 1:
+        raise NotFound("account", account_id)

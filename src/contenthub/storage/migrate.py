@@ -28,7 +28,8 @@ def head_revision() -> str | None:
 
 
 def current_revision(engine: sa.Engine) -> str | None:
-    with engine.connect() as conn:
+    # A read: on SQLite it must not wait for (or take) the write lock.
+    with engine.execution_options(contenthub_readonly=True).connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
 

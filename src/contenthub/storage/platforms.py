@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from contenthub.errors import InputError
 from contenthub.storage.models import Platform
 
 
 def platform_set_limit(session: Session, name: str, max_running: int | None) -> None:
-    if max_running is not None and max_running < 1:
-        raise InputError("max_running", "must be at least 1")
+    """At most ``max_running`` publishes at once on the platform, across every worker
+    (None: no limit)."""
     existing = session.get(Platform, name)
     if existing is None:
         session.add(Platform(name=name, max_running=max_running))

@@ -3,22 +3,21 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 from starlette.concurrency import run_in_threadpool
 
-from contenthub import storage
 from contenthub.api.deps import BoxDep, CurrentUser, DbDep, ResourceId
 from contenthub.api.schemas import AccountIn, AccountOut, AccountUpdate, LoginCheckOut
 from contenthub.clock import utcnow
 from contenthub.services import accounts
-from contenthub.storage.models import Account
+from contenthub.storage import AccountRow
 
 router = APIRouter(prefix="/accounts", tags=["accounts"])
 
 
-def _out(account: Account) -> AccountOut:
+def _out(account: AccountRow) -> AccountOut:
     return AccountOut(
         id=account.id,
         platform=account.platform,
         name=account.name,
-        options=dict(account.options or {}),
+        options=account.options,
         status=account.status,
         status_message=account.status_message,
         min_interval_seconds=account.min_interval_seconds,
@@ -30,29 +29,27 @@ def _out(account: Account) -> AccountOut:
 
 @router.post("", status_code=201)
 def create_account(body: AccountIn, user: CurrentUser, db: DbDep, box: BoxDep) -> AccountOut:
-    accounts.check_platform(body.platform)
-    sealed = box.seal(body.credentials) if body.credentials else None
-
-    def work(s):  # type: ignore[no-untyped-def]
-        account_id = storage.account_create(
-            s,
-            user_id=user.user_id,
-            platform=body.platform,
-            name=body.name,
-            now=utcnow(),
-            options=body.options,
-            credentials=sealed,
-            min_interval_seconds=body.min_interval_seconds,
-            daily_cap=body.daily_cap,
+    return db.write(
+        lambda s: _out(
+            accounts.account_create(
+                s,
+                user,
+                platform=body.platform,
+                name=body.name,
+                now=utcnow(),
+                box=box,
+                options=body.options,
+                credentials=body.credentials,
+                min_interval_seconds=body.min_interval_seconds,
+                daily_cap=body.daily_cap,
+            )
         )
-        return _out(accounts.account_get(s, account_id, scope=user.scope))
-
-    return db.write(work)
+    )
 
 
 @router.get("")
 def list_accounts(user: CurrentUser, db: DbDep) -> list[AccountOut]:
-    return db.read(lambda s: [_out(a) for a in storage.account_list(s, user_id=user.scope)])
+    return db.read(lambda s: [_out(a) for a in accounts.account_list(s, scope=user.scope)])
 
 
 @router.get("/{account_id}")

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query, Response
 
-from contenthub import storage
 from contenthub.api.deps import CurrentUser, DbDep, ResourceId
 from contenthub.api.schemas import ArticleIn, ArticleOut, ArticlePage, ArticleUpdate
 from contenthub.clock import utcnow
@@ -13,21 +12,19 @@ router = APIRouter(prefix="/articles", tags=["articles"])
 
 @router.post("", status_code=201)
 def create_article(body: ArticleIn, user: CurrentUser, db: DbDep) -> ArticleOut:
-    articles.check_content(body.title, body.body, body.tags)
-
-    def work(s):  # type: ignore[no-untyped-def]
-        article_id = storage.article_create(
-            s,
-            user_id=user.user_id,
-            title=body.title,
-            body=body.body,
-            tags=body.tags,
-            cover=body.cover,
-            now=utcnow(),
+    return db.write(
+        lambda s: ArticleOut.model_validate(
+            articles.article_create(
+                s,
+                user,
+                title=body.title,
+                body=body.body,
+                tags=body.tags,
+                cover=body.cover,
+                now=utcnow(),
+            )
         )
-        return ArticleOut.model_validate(articles.article_get(s, article_id, scope=user.scope))
-
-    return db.write(work)
+    )
 
 
 @router.get("")
@@ -37,43 +34,37 @@ def list_articles(
     limit: int = Query(50, ge=1, le=200),
     offset: int = Query(0, ge=0, le=1_000_000),
 ) -> ArticlePage:
-    def work(s):  # type: ignore[no-untyped-def]
-        items, total = articles.article_list(s, scope=user.scope, limit=limit, offset=offset)
-        return ArticlePage(
-            items=[ArticleOut.model_validate(a) for a in items],
-            total=total,
-            limit=limit,
-            offset=offset,
-        )
-
-    return db.read(work)
+    items, total = db.read(
+        lambda s: articles.article_list(s, scope=user.scope, limit=limit, offset=offset)
+    )
+    return ArticlePage(
+        items=[ArticleOut.model_validate(a) for a in items], total=total, limit=limit, offset=offset
+    )
 
 
 @router.get("/{article_id}")
 def get_article(article_id: ResourceId, user: CurrentUser, db: DbDep) -> ArticleOut:
-    return db.read(
-        lambda s: ArticleOut.model_validate(articles.article_get(s, article_id, scope=user.scope))
-    )
+    article = db.read(lambda s: articles.article_get(s, article_id, scope=user.scope))
+    return ArticleOut.model_validate(article)
 
 
 @router.patch("/{article_id}")
 def update_article(
     article_id: ResourceId, body: ArticleUpdate, user: CurrentUser, db: DbDep
 ) -> ArticleOut:
-    return db.write(
-        lambda s: ArticleOut.model_validate(
-            articles.article_update(
-                s,
-                article_id,
-                scope=user.scope,
-                now=utcnow(),
-                title=body.title,
-                body=body.body,
-                tags=body.tags,
-                cover=body.cover,
-            )
+    article = db.write(
+        lambda s: articles.article_update(
+            s,
+            article_id,
+            scope=user.scope,
+            now=utcnow(),
+            title=body.title,
+            body=body.body,
+            tags=body.tags,
+            cover=body.cover,
         )
     )
+    return ArticleOut.model_validate(article)
 
 
 @router.delete("/{article_id}", status_code=204)

@@ -10,32 +10,19 @@ from contenthub.services import users
 router = APIRouter(prefix="/tokens", tags=["tokens"])
 
 
-def _out(token) -> TokenOut:  # type: ignore[no-untyped-def]
-    return TokenOut(
-        id=token.id,
-        name=token.name,
-        prefix=token.prefix,
-        created_at=token.created_at,
-        last_used_at=token.last_used_at,
-        revoked_at=token.revoked_at,
-    )
-
-
 @router.post("", status_code=201)
 def create_token(body: TokenIn, user: CurrentUser, db: DbDep) -> TokenCreated:
     """A new token for yourself; its value is shown in this answer only."""
-
-    def work(s):  # type: ignore[no-untyped-def]
-        token_id, plaintext = users.token_create(s, user.user_id, body.name, now=utcnow())
-        token = next(t for t in users.token_list(s, user.user_id) if t.id == token_id)
-        return TokenCreated(**_out(token).model_dump(), token=plaintext)
-
-    return db.write(work)
+    token, plaintext = db.write(
+        lambda s: users.token_create(s, user.user_id, body.name, now=utcnow())
+    )
+    return TokenCreated(**TokenOut.model_validate(token).model_dump(), token=plaintext)
 
 
 @router.get("")
 def list_tokens(user: CurrentUser, db: DbDep) -> list[TokenOut]:
-    return db.read(lambda s: [_out(t) for t in users.token_list(s, user.user_id)])
+    tokens = db.read(lambda s: users.token_list(s, user.user_id))
+    return [TokenOut.model_validate(t) for t in tokens]
 
 
 @router.delete("/{token_id}", status_code=204)

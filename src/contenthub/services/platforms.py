@@ -1,0 +1,22 @@
+"""Platforms: which exist, and the settings every worker shares."""
+
+from __future__ import annotations
+
+from contenthub import storage
+from contenthub.errors import InputError
+from contenthub.platforms.registry import known_platforms
+from contenthub.storage import Session
+
+
+def check_platform(platform: str) -> None:
+    if platform not in known_platforms():
+        raise InputError(
+            "platform", f"unknown platform {platform!r}; known: " + ", ".join(known_platforms())
+        )
+
+
+def platform_limit_set(session: Session, name: str, max_running: int | None) -> None:
+    """How many publishes may run at once on a platform, across every worker."""
+    if max_running is not None and max_running < 1:
+        raise InputError("max_running", "must be at least 1")
+    storage.platform_set_limit(session, name, max_running)
