@@ -19,7 +19,7 @@ def test_api_processes_and_a_worker_publish_together(tmp_path: Path, processes) 
         "CONTENTHUB_DATA_DIR": str(tmp_path),
         "CONTENTHUB_DATABASE_URL": f"sqlite:///{tmp_path / 'split.db'}",
         "CONTENTHUB_PLATFORM_MODULES": "noop_platform",
-        "PYTHONPATH": str(SUPPORT),
+        "PYTHONPATH": os.pathsep.join([str(SUPPORT), os.environ.get("PYTHONPATH", "")]),
         "CONTENTHUB_POLL_SECONDS": "0.1",
         "CONTENTHUB_NEW_PASSWORD": "a long password",
     }

@@ -1,4 +1,4 @@
-"""contenthub account: bind, list, check and log in platform accounts."""
+"""contenthub account: bind, list, change, delete, check and log in platform accounts."""
 
 from __future__ import annotations
 
@@ -10,33 +10,45 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from contenthub import storage
 from contenthub.cli.context import (
     DEFAULT_USER,
     JsonOption,
     UserOption,
     friendly_errors,
     open_as,
-    open_db,
     out,
-    resolve_principal,
 )
 from contenthub.clock import utcnow
 from contenthub.config import Settings
 from contenthub.errors import InputError
 from contenthub.secrets_box import SecretBox
+from contenthub.services import accounts
+from contenthub.storage import Session
 
 app = typer.Typer(help="Platform accounts.", no_args_is_help=True)
 
+OptionsOption = Annotated[
+    list[str] | None,
+    typer.Option("--option", "-o", help="KEY=VALUE; repeat for many."),
+]
 
-def _parse_options(pairs: list[str]) -> dict[str, Any]:
-    options: dict[str, Any] = {}
+
+def _parse_options(pairs: list[str]) -> dict[str, str]:
+    """``KEY=VALUE`` pairs; a relative ``root`` (the local site's folder) is taken from the
+    current directory, since the server may run elsewhere."""
+    options: dict[str, str] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise InputError("option", f"{pair!r} is not KEY=VALUE")
+        if key == "root" and value:
+            value = str(Path(value).expanduser().resolve())
         options[key] = value
     return options
+
+
+def _box() -> SecretBox:
+    return SecretBox.from_env(Settings.from_env().data_dir)
 
 
 @app.command("add")
@@ -44,7 +56,7 @@ def _parse_options(pairs: list[str]) -> dict[str, Any]:
 def account_add(
     platform: str,
     name: str,
-    option: Annotated[list[str] | None, typer.Option("--option", "-o", help="KEY=VALUE")] = None,
+    option: OptionsOption = None,
     min_interval: Annotated[float, typer.Option(help="Seconds between two publish starts.")] = 0.0,
     daily_cap: Annotated[
         int | None, typer.Option(help="At most this many publishes a day.")
@@ -52,40 +64,31 @@ def account_add(
     user: UserOption = DEFAULT_USER,
 ) -> None:
     """Bind a platform account."""
-    from contenthub.platforms.registry import known_platforms
-
-    settings = Settings.from_env()
-    db = open_db(settings)
-    if platform not in known_platforms():
-        raise InputError(
-            "platform", f"unknown platform {platform!r}; known: {', '.join(known_platforms())}"
-        )
-    user_id = resolve_principal(db, user).user_id
     options = _parse_options(option or [])
-    if platform == "local" and "root" in options:
-        options["root"] = str(Path(options["root"]).expanduser().resolve())
-    account_id = db.write(
-        lambda s: storage.account_create(
+    db, me = open_as(user)
+    box = _box()
+    account = db.write(
+        lambda s: accounts.account_create(
             s,
-            user_id=user_id,
+            me,
             platform=platform,
             name=name,
             now=utcnow(),
+            box=box,
             options=options,
             min_interval_seconds=min_interval,
             daily_cap=daily_cap,
         )
     )
-    out.print(f"account {account_id} ({name}) added")
+    out.print(f"account {account.id} ({account.name}) added")
 
 
 @app.command("list")
 @friendly_errors
 def account_list(user: UserOption = DEFAULT_USER, as_json: JsonOption = False) -> None:
-    """Your accounts and their login health."""
+    """Your accounts and their login health (an admin sees everyone's)."""
     db, me = open_as(user)
-    user_id = me.user_id
-    accounts = db.read(lambda s: storage.account_list(s, user_id=user_id))
+    found = db.read(lambda s: accounts.account_list(s, scope=me.scope))
     rows = [
         {
             "id": a.id,
@@ -95,10 +98,11 @@ def account_list(user: UserOption = DEFAULT_USER, as_json: JsonOption = False) -
             "min_interval_seconds": a.min_interval_seconds,
             "daily_cap": a.daily_cap,
         }
-        for a in accounts
+        for a in found
     ]
     if as_json:
-        out.print_json(json.dumps(rows))
+        options = {a.id: a.options for a in found}
+        out.print_json(json.dumps([{**r, "options": options[r["id"]]} for r in rows]))
         return
     table = Table(*rows[0].keys()) if rows else Table("id", "platform", "name", "status")
     for r in rows:
@@ -106,16 +110,86 @@ def account_list(user: UserOption = DEFAULT_USER, as_json: JsonOption = False) -
     out.print(table)
 
 
+@app.command("update")
+@friendly_errors
+def account_update(
+    account: Annotated[str, typer.Argument(help="The account's id or name.")],
+    name: Annotated[str | None, typer.Option(help="A new name.")] = None,
+    option: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--option", "-o", help="KEY=VALUE to set, KEY= to remove; other options stay."
+        ),
+    ] = None,
+    min_interval: Annotated[
+        float | None, typer.Option(help="Seconds between two publish starts.")
+    ] = None,
+    daily_cap: Annotated[
+        int | None, typer.Option(help="At most this many publishes a day.")
+    ] = None,
+    no_daily_cap: Annotated[
+        bool, typer.Option("--no-daily-cap", help="Remove the daily cap.")
+    ] = False,
+    user: UserOption = DEFAULT_USER,
+) -> None:
+    """Change an account's name, options or pacing."""
+    if daily_cap is not None and no_daily_cap:
+        raise InputError("daily_cap", "give --daily-cap or --no-daily-cap, not both")
+    changes = _parse_options(option or [])
+    db, me = open_as(user)
+    box = _box()
+
+    def work(s: Session) -> accounts.AccountRow:
+        found = accounts.account_find(s, account, me)
+        merged = {**found.options, **changes}
+        return accounts.account_update(
+            s,
+            found.id,
+            scope=me.scope,
+            now=utcnow(),
+            box=box,
+            name=name,
+            options={k: v for k, v in merged.items() if v != ""} if changes else None,
+            min_interval_seconds=min_interval,
+            daily_cap=daily_cap,
+            clear_daily_cap=no_daily_cap,
+        )
+
+    updated = db.write(work)
+    cap = "no daily cap" if updated.daily_cap is None else f"at most {updated.daily_cap} a day"
+    out.print(
+        f"account {updated.id} ({updated.name}) updated: "
+        f"{updated.min_interval_seconds:g} s between starts, {cap}"
+    )
+
+
+@app.command("delete")
+@friendly_errors
+def account_delete(
+    account: Annotated[str, typer.Argument(help="The account's id or name.")],
+    user: UserOption = DEFAULT_USER,
+) -> None:
+    """Delete an account and its finished tasks; refused while publishes still use it."""
+    db, me = open_as(user)
+
+    def work(s: Session) -> str:
+        found = accounts.account_find(s, account, me)
+        accounts.account_delete(s, found.id, scope=me.scope)
+        return found.name
+
+    out.print(f"account {db.write(work)} deleted")
+
+
 @app.command("activate")
 @friendly_errors
 def account_activate(account: str, user: UserOption = DEFAULT_USER) -> None:
     """Mark an account active again (after a re-login); its waiting tasks resume."""
     db, me = open_as(user)
-    user_id = me.user_id
+    box = _box()
 
-    def work(s: Any) -> None:
-        found = storage.account_find(s, account, user_id=user_id)
-        storage.account_set_status(s, found.id, "active", now=utcnow())
+    def work(s: Session) -> None:
+        found = accounts.account_find(s, account, me)
+        accounts.account_update(s, found.id, scope=me.scope, now=utcnow(), box=box, status="active")
 
     db.write(work)
     out.print(f"account {account} active")
@@ -125,14 +199,9 @@ def account_activate(account: str, user: UserOption = DEFAULT_USER) -> None:
 @friendly_errors
 def account_check(account: str, user: UserOption = DEFAULT_USER) -> None:
     """Verify an account's login now; an expired one holds its tasks until it logs in again."""
-    from contenthub.services import accounts
-
-    settings = Settings.from_env()
-    db = open_db(settings)
-    user_id = resolve_principal(db, user).user_id
-    found = db.read(lambda s: storage.account_find(s, account, user_id=user_id))
-    box = SecretBox.from_env(settings.data_dir)
-    result = asyncio.run(accounts.account_verify(db, found, box))
+    db, me = open_as(user)
+    found = db.read(lambda s: accounts.account_find(s, account, me))
+    result = asyncio.run(accounts.account_verify(db, found, _box()))
     out.print(
         f"{found.name}: {result.status}"
         + (f" as {result.identity}" if result.identity else "")
@@ -155,20 +224,16 @@ def account_login(
     user: UserOption = DEFAULT_USER,
 ) -> None:
     """Import a browser login (cookies) into an account; it becomes active again."""
-    from contenthub.services import accounts
+    credentials: dict[str, Any] = accounts.read_cookie_file(cookies)
+    db, me = open_as(user)
+    box = _box()
 
-    settings = Settings.from_env()
-    credentials = accounts.read_cookie_file(cookies)
-    db = open_db(settings)
-    user_id = resolve_principal(db, user).user_id
-    box = SecretBox.from_env(settings.data_dir)
-
-    def work(s: Any) -> str:
-        found = storage.account_find(s, account, user_id=user_id)
+    def work(s: Session) -> str:
+        found = accounts.account_find(s, account, me)
         accounts.account_update(
             s,
             found.id,
-            scope=user_id,
+            scope=me.scope,
             now=utcnow(),
             box=box,
             credentials=credentials,

@@ -1,4 +1,4 @@
-"""contenthub article: add, list, show."""
+"""contenthub article: add, list, show, edit, delete."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from contenthub import storage
 from contenthub.cli.context import (
     DEFAULT_USER,
     JsonOption,
@@ -20,38 +19,51 @@ from contenthub.cli.context import (
     out,
 )
 from contenthub.clock import utcnow
-from contenthub.services.publishing import read_markdown
+from contenthub.errors import InputError
+from contenthub.services import articles
+from contenthub.services.publishing import Draft, parse_markdown
 
 app = typer.Typer(help="Articles.", no_args_is_help=True)
+
+FileArgument = Annotated[str, typer.Argument(help="A Markdown file, or - for standard input.")]
+TagOption = Annotated[list[str] | None, typer.Option("--tag", help="Repeat for many.")]
+
+
+def _read_text(file: str) -> tuple[str, str]:
+    """The text of ``file`` (``-``: standard input), and how to name it in errors."""
+    if file == "-":
+        return sys.stdin.read(), "stdin"
+    try:
+        return Path(file).read_text(encoding="utf-8"), file
+    except FileNotFoundError:
+        raise InputError("file", f"{file} does not exist") from None
+    except UnicodeDecodeError:
+        raise InputError("file", f"{file} is not UTF-8 text") from None
+
+
+def _draft(file: str, title: str | None, tags: list[str] | None) -> Draft:
+    text, source = _read_text(file)
+    return parse_markdown(text, source=source, title=title, tags=tags or ())
 
 
 @app.command("add")
 @friendly_errors
 def article_add(
-    file: Annotated[str, typer.Argument(help="A Markdown file, or - for standard input.")],
+    file: FileArgument,
     title: Annotated[str | None, typer.Option(help="Title, if there is no '# ' line.")] = None,
-    tag: Annotated[list[str] | None, typer.Option("--tag", help="Repeat for many.")] = None,
+    tag: TagOption = None,
     user: UserOption = DEFAULT_USER,
 ) -> None:
     """Store an article; publish it later by its id."""
-    from contenthub.services.articles import check_content
-    from contenthub.services.publishing import parse_markdown
-
-    text = sys.stdin.read() if file == "-" else None
-    draft = (
-        parse_markdown(text, source="stdin", title=title, tags=tag or ())
-        if text is not None
-        else read_markdown(Path(file), title=title, tags=tag or ())
-    )
-    check_content(draft.title, draft.body, draft.tags)
+    draft = _draft(file, title, tag)
+    articles.check_content(draft.title, draft.body, draft.tags)
     db, me = open_as(user)
-    user_id = me.user_id
-    article_id = db.write(
-        lambda s: storage.article_create(
-            s, user_id=user_id, title=draft.title, body=draft.body, tags=draft.tags, now=utcnow()
+    article = db.write(
+        lambda s: articles.article_create(
+            s, me, title=draft.title, body=draft.body, tags=draft.tags, now=utcnow()
         )
     )
-    out.print(f"article {article_id} added: {draft.title}")
+    out.print(f"article {article.id} added: {article.title}")
 
 
 @app.command("list")
@@ -61,13 +73,11 @@ def article_list(
     as_json: JsonOption = False,
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
 ) -> None:
-    """Your newest articles."""
-    from contenthub.services.articles import article_list as list_articles
-
+    """Your newest articles (an admin sees everyone's)."""
     db, me = open_as(user)
-
-    user_id = me.user_id
-    items, total = db.read(lambda s: list_articles(s, scope=user_id, limit=limit, offset=0))
+    items, total = db.read(
+        lambda s: articles.article_list(s, scope=me.scope, limit=limit, offset=0)
+    )
     rows = [
         {"id": a.id, "title": a.title, "tags": a.tags, "updated_at": a.updated_at.isoformat()}
         for a in items
@@ -87,14 +97,73 @@ def article_show(
     article_id: int, user: UserOption = DEFAULT_USER, as_json: JsonOption = False
 ) -> None:
     """One article, with its Markdown body."""
-    from contenthub.services.articles import article_get
-
     db, me = open_as(user)
-
-    user_id = me.user_id
-    a = db.read(lambda s: article_get(s, article_id, scope=user_id))
+    a = db.read(lambda s: articles.article_get(s, article_id, scope=me.scope))
     if as_json:
-        out.print_json(json.dumps({"id": a.id, "title": a.title, "body": a.body, "tags": a.tags}))
+        out.print_json(
+            json.dumps(
+                {"id": a.id, "title": a.title, "body": a.body, "tags": a.tags, "cover": a.cover}
+            )
+        )
         return
-    out.print(f"[bold]{a.title}[/bold]  {' '.join('#' + t for t in a.tags)}")
+    out.print(f"[bold]{a.title}[/bold]  {' '.join('#' + t for t in a.tags)}", highlight=False)
     out.print(a.body, markup=False, highlight=False)
+
+
+@app.command("edit")
+@friendly_errors
+def article_edit(
+    article_id: int,
+    title: Annotated[str | None, typer.Option(help="A new title.")] = None,
+    tag: Annotated[
+        list[str] | None, typer.Option("--tag", help="The new tags (replace all); repeat.")
+    ] = None,
+    file: Annotated[
+        str | None,
+        typer.Option(
+            help="A new body from a Markdown file (- for standard input); "
+            "its '# ' line, if any, becomes the title."
+        ),
+    ] = None,
+    cover: Annotated[
+        str | None, typer.Option(help="A cover image URL; an empty value removes it.")
+    ] = None,
+    user: UserOption = DEFAULT_USER,
+) -> None:
+    """Change a stored article. Tasks made from it before keep what they were given."""
+    body = None
+    if file is not None:
+        text, source = _read_text(file)
+        try:
+            draft = parse_markdown(text, source=source, title=title)
+            title, body = draft.title, draft.body
+        except InputError as error:
+            if error.field != "title":
+                raise
+            body = text  # no '# ' line: the whole file is the body, the title stays
+    if title is None and body is None and tag is None and cover is None:
+        raise InputError("article", "nothing to change; give --title, --tag, --file or --cover")
+    db, me = open_as(user)
+    article = db.write(
+        lambda s: articles.article_update(
+            s,
+            article_id,
+            scope=me.scope,
+            now=utcnow(),
+            title=title,
+            body=body,
+            tags=tag,
+            cover=cover,
+        )
+    )
+    out.print(f"article {article.id} updated: {article.title}")
+
+
+@app.command("delete")
+@friendly_errors
+def article_delete(article_id: int, user: UserOption = DEFAULT_USER) -> None:
+    """Delete a stored article and its publish-pool entries; its tasks stay, with what they
+    were given to publish."""
+    db, me = open_as(user)
+    db.write(lambda s: articles.article_delete(s, article_id, scope=me.scope))
+    out.print(f"article {article_id} deleted")

@@ -10,12 +10,11 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 
-from contenthub import storage
 from contenthub.clock import utcnow
 from contenthub.config import Settings
 from contenthub.errors import InputError, NotFound, SubmissionLimit
 from contenthub.platforms.registry import load_modules
-from contenthub.services import users
+from contenthub.services import accounts, users
 from contenthub.services.publishing import parse_time
 from contenthub.services.users import Principal
 from contenthub.storage import migrate
@@ -110,14 +109,4 @@ def _cli_time(text: str | None, field: str, zone: Any) -> datetime | None:
 def _account_ids(db: Database, refs: list[str] | None, user_id: int) -> list[int] | None:
     if not refs:
         return None
-
-    def work(s: Any) -> list[int]:
-        ids = []
-        for ref in refs:
-            try:
-                ids.append(storage.account_find(s, ref, user_id=user_id).id)
-            except NotFound:
-                raise InputError("account", f"no account {ref!r} for this user") from None
-        return ids
-
-    return db.read(work)
+    return db.read(lambda s: accounts.account_ids(s, refs, owner_id=user_id))

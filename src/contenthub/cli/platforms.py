@@ -6,13 +6,9 @@ from typing import Annotated
 
 import typer
 
-from contenthub import storage
-from contenthub.cli.context import (
-    friendly_errors,
-    open_db,
-    out,
-)
+from contenthub.cli.context import friendly_errors, open_db, out
 from contenthub.config import Settings
+from contenthub.services import platforms
 
 app = typer.Typer(help="Platform-wide settings.", no_args_is_help=True)
 
@@ -27,5 +23,5 @@ def platform_limit(
 ) -> None:
     """Set how many publishes may run at once on a platform, across every worker."""
     db = open_db(Settings.from_env())
-    db.write(lambda s: storage.platform_set_limit(s, name, max_running))
+    db.write(lambda s: platforms.platform_limit_set(s, name, max_running))
     out.print(f"{name}: {'no limit' if max_running is None else f'at most {max_running} at once'}")

@@ -7,7 +7,6 @@ from typing import Annotated, Any
 
 import typer
 
-from contenthub import storage
 from contenthub.cli.context import (
     DEFAULT_USER,
     err,
@@ -19,9 +18,9 @@ from contenthub.cli.context import (
 from contenthub.cli.root import app
 from contenthub.clock import utcnow
 from contenthub.config import Settings
-from contenthub.errors import NotFound
 from contenthub.logs import setup_logging
 from contenthub.secrets_box import SecretBox
+from contenthub.services import accounts
 from contenthub.storage import migrate
 from contenthub.storage.db import Database
 from contenthub.worker import Worker, WorkerConfig
@@ -37,38 +36,6 @@ def make_worker(settings: Settings, db: Database, slots: int) -> Worker:
         shutdown_grace_seconds=settings.shutdown_grace_seconds,
     )
     return Worker(db, config, secrets=SecretBox.from_env(settings.data_dir))
-
-
-def bind_demo_accounts(db: Database, settings: Settings, sandbox_url: str) -> list[str]:
-    """One account per simulated platform for the default user, pointing at the sandbox."""
-    from contenthub.sandbox.demo import demo_accounts
-
-    box = SecretBox.from_env(settings.data_dir)
-
-    def work(session: Any) -> list[str]:
-        user_id = storage.user_ensure(session, DEFAULT_USER, now=utcnow(), role="admin")
-        names = []
-        for spec in demo_accounts(sandbox_url):
-            try:
-                account = storage.account_find(session, spec["name"], user_id=user_id)
-                account.options = spec["options"]
-                account.credentials = box.seal(spec["credentials"])
-                storage.account_set_status(session, account.id, "active", now=utcnow())
-            except NotFound:
-                storage.account_create(
-                    session,
-                    user_id=user_id,
-                    platform=spec["platform"],
-                    name=spec["name"],
-                    now=utcnow(),
-                    options=spec["options"],
-                    credentials=box.seal(spec["credentials"]),
-                    min_interval_seconds=spec["min_interval_seconds"],
-                )
-            names.append(spec["name"])
-        return names
-
-    return db.write(work)
 
 
 def _uvicorn(app: Any, host: str, port: int) -> Any:
@@ -132,11 +99,17 @@ def serve(
     setup_logging()
     settings = Settings.from_env()
     db = open_db(settings, upgrade=True, pool_size=slots + 24)
-    resolve_principal(db, DEFAULT_USER)
+    me = resolve_principal(db, DEFAULT_USER)
     where = db.engine.url.render_as_string(hide_password=True)
     err.print(f"contenthub: API on http://{host}:{port}/api/v1 · database {where}")
     if demo:
-        names = bind_demo_accounts(db, settings, f"http://127.0.0.1:{sandbox_port}")
+        names = accounts.bind_demo_accounts(
+            db,
+            me,
+            f"http://127.0.0.1:{sandbox_port}",
+            SecretBox.from_env(settings.data_dir),
+            now=utcnow(),
+        )
         err.print(
             f"demo: sandbox on http://127.0.0.1:{sandbox_port}; accounts "
             + ", ".join(["local-site", *names])

@@ -6,14 +6,10 @@ from typing import Annotated
 
 import typer
 
-from contenthub.cli.context import (
-    friendly_errors,
-    open_db,
-    out,
-    resolve_principal,
-)
+from contenthub.cli.context import friendly_errors, open_as, open_db, out
 from contenthub.clock import utcnow
 from contenthub.config import Settings
+from contenthub.services import users
 
 app = typer.Typer(help="Users and their API tokens.", no_args_is_help=True)
 
@@ -28,8 +24,6 @@ def user_create(
     ] = None,
 ) -> None:
     """Create a user (passwords are stored as argon2 hashes)."""
-    from contenthub.services import users
-
     if password is None:
         password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
     db = open_db(Settings.from_env())
@@ -44,9 +38,6 @@ def user_token(
     label: Annotated[str, typer.Option("--name", help="What the token is for.")] = "cli",
 ) -> None:
     """Print a new API token for a user; it is shown this once."""
-    from contenthub.services import users
-
-    db = open_db(Settings.from_env())
-    user_id = resolve_principal(db, name).user_id
-    _, plaintext = db.write(lambda s: users.token_create(s, user_id, label, now=utcnow()))
+    db, me = open_as(name)
+    _, plaintext = db.write(lambda s: users.token_create(s, me.user_id, label, now=utcnow()))
     out.print(plaintext, highlight=False)
