@@ -149,8 +149,10 @@ def test_users_tokens_articles_and_cookie_logins(workdir: Path) -> None:
         run(workdir, "article", "show", str(item["id"]), "--user", "ann", "--json").stdout
     )
     assert shown["body"] == "body\n"
-    # Another user cannot see it.
-    assert run(workdir, "article", "show", str(item["id"])).returncode == 2
+    # Another user cannot see it (an admin, like the default user, can).
+    assert run(workdir, "user", "create", "bob", "--password", "long enough pw").returncode == 0
+    assert run(workdir, "article", "show", str(item["id"]), "--user", "bob").returncode == 2
+    assert run(workdir, "article", "show", str(item["id"])).returncode == 0
 
     assert run(workdir, "account", "add", "noop", "site", "--user", "ann").returncode == 0
     netscape = workdir / "cookies.txt"
