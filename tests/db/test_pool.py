@@ -17,10 +17,15 @@ from contenthub.errors import ErrorClass, InputError, NotFound
 from contenthub.scheduler import Schedule, Scheduler
 from contenthub.scheduler import jobs as scheduled
 from contenthub.services import pool
+from contenthub.services.users import Principal
 from contenthub.storage import Lease
 from contenthub.storage.db import Database
 from contenthub.storage.models import PoolEntry, ScheduledJob
 from tests.factories import T0, make_account, make_user
+
+
+def principal(user_id: int) -> Principal:
+    return Principal(user_id, f"user{user_id}", is_admin=False)
 
 
 @pytest.fixture
@@ -45,7 +50,7 @@ def owner(db: Database) -> dict[str, int]:
 def add(db: Database, owner: dict[str, int], article: str, **kwargs: Any) -> dict[str, Any]:
     return db.write(
         lambda s: pool.pool_add(
-            s, user_id=owner["user"], content_id=owner[article], now=T0, **kwargs
+            s, owner=principal(owner["user"]), article_id=owner[article], now=T0, **kwargs
         )
     )
 
@@ -54,8 +59,7 @@ def publishing_job(db: Database, owner: dict[str, int], **params: Any) -> int:
     job = db.write(
         lambda s: scheduled.job_create(
             s,
-            user_id=owner["user"],
-            is_admin=False,
+            owner=principal(owner["user"]),
             name="publish",
             job_type="publishing",
             schedule=Schedule("interval", 300),
@@ -240,7 +244,9 @@ def test_bad_pool_input_names_the_field_and_writes_nothing(db, owner, kwargs, fi
 
 def test_unknown_content_and_other_users_entries(db, owner) -> None:
     with pytest.raises(InputError) as error:
-        db.write(lambda s: pool.pool_add(s, user_id=owner["user"], content_id=987654, now=T0))
+        db.write(
+            lambda s: pool.pool_add(s, owner=principal(owner["user"]), article_id=987654, now=T0)
+        )
     assert error.value.field == "content_id"
     entry = add(db, owner, "article0")
     stranger = make_user(db, "mallory")
