@@ -301,9 +301,9 @@ def test_overlapping_runs_each_report_the_entries_they_released(db, owner) -> No
 
     later = T0 + timedelta(seconds=1)
     assert Scheduler(db, worker="cron", clock=lambda: later).run_once(later) == 1
-    [scheduled] = db.read(lambda s: scheduled.job_history(s, scheduled_job, scope=None))
-    assert scheduled["result"]["message"] == "Publishing completed: 0 succeeded, 0 failed"
-    assert scheduled["result"]["data"]["results"] == []
+    [cron_run] = db.read(lambda s: scheduled.job_history(s, scheduled_job, scope=None))
+    assert cron_run["result"]["message"] == "Publishing completed: 0 succeeded, 0 failed"
+    assert cron_run["result"]["data"]["results"] == []
     assert entry_status(db, entry["id"]).status == "publishing"  # left to the manual run
 
     outcomes = executors.wait_for_releases(by_hand.context, releases.released, wait_seconds=0)
