@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any
 
-import click
 import typer
 from rich.table import Table
 
@@ -27,35 +26,51 @@ from contenthub.clock import utcnow
 from contenthub.config import Settings
 from contenthub.errors import InputError
 from contenthub.scheduler import Schedule, Scheduler, jobs
-from contenthub.scheduler.schedule import MAX_INTERVAL_SECONDS, SCHEDULE_TYPES
+from contenthub.scheduler.schedule import SCHEDULE_TYPES, zone_of
 from contenthub.secrets_box import SecretBox
 from contenthub.services.publishing import zone_named
 
 app = typer.Typer(help="Recurring jobs and their history.", no_args_is_help=True)
 
 
-def _ask(value: Any, field: str, question: str, **prompt: Any) -> Any:
+def _ask(value: Any, field: str, question: str, check: Callable[[str], Any] = str) -> Any:
     """A flag's value, or the answer to a prompt (as the seeds' CLI asks). A wrong answer is
-    asked again, naming what would do; only the end of input gives up."""
+    said and asked again; only the end of input gives up."""
     if value is not None:
         return value
-    try:
-        return typer.prompt(question, **prompt)
-    except click.exceptions.Abort:
-        raise InputError(field, f"missing; pass --{field.replace('_', '-')}") from None
-
-
-def _valid_cron(timezone: str) -> Callable[[str], str]:
-    """A prompt's check of a cron answer: a bad line is asked again, not the end."""
-
-    def check(text: str) -> str:
+    while True:
         try:
-            Schedule("cron", cron=text, timezone=timezone).validate()
+            answer = typer.prompt(question)
+        except typer.Abort:
+            raise InputError(field, f"missing; pass --{field.replace('_', '-')}") from None
+        try:
+            return check(answer.strip())
         except InputError as error:
-            if error.field != "cron":
-                raise
-            raise click.BadParameter(error.message) from None
-        return text
+            err.print(f"[red]error:[/red] {error.message}; try again", highlight=False)
+
+
+def _one_of(choices: Sequence[str], field: str) -> Callable[[str], str]:
+    def check(answer: str) -> str:
+        if answer not in choices:
+            raise InputError(field, f"{answer!r} is not one of {', '.join(choices)}")
+        return answer
+
+    return check
+
+
+def _interval(answer: str) -> int:
+    try:
+        seconds = int(answer)
+    except ValueError:
+        raise InputError("interval", f"{answer!r} is not a whole number of seconds") from None
+    Schedule("interval", seconds).validate()
+    return seconds
+
+
+def _cron_in(timezone: str) -> Callable[[str], str]:
+    def check(answer: str) -> str:
+        Schedule("cron", cron=answer, timezone=timezone).validate()
+        return answer
 
     return check
 
@@ -133,18 +148,26 @@ def scheduler_create(
     as_json: JsonOption = False,
 ) -> None:
     """Create a recurring job; asks for whatever the flags leave out."""
+    zone_of(job_tz)  # a wrong --job-tz is refused before any question
     name = _ask(name, "name", "Job name")
-    job_type = _ask(job_type, "type", "Job type", type=click.Choice(jobs.JOB_TYPES))
+    job_type = _ask(
+        job_type,
+        "type",
+        f"Job type ({' / '.join(jobs.JOB_TYPES)})",
+        _one_of(jobs.JOB_TYPES, "job_type"),
+    )
     jobs.check_job_type(job_type)  # a wrong --type is refused before more questions
     schedule_type = _ask(
-        schedule_type, "schedule_type", "Schedule type", type=click.Choice(SCHEDULE_TYPES)
+        schedule_type,
+        "schedule_type",
+        f"Schedule type ({' / '.join(SCHEDULE_TYPES)})",
+        _one_of(SCHEDULE_TYPES, "schedule_type"),
     )
     if schedule_type == "interval":
-        seconds = click.IntRange(1, MAX_INTERVAL_SECONDS)
-        interval = _ask(interval, "interval", "Seconds between runs", type=seconds)
+        interval = _ask(interval, "interval", "Seconds between runs", _interval)
     elif schedule_type == "cron":
         question = "Cron expression (min hour day month weekday)"
-        cron = _ask(cron, "cron", question, value_proc=_valid_cron(job_tz))
+        cron = _ask(cron, "cron", question, _cron_in(job_tz))
     schedule = Schedule(schedule_type, interval, cron, job_tz)
     start = _cli_time(first_run, "first_run", zone_named(timezone))
     db, me = open_as(user)
