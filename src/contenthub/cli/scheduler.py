@@ -273,9 +273,9 @@ def scheduler_trigger(
     run = scheduler.trigger(job_id, scope=me.scope, now=utcnow())
     if as_json:
         out.print_json(json.dumps(run, default=_iso))
-    elif run["status"] == "succeeded":
+    elif run["status"] == jobs.RunStatus.SUCCEEDED:
         out.print(run["result"]["message"], highlight=False)
-    if run["status"] != "succeeded":
+    if run["status"] != jobs.RunStatus.SUCCEEDED:
         err.print(f"[red]run {run['id']} failed:[/red] {run['error']}", highlight=False)
         raise typer.Exit(1)
 

@@ -75,9 +75,7 @@ def _print_report(report: dict[str, Any]) -> None:
     out.print(
         f"ended between {report['since']:%Y-%m-%d %H:%M} and {report['until']:%Y-%m-%d %H:%M} UTC"
     )
-    table = Table(
-        "platform / account", "succeeded", "failed", "cancelled", "success", "p50 s", "p95 s"
-    )
+    table = Table("platform / account", *stats_service.ENDED, "success", "p50 s", "p95 s")
     groups = [("all", report["overall"])]
     for platform in report["platforms"]:
         groups.append((platform["platform"], platform))
@@ -90,7 +88,7 @@ def _print_report(report: dict[str, Any]) -> None:
         rate = "" if g["success_rate"] is None else f"{g['success_rate']:.0%}"
         table.add_row(
             label,
-            *(str(g["by_status"][k]) for k in ("succeeded", "failed", "cancelled")),
+            *(str(g["by_status"][status]) for status in stats_service.ENDED),
             rate,
             str(g["duration_p50_seconds"] or ""),
             str(g["duration_p95_seconds"] or ""),

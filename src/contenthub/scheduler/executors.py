@@ -22,8 +22,8 @@ from contenthub import storage
 from contenthub.secrets_box import SecretBox
 from contenthub.services import accounts, pool
 from contenthub.services.pool import EntryOutcome
+from contenthub.storage import ClaimedRun
 from contenthub.storage.db import Database
-from contenthub.storage.jobs import ClaimedRun
 
 log = logging.getLogger("contenthub.scheduler")
 SETTLE_POLL_SECONDS = 0.5

@@ -14,8 +14,8 @@ from contenthub import storage
 from contenthub.errors import InputError
 from contenthub.scheduler.schedule import Schedule
 from contenthub.services.users import Principal
-from contenthub.storage import Session
-from contenthub.storage.jobs import ClaimedRun
+from contenthub.storage import ClaimedRun, Session
+from contenthub.storage import RunStatus as RunStatus  # the words of a run, for callers
 
 JOB_TYPES = ("publishing", "account_check", "cleanup")
 ADMIN_ONLY_TYPES = ("cleanup",)
