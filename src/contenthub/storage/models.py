@@ -284,6 +284,11 @@ class PoolEntry(Base):
     # The settled outcome of the latest release, per task (url, post id, error).
     result: Mapped[list[dict[str, Any]]] = mapped_column(Json, default=list)
     released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The scheduled run that made the latest release: while it runs, only it settles the
+    # entry, so every run reports the entries it released.
+    release_run_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("job_runs.id", ondelete="SET NULL")
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -299,6 +304,7 @@ class PoolEntry(Base):
         ),
         sa.Index("ix_pool_entries_publishing", "status", **_only("status = 'publishing'")),
         sa.Index(None, "user_id", "id"),
+        sa.Index(None, "release_run_id"),
     )
 
 
