@@ -19,7 +19,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from contenthub import storage
 from contenthub.clock import utcnow
 from contenthub.errors import ErrorClass, LeaseLost, PublishCancelled, PublishError, RateLimited
-from contenthub.platforms.base import PublishResult, TaskContent
+from contenthub.platforms.base import PublishResult
 from contenthub.platforms.registry import publisher_for
 from contenthub.scheduler import Scheduler
 from contenthub.secrets_box import SecretBox
@@ -250,7 +250,7 @@ class Worker:
     # -- one publish ----------------------------------------------------------------------
 
     def _start(self, claimed: storage.ClaimedTask) -> None:
-        lease = storage.Lease(claimed.id, claimed.lease_token, claimed.user_id)
+        lease = claimed.lease
         ctx = _Context(self, claimed, lease)
         runner = asyncio.create_task(self._publish(claimed, lease, ctx), name=claimed.public_id)
         self._running[claimed.id] = (lease, ctx, runner)
@@ -271,16 +271,7 @@ class Worker:
         try:
             publisher = publisher_for(claimed.platform)
             credentials = self.secrets.open(claimed.account_credentials) if self.secrets else {}
-            content = TaskContent(
-                public_id=claimed.public_id,
-                title=claimed.title,
-                body=claimed.body,
-                tags=claimed.tags,
-                cover=claimed.cover,
-                account_name=claimed.account_name,
-                options=claimed.account_options,
-                credentials=credentials,
-            )
+            content = replace(claimed.content, credentials=credentials)
             async with asyncio.timeout(self.config.publish_timeout_seconds):
                 result = await publisher.publish(ctx, content)
             outcome = _Outcome(lease, "succeeded", result=result)
