@@ -16,6 +16,7 @@ from contenthub.errors import ErrorClass, InputError, NotFound
 from contenthub.storage import Lease, NewTask
 from contenthub.storage.db import Database
 from contenthub.storage.models import Account, PublishTask, TaskEvent
+from contenthub.worker.maintenance import Maintenance, MaintenanceCounts
 from tests.factories import T0, enqueue, make_account, make_user
 
 LEASE = 60.0
@@ -273,6 +274,19 @@ def test_scheduled_tasks_wait_for_their_time(db: Database) -> None:
     assert db.write(lambda s: storage.task_stage_due(s, now=T0 + timedelta(hours=1))) == 1
     [t] = claim(db, 1, now=T0 + timedelta(hours=1))
     assert t.public_id == public_id
+
+
+def test_the_maintenance_duty_rescues_and_stages_in_one_run(db: Database) -> None:
+    user = make_user(db, "ann")
+    [scheduled] = enqueue(db, user, make_account(db, user, "a1"), due_at=T0 + timedelta(hours=1))
+    assert claim(db, 1, now=T0) == []  # nothing due yet
+    [lost] = enqueue(db, user, make_account(db, user, "a2"))
+    assert len(claim(db, 1, now=T0)) == 1  # and its worker is never heard of again
+    duty = Maintenance(db)
+    assert duty.run_once(T0 + timedelta(seconds=LEASE - 1)) == MaintenanceCounts(0, 0)
+    counts = duty.run_once(T0 + timedelta(hours=1))
+    assert counts == MaintenanceCounts(rescued=1, staged=1)
+    assert {task_row(db, i)["status"] for i in (scheduled, lost)} == {"queued"}
 
 
 # -- leases -------------------------------------------------------------------------------
