@@ -74,7 +74,8 @@ def serve_api(backend: str, workdir: Path) -> Iterator[ServedApi]:
         "CONTENTHUB_DATA_DIR": str(workdir),
         "CONTENTHUB_PLATFORM_MODULES": "noop_platform",
         "CONTENTHUB_POLL_SECONDS": "0.1",
-        "PYTHONPATH": str(SUPPORT),
+        # Keep the caller's path (a worktree's src/) ahead of the installed package.
+        "PYTHONPATH": os.pathsep.join([str(SUPPORT), os.environ.get("PYTHONPATH", "")]),
     }
     with open(log, "wb") as out:
         proc = subprocess.Popen(

@@ -20,7 +20,10 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("CONTENTHUB_POLL_SECONDS", "0.1")
     # The test platform (with its failure switches) is loaded like any adapter plugin.
     monkeypatch.setenv("CONTENTHUB_PLATFORM_MODULES", "noop_platform")
-    monkeypatch.setenv("PYTHONPATH", str(SUPPORT))
+    # Keep the caller's path (a worktree's src/) ahead of the installed package.
+    monkeypatch.setenv(
+        "PYTHONPATH", os.pathsep.join([str(SUPPORT), os.environ.get("PYTHONPATH", "")])
+    )
     (tmp_path / "hello.md").write_text("# Hello 世界\n\nFirst **post**.\n", encoding="utf-8")
     return tmp_path
 

@@ -21,7 +21,22 @@ from contenthub.storage.articles import article_create
 from contenthub.storage.claim import ClaimedTask, task_claim
 from contenthub.storage.control import ControlResult, task_cancel, task_retry
 from contenthub.storage.db import Database
-from contenthub.storage.enqueue import NewTask, task_enqueue, task_from_article
+from contenthub.storage.enqueue import (
+    NewTask,
+    UnknownAccount,
+    task_count_created_since,
+    task_created_at_nth_since,
+    task_enqueue,
+    task_from_article,
+    task_submissions_lock,
+)
+from contenthub.storage.events import event_counts_by_reason, event_last_id, event_list_after
+from contenthub.storage.idempotency import (
+    IdempotencyKeyTaken,
+    StoredAnswer,
+    idempotent_request_get,
+    idempotent_request_insert,
+)
 from contenthub.storage.lease import (
     HeartbeatResult,
     Lease,
@@ -44,10 +59,15 @@ from contenthub.storage.maintenance import (
 from contenthub.storage.platforms import platform_set_limit
 from contenthub.storage.scope import owned
 from contenthub.storage.tasks import (
+    task_counts_by_status_and_platform,
     task_events,
     task_get,
+    task_ids_of_batch,
     task_list,
+    task_publish_durations,
     task_queue_depth,
+    task_resolve,
+    task_running_per_worker,
     task_status_counts,
 )
 from contenthub.storage.users import user_by_name, user_ensure
@@ -58,22 +78,33 @@ __all__ = [
     "ControlResult",
     "Database",
     "HeartbeatResult",
+    "IdempotencyKeyTaken",
     "Lease",
     "NewTask",
     "Published",
     "Session",
+    "StoredAnswer",
+    "UnknownAccount",
     "account_create",
     "account_find",
     "account_list",
     "account_set_status",
     "article_create",
+    "event_counts_by_reason",
+    "event_last_id",
+    "event_list_after",
     "event_prune",
+    "idempotent_request_get",
+    "idempotent_request_insert",
     "owned",
     "platform_set_limit",
     "task_cancel",
     "task_checkpoint",
     "task_claim",
     "task_complete",
+    "task_count_created_since",
+    "task_counts_by_status_and_platform",
+    "task_created_at_nth_since",
     "task_enqueue",
     "task_events",
     "task_fail",
@@ -81,16 +112,21 @@ __all__ = [
     "task_from_article",
     "task_get",
     "task_heartbeat",
+    "task_ids_of_batch",
     "task_list",
     "task_poll_cancel",
     "task_progress",
     "task_prune_finished",
+    "task_publish_durations",
     "task_queue_depth",
     "task_release",
     "task_rescue_expired",
+    "task_resolve",
     "task_retry",
+    "task_running_per_worker",
     "task_stage_due",
     "task_status_counts",
+    "task_submissions_lock",
     "user_by_name",
     "user_ensure",
 ]
