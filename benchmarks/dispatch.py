@@ -2,6 +2,8 @@
 
     .venv/bin/python benchmarks/dispatch.py               # everything (about 15 minutes)
     .venv/bin/python benchmarks/dispatch.py --quick       # fewer tasks, no 1,000,000 backlog
+    .venv/bin/python benchmarks/dispatch.py --sections claim --backends postgresql
+                                                          # only the claim time against the backlog
 
 Every limit and the fairness rule are on: 50 users (at most 10 running each), 10 accounts
 each (one publish at a time per account, a pacing check, a daily cap), a platform limit, and
@@ -44,6 +46,7 @@ SERVERS = {
 USERS, ACCOUNTS_PER_USER, PLATFORM = 50, 10, "bench-noop"
 WORKER_SLOTS = 32
 TIMEOUT = 300.0
+SECTIONS = ("enqueue", "drain", "pickup", "claim")
 
 
 def now() -> datetime:
@@ -347,9 +350,10 @@ def run_ours(
     db = Database.connect(bench.url)
     try:
         pairs = seed_users_and_accounts(db)
-        rate = measure_enqueue(db, pairs, args.enqueue)
-        rows.append(Row("enqueue, 1 task per transaction", backend, rate, "tasks/s"))
-        for procs in (1, 2, 4):
+        if "enqueue" in args.sections:
+            rate = measure_enqueue(db, pairs, args.enqueue)
+            rows.append(Row("enqueue, 1 task per transaction", backend, rate, "tasks/s"))
+        for procs in (1, 2, 4) if "drain" in args.sections else ():
             rate = measure_drain(bench, db, pairs, args.tasks, procs, workdir)
             rows.append(
                 Row(
@@ -360,9 +364,12 @@ def run_ours(
                 )
             )
             print(f"  {backend}: drain with {procs}: {rate:,.0f}/s", file=sys.stderr)
-        p50, p99 = measure_pickup(bench, db, pairs, args.pickups, workdir)
-        rows.append(Row("pickup latency p50 (idle → start)", backend, p50, "ms"))
-        rows.append(Row("pickup latency p99 (idle → start)", backend, p99, "ms"))
+        if "pickup" in args.sections:
+            p50, p99 = measure_pickup(bench, db, pairs, args.pickups, workdir)
+            rows.append(Row("pickup latency p50 (idle → start)", backend, p50, "ms"))
+            rows.append(Row("pickup latency p99 (idle → start)", backend, p99, "ms"))
+        if "claim" not in args.sections:
+            return
         clear_tasks(db)
         queued = 0
         for target in args.backlogs:
@@ -427,7 +434,16 @@ def main() -> None:
     parser.add_argument("--baseline-jobs", type=int, default=2000)
     parser.add_argument("--skip-baselines", action="store_true")
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    parser.add_argument(
+        "--sections",
+        default=",".join(SECTIONS),
+        help=f"which of ours to measure, comma-separated: {','.join(SECTIONS)} (the baselines"
+        " run only with drain)",
+    )
     args = parser.parse_args()
+    args.sections = set(args.sections.split(","))
+    if unknown := args.sections - set(SECTIONS):
+        parser.error(f"unknown section(s): {', '.join(sorted(unknown))}")
     args.backlogs = [1_000, 100_000, 1_000_000]
     if args.quick:
         args.tasks, args.enqueue, args.pickups, args.baseline_jobs = 1000, 300, 20, 300
@@ -439,7 +455,7 @@ def main() -> None:
     for backend in args.backends.split(","):
         print(f"measuring contenthub on {backend} …", file=sys.stderr)
         run_ours(backend, args, workdir, rows, plans)
-    if not args.skip_baselines:
+    if not args.skip_baselines and "drain" in args.sections:
         print("measuring the alternatives …", file=sys.stderr)
         run_baselines(args, rows)
     print_table(rows, plans)

@@ -1,4 +1,4 @@
-"""Rows inserted directly, for tests."""
+"""Test rows made through storage's own operations (so they obey its rules), at a fixed time."""
 
 from __future__ import annotations
 

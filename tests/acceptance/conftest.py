@@ -74,7 +74,7 @@ def serve_api(backend: str, workdir: Path) -> Iterator[ServedApi]:
         "CONTENTHUB_DATA_DIR": str(workdir),
         "CONTENTHUB_PLATFORM_MODULES": "noop_platform",
         "CONTENTHUB_POLL_SECONDS": "0.1",
-        # Keep the caller's path (a worktree's src/) ahead of the installed package.
+        # The inherited path too: the server runs the code under test, not the installed one.
         "PYTHONPATH": os.pathsep.join([str(SUPPORT), os.environ.get("PYTHONPATH", "")]),
     }
     with open(log, "wb") as out:

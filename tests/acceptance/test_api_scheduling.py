@@ -98,7 +98,8 @@ def test_pool_is_owner_scoped_and_entries_can_be_rescheduled_and_cancelled(api: 
     moved = client.post(f"{V1}/publish-pool/{entry['id']}/reschedule", json={"priority": 2})
     assert moved.json()["priority"] == 2
     listed = client.get(f"{V1}/publish-pool/list", params={"status": "pending"}).json()
-    assert [e["id"] for e in listed["items"]] == [entry["id"]]
+    assert [(e["id"], e["title"]) for e in listed["items"]] == [(entry["id"], "Pooled")]
+    assert listed["items"][0]["content_id"] == entry["content_id"]
     assert client.post(f"{V1}/publish-pool/{entry['id']}/cancel").json()["status"] == "cancelled"
     again = client.post(f"{V1}/publish-pool/{entry['id']}/cancel")
     assert error_field(again) == "status"

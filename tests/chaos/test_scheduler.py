@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from harness import start_worker, wait_until, worker_env
 
 from contenthub.scheduler import Schedule, jobs
+from contenthub.services.users import Principal
 from contenthub.storage.db import Database
 from contenthub.storage.models import JobRun
 from tests.factories import make_user
@@ -49,8 +50,7 @@ def test_three_workers_run_each_tick_exactly_once(
     job = db.write(
         lambda s: jobs.job_create(
             s,
-            user_id=user,
-            is_admin=False,
+            owner=Principal(user, "ops", is_admin=False),
             name="every second",
             job_type="account_check",
             schedule=Schedule("interval", 1),

@@ -5,6 +5,7 @@ Time is a parameter: tests move the clock instead of sleeping.
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import pytest
@@ -16,6 +17,7 @@ from contenthub.states import EventReason
 from contenthub.storage import Lease, NewTask
 from contenthub.storage.db import Database
 from contenthub.storage.models import Account, PublishTask, TaskEvent
+from contenthub.worker.maintenance import Maintenance, MaintenanceCounts
 from tests.factories import T0, enqueue, make_account, make_user
 
 LEASE = 60.0
@@ -166,6 +168,67 @@ def test_pacing_and_daily_cap(db: Database) -> None:
     assert [t.account_id for t in claim(db, 5, now=next_day)].count(capped) == 1
 
 
+def test_daily_cap_counts_the_starts_of_the_last_24_hours(db: Database) -> None:
+    user = make_user(db, "ann")
+    capped = make_account(db, user, "capped", daily_cap=2)
+    hour = timedelta(hours=1)
+    [retried] = enqueue(db, user, capped)
+    [t] = claim(db, 1, now=T0)
+    assert fail(db, t, ErrorClass.TRANSIENT, now=T0) == "queued"
+    [t] = claim(db, 1, now=T0 + hour)  # the same task again: still one start of the two
+    assert t.public_id == retried and t.attempt == 2
+    complete(db, t, now=T0 + hour)
+    enqueue(db, user, capped, 3, now=T0 + hour)
+    [second] = claim(db, 1, now=T0 + 2 * hour)
+    complete(db, second, now=T0 + 2 * hour)
+
+    assert claim(db, 1, now=T0 + 3 * hour) == []
+    oldest_is_a_day_old = T0 + hour + timedelta(days=1)
+    assert claim(db, 1, now=oldest_is_a_day_old - timedelta(seconds=1)) == []
+    [third] = claim(db, 1, now=oldest_is_a_day_old)
+    complete(db, third, now=oldest_is_a_day_old)
+    assert claim(db, 1, now=oldest_is_a_day_old) == []  # the second start is still in the day
+    assert len(claim(db, 1, now=T0 + 2 * hour + timedelta(days=1))) == 1
+
+
+def test_daily_cap_holds_when_claims_race(db: Database) -> None:
+    """Four claimers at once on capped accounts: no account starts more than its cap."""
+    cap, accounts = 3, []
+    for u in range(3):
+        user = make_user(db, f"user{u}")
+        for a in range(2):
+            account = make_account(db, user, f"a{a}", daily_cap=cap)
+            enqueue(db, user, account, cap + 3)
+            accounts.append(account)
+    start = threading.Barrier(4)
+
+    def claimer(worker: str) -> None:
+        start.wait()
+        for _ in range(15):
+            for t in claim(db, 2, worker=worker):
+                complete(db, t)
+
+    threads = [threading.Thread(target=claimer, args=(f"w{i}",)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    while tasks := claim(db, 10):  # whatever the race left undone, within the cap
+        for t in tasks:
+            complete(db, t)
+
+    started = db.read(
+        lambda s: dict(
+            s.execute(
+                sa.select(PublishTask.account_id, sa.func.count())
+                .where(PublishTask.started_at.is_not(None))
+                .group_by(PublishTask.account_id)
+            ).all()
+        )
+    )
+    assert started == {account: cap for account in accounts}
+
+
 def test_priority_then_due_time_then_age(db: Database) -> None:
     user = make_user(db, "ann")
     account = make_account(db, user, "a1")
@@ -212,6 +275,19 @@ def test_scheduled_tasks_wait_for_their_time(db: Database) -> None:
     assert db.write(lambda s: storage.task_stage_due(s, now=T0 + timedelta(hours=1))) == 1
     [t] = claim(db, 1, now=T0 + timedelta(hours=1))
     assert t.public_id == public_id
+
+
+def test_the_maintenance_duty_rescues_and_stages_in_one_run(db: Database) -> None:
+    user = make_user(db, "ann")
+    [scheduled] = enqueue(db, user, make_account(db, user, "a1"), due_at=T0 + timedelta(hours=1))
+    assert claim(db, 1, now=T0) == []  # nothing due yet
+    [lost] = enqueue(db, user, make_account(db, user, "a2"))
+    assert len(claim(db, 1, now=T0)) == 1  # and its worker is never heard of again
+    duty = Maintenance(db)
+    assert duty.run_once(T0 + timedelta(seconds=LEASE - 1)) == MaintenanceCounts(0, 0)
+    counts = duty.run_once(T0 + timedelta(hours=1))
+    assert counts == MaintenanceCounts(rescued=1, staged=1)
+    assert {task_row(db, i)["status"] for i in (scheduled, lost)} == {"queued"}
 
 
 # -- leases -------------------------------------------------------------------------------

@@ -14,13 +14,18 @@ import sqlalchemy as sa
 
 from contenthub import storage
 from contenthub.errors import ErrorClass, InputError, NotFound
-from contenthub.scheduler import Schedule, Scheduler
+from contenthub.scheduler import Schedule, Scheduler, executors
 from contenthub.scheduler import jobs as scheduled
 from contenthub.services import pool
+from contenthub.services.users import Principal
 from contenthub.storage import Lease
 from contenthub.storage.db import Database
 from contenthub.storage.models import PoolEntry, ScheduledJob
 from tests.factories import T0, make_account, make_user
+
+
+def principal(user_id: int) -> Principal:
+    return Principal(user_id, f"user{user_id}", is_admin=False)
 
 
 @pytest.fixture
@@ -45,22 +50,22 @@ def owner(db: Database) -> dict[str, int]:
 def add(db: Database, owner: dict[str, int], article: str, **kwargs: Any) -> dict[str, Any]:
     return db.write(
         lambda s: pool.pool_add(
-            s, user_id=owner["user"], content_id=owner[article], now=T0, **kwargs
+            s, owner=principal(owner["user"]), article_id=owner[article], now=T0, **kwargs
         )
     )
 
 
-def publishing_job(db: Database, owner: dict[str, int], **params: Any) -> int:
+def publishing_job(db: Database, owner: dict[str, int], next_run=None, **params: Any) -> int:
     job = db.write(
         lambda s: scheduled.job_create(
             s,
-            user_id=owner["user"],
-            is_admin=False,
+            owner=principal(owner["user"]),
             name="publish",
             job_type="publishing",
             schedule=Schedule("interval", 300),
             params={"wait_seconds": 0, **params},
             now=T0,
+            next_run=next_run,
         )
     )
     return job["id"]
@@ -240,7 +245,9 @@ def test_bad_pool_input_names_the_field_and_writes_nothing(db, owner, kwargs, fi
 
 def test_unknown_content_and_other_users_entries(db, owner) -> None:
     with pytest.raises(InputError) as error:
-        db.write(lambda s: pool.pool_add(s, user_id=owner["user"], content_id=987654, now=T0))
+        db.write(
+            lambda s: pool.pool_add(s, owner=principal(owner["user"]), article_id=987654, now=T0)
+        )
     assert error.value.field == "content_id"
     entry = add(db, owner, "article0")
     stranger = make_user(db, "mallory")
@@ -277,3 +284,49 @@ def test_cancelling_a_publishing_entry_cancels_its_tasks(db, owner) -> None:
     db.write(lambda s: pool.pool_cancel(s, entry["id"], scope=owner["user"], now=T0))
     assert db.read(lambda s: storage.task_status_counts(s, user_id=None)) == {"cancelled": 1}
     assert db.read(lambda s: s.scalar(sa.select(sa.func.count()).select_from(ScheduledJob))) == 1
+
+
+def test_overlapping_runs_each_report_the_entries_they_released(db, owner) -> None:
+    """A manual run releases an entry; its publish ends; a scheduled run starts before the
+    manual run polls again. The entry is the manual run's to report, not the scheduled one's."""
+    entry = add(db, owner, "article0")
+    manual_job = publishing_job(db, owner)
+    scheduled_job = publishing_job(db, owner, next_run=T0 + timedelta(seconds=1))
+    by_hand = Scheduler(db, worker="manual", clock=lambda: T0)
+    manual = by_hand.start_manual(manual_job, scope=None, now=T0)
+    settled = executors.settle_earlier(by_hand.context, manual)
+    releases = executors.release_due(by_hand.context, manual, T0, settled=settled)
+    assert list(releases.released) == [entry["id"]]
+    assert finish_all(db, T0) == 1
+
+    later = T0 + timedelta(seconds=1)
+    assert Scheduler(db, worker="cron", clock=lambda: later).run_once(later) == 1
+    [cron_run] = db.read(lambda s: scheduled.job_history(s, scheduled_job, scope=None))
+    assert cron_run["result"]["message"] == "Publishing completed: 0 succeeded, 0 failed"
+    assert cron_run["result"]["data"]["results"] == []
+    assert entry_status(db, entry["id"]).status == "publishing"  # left to the manual run
+
+    outcomes = executors.wait_for_releases(by_hand.context, releases.released, wait_seconds=0)
+    result = executors.publishing_result(
+        list(outcomes.values()), skipped=0, duration=0.0, job_id=manual_job
+    )
+    assert result["message"] == "Publishing completed: 1 succeeded, 0 failed"
+    assert [r["pool_id"] for r in result["data"]["results"]] == [entry["id"]]
+    assert entry_status(db, entry["id"]).status == "published"
+
+
+def test_a_lost_runs_releases_are_settled_by_the_next_run(db, owner) -> None:
+    entry = add(db, owner, "article0")
+    job = publishing_job(db, owner)
+    doomed = Scheduler(db, worker="doomed", clock=lambda: T0)
+    run = doomed.start_manual(job, scope=None, now=T0)
+    executors.release_due(doomed.context, run, T0, settled={})
+    assert finish_all(db, T0) == 1
+    # The process dies: nobody settles the entry while its run's lease is held...
+    assert run_publishing(db, job, T0 + timedelta(seconds=1))["data"]["results"] == []
+    # ... and once the lease has run out, the run is closed and the next run settles it.
+    after = T0 + scheduled.RUN_LEASE + timedelta(seconds=1)
+    Scheduler(db, worker="next", clock=lambda: after).run_once(after)
+    result = run_publishing(db, job, after)
+    assert result["message"] == "Publishing completed: 1 succeeded, 0 failed"
+    assert entry_status(db, entry["id"]).status == "published"

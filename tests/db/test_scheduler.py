@@ -14,6 +14,7 @@ from contenthub import storage
 from contenthub.errors import InputError, NotFound
 from contenthub.scheduler import Schedule, Scheduler, jobs
 from contenthub.secrets_box import SecretBox
+from contenthub.services.users import Principal
 from contenthub.storage.db import Database
 from contenthub.storage.models import Account, JobRun, PublishTask, ScheduledJob, TaskEvent
 from tests.factories import T0, enqueue, make_account, make_user
@@ -27,7 +28,8 @@ def create(db: Database, user_id: int, *, admin: bool = False, **kwargs: Any) ->
         "now": T0,
         **kwargs,
     }
-    return db.write(lambda s: jobs.job_create(s, user_id=user_id, is_admin=admin, **spec))
+    owner = Principal(user_id, f"user{user_id}", is_admin=admin)
+    return db.write(lambda s: jobs.job_create(s, owner=owner, **spec))
 
 
 def runs(db: Database, job_id: int) -> list[JobRun]:

@@ -9,7 +9,7 @@ import re
 import pytest
 
 from contenthub.errors import Rejected
-from contenthub.platforms.wechat import REFRESH_EARLY_SECONDS, TokenCache
+from contenthub.platforms.wechat import REFRESH_EARLY_SECONDS, AccessTokens
 from contenthub.sandbox.server import SandboxServer
 from tests.platforms.conftest import RecordingContext, content, new_account, png, posts_of, publish
 
@@ -25,7 +25,7 @@ def token_fetches(sandbox: SandboxServer, account: dict) -> int:
 
 def test_the_cache_refreshes_five_minutes_early_and_drops_only_a_stale_token() -> None:
     now = [1000.0]
-    cache = TokenCache(clock=lambda: now[0])
+    cache = AccessTokens(clock=lambda: now[0])
     cache.put("account", "t1", expires_in=7200)
     now[0] += 7200 - REFRESH_EARLY_SECONDS - 1
     assert cache.get("account") == "t1"

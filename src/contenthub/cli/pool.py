@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Annotated, Any
 
 import typer
@@ -16,22 +17,40 @@ from contenthub.cli.context import (
     _account_ids,
     _cli_time,
     _iso,
+    err,
     friendly_errors,
     open_as,
     out,
 )
 from contenthub.clock import utcnow
+from contenthub.services import pool
 from contenthub.services.publishing import zone_named
 
 app = typer.Typer(help="The publish pool: articles waiting for their time.", no_args_is_help=True)
 
 
+def _entry_json(entry: dict[str, Any]) -> dict[str, Any]:
+    """An entry as the seeds' CLI printed it: the article's id is ``content_id``."""
+    shown = {k: v for k, v in entry.items() if k != "article_id"}
+    return {"content_id": entry["article_id"], **shown}
+
+
+def _note_if_past(when: datetime | None, now: datetime) -> None:
+    """A time already past is taken as "now"; say so rather than accept it without a word."""
+    if when is not None and when < now:
+        err.print(
+            f"note: {when:%Y-%m-%d %H:%M:%S} UTC has passed; the entry is due now and goes "
+            "with the next publishing run",
+            highlight=False,
+        )
+
+
 def _pool_table(items: list[dict[str, Any]]) -> Table:
-    table = Table("id", "content", "status", "priority", "scheduled at (UTC)", "retries", "note")
+    table = Table("id", "article", "status", "priority", "scheduled at (UTC)", "retries", "note")
     for e in items:
         table.add_row(
             str(e["id"]),
-            str(e["content_id"]),
+            e["title"],
             e["status"],
             str(e["priority"]),
             e["scheduled_at"].strftime("%Y-%m-%d %H:%M:%S"),
@@ -60,31 +79,30 @@ def pool_add(
     as_json: JsonOption = False,
 ) -> None:
     """Add an article to the publish pool; the publishing job releases it when it is due."""
-    from contenthub.services import pool
-
     db, me = open_as(user)
-
-    user_id = me.user_id
     when = _cli_time(scheduled_at, "scheduled_at", zone_named(timezone))
-    account_ids = _account_ids(db, account, user_id)
+    account_ids = _account_ids(db, account, me.user_id)
+    now = utcnow()
     entry = db.write(
         lambda s: pool.pool_add(
             s,
-            user_id=user_id,
-            content_id=content_id,
-            now=utcnow(),
+            owner=me,
+            article_id=content_id,
+            now=now,
             priority=priority,
             scheduled_at=when,
             account_ids=account_ids,
             max_retries=max_retries,
         )
     )
+    _note_if_past(when, now)
     if as_json:
-        out.print_json(json.dumps(entry, default=_iso))
+        out.print_json(json.dumps(_entry_json(entry), default=_iso))
         return
     out.print(
-        f"pool entry {entry['id']} added: article {content_id}, priority {entry['priority']}, "
-        f"due {entry['scheduled_at']:%Y-%m-%d %H:%M:%S} UTC"
+        f"pool entry {entry['id']} added: article {content_id} '{entry['title']}', "
+        f"priority {entry['priority']}, due {entry['scheduled_at']:%Y-%m-%d %H:%M:%S} UTC",
+        highlight=False,
     )
 
 
@@ -98,18 +116,15 @@ def pool_list(
     as_json: JsonOption = False,
 ) -> None:
     """Pool entries in release order: most urgent first, then earliest."""
-    from contenthub.services import pool
-
     db, me = open_as(user)
-
-    user_id = me.user_id
     items, total = db.read(
         lambda s: pool.pool_list(
-            s, scope=user_id, statuses=status or (), limit=limit, offset=offset
+            s, scope=me.scope, statuses=status or (), limit=limit, offset=offset
         )
     )
     if as_json:
-        out.print_json(json.dumps({"items": items, "total": total}, default=_iso))
+        shown = [_entry_json(e) for e in items]
+        out.print_json(json.dumps({"items": shown, "total": total}, default=_iso))
         return
     out.print(_pool_table(items))
 
@@ -118,12 +133,8 @@ def pool_list(
 @friendly_errors
 def pool_stats(user: UserOption = DEFAULT_USER, as_json: JsonOption = False) -> None:
     """How many entries are pending, publishing, published, failed."""
-    from contenthub.services import pool
-
     db, me = open_as(user)
-
-    user_id = me.user_id
-    counts = db.read(lambda s: pool.pool_stats(s, scope=user_id))
+    counts = db.read(lambda s: pool.pool_stats(s, scope=me.scope))
     if as_json:
         out.print_json(json.dumps(counts))
         return
@@ -137,12 +148,8 @@ def pool_stats(user: UserOption = DEFAULT_USER, as_json: JsonOption = False) -> 
 @friendly_errors
 def pool_cancel(entry_id: int, user: UserOption = DEFAULT_USER) -> None:
     """Take an entry out of the pool (its running publishes are asked to stop)."""
-    from contenthub.services import pool
-
     db, me = open_as(user)
-
-    user_id = me.user_id
-    db.write(lambda s: pool.pool_cancel(s, entry_id, scope=user_id, now=utcnow()))
+    db.write(lambda s: pool.pool_cancel(s, entry_id, scope=me.scope, now=utcnow()))
     out.print(f"pool entry {entry_id} cancelled")
 
 
@@ -156,17 +163,15 @@ def pool_reschedule(
     user: UserOption = DEFAULT_USER,
 ) -> None:
     """Move a pending entry in time or in urgency."""
-    from contenthub.services import pool
-
     db, me = open_as(user)
-
-    user_id = me.user_id
     when = _cli_time(scheduled_at, "scheduled_at", zone_named(timezone))
+    now = utcnow()
     entry = db.write(
         lambda s: pool.pool_reschedule(
-            s, entry_id, scope=user_id, now=utcnow(), scheduled_at=when, priority=priority
+            s, entry_id, scope=me.scope, now=now, scheduled_at=when, priority=priority
         )
     )
+    _note_if_past(when, now)
     out.print(
         f"pool entry {entry_id}: priority {entry['priority']}, "
         f"due {entry['scheduled_at']:%Y-%m-%d %H:%M:%S} UTC"

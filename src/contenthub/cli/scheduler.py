@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any
 
-import click
 import typer
 from rich.table import Table
 
-from contenthub import storage
 from contenthub.cli.context import (
     DEFAULT_USER,
     JsonOption,
@@ -21,27 +20,59 @@ from contenthub.cli.context import (
     err,
     friendly_errors,
     open_as,
-    open_db,
     out,
-    resolve_principal,
 )
 from contenthub.clock import utcnow
 from contenthub.config import Settings
 from contenthub.errors import InputError
+from contenthub.scheduler import Schedule, Scheduler, jobs
+from contenthub.scheduler.schedule import SCHEDULE_TYPES, zone_of
 from contenthub.secrets_box import SecretBox
 from contenthub.services.publishing import zone_named
 
 app = typer.Typer(help="Recurring jobs and their history.", no_args_is_help=True)
 
 
-def _ask(value: Any, field: str, question: str, **prompt: Any) -> Any:
-    """A flag's value, or the answer to a prompt (as the seeds' CLI asks)."""
+def _ask(value: Any, field: str, question: str, check: Callable[[str], Any] = str) -> Any:
+    """A flag's value, or the answer to a prompt (as the seeds' CLI asks). A wrong answer is
+    said and asked again; only the end of input gives up."""
     if value is not None:
         return value
+    while True:
+        try:
+            answer = typer.prompt(question)
+        except typer.Abort:
+            raise InputError(field, f"missing; pass --{field.replace('_', '-')}") from None
+        try:
+            return check(answer.strip())
+        except InputError as error:
+            err.print(f"[red]error:[/red] {error.message}; try again", highlight=False)
+
+
+def _one_of(choices: Sequence[str], field: str) -> Callable[[str], str]:
+    def check(answer: str) -> str:
+        if answer not in choices:
+            raise InputError(field, f"{answer!r} is not one of {', '.join(choices)}")
+        return answer
+
+    return check
+
+
+def _interval(answer: str) -> int:
     try:
-        return typer.prompt(question, **prompt)
-    except click.exceptions.Abort:
-        raise InputError(field, f"missing; pass --{field.replace('_', '-')}") from None
+        seconds = int(answer)
+    except ValueError:
+        raise InputError("interval", f"{answer!r} is not a whole number of seconds") from None
+    Schedule("interval", seconds).validate()
+    return seconds
+
+
+def _cron_in(timezone: str) -> Callable[[str], str]:
+    def check(answer: str) -> str:
+        Schedule("cron", cron=answer, timezone=timezone).validate()
+        return answer
+
+    return check
 
 
 def _parse_params(pairs: list[str]) -> dict[str, Any]:
@@ -70,12 +101,8 @@ def _job_line(job: dict[str, Any]) -> str:
 @friendly_errors
 def scheduler_list(user: UserOption = DEFAULT_USER, as_json: JsonOption = False) -> None:
     """Your scheduled jobs."""
-    from contenthub.scheduler import jobs
-
     db, me = open_as(user)
-
-    user_id = me.user_id
-    rows = db.read(lambda s: jobs.job_list(s, scope=user_id))
+    rows = db.read(lambda s: jobs.job_list(s, scope=me.scope))
     if as_json:
         out.print_json(json.dumps(rows, default=_iso))
         return
@@ -121,26 +148,33 @@ def scheduler_create(
     as_json: JsonOption = False,
 ) -> None:
     """Create a recurring job; asks for whatever the flags leave out."""
-    from contenthub.scheduler import Schedule, jobs
-
+    zone_of(job_tz)  # a wrong --job-tz is refused before any question
     name = _ask(name, "name", "Job name")
-    job_type = _ask(job_type, "type", "Job type (publishing / account_check / cleanup)")
-    jobs.check_params(job_type, {})  # an unknown type is refused before more questions
-    schedule_type = _ask(schedule_type, "schedule_type", "Schedule type (interval / cron)")
+    job_type = _ask(
+        job_type,
+        "type",
+        f"Job type ({' / '.join(jobs.JOB_TYPES)})",
+        _one_of(jobs.JOB_TYPES, "job_type"),
+    )
+    jobs.check_job_type(job_type)  # a wrong --type is refused before more questions
+    schedule_type = _ask(
+        schedule_type,
+        "schedule_type",
+        f"Schedule type ({' / '.join(SCHEDULE_TYPES)})",
+        _one_of(SCHEDULE_TYPES, "schedule_type"),
+    )
     if schedule_type == "interval":
-        interval = _ask(interval, "interval", "Seconds between runs", type=int)
+        interval = _ask(interval, "interval", "Seconds between runs", _interval)
     elif schedule_type == "cron":
-        cron = _ask(cron, "cron", "Cron expression (min hour day month weekday)")
+        question = "Cron expression (min hour day month weekday)"
+        cron = _ask(cron, "cron", question, _cron_in(job_tz))
     schedule = Schedule(schedule_type, interval, cron, job_tz)
     start = _cli_time(first_run, "first_run", zone_named(timezone))
     db, me = open_as(user)
-    user_id = me.user_id
-    is_admin = db.read(lambda s: storage.user_by_name(s, user).role) == "admin"
     job = db.write(
         lambda s: jobs.job_create(
             s,
-            user_id=user_id,
-            is_admin=is_admin,
+            owner=me,
             name=name,
             job_type=job_type,
             schedule=schedule,
@@ -156,26 +190,92 @@ def scheduler_create(
     out.print(f"{_job_line(job)}; first run {job['next_run']:%Y-%m-%d %H:%M:%S} UTC")
 
 
+@app.command("edit")
+@friendly_errors
+def scheduler_edit(
+    job_id: int,
+    name: Annotated[str | None, typer.Option(help="A new name.")] = None,
+    interval: Annotated[
+        int | None, typer.Option(help="Run every this many seconds (instead of a cron line).")
+    ] = None,
+    cron: Annotated[
+        str | None, typer.Option(help="Run on this cron line (instead of an interval).")
+    ] = None,
+    job_tz: Annotated[
+        str | None, typer.Option("--job-tz", help="Time zone of the cron line.")
+    ] = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", "-p", help="KEY=VALUE; repeat. Other parameters are kept."),
+    ] = None,
+    user: UserOption = DEFAULT_USER,
+    as_json: JsonOption = False,
+) -> None:
+    """Change a job's name, schedule or parameters; a new schedule counts from now."""
+    if interval is not None and cron is not None:
+        raise InputError("interval", "give --interval or --cron, not both")
+    changes: dict[str, Any] = {}
+    if name is not None:
+        changes["name"] = name
+    if interval is not None:
+        changes.update(schedule_type="interval", interval_seconds=interval)
+    if cron is not None:
+        changes.update(schedule_type="cron", cron=cron)
+    if job_tz is not None:
+        changes["timezone"] = job_tz
+    if not changes and not param:
+        raise InputError(
+            "job", "nothing to change: give --name, --interval, --cron, --job-tz or --param"
+        )
+    db, me = open_as(user)
+
+    def edit(s: Any) -> dict[str, Any]:
+        if param:
+            current = jobs.job_get(s, job_id, scope=me.scope)["params"]
+            changes["params"] = {**current, **_parse_params(param)}
+        return jobs.job_update(s, job_id, scope=me.scope, now=utcnow(), changes=changes)
+
+    job = db.write(edit)
+    if as_json:
+        out.print_json(json.dumps(job, default=_iso))
+        return
+    params = ", ".join(f"{k}={v}" for k, v in job["params"].items()) or "no parameters"
+    out.print(
+        f"{_job_line(job)}; {params}; next run {job['next_run']:%Y-%m-%d %H:%M:%S} UTC",
+        highlight=False,
+    )
+
+
+@app.command("delete")
+@friendly_errors
+def scheduler_delete(job_id: int, user: UserOption = DEFAULT_USER) -> None:
+    """Delete a job and its history of runs."""
+    db, me = open_as(user)
+
+    def delete(s: Any) -> dict[str, Any]:
+        job = jobs.job_get(s, job_id, scope=me.scope)
+        jobs.job_delete(s, job_id, scope=me.scope)
+        return job
+
+    job = db.write(delete)
+    out.print(f"{_job_line(job)}: deleted", highlight=False)
+
+
 @app.command("trigger")
 @friendly_errors
 def scheduler_trigger(
     job_id: int, user: UserOption = DEFAULT_USER, as_json: JsonOption = False
 ) -> None:
     """Run a job now, in this process, and show its result."""
-    from contenthub.scheduler import Scheduler
-
-    settings = Settings.from_env()
-    db = open_db(settings)
-    user_id = resolve_principal(db, user).user_id
-    scheduler = Scheduler(
-        db, worker=f"cli:{os.getpid()}", secrets=SecretBox.from_env(settings.data_dir)
-    )
-    run = scheduler.trigger(job_id, scope=user_id, now=utcnow())
+    db, me = open_as(user)
+    secrets = SecretBox.from_env(Settings.from_env().data_dir)
+    scheduler = Scheduler(db, worker=f"cli:{os.getpid()}", secrets=secrets)
+    run = scheduler.trigger(job_id, scope=me.scope, now=utcnow())
     if as_json:
         out.print_json(json.dumps(run, default=_iso))
-    elif run["status"] == "succeeded":
+    elif run["status"] == jobs.RunStatus.SUCCEEDED:
         out.print(run["result"]["message"], highlight=False)
-    if run["status"] != "succeeded":
+    if run["status"] != jobs.RunStatus.SUCCEEDED:
         err.print(f"[red]run {run['id']} failed:[/red] {run['error']}", highlight=False)
         raise typer.Exit(1)
 
@@ -189,12 +289,8 @@ def scheduler_history(
     as_json: JsonOption = False,
 ) -> None:
     """A job's runs, newest first."""
-    from contenthub.scheduler import jobs
-
     db, me = open_as(user)
-
-    user_id = me.user_id
-    runs = db.read(lambda s: jobs.job_history(s, job_id, scope=user_id, limit=limit))
+    runs = db.read(lambda s: jobs.job_history(s, job_id, scope=me.scope, limit=limit))
     if as_json:
         out.print_json(json.dumps(runs, default=_iso))
         return
@@ -214,14 +310,10 @@ def scheduler_history(
 
 
 def _set_enabled(job_id: int, user: str, enabled: bool) -> None:
-    from contenthub.scheduler import jobs
-
     db, me = open_as(user)
-
-    user_id = me.user_id
     job = db.write(
         lambda s: jobs.job_update(
-            s, job_id, scope=user_id, now=utcnow(), changes={"enabled": enabled}
+            s, job_id, scope=me.scope, now=utcnow(), changes={"enabled": enabled}
         )
     )
     out.print(f"{_job_line(job)}: {'enabled' if enabled else 'disabled'}")

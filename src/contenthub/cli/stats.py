@@ -9,12 +9,12 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from contenthub import storage
 from contenthub.cli.context import (
     DEFAULT_USER,
     JsonOption,
     TimezoneOption,
     UserOption,
+    _account_ids,
     _cli_time,
     _iso,
     friendly_errors,
@@ -23,6 +23,7 @@ from contenthub.cli.context import (
 )
 from contenthub.cli.root import app
 from contenthub.clock import utcnow
+from contenthub.services import stats as stats_service
 from contenthub.services.publishing import zone_named
 
 
@@ -40,27 +41,24 @@ def stats(
     as_json: JsonOption = False,
 ) -> None:
     """Your tasks by status now, and per platform and account over a time range."""
-    from contenthub.services.stats import stats_report
-
     db, me = open_as(user)
-
-    user_id = me.user_id
     zone = zone_named(timezone)
     end = _cli_time(until, "until", zone) or utcnow()
     start = _cli_time(since, "since", zone) or end - timedelta(days=7)
+    account_ids = _account_ids(db, [account] if account else None, me.user_id)
+    account_id = account_ids[0] if account_ids else None
 
     def work(s: Any) -> tuple[dict[str, int], dict[str, Any]]:
-        account_id = storage.account_find(s, account, user_id=user_id).id if account else None
-        report = stats_report(
+        report = stats_service.stats_report(
             s,
-            scope=user_id,
+            scope=me.scope,
             since=start,
             until=end,
             now=utcnow(),
             platform=platform,
             account_id=account_id,
         )
-        return storage.task_status_counts(s, user_id=user_id), report
+        return stats_service.status_counts(s, scope=me.scope), report
 
     counts, report = db.read(work)
     if as_json:
@@ -77,17 +75,20 @@ def _print_report(report: dict[str, Any]) -> None:
     out.print(
         f"ended between {report['since']:%Y-%m-%d %H:%M} and {report['until']:%Y-%m-%d %H:%M} UTC"
     )
-    table = Table(
-        "platform / account", "succeeded", "failed", "cancelled", "success", "p50 s", "p95 s"
-    )
+    table = Table("platform / account", *stats_service.ENDED, "success", "p50 s", "p95 s")
     groups = [("all", report["overall"])]
-    groups += [(g["platform"], g) for g in report["platforms"]]
-    groups += [(f"  {g['account_name']}", g) for g in report["accounts"]]
+    for platform in report["platforms"]:
+        groups.append((platform["platform"], platform))
+        groups += [
+            (f"  {account['account_name']}", account)
+            for account in report["accounts"]
+            if account["platform"] == platform["platform"]
+        ]
     for label, g in groups:
         rate = "" if g["success_rate"] is None else f"{g['success_rate']:.0%}"
         table.add_row(
             label,
-            *(str(g["by_status"][k]) for k in ("succeeded", "failed", "cancelled")),
+            *(str(g["by_status"][status]) for status in stats_service.ENDED),
             rate,
             str(g["duration_p50_seconds"] or ""),
             str(g["duration_p95_seconds"] or ""),

@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
+from contenthub.errors import Transient
+
 
 @dataclass(frozen=True)
 class PublishResult:
@@ -83,6 +85,9 @@ class Publisher(ABC):
     """One platform. Every method raises only the error classes of ``contenthub.errors``."""
 
     platform: ClassVar[str]
+    # The pacing an account of this platform needs between publish starts, in seconds: what
+    # to give its ``min_interval_seconds`` (0: the platform sets no such limit).
+    min_interval_seconds: ClassVar[float] = 0.0
 
     @abstractmethod
     async def publish(self, ctx: PublishContext, task: TaskContent) -> PublishResult:
@@ -102,3 +107,22 @@ class Publisher(ABC):
             return Verification(public=False, url=result.url, detail="no web address to fetch")
         public, detail = await page_is_public(account.options, result.url, self.platform)
         return Verification(public=public, url=result.url, detail=detail)
+
+    async def confirm_public(
+        self,
+        ctx: PublishContext,
+        account: AccountAccess,
+        result: PublishResult,
+        *,
+        noun: str = "article",
+    ) -> PublishResult:
+        """The last step of every publish: report "verify" at 90 %, then hand ``result`` back
+        only once the public can see the post. Otherwise Transient: the retry resumes from the
+        checkpoints (nothing is posted twice) and looks again."""
+        await ctx.progress(90, "verify")
+        verification = await self.verify(account, result)
+        if not verification.public:
+            raise Transient(
+                f"the {noun} is not visible yet at {result.url} ({verification.detail})"
+            )
+        return result

@@ -85,12 +85,8 @@ class CsdnPublisher(Publisher):
             await ctx.progress(60, "publish")
             url = await _ensure_published(ctx, editor, {**article, "id": article_id})
 
-        await ctx.progress(90, "verify")
         result = PublishResult(url=url, post_id=article_id)
-        verification = await self.verify(account, result)
-        if not verification.public:
-            raise Transient(f"the article is not visible yet at {url} ({verification.detail})")
-        return result
+        return await self.confirm_public(ctx, account, result)
 
 
 def _is_on_cdn(url: str) -> bool:

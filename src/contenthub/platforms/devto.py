@@ -4,8 +4,9 @@ Credentials: ``{"api_key": …}``. Options: ``base_url`` (replaces ``https://dev
 sandbox's ``/devto``), ``timeout_seconds``.
 
 Pacing: Forem allows 9 article creations per 30 s per account. Create dev.to accounts with
-``min_interval_seconds`` of about 3.4 so the dispatcher never exceeds it; when it is exceeded
-anyway, the 429 becomes RateLimited with the Retry-After hint.
+``min_interval_seconds`` of ``DevToPublisher.min_interval_seconds`` (about 3.4 s) so the
+dispatcher never exceeds it; when it is exceeded anyway, the 429 becomes RateLimited with
+the Retry-After hint.
 
 dev.to has no image upload API: images and the cover must be reachable URLs, so the body's
 Markdown goes as it is (sanitised). Steps: login check → draft (an unpublished article,
@@ -19,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from contenthub.errors import AuthExpired, Rejected, Transient
+from contenthub.errors import AuthExpired, Rejected
 from contenthub.platforms.base import (
     AccountAccess,
     Identity,
@@ -34,11 +35,11 @@ from contenthub.platforms.transport import json_body, new_client, origin_url, se
 PLATFORM = "devto"
 ORIGIN = "https://dev.to"
 MAX_TAGS = 4
-RECOMMENDED_MIN_INTERVAL_SECONDS = 30 / 9 + 0.1
 
 
 class DevToPublisher(Publisher):
     platform = PLATFORM
+    min_interval_seconds = 30 / 9 + 0.1  # 9 creations per 30 s, with a margin
 
     async def check_login(self, account: AccountAccess) -> Identity:
         async with _session(account) as client:
@@ -73,12 +74,8 @@ class DevToPublisher(Publisher):
             await ctx.progress(60, "publish")
             url = await _ensure_published(ctx, client, account, article_id)
 
-        await ctx.progress(90, "verify")
         result = PublishResult(url=url, post_id=article_id)
-        verification = await self.verify(account, result)
-        if not verification.public:
-            raise Transient(f"the article is not visible yet at {url} ({verification.detail})")
-        return result
+        return await self.confirm_public(ctx, account, result)
 
 
 def _session(account: AccountAccess) -> httpx.AsyncClient:

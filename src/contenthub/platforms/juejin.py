@@ -92,13 +92,9 @@ class JuejinPublisher(Publisher):
             await ctx.progress(60, "publish")
             article_id = await _ensure_published(ctx, console, draft_id)
 
-        await ctx.progress(90, "verify")
         url = host_url(account.options, WEB, f"/post/{article_id}")
         result = PublishResult(url=url, post_id=article_id)
-        verification = await self.verify(account, result)
-        if not verification.public:
-            raise Transient(f"the article is not visible yet at {url} ({verification.detail})")
-        return result
+        return await self.confirm_public(ctx, account, result)
 
 
 def _brief(task: TaskContent) -> str:

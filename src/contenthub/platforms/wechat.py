@@ -78,8 +78,8 @@ class _CachedToken:
     expires_at: float
 
 
-class TokenCache:
-    """Access tokens by account, each given out until 5 minutes before it expires."""
+class AccessTokens:
+    """WeChat access tokens by account, each given out until 5 minutes before it expires."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
@@ -103,7 +103,7 @@ class TokenCache:
 
 # stable_token hands every caller the same token until it expires, so concurrent publishes
 # that miss the cache together get one token, not a race of refreshes: no lock is needed.
-TOKENS = TokenCache()
+ACCESS_TOKENS = AccessTokens()
 
 
 class WeChatPublisher(Publisher):
@@ -131,12 +131,8 @@ class WeChatPublisher(Publisher):
             await ctx.progress(60, "publish")
             url, article_id = await _ensure_published(ctx, api, draft_id, task.title)
 
-        await ctx.progress(90, "verify")
         result = PublishResult(url=url, post_id=article_id)
-        verification = await self.verify(account, result)
-        if not verification.public:
-            raise Transient(f"the article is not visible yet at {url} ({verification.detail})")
-        return result
+        return await self.confirm_public(ctx, account, result)
 
 
 async def _localize_images(ctx: PublishContext, api: _Api, task: TaskContent) -> tuple[str, str]:
@@ -275,7 +271,7 @@ class _Api:
         return host in CDN_HOSTS or url.startswith(tuple(self.url(f"/{h}/") for h in CDN_HOSTS))
 
     async def token(self) -> str:
-        return TOKENS.get(self._cache_key) or await self.fetch_token()
+        return ACCESS_TOKENS.get(self._cache_key) or await self.fetch_token()
 
     async def fetch_token(self) -> str:
         payload = {
@@ -294,7 +290,7 @@ class _Api:
         if code in BAD_APP_CREDENTIALS:
             raise AuthExpired(f"WeChat refused the AppID or AppSecret ({code}): check them")
         _raise_for_errcode(answer)
-        TOKENS.put(self._cache_key, str(answer["access_token"]), float(answer["expires_in"]))
+        ACCESS_TOKENS.put(self._cache_key, str(answer["access_token"]), float(answer["expires_in"]))
         return str(answer["access_token"])
 
     async def call(
@@ -311,7 +307,7 @@ class _Api:
         token = await self.token()
         answer = await self._post(path, token, query, **kwargs)
         if _errcode(answer) in TOKEN_REFUSED:
-            TOKENS.drop(self._cache_key, token)
+            ACCESS_TOKENS.drop(self._cache_key, token)
             answer = await self._post(path, await self.fetch_token(), query, **kwargs)
             if _errcode(answer) in TOKEN_REFUSED:
                 raise AuthExpired("WeChat refused a fresh access token: check the account")

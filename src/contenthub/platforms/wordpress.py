@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from contenthub.errors import AuthExpired, Rejected, Transient
+from contenthub.errors import AuthExpired, Rejected
 from contenthub.platforms.base import (
     AccountAccess,
     Identity,
@@ -77,12 +77,8 @@ class WordPressPublisher(Publisher):
             await ctx.progress(60, "publish")
             url = await _ensure_published(ctx, site, post_id)
 
-        await ctx.progress(90, "verify")
         result = PublishResult(url=url, post_id=post_id)
-        verification = await self.verify(account, result)
-        if not verification.public:
-            raise Transient(f"the post is not visible yet at {url} ({verification.detail})")
-        return result
+        return await self.confirm_public(ctx, account, result, noun="post")
 
 
 async def _ensure_featured_media(ctx: PublishContext, site: _Site, cover: str | None) -> int | None:

@@ -93,12 +93,8 @@ class ZhihuPublisher(Publisher):
                 ctx, client, account, draft_id, task.title, content
             )
 
-        await ctx.progress(90, "verify")
         result = PublishResult(url=url, post_id=post_id)
-        verification = await self.verify(account, result)
-        if not verification.public:
-            raise Transient(f"the article is not visible yet at {url} ({verification.detail})")
-        return result
+        return await self.confirm_public(ctx, account, result)
 
 
 # -- steps ------------------------------------------------------------------------------------

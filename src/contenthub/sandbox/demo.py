@@ -5,10 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from contenthub.platforms.registry import publisher_for
 from contenthub.sandbox.server import DEMO_ACCOUNT_NAME, PLATFORMS, account_description
-
-# dev.to allows 9 article creations per 30 s per account: pace its accounts below that.
-MIN_INTERVAL_SECONDS = {"devto": 3.4}
 
 
 def demo_accounts(base_url: str) -> list[dict[str, Any]]:
@@ -18,7 +16,8 @@ def demo_accounts(base_url: str) -> list[dict[str, Any]]:
         {
             **account_description(base_url, platform, DEMO_ACCOUNT_NAME),
             "name": f"{platform}-demo",
-            "min_interval_seconds": MIN_INTERVAL_SECONDS.get(platform, 0.0),
+            # Paced as the platform needs (dev.to: 9 creations per 30 s).
+            "min_interval_seconds": publisher_for(platform).min_interval_seconds,
         }
         for platform in PLATFORMS
     ]

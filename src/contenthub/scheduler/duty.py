@@ -1,8 +1,8 @@
 """The scheduler duty every ``serve`` and ``worker`` process runs: ``run_once(now) -> runs``.
 
 Safe with any number of processes: a due run is claimed in one transaction that also moves
-the job's ``next_run`` past ``now`` (see ``jobs.job_claim_due``), so each tick runs once, and
-ticks missed while nothing ran collapse into one run at start-up.
+the job's ``next_run`` past ``now`` (see ``storage.jobs.job_claim_due``), so each tick runs
+once, and ticks missed while nothing ran collapse into one run at start-up.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
+from contenthub import storage
 from contenthub.clock import utcnow
 from contenthub.scheduler import jobs
 from contenthub.scheduler.executors import EXECUTORS, RunContext
@@ -43,10 +44,10 @@ class Scheduler:
 
     def run_once(self, now: datetime) -> int:
         """Claim every due run this process can take and execute it; returns how many ran."""
-        if self.db.read(lambda s: jobs.job_run_lost(s, now=now)):
-            closed = self.db.write(lambda s: jobs.job_run_rescue_expired(s, now=now))
+        if self.db.read(lambda s: storage.job_run_any_expired(s, now=now)):
+            closed = self.db.write(lambda s: storage.job_run_rescue_expired(s, now=now))
             log.warning("closed scheduled runs whose process was lost", extra={"count": closed})
-        next_due = self.db.read(jobs.job_next_due)
+        next_due = self.db.read(storage.job_next_due)
         if next_due is None or next_due > now:
             return 0
         claimed = self.db.write(lambda s: jobs.job_claim_due(s, now=now, worker=self.worker))
@@ -54,12 +55,15 @@ class Scheduler:
             self.execute(run, now)
         return len(claimed)
 
-    def trigger(self, job_id: int, *, scope: int | None, now: datetime) -> dict[str, Any]:
-        """Run a job now, outside its schedule, in this process; returns the finished run."""
-        run = self.db.write(
+    def start_manual(self, job_id: int, *, scope: int | None, now: datetime) -> jobs.ClaimedRun:
+        """Record a run of the job now, outside its schedule, for this process to execute."""
+        return self.db.write(
             lambda s: jobs.job_start_manual(s, job_id, scope=scope, now=now, worker=self.worker)
         )
-        return self.execute(run, now)
+
+    def trigger(self, job_id: int, *, scope: int | None, now: datetime) -> dict[str, Any]:
+        """Run a job now, outside its schedule, in this process; returns the finished run."""
+        return self.execute(self.start_manual(job_id, scope=scope, now=now), now)
 
     @contextlib.contextmanager
     def _leased(self, run_id: int) -> Iterator[None]:
@@ -95,7 +99,7 @@ class Scheduler:
             )
             error = f"internal error {error_id}: {type(crash).__name__}: {crash}"
         finished = self.db.write(
-            lambda s: jobs.job_run_finish(
+            lambda s: storage.job_run_finish(
                 s, run.run_id, now=self.context.clock(), result=result, error=error
             )
         )

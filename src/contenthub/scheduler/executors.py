@@ -19,10 +19,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from contenthub import storage
-from contenthub.scheduler.jobs import ClaimedRun, job_run_prune
 from contenthub.secrets_box import SecretBox
 from contenthub.services import accounts, pool
 from contenthub.services.pool import EntryOutcome
+from contenthub.storage import ClaimedRun
 from contenthub.storage.db import Database
 
 log = logging.getLogger("contenthub.scheduler")
@@ -40,6 +40,10 @@ class RunContext:
 
 
 # -- publishing ----------------------------------------------------------------------------
+#
+# A run reports the entries it released and the earlier releases it settled. An entry
+# released by another run that is still running is left to that run (see
+# ``storage.pool``), so two overlapping runs never take each other's credit.
 
 
 def _isolated(
@@ -58,7 +62,7 @@ def _isolated(
         except Exception:
             log.exception("could not record a pool entry's failure", extra={"pool_id": entry_id})
             recorded = None
-        # content_id 0: the entry could not even be read back.
+        # article_id 0: the entry could not even be read back.
         return recorded or EntryOutcome(entry_id, 0, "error", error=message)
 
 
@@ -73,10 +77,49 @@ def _settle_all(ctx: RunContext, ids: list[int]) -> dict[int, EntryOutcome]:
     return settled
 
 
-def _wait_for_releases(
+def settle_earlier(ctx: RunContext, run: ClaimedRun) -> dict[int, EntryOutcome]:
+    """Step 1: settle the releases of runs that have ended."""
+    earlier = ctx.db.read(lambda s: pool.pool_settleable_ids(s, scope=run.scope))
+    return _settle_all(ctx, earlier)
+
+
+@dataclass(frozen=True)
+class Releases:
+    released: dict[int, EntryOutcome]
+    skipped: int  # due entries left for a later run by ``max_items``
+
+
+def release_due(
+    ctx: RunContext, run: ClaimedRun, now: datetime, *, settled: dict[int, EntryOutcome]
+) -> Releases:
+    """Step 2: release every due entry, most urgent first, up to ``max_items``.
+
+    An entry settled as failed in this run waits for the next run to retry, as in the seeds:
+    the job's interval is the retry interval."""
+    due = [
+        entry_id
+        for entry_id in ctx.db.read(lambda s: pool.pool_due_ids(s, scope=run.scope, now=now))
+        if entry_id not in settled
+    ]
+    max_items = run.params.get("max_items")
+    batch = due if max_items is None else due[:max_items]
+    released: dict[int, EntryOutcome] = {}
+    for entry_id in batch:
+        outcome = _isolated(
+            ctx,
+            entry_id,
+            lambda s, e=entry_id: pool.pool_release(s, e, run_id=run.run_id, now=now),
+        )
+        if outcome is not None:  # None: a concurrent run took it first
+            released[entry_id] = outcome
+    return Releases(released, skipped=len(due) - len(batch))
+
+
+def wait_for_releases(
     ctx: RunContext, released: dict[int, EntryOutcome], wait_seconds: float
 ) -> dict[int, EntryOutcome]:
-    """Poll the released entries until all have settled or the wait is over."""
+    """Step 3: poll the released entries until all have settled or the wait is over (at
+    least one poll, however short the wait)."""
     deadline = time.monotonic() + wait_seconds
     outcomes = dict(released)
     open_ids = [i for i, o in released.items() if o.status == "publishing"]
@@ -92,26 +135,13 @@ def _wait_for_releases(
 
 def run_publishing(ctx: RunContext, run: ClaimedRun, now: datetime) -> dict[str, Any]:
     started = time.monotonic()
-    earlier = ctx.db.read(lambda s: pool.pool_publishing_ids(s, scope=run.scope))
-    outcomes = _settle_all(ctx, earlier)
-    # An entry settled as failed in this run waits for the next run to retry, as in the seeds:
-    # the job's interval is the retry interval.
-    due = [
-        entry_id
-        for entry_id in ctx.db.read(lambda s: pool.pool_due_ids(s, scope=run.scope, now=now))
-        if entry_id not in outcomes
-    ]
-    max_items = run.params.get("max_items")
-    batch = due if max_items is None else due[:max_items]
-    released: dict[int, EntryOutcome] = {}
-    for entry_id in batch:
-        outcome = _isolated(ctx, entry_id, lambda s, e=entry_id: pool.pool_release(s, e, now=now))
-        if outcome is not None:  # None: a concurrent run took it first
-            released[entry_id] = outcome
-    outcomes.update(_wait_for_releases(ctx, released, float(run.params.get("wait_seconds", 30))))
+    outcomes = settle_earlier(ctx, run)
+    releases = release_due(ctx, run, now, settled=outcomes)
+    wait_seconds = float(run.params.get("wait_seconds", 30))
+    outcomes.update(wait_for_releases(ctx, releases.released, wait_seconds))
     return publishing_result(
         list(outcomes.values()),
-        skipped=len(due) - len(batch),
+        skipped=releases.skipped,
         duration=time.monotonic() - started,
         job_id=run.job_id,
     )
@@ -186,7 +216,7 @@ def run_cleanup(ctx: RunContext, run: ClaimedRun, now: datetime) -> dict[str, An
     days = {key: int(run.params[key]) for key in ("event_days", "task_days", "run_days")}
     tasks = _prune(ctx, storage.task_prune_finished, now - timedelta(days=days["task_days"]))
     events = _prune(ctx, storage.event_prune, now - timedelta(days=days["event_days"]))
-    runs = _prune(ctx, job_run_prune, now - timedelta(days=days["run_days"]))
+    runs = _prune(ctx, storage.job_run_prune, now - timedelta(days=days["run_days"]))
     return {
         "success": True,
         "message": f"Cleanup removed {tasks} tasks, {events} events, {runs} job runs",

@@ -7,13 +7,13 @@ from collections import Counter, defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.orm import Session
-
+from contenthub import storage
 from contenthub.errors import InputError
-from contenthub.storage.models import Account, PublishTask
+from contenthub.states import FINAL, TaskStatus
+from contenthub.storage import Session, TaskOutcome
 
-FINAL = ("succeeded", "failed", "cancelled")
+# The final statuses in lifecycle order: the report's columns.
+ENDED = tuple(status for status in TaskStatus if status in FINAL)
 MAX_ROWS = 200_000  # a bound on what one report reads
 MAX_RANGE = timedelta(days=366)
 TOP_REASONS = 10
@@ -27,22 +27,22 @@ def _percentile(sorted_values: list[float], fraction: float) -> float | None:
     return round(sorted_values[min(rank, len(sorted_values)) - 1], 3)
 
 
-def _summary(rows: list[sa.Row[Any]]) -> dict[str, Any]:
+def _summary(rows: list[TaskOutcome]) -> dict[str, Any]:
     by_status = Counter(r.status for r in rows)
     durations = sorted(
         (r.finished_at - r.started_at).total_seconds()
         for r in rows
-        if r.status == "succeeded" and r.started_at and r.finished_at
+        if r.status == TaskStatus.SUCCEEDED and r.started_at and r.finished_at
     )
-    ended = by_status["succeeded"] + by_status["failed"]
+    succeeded, failed = by_status[TaskStatus.SUCCEEDED], by_status[TaskStatus.FAILED]
     reasons = Counter(
         f"{r.error_class or 'error'}: {r.error_message or ''}".strip()
         for r in rows
-        if r.status == "failed"
+        if r.status == TaskStatus.FAILED
     )
     return {
-        "by_status": {status: by_status[status] for status in FINAL},
-        "success_rate": round(by_status["succeeded"] / ended, 4) if ended else None,
+        "by_status": {status.value: by_status[status] for status in ENDED},
+        "success_rate": round(succeeded / (succeeded + failed), 4) if succeeded + failed else None,
         "duration_p50_seconds": _percentile(durations, 0.5),
         "duration_p95_seconds": _percentile(durations, 0.95),
         "failure_reasons": [
@@ -52,17 +52,17 @@ def _summary(rows: list[sa.Row[Any]]) -> dict[str, Any]:
 
 
 def _queue(session: Session, scope: int | None, now: datetime) -> dict[str, Any]:
-    query = sa.select(sa.func.count(), sa.func.min(PublishTask.due_at)).where(
-        PublishTask.status == "queued", PublishTask.due_at <= now
-    )
-    if scope is not None:
-        query = query.where(PublishTask.user_id == scope)
-    depth, oldest = session.execute(query).one()
+    depth, oldest = storage.task_queue_depth(session, user_id=scope, now=now)
     return {
         "depth": depth,
         "oldest_due_at": oldest,
         "oldest_wait_seconds": round((now - oldest).total_seconds(), 3) if oldest else None,
     }
+
+
+def status_counts(session: Session, *, scope: int | None) -> dict[str, int]:
+    """Tasks per status right now."""
+    return storage.task_status_counts(session, user_id=scope)
 
 
 def stats_report(
@@ -81,35 +81,17 @@ def stats_report(
         raise InputError("since", "must be before until")
     if until - since > MAX_RANGE:
         raise InputError("since", f"the range may span at most {MAX_RANGE.days} days")
-    query = (
-        sa.select(
-            PublishTask.platform,
-            PublishTask.account_id,
-            Account.name.label("account_name"),
-            PublishTask.status,
-            PublishTask.started_at,
-            PublishTask.finished_at,
-            PublishTask.error_class,
-            PublishTask.error_message,
-        )
-        .join(Account, Account.id == PublishTask.account_id)
-        .where(
-            PublishTask.status.in_(FINAL),
-            PublishTask.finished_at >= since,
-            PublishTask.finished_at < until,
-        )
-        .limit(MAX_ROWS)
+    rows = storage.stats_task_outcomes(
+        session,
+        scope=scope,
+        since=since,
+        until=until,
+        limit=MAX_ROWS,
+        platform=platform,
+        account_id=account_id,
     )
-    for column, value in (
-        (PublishTask.user_id, scope),
-        (PublishTask.platform, platform),
-        (PublishTask.account_id, account_id),
-    ):
-        if value is not None:
-            query = query.where(column == value)
-    rows = session.execute(query).all()
-    platforms: dict[str, list[sa.Row[Any]]] = defaultdict(list)
-    accounts: dict[int, list[sa.Row[Any]]] = defaultdict(list)
+    platforms: dict[str, list[TaskOutcome]] = defaultdict(list)
+    accounts: dict[int, list[TaskOutcome]] = defaultdict(list)
     for row in rows:
         platforms[row.platform].append(row)
         accounts[row.account_id].append(row)

@@ -7,9 +7,13 @@
 3. For each of their free, active, paced accounts, take its best due task (priority, due time,
    age) through the index ``(account_id, status, priority, due_at, id)``: the cost depends on
    the accounts of the served users, never on the size of the backlog.
-4. Hand out tasks round-robin across the users, within each user's free slots and each
+4. Drop the accounts whose daily cap is reached: their tasks started in the last 24 hours,
+   counted from the rows through ``(account_id, started_at)`` (never a counter a crash can
+   leak; a retried task has one ``started_at``, so it counts once). Exact, because the users'
+   locks are held: nobody else can start a task on these accounts until commit.
+5. Hand out tasks round-robin across the users, within each user's free slots and each
    platform's limit (platform rows are locked while they are counted).
-5. Mark them running with a new lease and fencing token, move the users' cursor, pace the
+6. Mark them running with a new lease and fencing token, move the users' cursor, pace the
    accounts, write the events.
 
 On SQLite the transaction is ``BEGIN IMMEDIATE`` (one writer), and ``FOR UPDATE`` is not
@@ -27,8 +31,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from contenthub.platforms.base import TaskContent
 from contenthub.states import EventReason, TaskStatus, check_transition
 from contenthub.storage.events import TASKS, Event, append_events
+from contenthub.storage.lease import Lease
 from contenthub.storage.models import Account, Platform, User
 
 ACCOUNTS = Account.__table__
@@ -44,25 +50,30 @@ BEST = TASKS.alias("best")
 
 @dataclass(frozen=True)
 class ClaimedTask:
-    """Everything a worker needs to run one publish, read in the claim itself."""
+    """Everything a worker needs to run one publish, read in the claim itself.
+
+    ``content`` is what the adapter is handed, built once here; only its credentials are
+    missing: they are stored sealed (``account_credentials``) and the worker opens them."""
 
     id: int
-    public_id: str
     user_id: int
     account_id: int
     platform: str
-    title: str
-    body: str
-    tags: list[str]
-    cover: str | None
     priority: int
     attempt: int
     max_attempts: int
     lease_token: str
     checkpoint: dict[str, Any]
-    account_name: str
-    account_options: dict[str, Any]
     account_credentials: bytes | None
+    content: TaskContent
+
+    @property
+    def public_id(self) -> str:
+        return self.content.public_id
+
+    @property
+    def lease(self) -> Lease:
+        return Lease(self.id, self.lease_token, self.user_id)
 
 
 def _account_ready(now: datetime) -> sa.ColumnElement[bool]:
@@ -149,27 +160,28 @@ class Candidate:
     priority: int
     due_at: datetime
     min_interval_seconds: float
-    daily_cap: int | None
 
 
 def _candidates(session: Session, user_ids: list[int], now: datetime) -> list[Candidate]:
-    """The best due task of each free, active, paced account of these users, best first."""
+    """The best due task of each free, active, paced account of these users that is under
+    its daily cap, best first."""
     ready = session.execute(
         sa.select(
+            ACCOUNTS.c.id,
             ACCOUNTS.c.min_interval_seconds,
             ACCOUNTS.c.daily_cap,
             _best_task_of_account(now).label("task_id"),
-        ).where(
-            ACCOUNTS.c.user_id.in_(user_ids),
-            _account_ready(now),
-            sa.or_(
-                ACCOUNTS.c.daily_cap.is_(None),
-                ACCOUNTS.c.day_window_started_at <= now - DAY,
-                ACCOUNTS.c.day_started_count < ACCOUNTS.c.daily_cap,
-            ),
-        )
+        ).where(ACCOUNTS.c.user_id.in_(user_ids), _account_ready(now))
     ).all()
     accounts = {row.task_id: row for row in ready if row.task_id is not None}
+    capped = {row.id: row.daily_cap for row in accounts.values() if row.daily_cap is not None}
+    if capped:
+        started = _started_in_last_day(session, list(capped), now)
+        accounts = {
+            task_id: row
+            for task_id, row in accounts.items()
+            if row.id not in capped or started.get(row.id, 0) < capped[row.id]
+        }
     if not accounts:
         return []
     # A second statement by primary key: joining on the subquery's result let MariaDB scan.
@@ -186,13 +198,29 @@ def _candidates(session: Session, user_ids: list[int], now: datetime) -> list[Ca
         .order_by(TASKS.c.priority, TASKS.c.due_at, TASKS.c.id)
     ).all()
     return [
-        Candidate(
-            *task,
-            min_interval_seconds=accounts[task.id].min_interval_seconds,
-            daily_cap=accounts[task.id].daily_cap,
-        )
+        Candidate(*task, min_interval_seconds=accounts[task.id].min_interval_seconds)
         for task in tasks
     ]
+
+
+def _started_in_last_day(session: Session, account_ids: list[int], now: datetime) -> dict[int, int]:
+    """Tasks of these accounts started in the 24 hours before ``now``, per account.
+
+    Through the index ``(account_id, started_at)``: a range of at most the cap's size per
+    account, whatever the account's history. ``started_at`` is the latest start of a task,
+    so a retried task counts once. A statement of its own, with the ids as constants: as a
+    correlated subquery of the accounts' select, MariaDB looked the index up by account
+    only and read the account's whole history."""
+    rows = session.execute(
+        sa.select(TASKS.c.account_id, sa.func.count())
+        .where(
+            TASKS.c.account_id.in_(account_ids),
+            TASKS.c.started_at > now - DAY,
+            TASKS.c.started_at <= now,
+        )
+        .group_by(TASKS.c.account_id)
+    ).all()
+    return {account_id: count for account_id, count in rows}
 
 
 def _platform_room(session: Session, platforms: set[str]) -> dict[str, int]:
@@ -306,24 +334,6 @@ def task_claim(
                 for row in paced
             ],
         )
-    capped = [row.account_id for row in served if row.daily_cap is not None]
-    if capped:
-        window_over = ACCOUNTS.c.day_window_started_at <= now - DAY
-        session.execute(
-            sa.update(ACCOUNTS)
-            .where(ACCOUNTS.c.id.in_(capped))
-            # Ordered: MySQL evaluates later SET clauses against the values set before them.
-            .ordered_values(
-                (
-                    ACCOUNTS.c.day_started_count,
-                    sa.case((window_over, 1), else_=ACCOUNTS.c.day_started_count + 1),
-                ),
-                (
-                    ACCOUNTS.c.day_window_started_at,
-                    sa.case((window_over, now), else_=ACCOUNTS.c.day_window_started_at),
-                ),
-            )
-        )
     session.execute(
         sa.update(USERS)
         .where(USERS.c.id.in_({row.user_id for row in served}))
@@ -379,22 +389,24 @@ def _read_claimed(session: Session, ids: list[int], token: str) -> list[ClaimedT
     return [
         ClaimedTask(
             id=r.id,
-            public_id=r.public_id,
             user_id=r.user_id,
             account_id=r.account_id,
             platform=r.platform,
-            title=r.title,
-            body=r.body,
-            tags=list(r.tags or []),
-            cover=r.cover,
             priority=r.priority,
             attempt=r.attempt,
             max_attempts=r.max_attempts,
             lease_token=token,
             checkpoint=dict(r.checkpoint or {}),
-            account_name=r.account_name,
-            account_options=dict(r.account_options or {}),
             account_credentials=r.account_credentials,
+            content=TaskContent(
+                public_id=r.public_id,
+                title=r.title,
+                body=r.body,
+                tags=list(r.tags or []),
+                cover=r.cover,
+                account_name=r.account_name,
+                options=dict(r.account_options or {}),
+            ),
         )
         for r in rows
     ]

@@ -1,7 +1,10 @@
-"""Maintenance duties every worker runs: rescue expired leases, stage due scheduled tasks.
+"""The statements of the maintenance duties: rescue expired leases, stage due scheduled
+tasks, and the retention prunes.
 
-Each is ``run_once(now) -> count``, works in batches, and is safe when several processes run
-it at the same time (``SKIP LOCKED``; on SQLite the writer lock serializes them).
+Each handles one batch and returns how many rows it changed; each is safe when several
+processes run it at the same time (``SKIP LOCKED``; on SQLite the writer lock serializes
+them). The duty that calls the first two, ``run_once(now) -> counts``, is
+``contenthub.worker.maintenance.Maintenance``; the prunes are the scheduler's cleanup job.
 """
 
 from __future__ import annotations

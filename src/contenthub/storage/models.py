@@ -96,13 +96,11 @@ class Account(Base):
     status: Mapped[str] = mapped_column(sa.String(16), default="active")
     status_message: Mapped[str | None] = mapped_column(sa.String(500))
     min_interval_seconds: Mapped[float] = mapped_column(default=0.0)
+    # At most this many tasks started in any 24 hours: counted from the tasks' ``started_at``
+    # by the claim, never kept as a counter.
     daily_cap: Mapped[int | None]
     # Pacing: the earliest time the next publish may start on this account.
     next_start_at: Mapped[datetime] = mapped_column(UTCDateTime, default=EPOCH)
-    # Daily cap: starts counted in a 24-hour window that opens at its first start. A count of
-    # facts (starts happened), not of slots held, so a crash cannot leak it.
-    day_started_count: Mapped[int] = mapped_column(default=0)
-    day_window_started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=EPOCH)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -197,6 +195,8 @@ class PublishTask(Base):
             "ix_publish_tasks_running_platform", "platform", "status", **_only("status = 'running'")
         ),
         sa.Index("ix_publish_tasks_lease", "lease_expires_at", **_only("status = 'running'")),
+        # The daily cap: an account's starts of the last 24 hours.
+        sa.Index("ix_publish_tasks_account_started", "account_id", "started_at"),
         # Staging of due scheduled tasks.
         sa.Index("ix_publish_tasks_scheduled", "status", "due_at", **_only("status = 'scheduled'")),
         # Listings.
@@ -286,6 +286,11 @@ class PoolEntry(Base):
     # The settled outcome of the latest release, per task (url, post id, error).
     result: Mapped[list[dict[str, Any]]] = mapped_column(Json, default=list)
     released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The scheduled run that made the latest release: while it runs, only it settles the
+    # entry, so every run reports the entries it released.
+    release_run_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("job_runs.id", ondelete="SET NULL")
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -301,6 +306,7 @@ class PoolEntry(Base):
         ),
         sa.Index("ix_pool_entries_publishing", "status", **_only("status = 'publishing'")),
         sa.Index(None, "user_id", "id"),
+        sa.Index(None, "release_run_id"),
     )
 
 

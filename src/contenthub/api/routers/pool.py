@@ -34,7 +34,9 @@ class PoolRescheduleIn(Strict):
 
 class PoolEntryOut(BaseModel):
     id: int
-    content_id: int
+    # The seeds' name for the article's id.
+    content_id: int = Field(validation_alias="article_id")
+    title: str | None = Field(description="The article's title.")
     account_ids: list[int]
     priority: int
     scheduled_at: datetime
@@ -70,8 +72,8 @@ def add_entry(body: PoolAddIn, user: CurrentUser, db: DbDep) -> PoolEntryOut:
     entry = db.write(
         lambda s: pool.pool_add(
             s,
-            user_id=user.user_id,
-            content_id=body.content_id,
+            owner=user,
+            article_id=body.content_id,
             now=utcnow(),
             priority=body.priority,
             scheduled_at=body.scheduled_at,
@@ -94,7 +96,12 @@ def list_entries(
     """Entries in release order: most urgent first, then earliest."""
     items, total = db.read(
         lambda s: pool.pool_list(
-            s, scope=user.scope, statuses=status, content_id=content_id, limit=limit, offset=offset
+            s,
+            scope=user.scope,
+            statuses=status,
+            article_id=content_id,
+            limit=limit,
+            offset=offset,
         )
     )
     return PoolPage(

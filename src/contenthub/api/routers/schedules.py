@@ -77,8 +77,7 @@ def create_job(body: JobIn, user: CurrentUser, db: DbDep) -> JobOut:
     job = db.write(
         lambda s: jobs.job_create(
             s,
-            user_id=user.user_id,
-            is_admin=user.is_admin,
+            owner=user,
             name=body.name,
             job_type=body.job_type,
             schedule=schedule,

@@ -1,0 +1,73 @@
+"""What a running publish sees (the adapters' ``PublishContext``): progress, durable
+checkpoints and cancellation, every write fenced by the task's lease."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from contenthub import storage
+from contenthub.errors import LeaseLost, PublishCancelled
+from contenthub.worker.database import DatabaseThreads
+
+
+class TaskContext:
+    def __init__(
+        self,
+        claimed: storage.ClaimedTask,
+        database: DatabaseThreads,
+        *,
+        clock: Callable[[], datetime],
+        worker: str,
+    ) -> None:
+        self._lease = claimed.lease
+        self._database = database
+        self._clock = clock
+        self._worker = worker
+        self._checkpoints: dict[str, Any] = dict(claimed.checkpoint)
+        # Set from outside: by the cancel poll, and when a heartbeat finds the lease gone.
+        self.cancel_flag = False
+        self.lost = False
+        self.stage = "claimed"
+
+    @property
+    def checkpoints(self) -> Mapping[str, Any]:
+        return self._checkpoints
+
+    @property
+    def cancelled(self) -> bool:
+        return self.cancel_flag
+
+    def _check(self) -> None:
+        if self.lost:
+            raise LeaseLost(f"lease of task {self._lease.task_id} was lost")
+        if self.cancel_flag:
+            raise PublishCancelled()
+
+    async def progress(self, percent: int, stage: str) -> None:
+        self.stage = stage
+        self._check()
+        ok = await self._database.write(
+            lambda s: storage.task_progress(
+                s,
+                self._lease,
+                progress=percent,
+                stage=stage,
+                now=self._clock(),
+                worker=self._worker,
+            )
+        )
+        if not ok:
+            self.lost = True
+        self._check()
+
+    async def checkpoint(self, key: str, value: Any) -> None:
+        self._checkpoints[key] = value
+        snapshot = dict(self._checkpoints)
+        ok = await self._database.write(
+            lambda s: storage.task_checkpoint(s, self._lease, checkpoint=snapshot)
+        )
+        if not ok:
+            self.lost = True
+            self._check()

@@ -1,0 +1,150 @@
+"""``Worker``: one process's publish slots and side duties on one asyncio loop.
+
+``run`` starts the side duties (completer, heartbeat, cancel poll, maintenance, scheduler,
+and on PostgreSQL the wake-up listener), runs the claim loop until asked to stop, lets the
+running publishes finish within the grace period, then records every last outcome.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from typing import Any
+
+from contenthub.clock import utcnow
+from contenthub.scheduler import Scheduler
+from contenthub.secrets_box import SecretBox
+from contenthub.storage import Database
+from contenthub.worker.claimer import Claimer
+from contenthub.worker.completer import Completer
+from contenthub.worker.config import WorkerConfig
+from contenthub.worker.database import DatabaseThreads
+from contenthub.worker.leases import LeaseKeeper
+from contenthub.worker.loops import every, listen_for_work
+from contenthub.worker.maintenance import Maintenance
+from contenthub.worker.runner import Outcome
+from contenthub.worker.slots import Slots
+
+log = logging.getLogger("contenthub.worker")
+
+
+class Worker:
+    def __init__(
+        self,
+        db: Database,
+        config: WorkerConfig,
+        *,
+        secrets: SecretBox | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.db = db
+        self.config = config
+        self.clock = clock
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._database = DatabaseThreads(db, threads=config.slots + 4)
+        self.slots = Slots(
+            config,
+            self._database,
+            secrets=secrets,
+            clock=clock,
+            on_outcome=self._outcome,
+            on_slot_freed=self.wake,
+        )
+        self.completer = Completer(
+            self._database, clock=clock, worker=config.name, on_recorded=self._recorded
+        )
+        self.claimer = Claimer(
+            config,
+            self._database,
+            self.slots,
+            clock=clock,
+            wake=self._wake,
+            stopping=self._stopping,
+        )
+        self.leases = LeaseKeeper(
+            self._database, self.slots, clock=clock, lease_seconds=config.lease_seconds
+        )
+        self.maintenance = Maintenance(db)
+        self.scheduler = Scheduler(db, worker=config.name, secrets=secrets, clock=clock)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def request_stop(self) -> None:
+        if not self._stopping.is_set():
+            log.info(
+                "stopping: no new claims; running publishes may finish",
+                extra={"worker": self.config.name},
+            )
+            self._stopping.set()
+            self.scheduler.stopping.set()
+            self._wake.set()
+
+    def _outcome(self, outcome: Outcome) -> None:
+        self.completer.add(outcome)
+
+    def _recorded(self, outcomes: list[Outcome]) -> None:
+        self.slots.recorded(outcomes)
+        self.wake()
+
+    async def run(self, *, install_signals: bool = True) -> None:
+        loop = asyncio.get_running_loop()
+        if install_signals:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, self.request_stop)
+        log.info("worker started", extra={"worker": self.config.name, "slots": self.config.slots})
+        side = [
+            asyncio.create_task(coroutine, name=name)
+            for name, coroutine in self._side_duties().items()
+        ]
+        try:
+            await self.claimer.run()
+            await self.slots.drain()
+        finally:
+            for task in side:
+                task.cancel()
+            for task in side:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            await self.completer.flush(final=True)
+            self._database.shutdown()
+            log.info("worker stopped", extra={"worker": self.config.name})
+
+    def _side_duties(self) -> dict[str, Coroutine[Any, Any, None]]:
+        config = self.config
+        duties = {
+            "completer": self.completer.run(),
+            "heartbeat": every(config.lease_seconds / 3, self.leases.heartbeat),
+            "cancel-poll": every(config.cancel_poll_seconds, self.leases.poll_cancel),
+            "maintenance": every(config.maintenance_seconds, self._maintain),
+            "scheduler": self._scheduler_loop(),
+        }
+        if self.db.dialect == "postgresql":
+            duties["listen"] = listen_for_work(self.db, self.wake)
+        return duties
+
+    async def _maintain(self) -> None:
+        counts = await self._database.run(self.maintenance.run_once, self.clock())
+        if counts.new_work:
+            self.wake()
+
+    async def _scheduler_loop(self) -> None:
+        """Recurring jobs, on a thread of their own: a long run never delays the claim loop.
+
+        On stop, a run under way cuts its waiting short and still records its result."""
+        loop = asyncio.get_running_loop()
+        thread = ThreadPoolExecutor(1, thread_name_prefix="contenthub-scheduler")
+
+        async def once() -> None:
+            await loop.run_in_executor(thread, self.scheduler.run_once, self.clock())
+
+        try:
+            await every(self.config.scheduler_seconds, once)
+        finally:
+            thread.shutdown(wait=False)
