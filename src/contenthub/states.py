@@ -1,4 +1,4 @@
-"""The task lifecycle: the one place that says which status may follow which."""
+"""The task lifecycle: the one place that says which status may follow which, and why."""
 
 from __future__ import annotations
 
@@ -24,7 +24,8 @@ ALLOWED: dict[TaskStatus, frozenset[TaskStatus]] = {
     S.SUCCEEDED: frozenset(),
     # A user's retry puts a finished task back in the queue.
     S.FAILED: frozenset({S.QUEUED}),
-    S.CANCELLED: frozenset({S.QUEUED}),
+    # ... and a retried cancelled task whose time is still ahead goes back to waiting for it.
+    S.CANCELLED: frozenset({S.QUEUED, S.SCHEDULED}),
 }
 
 FINAL = frozenset({S.SUCCEEDED, S.FAILED, S.CANCELLED})
@@ -32,6 +33,27 @@ FINAL = frozenset({S.SUCCEEDED, S.FAILED, S.CANCELLED})
 ACTIVE = frozenset({S.SCHEDULED, S.QUEUED, S.RUNNING})
 CANCELLABLE_AT_ONCE = frozenset({S.SCHEDULED, S.QUEUED})
 RETRYABLE_BY_USER = frozenset({S.FAILED, S.CANCELLED})
+
+
+class EventReason(StrEnum):
+    """Why a task event was written: metrics and timelines count by it, never by message text."""
+
+    ENQUEUED = "enqueued"  # created, due now
+    SCHEDULED = "scheduled"  # created, due later
+    DUE = "due"  # a scheduled task's time came
+    CLAIMED = "claimed"  # a worker took it
+    PROGRESS = "progress"  # a step of the publish
+    PUBLISHED = "published"
+    RETRY_SCHEDULED = "retry_scheduled"  # an attempt failed; another comes after a backoff
+    AUTH_HOLD = "auth_hold"  # the login expired; waiting for the account to log in again
+    FAILED = "failed"  # an attempt failed and no retry is left (or it cannot succeed)
+    RESCUED = "rescued"  # its worker was lost (lease expired); back to the queue
+    LOST_FOR_GOOD = "lost_for_good"  # its worker was lost and no attempt is left
+    RELEASED = "released"  # handed back by a stopping worker
+    CANCEL_REQUESTED = "cancel_requested"  # running: stops at its next step
+    CANCELLED = "cancelled"
+    RETRIED = "retried"  # the user queued a finished task again
+    RESCHEDULED = "rescheduled"  # the user retried a cancelled task whose time is still ahead
 
 
 class TransitionError(ValueError):

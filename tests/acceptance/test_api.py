@@ -123,9 +123,12 @@ def test_schedule_cancel_retry_and_batches(api: ServedApi) -> None:
     assert later["status"] == "scheduled" and later["due_at"].startswith("2098-12-31T16:00")
     assert client.post(f"{V1}/tasks/{later['id']}/cancel").json()["status"] == "cancelled"
     assert_error(client.post(f"{V1}/tasks/{later['id']}/cancel"), 422, "invalid", "status")
+    # Its time is still ahead: a retry puts it back to wait for that time, not out at once.
     retried = client.post(f"{V1}/tasks/{later['id']}/retry").json()
-    assert retried["status"] == "queued"
-    wait_until(lambda: finished(client, later["id"]), timeout=30, what="the retried task")
+    assert retried["status"] == "scheduled" and retried["due_at"] == later["due_at"]
+    detail = client.get(f"{V1}/tasks/{later['id']}").json()
+    assert detail["events"][-1]["reason"] == "rescheduled"
+    assert "still scheduled for 2098-12-31T16:00" in detail["events"][-1]["message"]
 
     broken = api.noop_account(client, fail="rejected")
     batch = client.post(

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from harness import CONTENTHUB, SUPPORT, wait_until
 
+from tests.acceptance.conftest import free_port
+
 
 @pytest.fixture
 def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
@@ -28,14 +30,16 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def run(workdir: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def run(
+    workdir: Path, *args: str, timeout: float = 60, columns: int = 200
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [CONTENTHUB, *args],
         cwd=workdir,
         capture_output=True,
         text=True,
         timeout=timeout,
-        env={**os.environ, "COLUMNS": "200"},
+        env={**os.environ, "COLUMNS": str(columns)},
     )
 
 
@@ -43,7 +47,11 @@ def run(workdir: Path, *args: str, timeout: float = 60) -> subprocess.CompletedP
 def server(workdir: Path, processes):
     log = open(workdir / "serve.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen(
-        [CONTENTHUB, "serve", "--slots", "2"], cwd=workdir, stdout=log, stderr=log
+        # A free port: other test runs on this machine may hold the default one.
+        [CONTENTHUB, "serve", "--slots", "2", "--port", str(free_port())],
+        cwd=workdir,
+        stdout=log,
+        stderr=log,
     )
     processes.append(proc)
     log.close()
@@ -70,6 +78,16 @@ def test_publish_and_watch_it_finish(workdir: Path, server) -> None:
     shown = json.loads(run(workdir, "task", "show", task["public_id"], "--json").stdout)
     changes = [(e["from_status"], e["to_status"]) for e in shown["events"] if e["kind"] == "status"]
     assert changes == [(None, "queued"), ("queued", "running"), ("running", "succeeded")]
+    # The progress bar names the account and its platform, not only the task.
+    assert f"local-site on local · {task['public_id'][:8]}" in result.stdout
+    # Piped into a narrow reader, ids and URLs come whole, one task a line.
+    narrow = run(workdir, "task", "list", columns=40)
+    [header, line] = narrow.stdout.splitlines()
+    assert header.split("\t")[0] == "task"
+    cells = line.split("\t")
+    assert cells[0] == task["public_id"] and cells[-1] == task["result_url"]
+    shown = run(workdir, "task", "show", task["public_id"][:8], columns=40)
+    assert task["public_id"] in shown.stdout and task["result_url"] in shown.stdout
 
 
 def test_schedule_then_cancel(workdir: Path, server) -> None:
@@ -193,3 +211,67 @@ def test_publish_a_stored_article_by_its_id(workdir: Path, server) -> None:
     assert task["status"] == "succeeded" and task["article_id"] == item["id"]
     missing = run(workdir, "publish", "999", "-a", "local-site")
     assert missing.returncode == 2 and "no article 999" in missing.stderr
+
+
+# -- publish and tasks as a person meets them ---------------------------------------------
+
+
+def test_publishing_a_file_beyond_the_submission_limit_creates_nothing(workdir: Path) -> None:
+    twenty = [arg for _ in range(20) for arg in ("-a", "local-site")]
+    first = run(workdir, "publish", "hello.md", *twenty)
+    assert first.returncode == 0, first.stderr
+    assert len(first.stdout.splitlines()) == 20
+    over = run(workdir, "publish", "hello.md", "-a", "local-site")
+    assert over.returncode == 2
+    assert over.stderr.count("\n") == 1 and "at most 20 new publish tasks per 60 s" in over.stderr
+    assert "Traceback" not in over.stderr + over.stdout
+    assert len(json.loads(run(workdir, "task", "list", "--json").stdout)) == 20
+    articles = json.loads(run(workdir, "article", "list", "--json").stdout)
+    assert articles["total"] == 1  # the refused publish stored no article either
+
+
+def test_tasks_are_named_by_any_unique_prefix(workdir: Path) -> None:
+    many = [arg for _ in range(17) for arg in ("-a", "local-site")]
+    assert run(workdir, "publish", "hello.md", *many).returncode == 0
+    ids = [t["public_id"] for t in json.loads(run(workdir, "task", "list", "--json").stdout)]
+    # 17 ids over 16 hex digits: at least one first digit is shared.
+    firsts = [i[0] for i in ids]
+    shared = next(c for c in firsts if firsts.count(c) > 1)
+    ambiguous = run(workdir, "task", "show", shared)
+    assert ambiguous.returncode == 2
+    assert f"{shared} matches {firsts.count(shared)} tasks" in ambiguous.stderr
+    task = ids[0]
+    prefix = next(task[:n] for n in range(1, 37) if sum(i.startswith(task[:n]) for i in ids) == 1)
+    shown = json.loads(run(workdir, "task", "show", prefix, "--json").stdout)
+    assert shown["public_id"] == task
+    cancelled = run(workdir, "task", "cancel", task[:8])
+    assert cancelled.returncode == 0 and cancelled.stdout.strip() == f"{task} cancelled"
+    retried = run(workdir, "task", "retry", task[:8])
+    assert retried.returncode == 0 and retried.stdout.strip() == f"{task} queued"
+    missing = run(workdir, "task", "show", "ffffffff-0000")
+    assert missing.returncode == 2 and "task ffffffff-0000 not found" in missing.stderr
+
+
+def test_a_scheduled_publish_says_so_and_a_retry_keeps_its_time(workdir: Path) -> None:
+    result = run(
+        workdir,
+        "publish",
+        "hello.md",
+        "-a",
+        "local-site",
+        "--at",
+        "2099-01-01 09:00",
+        "--tz",
+        "Asia/Shanghai",
+    )
+    assert result.returncode == 0, result.stderr
+    [line] = result.stdout.splitlines()
+    word, public_id, rest = line.split(" ", 2)
+    assert word == "scheduled" and rest == "for 2099-01-01 09:00:00+08:00"
+    assert run(workdir, "task", "cancel", public_id).returncode == 0
+    retried = run(workdir, "task", "retry", public_id)
+    assert retried.returncode == 0
+    assert retried.stdout.startswith(f"{public_id} scheduled for 2099-01-01")
+    task = json.loads(run(workdir, "task", "show", public_id, "--json").stdout)
+    assert task["status"] == "scheduled" and task["due_at"].startswith("2099-01-01T01:00:00")
+    assert [e["reason"] for e in task["events"]] == ["scheduled", "cancelled", "rescheduled"]

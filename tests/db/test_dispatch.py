@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from contenthub import storage
 from contenthub.errors import ErrorClass, InputError, NotFound
+from contenthub.states import EventReason
 from contenthub.storage import Lease, NewTask
 from contenthub.storage.db import Database
 from contenthub.storage.models import Account, PublishTask, TaskEvent
@@ -453,3 +454,133 @@ def test_every_status_change_has_an_event(db: Database) -> None:
         if e["kind"] == "status"
     ]
     assert changes == [(None, "queued"), ("queued", "running"), ("running", "succeeded")]
+
+
+# -- retrying a cancelled scheduled task, event reasons, task ids by prefix ---------------
+
+
+def retry(db: Database, public_id: str, now) -> storage.ControlResult:
+    return db.write(lambda s: storage.task_retry(s, public_id, user_id=None, now=now))
+
+
+def reasons(db: Database, public_id: str) -> list[str]:
+    task = task_row(db, public_id)
+    return [e["reason"] for e in db.read(lambda s: storage.task_events(s, task["id"]))]
+
+
+def test_retrying_a_cancelled_scheduled_task_keeps_its_time_while_it_is_ahead(
+    db: Database,
+) -> None:
+    user = make_user(db, "ann")
+    due = T0 + timedelta(days=1)
+    [public_id] = enqueue(db, user, make_account(db, user, "a1"), due_at=due)
+    db.write(lambda s: storage.task_cancel(s, public_id, user_id=user, now=T0))
+
+    result = retry(db, public_id, T0 + timedelta(hours=1))
+    assert result.status == "scheduled" and result.due_at == due
+    task = task_row(db, public_id)
+    assert task["status"] == "scheduled" and task["due_at"] == due
+    assert task["finished_at"] is None and task["stage"] is None
+    assert claim(db, 1, now=T0 + timedelta(hours=2)) == []  # not published at once
+    assert reasons(db, public_id) == ["scheduled", "cancelled", "rescheduled"]
+    # ... and it goes out when its time comes, like any scheduled task.
+    assert db.write(lambda s: storage.task_stage_due(s, now=due)) == 1
+    [t] = claim(db, 1, now=due)
+    assert t.public_id == public_id
+
+
+def test_retrying_a_cancelled_scheduled_task_after_its_time_publishes_it_now(
+    db: Database,
+) -> None:
+    user = make_user(db, "ann")
+    due = T0 + timedelta(hours=1)
+    [public_id] = enqueue(db, user, make_account(db, user, "a1"), due_at=due)
+    db.write(lambda s: storage.task_cancel(s, public_id, user_id=user, now=T0))
+    later = due + timedelta(minutes=5)
+    result = retry(db, public_id, later)
+    assert result.status == "queued"
+    assert task_row(db, public_id)["due_at"] == later
+    [t] = claim(db, 1, now=later)
+    assert t.public_id == public_id
+    assert reasons(db, public_id)[-2:] == ["retried", "claimed"]
+
+
+def test_a_cancelled_queued_task_is_retried_now_even_if_it_waited_for_a_backoff(
+    db: Database,
+) -> None:
+    user = make_user(db, "ann")
+    [public_id] = enqueue(db, user, make_account(db, user, "a1"))
+    [t] = claim(db, 1)
+    assert fail(db, t, ErrorClass.TRANSIENT) == "queued"  # due later, after the backoff
+    db.write(lambda s: storage.task_cancel(s, public_id, user_id=user, now=T0))
+    assert retry(db, public_id, T0).status == "queued"
+    assert task_row(db, public_id)["due_at"] == T0
+
+
+def test_every_event_says_why_it_was_written(db: Database) -> None:
+    user = make_user(db, "ann")
+    a1, a2, a3 = (make_account(db, user, n) for n in ("a1", "a2", "a3"))
+    [published] = enqueue(db, user, a1)
+    [lost] = enqueue(db, user, a2, max_attempts=1)
+    [held] = enqueue(db, user, a3)
+    tasks = {t.public_id: t for t in claim(db, 3)}
+    db.write(
+        lambda s: storage.task_progress(
+            s, lease_of(tasks[published]), progress=50, stage="draft", now=T0, worker="w1"
+        )
+    )
+    complete(db, tasks[published])
+    assert fail(db, tasks[held], ErrorClass.AUTH_EXPIRED) == "queued"
+    later = T0 + timedelta(seconds=LEASE + 1)
+    assert db.write(lambda s: storage.task_rescue_expired(s, now=later)) == 1
+    assert reasons(db, published) == ["enqueued", "claimed", "progress", "published"]
+    assert reasons(db, lost) == ["enqueued", "claimed", "lost_for_good"]
+    assert reasons(db, held) == ["enqueued", "claimed", "auth_hold"]
+
+
+def test_rescues_and_retries_are_counted_by_reason_not_by_message(db: Database) -> None:
+    user = make_user(db, "ann")
+    a1, a2, a3 = (make_account(db, user, n) for n in ("a1", "a2", "a3"))
+    enqueue(db, user, a1)
+    enqueue(db, user, a2)
+    [released] = enqueue(db, user, a3)
+    tasks = claim(db, 3)
+    by_account = {t.account_id: t for t in tasks}
+    assert fail(db, by_account[a1], ErrorClass.TRANSIENT) == "queued"
+    # A hand-back whose text happens to read like a rescue is still a hand-back.
+    db.write(
+        lambda s: storage.task_release(
+            s, lease_of(by_account[a3]), now=T0, worker="w1", reason="worker lost its way"
+        )
+    )
+    later = T0 + timedelta(seconds=LEASE + 1)
+    assert db.write(lambda s: storage.task_rescue_expired(s, now=later)) == 1  # a2's
+    counts = db.read(lambda s: storage.event_counts_by_reason(s, since=T0 - timedelta(hours=1)))
+    assert counts[EventReason.RESCUED] == 1
+    assert counts[EventReason.RETRY_SCHEDULED] == 1
+    assert counts[EventReason.RELEASED] == 1
+    assert reasons(db, released)[-1] == "released"
+
+
+def test_a_task_is_found_by_any_unique_prefix_of_its_id(db: Database) -> None:
+    ann, bob = make_user(db, "ann"), make_user(db, "bob")
+    mine = enqueue(db, ann, make_account(db, ann, "a1"), 17)
+    [theirs] = enqueue(db, bob, make_account(db, bob, "b1"))
+
+    def resolve(ref: str, user_id: int | None = ann) -> str:
+        return db.read(lambda s: storage.task_resolve(s, ref, user_id=user_id))
+
+    for public_id in mine:
+        assert resolve(public_id) == public_id
+        assert resolve(public_id[:13].upper()) == public_id
+    # 17 ids over 16 hex digits: some first digit is shared, so one character is ambiguous.
+    firsts = [i[0] for i in mine]
+    shared = next(c for c in firsts if firsts.count(c) > 1)
+    with pytest.raises(InputError, match=f"{shared} matches {firsts.count(shared)} tasks"):
+        resolve(shared)
+    with pytest.raises(NotFound):
+        resolve(theirs[:13])  # someone else's reads like a missing one
+    assert resolve(theirs[:13], user_id=None) == theirs
+    for junk in ("", "zz", "8%", "_"):
+        with pytest.raises(NotFound):
+            resolve(junk)

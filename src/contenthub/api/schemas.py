@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
+from contenthub.states import EventReason
 from contenthub.storage.enqueue import MAX_PRIORITY, MIN_PRIORITY
 
 DbId = Annotated[int, Field(ge=1, le=2_147_483_647)]
@@ -165,6 +166,7 @@ class EventOut(BaseModel):
     task_id: str
     at: datetime
     kind: str
+    reason: EventReason = Field(description="Why it happened: what metrics count by.")
     from_status: str | None
     to_status: str | None
     stage: str | None

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import datetime, tzinfo
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn
 
-from contenthub import storage
 from contenthub.cli.context import (
     DEFAULT_USER,
     JsonOption,
@@ -23,9 +23,21 @@ from contenthub.cli.context import (
 from contenthub.cli.root import app
 from contenthub.clock import utcnow
 from contenthub.config import Settings
-from contenthub.services.publishing import parse_time, publish_article, read_markdown, zone_named
-from contenthub.states import FINAL
-from contenthub.storage.db import Database
+from contenthub.services import tasks as task_service
+from contenthub.services.accounts import account_get
+from contenthub.services.publishing import (
+    Draft,
+    Target,
+    parse_time,
+    read_markdown,
+    zone_named,
+)
+from contenthub.services.publishing import (
+    publish as publish_use_case,
+)
+from contenthub.services.users import Principal
+from contenthub.states import FINAL, TaskStatus
+from contenthub.storage import Database, Session
 
 
 @app.command()
@@ -57,62 +69,81 @@ def publish(
 ) -> None:
     """Publish an article (stored, or from a Markdown file) to one or more accounts."""
     settings = Settings.from_env()
-    db, me = open_as(user)
-    user_id = me.user_id
-    due = parse_time(at, zone=zone_named(timezone)) if at else None
+    zone = zone_named(timezone)
+    due = parse_time(at, zone=zone) if at else None
+    article: int | Draft
     if source.isdigit() and not Path(source).exists():
-        from contenthub.services.publishing import Target, publish_targets
-
-        targets = [Target(int(source), _account_ids(db, account, user_id) or [])]
-        ids = db.write(
-            lambda s: publish_targets(
-                s,
-                user_id=user_id,
-                targets=targets,
-                priority=priority,
-                scheduled_at=due,
-                now=utcnow(),
-                per_minute=settings.submissions_per_minute,
-            )
-        )
+        article = int(source)
     else:
-        draft = read_markdown(Path(source), title=title, tags=tag or ())
-        ids = publish_article(
-            db,
-            user_id=user_id,
-            draft=draft,
-            accounts=account,
-            priority=priority,
-            at=due,
-            now=utcnow(),
-        )
+        article = read_markdown(Path(source), title=title, tags=tag or ())
+    db, me = open_as(user)
+    done = publish_use_case(
+        db,
+        me,
+        [Target(article, _account_ids(db, account, me.user_id) or [])],
+        priority=priority,
+        scheduled_at=due,
+        per_minute=settings.submissions_per_minute,
+        now=utcnow(),
+    )
+    ids = [t["public_id"] for t in done.tasks]
     if as_json and not wait:
         out.print_json(json.dumps({"tasks": ids}))
         return
-    for public_id in ids:
-        out.print(f"queued {public_id}")
+    for task in done.tasks:
+        out.print(_went(task, zone), soft_wrap=True, highlight=False)
     if wait:
-        raise typer.Exit(watch(db, ids, user_id))
+        raise typer.Exit(watch(db, me, ids))
 
 
-def watch(db: Database, ids: list[str], user_id: int) -> int:
-    """Live progress bars until every task has ended; non-zero if any did not succeed."""
+def _went(task: dict[str, Any], zone: tzinfo) -> str:
+    """What happened to a new task, by its real status: 'queued <id>' or 'scheduled … for …'."""
+    if task["status"] == TaskStatus.SCHEDULED:
+        due: datetime = task["due_at"]
+        return f"scheduled {task['public_id']} for {due.astimezone(zone).isoformat(' ')}"
+    return f"{task['status']} {task['public_id']}"
+
+
+def watch(db: Database, me: Principal, ids: list[str]) -> int:
+    """Live progress bars, one per account, until every task has ended; non-zero if any did
+    not succeed."""
+    tasks = task_service.task_rows(db, me, ids)
+    labels = db.read(lambda s: _labels(s, me, tasks))
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         TextColumn("{task.fields[state]}"),
         console=out,
     ) as bars:
-        rows = {i: bars.add_task(i[:8], total=100, state="") for i in ids}
+        rows = {
+            t["public_id"]: bars.add_task(labels[t["public_id"]], total=100, state="")
+            for t in tasks
+        }
         while True:
-            tasks = db.read(lambda s: [storage.task_get(s, i, user_id=user_id) for i in ids])
+            tasks = task_service.task_rows(db, me, ids)
             for task in tasks:
-                state = task["status"] + (f" · {task['stage']}" if task["stage"] else "")
-                if task["status"] == "succeeded":
-                    state += f" · {task['result_url']}"
-                elif task["error_message"]:
-                    state += f" · {task['error_message']}"
-                bars.update(rows[task["public_id"]], completed=task["progress"], state=state)
+                bars.update(rows[task["public_id"]], completed=task["progress"], state=_state(task))
             if all(t["status"] in FINAL for t in tasks):
-                return 0 if all(t["status"] == "succeeded" for t in tasks) else 1
+                return 0 if all(t["status"] == TaskStatus.SUCCEEDED for t in tasks) else 1
             time.sleep(0.3)
+
+
+def _labels(s: Session, me: Principal, tasks: list[dict[str, Any]]) -> dict[str, str]:
+    """'<account> on <platform> · <task id prefix>' for each task."""
+    names = {
+        account_id: account_get(s, account_id, scope=me.scope).name
+        for account_id in {t["account_id"] for t in tasks}
+    }
+    return {
+        t["public_id"]: f"{names[t['account_id']]} on {t['platform']} · {t['public_id'][:8]}"
+        for t in tasks
+    }
+
+
+def _state(task: dict[str, Any]) -> str:
+    state = task["status"] + (f" · {task['stage']}" if task["stage"] else "")
+    if task["status"] == TaskStatus.SUCCEEDED:
+        return f"{state} · {task['result_url']}"
+    if task["error_message"]:
+        return f"{state} · {task['error_message']}"
+    return state

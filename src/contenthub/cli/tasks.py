@@ -1,14 +1,19 @@
-"""contenthub task: list, show, cancel, retry."""
+"""contenthub task: list, show, cancel, retry.
+
+A task may be named by any unique prefix of its id (what a narrow table used to show).
+Ids and URLs are never cut: on a terminal, long cells fold; piped, rows are plain
+tab-separated lines that other tools can read.
+"""
 
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from collections.abc import Sequence
+from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from contenthub import storage
 from contenthub.cli.context import (
     DEFAULT_USER,
     JsonOption,
@@ -19,15 +24,38 @@ from contenthub.cli.context import (
     out,
 )
 from contenthub.clock import utcnow
+from contenthub.services import tasks as task_service
+from contenthub.services.tasks import TaskFilter
+from contenthub.states import TaskStatus
+from contenthub.storage import ControlResult
 
 app = typer.Typer(help="Publish tasks.", no_args_is_help=True)
+TaskRef = Annotated[str, typer.Argument(help="The task's id, or any unique start of it.")]
+
+
+def print_rows(headers: Sequence[str], rows: Sequence[Sequence[str]], *, fold: set[str]) -> None:
+    """A table on a terminal (``fold`` columns wrap, never truncated); tab-separated lines
+    when piped."""
+    if not out.is_terminal:
+        for line in [headers, *rows]:
+            print("\t".join(cell.replace("\t", " ").replace("\n", " ") for cell in line))
+        return
+    table = Table()
+    for header in headers:
+        if header in fold:
+            table.add_column(header, overflow="fold")
+        else:
+            table.add_column(header)
+    for row in rows:
+        table.add_row(*row)
+    out.print(table)
 
 
 @app.command("list")
 @friendly_errors
 def task_list(
     status: Annotated[
-        list[str] | None, typer.Option("--status", help="Only these statuses.")
+        list[TaskStatus] | None, typer.Option("--status", help="Only these statuses.")
     ] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
     user: UserOption = DEFAULT_USER,
@@ -35,91 +63,100 @@ def task_list(
 ) -> None:
     """The newest tasks first."""
     db, me = open_as(user)
-    user_id = me.user_id
-    rows = db.read(
-        lambda s: storage.task_list(s, user_id=user_id, statuses=status or (), limit=limit)
-    )
+    rows = task_service.task_page(db, me, TaskFilter(statuses=status or ()), limit=limit)
     if as_json:
         out.print_json(json.dumps([_jsonable(r) for r in rows]))
         return
-    table = Table("task", "status", "progress", "platform", "priority", "title", "result / error")
-    for r in rows:
-        table.add_row(
-            r["public_id"],
-            r["status"],
-            f"{r['progress']}% {r['stage'] or ''}",
-            r["platform"],
-            str(r["priority"]),
-            r["title"][:40],
-            r["result_url"] or r["error_message"] or "",
-        )
-    out.print(table)
+    print_rows(
+        ("task", "status", "progress", "platform", "priority", "title", "result / error"),
+        [
+            (
+                r["public_id"],
+                r["status"],
+                f"{r['progress']}% {r['stage'] or ''}".strip(),
+                r["platform"],
+                str(r["priority"]),
+                r["title"][:40],
+                r["result_url"] or r["error_message"] or "",
+            )
+            for r in rows
+        ],
+        fold={"task", "result / error"},
+    )
+
+
+SHOWN = (
+    "public_id",
+    "status",
+    "progress",
+    "stage",
+    "platform",
+    "account_id",
+    "priority",
+    "attempt",
+    "max_attempts",
+    "due_at",
+    "result_url",
+    "error_class",
+    "error_message",
+)
 
 
 @app.command("show")
 @friendly_errors
 def task_show(
-    task_id: Annotated[str, typer.Argument(help="The task's id.")],
-    user: UserOption = DEFAULT_USER,
-    as_json: JsonOption = False,
+    task_id: TaskRef, user: UserOption = DEFAULT_USER, as_json: JsonOption = False
 ) -> None:
     """One task with its timeline."""
     db, me = open_as(user)
-    user_id = me.user_id
-
-    def work(s: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        task = storage.task_get(s, task_id, user_id=user_id)
-        return task, storage.task_events(s, task["id"])
-
-    task, events = db.read(work)
+    task, events = task_service.task_detail(db, me, task_id, prefix=True)
     if as_json:
         out.print_json(json.dumps({**_jsonable(task), "events": [_jsonable(e) for e in events]}))
         return
-    for key in (
-        "public_id",
-        "status",
-        "progress",
-        "stage",
-        "platform",
-        "account_id",
-        "priority",
-        "attempt",
-        "max_attempts",
-        "due_at",
-        "result_url",
-        "error_class",
-        "error_message",
-    ):
-        out.print(f"[bold]{key:>13}[/bold]  {task[key]}")
-    timeline = Table("at", "change", "stage", "message")
-    for e in events:
-        change = (
-            f"{e['from_status'] or ''} → {e['to_status']}" if e["kind"] == "status" else e["kind"]
-        )
-        stage = f"{e['stage'] or ''} {e['progress'] if e['progress'] is not None else ''}".strip()
-        timeline.add_row(e["at"].strftime("%H:%M:%S.%f")[:-3], change, stage, e["message"] or "")
-    out.print(timeline)
+    for key in SHOWN:
+        out.print(f"[bold]{key:>13}[/bold]  {task[key]}", soft_wrap=True, highlight=False)
+    print_rows(
+        ("at", "change", "reason", "stage", "message"),
+        [
+            (
+                e["at"].strftime("%H:%M:%S.%f")[:-3],
+                f"{e['from_status'] or ''} → {e['to_status']}"
+                if e["kind"] == "status"
+                else e["kind"],
+                e["reason"],
+                f"{e['stage'] or ''} {e['progress'] if e['progress'] is not None else ''}".strip(),
+                e["message"] or "",
+            )
+            for e in events
+        ],
+        fold={"message"},
+    )
 
 
 @app.command("cancel")
 @friendly_errors
-def task_cancel(task_id: str, user: UserOption = DEFAULT_USER) -> None:
+def task_cancel(task_id: TaskRef, user: UserOption = DEFAULT_USER) -> None:
     """Cancel a task: at once if waiting, at its next step if running."""
     db, me = open_as(user)
-    user_id = me.user_id
-    result = db.write(lambda s: storage.task_cancel(s, task_id, user_id=user_id, now=utcnow()))
-    out.print(
-        "cancel requested; the publish stops at its next step"
-        if result.cancel_requested
-        else f"{task_id} {result.status}"
-    )
+    result, _ = task_service.task_cancel(db, me, task_id, now=utcnow(), prefix=True)
+    if result.cancel_requested:
+        out.print(f"{result.public_id} cancel requested; the publish stops at its next step")
+    else:
+        out.print(f"{result.public_id} {result.status}", highlight=False)
 
 
 @app.command("retry")
 @friendly_errors
-def task_retry(task_id: str, user: UserOption = DEFAULT_USER) -> None:
-    """Queue a failed or cancelled task again with a fresh attempt budget."""
+def task_retry(task_id: TaskRef, user: UserOption = DEFAULT_USER) -> None:
+    """Publish a failed or cancelled task again with a fresh attempt budget (a cancelled
+    scheduled task whose time is still ahead waits for that time again)."""
     db, me = open_as(user)
-    user_id = me.user_id
-    result = db.write(lambda s: storage.task_retry(s, task_id, user_id=user_id, now=utcnow()))
-    out.print(f"{task_id} {result.status}")
+    result, _ = task_service.task_retry(db, me, task_id, now=utcnow(), prefix=True)
+    out.print(_retried(result), soft_wrap=True, highlight=False)
+
+
+def _retried(result: ControlResult) -> str:
+    if result.status == TaskStatus.SCHEDULED and result.due_at is not None:
+        local = result.due_at.astimezone().isoformat(" ", timespec="seconds")
+        return f"{result.public_id} scheduled for {local} (its time is still ahead)"
+    return f"{result.public_id} {result.status}"

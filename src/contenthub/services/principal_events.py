@@ -8,14 +8,13 @@ trailing window of recent ids and skips what it already sent.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
-
-from contenthub.services.tasks import events_after
-from contenthub.storage.db import Database
-from contenthub.storage.models import TaskEvent
+from contenthub import storage
+from contenthub.clock import utcnow
+from contenthub.services.users import Principal
+from contenthub.storage import Database
 
 LATE_COMMIT_WINDOW = timedelta(seconds=10)
 
@@ -28,15 +27,17 @@ class EventCursor:
     sent: dict[int, datetime] = field(default_factory=dict)
 
     @classmethod
-    def open(cls, db: Database, scope: int | None, after: int | None) -> EventCursor:
+    def open(cls, db: Database, principal: Principal, after: int | None) -> EventCursor:
         if after is None:
-            after = db.read(lambda s: s.scalar(sa.select(sa.func.max(TaskEvent.id)))) or 0
-        return cls(db, scope, after)
+            after = db.read(storage.event_last_id)
+        return cls(db, principal.scope, after)
 
     def poll(self) -> list[dict[str, Any]]:
-        rows = self.db.read(lambda s: events_after(s, scope=self.scope, after_id=self.low))
+        rows = self.db.read(
+            lambda s: storage.event_list_after(s, user_id=self.scope, after_id=self.low)
+        )
         fresh = [r for r in rows if r["id"] not in self.sent]
-        now = datetime.now(UTC)
+        now = utcnow()
         for row in fresh:
             self.sent[row["id"]] = row["at"]
         # Ids old enough that no transaction can still be writing below them are settled.
@@ -54,6 +55,7 @@ def _public(row: dict[str, Any]) -> dict[str, Any]:
         "task_id": row["public_id"],
         "at": row["at"].isoformat(),
         "kind": row["kind"],
+        "reason": row["reason"],
         "from_status": row["from_status"],
         "to_status": row["to_status"],
         "stage": row["stage"],

@@ -1,25 +1,37 @@
-"""Publishing use cases: an article to one or many accounts, now or at a set time."""
+"""Publishing: an article to one or many accounts, now or at a set time.
+
+One use case, :func:`publish`, serves every caller (the API's /publish and /publish/batch,
+the CLI with a stored article or a Markdown file). In one transaction it:
+
+1. locks the caller's user row and checks the submission limit (new tasks in the last
+   minute), so the limit is exact with many API processes and refuses before writing;
+2. stores the articles that come as drafts (a Markdown file), so a refused publish leaves
+   no article behind;
+3. snapshots each article into one task per account (``storage.task_from_article``);
+4. enqueues them: ``storage.task_enqueue`` is the one check that each account is the
+   caller's;
+5. with an Idempotency-Key, stores the answer to give again, or gives the stored one.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import sqlalchemy as sa
-from sqlalchemy.orm import Session
-
 from contenthub import storage
-from contenthub.errors import InputError, SubmissionLimit
+from contenthub.errors import InputError, NotFound, SubmissionLimit
 from contenthub.services.articles import article_get
-from contenthub.storage import NewTask, task_enqueue
-from contenthub.storage.db import Database
-from contenthub.storage.models import Account, PublishTask, User
+from contenthub.services.users import Principal
+from contenthub.storage import Database, Session
 
 _H1 = re.compile(r"^#\s+(.+?)\s*#*\s*$", re.MULTILINE)
 
@@ -77,79 +89,110 @@ def zone_named(name: str | None) -> tzinfo:
         raise InputError("timezone", f"unknown time zone {name!r}") from None
 
 
-def publish_article(
-    db: Database,
-    *,
-    user_id: int,
-    draft: Draft,
-    accounts: Sequence[str],
-    priority: int,
-    at: datetime | None,
-    now: datetime,
-) -> list[str]:
-    """Store the article and queue one task per account, all in one transaction."""
-    if not accounts:
-        raise InputError("account", "name at least one account to publish to")
+@dataclass(frozen=True)
+class Target:
+    """One article (a stored one's id, or a draft to store) to some of the caller's accounts."""
 
-    def work(session: Session) -> list[str]:
-        account_ids = []
-        for ref in accounts:
-            try:
-                account_ids.append(storage.account_find(session, ref, user_id=user_id).id)
-            except LookupError:
-                raise InputError("account", f"no account {ref!r} for this user") from None
-        article_id = storage.article_create(
-            session, user_id=user_id, title=draft.title, body=draft.body, tags=draft.tags, now=now
-        )
-        batch = str(uuid.uuid4()) if len(account_ids) > 1 else None
-        return task_enqueue(
-            session,
-            [
-                NewTask(
-                    user_id=user_id,
-                    account_id=account_id,
-                    title=draft.title,
-                    body=draft.body,
-                    tags=draft.tags,
-                    article_id=article_id,
-                    priority=priority,
-                    due_at=at,
-                    batch_id=batch,
-                )
-                for account_id in account_ids
-            ],
-            now=now,
-        )
-
-    return db.write(work)
+    article: int | Draft
+    account_ids: Sequence[int]
 
 
 @dataclass(frozen=True)
-class Target:
-    """One article to publish to some of the user's accounts."""
+class Once:
+    """An Idempotency-Key: the same key with the same request gets the first answer again.
 
-    article_id: int
-    account_ids: Sequence[int]
+    ``answer`` turns the created tasks into the answer to keep under the key.
+    """
+
+    key: str
+    request: dict[str, Any]
+    answer: Callable[[list[dict[str, Any]]], dict[str, Any]]
+
+    @property
+    def digest(self) -> str:
+        text = json.dumps(self.request, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Publication:
+    """What a publish created (``tasks``, as stored), or the stored answer it replayed."""
+
+    tasks: list[dict[str, Any]]
+    answer: dict[str, Any] | None = None
+    status_code: int = 201
+    replayed: bool = False
 
 
 SUBMISSION_WINDOW_SECONDS = 60
 
 
-def publish_targets(
-    session: Session,
-    *,
-    user_id: int,
+def publish(
+    db: Database,
+    principal: Principal,
     targets: Sequence[Target],
+    *,
     priority: int,
     scheduled_at: datetime | None,
-    now: datetime,
     per_minute: int,
-) -> list[str]:
-    """Queue one task per (article, account), snapshotting each article; all or nothing.
+    now: datetime,
+    once: Once | None = None,
+) -> Publication:
+    """Queue one task per (article, account), all or nothing; see the module's steps.
 
-    The user's row is locked first, so the sliding-window submission limit is exact even
-    with many API processes.
+    Publishing is always as oneself, admins included: the articles and accounts must be the
+    caller's own.
     """
+    many = len(targets) > 1
+
+    def work(session: Session) -> Publication:
+        if once is not None and (earlier := _replay(session, principal, once)) is not None:
+            return earlier
+        _check_submission_limit(session, principal.user_id, targets, per_minute, now)
+        tasks = _tasks_for(session, principal.user_id, targets, priority, scheduled_at, now)
+        try:
+            ids = storage.task_enqueue(session, tasks, now=now)
+        except storage.UnknownAccount as error:
+            field = _field(many, _target_of(targets, error.index), "account_ids")
+            raise InputError(field, error.message) from None
+        rows = [storage.task_get(session, i, user_id=principal.user_id) for i in ids]
+        if once is None:
+            return Publication(rows)
+        answer = once.answer(rows)
+        storage.idempotent_request_insert(
+            session,
+            user_id=principal.user_id,
+            key=once.key,
+            request_digest=once.digest,
+            status_code=201,
+            response=answer,
+            now=now,
+        )
+        return Publication(rows, answer)
+
+    try:
+        return db.write(work)
+    except storage.IdempotencyKeyTaken:
+        # The same key raced in from another request and won: give its answer.
+        assert once is not None
+        replayed = db.read(lambda s: _replay(s, principal, once))
+        assert replayed is not None, "a taken key has a stored answer"
+        return replayed
+
+
+def _replay(session: Session, principal: Principal, once: Once) -> Publication | None:
+    stored = storage.idempotent_request_get(session, user_id=principal.user_id, key=once.key)
+    if stored is None:
+        return None
+    if stored.request_digest != once.digest:
+        raise InputError("Idempotency-Key", "this key was used with a different request")
+    return Publication([], stored.response, stored.status_code, replayed=True)
+
+
+def _check_submission_limit(
+    session: Session, user_id: int, targets: Sequence[Target], per_minute: int, now: datetime
+) -> None:
+    """The one place the submission limit is applied: a sliding window of one minute."""
     wanted = sum(len(t.account_ids) for t in targets)
     if wanted == 0:
         raise InputError("account_ids", "name at least one account")
@@ -157,56 +200,65 @@ def publish_targets(
         raise InputError(
             "account_ids", f"this request creates {wanted} tasks; at most {per_minute} a minute"
         )
-    session.execute(
-        sa.select(User.id).where(User.id == user_id).with_for_update(key_share=True)
-    ).one()
+    storage.task_submissions_lock(session, user_id=user_id)
     window_start = now - timedelta(seconds=SUBMISSION_WINDOW_SECONDS)
-    in_window = PublishTask.user_id == user_id, PublishTask.created_at > window_start
-    recent = session.scalar(sa.select(sa.func.count()).where(*in_window)) or 0
+    recent = storage.task_count_created_since(session, user_id=user_id, since=window_start)
     if recent + wanted > per_minute:
         # The window frees up as its oldest tasks age out: wait for the one that makes room.
-        frees_at = session.scalar(
-            sa.select(PublishTask.created_at)
-            .where(*in_window)
-            .order_by(PublishTask.created_at)
-            .offset(recent + wanted - per_minute - 1)
-            .limit(1)
+        frees_at = storage.task_created_at_nth_since(
+            session, user_id=user_id, since=window_start, nth=recent + wanted - per_minute - 1
         )
         wait = (frees_at - window_start).total_seconds() if frees_at else 1
         raise SubmissionLimit(per_minute, SUBMISSION_WINDOW_SECONDS, max(1, math.ceil(wait)))
-    batch = str(uuid.uuid4()) if wanted > 1 else None
-    owned = set(
-        session.scalars(
-            sa.select(Account.id).where(
-                Account.user_id == user_id,
-                Account.id.in_({a for t in targets for a in t.account_ids}),
-            )
-        )
-    )
+
+
+def _tasks_for(
+    session: Session,
+    user_id: int,
+    targets: Sequence[Target],
+    priority: int,
+    scheduled_at: datetime | None,
+    now: datetime,
+) -> list[storage.NewTask]:
+    batch = str(uuid.uuid4()) if sum(len(t.account_ids) for t in targets) > 1 else None
     tasks = []
     for i, target in enumerate(targets):
-        where = "" if len(targets) == 1 else f"items[{i}]."
+        article_id = _article_id(session, user_id, target, now)
         try:
-            article = article_get(session, target.article_id, scope=user_id)
-        except LookupError:
-            raise InputError(
-                f"{where}article_id", f"no article {target.article_id} for this user"
-            ) from None
-        for account_id in target.account_ids:
-            if account_id not in owned:
-                raise InputError(f"{where}account_ids", f"no account {account_id} for this user")
-            tasks.append(
-                NewTask(
-                    user_id=user_id,
-                    account_id=account_id,
-                    title=article.title,
-                    body=article.body,
-                    tags=list(article.tags or []),
-                    cover=article.cover,
-                    article_id=article.id,
-                    priority=priority,
-                    due_at=scheduled_at,
-                    batch_id=batch,
-                )
+            article = article_get(session, article_id, scope=user_id)
+        except NotFound:
+            field = _field(len(targets) > 1, i, "article_id")
+            raise InputError(field, f"no article {article_id} for this user") from None
+        tasks += [
+            storage.task_from_article(
+                article,
+                account_id=account_id,
+                priority=priority,
+                due_at=scheduled_at,
+                batch_id=batch,
             )
-    return task_enqueue(session, tasks, now=now)
+            for account_id in target.account_ids
+        ]
+    return tasks
+
+
+def _article_id(session: Session, user_id: int, target: Target, now: datetime) -> int:
+    if isinstance(target.article, Draft):
+        draft = target.article
+        return storage.article_create(
+            session, user_id=user_id, title=draft.title, body=draft.body, tags=draft.tags, now=now
+        )
+    return target.article
+
+
+def _target_of(targets: Sequence[Target], task_index: int) -> int:
+    """Which target the ``task_index``-th task came from (tasks are made in target order)."""
+    for i, target in enumerate(targets):
+        task_index -= len(target.account_ids)
+        if task_index < 0:
+            return i
+    raise IndexError(task_index)
+
+
+def _field(many: bool, index: int, name: str) -> str:
+    return f"items[{index}].{name}" if many else name

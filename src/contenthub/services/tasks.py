@@ -1,62 +1,131 @@
-"""Acting on whole batches of tasks, and reading the event log as a stream."""
+"""What a caller does with tasks: list, show, cancel, retry (one task or a whole batch).
+
+Each takes the caller's :class:`Principal` and is scoped by it; a task id may be given as a
+unique prefix where a person types it (``prefix=True``, the CLI), never guessed when it is
+ambiguous.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
-
-import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
 
 from contenthub import storage
 from contenthub.errors import InputError, NotFound
-from contenthub.storage.db import Database
-from contenthub.storage.models import PublishTask, TaskEvent
+from contenthub.services.users import Principal
+from contenthub.states import TaskStatus
+from contenthub.storage import ControlResult, Database, Session
 
-TASKS = PublishTask.__table__
-EVENTS = TaskEvent.__table__
+Row = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class TaskFilter:
+    statuses: Sequence[TaskStatus] = ()
+    platform: str | None = None
+    account_id: int | None = None
+    article_id: int | None = None
+    batch_id: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+
+
+def task_page(
+    db: Database,
+    principal: Principal,
+    where: TaskFilter = TaskFilter(),
+    *,
+    before: str | None = None,
+    limit: int = 50,
+) -> list[Row]:
+    """Newest first; ``before`` (a task id) pages backwards."""
+    for name, value in (
+        ("created_after", where.created_after),
+        ("created_before", where.created_before),
+    ):
+        if value is not None and value.tzinfo is None:
+            raise InputError(name, "must carry a time zone, e.g. 2026-02-06T12:00:00Z")
+    return db.read(
+        lambda s: storage.task_list(
+            s,
+            user_id=principal.scope,
+            statuses=[TaskStatus(st).value for st in where.statuses],
+            platform=where.platform,
+            account_id=where.account_id,
+            article_id=where.article_id,
+            batch_id=where.batch_id,
+            created_after=where.created_after,
+            created_before=where.created_before,
+            before=before,
+            limit=limit,
+        )
+    )
+
+
+def task_rows(db: Database, principal: Principal, ids: Sequence[str]) -> list[Row]:
+    return db.read(lambda s: [storage.task_get(s, i, user_id=principal.scope) for i in ids])
+
+
+def task_detail(
+    db: Database, principal: Principal, ref: str, *, prefix: bool = False
+) -> tuple[Row, list[Row]]:
+    """A task and its timeline, oldest event first."""
+
+    def work(s: Session) -> tuple[Row, list[Row]]:
+        task = storage.task_get(s, _resolve(s, principal, ref, prefix), user_id=principal.scope)
+        return task, storage.task_events(s, task["id"])
+
+    return db.read(work)
+
+
+def task_cancel(
+    db: Database, principal: Principal, ref: str, *, now: datetime, prefix: bool = False
+) -> tuple[ControlResult, Row]:
+    """At once if it waits; at its next step if it runs. Returns the outcome and the task."""
+    return db.write(lambda s: _control(s, principal, ref, "cancel", now, prefix))
+
+
+def task_retry(
+    db: Database, principal: Principal, ref: str, *, now: datetime, prefix: bool = False
+) -> tuple[ControlResult, Row]:
+    """A failed or cancelled task again, with a fresh attempt budget; a cancelled scheduled
+    task whose time is still ahead waits for that time again."""
+    return db.write(lambda s: _control(s, principal, ref, "retry", now, prefix))
+
+
+Action = Literal["cancel", "retry"]
+
+
+def _control(
+    s: Session, principal: Principal, ref: str, action: Action, now: datetime, prefix: bool
+) -> tuple[ControlResult, Row]:
+    public_id = _resolve(s, principal, ref, prefix)
+    operation = storage.task_cancel if action == "cancel" else storage.task_retry
+    result = operation(s, public_id, user_id=principal.scope, now=now)
+    return result, storage.task_get(s, public_id, user_id=principal.scope)
 
 
 def batch_apply(
-    db: Database, batch_id: str, *, scope: int | None, action: str
+    db: Database, principal: Principal, batch_id: str, *, action: Action, now: datetime
 ) -> tuple[list[str], list[str]]:
-    """Cancel or retry every task of a batch that allows it; the rest are reported skipped."""
-    ids = db.read(
-        lambda s: list(
-            s.scalars(
-                sa.select(TASKS.c.public_id)
-                .where(
-                    TASKS.c.batch_id == batch_id,
-                    *([TASKS.c.user_id == scope] if scope is not None else []),
-                )
-                .order_by(TASKS.c.id)
-            )
-        )
-    )
+    """Cancel or retry every task of a batch that allows it; the rest are reported skipped.
+
+    One transaction per task, so one task's refusal never undoes another's change."""
+    ids = db.read(lambda s: storage.task_ids_of_batch(s, batch_id, user_id=principal.scope))
     if not ids:
         raise NotFound("batch", batch_id)
     operation = storage.task_cancel if action == "cancel" else storage.task_retry
     changed, skipped = [], []
     for public_id in ids:
         try:
-            db.write(lambda s, p=public_id: operation(s, p, user_id=scope, now=datetime.now(UTC)))
+            db.write(lambda s, p=public_id: operation(s, p, user_id=principal.scope, now=now))
             changed.append(public_id)
         except InputError:
             skipped.append(public_id)
     return changed, skipped
 
 
-def events_after(
-    session: Session, *, scope: int | None, after_id: int, limit: int = 2000
-) -> list[dict[str, Any]]:
-    """The caller's task events with ids above ``after_id``, oldest first."""
-    query = (
-        sa.select(EVENTS, TASKS.c.public_id)
-        .join(TASKS, TASKS.c.id == EVENTS.c.task_id)
-        .where(EVENTS.c.id > after_id)
-        .order_by(EVENTS.c.id)
-        .limit(limit)
-    )
-    if scope is not None:
-        query = query.where(EVENTS.c.user_id == scope)
-    return [dict(r) for r in session.execute(query).mappings().all()]
+def _resolve(s: Session, principal: Principal, ref: str, prefix: bool) -> str:
+    return storage.task_resolve(s, ref, user_id=principal.scope) if prefix else ref

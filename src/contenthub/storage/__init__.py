@@ -32,7 +32,22 @@ from contenthub.storage.articles import (
 from contenthub.storage.claim import ClaimedTask, task_claim
 from contenthub.storage.control import ControlResult, task_cancel, task_retry
 from contenthub.storage.db import Database
-from contenthub.storage.enqueue import NewTask, task_enqueue, task_from_article
+from contenthub.storage.enqueue import (
+    NewTask,
+    UnknownAccount,
+    task_count_created_since,
+    task_created_at_nth_since,
+    task_enqueue,
+    task_from_article,
+    task_submissions_lock,
+)
+from contenthub.storage.events import event_counts_by_reason, event_last_id, event_list_after
+from contenthub.storage.idempotency import (
+    IdempotencyKeyTaken,
+    StoredAnswer,
+    idempotent_request_get,
+    idempotent_request_insert,
+)
 from contenthub.storage.jobs import (
     ClaimedRun,
     RunStatus,
@@ -91,10 +106,15 @@ from contenthub.storage.pool import (
 from contenthub.storage.scope import owned
 from contenthub.storage.stats import TaskOutcome, stats_task_outcomes
 from contenthub.storage.tasks import (
+    task_counts_by_status_and_platform,
     task_events,
     task_get,
+    task_ids_of_batch,
     task_list,
+    task_publish_durations,
     task_queue_depth,
+    task_resolve,
+    task_running_per_worker,
     task_status_counts,
 )
 from contenthub.storage.tokens import (
@@ -117,15 +137,18 @@ __all__ = [
     "ControlResult",
     "Database",
     "HeartbeatResult",
+    "IdempotencyKeyTaken",
     "Lease",
     "NewTask",
     "PoolStatus",
     "Published",
     "RunStatus",
     "Session",
+    "StoredAnswer",
     "TaskOutcome",
     "TokenHolder",
     "TokenRow",
+    "UnknownAccount",
     "UserRow",
     "account_active_task_count",
     "account_create",
@@ -139,7 +162,12 @@ __all__ = [
     "article_get",
     "article_list",
     "article_update",
+    "event_counts_by_reason",
+    "event_last_id",
+    "event_list_after",
     "event_prune",
+    "idempotent_request_get",
+    "idempotent_request_insert",
     "job_claim_due",
     "job_delete",
     "job_get",
@@ -175,6 +203,9 @@ __all__ = [
     "task_checkpoint",
     "task_claim",
     "task_complete",
+    "task_count_created_since",
+    "task_counts_by_status_and_platform",
+    "task_created_at_nth_since",
     "task_enqueue",
     "task_events",
     "task_fail",
@@ -182,16 +213,21 @@ __all__ = [
     "task_from_article",
     "task_get",
     "task_heartbeat",
+    "task_ids_of_batch",
     "task_list",
     "task_poll_cancel",
     "task_progress",
     "task_prune_finished",
+    "task_publish_durations",
     "task_queue_depth",
     "task_release",
     "task_rescue_expired",
+    "task_resolve",
     "task_retry",
+    "task_running_per_worker",
     "task_stage_due",
     "task_status_counts",
+    "task_submissions_lock",
     "token_by_digest",
     "token_insert",
     "token_list",

@@ -32,7 +32,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from contenthub.platforms.base import TaskContent
-from contenthub.states import TaskStatus, check_transition
+from contenthub.states import EventReason, TaskStatus, check_transition
 from contenthub.storage.events import TASKS, Event, append_events
 from contenthub.storage.lease import Lease
 from contenthub.storage.models import Account, Platform, User
@@ -346,6 +346,7 @@ def task_claim(
                 task_id=c.id,
                 user_id=c.user_id,
                 kind="status",
+                reason=EventReason.CLAIMED,
                 from_status=QUEUED,
                 to_status=RUNNING,
                 stage="claimed",

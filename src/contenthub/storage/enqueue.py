@@ -1,4 +1,8 @@
-"""Creating a task and queueing it is one insert in one transaction."""
+"""Creating a task and queueing it is one insert in one transaction.
+
+This is the one place that checks a task's account belongs to the task's owner; callers
+(the publish use case, the pool) rely on it rather than checking again.
+"""
 
 from __future__ import annotations
 
@@ -11,13 +15,22 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from contenthub.errors import InputError
-from contenthub.states import TaskStatus
+from contenthub.states import EventReason, TaskStatus
 from contenthub.storage.events import TASKS, Event, append_events, notify_new_work
-from contenthub.storage.models import Account, Article
+from contenthub.storage.models import Account, Article, User
 
 MIN_PRIORITY, MAX_PRIORITY, DEFAULT_PRIORITY = 1, 10, 5
 DEFAULT_MAX_ATTEMPTS = 3
 MAX_TITLE = 500
+
+
+class UnknownAccount(InputError):
+    """A task names an account that is missing or someone else's (both read alike)."""
+
+    def __init__(self, field_name: str, index: int, account_id: int) -> None:
+        super().__init__(field_name, f"no account {account_id} for this user")
+        self.index = index
+        self.account_id = account_id
 
 
 @dataclass(frozen=True)
@@ -100,7 +113,7 @@ def task_enqueue(session: Session, tasks: Sequence[NewTask], *, now: datetime) -
         # Another user's account is reported exactly like a missing one.
         if account is None or account.user_id != task.user_id:
             field_name = f"tasks[{i}].account_id" if many else "account_id"
-            raise InputError(field_name, f"no account {task.account_id} for this user")
+            raise UnknownAccount(field_name, i, task.account_id)
 
     rows = []
     for task in tasks:
@@ -142,6 +155,9 @@ def task_enqueue(session: Session, tasks: Sequence[NewTask], *, now: datetime) -
                 task_id=ins.id,
                 user_id=row["user_id"],
                 kind="status",
+                reason=EventReason.SCHEDULED
+                if row["status"] == TaskStatus.SCHEDULED
+                else EventReason.ENQUEUED,
                 to_status=row["status"],
                 message="scheduled for " + row["due_at"].isoformat()
                 if row["status"] == TaskStatus.SCHEDULED
@@ -153,3 +169,29 @@ def task_enqueue(session: Session, tasks: Sequence[NewTask], *, now: datetime) -
     )
     notify_new_work(session)
     return [ins.public_id for ins in inserted]
+
+
+def task_submissions_lock(session: Session, *, user_id: int) -> None:
+    """Lock the user's row: one user's submissions then count their window one at a time,
+    so a limit stays exact with many API processes."""
+    session.execute(
+        sa.select(User.id).where(User.id == user_id).with_for_update(key_share=True)
+    ).one()
+
+
+def task_count_created_since(session: Session, *, user_id: int, since: datetime) -> int:
+    query = sa.select(sa.func.count()).where(TASKS.c.user_id == user_id, TASKS.c.created_at > since)
+    return session.scalar(query) or 0
+
+
+def task_created_at_nth_since(
+    session: Session, *, user_id: int, since: datetime, nth: int
+) -> datetime | None:
+    """The creation time of the user's ``nth`` (from 0) oldest task created after ``since``."""
+    return session.scalar(
+        sa.select(TASKS.c.created_at)
+        .where(TASKS.c.user_id == user_id, TASKS.c.created_at > since)
+        .order_by(TASKS.c.created_at)
+        .offset(nth)
+        .limit(1)
+    )

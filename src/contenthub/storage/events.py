@@ -2,6 +2,8 @@
 
 Every write of ``publish_tasks.status`` goes through :func:`set_status` (one row) or
 :func:`set_status_many` (a claim's rows); both check the lifecycle and append the events.
+Every event carries a typed ``reason`` (:class:`~contenthub.states.EventReason`): what
+happened, for metrics and timelines; ``message`` is only the human text.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from contenthub.states import TaskStatus, check_transition
+from contenthub.states import EventReason, TaskStatus, check_transition
 from contenthub.storage.models import PublishTask, TaskEvent
 
 TASKS = PublishTask.__table__
@@ -27,6 +29,7 @@ class Event:
     task_id: int
     user_id: int
     kind: str
+    reason: EventReason
     from_status: str | None = None
     to_status: str | None = None
     stage: str | None = None
@@ -47,6 +50,7 @@ def append_events(session: Session, events: Sequence[Event], now: datetime) -> N
                 "user_id": e.user_id,
                 "at": now,
                 "kind": e.kind,
+                "reason": e.reason.value,
                 "from_status": e.from_status,
                 "to_status": e.to_status,
                 "stage": e.stage,
@@ -67,6 +71,7 @@ def set_status(
     user_id: int,
     current: str,
     target: TaskStatus,
+    reason: EventReason,
     now: datetime,
     where: Iterable[sa.ColumnElement[bool]] = (),
     values: dict[str, Any] | None = None,
@@ -95,6 +100,7 @@ def set_status(
                 task_id=task_id,
                 user_id=user_id,
                 kind="status",
+                reason=reason,
                 from_status=current,
                 to_status=target.value,
                 stage=stage if stage is not None else (values or {}).get("stage"),
@@ -125,6 +131,7 @@ def set_status_many(
     *,
     current: str,
     target: TaskStatus,
+    reason: EventReason,
     now: datetime,
     shared: dict[str, Any],
     worker: str | None = None,
@@ -150,6 +157,7 @@ def set_status_many(
                 task_id=c.task_id,
                 user_id=c.user_id,
                 kind="status",
+                reason=reason,
                 from_status=current,
                 to_status=target.value,
                 stage=shared.get("stage"),
@@ -161,6 +169,37 @@ def set_status_many(
         ],
         now,
     )
+
+
+def event_list_after(
+    session: Session, *, user_id: int | None, after_id: int, limit: int = 2000
+) -> list[dict[str, Any]]:
+    """Events with ids above ``after_id`` (the owner's, unless None), oldest first, each with
+    its task's public id."""
+    query = (
+        sa.select(EVENTS, TASKS.c.public_id)
+        .join(TASKS, TASKS.c.id == EVENTS.c.task_id)
+        .where(EVENTS.c.id > after_id)
+        .order_by(EVENTS.c.id)
+        .limit(limit)
+    )
+    if user_id is not None:
+        query = query.where(EVENTS.c.user_id == user_id)
+    return [dict(r) for r in session.execute(query).mappings().all()]
+
+
+def event_last_id(session: Session) -> int:
+    return session.scalar(sa.select(sa.func.max(EVENTS.c.id))) or 0
+
+
+def event_counts_by_reason(session: Session, *, since: datetime) -> dict[EventReason, int]:
+    """How many events of each reason were written after ``since``."""
+    rows = session.execute(
+        sa.select(EVENTS.c.reason, sa.func.count())
+        .where(EVENTS.c.at > since)
+        .group_by(EVENTS.c.reason)
+    )
+    return {EventReason(reason): count for reason, count in rows}
 
 
 def notify_new_work(session: Session) -> None:

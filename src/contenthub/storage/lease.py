@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 
 from contenthub.errors import ErrorClass
 from contenthub.retry import decide
-from contenthub.states import TaskStatus
+from contenthub.states import EventReason, TaskStatus
+from contenthub.storage.accounts import account_set_status
 from contenthub.storage.events import (
     TASKS,
     Event,
@@ -26,7 +27,6 @@ from contenthub.storage.events import (
     set_status,
     set_status_many,
 )
-from contenthub.storage.models import Account
 
 RUNNING = TaskStatus.RUNNING.value
 
@@ -100,6 +100,7 @@ def task_progress(
                     task_id=lease.task_id,
                     user_id=lease.user_id,
                     kind="progress",
+                    reason=EventReason.PROGRESS,
                     stage=stage[:32],
                     progress=progress,
                     worker=worker,
@@ -161,6 +162,7 @@ def task_complete(
         ],
         current=RUNNING,
         target=TaskStatus.SUCCEEDED,
+        reason=EventReason.PUBLISHED,
         now=now,
         shared={**_LEASE_CLEARED, "progress": 100, "stage": "done", "finished_at": now},
         worker=worker,
@@ -199,11 +201,7 @@ def task_fail(
         "error_message": message[:2000],
     }
     if decision.hold_account:
-        session.execute(
-            sa.update(Account.__table__)
-            .where(Account.__table__.c.id == row.account_id)
-            .values(status="needs_login", status_message=message[:500], updated_at=now)
-        )
+        account_set_status(session, row.account_id, "needs_login", now=now, message=message[:500])
     if decision.retry:
         assert decision.due_at is not None
         values.update(due_at=decision.due_at, queued_at=now, stage="waiting")
@@ -211,19 +209,22 @@ def task_fail(
             values["max_attempts"] = row.max_attempts + 1
         if decision.hold_account:
             note = f"{error_class.value}: {message}; waiting for the account to log in again"
+            reason = EventReason.AUTH_HOLD
         else:
             note = f"{error_class.value}: {message}; retry at {decision.due_at.isoformat()}"
+            reason = EventReason.RETRY_SCHEDULED
         target = TaskStatus.QUEUED
     else:
         values.update(finished_at=now)
         note = f"{error_class.value}: {message}"
-        target = TaskStatus.FAILED
+        target, reason = TaskStatus.FAILED, EventReason.FAILED
     changed = set_status(
         session,
         task_id=lease.task_id,
         user_id=lease.user_id,
         current=RUNNING,
         target=target,
+        reason=reason,
         now=now,
         where=_fence(lease),
         values=values,
@@ -241,6 +242,7 @@ def task_finish_cancelled(session: Session, lease: Lease, *, now: datetime, work
         user_id=lease.user_id,
         current=RUNNING,
         target=TaskStatus.CANCELLED,
+        reason=EventReason.CANCELLED,
         now=now,
         where=_fence(lease),
         values={**_LEASE_CLEARED, "finished_at": now, "stage": "cancelled"},
@@ -252,13 +254,17 @@ def task_finish_cancelled(session: Session, lease: Lease, *, now: datetime, work
 def task_release(
     session: Session, lease: Lease, *, now: datetime, worker: str, reason: str
 ) -> bool:
-    """Hand a task back to the queue (a worker stopping); the attempt is not held against it."""
+    """Hand a task back to the queue (a worker stopping); the attempt is not held against it.
+
+    ``reason`` is the event's text; its code is always :attr:`EventReason.RELEASED`.
+    """
     return set_status(
         session,
         task_id=lease.task_id,
         user_id=lease.user_id,
         current=RUNNING,
         target=TaskStatus.QUEUED,
+        reason=EventReason.RELEASED,
         now=now,
         where=_fence(lease),
         values={

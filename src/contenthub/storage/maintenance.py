@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from contenthub.errors import ErrorClass
 from contenthub.retry import decide
-from contenthub.states import TaskStatus
+from contenthub.states import FINAL, EventReason, TaskStatus
 from contenthub.storage.events import EVENTS, TASKS, notify_new_work, set_status
 
 BATCH = 200
@@ -53,6 +53,7 @@ def task_rescue_expired(session: Session, *, now: datetime, batch: int = BATCH) 
                 user_id=row.user_id,
                 current=TaskStatus.RUNNING,
                 target=TaskStatus.QUEUED,
+                reason=EventReason.RESCUED,
                 now=now,
                 where=fence,
                 attempt=row.attempt,
@@ -66,6 +67,7 @@ def task_rescue_expired(session: Session, *, now: datetime, batch: int = BATCH) 
                 user_id=row.user_id,
                 current=TaskStatus.RUNNING,
                 target=TaskStatus.FAILED,
+                reason=EventReason.LOST_FOR_GOOD,
                 now=now,
                 where=fence,
                 attempt=row.attempt,
@@ -99,6 +101,7 @@ def task_stage_due(session: Session, *, now: datetime, batch: int = BATCH) -> in
             user_id=row.user_id,
             current=TaskStatus.SCHEDULED,
             target=TaskStatus.QUEUED,
+            reason=EventReason.DUE,
             now=now,
             values={"queued_at": now},
             message="due: queued",
@@ -127,7 +130,7 @@ def event_prune(session: Session, *, older_than: datetime, batch: int = 1000) ->
 
 def task_prune_finished(session: Session, *, older_than: datetime, batch: int = 1000) -> int:
     """Retention: one batch of tasks that ended before ``older_than`` (their events go too)."""
-    final = [s.value for s in (TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.CANCELLED)]
+    final = [s.value for s in FINAL]
     ids = list(
         session.scalars(
             sa.select(TASKS.c.id)

@@ -219,6 +219,8 @@ class TaskEvent(Base):
     user_id: Mapped[int]
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     kind: Mapped[str] = mapped_column(sa.String(16))
+    # Why it happened (contenthub.states.EventReason): what metrics count, never the message.
+    reason: Mapped[str] = mapped_column(sa.String(24))
     from_status: Mapped[str | None] = mapped_column(sa.String(16))
     to_status: Mapped[str | None] = mapped_column(sa.String(16))
     stage: Mapped[str | None] = mapped_column(sa.String(32))

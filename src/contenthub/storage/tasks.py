@@ -91,3 +91,69 @@ def task_queue_depth(
         query = query.where(TASKS.c.user_id == user_id)
     depth, oldest = session.execute(query).one()
     return depth, oldest
+
+
+_ID_CHARS = frozenset("0123456789abcdef-")
+FULL_ID_LENGTH = 36
+
+
+def task_resolve(session: Session, ref: str, *, user_id: int | None) -> str:
+    """The full id of the one task whose id is ``ref`` or starts with it.
+
+    Short ids are what people copy from narrow tables; an ambiguous prefix is refused with
+    the number of tasks it matches, never guessed.
+    """
+    ref = ref.strip().lower()
+    if not ref or not set(ref) <= _ID_CHARS:
+        raise NotFound("task", ref)
+    if len(ref) == FULL_ID_LENGTH:
+        return ref
+    matching = sa.select(TASKS.c.public_id).where(TASKS.c.public_id.like(f"{ref}%"))
+    if user_id is not None:
+        matching = matching.where(TASKS.c.user_id == user_id)
+    found = list(session.scalars(matching.limit(2)))
+    if not found:
+        raise NotFound("task", ref)
+    if len(found) > 1:
+        count = session.scalar(sa.select(sa.func.count()).select_from(matching.subquery()))
+        raise InputError("task", f"{ref} matches {count} tasks; give more of its id")
+    return found[0]
+
+
+def task_ids_of_batch(session: Session, batch_id: str, *, user_id: int | None) -> list[str]:
+    query = sa.select(TASKS.c.public_id).where(TASKS.c.batch_id == batch_id)
+    if user_id is not None:
+        query = query.where(TASKS.c.user_id == user_id)
+    return list(session.scalars(query.order_by(TASKS.c.id)))
+
+
+def task_counts_by_status_and_platform(session: Session) -> list[tuple[str, str, int]]:
+    query = sa.select(TASKS.c.status, TASKS.c.platform, sa.func.count()).group_by(
+        TASKS.c.status, TASKS.c.platform
+    )
+    return [(status, platform, count) for status, platform, count in session.execute(query)]
+
+
+def task_running_per_worker(session: Session) -> list[tuple[str | None, int]]:
+    query = (
+        sa.select(TASKS.c.lease_owner, sa.func.count())
+        .where(TASKS.c.status == TaskStatus.RUNNING.value)
+        .group_by(TASKS.c.lease_owner)
+    )
+    return [(owner, count) for owner, count in session.execute(query)]
+
+
+def task_publish_durations(
+    session: Session, *, since: datetime, limit: int = 20_000
+) -> list[tuple[str, float]]:
+    """(platform, seconds from start to finish) of tasks that succeeded since ``since``."""
+    rows = session.execute(
+        sa.select(TASKS.c.platform, TASKS.c.started_at, TASKS.c.finished_at)
+        .where(TASKS.c.status == TaskStatus.SUCCEEDED.value, TASKS.c.finished_at > since)
+        .limit(limit)
+    )
+    return [
+        (platform, (finished - started).total_seconds())
+        for platform, started, finished in rows
+        if started and finished
+    ]

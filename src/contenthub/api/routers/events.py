@@ -37,7 +37,7 @@ async def events(
     to get what was missed. Without either, the stream starts with new events only.
     """
     start = last_event_id if last_event_id is not None else after
-    cursor = await run_in_threadpool(EventCursor.open, db, user.scope, start)
+    cursor = await run_in_threadpool(EventCursor.open, db, user, start)
 
     async def stream() -> AsyncIterator[str]:
         yield "retry: 2000\n\n"

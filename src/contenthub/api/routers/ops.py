@@ -3,22 +3,20 @@ them for the whole system)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterator
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from starlette.concurrency import run_in_threadpool
 
-from contenthub.storage import migrate
-from contenthub.storage.db import Database
-from contenthub.storage.models import PublishTask, TaskEvent
+from contenthub.clock import utcnow
+from contenthub.services.metrics import task_metrics
+from contenthub.storage import Database, migrate
 
 router = APIRouter(tags=["operations"])
 DURATION_BUCKETS = (0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600)
-RECENT = timedelta(hours=1)
 
 
 @router.get("/healthz")
@@ -44,84 +42,50 @@ class _TaskCollector:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def collect(self):  # type: ignore[no-untyped-def]
-        now = datetime.now(UTC)
-        t = PublishTask
-
-        def read(s):  # type: ignore[no-untyped-def]
-            by_status = s.execute(
-                sa.select(t.status, t.platform, sa.func.count()).group_by(t.status, t.platform)
-            ).all()
-            depth = s.execute(
-                sa.select(sa.func.count(), sa.func.min(t.due_at)).where(
-                    t.status == "queued", t.due_at <= now
-                )
-            ).one()
-            per_worker = s.execute(
-                sa.select(t.lease_owner, sa.func.count())
-                .where(t.status == "running")
-                .group_by(t.lease_owner)
-            ).all()
-            durations = s.execute(
-                sa.select(t.platform, t.started_at, t.finished_at)
-                .where(t.status == "succeeded", t.finished_at > now - RECENT)
-                .limit(20_000)
-            ).all()
-            changes = s.execute(
-                sa.select(TaskEvent.message, TaskEvent.from_status, TaskEvent.to_status).where(
-                    TaskEvent.at > now - RECENT,
-                    TaskEvent.from_status == "running",
-                    TaskEvent.to_status == "queued",
-                )
-            ).all()
-            return by_status, depth, per_worker, durations, changes
-
-        by_status, depth, per_worker, durations, changes = self.db.read(read)
+    def collect(self) -> Iterator[Metric]:
+        m = task_metrics(self.db, now=utcnow())
         tasks = GaugeMetricFamily(
             "contenthub_tasks", "Tasks by status and platform", labels=["status", "platform"]
         )
-        for status, platform, count in by_status:
+        for status, platform, count in m.by_status_and_platform:
             tasks.add_metric([status, platform], count)
         yield tasks
         yield GaugeMetricFamily(
-            "contenthub_queue_depth", "Queued tasks that are due", value=depth[0]
+            "contenthub_queue_depth", "Queued tasks that are due", value=m.queue_depth
         )
-        oldest = (now - depth[1]).total_seconds() if depth[1] else 0.0
         yield GaugeMetricFamily(
             "contenthub_oldest_due_task_seconds",
             "How long the oldest due task has waited",
-            value=oldest,
+            value=m.oldest_due_seconds,
         )
         running = GaugeMetricFamily(
             "contenthub_running_tasks", "Running tasks per worker", labels=["worker"]
         )
-        for worker, count in per_worker:
+        for worker, count in m.running_per_worker:
             running.add_metric([worker or "unknown"], count)
         yield running
-        yield _histogram(durations)
-        rescues = sum(1 for m, _, _ in changes if m and m.startswith("worker lost"))
+        yield _histogram(m.recent_durations)
         yield GaugeMetricFamily(
             "contenthub_retries_last_hour",
             "Attempts sent back to the queue in the last hour",
-            value=len(changes) - rescues,
+            value=m.recent_retries,
         )
         yield GaugeMetricFamily(
             "contenthub_lease_rescues_last_hour",
             "Tasks rescued from a lost worker in the last hour",
-            value=rescues,
+            value=m.recent_rescues,
         )
 
 
-def _histogram(rows) -> HistogramMetricFamily:  # type: ignore[no-untyped-def]
+def _histogram(durations: list[tuple[str, float]]) -> HistogramMetricFamily:
     family = HistogramMetricFamily(
         "contenthub_publish_duration_seconds",
         "Publish durations of the last hour",
         labels=["platform"],
     )
     per_platform: dict[str, list[float]] = {}
-    for platform, started, finished in rows:
-        if started and finished:
-            per_platform.setdefault(platform, []).append((finished - started).total_seconds())
+    for platform, seconds in durations:
+        per_platform.setdefault(platform, []).append(seconds)
     for platform, values in per_platform.items():
         buckets = [(str(b), sum(1 for v in values if v <= b)) for b in DURATION_BUCKETS]
         buckets.append(("+Inf", len(values)))

@@ -1,22 +1,20 @@
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import Any
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse
-from sqlalchemy.orm import Session
 
-from contenthub import storage
 from contenthub.api.deps import CurrentUser, DbDep, SettingsDep
 from contenthub.api.routers.tasks import task_out
 from contenthub.api.schemas import BatchIn, ErrorBody, PublishIn, PublishOut
 from contenthub.clock import utcnow
-from contenthub.errors import InputError
-from contenthub.services.publishing import Target, publish_targets
-from contenthub.storage.models import IdempotentRequest
+from contenthub.config import Settings
+from contenthub.services import publishing
+from contenthub.services.publishing import Once, Target
+from contenthub.services.users import Principal
+from contenthub.storage import Database
 
 router = APIRouter(prefix="/publish", tags=["publish"])
 RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -25,68 +23,35 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
 KeyHeader = Header(default=None, alias="Idempotency-Key", max_length=200)
 
 
+def _answer(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    body = PublishOut(batch_id=rows[0]["batch_id"], tasks=[task_out(r) for r in rows])
+    content: dict[str, Any] = json.loads(body.model_dump_json())
+    return content
+
+
 def _publish(
-    db,
-    user,
+    db: Database,
+    user: Principal,
+    settings: Settings,
     targets: list[Target],
-    priority: int,
-    scheduled_at,
-    settings,
+    body: PublishIn | BatchIn,
     key: str | None,
-    request: dict[str, Any],
-) -> JSONResponse:  # type: ignore[no-untyped-def]
-    digest = hashlib.sha256(json.dumps(request, sort_keys=True, default=str).encode()).hexdigest()
-
-    def replay(s: Session) -> JSONResponse | None:
-        stored = s.execute(
-            sa.select(IdempotentRequest).where(
-                IdempotentRequest.user_id == user.user_id, IdempotentRequest.key == key
-            )
-        ).scalar()
-        if stored is None:
-            return None
-        if stored.request_digest != digest:
-            raise InputError("Idempotency-Key", "this key was used with a different request")
-        return JSONResponse(
-            stored.response, status_code=stored.status_code, headers={"Idempotent-Replayed": "true"}
-        )
-
-    def work(s: Session) -> JSONResponse:
-        if key is not None and (earlier := replay(s)) is not None:
-            return earlier
-        ids = publish_targets(
-            s,
-            user_id=user.user_id,
-            targets=targets,
-            priority=priority,
-            scheduled_at=scheduled_at,
-            now=utcnow(),
-            per_minute=settings.submissions_per_minute,
-        )
-        rows = [storage.task_get(s, i, user_id=user.user_id) for i in ids]
-        body = PublishOut(batch_id=rows[0]["batch_id"], tasks=[task_out(r) for r in rows])
-        content = json.loads(body.model_dump_json())
-        if key is not None:
-            s.add(
-                IdempotentRequest(
-                    user_id=user.user_id,
-                    key=key,
-                    request_digest=digest,
-                    status_code=201,
-                    response=content,
-                    created_at=utcnow(),
-                )
-            )
-        return JSONResponse(content, status_code=201)
-
-    try:
-        return db.write(work)
-    except sa.exc.IntegrityError:
-        # The same key raced in from another request and won: give its answer.
-        answer = db.read(replay) if key is not None else None
-        if answer is None:
-            raise
-        return answer
+) -> JSONResponse:
+    done = publishing.publish(
+        db,
+        user,
+        targets,
+        priority=body.priority,
+        scheduled_at=body.scheduled_at,
+        per_minute=settings.submissions_per_minute,
+        now=utcnow(),
+        once=None if key is None else Once(key, body.model_dump(), _answer),
+    )
+    if done.replayed:
+        assert done.answer is not None
+        headers = {"Idempotent-Replayed": "true"}
+        return JSONResponse(done.answer, status_code=done.status_code, headers=headers)
+    return JSONResponse(done.answer or _answer(done.tasks), status_code=201)
 
 
 @router.post("", status_code=201, response_model=PublishOut, responses=RESPONSES)
@@ -98,16 +63,8 @@ def publish(
     idempotency_key: str | None = KeyHeader,
 ) -> JSONResponse:
     """One article to one or many accounts, now or at ``scheduled_at``."""
-    return _publish(
-        db,
-        user,
-        [Target(body.article_id, body.account_ids)],
-        body.priority,
-        body.scheduled_at,
-        settings,
-        idempotency_key,
-        body.model_dump(),
-    )
+    targets = [Target(body.article_id, body.account_ids)]
+    return _publish(db, user, settings, targets, body, idempotency_key)
 
 
 @router.post("/batch", status_code=201, response_model=PublishOut, responses=RESPONSES)
@@ -120,13 +77,4 @@ def publish_batch(
 ) -> JSONResponse:
     """Many articles, each to its own accounts, as one batch."""
     targets = [Target(item.article_id, item.account_ids) for item in body.items]
-    return _publish(
-        db,
-        user,
-        targets,
-        body.priority,
-        body.scheduled_at,
-        settings,
-        idempotency_key,
-        body.model_dump(),
-    )
+    return _publish(db, user, settings, targets, body, idempotency_key)

@@ -5,12 +5,11 @@ from typing import Any
 
 from fastapi import APIRouter, Query
 
-from contenthub import storage
 from contenthub.api.deps import MAX_ID, CurrentUser, DbDep
 from contenthub.api.schemas import BulkOut, EventOut, TaskDetail, TaskOut, TaskPage
 from contenthub.clock import utcnow
-from contenthub.errors import InputError
 from contenthub.services import tasks as task_service
+from contenthub.services.tasks import TaskFilter
 from contenthub.states import TaskStatus
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
@@ -40,24 +39,16 @@ def list_tasks(
     before: str | None = Query(None, max_length=36, description="A task id: older tasks only."),
     limit: int = Query(50, ge=1, le=200),
 ) -> TaskPage:
-    for name, value in (("created_after", created_after), ("created_before", created_before)):
-        if value is not None and value.tzinfo is None:
-            raise InputError(name, "must carry a time zone, e.g. 2026-02-06T12:00:00Z")
-    rows = db.read(
-        lambda s: storage.task_list(
-            s,
-            user_id=user.scope,
-            statuses=[st.value for st in status],
-            platform=platform,
-            account_id=account_id,
-            article_id=article_id,
-            batch_id=batch_id,
-            created_after=created_after,
-            created_before=created_before,
-            before=before,
-            limit=limit + 1,
-        )
+    where = TaskFilter(
+        statuses=status,
+        platform=platform,
+        account_id=account_id,
+        article_id=article_id,
+        batch_id=batch_id,
+        created_after=created_after,
+        created_before=created_before,
     )
+    rows = task_service.task_page(db, user, where, before=before, limit=limit + 1)
     page = rows[:limit]
     return TaskPage(
         items=[task_out(r) for r in page],
@@ -68,41 +59,30 @@ def list_tasks(
 
 @router.get("/{task_id}")
 def get_task(task_id: str, user: CurrentUser, db: DbDep) -> TaskDetail:
-    def work(s):  # type: ignore[no-untyped-def]
-        row = storage.task_get(s, task_id, user_id=user.scope)
-        events = storage.task_events(s, row["id"])
-        return TaskDetail(
-            **task_out(row).model_dump(), events=[event_out(e, task_id) for e in events]
-        )
-
-    return db.read(work)
+    task, events = task_service.task_detail(db, user, task_id)
+    return TaskDetail(**task_out(task).model_dump(), events=[event_out(e, task_id) for e in events])
 
 
 @router.post("/{task_id}/cancel")
 def cancel_task(task_id: str, user: CurrentUser, db: DbDep) -> TaskOut:
-    def work(s):  # type: ignore[no-untyped-def]
-        storage.task_cancel(s, task_id, user_id=user.scope, now=utcnow())
-        return task_out(storage.task_get(s, task_id, user_id=user.scope))
-
-    return db.write(work)
+    _, task = task_service.task_cancel(db, user, task_id, now=utcnow())
+    return task_out(task)
 
 
 @router.post("/{task_id}/retry")
 def retry_task(task_id: str, user: CurrentUser, db: DbDep) -> TaskOut:
-    def work(s):  # type: ignore[no-untyped-def]
-        storage.task_retry(s, task_id, user_id=user.scope, now=utcnow())
-        return task_out(storage.task_get(s, task_id, user_id=user.scope))
-
-    return db.write(work)
+    """A cancelled scheduled task whose time is still ahead goes back to ``scheduled``."""
+    _, task = task_service.task_retry(db, user, task_id, now=utcnow())
+    return task_out(task)
 
 
 @router.post("/batches/{batch_id}/cancel")
 def cancel_batch(batch_id: str, user: CurrentUser, db: DbDep) -> BulkOut:
-    changed, skipped = task_service.batch_apply(db, batch_id, scope=user.scope, action="cancel")
+    changed, skipped = task_service.batch_apply(db, user, batch_id, action="cancel", now=utcnow())
     return BulkOut(batch_id=batch_id, changed=changed, skipped=skipped)
 
 
 @router.post("/batches/{batch_id}/retry")
 def retry_batch(batch_id: str, user: CurrentUser, db: DbDep) -> BulkOut:
-    changed, skipped = task_service.batch_apply(db, batch_id, scope=user.scope, action="retry")
+    changed, skipped = task_service.batch_apply(db, user, batch_id, action="retry", now=utcnow())
     return BulkOut(batch_id=batch_id, changed=changed, skipped=skipped)

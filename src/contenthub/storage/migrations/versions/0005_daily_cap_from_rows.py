@@ -1,7 +1,7 @@
 """daily cap from rows: index tasks by (account_id, started_at), drop the accounts' counter
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 Create Date: 2026-11-24 10:00:00
 
 The claim now counts an account's tasks started in the last 24 hours instead of keeping a
@@ -18,7 +18,7 @@ from alembic import op
 import contenthub.storage.models
 
 revision = "0005"
-down_revision = "0003"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 

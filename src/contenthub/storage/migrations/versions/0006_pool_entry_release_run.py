@@ -1,7 +1,7 @@
 """pool entries remember the run that released them
 
 Revision ID: 0006
-Revises: 0003
+Revises: 0005
 Create Date: 2026-11-29 23:20:00.000000
 """
 
@@ -11,8 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-# Re-chained at merge after the other issue-9 revisions.
-down_revision = "0003"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
