@@ -197,7 +197,9 @@ def test_retry_publishes_only_to_accounts_that_failed(db, owner) -> None:
     run_publishing(db, job, T0 + timedelta(seconds=2))  # the retry
     row = entry_status(db, entry["id"])
     assert row.status == "publishing" and row.retry_count == 1
-    queued = db.read(lambda s: storage.task_list(s, user_id=None, statuses=["queued"]))
+    queued = db.read(
+        lambda s: storage.task_list(s, user_id=None, where=storage.TaskFilter(statuses=["queued"]))
+    )
     assert [t["account_id"] for t in queued] == [second_account]
 
 

@@ -8,28 +8,15 @@ ambiguous.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
 from contenthub import storage
 from contenthub.errors import InputError, NotFound
 from contenthub.services.users import Principal
-from contenthub.states import TaskStatus
-from contenthub.storage import ControlResult, Database, Session
+from contenthub.storage import ControlResult, Database, Session, TaskFilter
 
 Row = dict[str, Any]
-
-
-@dataclass(frozen=True)
-class TaskFilter:
-    statuses: Sequence[TaskStatus] = ()
-    platform: str | None = None
-    account_id: int | None = None
-    article_id: int | None = None
-    batch_id: str | None = None
-    created_after: datetime | None = None
-    created_before: datetime | None = None
 
 
 def task_page(
@@ -49,17 +36,7 @@ def task_page(
             raise InputError(name, "must carry a time zone, e.g. 2026-02-06T12:00:00Z")
     return db.read(
         lambda s: storage.task_list(
-            s,
-            user_id=principal.scope,
-            statuses=[TaskStatus(st).value for st in where.statuses],
-            platform=where.platform,
-            account_id=where.account_id,
-            article_id=where.article_id,
-            batch_id=where.batch_id,
-            created_after=where.created_after,
-            created_before=where.created_before,
-            before=before,
-            limit=limit,
+            s, user_id=principal.scope, where=where, before=before, limit=limit
         )
     )
 

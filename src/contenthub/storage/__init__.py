@@ -106,6 +106,7 @@ from contenthub.storage.pool import (
 from contenthub.storage.scope import owned
 from contenthub.storage.stats import TaskOutcome, stats_task_outcomes
 from contenthub.storage.tasks import (
+    TaskFilter,
     task_counts_by_status_and_platform,
     task_events,
     task_get,
@@ -145,6 +146,7 @@ __all__ = [
     "RunStatus",
     "Session",
     "StoredAnswer",
+    "TaskFilter",
     "TaskOutcome",
     "TokenHolder",
     "TokenRow",

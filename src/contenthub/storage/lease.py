@@ -123,7 +123,36 @@ def task_checkpoint(session: Session, lease: Lease, *, checkpoint: dict[str, Any
     )
 
 
-_LEASE_CLEARED = {"lease_owner": None, "lease_token": None, "lease_expires_at": None}
+LEASE_CLEARED = {"lease_owner": None, "lease_token": None, "lease_expires_at": None}
+
+
+def _end_lease(
+    session: Session,
+    lease: Lease,
+    *,
+    target: TaskStatus,
+    reason: EventReason,
+    values: dict[str, Any],
+    message: str,
+    now: datetime,
+    worker: str,
+    attempt: int | None = None,
+) -> bool:
+    """Move the held task out of RUNNING, fenced by the lease, clearing the lease columns."""
+    return set_status(
+        session,
+        task_id=lease.task_id,
+        user_id=lease.user_id,
+        current=RUNNING,
+        target=target,
+        reason=reason,
+        now=now,
+        where=_fence(lease),
+        values={**LEASE_CLEARED, **values},
+        message=message,
+        attempt=attempt,
+        worker=worker,
+    )
 
 
 @dataclass(frozen=True)
@@ -164,7 +193,7 @@ def task_complete(
         target=TaskStatus.SUCCEEDED,
         reason=EventReason.PUBLISHED,
         now=now,
-        shared={**_LEASE_CLEARED, "progress": 100, "stage": "done", "finished_at": now},
+        shared={**LEASE_CLEARED, "progress": 100, "stage": "done", "finished_at": now},
         worker=worker,
     )
     return {r.lease.task_id for r in valid}
@@ -195,11 +224,7 @@ def task_fail(
         now=now,
         retry_after_seconds=retry_after_seconds,
     )
-    values: dict[str, Any] = {
-        **_LEASE_CLEARED,
-        "error_class": error_class.value,
-        "error_message": message[:2000],
-    }
+    values: dict[str, Any] = {"error_class": error_class.value, "error_message": message[:2000]}
     if decision.hold_account:
         account_set_status(session, row.account_id, "needs_login", now=now, message=message[:500])
     if decision.retry:
@@ -218,35 +243,29 @@ def task_fail(
         values.update(finished_at=now)
         note = f"{error_class.value}: {message}"
         target, reason = TaskStatus.FAILED, EventReason.FAILED
-    changed = set_status(
+    changed = _end_lease(
         session,
-        task_id=lease.task_id,
-        user_id=lease.user_id,
-        current=RUNNING,
+        lease,
         target=target,
         reason=reason,
-        now=now,
-        where=_fence(lease),
         values=values,
         message=note,
-        attempt=row.attempt,
+        now=now,
         worker=worker,
+        attempt=row.attempt,
     )
     return target.value if changed else None
 
 
 def task_finish_cancelled(session: Session, lease: Lease, *, now: datetime, worker: str) -> bool:
-    return set_status(
+    return _end_lease(
         session,
-        task_id=lease.task_id,
-        user_id=lease.user_id,
-        current=RUNNING,
+        lease,
         target=TaskStatus.CANCELLED,
         reason=EventReason.CANCELLED,
-        now=now,
-        where=_fence(lease),
-        values={**_LEASE_CLEARED, "finished_at": now, "stage": "cancelled"},
+        values={"finished_at": now, "stage": "cancelled"},
         message="cancelled by the user while running",
+        now=now,
         worker=worker,
     )
 
@@ -258,22 +277,18 @@ def task_release(
 
     ``reason`` is the event's text; its code is always :attr:`EventReason.RELEASED`.
     """
-    return set_status(
+    return _end_lease(
         session,
-        task_id=lease.task_id,
-        user_id=lease.user_id,
-        current=RUNNING,
+        lease,
         target=TaskStatus.QUEUED,
         reason=EventReason.RELEASED,
-        now=now,
-        where=_fence(lease),
         values={
-            **_LEASE_CLEARED,
             "due_at": now,
             "queued_at": now,
             "stage": "waiting",
             "max_attempts": TASKS.c.max_attempts + 1,
         },
         message=reason,
+        now=now,
         worker=worker,
     )

@@ -10,14 +10,16 @@ them). The duty that calls the first two, ``run_once(now) -> counts``, is
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from contenthub.errors import ErrorClass
-from contenthub.retry import decide
+from contenthub.retry import Decision, decide
 from contenthub.states import FINAL, EventReason, TaskStatus
 from contenthub.storage.events import EVENTS, TASKS, notify_new_work, set_status
+from contenthub.storage.lease import LEASE_CLEARED
 
 BATCH = 200
 
@@ -43,46 +45,40 @@ def task_rescue_expired(session: Session, *, now: datetime, batch: int = BATCH) 
         decision = decide(
             ErrorClass.WORKER_LOST, attempt=row.attempt, max_attempts=row.max_attempts, now=now
         )
-        cleared = {"lease_owner": None, "lease_token": None, "lease_expires_at": None}
-        fence = [TASKS.c.lease_token == row.lease_token]
-        lost = f"worker lost: lease of {row.lease_owner} expired during attempt {row.attempt}"
-        if decision.retry:
-            changed = set_status(
-                session,
-                task_id=row.id,
-                user_id=row.user_id,
-                current=TaskStatus.RUNNING,
-                target=TaskStatus.QUEUED,
-                reason=EventReason.RESCUED,
-                now=now,
-                where=fence,
-                attempt=row.attempt,
-                values={**cleared, "due_at": decision.due_at, "queued_at": now, "stage": "waiting"},
-                message=lost + "; requeued",
-            )
-        else:
-            changed = set_status(
-                session,
-                task_id=row.id,
-                user_id=row.user_id,
-                current=TaskStatus.RUNNING,
-                target=TaskStatus.FAILED,
-                reason=EventReason.LOST_FOR_GOOD,
-                now=now,
-                where=fence,
-                attempt=row.attempt,
-                values={
-                    **cleared,
-                    "finished_at": now,
-                    "error_class": ErrorClass.WORKER_LOST.value,
-                    "error_message": "worker lost",
-                },
-                message=lost + "; no attempts left",
-            )
+        target, reason, values, outcome = _rescue_outcome(decision, now)
+        changed = set_status(
+            session,
+            task_id=row.id,
+            user_id=row.user_id,
+            current=TaskStatus.RUNNING,
+            target=target,
+            reason=reason,
+            now=now,
+            where=[TASKS.c.lease_token == row.lease_token],
+            attempt=row.attempt,
+            values={**LEASE_CLEARED, **values},
+            message=f"worker lost: lease of {row.lease_owner} expired during attempt "
+            f"{row.attempt}; {outcome}",
+        )
         rescued += int(changed)
     if rescued:
         notify_new_work(session)
     return rescued
+
+
+def _rescue_outcome(
+    decision: Decision, now: datetime
+) -> tuple[TaskStatus, EventReason, dict[str, Any], str]:
+    """Where a rescued task goes: back to the queue, or failed when its attempts are used up."""
+    if decision.retry:
+        values = {"due_at": decision.due_at, "queued_at": now, "stage": "waiting"}
+        return TaskStatus.QUEUED, EventReason.RESCUED, values, "requeued"
+    values = {
+        "finished_at": now,
+        "error_class": ErrorClass.WORKER_LOST.value,
+        "error_message": "worker lost",
+    }
+    return TaskStatus.FAILED, EventReason.LOST_FOR_GOOD, values, "no attempts left"
 
 
 def task_stage_due(session: Session, *, now: datetime, batch: int = BATCH) -> int:

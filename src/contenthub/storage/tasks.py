@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -26,17 +27,24 @@ def task_get(session: Session, public_id: str, *, user_id: int | None) -> dict[s
     return dict(row)
 
 
+@dataclass(frozen=True)
+class TaskFilter:
+    """Which tasks a listing shows; an empty field does not filter."""
+
+    statuses: Sequence[TaskStatus | str] = ()
+    platform: str | None = None
+    account_id: int | None = None
+    article_id: int | None = None
+    batch_id: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+
+
 def task_list(
     session: Session,
     *,
     user_id: int | None,
-    statuses: Sequence[str] = (),
-    platform: str | None = None,
-    account_id: int | None = None,
-    article_id: int | None = None,
-    batch_id: str | None = None,
-    created_after: datetime | None = None,
-    created_before: datetime | None = None,
+    where: TaskFilter = TaskFilter(),
     before: str | None = None,
     limit: int = 50,
 ) -> list[dict[str, Any]]:
@@ -44,20 +52,20 @@ def task_list(
     query = sa.select(*TASK_COLUMNS).order_by(TASKS.c.id.desc()).limit(limit)
     filters = {
         TASKS.c.user_id: user_id,
-        TASKS.c.platform: platform,
-        TASKS.c.account_id: account_id,
-        TASKS.c.article_id: article_id,
-        TASKS.c.batch_id: batch_id,
+        TASKS.c.platform: where.platform,
+        TASKS.c.account_id: where.account_id,
+        TASKS.c.article_id: where.article_id,
+        TASKS.c.batch_id: where.batch_id,
     }
     for column, value in filters.items():
         if value is not None:
             query = query.where(column == value)
-    if statuses:
-        query = query.where(TASKS.c.status.in_(statuses))
-    if created_after is not None:
-        query = query.where(TASKS.c.created_at >= created_after)
-    if created_before is not None:
-        query = query.where(TASKS.c.created_at < created_before)
+    if where.statuses:
+        query = query.where(TASKS.c.status.in_([TaskStatus(s).value for s in where.statuses]))
+    if where.created_after is not None:
+        query = query.where(TASKS.c.created_at >= where.created_after)
+    if where.created_before is not None:
+        query = query.where(TASKS.c.created_at < where.created_before)
     if before is not None:
         anchor = session.scalar(sa.select(TASKS.c.id).where(TASKS.c.public_id == before))
         if anchor is None:
