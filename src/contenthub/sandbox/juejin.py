@@ -202,25 +202,33 @@ def build_router(state: SandboxState) -> APIRouter:
         apply(post, payload)
         return _envelope({"id": post.id})
 
-    @router.post(f"{API}/content_api/v1/article_draft/detail")
-    async def draft_detail(request: Request) -> Response:
-        account, refusal = await gate(request, "lookup")
+    async def draft_named(
+        request: Request, step: str
+    ) -> tuple[SandboxAccount, SandboxPost] | Response:
+        """The caller's draft named by the body's ``draft_id``; or the answer refusing it."""
+        account, refusal = await gate(request, step)
         if refusal or account is None:
             return refusal or JSONResponse(MUST_LOGIN)
         post = own_draft(account, str((await json_payload(request)).get("draft_id", "")))
         if post is None:
             return _envelope(None, 404, "草稿不存在")
+        return account, post
+
+    @router.post(f"{API}/content_api/v1/article_draft/detail")
+    async def draft_detail(request: Request) -> Response:
+        found = await draft_named(request, "lookup")
+        if isinstance(found, Response):
+            return found
+        _, post = found
         draft = {"id": post.id, "title": post.title, "article_id": post.extra.get("post_id", "0")}
         return _envelope({"article_draft": draft})
 
     @router.post(f"{API}/content_api/v1/article/publish")
     async def publish(request: Request) -> Response:
-        account, refusal = await gate(request, "publish")
-        if refusal or account is None:
-            return refusal or JSONResponse(MUST_LOGIN)
-        post = own_draft(account, str((await json_payload(request)).get("draft_id", "")))
-        if post is None:
-            return _envelope(None, 404, "草稿不存在")
+        found = await draft_named(request, "publish")
+        if isinstance(found, Response):
+            return found
+        account, post = found
         if not post.extra.get("category_id") or not post.tags:
             return _envelope(None, 2, "请选择分类和至少一个标签")
         post.extra.setdefault("post_id", str(int(state.new_id()) * 7))

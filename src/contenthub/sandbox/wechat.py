@@ -226,24 +226,32 @@ def build_router(state: SandboxState) -> APIRouter:
         await state.after_commit(NAME, account.name, "draft")
         return JSONResponse({"media_id": media_id})
 
-    @router.post("/cgi-bin/draft/get")
-    async def draft_get(request: Request) -> Response:
-        account, refusal = await gate(request, "lookup")
+    async def draft_named(
+        request: Request, step: str
+    ) -> tuple[SandboxAccount, SandboxPost] | Response:
+        """The caller's draft named by the body's ``media_id``; or the answer refusing it."""
+        account, refusal = await gate(request, step)
         if refusal or account is None:
             return refusal or _error(40001, "invalid credential")
         post = own_post(account, str((await json_payload(request)).get("media_id", "")))
         if post is None or post.status != "draft":
             return _error(40007, "invalid media_id")
+        return account, post
+
+    @router.post("/cgi-bin/draft/get")
+    async def draft_get(request: Request) -> Response:
+        found = await draft_named(request, "lookup")
+        if isinstance(found, Response):
+            return found
+        _, post = found
         return JSONResponse({"news_item": [news_item(post)]})
 
     @router.post("/cgi-bin/freepublish/submit")
     async def submit(request: Request) -> Response:
-        account, refusal = await gate(request, "publish")
-        if refusal or account is None:
-            return refusal or _error(40001, "invalid credential")
-        post = own_post(account, str((await json_payload(request)).get("media_id", "")))
-        if post is None or post.status != "draft":
-            return _error(40007, "invalid media_id")
+        found = await draft_named(request, "publish")
+        if isinstance(found, Response):
+            return found
+        account, post = found
         review = await state.before(NAME, account.name, "review")
         final = 0
         if review is not None and review.kind == "reject":

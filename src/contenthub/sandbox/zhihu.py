@@ -196,14 +196,21 @@ def build_router(state: SandboxState) -> APIRouter:
         post = state.post(NAME, article_id)
         return post if post is not None and post.account == account.name else None
 
-    @router.patch("/zhuanlan.zhihu.com/api/articles/{article_id}/draft")
-    async def draft_update(article_id: str, request: Request) -> Response:
+    async def writable_post(request: Request, article_id: str) -> SandboxPost | Response:
+        """The caller's article, to change; or the answer refusing it."""
         account, refusal = await gate(request, "draft", write=True)
         if refusal or account is None:
             return refusal or json_error(401, NO_AUTH)
         post = own_post(account, article_id)
         if post is None:
             return json_error(404, {"error": {"code": 404, "message": "文章不存在"}})
+        return post
+
+    @router.patch("/zhuanlan.zhihu.com/api/articles/{article_id}/draft")
+    async def draft_update(article_id: str, request: Request) -> Response:
+        post = await writable_post(request, article_id)
+        if isinstance(post, Response):
+            return post
         payload = await json_payload(request)
         post.title = str(payload.get("title", post.title))
         post.body = str(payload.get("content", post.body))
@@ -212,12 +219,9 @@ def build_router(state: SandboxState) -> APIRouter:
 
     @router.post("/zhuanlan.zhihu.com/api/articles/{article_id}/topics")
     async def topic_add(article_id: str, request: Request) -> Response:
-        account, refusal = await gate(request, "draft", write=True)
-        if refusal or account is None:
-            return refusal or json_error(401, NO_AUTH)
-        post = own_post(account, article_id)
-        if post is None:
-            return json_error(404, {"error": {"code": 404, "message": "文章不存在"}})
+        post = await writable_post(request, article_id)
+        if isinstance(post, Response):
+            return post
         name = str((await json_payload(request)).get("name", "")).strip()
         if name and name not in post.tags:
             post.tags.append(name)
