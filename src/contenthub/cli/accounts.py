@@ -15,6 +15,7 @@ from contenthub.cli.context import (
     JsonOption,
     UserOption,
     friendly_errors,
+    key_values,
     open_as,
     out,
 )
@@ -36,14 +37,9 @@ OptionsOption = Annotated[
 def _parse_options(pairs: list[str]) -> dict[str, str]:
     """``KEY=VALUE`` pairs; a relative ``root`` (the local site's folder) is taken from the
     current directory, since the server may run elsewhere."""
-    options: dict[str, str] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise InputError("option", f"{pair!r} is not KEY=VALUE")
-        if key == "root" and value:
-            value = str(Path(value).expanduser().resolve())
-        options[key] = value
+    options = key_values(pairs, "option")
+    if options.get("root"):
+        options["root"] = str(Path(options["root"]).expanduser().resolve())
     return options
 
 

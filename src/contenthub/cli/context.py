@@ -82,6 +82,17 @@ def open_as(user: str) -> tuple[Database, Principal]:
     return db, resolve_principal(db, user)
 
 
+def key_values(pairs: list[str], field: str) -> dict[str, str]:
+    """``KEY=VALUE`` pairs from repeated options (``KEY=`` gives an empty value)."""
+    found: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise InputError(field, f"{pair!r} is not KEY=VALUE")
+        found[key] = value
+    return found
+
+
 def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
     return {
         k: v.isoformat() if isinstance(v, datetime) else v

@@ -19,6 +19,7 @@ from contenthub.cli.context import (
     _iso,
     err,
     friendly_errors,
+    key_values,
     open_as,
     out,
 )
@@ -76,16 +77,15 @@ def _cron_in(timezone: str) -> Callable[[str], str]:
 
 
 def _parse_params(pairs: list[str]) -> dict[str, Any]:
-    params: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, raw = pair.partition("=")
-        if not sep or not key:
-            raise InputError("param", f"{pair!r} is not KEY=VALUE")
-        try:
-            params[key] = json.loads(raw)
-        except json.JSONDecodeError:
-            params[key] = raw
-    return params
+    """``KEY=VALUE`` pairs; a value that reads as JSON is taken as JSON, else as text."""
+    return {key: _json_or_text(raw) for key, raw in key_values(pairs, "param").items()}
+
+
+def _json_or_text(raw: str) -> Any:
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        return raw
 
 
 def _job_line(job: dict[str, Any]) -> str:
