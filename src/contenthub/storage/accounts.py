@@ -18,6 +18,7 @@ from contenthub.errors import InputError, NotFound
 from contenthub.states import ACTIVE
 from contenthub.storage.events import notify_new_work
 from contenthub.storage.models import Account, PublishTask
+from contenthub.storage.rows import snapshot
 from contenthub.storage.scope import owned
 
 ACCOUNT_STATUSES = ("active", "needs_login", "disabled")
@@ -40,20 +41,7 @@ class AccountRow:
 
 
 def _row(account: Account) -> AccountRow:
-    return AccountRow(
-        id=account.id,
-        user_id=account.user_id,
-        platform=account.platform,
-        name=account.name,
-        options=dict(account.options or {}),
-        credentials=account.credentials,
-        status=account.status,
-        status_message=account.status_message,
-        min_interval_seconds=account.min_interval_seconds,
-        daily_cap=account.daily_cap,
-        created_at=account.created_at,
-        updated_at=account.updated_at,
-    )
+    return snapshot(AccountRow, account, options=dict(account.options or {}))
 
 
 def _refuse_taken_name(

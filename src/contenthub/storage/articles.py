@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from contenthub.errors import InputError, NotFound
 from contenthub.storage.models import Article
+from contenthub.storage.rows import snapshot
 from contenthub.storage.scope import owned
 
 
@@ -28,16 +29,7 @@ class ArticleRow:
 
 
 def _row(article: Article) -> ArticleRow:
-    return ArticleRow(
-        id=article.id,
-        user_id=article.user_id,
-        title=article.title,
-        body=article.body,
-        tags=list(article.tags or []),
-        cover=article.cover,
-        created_at=article.created_at,
-        updated_at=article.updated_at,
-    )
+    return snapshot(ArticleRow, article, tags=list(article.tags or []))
 
 
 def article_create(

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from contenthub.errors import NotFound
 from contenthub.storage.models import ApiToken, User
+from contenthub.storage.rows import snapshot
 from contenthub.storage.users import UserRow
 from contenthub.storage.users import _row as _user_row
 
@@ -35,15 +36,7 @@ class TokenHolder:
 
 
 def _row(token: ApiToken) -> TokenRow:
-    return TokenRow(
-        id=token.id,
-        user_id=token.user_id,
-        name=token.name,
-        prefix=token.prefix,
-        created_at=token.created_at,
-        last_used_at=token.last_used_at,
-        revoked_at=token.revoked_at,
-    )
+    return snapshot(TokenRow, token)
 
 
 def token_insert(

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from contenthub.errors import InputError, NotFound
 from contenthub.storage.models import User
+from contenthub.storage.rows import snapshot
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,7 @@ class UserRow:
 
 
 def _row(user: User) -> UserRow:
-    return UserRow(user.id, user.name, user.role, user.max_running, user.created_at)
+    return snapshot(UserRow, user)
 
 
 def user_insert(

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import dataclasses
+
 from fastapi import APIRouter, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -13,18 +15,9 @@ router = APIRouter(prefix="/accounts", tags=["accounts"])
 
 
 def _out(account: AccountRow) -> AccountOut:
-    return AccountOut(
-        id=account.id,
-        platform=account.platform,
-        name=account.name,
-        options=account.options,
-        status=account.status,
-        status_message=account.status_message,
-        min_interval_seconds=account.min_interval_seconds,
-        daily_cap=account.daily_cap,
-        has_credentials=bool(account.credentials),
-        created_at=account.created_at,
-    )
+    """The account as the API shows it: whether credentials are stored, never what they are."""
+    fields = dataclasses.asdict(account) | {"has_credentials": bool(account.credentials)}
+    return AccountOut.model_validate(fields)
 
 
 @router.post("", status_code=201)
