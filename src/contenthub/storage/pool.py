@@ -19,6 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from contenthub.errors import InputError
 from contenthub.states import FINAL, TaskStatus
 from contenthub.storage.jobs import RunStatus
 from contenthub.storage.models import Article, JobRun, PoolEntry, PoolEntryTask, PublishTask
@@ -33,6 +34,9 @@ class PoolStatus(StrEnum):
     PUBLISHED = "published"
     FAILED = "failed"
     CANCELLED = "cancelled"
+
+
+POOL_STATUSES = tuple(s.value for s in PoolStatus)
 
 
 def entry_out(entry: PoolEntry, title: str | None) -> dict[str, Any]:
@@ -115,6 +119,9 @@ def pool_entry_list(
     offset: int = 0,
 ) -> tuple[list[dict[str, Any]], int]:
     """Entries in release order (priority, then scheduled time), with the total that match."""
+    for status in statuses:
+        if status not in POOL_STATUSES:
+            raise InputError("status", f"must be one of {', '.join(POOL_STATUSES)}")
     filters = []
     if scope is not None:
         filters.append(PoolEntry.user_id == scope)
