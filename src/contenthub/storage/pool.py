@@ -175,17 +175,20 @@ def pool_entry_cancel(session: Session, entry_id: int, *, now: datetime) -> dict
 
 def pool_entry_open_task_ids(session: Session, entry_id: int, *, release_no: int) -> list[str]:
     """Public ids of the release's tasks that have not ended."""
-    return list(
-        session.scalars(
-            sa.select(PublishTask.public_id)
-            .join(PoolEntryTask, PoolEntryTask.task_id == PublishTask.id)
-            .where(
-                PoolEntryTask.entry_id == entry_id,
-                PoolEntryTask.release_no == release_no,
-                PublishTask.status.not_in([s.value for s in FINAL]),
-            )
-        )
+    query = _entry_tasks(PublishTask.public_id, entry_id=entry_id, release_no=release_no)
+    return list(session.scalars(query.where(PublishTask.status.not_in([s.value for s in FINAL]))))
+
+
+def _entry_tasks(*columns: Any, entry_id: int, release_no: int | None = None) -> sa.Select[Any]:
+    """``columns`` of the tasks the entry released: in one release, or in any."""
+    query = (
+        sa.select(*columns)
+        .join(PoolEntryTask, PoolEntryTask.task_id == PublishTask.id)
+        .where(PoolEntryTask.entry_id == entry_id)
     )
+    if release_no is not None:
+        query = query.where(PoolEntryTask.release_no == release_no)
+    return query
 
 
 def _entry(session: Session, entry_id: int) -> PoolEntry:
@@ -238,16 +241,8 @@ def pool_entry_take(
 
 def pool_entry_published_accounts(session: Session, entry_id: int) -> set[int]:
     """Accounts an earlier release of the entry has already published to."""
-    return set(
-        session.scalars(
-            sa.select(PublishTask.account_id)
-            .join(PoolEntryTask, PoolEntryTask.task_id == PublishTask.id)
-            .where(
-                PoolEntryTask.entry_id == entry_id,
-                PublishTask.status == TaskStatus.SUCCEEDED.value,
-            )
-        )
-    )
+    query = _entry_tasks(PublishTask.account_id, entry_id=entry_id)
+    return set(session.scalars(query.where(PublishTask.status == TaskStatus.SUCCEEDED.value)))
 
 
 def pool_entry_release(
@@ -275,19 +270,17 @@ def pool_entry_release_tasks(
     session: Session, entry_id: int, *, release_no: int
 ) -> list[dict[str, Any]]:
     """The tasks of one release, as the entry's result records them."""
-    rows = session.execute(
-        sa.select(
-            PublishTask.public_id,
-            PublishTask.account_id,
-            PublishTask.status,
-            PublishTask.result_url,
-            PublishTask.post_id,
-            PublishTask.error_message,
-        )
-        .join(PoolEntryTask, PoolEntryTask.task_id == PublishTask.id)
-        .where(PoolEntryTask.entry_id == entry_id, PoolEntryTask.release_no == release_no)
-        .order_by(PublishTask.id)
-    ).all()
+    query = _entry_tasks(
+        PublishTask.public_id,
+        PublishTask.account_id,
+        PublishTask.status,
+        PublishTask.result_url,
+        PublishTask.post_id,
+        PublishTask.error_message,
+        entry_id=entry_id,
+        release_no=release_no,
+    )
+    rows = session.execute(query.order_by(PublishTask.id)).all()
     return [
         {
             "task_id": r.public_id,
