@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from contenthub.clock import utcnow
 from contenthub.config import Settings
@@ -80,6 +81,14 @@ def open_as(user: str) -> tuple[Database, Principal]:
     """The configured database, and the principal a command acts as."""
     db = open_db(Settings.from_env())
     return db, resolve_principal(db, user)
+
+
+def print_counts(counts: Mapping[str, int], noun: str) -> None:
+    """A two-column table: each status, and how many ``noun`` are in it."""
+    table = Table("status", noun)
+    for status, count in counts.items():
+        table.add_row(status, str(count))
+    out.print(table)
 
 
 def key_values(pairs: list[str], field: str) -> dict[str, str]:

@@ -21,6 +21,7 @@ from contenthub.cli.context import (
     friendly_errors,
     open_as,
     out,
+    print_counts,
 )
 from contenthub.clock import utcnow
 from contenthub.services import pool
@@ -138,10 +139,7 @@ def pool_stats(user: UserOption = DEFAULT_USER, as_json: JsonOption = False) -> 
     if as_json:
         out.print_json(json.dumps(counts))
         return
-    table = Table("status", "entries")
-    for status, count in counts.items():
-        table.add_row(status, str(count))
-    out.print(table)
+    print_counts(counts, "entries")
 
 
 @app.command("cancel")

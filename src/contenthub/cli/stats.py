@@ -20,6 +20,7 @@ from contenthub.cli.context import (
     friendly_errors,
     open_as,
     out,
+    print_counts,
 )
 from contenthub.cli.root import app
 from contenthub.clock import utcnow
@@ -64,10 +65,7 @@ def stats(
     if as_json:
         out.print_json(json.dumps({"by_status_now": counts, **report}, default=_iso))
         return
-    table = Table("status", "tasks")
-    for status, count in sorted(counts.items()):
-        table.add_row(status, str(count))
-    out.print(table)
+    print_counts(dict(sorted(counts.items())), "tasks")
     _print_report(report)
 
 
