@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 from typing import Annotated, Any
 
 import typer
@@ -44,8 +43,7 @@ def stats(
     """Your tasks by status now, and per platform and account over a time range."""
     db, me = open_as(user)
     zone = zone_named(timezone)
-    end = _cli_time(until, "until", zone) or utcnow()
-    start = _cli_time(since, "since", zone) or end - timedelta(days=7)
+    start, end = _cli_time(since, "since", zone), _cli_time(until, "until", zone)
     account_ids = _account_ids(db, [account] if account else None, me.user_id)
     account_id = account_ids[0] if account_ids else None
 

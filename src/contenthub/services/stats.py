@@ -15,6 +15,7 @@ from contenthub.storage import Session, TaskOutcome
 # The final statuses in lifecycle order: the report's columns.
 ENDED = tuple(status for status in TaskStatus if status in FINAL)
 MAX_ROWS = 200_000  # a bound on what one report reads
+DEFAULT_RANGE = timedelta(days=7)
 MAX_RANGE = timedelta(days=366)
 TOP_REASONS = 10
 
@@ -69,14 +70,16 @@ def stats_report(
     session: Session,
     *,
     scope: int | None,
-    since: datetime,
-    until: datetime,
+    since: datetime | None,
+    until: datetime | None,
     now: datetime,
     platform: str | None = None,
     account_id: int | None = None,
 ) -> dict[str, Any]:
     """Tasks that ended in ``[since, until)``, overall, per platform and per account; the
-    queue as it is ``now``."""
+    queue as it is ``now``. The range is by default the :data:`DEFAULT_RANGE` up to now."""
+    until = until or now
+    since = since or until - DEFAULT_RANGE
     if since >= until:
         raise InputError("since", "must be before until")
     if until - since > MAX_RANGE:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Query
@@ -26,14 +25,12 @@ def statistics(
 ) -> dict[str, Any]:
     """Tasks that ended in the range, per platform and per account: counts by final status,
     success rate, publish duration p50/p95, failure reasons ranked; the queue right now."""
-    end = until or utcnow()
-    start = since or end - timedelta(days=7)
     return db.read(
         lambda s: stats_report(
             s,
             scope=user.scope,
-            since=start,
-            until=end,
+            since=since,
+            until=until,
             now=utcnow(),
             platform=platform,
             account_id=account_id,
