@@ -4,6 +4,7 @@ per test, and an in-memory PublishContext that records what a worker would."""
 from __future__ import annotations
 
 import asyncio
+import os
 import struct
 import uuid
 import zlib
@@ -13,6 +14,7 @@ from typing import Any
 import pytest
 
 from contenthub.errors import PublishCancelled
+from contenthub.platforms import outbound
 from contenthub.platforms.base import PublishResult, TaskContent
 from contenthub.platforms.registry import publisher_for
 from contenthub.sandbox.server import SandboxServer
@@ -66,8 +68,14 @@ class RecordingContext:
 
 @pytest.fixture(scope="session")
 def sandbox_server() -> Iterator[SandboxServer]:
-    with SandboxServer() as server:
-        yield server
+    """The sandbox on loopback, allowed as an administrator would allow it: in this process
+    (adapters called directly) and in the environment that workers started later inherit."""
+    with SandboxServer() as server, pytest.MonkeyPatch.context() as env:
+        host = server.url.removeprefix("http://")
+        allowed = os.environ.get(outbound.ALLOW_SETTING, "")
+        env.setenv(outbound.ALLOW_SETTING, ",".join(filter(None, [allowed, host])))
+        with outbound.allowing(host):
+            yield server
 
 
 @pytest.fixture
