@@ -99,8 +99,8 @@ def address_kind(address: IPAddress) -> str | None:
         (address.is_link_local, "a link-local address (cloud metadata lives there)"),
         (address.is_multicast, "a multicast address"),
         (address in _SHARED, "a shared (carrier-grade NAT) address"),
-        (address.is_private, "a private address"),
         (address.is_reserved, "a reserved address"),
+        (address.is_private, "a private address"),
         (not address.is_global, "not a public address"),
     )
     return next((why for refused, why in checks if refused), None)
