@@ -4,7 +4,6 @@ per test, and an in-memory PublishContext that records what a worker would."""
 from __future__ import annotations
 
 import asyncio
-import os
 import struct
 import uuid
 import zlib
@@ -69,13 +68,9 @@ class RecordingContext:
 @pytest.fixture(scope="session")
 def sandbox_server() -> Iterator[SandboxServer]:
     """The sandbox on loopback, allowed as an administrator would allow it: in this process
-    (adapters called directly) and in the environment that workers started later inherit."""
-    with SandboxServer() as server, pytest.MonkeyPatch.context() as env:
-        host = server.url.removeprefix("http://")
-        allowed = os.environ.get(outbound.ALLOW_SETTING, "")
-        env.setenv(outbound.ALLOW_SETTING, ",".join(filter(None, [allowed, host])))
-        with outbound.allowing(host):
-            yield server
+    (adapters called directly) and, through ``harness.worker_env``, in the workers it starts."""
+    with SandboxServer() as server, outbound.allowing(server.url.removeprefix("http://")):
+        yield server
 
 
 @pytest.fixture
