@@ -31,6 +31,7 @@ from cryptography.fernet import Fernet
 
 from contenthub import storage
 from contenthub.clock import utcnow
+from contenthub.platforms import outbound
 from contenthub.sandbox.server import SandboxClient, account_description
 from contenthub.secrets_box import SecretBox
 from contenthub.storage import NewTask, migrate, task_enqueue
@@ -152,21 +153,23 @@ def main() -> None:
     os.environ.setdefault("CONTENTHUB_DATA_DIR", str(folder))
     proc, sandbox = start_sandbox()
     try:
-        admin = SandboxClient(sandbox)
-        admin.add_fault(
-            "zhihu",
-            "latency",
-            on="publish",
-            min_ms=LATENCY_SECONDS * 1000,
-            max_ms=LATENCY_SECONDS * 1000,
-        )
-        slow = scenario(database_url, sandbox, box, accounts=4, publishes=10, slots=4)
-        admin.clear_faults()
-        overhead = [
-            scenario(database_url, sandbox, box, accounts=slots, publishes=n, slots=slots)
-            for slots, n in ((1, 40), (4, 80), (16, 160))
-        ]
-        admin.close()
+        # The sandbox is on loopback: allowed as an administrator would allow it.
+        with outbound.allowing(sandbox.removeprefix("http://")):
+            admin = SandboxClient(sandbox)
+            admin.add_fault(
+                "zhihu",
+                "latency",
+                on="publish",
+                min_ms=LATENCY_SECONDS * 1000,
+                max_ms=LATENCY_SECONDS * 1000,
+            )
+            slow = scenario(database_url, sandbox, box, accounts=4, publishes=10, slots=4)
+            admin.clear_faults()
+            overhead = [
+                scenario(database_url, sandbox, box, accounts=slots, publishes=n, slots=slots)
+                for slots, n in ((1, 40), (4, 80), (16, 160))
+            ]
+            admin.close()
     finally:
         proc.terminate()
         proc.wait(timeout=10)

@@ -26,12 +26,16 @@ class Settings:
     shutdown_grace_seconds: float = 30.0
     submissions_per_minute: int = 20
     extra_platform_modules: tuple[str, ...] = field(default_factory=tuple)
+    # Hosts, host:port, addresses or CIDR networks that outbound requests may reach although
+    # they are not public (loopback, LAN …): the platform sandbox, a WordPress on the LAN.
+    outbound_allow: tuple[str, ...] = field(default_factory=tuple)
 
     @classmethod
     def from_env(cls) -> Settings:
         data_dir = Path(os.environ.get("CONTENTHUB_DATA_DIR") or Path.cwd() / "data")
         url = os.environ.get("CONTENTHUB_DATABASE_URL") or f"sqlite:///{data_dir / 'contenthub.db'}"
         modules = os.environ.get("CONTENTHUB_PLATFORM_MODULES", "")
+        allow = os.environ.get("CONTENTHUB_OUTBOUND_ALLOW", "")
         return cls(
             database_url=url,
             data_dir=data_dir,
@@ -40,4 +44,5 @@ class Settings:
             shutdown_grace_seconds=_float("CONTENTHUB_SHUTDOWN_GRACE_SECONDS", 30.0),
             submissions_per_minute=int(_float("CONTENTHUB_SUBMISSIONS_PER_MINUTE", 20)),
             extra_platform_modules=tuple(m.strip() for m in modules.split(",") if m.strip()),
+            outbound_allow=tuple(a.strip() for a in allow.split(",") if a.strip()),
         )

@@ -9,6 +9,7 @@ import pytest
 
 from contenthub import storage
 from contenthub.errors import InputError, NotFound
+from contenthub.platforms import outbound
 from contenthub.sandbox.demo import demo_accounts
 from contenthub.secrets_box import SecretBox
 from contenthub.services import accounts, articles, users
@@ -74,17 +75,19 @@ def test_demo_binding_points_existing_accounts_at_the_sandbox_again(
 ) -> None:
     make_user(db, "local")
     me = principal(db, "local")
-    names = accounts.bind_demo_accounts(db, me, SANDBOX, box, now=T0)
-    assert names == [spec["name"] for spec in demo_accounts(SANDBOX)]
-    first = db.read(lambda s: accounts.account_find(s, names[0], me))
-    db.write(lambda s: storage.account_set_status(s, first.id, "needs_login", now=T0))
+    # As `serve --demo` does: the sandbox is allowed as an outbound host before binding.
+    with outbound.allowing("127.0.0.1:8900", "127.0.0.1:9999"):
+        names = accounts.bind_demo_accounts(db, me, SANDBOX, box, now=T0)
+        assert names == [spec["name"] for spec in demo_accounts(SANDBOX)]
+        first = db.read(lambda s: accounts.account_find(s, names[0], me))
+        db.write(lambda s: storage.account_set_status(s, first.id, "needs_login", now=T0))
 
-    again = accounts.bind_demo_accounts(db, me, "http://127.0.0.1:9999", box, now=T0)
-    assert again == names
-    rebound = db.read(lambda s: accounts.account_find(s, names[0], me))
-    assert rebound.id == first.id and rebound.status == "active"
-    assert "9999" in str(rebound.options)
-    assert len(db.read(lambda s: accounts.account_list(s, scope=me.user_id))) == len(names)
+        again = accounts.bind_demo_accounts(db, me, "http://127.0.0.1:9999", box, now=T0)
+        assert again == names
+        rebound = db.read(lambda s: accounts.account_find(s, names[0], me))
+        assert rebound.id == first.id and rebound.status == "active"
+        assert "9999" in str(rebound.options)
+        assert len(db.read(lambda s: accounts.account_list(s, scope=me.user_id))) == len(names)
 
 
 def test_users_are_made_one_way_and_tokens_authenticate_until_revoked(db: Database) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from contenthub.errors import PublishCancelled
+from contenthub.platforms import outbound
 from contenthub.platforms.base import PublishResult, TaskContent
 from contenthub.platforms.registry import publisher_for
 from contenthub.sandbox.server import SandboxServer
@@ -66,7 +67,9 @@ class RecordingContext:
 
 @pytest.fixture(scope="session")
 def sandbox_server() -> Iterator[SandboxServer]:
-    with SandboxServer() as server:
+    """The sandbox on loopback, allowed as an administrator would allow it: in this process
+    (adapters called directly) and, through ``harness.worker_env``, in the workers it starts."""
+    with SandboxServer() as server, outbound.allowing(server.url.removeprefix("http://")):
         yield server
 
 

@@ -10,6 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
+from contenthub.platforms import outbound
+
 T = TypeVar("T")
 SUPPORT = Path(__file__).resolve().parent
 CONTENTHUB = str(Path(sys.executable).parent / "contenthub")
@@ -24,6 +26,10 @@ def worker_env(database_url: str, data_dir: Path, **extra: str) -> dict[str, str
         "CONTENTHUB_POLL_SECONDS": "0.2",
         "PYTHONPATH": os.pathsep.join([str(SUPPORT), os.environ.get("PYTHONPATH", "")]),
     }
+    # What this test process allows (its sandbox, WordPress, image servers), the worker too.
+    allowed = [rule.text for rule in outbound.current_policy().allow]
+    if allowed:
+        env[outbound.ALLOW_SETTING] = ",".join(allowed)
     env.update(extra)
     return env
 

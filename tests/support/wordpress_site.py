@@ -52,6 +52,8 @@ import httpx
 import pymysql
 from sqlalchemy.engine import make_url
 
+from contenthub.platforms import outbound
+
 WORDPRESS_ROOT = Path("/usr/share/wordpress")
 MYSQL_ADMIN = os.environ.get("CONTENTHUB_TEST_MYSQL", "mysql+pymysql://root@127.0.0.1:3306/test")
 PHP = shutil.which("php") or "/usr/bin/php"
@@ -491,18 +493,20 @@ def wordpress_site(workdir: Path, *, username: str = "contenthub") -> Iterator[W
         else:
             raise RuntimeError(f"php -S could not serve on a free port; see {log}")
         lap("serve")
-        yield WordPressSite(
-            base_url=base_url,
-            username=username,
-            password=password,
-            app_password=installed["app_password"],
-            version=installed["version"],
-            docroot=docroot,
-            database=db.name,
-            pid=proc.pid,
-            startup_seconds=round(time.monotonic() - started, 3),
-            timings=timings,
-        )
+        # A WordPress on loopback is what CONTENTHUB_OUTBOUND_ALLOW is for: allow this one.
+        with outbound.allowing(f"127.0.0.1:{port}"):
+            yield WordPressSite(
+                base_url=base_url,
+                username=username,
+                password=password,
+                app_password=installed["app_password"],
+                version=installed["version"],
+                docroot=docroot,
+                database=db.name,
+                pid=proc.pid,
+                startup_seconds=round(time.monotonic() - started, 3),
+                timings=timings,
+            )
     finally:
         if proc is not None:
             _stop(proc)
@@ -563,8 +567,10 @@ def serve_files(files: dict[str, tuple[bytes, str]]) -> Iterator[FileServer]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
+    port = server.server_address[1]
     try:
-        yield FileServer(url=f"http://127.0.0.1:{server.server_address[1]}", hits=hits)
+        with outbound.allowing(f"127.0.0.1:{port}"):  # the images' host, as an admin would
+            yield FileServer(url=f"http://127.0.0.1:{port}", hits=hits)
     finally:
         server.shutdown()
         server.server_close()

@@ -19,6 +19,7 @@ from contenthub.cli.root import app
 from contenthub.clock import utcnow
 from contenthub.config import Settings
 from contenthub.logs import setup_logging
+from contenthub.platforms import outbound
 from contenthub.secrets_box import SecretBox
 from contenthub.services import accounts
 from contenthub.storage import migrate
@@ -26,6 +27,12 @@ from contenthub.storage.db import Database
 from contenthub.worker import Worker, WorkerConfig
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+
+
+def configure_outbound(settings: Settings, *extra: str) -> None:
+    """The process's outbound policy from the settings (a bad entry stops the start), plus
+    what this command itself serves (the demo sandbox)."""
+    outbound.configure(outbound.policy_from_settings([*settings.outbound_allow, *extra]))
 
 
 def make_worker(settings: Settings, db: Database, slots: int) -> Worker:
@@ -98,6 +105,8 @@ def serve(
     """Upgrade the database and run the API and the workers (one process for one machine)."""
     setup_logging()
     settings = Settings.from_env()
+    # --demo: the sandbox this process serves on loopback is the one non-public host allowed.
+    configure_outbound(settings, *([f"127.0.0.1:{sandbox_port}"] if demo else []))
     db = open_db(settings, upgrade=True, pool_size=slots + 24)
     me = resolve_principal(db, DEFAULT_USER)
     where = db.engine.url.render_as_string(hide_password=True)
@@ -149,6 +158,7 @@ def api(
 
     setup_logging()
     settings = Settings.from_env()
+    configure_outbound(settings)  # each API process reads the same setting again
     open_db(settings, upgrade=True).dispose()
     err.print(f"contenthub: API on http://{host}:{port}/api/v1 in {processes} process(es)")
     uvicorn.run(
@@ -170,6 +180,7 @@ def worker(
     """Run an extra worker process against the same database."""
     setup_logging()
     settings = Settings.from_env()
+    configure_outbound(settings)
     db = open_db(settings, upgrade=True, pool_size=slots + 4)
     asyncio.run(make_worker(settings, db, slots).run())
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Literal, Protocol
 
 from contenthub.errors import Transient
 
@@ -88,6 +88,12 @@ class Publisher(ABC):
     # The pacing an account of this platform needs between publish starts, in seconds: what
     # to give its ``min_interval_seconds`` (0: the platform sets no such limit).
     min_interval_seconds: ClassVar[float] = 0.0
+    # What an account's ``base_url`` option may be (checked when the account is saved, by
+    # ``outbound.check_base_url``): "fixed" — the platform has one address, so an override
+    # (a sandbox, a mirror) must name a host an administrator allowed; "site" — self-hosted
+    # (WordPress, Ghost …), the account names its own site: any public http(s) address;
+    # "display" — only written into links, never fetched.
+    base_url_use: ClassVar[Literal["fixed", "site", "display"]] = "fixed"
 
     @abstractmethod
     async def publish(self, ctx: PublishContext, task: TaskContent) -> PublishResult:

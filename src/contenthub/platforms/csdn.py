@@ -19,8 +19,6 @@ import uuid
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
-
 from contenthub.errors import AuthExpired, Rejected, Transient
 from contenthub.platforms.base import (
     AccountAccess,
@@ -36,8 +34,8 @@ from contenthub.platforms.transport import (
     CookieSession,
     host_url,
     json_body,
+    new_client,
     send,
-    shared_tls,
 )
 
 PLATFORM = "csdn"
@@ -208,7 +206,7 @@ class _Editor(CookieSession):
         }
         files = {"file": (image.filename, image.data, image.content_type)}
         # The OSS host gets only the policy, never the CSDN cookies.
-        async with httpx.AsyncClient(timeout=self.client.timeout, verify=shared_tls()) as oss:
+        async with new_client(self.options) as oss:
             response = await send(
                 oss, "POST", str(grant["host"]), PLATFORM, data=fields, files=files
             )

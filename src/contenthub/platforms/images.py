@@ -4,6 +4,11 @@ uploads the same image again. Images already on the platform's CDN are left as t
 
 Sources: ``http(s)://`` URLs (downloaded without the account's credentials, which belong to the
 platform alone) and ``data:`` URIs. Anything else cannot be fetched by a server.
+
+Downloads go through the outbound policy (``platforms/outbound.py``) like every other request:
+an image URL that points at the server's own network (or redirects there) is refused, and the
+publish fails ``rejected`` naming it, even on platforms that otherwise keep an image's original
+URL when its upload fails. A download stops as soon as it exceeds the platform's size limit.
 """
 
 from __future__ import annotations
@@ -20,8 +25,9 @@ import httpx
 
 from contenthub.errors import Rejected, Transient
 from contenthub.platforms.base import PublishContext
+from contenthub.platforms.outbound import OutboundRefused
 from contenthub.platforms.render import map_prose
-from contenthub.platforms.transport import shared_tls
+from contenthub.platforms.transport import new_client
 
 CHECKPOINT_KEY = "images"
 _MARKDOWN_IMAGE = re.compile(r"(!\[[^\]]*\]\(\s*<?)([^)\s>]+)")
@@ -106,21 +112,43 @@ async def fetch_image(client: httpx.AsyncClient, url: str, *, max_bytes: int) ->
             raise Rejected("an inline data: image is not valid base64") from None
         declared = header[5:].split(";")[0]
     elif urlsplit(url).scheme in ("http", "https"):
-        try:
-            response = await client.get(url, follow_redirects=True)
-        except httpx.HTTPError as error:
-            raise Transient(f"cannot download image {url}: {type(error).__name__}") from None
-        if response.status_code >= 500 or response.status_code == 429:
-            raise Transient(f"image {url} answered HTTP {response.status_code}")
-        if response.status_code != 200:
-            raise Rejected(f"image {url} cannot be downloaded (HTTP {response.status_code})")
-        data, declared = response.content, response.headers.get("content-type", "")
+        data, declared = await _download(client, url, max_bytes)
     else:
         raise Rejected(f"image {url} is not a http(s) URL or data: URI")
     if len(data) > max_bytes:
         raise Rejected(f"image {url} is larger than the platform's {max_bytes // 1024} KB limit")
     content_type, extension = _sniff(data, declared)
     return ImageFile(data=data, content_type=content_type, extension=extension)
+
+
+def download_client() -> httpx.AsyncClient:
+    """A client for images: no account options, no credentials, redirects followed (each hop
+    checked by the outbound policy)."""
+    return new_client({}, follow_redirects=True)
+
+
+async def _download(client: httpx.AsyncClient, url: str, max_bytes: int) -> tuple[bytes, str]:
+    too_big = f"image {url} is larger than the platform's {max_bytes // 1024} KB limit"
+    try:
+        async with client.stream("GET", url, follow_redirects=True) as response:
+            if response.status_code >= 500 or response.status_code == 429:
+                raise Transient(f"image {url} answered HTTP {response.status_code}")
+            if response.status_code != 200:
+                raise Rejected(f"image {url} cannot be downloaded (HTTP {response.status_code})")
+            declared_size = response.headers.get("content-length", "")
+            if declared_size.isdigit() and int(declared_size) > max_bytes:
+                raise Rejected(too_big)
+            chunks, size = [], 0
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > max_bytes:
+                    raise Rejected(too_big)
+                chunks.append(chunk)
+            return b"".join(chunks), response.headers.get("content-type", "")
+    except httpx.TooManyRedirects:
+        raise Rejected(f"image {url} redirects too many times") from None
+    except httpx.HTTPError as error:
+        raise Transient(f"cannot download image {url}: {type(error).__name__}") from None
 
 
 async def localize_images(
@@ -131,7 +159,7 @@ async def localize_images(
     sources = [*image_urls(body), *([cover] if cover else [])]
     pending = [u for u in dict.fromkeys(sources) if u not in uploaded and not policy.is_hosted(u)]
     if pending:
-        async with httpx.AsyncClient(timeout=30, verify=shared_tls()) as downloads:
+        async with download_client() as downloads:
             for url in pending:
                 platform_url = await _upload_one(downloads, url, policy)
                 if platform_url is None:
@@ -147,7 +175,7 @@ async def upload_once(ctx: PublishContext, key: str, url: str, policy: ImagePoli
     platform reference is checkpointed under ``key``."""
     if ctx.checkpoints.get(key):
         return str(ctx.checkpoints[key])
-    async with httpx.AsyncClient(timeout=30, verify=shared_tls()) as downloads:
+    async with download_client() as downloads:
         uploaded = await _upload_one(
             downloads, url, replace(policy, keep_original_on_failure=False)
         )
@@ -163,6 +191,8 @@ async def _upload_one(client: httpx.AsyncClient, url: str, policy: ImagePolicy) 
         if image.content_type not in policy.allowed_types:
             raise Rejected(f"image {url} is {image.content_type}, which the platform refuses")
         return await policy.upload(image)
+    except OutboundRefused:
+        raise  # the user pointed the server at its own network: say so, never paper over it
     except (Rejected, Transient):
         if policy.keep_original_on_failure:
             return None

@@ -57,6 +57,7 @@ def _site_root(options: Mapping[str, Any]) -> Path:
 
 class LocalPublisher(Publisher):
     platform = "local"
+    base_url_use = "display"  # only written into links; never fetched
 
     async def publish(self, ctx: PublishContext, task: TaskContent) -> PublishResult:
         root = _site_root(task.options)

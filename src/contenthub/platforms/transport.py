@@ -6,6 +6,9 @@ whose ``options["base_url"]`` is set sends every request for host ``H`` to ``{ba
 instead (the platform sandbox serves each platform under such a prefix). Single-host
 platforms whose site root *is* the base URL (WordPress, dev.to, WeChat's API) use
 ``origin_url`` instead: ``{base_url}{path}``.
+
+Every client comes from ``new_client``, which is ``outbound.guarded_client``: the one
+outbound-request policy (schemes, addresses, redirects, sizes, times) applies to all of them.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import Any, Self
 import httpx
 
 from contenthub.errors import AuthExpired, RateLimited, Transient
+from contenthub.platforms.outbound import MAX_REQUEST_SECONDS, guarded_client
 
 DEFAULT_TIMEOUT_SECONDS = 30.0
 USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) contenthub/0.1"
@@ -60,9 +64,15 @@ def shared_tls() -> ssl.SSLContext:
 
 
 def new_client(options: Mapping[str, Any], **kwargs: Any) -> httpx.AsyncClient:
-    timeout = float(options.get("timeout_seconds") or DEFAULT_TIMEOUT_SECONDS)
+    """The only way adapters (and image downloads) get an HTTP client: through the outbound
+    policy. ``options["timeout_seconds"]`` is the account's, bounded by the policy's."""
+    try:
+        timeout = float(options.get("timeout_seconds") or DEFAULT_TIMEOUT_SECONDS)
+    except (TypeError, ValueError):
+        timeout = DEFAULT_TIMEOUT_SECONDS
+    timeout = min(max(timeout, 1.0), MAX_REQUEST_SECONDS)
     headers = {"User-Agent": USER_AGENT, **kwargs.pop("headers", {})}
-    return httpx.AsyncClient(timeout=timeout, headers=headers, verify=shared_tls(), **kwargs)
+    return guarded_client(timeout=timeout, headers=headers, verify=shared_tls(), **kwargs)
 
 
 def retry_after_seconds(response: httpx.Response) -> float | None:

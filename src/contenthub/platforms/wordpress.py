@@ -25,7 +25,13 @@ from contenthub.platforms.base import (
     PublishResult,
     TaskContent,
 )
-from contenthub.platforms.images import ImageFile, ImagePolicy, fetch_image, localize_images
+from contenthub.platforms.images import (
+    ImageFile,
+    ImagePolicy,
+    download_client,
+    fetch_image,
+    localize_images,
+)
 from contenthub.platforms.render import markdown_to_wordpress_html, normalize_tags, summary
 from contenthub.platforms.transport import json_body, new_client, send
 
@@ -36,6 +42,7 @@ MAX_TAGS = 20
 
 class WordPressPublisher(Publisher):
     platform = PLATFORM
+    base_url_use = "site"  # self-hosted: the account names its own site
 
     async def check_login(self, account: AccountAccess) -> Identity:
         async with _Site(account) as site:
@@ -86,7 +93,7 @@ async def _ensure_featured_media(ctx: PublishContext, site: _Site, cover: str | 
         return None
     if ctx.checkpoints.get("featured_media"):
         return int(ctx.checkpoints["featured_media"])
-    async with httpx.AsyncClient(timeout=30) as downloads:
+    async with download_client() as downloads:
         image = await fetch_image(downloads, cover, max_bytes=20 * 1024 * 1024)
     media_id = int(await site.upload(image, "id"))
     await ctx.checkpoint("featured_media", media_id)

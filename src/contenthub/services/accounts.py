@@ -15,6 +15,7 @@ from contenthub import storage
 from contenthub.clock import utcnow
 from contenthub.errors import AuthExpired, InputError, NotFound, PublishError
 from contenthub.platforms.base import AccountAccess
+from contenthub.platforms.outbound import check_base_url
 from contenthub.platforms.registry import publisher_for
 from contenthub.secrets_box import SecretBox
 from contenthub.services.platforms import check_platform
@@ -57,6 +58,7 @@ def account_create(
     """Bind a platform account for ``me``; its credentials are sealed before they are stored."""
     check_platform(platform)
     _check_settings(name=name, min_interval_seconds=min_interval_seconds, daily_cap=daily_cap)
+    check_base_url(platform, options)
     account_id = storage.account_create(
         session,
         user_id=me.user_id,
@@ -117,6 +119,7 @@ def account_update(
     """Change what is given (None: keep). New credentials are sealed before they are stored."""
     account = account_get(session, account_id, scope=scope)
     _check_settings(name=name, min_interval_seconds=min_interval_seconds, daily_cap=daily_cap)
+    check_base_url(account.platform, options)
     storage.account_update(
         session,
         account.id,
