@@ -17,6 +17,15 @@ def _float(name: str, default: float) -> float:
         raise SystemExit(f"{name} must be a number, got {raw!r}") from None
 
 
+def _positive_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        raise SystemExit(f"{name} must be a whole number of bytes above 0, got {raw!r}")
+    return int(raw)
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str
@@ -29,6 +38,9 @@ class Settings:
     # Hosts, host:port, addresses or CIDR networks that outbound requests may reach although
     # they are not public (loopback, LAN …): the platform sandbox, a WordPress on the LAN.
     outbound_allow: tuple[str, ...] = field(default_factory=tuple)
+    # Request bodies above this are refused with 413 before they are read: a little above the
+    # 20 MiB an article's body may hold, leaving room for JSON escaping and the other fields.
+    max_request_bytes: int = 24 * 1024 * 1024
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -45,4 +57,5 @@ class Settings:
             submissions_per_minute=int(_float("CONTENTHUB_SUBMISSIONS_PER_MINUTE", 20)),
             extra_platform_modules=tuple(m.strip() for m in modules.split(",") if m.strip()),
             outbound_allow=tuple(a.strip() for a in allow.split(",") if a.strip()),
+            max_request_bytes=_positive_int("CONTENTHUB_MAX_REQUEST_BYTES", 24 * 1024 * 1024),
         )

@@ -42,6 +42,7 @@ COMMON_ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorBody, "description": "The body could not be read (not UTF-8 JSON)."},
     401: {"model": ErrorBody, "description": "No valid bearer token."},
     404: {"model": ErrorBody, "description": "No such resource for this user."},
+    413: {"model": ErrorBody, "description": "The request body is larger than the server takes."},
     422: {"model": ErrorBody, "description": "Bad input; `field` names what is wrong."},
 }
 
@@ -102,9 +103,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, error: HTTPException) -> JSONResponse:
-        code = {400: "unreadable", 404: "not_found", 405: "method_not_allowed"}.get(
-            error.status_code, "http_error"
-        )
+        code = {
+            400: "unreadable",
+            404: "not_found",
+            405: "method_not_allowed",
+            413: "too_large",
+        }.get(error.status_code, "http_error")
         return _error(error.status_code, code, str(error.detail), headers=error.headers)
 
     @app.exception_handler(Exception)
@@ -156,6 +160,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         app.include_router(router, prefix=PREFIX, responses=COMMON_ERRORS)
     app.include_router(ops.router)
     _install_latency_metric(app)
+    # Added last, so it is the outermost of ours: an oversized request is refused before any
+    # other middleware, the router or a handler sees it.
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_request_bytes)
     return app
 
 
@@ -212,3 +219,74 @@ def _route_label(scope: dict[str, Any]) -> str:
     if scope["path"].startswith(PREFIX) and not route.startswith(PREFIX):
         return PREFIX + route
     return route
+
+
+class RequestTooLarge(HTTPException):
+    """Raised from ``receive`` once a body without a (truthful) length passes the limit: an
+    HTTPException, so FastAPI's body reading lets it through instead of answering 400."""
+
+    def __init__(self, limit: int) -> None:
+        # The rest of the body is never read, so the connection cannot carry another request.
+        super().__init__(
+            413,
+            f"the request body is larger than {_size(limit)}, the server's limit",
+            headers={"Connection": "close"},
+        )
+
+
+def _size(limit: int) -> str:
+    mib = limit / (1024 * 1024)
+    return f"{mib:g} MiB" if mib >= 1 else f"{limit} bytes"
+
+
+class BodyLimitMiddleware:
+    """Refuses request bodies above ``limit`` bytes with 413 (the one error shape).
+
+    A declared ``Content-Length`` above the limit is refused before a byte of the body is
+    read: the application never runs. A body sent without a length (chunked) is counted as it
+    is received, and the first chunk that passes the limit stops it: the handler, which has
+    not started yet (FastAPI reads the whole body before calling it), never runs either.
+    """
+
+    def __init__(self, app: Any, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope["headers"]:
+            # The server (h11) has already refused a malformed or repeated Content-Length.
+            if name == b"content-length" and value.isdigit() and int(value) > self.limit:
+                await self._refuse(scope, receive, send)
+                return
+        received = 0
+        started = False
+
+        async def counted() -> dict[str, Any]:
+            nonlocal received
+            message: dict[str, Any] = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise RequestTooLarge(self.limit)
+            return message
+
+        async def watched(message: dict[str, Any]) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counted, watched)
+        except RequestTooLarge:
+            if started:  # a streaming answer had begun: all we can do is cut it
+                raise
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        error = RequestTooLarge(self.limit)
+        answer = _error(413, "too_large", str(error.detail), headers=error.headers)
+        await answer(scope, receive, send)
