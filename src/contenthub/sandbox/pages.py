@@ -25,8 +25,8 @@ def post_page(post: SandboxPost | None, *, markdown: bool = False) -> Response:
     )
 
 
-def image_response(state: SandboxState, key: str) -> Response:
-    image = state.images.get(key)
+def image_response(sandbox: SandboxState, key: str) -> Response:
+    image = sandbox.images.get(key)
     if image is None:
         return Response(status_code=404)
     return Response(image.data, media_type=image.content_type)
