@@ -88,20 +88,21 @@ def build_router(sandbox: state.SandboxState) -> APIRouter:
 
     async def gate(
         request: Request, operation: str, *, signed: bool = False
-    ) -> tuple[state.SandboxAccount | None, Response | None]:
+    ) -> state.SandboxAccount:
+        """The caller's account; or a Refusal with CSDN's answer."""
         account = sandbox.account(NAME, request.cookies.get("UserToken", ""))
         fault = await sandbox.before(NAME, account.name if account else None, operation)
         if fault is not None:
-            return account, fault_answer(fault)
+            raise pages.Refusal(fault_answer(fault))
         if account is None:
-            return None, JSONResponse(EXPIRED)
+            raise pages.Refusal(JSONResponse(EXPIRED))
         if signed and request.headers.get("origin") != "https://editor.csdn.net":
-            return account, Response("<html>403 Forbidden</html>", 403)  # the WAF
+            raise pages.Refusal(Response("<html>403 Forbidden</html>", 403))  # the WAF
         if signed and not _signature_ok(request):
-            refusal = JSONResponse({"message": "Invalid Signature"}, 400)
-            refusal.headers["X-Ca-Error-Message"] = "Invalid Signature"
-            return account, refusal
-        return account, None
+            answer = JSONResponse({"message": "Invalid Signature"}, 400)
+            answer.headers["X-Ca-Error-Message"] = "Invalid Signature"
+            raise pages.Refusal(answer)
+        return account
 
     def public_url(request: Request, post: state.SandboxPost) -> str:
         root = pages.root_url(request, PREFIX)
@@ -109,16 +110,12 @@ def build_router(sandbox: state.SandboxState) -> APIRouter:
 
     @router.get("/me.csdn.net/api/user/show")
     async def me(request: Request) -> Response:
-        account, refusal = await gate(request, "login")
-        if refusal or account is None:
-            return refusal or JSONResponse(EXPIRED)
+        account = await gate(request, "login")
         return _answer({"csdnid": account.user_id, "username": account.name})
 
     @router.get("/imgservice.csdn.net/direct/v1.0/image/upload")
     async def image_policy(request: Request) -> Response:
-        _, refusal = await gate(request, "image")
-        if refusal:
-            return refusal
+        await gate(request, "image")
         suffix = request.headers.get("x-image-suffix", "")
         if request.headers.get("x-image-app") != "direct_blog" or suffix not in {
             "png",
@@ -175,9 +172,7 @@ def build_router(sandbox: state.SandboxState) -> APIRouter:
     async def save_article(request: Request) -> Response:
         payload = await pages.json_payload(request)
         operation = "publish" if payload.get("status") == 0 else "draft"
-        account, refusal = await gate(request, operation, signed=True)
-        if refusal or account is None:
-            return refusal or JSONResponse(EXPIRED)
+        account = await gate(request, operation, signed=True)
         if problem := article_problem(payload):
             return _answer(None, 400, problem)
         post = sandbox.post(NAME, str(payload.get("id", "")))
@@ -199,9 +194,7 @@ def build_router(sandbox: state.SandboxState) -> APIRouter:
 
     @router.get(f"{BIZAPI}/blog-console-api/v3/editor/getArticle")
     async def get_article(request: Request, id: str = "") -> Response:
-        account, refusal = await gate(request, "lookup", signed=True)
-        if refusal or account is None:
-            return refusal or JSONResponse(EXPIRED)
+        account = await gate(request, "lookup", signed=True)
         post = sandbox.post(NAME, id)
         if post is None or post.account != account.name:
             return _answer(None, 404, "文章不存在")

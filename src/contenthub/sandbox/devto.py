@@ -51,16 +51,15 @@ def build_router(sandbox: state.SandboxState) -> APIRouter:
     router = APIRouter(prefix=PREFIX)
     creations: dict[str, deque[float]] = {}
 
-    async def gate(
-        request: Request, operation: str
-    ) -> tuple[state.SandboxAccount | None, Response | None]:
+    async def gate(request: Request, operation: str) -> state.SandboxAccount:
+        """The caller's account; or a Refusal with Forem's answer."""
         account = sandbox.account(NAME, request.headers.get("api-key", ""))
         fault = await sandbox.before(NAME, account.name if account else None, operation)
         if fault is not None:
-            return account, fault_answer(fault)
+            raise pages.Refusal(fault_answer(fault))
         if account is None:
-            return None, _error(401, "unauthorized")
-        return account, None
+            raise pages.Refusal(_error(401, "unauthorized"))
+        return account
 
     def article_json(request: Request, post: state.SandboxPost) -> dict[str, Any]:
         path = f"/{post.account}/{post.extra['slug']}"
@@ -98,9 +97,7 @@ def build_router(sandbox: state.SandboxState) -> APIRouter:
 
     @router.get("/api/users/me")
     async def me(request: Request) -> Response:
-        account, refusal = await gate(request, "login")
-        if refusal or account is None:
-            return refusal or _error(401, "unauthorized")
+        account = await gate(request, "login")
         ident = int(state.secret_for(NAME, account.name, "id")[:6], 16)
         return JSONResponse({"id": ident, "username": account.name, "name": account.name})
 
@@ -108,9 +105,7 @@ def build_router(sandbox: state.SandboxState) -> APIRouter:
     async def create(request: Request) -> Response:
         article = (await pages.json_payload(request)).get("article") or {}
         operation = "publish" if article.get("published") else "draft"
-        account, refusal = await gate(request, operation)
-        if refusal or account is None:
-            return refusal or _error(401, "unauthorized")
+        account = await gate(request, operation)
         if problem := check_article(article):
             return _error(422, problem)
         if (wait := creation_allowed(account.name)) is not None:
@@ -137,9 +132,7 @@ def build_router(sandbox: state.SandboxState) -> APIRouter:
     async def update(article_id: str, request: Request) -> Response:
         article = (await pages.json_payload(request)).get("article") or {}
         operation = "publish" if article.get("published") else "draft"
-        account, refusal = await gate(request, operation)
-        if refusal or account is None:
-            return refusal or _error(401, "unauthorized")
+        account = await gate(request, operation)
         post = sandbox.post(NAME, article_id)
         if post is None or post.account != account.name:
             return _error(404, "not found")

@@ -89,20 +89,23 @@ def build_router(sandbox: state.SandboxState) -> APIRouter:
     def csrf_token(account: state.SandboxAccount) -> str:
         return state.secret_for(NAME, account.name, "csrf")
 
-    async def gate(
-        request: Request, operation: str, *, write: bool = True
-    ) -> tuple[state.SandboxAccount | None, Response | None]:
+    async def gate(request: Request, operation: str, *, write: bool = True) -> state.SandboxAccount:
+        """The caller's account; or a Refusal with Juejin's answer."""
         account = who(request)
         fault = await sandbox.before(NAME, account.name if account else None, operation)
         if fault is not None:
-            return account, fault_answer(fault)
+            raise pages.Refusal(fault_answer(fault))
         if account is None:
-            return None, JSONResponse(MUST_LOGIN)
+            raise pages.Refusal(JSONResponse(MUST_LOGIN))
         if request.headers.get("origin") != "https://juejin.cn":
-            return account, pages.json_error(403, {"err_no": 403, "err_msg": "forbidden origin"})
+            raise pages.Refusal(
+                pages.json_error(403, {"err_no": 403, "err_msg": "forbidden origin"})
+            )
         if write and request.headers.get("x-secsdk-csrf-token") != csrf_token(account):
-            return account, pages.json_error(403, {"err_no": 4001, "err_msg": "csrf token invalid"})
-        return account, None
+            raise pages.Refusal(
+                pages.json_error(403, {"err_no": 4001, "err_msg": "csrf token invalid"})
+            )
+        return account
 
     def own_draft(account: state.SandboxAccount, draft_id: str) -> state.SandboxPost | None:
         post = sandbox.post(NAME, draft_id)
@@ -113,31 +116,28 @@ def build_router(sandbox: state.SandboxState) -> APIRouter:
 
     @router.get(f"{API}/user_api/v1/user/get")
     async def me(request: Request) -> Response:
-        account, refusal = await gate(request, "login", write=False)
-        if refusal or account is None:
-            return refusal or JSONResponse(MUST_LOGIN)
+        account = await gate(request, "login", write=False)
         return _envelope({"user_id": account.user_id, "user_name": account.name})
 
     @router.head(f"{API}/user_api/v1/sys/token")
     async def sys_token(request: Request) -> Response:
-        account, refusal = await gate(request, "login", write=False)
-        if refusal or account is None or request.headers.get("x-secsdk-csrf-request") != "1":
+        try:
+            account = await gate(request, "login", write=False)
+        except pages.Refusal:
+            account = None
+        if account is None or request.headers.get("x-secsdk-csrf-request") != "1":
             return Response(status_code=200)  # no token header: the client cannot write
         value = f"0,{csrf_token(account)},86370000,success,{account.user_id}"
         return Response(status_code=200, headers={"x-ware-csrf-token": value})
 
     @router.get(f"{API}/tag_api/v1/query_category_briefs")
     async def categories(request: Request) -> Response:
-        _, refusal = await gate(request, "draft", write=False)
-        if refusal:
-            return refusal
+        await gate(request, "draft", write=False)
         return _envelope([{"category_id": i, "category_name": n} for i, n in CATEGORIES])
 
     @router.post(f"{API}/tag_api/v1/query_tag_list")
     async def tag_search(request: Request) -> Response:
-        _, refusal = await gate(request, "draft")
-        if refusal:
-            return refusal
+        await gate(request, "draft")
         word = str((await pages.json_payload(request)).get("key_word", "")).strip()
         if not word:
             return _envelope([])
@@ -168,9 +168,7 @@ def build_router(sandbox: state.SandboxState) -> APIRouter:
 
     @router.post(f"{API}/content_api/v1/article_draft/create")
     async def draft_create(request: Request) -> Response:
-        account, refusal = await gate(request, "draft")
-        if refusal or account is None:
-            return refusal or JSONResponse(MUST_LOGIN)
+        account = await gate(request, "draft")
         payload = await pages.json_payload(request)
         if problem := draft_problem(payload):
             return _envelope(None, 2, problem)
@@ -182,9 +180,7 @@ def build_router(sandbox: state.SandboxState) -> APIRouter:
 
     @router.post(f"{API}/content_api/v1/article_draft/update")
     async def draft_update(request: Request) -> Response:
-        account, refusal = await gate(request, "draft")
-        if refusal or account is None:
-            return refusal or JSONResponse(MUST_LOGIN)
+        account = await gate(request, "draft")
         payload = await pages.json_payload(request)
         post = own_draft(account, str(payload.get("id", "")))
         if post is None:
@@ -196,31 +192,23 @@ def build_router(sandbox: state.SandboxState) -> APIRouter:
 
     async def draft_named(
         request: Request, step: str
-    ) -> tuple[state.SandboxAccount, state.SandboxPost] | Response:
-        """The caller's draft named by the body's ``draft_id``; or the answer refusing it."""
-        account, refusal = await gate(request, step)
-        if refusal or account is None:
-            return refusal or JSONResponse(MUST_LOGIN)
+    ) -> tuple[state.SandboxAccount, state.SandboxPost]:
+        """The caller's draft named by the body's ``draft_id``; or a Refusal."""
+        account = await gate(request, step)
         post = own_draft(account, str((await pages.json_payload(request)).get("draft_id", "")))
         if post is None:
-            return _envelope(None, 404, "草稿不存在")
+            raise pages.Refusal(_envelope(None, 404, "草稿不存在"))
         return account, post
 
     @router.post(f"{API}/content_api/v1/article_draft/detail")
     async def draft_detail(request: Request) -> Response:
-        found = await draft_named(request, "lookup")
-        if isinstance(found, Response):
-            return found
-        _, post = found
+        _, post = await draft_named(request, "lookup")
         draft = {"id": post.id, "title": post.title, "article_id": post.extra.get("post_id", "0")}
         return _envelope({"article_draft": draft})
 
     @router.post(f"{API}/content_api/v1/article/publish")
     async def publish(request: Request) -> Response:
-        found = await draft_named(request, "publish")
-        if isinstance(found, Response):
-            return found
-        account, post = found
+        account, post = await draft_named(request, "publish")
         if not post.extra.get("category_id") or not post.tags:
             return _envelope(None, 2, "请选择分类和至少一个标签")
         post.extra.setdefault("post_id", str(int(sandbox.new_id()) * 7))
@@ -240,9 +228,7 @@ def build_router(sandbox: state.SandboxState) -> APIRouter:
 
     @router.get(f"{API}/imagex/v2/gen_token")
     async def gen_token(request: Request) -> Response:
-        account, refusal = await gate(request, "image", write=False)
-        if refusal or account is None:
-            return refusal or JSONResponse(MUST_LOGIN)
+        await gate(request, "image", write=False)
         key_id = f"AKTP{sandbox.new_id()}"
         sts_secrets[key_id] = state.secret_for(NAME, key_id, "sts-secret")
         token = {
@@ -300,9 +286,7 @@ def build_router(sandbox: state.SandboxState) -> APIRouter:
 
     @router.get(f"{API}/imagex/v2/get_img_url")
     async def image_url(request: Request, uri: str = "") -> Response:
-        _, refusal = await gate(request, "image", write=False)
-        if refusal:
-            return refusal
+        await gate(request, "image", write=False)
         if uri not in sandbox.images:
             return _envelope(None, 404, "image not found")
         main = f"{pages.root_url(request, PREFIX)}/{CDN}/{uri}~tplv-k3u1fbpfcp-watermark.image"

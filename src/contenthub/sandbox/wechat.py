@@ -88,21 +88,22 @@ def build_router(sandbox: state.SandboxState) -> APIRouter:
         token = current.get(account.name)
         return token if token and tokens[token][1] > time.monotonic() else None
 
-    async def gate(
-        request: Request, operation: str
-    ) -> tuple[state.SandboxAccount | None, Response | None]:
+    async def gate(request: Request, operation: str) -> state.SandboxAccount:
+        """The account whose access_token the call carries; or a Refusal with WeChat's answer."""
         token = request.query_params.get("access_token", "")
         account, expires_at = tokens.get(token, (None, 0.0))
         fault = await sandbox.before(NAME, account.name if account else None, operation)
         if fault is not None:
             if fault.kind == "login_expired" and account is not None:
                 tokens[token] = (account, 0.0)  # this token is spent: the client must refresh
-            return account, fault_answer(fault)
+            raise pages.Refusal(fault_answer(fault))
         if account is None:
-            return None, _error(40001, "invalid credential, access_token is invalid or not latest")
+            raise pages.Refusal(
+                _error(40001, "invalid credential, access_token is invalid or not latest")
+            )
         if expires_at <= time.monotonic():
-            return account, _error(42001, "access_token expired")
-        return account, None
+            raise pages.Refusal(_error(42001, "access_token expired"))
+        return account
 
     @router.post("/cgi-bin/stable_token")
     async def stable_token(request: Request) -> Response:
@@ -136,9 +137,7 @@ def build_router(sandbox: state.SandboxState) -> APIRouter:
 
     @router.post("/cgi-bin/media/uploadimg")
     async def uploadimg(request: Request) -> Response:
-        _, refusal = await gate(request, "image")
-        if refusal:
-            return refusal
+        await gate(request, "image")
         uploaded = await upload(request)
         if uploaded is None:
             return _error(41005, "media data missing")
@@ -151,9 +150,7 @@ def build_router(sandbox: state.SandboxState) -> APIRouter:
 
     @router.post("/cgi-bin/material/add_material")
     async def add_material(request: Request, type: str = "") -> Response:
-        _, refusal = await gate(request, "image")
-        if refusal:
-            return refusal
+        await gate(request, "image")
         uploaded = await upload(request)
         if type != "image" or uploaded is None:
             return _error(40004, "invalid media type")
@@ -194,9 +191,7 @@ def build_router(sandbox: state.SandboxState) -> APIRouter:
 
     @router.post("/cgi-bin/draft/add")
     async def draft_add(request: Request) -> Response:
-        account, refusal = await gate(request, "draft")
-        if refusal or account is None:
-            return refusal or _error(40001, "invalid credential")
+        account = await gate(request, "draft")
         articles = (await pages.json_payload(request)).get("articles") or [{}]
         if problem := draft_problem(articles[0]):
             return problem
@@ -222,30 +217,22 @@ def build_router(sandbox: state.SandboxState) -> APIRouter:
 
     async def draft_named(
         request: Request, step: str
-    ) -> tuple[state.SandboxAccount, state.SandboxPost] | Response:
-        """The caller's draft named by the body's ``media_id``; or the answer refusing it."""
-        account, refusal = await gate(request, step)
-        if refusal or account is None:
-            return refusal or _error(40001, "invalid credential")
+    ) -> tuple[state.SandboxAccount, state.SandboxPost]:
+        """The caller's draft named by the body's ``media_id``; or a Refusal."""
+        account = await gate(request, step)
         post = own_post(account, str((await pages.json_payload(request)).get("media_id", "")))
         if post is None or post.status != "draft":
-            return _error(40007, "invalid media_id")
+            raise pages.Refusal(_error(40007, "invalid media_id"))
         return account, post
 
     @router.post("/cgi-bin/draft/get")
     async def draft_get(request: Request) -> Response:
-        found = await draft_named(request, "lookup")
-        if isinstance(found, Response):
-            return found
-        _, post = found
+        _, post = await draft_named(request, "lookup")
         return JSONResponse({"news_item": [news_item(post)]})
 
     @router.post("/cgi-bin/freepublish/submit")
     async def submit(request: Request) -> Response:
-        found = await draft_named(request, "publish")
-        if isinstance(found, Response):
-            return found
-        account, post = found
+        account, post = await draft_named(request, "publish")
         review = await sandbox.before(NAME, account.name, "review")
         final = 0
         if review is not None and review.kind == "reject":
@@ -267,9 +254,7 @@ def build_router(sandbox: state.SandboxState) -> APIRouter:
 
     @router.post("/cgi-bin/freepublish/get")
     async def job_status(request: Request) -> Response:
-        account, refusal = await gate(request, "publish_status")
-        if refusal or account is None:
-            return refusal or _error(40001, "invalid credential")
+        account = await gate(request, "publish_status")
         publish_id = str((await pages.json_payload(request)).get("publish_id", ""))
         job = jobs.get(publish_id)
         if job is None or not own_post(account, job.post_id):
@@ -296,9 +281,7 @@ def build_router(sandbox: state.SandboxState) -> APIRouter:
 
     @router.post("/cgi-bin/freepublish/batchget")
     async def published_list(request: Request) -> Response:
-        account, refusal = await gate(request, "lookup")
-        if refusal or account is None:
-            return refusal or _error(40001, "invalid credential")
+        account = await gate(request, "lookup")
         payload = await pages.json_payload(request)
         published = [
             p

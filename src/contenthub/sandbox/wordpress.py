@@ -70,22 +70,25 @@ def build_router(sandbox: state.SandboxState) -> APIRouter:
             return None
         return sandbox.account(NAME, login_key({"username": user, "app_password": password}))
 
-    async def gate(
-        request: Request, operation: str
-    ) -> tuple[state.SandboxAccount | None, Response | None]:
+    async def gate(request: Request, operation: str) -> state.SandboxAccount:
+        """The caller's account; or a Refusal with WordPress's answer."""
         account = who(request)
         fault = await sandbox.before(NAME, account.name if account else None, operation)
         if fault is not None:
-            return account, fault_answer(fault)
-        if account is None:
-            if request.headers.get("authorization"):
-                return None, _error(
+            raise pages.Refusal(fault_answer(fault))
+        if account is None and request.headers.get("authorization"):
+            raise pages.Refusal(
+                _error(
                     401,
                     "incorrect_password",
                     "The provided password is an invalid application password.",
                 )
-            return None, _error(401, "rest_not_logged_in", "You are not currently logged in.")
-        return account, None
+            )
+        if account is None:
+            raise pages.Refusal(
+                _error(401, "rest_not_logged_in", "You are not currently logged in.")
+            )
+        return account
 
     def post_json(request: Request, post: state.SandboxPost) -> dict[str, Any]:
         return {
@@ -100,9 +103,7 @@ def build_router(sandbox: state.SandboxState) -> APIRouter:
 
     @router.get(f"{API}/users/me")
     async def me(request: Request) -> Response:
-        account, refusal = await gate(request, "login")
-        if refusal or account is None:
-            return refusal or _error(401, "rest_not_logged_in", "You are not currently logged in.")
+        account = await gate(request, "login")
         return JSONResponse(
             {
                 "id": int(state.secret_for(NAME, account.name, "id")[:6], 16),
@@ -113,9 +114,7 @@ def build_router(sandbox: state.SandboxState) -> APIRouter:
 
     @router.post(f"{API}/media")
     async def media_upload(request: Request) -> Response:
-        _, refusal = await gate(request, "image")
-        if refusal:
-            return refusal
+        await gate(request, "image")
         match = re.search(r'filename="?([^";]+)"?', request.headers.get("content-disposition", ""))
         if match is None:
             return _error(
@@ -139,17 +138,13 @@ def build_router(sandbox: state.SandboxState) -> APIRouter:
 
     @router.get(f"{API}/tags")
     async def tag_search(request: Request, search: str = "") -> Response:
-        _, refusal = await gate(request, "tags")
-        if refusal:
-            return refusal
+        await gate(request, "tags")
         found = [{"id": i, "name": n} for i, n in tags.items() if search.lower() in n.lower()]
         return JSONResponse(found)
 
     @router.post(f"{API}/tags")
     async def tag_create(request: Request) -> Response:
-        _, refusal = await gate(request, "tags")
-        if refusal:
-            return refusal
+        await gate(request, "tags")
         name = str((await pages.json_payload(request)).get("name", "")).strip()
         if not name:
             return _error(400, "rest_missing_callback_param", "Missing parameter(s): name")
@@ -190,9 +185,7 @@ def build_router(sandbox: state.SandboxState) -> APIRouter:
     async def post_create(request: Request) -> Response:
         payload = await pages.json_payload(request)
         operation = "publish" if payload.get("status") == "publish" else "draft"
-        account, refusal = await gate(request, operation)
-        if refusal or account is None:
-            return refusal or _error(401, "rest_not_logged_in", "You are not currently logged in.")
+        account = await gate(request, operation)
         if invalid := valid(payload):
             return invalid
         post = state.SandboxPost(NAME, sandbox.new_id(), account.name, "", "", [], None, "draft")
@@ -203,9 +196,7 @@ def build_router(sandbox: state.SandboxState) -> APIRouter:
 
     @router.get(f"{API}/posts/{{post_id}}")
     async def post_get(post_id: str, request: Request) -> Response:
-        account, refusal = await gate(request, "lookup")
-        if refusal or account is None:
-            return refusal or _error(401, "rest_not_logged_in", "You are not currently logged in.")
+        account = await gate(request, "lookup")
         post = sandbox.post(NAME, post_id)
         if post is None or post.account != account.name:
             return _error(404, "rest_post_invalid_id", "Invalid post ID.")
@@ -215,9 +206,7 @@ def build_router(sandbox: state.SandboxState) -> APIRouter:
     async def post_update(post_id: str, request: Request) -> Response:
         payload = await pages.json_payload(request)
         operation = "publish" if payload.get("status") == "publish" else "draft"
-        account, refusal = await gate(request, operation)
-        if refusal or account is None:
-            return refusal or _error(401, "rest_not_logged_in", "You are not currently logged in.")
+        account = await gate(request, operation)
         post = sandbox.post(NAME, post_id)
         if post is None or post.account != account.name:
             return _error(404, "rest_post_invalid_id", "Invalid post ID.")

@@ -72,20 +72,19 @@ def build_router(sandbox: state.SandboxState) -> APIRouter:
     def who(request: Request) -> state.SandboxAccount | None:
         return sandbox.account(NAME, request.cookies.get("z_c0", ""))
 
-    async def gate(
-        request: Request, operation: str, *, write: bool
-    ) -> tuple[state.SandboxAccount | None, Response | None]:
+    async def gate(request: Request, operation: str, *, write: bool) -> state.SandboxAccount:
+        """The caller's account; or a Refusal with Zhihu's answer."""
         account = who(request)
         fault = await sandbox.before(NAME, account.name if account else None, operation)
         if fault is not None:
-            return account, fault_answer(fault)
+            raise pages.Refusal(fault_answer(fault))
         if request.headers.get("x-requested-with") != "fetch":
-            return account, pages.json_error(403, ANTI_BOT)
+            raise pages.Refusal(pages.json_error(403, ANTI_BOT))
         if account is None:
-            return None, pages.json_error(401, NO_AUTH)
+            raise pages.Refusal(pages.json_error(401, NO_AUTH))
         if write and request.headers.get("x-xsrftoken") != request.cookies.get("_xsrf"):
-            return account, pages.json_error(403, ANTI_BOT)
-        return account, None
+            raise pages.Refusal(pages.json_error(403, ANTI_BOT))
+        return account
 
     def article_json(request: Request, post: state.SandboxPost) -> dict[str, Any]:
         url = f"{pages.root_url(request, PREFIX)}/zhuanlan.zhihu.com/p/{post.id}"
@@ -100,18 +99,14 @@ def build_router(sandbox: state.SandboxState) -> APIRouter:
 
     @router.get("/www.zhihu.com/api/v4/me")
     async def me(request: Request) -> Response:
-        account, refusal = await gate(request, "login", write=False)
-        if refusal or account is None:
-            return refusal or pages.json_error(401, NO_AUTH)
+        account = await gate(request, "login", write=False)
         return JSONResponse(
             {"id": account.user_id, "uid": account.user_id, "name": account.name, "avatar_url": ""}
         )
 
     @router.post("/api.zhihu.com/images")
     async def image_apply(request: Request) -> Response:
-        _, refusal = await gate(request, "image", write=True)
-        if refusal:
-            return refusal
+        await gate(request, "image", write=True)
         payload = await pages.json_payload(request)
         image_hash = str(payload.get("image_hash", ""))
         if len(image_hash) != 32:
@@ -140,9 +135,7 @@ def build_router(sandbox: state.SandboxState) -> APIRouter:
 
     @router.get("/api.zhihu.com/images/{image_id}")
     async def image_status(image_id: str, request: Request) -> Response:
-        _, refusal = await gate(request, "image", write=False)
-        if refusal:
-            return refusal
+        await gate(request, "image", write=False)
         if image_id not in sandbox.images:
             return JSONResponse({"status": "processing", "original_hash": ""})
         return JSONResponse({"status": "completed", "original_hash": image_id})
@@ -167,9 +160,7 @@ def build_router(sandbox: state.SandboxState) -> APIRouter:
 
     @router.post("/zhuanlan.zhihu.com/api/articles/drafts")
     async def draft_create(request: Request) -> Response:
-        account, refusal = await gate(request, "draft", write=True)
-        if refusal or account is None:
-            return refusal or pages.json_error(401, NO_AUTH)
+        account = await gate(request, "draft", write=True)
         payload = await pages.json_payload(request)
         post = sandbox.save_post(
             state.SandboxPost(
@@ -190,21 +181,19 @@ def build_router(sandbox: state.SandboxState) -> APIRouter:
         post = sandbox.post(NAME, article_id)
         return post if post is not None and post.account == account.name else None
 
-    async def writable_post(request: Request, article_id: str) -> state.SandboxPost | Response:
-        """The caller's article, to change; or the answer refusing it."""
-        account, refusal = await gate(request, "draft", write=True)
-        if refusal or account is None:
-            return refusal or pages.json_error(401, NO_AUTH)
+    async def writable_post(request: Request, article_id: str) -> state.SandboxPost:
+        """The caller's article, to change; or a Refusal."""
+        account = await gate(request, "draft", write=True)
         post = own_post(account, article_id)
         if post is None:
-            return pages.json_error(404, {"error": {"code": 404, "message": "文章不存在"}})
+            raise pages.Refusal(
+                pages.json_error(404, {"error": {"code": 404, "message": "文章不存在"}})
+            )
         return post
 
     @router.patch("/zhuanlan.zhihu.com/api/articles/{article_id}/draft")
     async def draft_update(article_id: str, request: Request) -> Response:
         post = await writable_post(request, article_id)
-        if isinstance(post, Response):
-            return post
         payload = await pages.json_payload(request)
         post.title = str(payload.get("title", post.title))
         post.body = str(payload.get("content", post.body))
@@ -214,8 +203,6 @@ def build_router(sandbox: state.SandboxState) -> APIRouter:
     @router.post("/zhuanlan.zhihu.com/api/articles/{article_id}/topics")
     async def topic_add(article_id: str, request: Request) -> Response:
         post = await writable_post(request, article_id)
-        if isinstance(post, Response):
-            return post
         name = str((await pages.json_payload(request)).get("name", "")).strip()
         if name and name not in post.tags:
             post.tags.append(name)
@@ -223,9 +210,7 @@ def build_router(sandbox: state.SandboxState) -> APIRouter:
 
     @router.get("/zhuanlan.zhihu.com/api/articles/{article_id}")
     async def article_get(article_id: str, request: Request) -> Response:
-        account, refusal = await gate(request, "lookup", write=False)
-        if refusal or account is None:
-            return refusal or pages.json_error(401, NO_AUTH)
+        account = await gate(request, "lookup", write=False)
         post = own_post(account, article_id)
         if post is None:
             return pages.json_error(404, {"error": {"code": 404, "message": "文章不存在"}})
@@ -233,9 +218,7 @@ def build_router(sandbox: state.SandboxState) -> APIRouter:
 
     @router.post("/www.zhihu.com/api/v4/content/publish")
     async def publish(request: Request) -> Response:
-        account, refusal = await gate(request, "publish", write=True)
-        if refusal or account is None:
-            return refusal or pages.json_error(401, NO_AUTH)
+        account = await gate(request, "publish", write=True)
         payload = await pages.json_payload(request)
         data = payload.get("data") or {}
         draft_id = str((data.get("draft") or {}).get("id", ""))
