@@ -20,14 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from contenthub.errors import AuthExpired, Rejected, Transient
-from contenthub.platforms.base import (
-    AccountAccess,
-    Identity,
-    PublishContext,
-    Publisher,
-    PublishResult,
-    TaskContent,
-)
+from contenthub.platforms import base
 from contenthub.platforms.images import ImageFile, ImagePolicy, localize_images
 from contenthub.platforms.render import markdown_to_html, normalize_tags, summary
 from contenthub.platforms.transport import (
@@ -54,14 +47,14 @@ MIN_TITLE, MAX_TITLE, MAX_TAGS = 5, 100, 5
 CDN_SUFFIX = "csdnimg.cn"
 
 
-class CsdnPublisher(Publisher):
+class CsdnPublisher(base.Publisher):
     platform = PLATFORM
 
-    async def check_login(self, account: AccountAccess) -> Identity:
+    async def check_login(self, account: base.AccountAccess) -> base.Identity:
         async with _Editor(account) as editor:
             return await editor.me()
 
-    async def publish(self, ctx: PublishContext, task: TaskContent) -> PublishResult:
+    async def publish(self, ctx: base.PublishContext, task: base.TaskContent) -> base.PublishResult:
         account = task.account
         if not MIN_TITLE <= len(task.title) <= MAX_TITLE:
             raise Rejected(f"CSDN titles have {MIN_TITLE}–{MAX_TITLE} characters")
@@ -83,7 +76,7 @@ class CsdnPublisher(Publisher):
             await ctx.progress(60, "publish")
             url = await _ensure_published(ctx, editor, {**article, "id": article_id})
 
-        result = PublishResult(url=url, post_id=article_id)
+        result = base.PublishResult(url=url, post_id=article_id)
         return await self.confirm_public(ctx, account, result)
 
 
@@ -91,7 +84,7 @@ def _is_on_cdn(url: str) -> bool:
     return (urlsplit(url).hostname or "").endswith(CDN_SUFFIX) or f"/{CDN_SUFFIX}" in url
 
 
-def _article(task: TaskContent, body: str, cover: str | None) -> dict[str, Any]:
+def _article(task: base.TaskContent, body: str, cover: str | None) -> dict[str, Any]:
     return {
         "title": task.title,
         "markdowncontent": body,
@@ -108,7 +101,9 @@ def _article(task: TaskContent, body: str, cover: str | None) -> dict[str, Any]:
     }
 
 
-async def _ensure_published(ctx: PublishContext, editor: _Editor, article: dict[str, Any]) -> str:
+async def _ensure_published(
+    ctx: base.PublishContext, editor: _Editor, article: dict[str, Any]
+) -> str:
     if ctx.checkpoints.get("url"):
         return str(ctx.checkpoints["url"])
     if ctx.checkpoints.get("publish_submitted"):
@@ -136,7 +131,7 @@ def gateway_signature(secret: str, method: str, content_type: str, headers: dict
 class _Editor(CookieSession):
     """One session with CSDN's editor API: cookies, gateway signatures, the JSON envelope."""
 
-    def __init__(self, account: AccountAccess) -> None:
+    def __init__(self, account: base.AccountAccess) -> None:
         super().__init__(account, platform_name="CSDN", origin="https://editor.csdn.net")
         self.username = ""
 
@@ -174,12 +169,12 @@ class _Editor(CookieSession):
             "Accept": "*/*",
         }
 
-    async def me(self) -> Identity:
+    async def me(self) -> base.Identity:
         user = await self.call("GET", ME, "/api/user/show")
         if not user.get("csdnid") and not user.get("username"):
             raise AuthExpired("CSDN login expired: log in to CSDN again")
         self.username = str(user.get("username") or "")
-        return Identity(user_id=str(user.get("csdnid") or self.username), name=self.username)
+        return base.Identity(user_id=str(user.get("csdnid") or self.username), name=self.username)
 
     async def save(self, article: dict[str, Any]) -> dict[str, Any]:
         return await self.call("POST", BIZAPI, SAVE_ARTICLE, json=article)

@@ -21,14 +21,7 @@ from typing import Any
 import httpx
 
 from contenthub.errors import AuthExpired, Rejected
-from contenthub.platforms.base import (
-    AccountAccess,
-    Identity,
-    PublishContext,
-    Publisher,
-    PublishResult,
-    TaskContent,
-)
+from contenthub.platforms import base
 from contenthub.platforms.render import normalize_tags, sanitize_markdown, summary
 from contenthub.platforms.transport import json_body, new_client, origin_url, send
 
@@ -37,16 +30,16 @@ ORIGIN = "https://dev.to"
 MAX_TAGS = 4
 
 
-class DevToPublisher(Publisher):
+class DevToPublisher(base.Publisher):
     platform = PLATFORM
     min_interval_seconds = 30 / 9 + 0.1  # 9 creations per 30 s, with a margin
 
-    async def check_login(self, account: AccountAccess) -> Identity:
+    async def check_login(self, account: base.AccountAccess) -> base.Identity:
         async with _session(account) as client:
             me = await _call(client, account, "GET", "/api/users/me")
-        return Identity(user_id=str(me["id"]), name=str(me.get("username", "")))
+        return base.Identity(user_id=str(me["id"]), name=str(me.get("username", "")))
 
-    async def publish(self, ctx: PublishContext, task: TaskContent) -> PublishResult:
+    async def publish(self, ctx: base.PublishContext, task: base.TaskContent) -> base.PublishResult:
         account = task.account
         async with _session(account) as client:
             await ctx.progress(5, "login")
@@ -74,11 +67,11 @@ class DevToPublisher(Publisher):
             await ctx.progress(60, "publish")
             url = await _ensure_published(ctx, client, account, article_id)
 
-        result = PublishResult(url=url, post_id=article_id)
+        result = base.PublishResult(url=url, post_id=article_id)
         return await self.confirm_public(ctx, account, result)
 
 
-def _session(account: AccountAccess) -> httpx.AsyncClient:
+def _session(account: base.AccountAccess) -> httpx.AsyncClient:
     key = str(account.credentials.get("api_key") or "")
     if not key:
         raise AuthExpired("the dev.to account needs an API key")
@@ -87,7 +80,7 @@ def _session(account: AccountAccess) -> httpx.AsyncClient:
 
 
 async def _call(
-    client: httpx.AsyncClient, account: AccountAccess, method: str, path: str, **kwargs: Any
+    client: httpx.AsyncClient, account: base.AccountAccess, method: str, path: str, **kwargs: Any
 ) -> Any:
     url = origin_url(account.options, ORIGIN, path)
     response = await send(client, method, url, PLATFORM, **kwargs)
@@ -101,7 +94,7 @@ async def _call(
 
 
 async def _published_url(
-    client: httpx.AsyncClient, account: AccountAccess, article_id: str
+    client: httpx.AsyncClient, account: base.AccountAccess, article_id: str
 ) -> str | None:
     """The public endpoint finds only published articles [I]."""
     url = origin_url(account.options, ORIGIN, f"/api/articles/{article_id}")
@@ -113,7 +106,10 @@ async def _published_url(
 
 
 async def _ensure_published(
-    ctx: PublishContext, client: httpx.AsyncClient, account: AccountAccess, article_id: str
+    ctx: base.PublishContext,
+    client: httpx.AsyncClient,
+    account: base.AccountAccess,
+    article_id: str,
 ) -> str:
     if ctx.checkpoints.get("url"):
         return str(ctx.checkpoints["url"])

@@ -22,14 +22,7 @@ from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
 from contenthub.errors import AuthExpired, Rejected, Transient
-from contenthub.platforms.base import (
-    AccountAccess,
-    Identity,
-    PublishContext,
-    Publisher,
-    PublishResult,
-    TaskContent,
-)
+from contenthub.platforms import base
 from contenthub.platforms.images import ImageFile, ImagePolicy, localize_images
 from contenthub.platforms.render import normalize_tags, sanitize_markdown, summary
 from contenthub.platforms.transport import (
@@ -52,14 +45,14 @@ NOT_LOGGED_IN = 403  # err_no for an expired cookie ("must login")
 HOSTED_SUFFIXES = ("juejin.cn", "byteimg.com")
 
 
-class JuejinPublisher(Publisher):
+class JuejinPublisher(base.Publisher):
     platform = PLATFORM
 
-    async def check_login(self, account: AccountAccess) -> Identity:
+    async def check_login(self, account: base.AccountAccess) -> base.Identity:
         async with _Console(account) as console:
             return await console.me()
 
-    async def publish(self, ctx: PublishContext, task: TaskContent) -> PublishResult:
+    async def publish(self, ctx: base.PublishContext, task: base.TaskContent) -> base.PublishResult:
         account = task.account
         brief = _brief(task)
         async with _Console(account) as console:
@@ -93,25 +86,25 @@ class JuejinPublisher(Publisher):
             article_id = await _ensure_published(ctx, console, draft_id)
 
         url = host_url(account.options, WEB, f"/post/{article_id}")
-        result = PublishResult(url=url, post_id=article_id)
+        result = base.PublishResult(url=url, post_id=article_id)
         return await self.confirm_public(ctx, account, result)
 
 
-def _brief(task: TaskContent) -> str:
+def _brief(task: base.TaskContent) -> str:
     brief = summary(task.body, max_chars=BRIEF_MAX, min_chars=BRIEF_MIN, title=task.title)
     if len(brief) < BRIEF_MIN:
         raise Rejected(f"Juejin needs a summary of {BRIEF_MIN}–{BRIEF_MAX} characters: too short")
     return brief
 
 
-def _tags(task: TaskContent) -> list[str]:
+def _tags(task: base.TaskContent) -> list[str]:
     tags = normalize_tags(task.tags, limit=MAX_TAGS)
     if not tags:
         raise Rejected("Juejin publishes only articles with at least one tag")
     return tags
 
 
-async def _ensure_draft(ctx: PublishContext, console: _Console, draft: dict[str, Any]) -> str:
+async def _ensure_draft(ctx: base.PublishContext, console: _Console, draft: dict[str, Any]) -> str:
     if ctx.checkpoints.get("draft_id"):
         draft_id = str(ctx.checkpoints["draft_id"])
         await console.call("/content_api/v1/article_draft/update", {**draft, "id": draft_id})
@@ -122,7 +115,7 @@ async def _ensure_draft(ctx: PublishContext, console: _Console, draft: dict[str,
     return draft_id
 
 
-async def _ensure_published(ctx: PublishContext, console: _Console, draft_id: str) -> str:
+async def _ensure_published(ctx: base.PublishContext, console: _Console, draft_id: str) -> str:
     if ctx.checkpoints.get("post_id"):
         return str(ctx.checkpoints["post_id"])
     if ctx.checkpoints.get("publish_submitted"):
@@ -142,7 +135,7 @@ async def _ensure_published(ctx: PublishContext, console: _Console, draft_id: st
 class _Console(CookieSession):
     """One session with Juejin's web console: cookies, the CSRF token, the JSON envelope."""
 
-    def __init__(self, account: AccountAccess) -> None:
+    def __init__(self, account: base.AccountAccess) -> None:
         super().__init__(account, platform_name="Juejin", origin="https://juejin.cn")
         self.csrf_token = ""
 
@@ -170,11 +163,11 @@ class _Console(CookieSession):
             raise Rejected(f"Juejin refused the request (err_no {err_no}): {message}")
         return answer.get("data")
 
-    async def me(self) -> Identity:
+    async def me(self) -> base.Identity:
         user = await self.call("/user_api/v1/user/get", method="GET") or {}
         if not user.get("user_id"):
             raise AuthExpired("Juejin login expired: log in to Juejin again")
-        return Identity(user_id=str(user["user_id"]), name=str(user.get("user_name", "")))
+        return base.Identity(user_id=str(user["user_id"]), name=str(user.get("user_name", "")))
 
     async def fetch_csrf_token(self) -> None:
         headers = {"x-secsdk-csrf-request": "1", "x-secsdk-csrf-version": CSRF_VERSION}

@@ -19,15 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from contenthub.errors import Rejected, Transient
-from contenthub.platforms.base import (
-    AccountAccess,
-    Identity,
-    PublishContext,
-    Publisher,
-    PublishResult,
-    TaskContent,
-    Verification,
-)
+from contenthub.platforms import base
 from contenthub.platforms.render import markdown_to_html
 
 JOURNAL = "published.jsonl"
@@ -55,11 +47,11 @@ def _site_root(options: Mapping[str, Any]) -> Path:
     return root
 
 
-class LocalPublisher(Publisher):
+class LocalPublisher(base.Publisher):
     platform = "local"
     base_url_use = "display"  # only written into links; never fetched
 
-    async def publish(self, ctx: PublishContext, task: TaskContent) -> PublishResult:
+    async def publish(self, ctx: base.PublishContext, task: base.TaskContent) -> base.PublishResult:
         root = _site_root(task.options)
         delay = float(task.options.get("write_delay_seconds", 0) or 0)
         try:
@@ -89,24 +81,26 @@ class LocalPublisher(Publisher):
         await ctx.progress(90, "verify")
         if not post_path.is_file() or html.escape(task.title) not in post_path.read_text("utf-8"):
             raise Transient("the post is missing from the site after publishing")
-        base = str(task.options.get("base_url") or root.as_uri()).rstrip("/")
-        return PublishResult(url=f"{base}/posts/{name}", post_id=task.public_id)
+        site_url = str(task.options.get("base_url") or root.as_uri()).rstrip("/")
+        return base.PublishResult(url=f"{site_url}/posts/{name}", post_id=task.public_id)
 
-    async def check_login(self, account: AccountAccess) -> Identity:
+    async def check_login(self, account: base.AccountAccess) -> base.Identity:
         """A folder needs no login; the account is usable when its root can be written."""
         root = _site_root(account.options)
         try:
             root.mkdir(parents=True, exist_ok=True)
         except OSError as error:
             raise Transient(f"cannot create the site folder: {error.strerror}") from None
-        return Identity(user_id=str(root), name=account.name)
+        return base.Identity(user_id=str(root), name=account.name)
 
-    async def verify(self, account: AccountAccess, result: PublishResult) -> Verification:
+    async def verify(
+        self, account: base.AccountAccess, result: base.PublishResult
+    ) -> base.Verification:
         root = _site_root(account.options)
         post = root / "posts" / f"{result.post_id}.html"
-        return Verification(public=post.is_file(), url=result.url)
+        return base.Verification(public=post.is_file(), url=result.url)
 
-    def _go_live(self, root: Path, draft: Path, post: Path, task: TaskContent) -> None:
+    def _go_live(self, root: Path, draft: Path, post: Path, task: base.TaskContent) -> None:
         """Move the draft into the site, list it, and journal the publication (once)."""
         already_live = post.exists() and not draft.exists()  # an earlier attempt's answer was lost
         if draft.exists():

@@ -27,14 +27,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from contenthub.errors import AuthExpired, RateLimited, Rejected, Transient
-from contenthub.platforms.base import (
-    AccountAccess,
-    Identity,
-    PublishContext,
-    Publisher,
-    PublishResult,
-    TaskContent,
-)
+from contenthub.platforms import base
 from contenthub.platforms.images import (
     ImageFile,
     ImagePolicy,
@@ -106,15 +99,15 @@ class AccessTokens:
 ACCESS_TOKENS = AccessTokens()
 
 
-class WeChatPublisher(Publisher):
+class WeChatPublisher(base.Publisher):
     platform = PLATFORM
 
-    async def check_login(self, account: AccountAccess) -> Identity:
+    async def check_login(self, account: base.AccountAccess) -> base.Identity:
         async with _Api(account) as api:
             await api.fetch_token()  # always asks WeChat: proves the AppID and secret today
-        return Identity(user_id=api.appid, name=account.name)
+        return base.Identity(user_id=api.appid, name=account.name)
 
-    async def publish(self, ctx: PublishContext, task: TaskContent) -> PublishResult:
+    async def publish(self, ctx: base.PublishContext, task: base.TaskContent) -> base.PublishResult:
         account = task.account
         if len(task.title) > MAX_TITLE_CHARS:
             raise Rejected(f"WeChat titles are at most {MAX_TITLE_CHARS} characters")
@@ -131,11 +124,13 @@ class WeChatPublisher(Publisher):
             await ctx.progress(60, "publish")
             url, article_id = await _ensure_published(ctx, api, draft_id, task.title)
 
-        result = PublishResult(url=url, post_id=article_id)
+        result = base.PublishResult(url=url, post_id=article_id)
         return await self.confirm_public(ctx, account, result)
 
 
-async def _localize_images(ctx: PublishContext, api: _Api, task: TaskContent) -> tuple[str, str]:
+async def _localize_images(
+    ctx: base.PublishContext, api: _Api, task: base.TaskContent
+) -> tuple[str, str]:
     """The body on WeChat's image URLs, and the cover's permanent material id."""
     cover = task.cover or next(iter(image_urls(task.body)), None)
     if not cover:
@@ -156,7 +151,7 @@ async def _localize_images(ctx: PublishContext, api: _Api, task: TaskContent) ->
 
 
 async def _ensure_draft(
-    ctx: PublishContext, api: _Api, task: TaskContent, body: str, thumb_media_id: str
+    ctx: base.PublishContext, api: _Api, task: base.TaskContent, body: str, thumb_media_id: str
 ) -> str:
     if ctx.checkpoints.get("draft_id"):
         return str(ctx.checkpoints["draft_id"])
@@ -177,7 +172,7 @@ async def _ensure_draft(
 
 
 async def _ensure_published(
-    ctx: PublishContext, api: _Api, draft_id: str, title: str
+    ctx: base.PublishContext, api: _Api, draft_id: str, title: str
 ) -> tuple[str, str]:
     if ctx.checkpoints.get("url"):
         return str(ctx.checkpoints["url"]), str(ctx.checkpoints["post_id"])
@@ -194,14 +189,14 @@ async def _ensure_published(
     return await _record_published(ctx, url, article_id)
 
 
-async def _record_published(ctx: PublishContext, url: str, article_id: str) -> tuple[str, str]:
+async def _record_published(ctx: base.PublishContext, url: str, article_id: str) -> tuple[str, str]:
     await ctx.checkpoint("post_id", article_id)
     await ctx.checkpoint("url", url)
     return url, article_id
 
 
 async def _find_lost_publish(
-    api: _Api, draft_id: str, title: str, ctx: PublishContext
+    api: _Api, draft_id: str, title: str, ctx: base.PublishContext
 ) -> tuple[str, str] | None:
     """A submit whose answer was lost: the article if it is published, None if the draft is
     still waiting to be submitted; Transient while WeChat is still working on it."""
@@ -245,7 +240,7 @@ async def _wait_for_final_status(api: _Api, publish_id: str) -> tuple[str, str]:
 class _Api:
     """One session with the official API: the account's token, errcodes mapped to error classes."""
 
-    def __init__(self, account: AccountAccess) -> None:
+    def __init__(self, account: base.AccountAccess) -> None:
         self.appid = str(account.credentials.get("appid") or "")
         self._secret = str(account.credentials.get("secret") or "")
         if not self.appid or not self._secret:

@@ -17,14 +17,7 @@ from typing import Any
 import httpx
 
 from contenthub.errors import AuthExpired, Rejected
-from contenthub.platforms.base import (
-    AccountAccess,
-    Identity,
-    PublishContext,
-    Publisher,
-    PublishResult,
-    TaskContent,
-)
+from contenthub.platforms import base
 from contenthub.platforms.images import (
     ImageFile,
     ImagePolicy,
@@ -40,15 +33,15 @@ AUTH_ERRORS = {"rest_not_logged_in", "incorrect_password", "invalid_username", "
 MAX_TAGS = 20
 
 
-class WordPressPublisher(Publisher):
+class WordPressPublisher(base.Publisher):
     platform = PLATFORM
     base_url_use = "site"  # self-hosted: the account names its own site
 
-    async def check_login(self, account: AccountAccess) -> Identity:
+    async def check_login(self, account: base.AccountAccess) -> base.Identity:
         async with _Site(account) as site:
             return await site.me()
 
-    async def publish(self, ctx: PublishContext, task: TaskContent) -> PublishResult:
+    async def publish(self, ctx: base.PublishContext, task: base.TaskContent) -> base.PublishResult:
         account = task.account
         async with _Site(account) as site:
             await ctx.progress(5, "login")
@@ -84,11 +77,13 @@ class WordPressPublisher(Publisher):
             await ctx.progress(60, "publish")
             url = await _ensure_published(ctx, site, post_id)
 
-        result = PublishResult(url=url, post_id=post_id)
+        result = base.PublishResult(url=url, post_id=post_id)
         return await self.confirm_public(ctx, account, result, noun="post")
 
 
-async def _ensure_featured_media(ctx: PublishContext, site: _Site, cover: str | None) -> int | None:
+async def _ensure_featured_media(
+    ctx: base.PublishContext, site: _Site, cover: str | None
+) -> int | None:
     if not cover:
         return None
     if ctx.checkpoints.get("featured_media"):
@@ -100,7 +95,7 @@ async def _ensure_featured_media(ctx: PublishContext, site: _Site, cover: str | 
     return media_id
 
 
-async def _ensure_published(ctx: PublishContext, site: _Site, post_id: str) -> str:
+async def _ensure_published(ctx: base.PublishContext, site: _Site, post_id: str) -> str:
     if ctx.checkpoints.get("url"):
         return str(ctx.checkpoints["url"])
     if ctx.checkpoints.get("publish_submitted"):
@@ -121,15 +116,15 @@ async def _ensure_published(ctx: PublishContext, site: _Site, post_id: str) -> s
 class _Site:
     """One authenticated session with a WordPress site's REST API."""
 
-    def __init__(self, account: AccountAccess) -> None:
-        base = str(account.options.get("base_url") or "").rstrip("/")
-        if not base:
+    def __init__(self, account: base.AccountAccess) -> None:
+        site_url = str(account.options.get("base_url") or "").rstrip("/")
+        if not site_url:
             raise Rejected("the WordPress account needs a 'base_url' option (the site's address)")
         username = str(account.credentials.get("username") or "")
         password = str(account.credentials.get("app_password") or "")
         if not username or not password:
             raise AuthExpired("the WordPress account needs a username and an application password")
-        self.base = base
+        self.base = site_url
         self.pretty = True  # /wp-json/ works; else /?rest_route=
         self.client = new_client(account.options, auth=httpx.BasicAuth(username, password))
         self._tag_ids: dict[str, int] = {}
@@ -166,9 +161,9 @@ class _Site:
             return answer
         raise Rejected(f"WordPress refused the request ({code or response.status_code}): {message}")
 
-    async def me(self) -> Identity:
+    async def me(self) -> base.Identity:
         me = await self.call("GET", "/users/me", params={"context": "edit"})
-        return Identity(user_id=str(me["id"]), name=str(me.get("name", "")))
+        return base.Identity(user_id=str(me["id"]), name=str(me.get("name", "")))
 
     async def upload(self, image: ImageFile, field: str) -> str:
         headers = {

@@ -24,14 +24,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from contenthub.errors import AuthExpired, Rejected, Transient
-from contenthub.platforms.base import (
-    AccountAccess,
-    Identity,
-    PublishContext,
-    Publisher,
-    PublishResult,
-    TaskContent,
-)
+from contenthub.platforms import base
 from contenthub.platforms.images import ImageFile, ImagePolicy, localize_images
 from contenthub.platforms.render import markdown_to_zhihu_html, normalize_tags, plain_text
 from contenthub.platforms.transport import (
@@ -50,16 +43,16 @@ ANTI_BOT_CODES = {10001, 10002, 10003}
 MAX_TOPICS = 3
 
 
-class ZhihuPublisher(Publisher):
+class ZhihuPublisher(base.Publisher):
     platform = PLATFORM
 
     # -- the interface ----------------------------------------------------------------------
 
-    async def check_login(self, account: AccountAccess) -> Identity:
+    async def check_login(self, account: base.AccountAccess) -> base.Identity:
         async with _session(account) as client:
             return await _me(client, account)
 
-    async def publish(self, ctx: PublishContext, task: TaskContent) -> PublishResult:
+    async def publish(self, ctx: base.PublishContext, task: base.TaskContent) -> base.PublishResult:
         account = task.account
         async with _session(account) as client:
             await ctx.progress(5, "login")
@@ -93,14 +86,14 @@ class ZhihuPublisher(Publisher):
                 ctx, client, account, draft_id, task.title, content
             )
 
-        result = PublishResult(url=url, post_id=post_id)
+        result = base.PublishResult(url=url, post_id=post_id)
         return await self.confirm_public(ctx, account, result)
 
 
 # -- steps ------------------------------------------------------------------------------------
 
 
-def _session(account: AccountAccess) -> httpx.AsyncClient:
+def _session(account: base.AccountAccess) -> httpx.AsyncClient:
     cookies = account.credentials.get("cookies") or {}
     xsrf = parse_cookies(cookies).get("_xsrf", "")
     headers = {
@@ -116,7 +109,7 @@ def _session(account: AccountAccess) -> httpx.AsyncClient:
 async def _call(
     client: httpx.AsyncClient,
     method: str,
-    account: AccountAccess,
+    account: base.AccountAccess,
     host: str,
     path: str,
     **kwargs: Any,
@@ -136,14 +129,14 @@ async def _call(
     return response
 
 
-async def _me(client: httpx.AsyncClient, account: AccountAccess) -> Identity:
+async def _me(client: httpx.AsyncClient, account: base.AccountAccess) -> base.Identity:
     me = json_body(await _call(client, "GET", account, WWW, "/api/v4/me"), PLATFORM)
     if not me.get("id"):
         raise AuthExpired("Zhihu login expired: log in to Zhihu again")
-    return Identity(user_id=str(me["id"]), name=str(me.get("name", "")))
+    return base.Identity(user_id=str(me["id"]), name=str(me.get("name", "")))
 
 
-def _is_on_cdn(account: AccountAccess, url: str) -> bool:
+def _is_on_cdn(account: base.AccountAccess, url: str) -> bool:
     host = urlsplit(url).hostname or ""
     return host.endswith("zhimg.com") or url.startswith(host_url(account.options, CDN_HOST, "/"))
 
@@ -161,7 +154,9 @@ def _oss_authorization(token: dict[str, Any], object_key: str, headers: dict[str
     return f"OSS {token['access_id']}:{base64.b64encode(digest).decode()}"
 
 
-async def _upload_image(client: httpx.AsyncClient, account: AccountAccess, image: ImageFile) -> str:
+async def _upload_image(
+    client: httpx.AsyncClient, account: base.AccountAccess, image: ImageFile
+) -> str:
     applied = json_body(
         await _call(
             client,
@@ -196,7 +191,7 @@ async def _upload_image(client: httpx.AsyncClient, account: AccountAccess, image
 
 
 async def _existing_image_key(
-    client: httpx.AsyncClient, account: AccountAccess, image_id: str
+    client: httpx.AsyncClient, account: base.AccountAccess, image_id: str
 ) -> str:
     for _ in range(20):
         state = json_body(await _call(client, "GET", account, API, f"/images/{image_id}"), PLATFORM)
@@ -207,7 +202,7 @@ async def _existing_image_key(
 
 
 async def _ensure_draft(
-    ctx: PublishContext, client: httpx.AsyncClient, account: AccountAccess, title: str
+    ctx: base.PublishContext, client: httpx.AsyncClient, account: base.AccountAccess, title: str
 ) -> str:
     if ctx.checkpoints.get("draft_id"):
         return str(ctx.checkpoints["draft_id"])
@@ -223,7 +218,7 @@ async def _ensure_draft(
 
 async def _fill_draft(
     client: httpx.AsyncClient,
-    account: AccountAccess,
+    account: base.AccountAccess,
     draft_id: str,
     title: str,
     content: str,
@@ -236,7 +231,7 @@ async def _fill_draft(
 
 
 async def _published_article(
-    client: httpx.AsyncClient, account: AccountAccess, draft_id: str
+    client: httpx.AsyncClient, account: base.AccountAccess, draft_id: str
 ) -> str | None:
     """The article's URL if the draft went live already (an earlier answer was lost) [I]."""
     article = json_body(
@@ -248,9 +243,9 @@ async def _published_article(
 
 
 async def _ensure_published(
-    ctx: PublishContext,
+    ctx: base.PublishContext,
     client: httpx.AsyncClient,
-    account: AccountAccess,
+    account: base.AccountAccess,
     draft_id: str,
     title: str,
     content: str,

@@ -17,15 +17,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.datastructures import UploadFile
 
-from contenthub.sandbox.pages import image_response, json_error, json_payload, post_page, root_url
-from contenthub.sandbox.state import (
-    Fault,
-    SandboxAccount,
-    SandboxPost,
-    SandboxState,
-    StoredImage,
-    secret_for,
-)
+from contenthub.sandbox import pages, state
 
 NAME = "csdn"
 PREFIX = "/csdn"
@@ -44,8 +36,8 @@ def credentials_for(name: str) -> dict[str, Any]:
     return {
         "cookies": {
             "UserName": name,
-            "UserToken": secret_for(NAME, name, "token"),
-            "UserInfo": secret_for(NAME, name, "info"),
+            "UserToken": state.secret_for(NAME, name, "token"),
+            "UserInfo": state.secret_for(NAME, name, "info"),
         }
     }
 
@@ -58,15 +50,15 @@ def _answer(data: Any, code: int = 200, message: str = "success") -> JSONRespons
     return JSONResponse({"code": code, "message": message, "data": data})
 
 
-def fault_answer(fault: Fault) -> Response:
+def fault_answer(fault: state.Fault) -> Response:
     if fault.kind == "login_expired":
         return JSONResponse(EXPIRED)
     if fault.kind == "rate_limited":
         # CSDN's throttle format was not found: a 429 with Retry-After [I].
         body = {"code": 429, "message": "操作过于频繁，请稍后再试", "data": None}
-        return json_error(429, body, {"Retry-After": f"{fault.retry_after:g}"})
+        return pages.json_error(429, body, {"Retry-After": f"{fault.retry_after:g}"})
     if fault.kind == "server_error":
-        return json_error(fault.status, {"code": 500, "message": "服务器错误", "data": None})
+        return pages.json_error(fault.status, {"code": 500, "message": "服务器错误", "data": None})
     return _answer(None, 400, fault.message)
 
 
@@ -90,42 +82,40 @@ def _signature_ok(request: Request) -> bool:
     return hmac.compare_digest(headers.get("x-ca-signature", ""), expected)
 
 
-def build_router(state: SandboxState) -> APIRouter:
+def build_router(sandbox: state.SandboxState) -> APIRouter:
     router = APIRouter(prefix=PREFIX)
-    policies: dict[str, str] = state.extra.setdefault("csdn_policies", {})
+    policies: dict[str, str] = sandbox.extra.setdefault("csdn_policies", {})
 
     async def gate(
         request: Request, operation: str, *, signed: bool = False
-    ) -> tuple[SandboxAccount | None, Response | None]:
-        account = state.account(NAME, request.cookies.get("UserToken", ""))
-        fault = await state.before(NAME, account.name if account else None, operation)
+    ) -> state.SandboxAccount:
+        """The caller's account; or a Refusal with CSDN's answer."""
+        account = sandbox.account(NAME, request.cookies.get("UserToken", ""))
+        fault = await sandbox.before(NAME, account.name if account else None, operation)
         if fault is not None:
-            return account, fault_answer(fault)
+            raise pages.Refusal(fault_answer(fault))
         if account is None:
-            return None, JSONResponse(EXPIRED)
+            raise pages.Refusal(JSONResponse(EXPIRED))
         if signed and request.headers.get("origin") != "https://editor.csdn.net":
-            return account, Response("<html>403 Forbidden</html>", 403)  # the WAF
+            raise pages.Refusal(Response("<html>403 Forbidden</html>", 403))  # the WAF
         if signed and not _signature_ok(request):
-            refusal = JSONResponse({"message": "Invalid Signature"}, 400)
-            refusal.headers["X-Ca-Error-Message"] = "Invalid Signature"
-            return account, refusal
-        return account, None
+            answer = JSONResponse({"message": "Invalid Signature"}, 400)
+            answer.headers["X-Ca-Error-Message"] = "Invalid Signature"
+            raise pages.Refusal(answer)
+        return account
 
-    def public_url(request: Request, post: SandboxPost) -> str:
-        return f"{root_url(request, PREFIX)}/blog.csdn.net/{post.account}/article/details/{post.id}"
+    def public_url(request: Request, post: state.SandboxPost) -> str:
+        root = pages.root_url(request, PREFIX)
+        return f"{root}/blog.csdn.net/{post.account}/article/details/{post.id}"
 
     @router.get("/me.csdn.net/api/user/show")
     async def me(request: Request) -> Response:
-        account, refusal = await gate(request, "login")
-        if refusal or account is None:
-            return refusal or JSONResponse(EXPIRED)
+        account = await gate(request, "login")
         return _answer({"csdnid": account.user_id, "username": account.name})
 
     @router.get("/imgservice.csdn.net/direct/v1.0/image/upload")
     async def image_policy(request: Request) -> Response:
-        _, refusal = await gate(request, "image")
-        if refusal:
-            return refusal
+        await gate(request, "image")
         suffix = request.headers.get("x-image-suffix", "")
         if request.headers.get("x-image-app") != "direct_blog" or suffix not in {
             "png",
@@ -134,7 +124,7 @@ def build_router(state: SandboxState) -> APIRouter:
             "gif",
         }:
             return _answer(None, 400, "不支持的图片格式")
-        file_path = f"direct/{state.new_id()}.{suffix}"
+        file_path = f"direct/{sandbox.new_id()}.{suffix}"
         policy = base64.b64encode(f'{{"key":"{file_path}"}}'.encode()).decode()
         policies[file_path] = policy
         signature = base64.b64encode(
@@ -142,7 +132,7 @@ def build_router(state: SandboxState) -> APIRouter:
         ).decode()
         return _answer(
             {
-                "host": f"{root_url(request, PREFIX)}/{OSS}/",
+                "host": f"{pages.root_url(request, PREFIX)}/{OSS}/",
                 "filePath": file_path,
                 "policy": policy,
                 "accessId": "LTAI-sandbox",
@@ -162,12 +152,12 @@ def build_router(state: SandboxState) -> APIRouter:
             return Response("<Error><Code>AccessDenied</Code></Error>", 403)
         if not isinstance(file, UploadFile) or file.content_type not in IMAGE_TYPES:
             return _answer(None, 400, "只支持 jpg、png、jpeg、gif 格式")
-        state.images[f"csdn:{key}"] = StoredImage(await file.read(), file.content_type)
-        return _answer({"imageUrl": f"{root_url(request, PREFIX)}/{CDN}/{key}"})
+        sandbox.images[f"csdn:{key}"] = state.StoredImage(await file.read(), file.content_type)
+        return _answer({"imageUrl": f"{pages.root_url(request, PREFIX)}/{CDN}/{key}"})
 
     @router.get(f"/{CDN}/{{key:path}}")
     async def cdn(key: str) -> Response:
-        return image_response(state, f"csdn:{key}")
+        return pages.image_response(sandbox, f"csdn:{key}")
 
     def article_problem(payload: dict[str, Any]) -> str | None:
         if not 5 <= len(str(payload.get("title", ""))) <= 100:
@@ -180,34 +170,32 @@ def build_router(state: SandboxState) -> APIRouter:
 
     @router.post(f"{BIZAPI}/blog-console-api/v3/mdeditor/saveArticle")
     async def save_article(request: Request) -> Response:
-        payload = await json_payload(request)
+        payload = await pages.json_payload(request)
         operation = "publish" if payload.get("status") == 0 else "draft"
-        account, refusal = await gate(request, operation, signed=True)
-        if refusal or account is None:
-            return refusal or JSONResponse(EXPIRED)
+        account = await gate(request, operation, signed=True)
         if problem := article_problem(payload):
             return _answer(None, 400, problem)
-        post = state.post(NAME, str(payload.get("id", "")))
+        post = sandbox.post(NAME, str(payload.get("id", "")))
         if payload.get("id") and (post is None or post.account != account.name):
             return _answer(None, 404, "文章不存在")
         if post is None:
-            post = SandboxPost(NAME, state.new_id(), account.name, "", "", [], None, "draft")
+            post = state.SandboxPost(
+                NAME, sandbox.new_id(), account.name, "", "", [], None, "draft"
+            )
         post.title, post.body = str(payload["title"]), str(payload["markdowncontent"])
         post.tags = [t for t in str(payload.get("tags", "")).split(",") if t]
         post.cover = next(iter(payload.get("cover_images") or []), None)
         post.status = STATUSES[payload["status"]]
         post.url = public_url(request, post) if post.status == "published" else None
-        state.save_post(post)
-        await state.after_commit(NAME, account.name, operation)
+        sandbox.save_post(post)
+        await sandbox.after_commit(NAME, account.name, operation)
         data = {"id": int(post.id), "url": post.url or "", "title": post.title, "qrcode": ""}
         return _answer({**data, "description": str(payload.get("description", ""))})
 
     @router.get(f"{BIZAPI}/blog-console-api/v3/editor/getArticle")
     async def get_article(request: Request, id: str = "") -> Response:
-        account, refusal = await gate(request, "lookup", signed=True)
-        if refusal or account is None:
-            return refusal or JSONResponse(EXPIRED)
-        post = state.post(NAME, id)
+        account = await gate(request, "lookup", signed=True)
+        post = sandbox.post(NAME, id)
         if post is None or post.account != account.name:
             return _answer(None, 404, "文章不存在")
         status = 0 if post.status == "published" else 2
@@ -215,7 +203,7 @@ def build_router(state: SandboxState) -> APIRouter:
 
     @router.get("/blog.csdn.net/{user}/article/details/{article_id}")
     async def public_page(user: str, article_id: str) -> Response:
-        post = state.post(NAME, article_id)
-        return post_page(post if post and post.account == user else None, markdown=True)
+        post = sandbox.post(NAME, article_id)
+        return pages.post_page(post if post and post.account == user else None, markdown=True)
 
     return router

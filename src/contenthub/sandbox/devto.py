@@ -12,8 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from contenthub.sandbox.pages import json_error, json_payload, post_page, root_url
-from contenthub.sandbox.state import Fault, SandboxAccount, SandboxPost, SandboxState, secret_for
+from contenthub.sandbox import pages, state
 
 NAME = "devto"
 PREFIX = "/devto"
@@ -22,7 +21,7 @@ ACCEPT = "application/vnd.forem.api-v1+json"
 
 
 def credentials_for(name: str) -> dict[str, Any]:
-    return {"api_key": secret_for(NAME, name, "api-key")[:24]}
+    return {"api_key": state.secret_for(NAME, name, "api-key")[:24]}
 
 
 def login_key(credentials: dict[str, Any]) -> str:
@@ -30,7 +29,7 @@ def login_key(credentials: dict[str, Any]) -> str:
 
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
-    return json_error(status, {"error": message, "status": status}, headers)
+    return pages.json_error(status, {"error": message, "status": status}, headers)
 
 
 def _throttled(retry_after: float) -> Response:
@@ -38,7 +37,7 @@ def _throttled(retry_after: float) -> Response:
     return _error(429, message, {"Retry-After": f"{retry_after:g}"})
 
 
-def fault_answer(fault: Fault) -> Response:
+def fault_answer(fault: state.Fault) -> Response:
     if fault.kind == "login_expired":
         return _error(401, "unauthorized")
     if fault.kind == "rate_limited":
@@ -48,29 +47,28 @@ def fault_answer(fault: Fault) -> Response:
     return _error(422, fault.message)
 
 
-def build_router(state: SandboxState) -> APIRouter:
+def build_router(sandbox: state.SandboxState) -> APIRouter:
     router = APIRouter(prefix=PREFIX)
     creations: dict[str, deque[float]] = {}
 
-    async def gate(
-        request: Request, operation: str
-    ) -> tuple[SandboxAccount | None, Response | None]:
-        account = state.account(NAME, request.headers.get("api-key", ""))
-        fault = await state.before(NAME, account.name if account else None, operation)
+    async def gate(request: Request, operation: str) -> state.SandboxAccount:
+        """The caller's account; or a Refusal with Forem's answer."""
+        account = sandbox.account(NAME, request.headers.get("api-key", ""))
+        fault = await sandbox.before(NAME, account.name if account else None, operation)
         if fault is not None:
-            return account, fault_answer(fault)
+            raise pages.Refusal(fault_answer(fault))
         if account is None:
-            return None, _error(401, "unauthorized")
-        return account, None
+            raise pages.Refusal(_error(401, "unauthorized"))
+        return account
 
-    def article_json(request: Request, post: SandboxPost) -> dict[str, Any]:
+    def article_json(request: Request, post: state.SandboxPost) -> dict[str, Any]:
         path = f"/{post.account}/{post.extra['slug']}"
         return {
             "id": int(post.id),
             "title": post.title,
             "slug": post.extra["slug"],
             "path": path,
-            "url": f"{root_url(request, PREFIX)}{path}",
+            "url": f"{pages.root_url(request, PREFIX)}{path}",
             "published": post.status == "published",
             "tag_list": post.tags,
             "body_markdown": post.body,
@@ -99,26 +97,22 @@ def build_router(state: SandboxState) -> APIRouter:
 
     @router.get("/api/users/me")
     async def me(request: Request) -> Response:
-        account, refusal = await gate(request, "login")
-        if refusal or account is None:
-            return refusal or _error(401, "unauthorized")
-        ident = int(secret_for(NAME, account.name, "id")[:6], 16)
+        account = await gate(request, "login")
+        ident = int(state.secret_for(NAME, account.name, "id")[:6], 16)
         return JSONResponse({"id": ident, "username": account.name, "name": account.name})
 
     @router.post("/api/articles")
     async def create(request: Request) -> Response:
-        article = (await json_payload(request)).get("article") or {}
+        article = (await pages.json_payload(request)).get("article") or {}
         operation = "publish" if article.get("published") else "draft"
-        account, refusal = await gate(request, operation)
-        if refusal or account is None:
-            return refusal or _error(401, "unauthorized")
+        account = await gate(request, operation)
         if problem := check_article(article):
             return _error(422, problem)
         if (wait := creation_allowed(account.name)) is not None:
             return _throttled(wait)
-        post_id = state.new_id()
+        post_id = sandbox.new_id()
         slug = re.sub(r"[^a-z0-9]+", "-", str(article["title"]).lower()).strip("-") or "post"
-        post = SandboxPost(
+        post = state.SandboxPost(
             NAME,
             post_id,
             account.name,
@@ -129,33 +123,31 @@ def build_router(state: SandboxState) -> APIRouter:
             "published" if article.get("published") else "draft",
             extra={"slug": f"{slug}-{post_id[-4:]}"},
         )
-        state.save_post(post)
+        sandbox.save_post(post)
         post.url = article_json(request, post)["url"]
-        await state.after_commit(NAME, account.name, operation)
+        await sandbox.after_commit(NAME, account.name, operation)
         return JSONResponse(article_json(request, post), 201)
 
     @router.put("/api/articles/{article_id}")
     async def update(article_id: str, request: Request) -> Response:
-        article = (await json_payload(request)).get("article") or {}
+        article = (await pages.json_payload(request)).get("article") or {}
         operation = "publish" if article.get("published") else "draft"
-        account, refusal = await gate(request, operation)
-        if refusal or account is None:
-            return refusal or _error(401, "unauthorized")
-        post = state.post(NAME, article_id)
+        account = await gate(request, operation)
+        post = sandbox.post(NAME, article_id)
         if post is None or post.account != account.name:
             return _error(404, "not found")
         if article.get("published"):
             post.status = "published"
         post.title = str(article.get("title", post.title))
         post.body = str(article.get("body_markdown", post.body))
-        await state.after_commit(NAME, account.name, operation)
+        await sandbox.after_commit(NAME, account.name, operation)
         return JSONResponse(article_json(request, post))
 
     @router.get("/api/articles/{article_id}")
     async def read(article_id: str, request: Request) -> Response:
         """Public: only published articles are found."""
-        await state.before(NAME, None, "lookup")
-        post = state.post(NAME, article_id)
+        await sandbox.before(NAME, None, "lookup")
+        post = sandbox.post(NAME, article_id)
         if post is None or post.status != "published":
             return _error(404, "not found")
         return JSONResponse(article_json(request, post))
@@ -163,9 +155,13 @@ def build_router(state: SandboxState) -> APIRouter:
     @router.get("/{username}/{slug}")
     async def public_page(username: str, slug: str) -> Response:
         post = next(
-            (p for p in state.posts_of(NAME) if p.account == username and p.extra["slug"] == slug),
+            (
+                p
+                for p in sandbox.posts_of(NAME)
+                if p.account == username and p.extra["slug"] == slug
+            ),
             None,
         )
-        return post_page(post, markdown=True)
+        return pages.post_page(post, markdown=True)
 
     return router

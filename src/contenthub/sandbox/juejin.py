@@ -17,15 +17,7 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from contenthub.sandbox.pages import image_response, json_error, json_payload, post_page, root_url
-from contenthub.sandbox.state import (
-    Fault,
-    SandboxAccount,
-    SandboxPost,
-    SandboxState,
-    StoredImage,
-    secret_for,
-)
+from contenthub.sandbox import pages, state
 
 NAME = "juejin"
 PREFIX = "/juejin"
@@ -40,8 +32,8 @@ MUST_LOGIN = {"err_no": 403, "err_msg": "must login", "data": None}
 
 
 def credentials_for(name: str) -> dict[str, Any]:
-    session = secret_for(NAME, name, "sessionid")
-    csrf = secret_for(NAME, name, "passport")
+    session = state.secret_for(NAME, name, "sessionid")
+    csrf = state.secret_for(NAME, name, "passport")
     return {"cookies": {"sessionid": session, "sid_tt": session, "passport_csrf_token": csrf}}
 
 
@@ -53,15 +45,15 @@ def _envelope(data: Any, err_no: int = 0, err_msg: str = "success") -> JSONRespo
     return JSONResponse({"err_no": err_no, "err_msg": err_msg, "data": data})
 
 
-def fault_answer(fault: Fault) -> Response:
+def fault_answer(fault: state.Fault) -> Response:
     if fault.kind == "login_expired":
         return JSONResponse(MUST_LOGIN)
     if fault.kind == "rate_limited":
         # Juejin's throttle format was not found: a 429 with Retry-After [I].
         body = {"err_no": 429, "err_msg": "请求过于频繁", "data": None}
-        return json_error(429, body, {"Retry-After": f"{fault.retry_after:g}"})
+        return pages.json_error(429, body, {"Retry-After": f"{fault.retry_after:g}"})
     if fault.kind == "server_error":
-        return json_error(fault.status, {"err_no": 500, "err_msg": "系统错误", "data": None})
+        return pages.json_error(fault.status, {"err_no": 500, "err_msg": "系统错误", "data": None})
     return _envelope(None, 1, fault.message)  # a refusal's err_no is a guess [I]
 
 
@@ -85,71 +77,71 @@ def _aws4_ok(request: Request, secret: str) -> bool:
     return request.headers.get("authorization", "").endswith(f"Signature={expected}")
 
 
-def build_router(state: SandboxState) -> APIRouter:
+def build_router(sandbox: state.SandboxState) -> APIRouter:
     router = APIRouter(prefix=PREFIX)
-    tags: dict[str, str] = state.extra.setdefault("juejin_tags", {})
-    sts_secrets: dict[str, str] = state.extra.setdefault("juejin_sts", {})
-    uploads: dict[str, dict[str, Any]] = state.extra.setdefault("juejin_uploads", {})
+    tags: dict[str, str] = sandbox.extra.setdefault("juejin_tags", {})
+    sts_secrets: dict[str, str] = sandbox.extra.setdefault("juejin_sts", {})
+    uploads: dict[str, dict[str, Any]] = sandbox.extra.setdefault("juejin_uploads", {})
 
-    def who(request: Request) -> SandboxAccount | None:
-        return state.account(NAME, request.cookies.get("sessionid", ""))
+    def who(request: Request) -> state.SandboxAccount | None:
+        return sandbox.account(NAME, request.cookies.get("sessionid", ""))
 
-    def csrf_token(account: SandboxAccount) -> str:
-        return secret_for(NAME, account.name, "csrf")
+    def csrf_token(account: state.SandboxAccount) -> str:
+        return state.secret_for(NAME, account.name, "csrf")
 
-    async def gate(
-        request: Request, operation: str, *, write: bool = True
-    ) -> tuple[SandboxAccount | None, Response | None]:
+    async def gate(request: Request, operation: str, *, write: bool = True) -> state.SandboxAccount:
+        """The caller's account; or a Refusal with Juejin's answer."""
         account = who(request)
-        fault = await state.before(NAME, account.name if account else None, operation)
+        fault = await sandbox.before(NAME, account.name if account else None, operation)
         if fault is not None:
-            return account, fault_answer(fault)
+            raise pages.Refusal(fault_answer(fault))
         if account is None:
-            return None, JSONResponse(MUST_LOGIN)
+            raise pages.Refusal(JSONResponse(MUST_LOGIN))
         if request.headers.get("origin") != "https://juejin.cn":
-            return account, json_error(403, {"err_no": 403, "err_msg": "forbidden origin"})
+            raise pages.Refusal(
+                pages.json_error(403, {"err_no": 403, "err_msg": "forbidden origin"})
+            )
         if write and request.headers.get("x-secsdk-csrf-token") != csrf_token(account):
-            return account, json_error(403, {"err_no": 4001, "err_msg": "csrf token invalid"})
-        return account, None
+            raise pages.Refusal(
+                pages.json_error(403, {"err_no": 4001, "err_msg": "csrf token invalid"})
+            )
+        return account
 
-    def own_draft(account: SandboxAccount, draft_id: str) -> SandboxPost | None:
-        post = state.post(NAME, draft_id)
+    def own_draft(account: state.SandboxAccount, draft_id: str) -> state.SandboxPost | None:
+        post = sandbox.post(NAME, draft_id)
         return post if post is not None and post.account == account.name else None
 
-    def article_url(request: Request, post: SandboxPost) -> str:
-        return f"{root_url(request, PREFIX)}/juejin.cn/post/{post.extra['post_id']}"
+    def article_url(request: Request, post: state.SandboxPost) -> str:
+        return f"{pages.root_url(request, PREFIX)}/juejin.cn/post/{post.extra['post_id']}"
 
     @router.get(f"{API}/user_api/v1/user/get")
     async def me(request: Request) -> Response:
-        account, refusal = await gate(request, "login", write=False)
-        if refusal or account is None:
-            return refusal or JSONResponse(MUST_LOGIN)
+        account = await gate(request, "login", write=False)
         return _envelope({"user_id": account.user_id, "user_name": account.name})
 
     @router.head(f"{API}/user_api/v1/sys/token")
     async def sys_token(request: Request) -> Response:
-        account, refusal = await gate(request, "login", write=False)
-        if refusal or account is None or request.headers.get("x-secsdk-csrf-request") != "1":
+        try:
+            account = await gate(request, "login", write=False)
+        except pages.Refusal:
+            account = None
+        if account is None or request.headers.get("x-secsdk-csrf-request") != "1":
             return Response(status_code=200)  # no token header: the client cannot write
         value = f"0,{csrf_token(account)},86370000,success,{account.user_id}"
         return Response(status_code=200, headers={"x-ware-csrf-token": value})
 
     @router.get(f"{API}/tag_api/v1/query_category_briefs")
     async def categories(request: Request) -> Response:
-        _, refusal = await gate(request, "draft", write=False)
-        if refusal:
-            return refusal
+        await gate(request, "draft", write=False)
         return _envelope([{"category_id": i, "category_name": n} for i, n in CATEGORIES])
 
     @router.post(f"{API}/tag_api/v1/query_tag_list")
     async def tag_search(request: Request) -> Response:
-        _, refusal = await gate(request, "draft")
-        if refusal:
-            return refusal
-        word = str((await json_payload(request)).get("key_word", "")).strip()
+        await gate(request, "draft")
+        word = str((await pages.json_payload(request)).get("key_word", "")).strip()
         if not word:
             return _envelope([])
-        tag_id = str(int(secret_for(NAME, word.lower(), "tag")[:12], 16))
+        tag_id = str(int(state.secret_for(NAME, word.lower(), "tag")[:12], 16))
         tags.setdefault(tag_id, word)
         return _envelope([{"tag_id": tag_id, "tag": {"tag_id": tag_id, "tag_name": tags[tag_id]}}])
 
@@ -164,7 +156,7 @@ def build_router(state: SandboxState) -> APIRouter:
             return "标签不存在"
         return None
 
-    def apply(post: SandboxPost, payload: dict[str, Any]) -> None:
+    def apply(post: state.SandboxPost, payload: dict[str, Any]) -> None:
         post.title = str(payload.get("title", post.title))
         post.body = str(payload.get("mark_content", post.body))
         post.tags = [tags[t] for t in payload.get("tag_ids") or []]
@@ -176,24 +168,20 @@ def build_router(state: SandboxState) -> APIRouter:
 
     @router.post(f"{API}/content_api/v1/article_draft/create")
     async def draft_create(request: Request) -> Response:
-        account, refusal = await gate(request, "draft")
-        if refusal or account is None:
-            return refusal or JSONResponse(MUST_LOGIN)
-        payload = await json_payload(request)
+        account = await gate(request, "draft")
+        payload = await pages.json_payload(request)
         if problem := draft_problem(payload):
             return _envelope(None, 2, problem)
-        post = SandboxPost(NAME, state.new_id(), account.name, "", "", [], None, "draft")
+        post = state.SandboxPost(NAME, sandbox.new_id(), account.name, "", "", [], None, "draft")
         apply(post, payload)
-        state.save_post(post)
-        await state.after_commit(NAME, account.name, "draft")
+        sandbox.save_post(post)
+        await sandbox.after_commit(NAME, account.name, "draft")
         return _envelope({"id": post.id, "article_id": "0"})
 
     @router.post(f"{API}/content_api/v1/article_draft/update")
     async def draft_update(request: Request) -> Response:
-        account, refusal = await gate(request, "draft")
-        if refusal or account is None:
-            return refusal or JSONResponse(MUST_LOGIN)
-        payload = await json_payload(request)
+        account = await gate(request, "draft")
+        payload = await pages.json_payload(request)
         post = own_draft(account, str(payload.get("id", "")))
         if post is None:
             return _envelope(None, 404, "草稿不存在")
@@ -204,43 +192,35 @@ def build_router(state: SandboxState) -> APIRouter:
 
     async def draft_named(
         request: Request, step: str
-    ) -> tuple[SandboxAccount, SandboxPost] | Response:
-        """The caller's draft named by the body's ``draft_id``; or the answer refusing it."""
-        account, refusal = await gate(request, step)
-        if refusal or account is None:
-            return refusal or JSONResponse(MUST_LOGIN)
-        post = own_draft(account, str((await json_payload(request)).get("draft_id", "")))
+    ) -> tuple[state.SandboxAccount, state.SandboxPost]:
+        """The caller's draft named by the body's ``draft_id``; or a Refusal."""
+        account = await gate(request, step)
+        post = own_draft(account, str((await pages.json_payload(request)).get("draft_id", "")))
         if post is None:
-            return _envelope(None, 404, "草稿不存在")
+            raise pages.Refusal(_envelope(None, 404, "草稿不存在"))
         return account, post
 
     @router.post(f"{API}/content_api/v1/article_draft/detail")
     async def draft_detail(request: Request) -> Response:
-        found = await draft_named(request, "lookup")
-        if isinstance(found, Response):
-            return found
-        _, post = found
+        _, post = await draft_named(request, "lookup")
         draft = {"id": post.id, "title": post.title, "article_id": post.extra.get("post_id", "0")}
         return _envelope({"article_draft": draft})
 
     @router.post(f"{API}/content_api/v1/article/publish")
     async def publish(request: Request) -> Response:
-        found = await draft_named(request, "publish")
-        if isinstance(found, Response):
-            return found
-        account, post = found
+        account, post = await draft_named(request, "publish")
         if not post.extra.get("category_id") or not post.tags:
             return _envelope(None, 2, "请选择分类和至少一个标签")
-        post.extra.setdefault("post_id", str(int(state.new_id()) * 7))
+        post.extra.setdefault("post_id", str(int(sandbox.new_id()) * 7))
         post.status = "published"
         post.url = article_url(request, post)
-        await state.after_commit(NAME, account.name, "publish")
+        await sandbox.after_commit(NAME, account.name, "publish")
         return _envelope({"article_id": post.extra["post_id"], "draft_id": post.id})
 
     @router.get("/juejin.cn/post/{article_id}")
     async def public_page(article_id: str) -> Response:
-        posts = state.posts_of(NAME)
-        return post_page(
+        posts = sandbox.posts_of(NAME)
+        return pages.post_page(
             next((p for p in posts if p.extra.get("post_id") == article_id), None), markdown=True
         )
 
@@ -248,21 +228,19 @@ def build_router(state: SandboxState) -> APIRouter:
 
     @router.get(f"{API}/imagex/v2/gen_token")
     async def gen_token(request: Request) -> Response:
-        account, refusal = await gate(request, "image", write=False)
-        if refusal or account is None:
-            return refusal or JSONResponse(MUST_LOGIN)
-        key_id = f"AKTP{state.new_id()}"
-        sts_secrets[key_id] = secret_for(NAME, key_id, "sts-secret")
+        await gate(request, "image", write=False)
+        key_id = f"AKTP{sandbox.new_id()}"
+        sts_secrets[key_id] = state.secret_for(NAME, key_id, "sts-secret")
         token = {
             "AccessKeyId": key_id,
             "SecretAccessKey": sts_secrets[key_id],
-            "SessionToken": secret_for(NAME, key_id, "sts-token"),
+            "SessionToken": state.secret_for(NAME, key_id, "sts-token"),
             "ExpiredTime": "2099-01-01T00:00:00+08:00",
         }
         return _envelope({"token": token})
 
     def imagex_error(code: str) -> Response:
-        return json_error(403, {"ResponseMetadata": {"Error": {"Code": code}}})
+        return pages.json_error(403, {"ResponseMetadata": {"Error": {"Code": code}}})
 
     @router.api_route(f"{IMAGEX}/", methods=["GET", "POST"])
     async def imagex(request: Request) -> Response:
@@ -272,9 +250,12 @@ def build_router(state: SandboxState) -> APIRouter:
             return imagex_error("SignatureDoesNotMatch")
         action = request.query_params.get("Action")
         if action == "ApplyImageUpload" and request.method == "GET":
-            session_key = secret_for(NAME, key_id, "session")
+            session_key = state.secret_for(NAME, key_id, "session")
             store_uri = f"tos-cn-i-k3u1fbpfcp/{session_key[:16]}"
-            uploads[session_key] = {"uri": store_uri, "auth": secret_for(NAME, store_uri, "auth")}
+            uploads[session_key] = {
+                "uri": store_uri,
+                "auth": state.secret_for(NAME, store_uri, "auth"),
+            }
             address = {
                 "StoreInfos": [{"StoreUri": store_uri, "Auth": uploads[session_key]["auth"]}],
                 "UploadHosts": [UPLOAD_HOST],
@@ -283,7 +264,7 @@ def build_router(state: SandboxState) -> APIRouter:
             return JSONResponse({"ResponseMetadata": {}, "Result": {"UploadAddress": address}})
         if action == "CommitImageUpload" and request.method == "POST":
             upload = uploads.get(request.query_params.get("SessionKey", ""))
-            if upload is None or upload["uri"] not in state.images:
+            if upload is None or upload["uri"] not in sandbox.images:
                 return imagex_error("InvalidSessionKey")
             results = [{"Uri": upload["uri"], "UriStatus": 2000}]
             return JSONResponse({"ResponseMetadata": {}, "Result": {"Results": results}})
@@ -293,26 +274,26 @@ def build_router(state: SandboxState) -> APIRouter:
     async def upload_put(store_uri: str, request: Request) -> Response:
         upload = next((u for u in uploads.values() if u["uri"] == store_uri), None)
         if upload is None or request.headers.get("authorization") != upload["auth"]:
-            return json_error(403, {"success": 1, "error": {"code": 4003, "message": "auth"}})
+            return pages.json_error(403, {"success": 1, "error": {"code": 4003, "message": "auth"}})
         data = await request.body()
         if request.headers.get("content-crc32") != f"{zlib.crc32(data) & 0xFFFFFFFF:08x}":
-            return json_error(400, {"success": 1, "error": {"code": 4001, "message": "crc32"}})
+            return pages.json_error(
+                400, {"success": 1, "error": {"code": 4001, "message": "crc32"}}
+            )
         kind = "image/png" if data.startswith(b"\x89PNG") else "image/jpeg"
-        state.images[store_uri] = StoredImage(data, kind)
+        sandbox.images[store_uri] = state.StoredImage(data, kind)
         return JSONResponse({"success": 0, "payload": {"hash": f"{zlib.crc32(data):08x}"}})
 
     @router.get(f"{API}/imagex/v2/get_img_url")
     async def image_url(request: Request, uri: str = "") -> Response:
-        _, refusal = await gate(request, "image", write=False)
-        if refusal:
-            return refusal
-        if uri not in state.images:
+        await gate(request, "image", write=False)
+        if uri not in sandbox.images:
             return _envelope(None, 404, "image not found")
-        main = f"{root_url(request, PREFIX)}/{CDN}/{uri}~tplv-k3u1fbpfcp-watermark.image"
+        main = f"{pages.root_url(request, PREFIX)}/{CDN}/{uri}~tplv-k3u1fbpfcp-watermark.image"
         return _envelope({"main_url": main, "backup_url": main})
 
     @router.get(f"/{CDN}/{{key:path}}")
     async def cdn(key: str) -> Response:
-        return image_response(state, key.split("~")[0])
+        return pages.image_response(sandbox, key.split("~")[0])
 
     return router

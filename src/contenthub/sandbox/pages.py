@@ -1,4 +1,5 @@
-"""Shared pieces of the simulated platforms: public post pages, cookie access, JSON errors."""
+"""Shared pieces of the simulated platforms: public post pages, cookie access, JSON errors, and
+the refusal a platform's gate raises to end a request with that platform's own answer."""
 
 from __future__ import annotations
 
@@ -10,6 +11,21 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from contenthub.platforms.render import markdown_to_html
 from contenthub.sandbox.state import SandboxPost, SandboxState
+
+
+class Refusal(Exception):
+    """The answer that ends a request early: a switched-on fault, a missing login, a bad
+    signature. A platform's gate raises it with the body that platform would send; the
+    server's one handler sends that body, so an endpoint reads only its happy path."""
+
+    def __init__(self, answer: Response) -> None:
+        super().__init__(answer.status_code)
+        self.answer = answer
+
+
+async def refusal_answer(_: Request, refusal: Refusal) -> Response:
+    """The server's handler for :class:`Refusal`."""
+    return refusal.answer
 
 
 def post_page(post: SandboxPost | None, *, markdown: bool = False) -> Response:
@@ -25,8 +41,8 @@ def post_page(post: SandboxPost | None, *, markdown: bool = False) -> Response:
     )
 
 
-def image_response(state: SandboxState, key: str) -> Response:
-    image = state.images.get(key)
+def image_response(sandbox: SandboxState, key: str) -> Response:
+    image = sandbox.images.get(key)
     if image is None:
         return Response(status_code=404)
     return Response(image.data, media_type=image.content_type)

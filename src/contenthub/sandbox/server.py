@@ -28,7 +28,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import Response
 
 from contenthub.sandbox import csdn, devto, juejin, wechat, wordpress, zhihu
-from contenthub.sandbox.pages import json_payload
+from contenthub.sandbox.pages import Refusal, json_payload, refusal_answer
 from contenthub.sandbox.state import Fault, SandboxAccount, SandboxState, StoredImage
 
 PLATFORMS: dict[str, ModuleType] = {
@@ -63,6 +63,7 @@ def create_app(state: SandboxState | None = None) -> FastAPI:
     state = state or SandboxState()
     app = FastAPI(title="contenthub platform sandbox", docs_url="/_admin/docs", redoc_url=None)
     app.state.sandbox = state
+    app.add_exception_handler(Refusal, refusal_answer)
     for platform, module in PLATFORMS.items():
         add_account(state, platform, DEMO_ACCOUNT_NAME)
         app.include_router(module.build_router(state))

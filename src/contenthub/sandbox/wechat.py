@@ -24,15 +24,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.datastructures import UploadFile
 
-from contenthub.sandbox.pages import image_response, json_payload, post_page, root_url
-from contenthub.sandbox.state import (
-    Fault,
-    SandboxAccount,
-    SandboxPost,
-    SandboxState,
-    StoredImage,
-    secret_for,
-)
+from contenthub.sandbox import pages, state
 
 NAME = "wechat"
 PREFIX = "/wechat"
@@ -47,8 +39,8 @@ _IMG_SRC = re.compile(r"""<img\b[^>]*?\bsrc="([^"]*)"[^>]*>""", re.I)
 
 def credentials_for(name: str) -> dict[str, Any]:
     return {
-        "appid": f"wx{secret_for(NAME, name, 'appid')[:16]}",
-        "secret": secret_for(NAME, name, "s"),
+        "appid": f"wx{state.secret_for(NAME, name, 'appid')[:16]}",
+        "secret": state.secret_for(NAME, name, "s"),
     }
 
 
@@ -60,7 +52,7 @@ def _error(code: int, message: str) -> JSONResponse:
     return JSONResponse({"errcode": code, "errmsg": f"{message} rid: sandbox"})
 
 
-def fault_answer(fault: Fault) -> Response:
+def fault_answer(fault: state.Fault) -> Response:
     if fault.kind == "login_expired":
         return _error(42001, "access_token expired")
     if fault.kind == "rate_limited":
@@ -77,44 +69,47 @@ class _Job:
     polls: int = 0
 
 
-def build_router(state: SandboxState) -> APIRouter:
+def build_router(sandbox: state.SandboxState) -> APIRouter:
     router = APIRouter(prefix=PREFIX)
-    tokens: dict[str, tuple[SandboxAccount, float]] = state.extra.setdefault("wechat_tokens", {})
-    current: dict[str, str] = state.extra.setdefault("wechat_current_token", {})
-    materials: dict[str, str] = state.extra.setdefault("wechat_materials", {})
-    jobs: dict[str, _Job] = state.extra.setdefault("wechat_jobs", {})
+    tokens: dict[str, tuple[state.SandboxAccount, float]] = sandbox.extra.setdefault(
+        "wechat_tokens", {}
+    )
+    current: dict[str, str] = sandbox.extra.setdefault("wechat_current_token", {})
+    materials: dict[str, str] = sandbox.extra.setdefault("wechat_materials", {})
+    jobs: dict[str, _Job] = sandbox.extra.setdefault("wechat_jobs", {})
 
-    def issue_token(account: SandboxAccount) -> str:
-        token = secret_for(NAME, account.name, f"token-{state.new_id()}") * 2
+    def issue_token(account: state.SandboxAccount) -> str:
+        token = state.secret_for(NAME, account.name, f"token-{sandbox.new_id()}") * 2
         tokens[token] = (account, time.monotonic() + TOKEN_SECONDS)
         current[account.name] = token
         return token
 
-    def valid_token(account: SandboxAccount) -> str | None:
+    def valid_token(account: state.SandboxAccount) -> str | None:
         token = current.get(account.name)
         return token if token and tokens[token][1] > time.monotonic() else None
 
-    async def gate(
-        request: Request, operation: str
-    ) -> tuple[SandboxAccount | None, Response | None]:
+    async def gate(request: Request, operation: str) -> state.SandboxAccount:
+        """The account whose access_token the call carries; or a Refusal with WeChat's answer."""
         token = request.query_params.get("access_token", "")
         account, expires_at = tokens.get(token, (None, 0.0))
-        fault = await state.before(NAME, account.name if account else None, operation)
+        fault = await sandbox.before(NAME, account.name if account else None, operation)
         if fault is not None:
             if fault.kind == "login_expired" and account is not None:
                 tokens[token] = (account, 0.0)  # this token is spent: the client must refresh
-            return account, fault_answer(fault)
+            raise pages.Refusal(fault_answer(fault))
         if account is None:
-            return None, _error(40001, "invalid credential, access_token is invalid or not latest")
+            raise pages.Refusal(
+                _error(40001, "invalid credential, access_token is invalid or not latest")
+            )
         if expires_at <= time.monotonic():
-            return account, _error(42001, "access_token expired")
-        return account, None
+            raise pages.Refusal(_error(42001, "access_token expired"))
+        return account
 
     @router.post("/cgi-bin/stable_token")
     async def stable_token(request: Request) -> Response:
-        payload = await json_payload(request)
-        account = state.account(NAME, login_key(payload))
-        fault = await state.before(NAME, account.name if account else None, "login")
+        payload = await pages.json_payload(request)
+        account = sandbox.account(NAME, login_key(payload))
+        fault = await sandbox.before(NAME, account.name if account else None, "login")
         if fault is not None and fault.kind == "login_expired":
             return _error(40001, "invalid appsecret, view more at http://t.cn/RAEkdVq")
         if fault is not None:
@@ -136,15 +131,13 @@ def build_router(state: SandboxState) -> APIRouter:
 
     def cdn_url(request: Request, data: bytes, content_type: str) -> str:
         key = hashlib.md5(data).hexdigest()
-        state.images[f"wx:{key}"] = StoredImage(data, content_type)
+        sandbox.images[f"wx:{key}"] = state.StoredImage(data, content_type)
         fmt = content_type.rsplit("/", 1)[-1]
-        return f"{root_url(request, PREFIX)}/{CDN}/mmbiz_{fmt}/{key}/0?wx_fmt={fmt}"
+        return f"{pages.root_url(request, PREFIX)}/{CDN}/mmbiz_{fmt}/{key}/0?wx_fmt={fmt}"
 
     @router.post("/cgi-bin/media/uploadimg")
     async def uploadimg(request: Request) -> Response:
-        _, refusal = await gate(request, "image")
-        if refusal:
-            return refusal
+        await gate(request, "image")
         uploaded = await upload(request)
         if uploaded is None:
             return _error(41005, "media data missing")
@@ -157,19 +150,17 @@ def build_router(state: SandboxState) -> APIRouter:
 
     @router.post("/cgi-bin/material/add_material")
     async def add_material(request: Request, type: str = "") -> Response:
-        _, refusal = await gate(request, "image")
-        if refusal:
-            return refusal
+        await gate(request, "image")
         uploaded = await upload(request)
         if type != "image" or uploaded is None:
             return _error(40004, "invalid media type")
-        media_id = f"mat-{secret_for(NAME, state.new_id(), 'material')}"
+        media_id = f"mat-{state.secret_for(NAME, sandbox.new_id(), 'material')}"
         materials[media_id] = cdn_url(request, *uploaded)
         return JSONResponse({"media_id": media_id, "url": materials[media_id], "item": []})
 
     @router.get(f"/{CDN}/{{fmt}}/{{key}}/0")
     async def cdn(fmt: str, key: str) -> Response:
-        return image_response(state, f"wx:{key}")
+        return pages.image_response(sandbox, f"wx:{key}")
 
     def draft_problem(article: dict[str, Any]) -> Response | None:
         if not 0 < len(str(article.get("title", ""))) <= 32:
@@ -182,10 +173,10 @@ def build_router(state: SandboxState) -> APIRouter:
 
     def without_foreign_images(content: str, request: Request) -> str:
         """WeChat filters out images that are not on its CDN."""
-        ours = f"{root_url(request, PREFIX)}/{CDN}/"
+        ours = f"{pages.root_url(request, PREFIX)}/{CDN}/"
         return _IMG_SRC.sub(lambda m: m.group(0) if m.group(1).startswith(ours) else "", content)
 
-    def news_item(post: SandboxPost) -> dict[str, Any]:
+    def news_item(post: state.SandboxPost) -> dict[str, Any]:
         return {
             "title": post.title,
             "digest": post.extra.get("digest", ""),
@@ -194,21 +185,19 @@ def build_router(state: SandboxState) -> APIRouter:
             "content": post.body,
         }
 
-    def own_post(account: SandboxAccount, media_id: str) -> SandboxPost | None:
-        post = state.post(NAME, media_id)
+    def own_post(account: state.SandboxAccount, media_id: str) -> state.SandboxPost | None:
+        post = sandbox.post(NAME, media_id)
         return post if post is not None and post.account == account.name else None
 
     @router.post("/cgi-bin/draft/add")
     async def draft_add(request: Request) -> Response:
-        account, refusal = await gate(request, "draft")
-        if refusal or account is None:
-            return refusal or _error(40001, "invalid credential")
-        articles = (await json_payload(request)).get("articles") or [{}]
+        account = await gate(request, "draft")
+        articles = (await pages.json_payload(request)).get("articles") or [{}]
         if problem := draft_problem(articles[0]):
             return problem
         article = articles[0]
-        media_id = f"draft-{secret_for(NAME, state.new_id(), 'draft')}"
-        post = SandboxPost(
+        media_id = f"draft-{state.secret_for(NAME, sandbox.new_id(), 'draft')}"
+        post = state.SandboxPost(
             NAME,
             media_id,
             account.name,
@@ -222,59 +211,51 @@ def build_router(state: SandboxState) -> APIRouter:
                 "digest": article.get("digest", ""),
             },
         )
-        state.save_post(post)
-        await state.after_commit(NAME, account.name, "draft")
+        sandbox.save_post(post)
+        await sandbox.after_commit(NAME, account.name, "draft")
         return JSONResponse({"media_id": media_id})
 
     async def draft_named(
         request: Request, step: str
-    ) -> tuple[SandboxAccount, SandboxPost] | Response:
-        """The caller's draft named by the body's ``media_id``; or the answer refusing it."""
-        account, refusal = await gate(request, step)
-        if refusal or account is None:
-            return refusal or _error(40001, "invalid credential")
-        post = own_post(account, str((await json_payload(request)).get("media_id", "")))
+    ) -> tuple[state.SandboxAccount, state.SandboxPost]:
+        """The caller's draft named by the body's ``media_id``; or a Refusal."""
+        account = await gate(request, step)
+        post = own_post(account, str((await pages.json_payload(request)).get("media_id", "")))
         if post is None or post.status != "draft":
-            return _error(40007, "invalid media_id")
+            raise pages.Refusal(_error(40007, "invalid media_id"))
         return account, post
 
     @router.post("/cgi-bin/draft/get")
     async def draft_get(request: Request) -> Response:
-        found = await draft_named(request, "lookup")
-        if isinstance(found, Response):
-            return found
-        _, post = found
+        _, post = await draft_named(request, "lookup")
         return JSONResponse({"news_item": [news_item(post)]})
 
     @router.post("/cgi-bin/freepublish/submit")
     async def submit(request: Request) -> Response:
-        found = await draft_named(request, "publish")
-        if isinstance(found, Response):
-            return found
-        account, post = found
-        review = await state.before(NAME, account.name, "review")
+        account, post = await draft_named(request, "publish")
+        review = await sandbox.before(NAME, account.name, "review")
         final = 0
         if review is not None and review.kind == "reject":
             final = review.status if review.status in FINAL_STATUSES else 4
-        publish_id = state.new_id()
+        publish_id = sandbox.new_id()
         jobs[publish_id] = _Job(post.id, final)
         if final == 0:
-            post.extra["post_id"] = state.new_id()
+            post.extra["post_id"] = sandbox.new_id()
             post.status = "published"
-            post.url = f"{root_url(request, PREFIX)}/mp.weixin.qq.com/s/{post.extra['post_id']}"
+            post.url = (
+                f"{pages.root_url(request, PREFIX)}/mp.weixin.qq.com/s/{post.extra['post_id']}"
+            )
         else:
             post.status = "failed"
-        await state.after_commit(NAME, account.name, "publish")
+        await sandbox.after_commit(NAME, account.name, "publish")
         return JSONResponse(
             {"errcode": 0, "errmsg": "ok", "publish_id": publish_id, "msg_data_id": publish_id}
         )
 
     @router.post("/cgi-bin/freepublish/get")
     async def job_status(request: Request) -> Response:
-        account, refusal = await gate(request, "publish_status")
-        if refusal or account is None:
-            return refusal or _error(40001, "invalid credential")
-        publish_id = str((await json_payload(request)).get("publish_id", ""))
+        account = await gate(request, "publish_status")
+        publish_id = str((await pages.json_payload(request)).get("publish_id", ""))
         job = jobs.get(publish_id)
         if job is None or not own_post(account, job.post_id):
             return _error(48006, "invalid publish_id")
@@ -285,7 +266,7 @@ def build_router(state: SandboxState) -> APIRouter:
             return JSONResponse(
                 {"publish_id": publish_id, "publish_status": job.final_status, "fail_idx": [1]}
             )
-        post = state.post(NAME, job.post_id)
+        post = sandbox.post(NAME, job.post_id)
         assert post is not None
         detail = {"count": 1, "item": [{"idx": 1, "article_url": post.url}]}
         return JSONResponse(
@@ -300,12 +281,12 @@ def build_router(state: SandboxState) -> APIRouter:
 
     @router.post("/cgi-bin/freepublish/batchget")
     async def published_list(request: Request) -> Response:
-        account, refusal = await gate(request, "lookup")
-        if refusal or account is None:
-            return refusal or _error(40001, "invalid credential")
-        payload = await json_payload(request)
+        account = await gate(request, "lookup")
+        payload = await pages.json_payload(request)
         published = [
-            p for p in state.posts_of(NAME) if p.account == account.name and p.status == "published"
+            p
+            for p in sandbox.posts_of(NAME)
+            if p.account == account.name and p.status == "published"
         ]
         newest = list(reversed(published))
         page = newest[int(payload.get("offset", 0)) :][: int(payload.get("count", 20))]
@@ -319,7 +300,9 @@ def build_router(state: SandboxState) -> APIRouter:
 
     @router.get("/mp.weixin.qq.com/s/{article_id}")
     async def public_page(article_id: str) -> Response:
-        posts = state.posts_of(NAME)
-        return post_page(next((p for p in posts if p.extra.get("post_id") == article_id), None))
+        posts = sandbox.posts_of(NAME)
+        return pages.post_page(
+            next((p for p in posts if p.extra.get("post_id") == article_id), None)
+        )
 
     return router

@@ -10,15 +10,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from contenthub.sandbox.pages import image_response, json_error, json_payload, post_page, root_url
-from contenthub.sandbox.state import (
-    Fault,
-    SandboxAccount,
-    SandboxPost,
-    SandboxState,
-    StoredImage,
-    secret_for,
-)
+from contenthub.sandbox import pages, state
 
 NAME = "wordpress"
 PREFIX = "/wordpress"
@@ -27,7 +19,7 @@ STATUSES = {"draft", "publish", "pending", "private", "future"}
 
 
 def credentials_for(name: str) -> dict[str, Any]:
-    raw = secret_for(NAME, name, "app")[:24]
+    raw = state.secret_for(NAME, name, "app")[:24]
     return {"username": name, "app_password": " ".join(re.findall(".{4}", raw))}
 
 
@@ -37,12 +29,12 @@ def login_key(credentials: dict[str, Any]) -> str:
 
 
 def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
-    return json_error(
+    return pages.json_error(
         status, {"code": code, "message": message, "data": {"status": status}}, headers
     )
 
 
-def fault_answer(fault: Fault) -> Response:
+def fault_answer(fault: state.Fault) -> Response:
     if fault.kind == "login_expired":
         return _error(
             401, "incorrect_password", "The provided password is an invalid application password."
@@ -63,12 +55,12 @@ def fault_answer(fault: Fault) -> Response:
     return _error(403, "rest_cannot_publish", fault.message)
 
 
-def build_router(state: SandboxState) -> APIRouter:
+def build_router(sandbox: state.SandboxState) -> APIRouter:
     router = APIRouter(prefix=PREFIX)
-    tags: dict[int, str] = state.extra.setdefault("wordpress_tags", {})
-    media: dict[int, str] = state.extra.setdefault("wordpress_media", {})
+    tags: dict[int, str] = sandbox.extra.setdefault("wordpress_tags", {})
+    media: dict[int, str] = sandbox.extra.setdefault("wordpress_media", {})
 
-    def who(request: Request) -> SandboxAccount | None:
+    def who(request: Request) -> state.SandboxAccount | None:
         header = request.headers.get("authorization", "")
         if not header.startswith("Basic "):
             return None
@@ -76,30 +68,33 @@ def build_router(state: SandboxState) -> APIRouter:
             user, _, password = base64.b64decode(header[6:]).decode().partition(":")
         except ValueError:
             return None
-        return state.account(NAME, login_key({"username": user, "app_password": password}))
+        return sandbox.account(NAME, login_key({"username": user, "app_password": password}))
 
-    async def gate(
-        request: Request, operation: str
-    ) -> tuple[SandboxAccount | None, Response | None]:
+    async def gate(request: Request, operation: str) -> state.SandboxAccount:
+        """The caller's account; or a Refusal with WordPress's answer."""
         account = who(request)
-        fault = await state.before(NAME, account.name if account else None, operation)
+        fault = await sandbox.before(NAME, account.name if account else None, operation)
         if fault is not None:
-            return account, fault_answer(fault)
-        if account is None:
-            if request.headers.get("authorization"):
-                return None, _error(
+            raise pages.Refusal(fault_answer(fault))
+        if account is None and request.headers.get("authorization"):
+            raise pages.Refusal(
+                _error(
                     401,
                     "incorrect_password",
                     "The provided password is an invalid application password.",
                 )
-            return None, _error(401, "rest_not_logged_in", "You are not currently logged in.")
-        return account, None
+            )
+        if account is None:
+            raise pages.Refusal(
+                _error(401, "rest_not_logged_in", "You are not currently logged in.")
+            )
+        return account
 
-    def post_json(request: Request, post: SandboxPost) -> dict[str, Any]:
+    def post_json(request: Request, post: state.SandboxPost) -> dict[str, Any]:
         return {
             "id": int(post.id),
             "status": "publish" if post.status == "published" else post.status,
-            "link": f"{root_url(request, PREFIX)}/?p={post.id}",
+            "link": f"{pages.root_url(request, PREFIX)}/?p={post.id}",
             "title": {"raw": post.title, "rendered": post.title},
             "content": {"raw": post.body, "rendered": post.body},
             "tags": post.extra.get("tag_ids", []),
@@ -108,12 +103,10 @@ def build_router(state: SandboxState) -> APIRouter:
 
     @router.get(f"{API}/users/me")
     async def me(request: Request) -> Response:
-        account, refusal = await gate(request, "login")
-        if refusal or account is None:
-            return refusal or _error(401, "rest_not_logged_in", "You are not currently logged in.")
+        account = await gate(request, "login")
         return JSONResponse(
             {
-                "id": int(secret_for(NAME, account.name, "id")[:6], 16),
+                "id": int(state.secret_for(NAME, account.name, "id")[:6], 16),
                 "name": account.name,
                 "slug": account.name,
             }
@@ -121,9 +114,7 @@ def build_router(state: SandboxState) -> APIRouter:
 
     @router.post(f"{API}/media")
     async def media_upload(request: Request) -> Response:
-        _, refusal = await gate(request, "image")
-        if refusal:
-            return refusal
+        await gate(request, "image")
         match = re.search(r'filename="?([^";]+)"?', request.headers.get("content-disposition", ""))
         if match is None:
             return _error(
@@ -132,31 +123,29 @@ def build_router(state: SandboxState) -> APIRouter:
         data = await request.body()
         if not data:
             return _error(400, "rest_upload_no_data", "No data supplied.")
-        media_id = int(state.new_id())
+        media_id = int(sandbox.new_id())
         key = f"{media_id}-{match.group(1)}"
-        state.images[f"wp:{key}"] = StoredImage(data, request.headers.get("content-type", ""))
-        url = f"{root_url(request, PREFIX)}/wp-content/uploads/{key}"
+        sandbox.images[f"wp:{key}"] = state.StoredImage(
+            data, request.headers.get("content-type", "")
+        )
+        url = f"{pages.root_url(request, PREFIX)}/wp-content/uploads/{key}"
         media[media_id] = url
         return JSONResponse({"id": media_id, "source_url": url, "media_details": {}}, 201)
 
     @router.get("/wp-content/uploads/{key}")
     async def uploaded(key: str) -> Response:
-        return image_response(state, f"wp:{key}")
+        return pages.image_response(sandbox, f"wp:{key}")
 
     @router.get(f"{API}/tags")
     async def tag_search(request: Request, search: str = "") -> Response:
-        _, refusal = await gate(request, "tags")
-        if refusal:
-            return refusal
+        await gate(request, "tags")
         found = [{"id": i, "name": n} for i, n in tags.items() if search.lower() in n.lower()]
         return JSONResponse(found)
 
     @router.post(f"{API}/tags")
     async def tag_create(request: Request) -> Response:
-        _, refusal = await gate(request, "tags")
-        if refusal:
-            return refusal
-        name = str((await json_payload(request)).get("name", "")).strip()
+        await gate(request, "tags")
+        name = str((await pages.json_payload(request)).get("name", "")).strip()
         if not name:
             return _error(400, "rest_missing_callback_param", "Missing parameter(s): name")
         existing = next((i for i, n in tags.items() if n.lower() == name.lower()), None)
@@ -166,8 +155,8 @@ def build_router(state: SandboxState) -> APIRouter:
                 "message": "A term with the name provided already exists.",
                 "data": {"status": 400, "term_id": existing},
             }
-            return json_error(400, body)
-        tag_id = int(state.new_id())
+            return pages.json_error(400, body)
+        tag_id = int(sandbox.new_id())
         tags[tag_id] = name
         return JSONResponse({"id": tag_id, "name": name}, 201)
 
@@ -180,7 +169,7 @@ def build_router(state: SandboxState) -> APIRouter:
             return _error(400, "rest_invalid_featured_media", "Invalid featured media ID.")
         return None
 
-    def apply(post: SandboxPost, payload: dict[str, Any]) -> None:
+    def apply(post: state.SandboxPost, payload: dict[str, Any]) -> None:
         post.title = str(payload.get("title", post.title))
         post.body = str(payload.get("content", post.body))
         if "tags" in payload:
@@ -194,47 +183,41 @@ def build_router(state: SandboxState) -> APIRouter:
 
     @router.post(f"{API}/posts")
     async def post_create(request: Request) -> Response:
-        payload = await json_payload(request)
+        payload = await pages.json_payload(request)
         operation = "publish" if payload.get("status") == "publish" else "draft"
-        account, refusal = await gate(request, operation)
-        if refusal or account is None:
-            return refusal or _error(401, "rest_not_logged_in", "You are not currently logged in.")
+        account = await gate(request, operation)
         if invalid := valid(payload):
             return invalid
-        post = SandboxPost(NAME, state.new_id(), account.name, "", "", [], None, "draft")
+        post = state.SandboxPost(NAME, sandbox.new_id(), account.name, "", "", [], None, "draft")
         apply(post, payload)
-        state.save_post(post)
-        await state.after_commit(NAME, account.name, operation)
+        sandbox.save_post(post)
+        await sandbox.after_commit(NAME, account.name, operation)
         return JSONResponse(post_json(request, post), 201)
 
     @router.get(f"{API}/posts/{{post_id}}")
     async def post_get(post_id: str, request: Request) -> Response:
-        account, refusal = await gate(request, "lookup")
-        if refusal or account is None:
-            return refusal or _error(401, "rest_not_logged_in", "You are not currently logged in.")
-        post = state.post(NAME, post_id)
+        account = await gate(request, "lookup")
+        post = sandbox.post(NAME, post_id)
         if post is None or post.account != account.name:
             return _error(404, "rest_post_invalid_id", "Invalid post ID.")
         return JSONResponse(post_json(request, post))
 
     @router.post(f"{API}/posts/{{post_id}}")
     async def post_update(post_id: str, request: Request) -> Response:
-        payload = await json_payload(request)
+        payload = await pages.json_payload(request)
         operation = "publish" if payload.get("status") == "publish" else "draft"
-        account, refusal = await gate(request, operation)
-        if refusal or account is None:
-            return refusal or _error(401, "rest_not_logged_in", "You are not currently logged in.")
-        post = state.post(NAME, post_id)
+        account = await gate(request, operation)
+        post = sandbox.post(NAME, post_id)
         if post is None or post.account != account.name:
             return _error(404, "rest_post_invalid_id", "Invalid post ID.")
         if invalid := valid(payload):
             return invalid
         apply(post, payload)
-        await state.after_commit(NAME, account.name, operation)
+        await sandbox.after_commit(NAME, account.name, operation)
         return JSONResponse(post_json(request, post))
 
     @router.get("/")
     async def public_page(p: str = "") -> Response:
-        return post_page(state.post(NAME, p))
+        return pages.post_page(sandbox.post(NAME, p))
 
     return router

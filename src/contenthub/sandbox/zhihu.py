@@ -15,15 +15,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from contenthub.sandbox.pages import image_response, json_error, json_payload, post_page, root_url
-from contenthub.sandbox.state import (
-    Fault,
-    SandboxAccount,
-    SandboxPost,
-    SandboxState,
-    StoredImage,
-    secret_for,
-)
+from contenthub.sandbox import pages, state
 
 NAME = "zhihu"
 PREFIX = "/zhihu"
@@ -35,9 +27,9 @@ NO_AUTH = {"error": {"code": 100, "name": "ZERR_NO_AUTH_TOKEN", "message": "请�
 def credentials_for(name: str) -> dict[str, Any]:
     return {
         "cookies": {
-            "z_c0": secret_for(NAME, name, "z_c0"),
-            "d_c0": secret_for(NAME, name, "d_c0"),
-            "_xsrf": secret_for(NAME, name, "xsrf"),
+            "z_c0": state.secret_for(NAME, name, "z_c0"),
+            "d_c0": state.secret_for(NAME, name, "d_c0"),
+            "_xsrf": state.secret_for(NAME, name, "xsrf"),
         }
     }
 
@@ -46,15 +38,15 @@ def login_key(credentials: dict[str, Any]) -> str:
     return str(credentials.get("cookies", {}).get("z_c0", ""))
 
 
-def fault_answer(fault: Fault) -> Response:
+def fault_answer(fault: state.Fault) -> Response:
     if fault.kind == "login_expired":
-        return json_error(401, NO_AUTH)
+        return pages.json_error(401, NO_AUTH)
     if fault.kind == "rate_limited":
         # Zhihu's own throttle format was not found; a plain 429 with Retry-After [I].
         body = {"error": {"code": 10005, "message": "请求过于频繁，请稍后再试"}}
-        return json_error(429, body, {"Retry-After": f"{fault.retry_after:g}"})
+        return pages.json_error(429, body, {"Retry-After": f"{fault.retry_after:g}"})
     if fault.kind == "server_error":
-        return json_error(fault.status, {"error": {"code": 500, "message": "服务器开小差了"}})
+        return pages.json_error(fault.status, {"error": {"code": 500, "message": "服务器开小差了"}})
     # Publish failures come back as HTTP 200 with a non-zero code.
     return JSONResponse({"code": 403, "message": fault.message, "data": None})
 
@@ -73,30 +65,29 @@ def _oss_signature_ok(request: Request, object_key: str, secret: str, access_id:
     return hmac.compare_digest(request.headers.get("authorization", ""), expected)
 
 
-def build_router(state: SandboxState) -> APIRouter:
+def build_router(sandbox: state.SandboxState) -> APIRouter:
     router = APIRouter(prefix=PREFIX)
-    uploads: dict[str, dict[str, str]] = state.extra.setdefault("zhihu_uploads", {})
+    uploads: dict[str, dict[str, str]] = sandbox.extra.setdefault("zhihu_uploads", {})
 
-    def who(request: Request) -> SandboxAccount | None:
-        return state.account(NAME, request.cookies.get("z_c0", ""))
+    def who(request: Request) -> state.SandboxAccount | None:
+        return sandbox.account(NAME, request.cookies.get("z_c0", ""))
 
-    async def gate(
-        request: Request, operation: str, *, write: bool
-    ) -> tuple[SandboxAccount | None, Response | None]:
+    async def gate(request: Request, operation: str, *, write: bool) -> state.SandboxAccount:
+        """The caller's account; or a Refusal with Zhihu's answer."""
         account = who(request)
-        fault = await state.before(NAME, account.name if account else None, operation)
+        fault = await sandbox.before(NAME, account.name if account else None, operation)
         if fault is not None:
-            return account, fault_answer(fault)
+            raise pages.Refusal(fault_answer(fault))
         if request.headers.get("x-requested-with") != "fetch":
-            return account, json_error(403, ANTI_BOT)
+            raise pages.Refusal(pages.json_error(403, ANTI_BOT))
         if account is None:
-            return None, json_error(401, NO_AUTH)
+            raise pages.Refusal(pages.json_error(401, NO_AUTH))
         if write and request.headers.get("x-xsrftoken") != request.cookies.get("_xsrf"):
-            return account, json_error(403, ANTI_BOT)
-        return account, None
+            raise pages.Refusal(pages.json_error(403, ANTI_BOT))
+        return account
 
-    def article_json(request: Request, post: SandboxPost) -> dict[str, Any]:
-        url = f"{root_url(request, PREFIX)}/zhuanlan.zhihu.com/p/{post.id}"
+    def article_json(request: Request, post: state.SandboxPost) -> dict[str, Any]:
+        url = f"{pages.root_url(request, PREFIX)}/zhuanlan.zhihu.com/p/{post.id}"
         return {
             "id": int(post.id),
             "title": post.title,
@@ -108,28 +99,26 @@ def build_router(state: SandboxState) -> APIRouter:
 
     @router.get("/www.zhihu.com/api/v4/me")
     async def me(request: Request) -> Response:
-        account, refusal = await gate(request, "login", write=False)
-        if refusal or account is None:
-            return refusal or json_error(401, NO_AUTH)
+        account = await gate(request, "login", write=False)
         return JSONResponse(
             {"id": account.user_id, "uid": account.user_id, "name": account.name, "avatar_url": ""}
         )
 
     @router.post("/api.zhihu.com/images")
     async def image_apply(request: Request) -> Response:
-        _, refusal = await gate(request, "image", write=True)
-        if refusal:
-            return refusal
-        payload = await json_payload(request)
+        await gate(request, "image", write=True)
+        payload = await pages.json_payload(request)
         image_hash = str(payload.get("image_hash", ""))
         if len(image_hash) != 32:
-            return json_error(400, {"error": {"code": 10002, "message": "image_hash 参数错误"}})
+            return pages.json_error(
+                400, {"error": {"code": 10002, "message": "image_hash 参数错误"}}
+            )
         object_key = f"v2-{image_hash}"
-        exists = object_key in state.images
+        exists = object_key in sandbox.images
         token = {
-            "access_id": secret_for(NAME, image_hash, "oss-id")[:16],
-            "access_key": secret_for(NAME, image_hash, "oss-key"),
-            "access_token": secret_for(NAME, image_hash, "oss-token"),
+            "access_id": state.secret_for(NAME, image_hash, "oss-id")[:16],
+            "access_key": state.secret_for(NAME, image_hash, "oss-key"),
+            "access_token": state.secret_for(NAME, image_hash, "oss-token"),
         }
         uploads[object_key] = token
         return JSONResponse(
@@ -146,10 +135,8 @@ def build_router(state: SandboxState) -> APIRouter:
 
     @router.get("/api.zhihu.com/images/{image_id}")
     async def image_status(image_id: str, request: Request) -> Response:
-        _, refusal = await gate(request, "image", write=False)
-        if refusal:
-            return refusal
-        if image_id not in state.images:
+        await gate(request, "image", write=False)
+        if image_id not in sandbox.images:
             return JSONResponse({"status": "processing", "original_hash": ""})
         return JSONResponse({"status": "completed", "original_hash": image_id})
 
@@ -164,23 +151,21 @@ def build_router(state: SandboxState) -> APIRouter:
         if hashlib.md5(data).hexdigest() != object_key.removeprefix("v2-"):
             return Response("<Error><Code>InvalidDigest</Code></Error>", 400)
         content_type = request.headers.get("content-type", "application/octet-stream")
-        state.images[object_key] = StoredImage(data, content_type)
+        sandbox.images[object_key] = state.StoredImage(data, content_type)
         return Response(status_code=200, headers={"ETag": f'"{object_key}"'})
 
     @router.get("/pic4.zhimg.com/{key}")
     async def cdn(key: str) -> Response:
-        return image_response(state, key.split(".")[0])
+        return pages.image_response(sandbox, key.split(".")[0])
 
     @router.post("/zhuanlan.zhihu.com/api/articles/drafts")
     async def draft_create(request: Request) -> Response:
-        account, refusal = await gate(request, "draft", write=True)
-        if refusal or account is None:
-            return refusal or json_error(401, NO_AUTH)
-        payload = await json_payload(request)
-        post = state.save_post(
-            SandboxPost(
+        account = await gate(request, "draft", write=True)
+        payload = await pages.json_payload(request)
+        post = sandbox.save_post(
+            state.SandboxPost(
                 NAME,
-                state.new_id(),
+                sandbox.new_id(),
                 account.name,
                 str(payload.get("title", "")),
                 str(payload.get("content", "")),
@@ -189,29 +174,27 @@ def build_router(state: SandboxState) -> APIRouter:
                 "draft",
             )
         )
-        await state.after_commit(NAME, account.name, "draft")
+        await sandbox.after_commit(NAME, account.name, "draft")
         return JSONResponse(article_json(request, post))
 
-    def own_post(account: SandboxAccount, article_id: str) -> SandboxPost | None:
-        post = state.post(NAME, article_id)
+    def own_post(account: state.SandboxAccount, article_id: str) -> state.SandboxPost | None:
+        post = sandbox.post(NAME, article_id)
         return post if post is not None and post.account == account.name else None
 
-    async def writable_post(request: Request, article_id: str) -> SandboxPost | Response:
-        """The caller's article, to change; or the answer refusing it."""
-        account, refusal = await gate(request, "draft", write=True)
-        if refusal or account is None:
-            return refusal or json_error(401, NO_AUTH)
+    async def writable_post(request: Request, article_id: str) -> state.SandboxPost:
+        """The caller's article, to change; or a Refusal."""
+        account = await gate(request, "draft", write=True)
         post = own_post(account, article_id)
         if post is None:
-            return json_error(404, {"error": {"code": 404, "message": "文章不存在"}})
+            raise pages.Refusal(
+                pages.json_error(404, {"error": {"code": 404, "message": "文章不存在"}})
+            )
         return post
 
     @router.patch("/zhuanlan.zhihu.com/api/articles/{article_id}/draft")
     async def draft_update(article_id: str, request: Request) -> Response:
         post = await writable_post(request, article_id)
-        if isinstance(post, Response):
-            return post
-        payload = await json_payload(request)
+        payload = await pages.json_payload(request)
         post.title = str(payload.get("title", post.title))
         post.body = str(payload.get("content", post.body))
         post.cover = payload.get("titleImage") or post.cover
@@ -220,29 +203,23 @@ def build_router(state: SandboxState) -> APIRouter:
     @router.post("/zhuanlan.zhihu.com/api/articles/{article_id}/topics")
     async def topic_add(article_id: str, request: Request) -> Response:
         post = await writable_post(request, article_id)
-        if isinstance(post, Response):
-            return post
-        name = str((await json_payload(request)).get("name", "")).strip()
+        name = str((await pages.json_payload(request)).get("name", "")).strip()
         if name and name not in post.tags:
             post.tags.append(name)
         return JSONResponse({"id": name, "name": name})
 
     @router.get("/zhuanlan.zhihu.com/api/articles/{article_id}")
     async def article_get(article_id: str, request: Request) -> Response:
-        account, refusal = await gate(request, "lookup", write=False)
-        if refusal or account is None:
-            return refusal or json_error(401, NO_AUTH)
+        account = await gate(request, "lookup", write=False)
         post = own_post(account, article_id)
         if post is None:
-            return json_error(404, {"error": {"code": 404, "message": "文章不存在"}})
+            return pages.json_error(404, {"error": {"code": 404, "message": "文章不存在"}})
         return JSONResponse(article_json(request, post))
 
     @router.post("/www.zhihu.com/api/v4/content/publish")
     async def publish(request: Request) -> Response:
-        account, refusal = await gate(request, "publish", write=True)
-        if refusal or account is None:
-            return refusal or json_error(401, NO_AUTH)
-        payload = await json_payload(request)
+        account = await gate(request, "publish", write=True)
+        payload = await pages.json_payload(request)
         data = payload.get("data") or {}
         draft_id = str((data.get("draft") or {}).get("id", ""))
         post = own_post(account, draft_id)
@@ -254,12 +231,12 @@ def build_router(state: SandboxState) -> APIRouter:
         post.title = str((data.get("title") or {}).get("title") or post.title)
         post.status = "published"
         post.url = article_json(request, post)["url"]
-        await state.after_commit(NAME, account.name, "publish")
+        await sandbox.after_commit(NAME, account.name, "publish")
         result = json.dumps({"publish": {"id": post.id}})
         return JSONResponse({"code": 0, "message": "success", "data": {"result": result}})
 
     @router.get("/zhuanlan.zhihu.com/p/{article_id}")
     async def public_page(article_id: str) -> Response:
-        return post_page(state.post(NAME, article_id))
+        return pages.post_page(sandbox.post(NAME, article_id))
 
     return router
