@@ -17,6 +17,15 @@ def _float(name: str, default: float) -> float:
         raise SystemExit(f"{name} must be a number, got {raw!r}") from None
 
 
+def _folders(name: str) -> tuple[Path, ...]:
+    """Absolute folders separated by ``:``."""
+    folders = tuple(Path(p) for p in os.environ.get(name, "").split(":") if p.strip())
+    for folder in folders:
+        if not folder.is_absolute():
+            raise SystemExit(f"{name} must list absolute folders separated by ':', got {folder}")
+    return folders
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str
@@ -26,6 +35,9 @@ class Settings:
     shutdown_grace_seconds: float = 30.0
     submissions_per_minute: int = 20
     extra_platform_modules: tuple[str, ...] = field(default_factory=tuple)
+    # Folders the ``local`` platform may write under (CONTENTHUB_LOCAL_ROOTS, ``:``-separated);
+    # empty: each user's own <data_dir>/sites/<user name>/.
+    local_roots: tuple[Path, ...] = field(default_factory=tuple)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -40,4 +52,5 @@ class Settings:
             shutdown_grace_seconds=_float("CONTENTHUB_SHUTDOWN_GRACE_SECONDS", 30.0),
             submissions_per_minute=int(_float("CONTENTHUB_SUBMISSIONS_PER_MINUTE", 20)),
             extra_platform_modules=tuple(m.strip() for m in modules.split(",") if m.strip()),
+            local_roots=_folders("CONTENTHUB_LOCAL_ROOTS"),
         )

@@ -24,7 +24,9 @@ import httpx
 from contenthub.errors import AuthExpired, Rejected, Transient
 from contenthub.platforms.base import (
     AccountAccess,
+    CookieCredentials,
     Identity,
+    PlatformOptions,
     PublishContext,
     Publisher,
     PublishResult,
@@ -58,6 +60,8 @@ CDN_SUFFIX = "csdnimg.cn"
 
 class CsdnPublisher(Publisher):
     platform = PLATFORM
+    options_model = PlatformOptions
+    credentials_model = CookieCredentials
 
     async def check_login(self, account: AccountAccess) -> Identity:
         async with _Editor(account) as editor:

@@ -19,14 +19,17 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+from pydantic import BaseModel, ConfigDict, Field
 
 from contenthub.errors import AuthExpired, Rejected
 from contenthub.platforms.base import (
     AccountAccess,
     Identity,
+    PlatformOptions,
     PublishContext,
     Publisher,
     PublishResult,
+    Secret,
     TaskContent,
 )
 from contenthub.platforms.render import normalize_tags, sanitize_markdown, summary
@@ -37,8 +40,16 @@ ORIGIN = "https://dev.to"
 MAX_TAGS = 4
 
 
+class DevToCredentials(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    api_key: Secret = Field(description="Settings → Extensions → DEV Community API Keys.")
+
+
 class DevToPublisher(Publisher):
     platform = PLATFORM
+    options_model = PlatformOptions
+    credentials_model = DevToCredentials
     min_interval_seconds = 30 / 9 + 0.1  # 9 creations per 30 s, with a margin
 
     async def check_login(self, account: AccountAccess) -> Identity:

@@ -21,10 +21,14 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
+from pydantic import Field
+
 from contenthub.errors import AuthExpired, Rejected, Transient
 from contenthub.platforms.base import (
     AccountAccess,
+    CookieCredentials,
     Identity,
+    PlatformOptions,
     PublishContext,
     Publisher,
     PublishResult,
@@ -52,8 +56,17 @@ NOT_LOGGED_IN = 403  # err_no for an expired cookie ("must login")
 HOSTED_SUFFIXES = ("juejin.cn", "byteimg.com")
 
 
+class JuejinOptions(PlatformOptions):
+    category_id: str | None = Field(default=None, max_length=64, pattern=r"^\d+$")
+    category: str | None = Field(
+        default=None, max_length=64, description=f"A category's name (default {DEFAULT_CATEGORY})."
+    )
+
+
 class JuejinPublisher(Publisher):
     platform = PLATFORM
+    options_model = JuejinOptions
+    credentials_model = CookieCredentials
 
     async def check_login(self, account: AccountAccess) -> Identity:
         async with _Console(account) as console:

@@ -15,15 +15,19 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+from pydantic import BaseModel, ConfigDict, Field
 
 from contenthub.errors import AuthExpired, Rejected
 from contenthub.platforms.base import (
     AccountAccess,
     Identity,
+    PlatformOptions,
     PublishContext,
     Publisher,
     PublishResult,
+    Secret,
     TaskContent,
+    WebAddress,
 )
 from contenthub.platforms.images import ImageFile, ImagePolicy, fetch_image, localize_images
 from contenthub.platforms.render import markdown_to_wordpress_html, normalize_tags, summary
@@ -34,8 +38,23 @@ AUTH_ERRORS = {"rest_not_logged_in", "incorrect_password", "invalid_username", "
 MAX_TAGS = 20
 
 
+class WordPressOptions(PlatformOptions):
+    base_url: WebAddress = Field(description="The site's address, e.g. https://blog.example.")
+
+
+class WordPressCredentials(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    username: str = Field(min_length=1, max_length=200, description="The WordPress user.")
+    app_password: Secret = Field(
+        description="An application password (Users → Profile → Application Passwords)."
+    )
+
+
 class WordPressPublisher(Publisher):
     platform = PLATFORM
+    options_model = WordPressOptions
+    credentials_model = WordPressCredentials
 
     async def check_login(self, account: AccountAccess) -> Identity:
         async with _Site(account) as site:

@@ -26,7 +26,9 @@ import httpx
 from contenthub.errors import AuthExpired, Rejected, Transient
 from contenthub.platforms.base import (
     AccountAccess,
+    CookieCredentials,
     Identity,
+    PlatformOptions,
     PublishContext,
     Publisher,
     PublishResult,
@@ -52,6 +54,8 @@ MAX_TOPICS = 3
 
 class ZhihuPublisher(Publisher):
     platform = PLATFORM
+    options_model = PlatformOptions
+    credentials_model = CookieCredentials
 
     # -- the interface ----------------------------------------------------------------------
 
