@@ -9,7 +9,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
-import click
 import typer
 from rich.table import Table
 
@@ -98,7 +97,7 @@ def _parse_credentials(
             given[key] = typer.prompt(
                 f"{platform} {key}", hide_input=key in secrets or key not in model.model_fields
             )
-        except click.exceptions.Abort:
+        except typer.Abort:
             raise InputError(
                 f"credentials.{key}", "not given: type it when asked, or pass --credential"
             ) from None

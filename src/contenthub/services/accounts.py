@@ -50,7 +50,12 @@ def _check_settings(
 
 
 def _models(platform: str) -> type[Publisher]:
-    return type(publisher_for(platform))
+    """The adapter's declarations; an account of a plugin not loaded in this process is
+    checked as a plugin that declares nothing (it may still be renamed or paced)."""
+    try:
+        return type(publisher_for(platform))
+    except LookupError:
+        return Publisher
 
 
 def explain(platform: str, section: str, error: dict[str, Any]) -> tuple[str, str]:
@@ -147,10 +152,7 @@ def check_credentials(
 def credential_fields(account: AccountRow, box: SecretBox) -> dict[str, bool]:
     """Which of the platform's credential fields are set (never their values)."""
     held = box.open(account.credentials) if account.credentials else {}
-    try:
-        declared = list(_models(account.platform).credentials_model.model_fields)
-    except LookupError:
-        declared = []
+    declared = list(_models(account.platform).credentials_model.model_fields)
     return {name: name in held for name in [*declared, *(k for k in held if k not in declared)]}
 
 
