@@ -26,6 +26,15 @@ def _positive_int(name: str, default: int) -> int:
     return int(raw)
 
 
+def _folders(name: str) -> tuple[Path, ...]:
+    """Absolute folders separated by ``:``."""
+    folders = tuple(Path(p) for p in os.environ.get(name, "").split(":") if p.strip())
+    for folder in folders:
+        if not folder.is_absolute():
+            raise SystemExit(f"{name} must list absolute folders separated by ':', got {folder}")
+    return folders
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str
@@ -41,6 +50,9 @@ class Settings:
     # Request bodies above this are refused with 413 before they are read: a little above the
     # 20 MiB an article's body may hold, leaving room for JSON escaping and the other fields.
     max_request_bytes: int = 24 * 1024 * 1024
+    # Folders the ``local`` platform may write under (CONTENTHUB_LOCAL_ROOTS, ``:``-separated);
+    # empty: each user's own <data_dir>/sites/<user name>/.
+    local_roots: tuple[Path, ...] = field(default_factory=tuple)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -58,4 +70,5 @@ class Settings:
             extra_platform_modules=tuple(m.strip() for m in modules.split(",") if m.strip()),
             outbound_allow=tuple(a.strip() for a in allow.split(",") if a.strip()),
             max_request_bytes=_positive_int("CONTENTHUB_MAX_REQUEST_BYTES", 24 * 1024 * 1024),
+            local_roots=_folders("CONTENTHUB_LOCAL_ROOTS"),
         )

@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    create_model,
+    field_validator,
+)
+from pydantic import Tag as Choice
 
+from contenthub.platforms.registry import known_platforms, publisher_for
 from contenthub.states import EventReason
 from contenthub.storage.enqueue import MAX_PRIORITY, MIN_PRIORITY
 
@@ -78,19 +88,78 @@ class ArticleOut(BaseModel):
 # -- accounts -----------------------------------------------------------------------------
 
 
-class AccountIn(Strict):
-    platform: str = Field(min_length=1, max_length=32)
+class _AccountInBase(Strict):
     name: str = Field(min_length=1, max_length=128)
-    options: dict[str, Any] = Field(default_factory=dict)
-    credentials: dict[str, Any] = Field(default_factory=dict)
     min_interval_seconds: float = Field(default=0.0, ge=0, le=86_400)
     daily_cap: int | None = Field(default=None, ge=1, le=100_000)
 
 
+class PluginAccountIn(_AccountInBase):
+    """A platform added by a plugin (CONTENTHUB_PLATFORM_MODULES): options and credentials as
+    the plugin declares them (checked when the account is created)."""
+
+    platform: str = Field(min_length=1, max_length=32)
+    options: dict[str, Any] = Field(default_factory=dict)
+    credentials: dict[str, Any] = Field(default_factory=dict, json_schema_extra={"writeOnly": True})
+
+
+def _built_in() -> list[str]:
+    """The platforms whose adapters ship with contenthub (a plugin's are known only later)."""
+    return [
+        p
+        for p in known_platforms()
+        if type(publisher_for(p)).__module__.startswith("contenthub.platforms.")
+    ]
+
+
+BUILT_IN_PLATFORMS = _built_in()
+
+
+def _account_in(platform: str) -> type[_AccountInBase]:
+    """The body that binds an account of ``platform``: its own options and credentials."""
+    adapter = type(publisher_for(platform))
+    options, credentials = adapter.options_model, adapter.credentials_model
+    needs_options = any(f.is_required() for f in options.model_fields.values())
+    title = "".join(part.capitalize() for part in platform.split("_"))
+    return create_model(  # type: ignore[call-overload, no-any-return]
+        f"{title}AccountIn",
+        __base__=_AccountInBase,
+        __doc__=f"An account on {platform}. Credentials are write-only: never shown back.",
+        platform=(Literal[platform], ...),
+        options=(options, ... if needs_options else Field(default_factory=options)),
+        credentials=(
+            credentials | None,
+            Field(default=None, json_schema_extra={"writeOnly": True}),
+        ),
+    )
+
+
+def _platform_of(body: Any) -> str | None:
+    if not isinstance(body, dict | BaseModel):
+        return None
+    platform = body.get("platform") if isinstance(body, dict) else getattr(body, "platform", None)
+    return platform if platform in BUILT_IN_PLATFORMS else "plugin"
+
+
+# One schema per platform, chosen by ``platform``, so a client sees what each one needs.
+AccountIn = Annotated[
+    Union[
+        (
+            *(Annotated[_account_in(p), Choice(p)] for p in BUILT_IN_PLATFORMS),
+            Annotated[PluginAccountIn, Choice("plugin")],
+        )
+    ],
+    Discriminator(_platform_of),
+]
+
+
 class AccountUpdate(Strict):
+    """Options replace the account's options (checked against its platform's); credentials
+    given alone replace the stored ones when complete, else they are completed from them."""
+
     name: str | None = Field(default=None, min_length=1, max_length=128)
     options: dict[str, Any] | None = None
-    credentials: dict[str, Any] | None = None
+    credentials: dict[str, Any] | None = Field(default=None, json_schema_extra={"writeOnly": True})
     min_interval_seconds: float | None = Field(default=None, ge=0, le=86_400)
     daily_cap: int | None = Field(default=None, ge=1, le=100_000)
     status: str | None = Field(default=None, pattern="^(active|needs_login|disabled)$")
@@ -107,6 +176,9 @@ class AccountOut(BaseModel):
     min_interval_seconds: float
     daily_cap: int | None
     has_credentials: bool
+    credential_fields: dict[str, bool] = Field(
+        description="Each credential of the platform: set or not (their values never come out)."
+    )
     created_at: datetime
 
 

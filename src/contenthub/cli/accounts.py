@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.table import Table
@@ -22,16 +24,85 @@ from contenthub.cli.context import (
 from contenthub.clock import utcnow
 from contenthub.config import Settings
 from contenthub.errors import InputError
+from contenthub.platforms.base import secret_fields
+from contenthub.platforms.registry import publisher_for
 from contenthub.secrets_box import SecretBox
 from contenthub.services import accounts
+from contenthub.services.platforms import check_platform
 from contenthub.storage import Session
 
 app = typer.Typer(help="Platform accounts.", no_args_is_help=True)
+F = TypeVar("F", bound=Callable[..., Any])
 
 OptionsOption = Annotated[
     list[str] | None,
     typer.Option("--option", "-o", help="KEY=VALUE; repeat for many."),
 ]
+CredentialsOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--credential",
+        "-c",
+        help="KEY=VALUE, or KEY alone to be asked for it (secrets without echo); repeat for "
+        "many. A platform's missing credentials are asked for on 'add'.",
+    ),
+]
+
+
+def _credentials_said_where(fn: F) -> F:
+    """An option named like a credential: say how the CLI takes credentials instead."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except InputError as error:
+            if error.field.startswith("options.") and "looks like a credential" in error.message:
+                key = error.field.removeprefix("options.")
+                raise InputError(
+                    error.field,
+                    f"looks like a credential; give it with --credential {key} "
+                    f"(asked for without echo), never as an option",
+                ) from None
+            raise
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _parse_credentials(
+    platform: str, pairs: list[str], *, ask_missing: bool
+) -> dict[str, str] | None:
+    """``KEY=VALUE`` pairs, and a prompt for each ``KEY`` given alone and (``ask_missing``) for
+    each credential the platform needs that was not given. Secrets are read without echo."""
+    model = type(publisher_for(platform)).credentials_model
+    secrets = set(secret_fields(model))
+    given: dict[str, str] = {}
+    asked: list[str] = []
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not key:
+            raise InputError("credential", f"{pair!r} is not KEY=VALUE or KEY")
+        if sep:
+            given[key] = value
+        else:
+            asked.append(key)
+    simple = {n for n, f in model.model_fields.items() if f.annotation is str}
+    if ask_missing and simple and len(simple) == len(model.model_fields):
+        asked += [
+            n
+            for n, f in model.model_fields.items()
+            if f.is_required() and n not in given and n not in asked
+        ]
+    for key in asked:
+        try:
+            given[key] = typer.prompt(
+                f"{platform} {key}", hide_input=key in secrets or key not in model.model_fields
+            )
+        except typer.Abort:
+            raise InputError(
+                f"credentials.{key}", "not given: type it when asked, or pass --credential"
+            ) from None
+    return given or None
 
 
 def _parse_options(pairs: list[str]) -> dict[str, str]:
@@ -49,19 +120,25 @@ def _box() -> SecretBox:
 
 @app.command("add")
 @friendly_errors
+@_credentials_said_where
 def account_add(
     platform: str,
     name: str,
     option: OptionsOption = None,
+    credential: CredentialsOption = None,
     min_interval: Annotated[float, typer.Option(help="Seconds between two publish starts.")] = 0.0,
     daily_cap: Annotated[
         int | None, typer.Option(help="At most this many publishes a day.")
     ] = None,
     user: UserOption = DEFAULT_USER,
 ) -> None:
-    """Bind a platform account."""
+    """Bind a platform account: its options (-o) and its credentials (-c, or asked for)."""
     options = _parse_options(option or [])
     db, me = open_as(user)
+    check_platform(platform)
+    for key in options:  # before asking for any secret
+        accounts.check_option_name(platform, key)
+    credentials = _parse_credentials(platform, credential or [], ask_missing=True)
     box = _box()
     account = db.write(
         lambda s: accounts.account_create(
@@ -72,11 +149,21 @@ def account_add(
             now=utcnow(),
             box=box,
             options=options,
+            credentials=credentials,
             min_interval_seconds=min_interval,
             daily_cap=daily_cap,
         )
     )
-    out.print(f"account {account.id} ({account.name}) added")
+    out.print(f"account {account.id} ({account.name}) added{_held(account, box)}")
+
+
+def _held(account: accounts.AccountRow, box: SecretBox) -> str:
+    fields = accounts.credential_fields(account, box)
+    if not fields:
+        return ""
+    return "; credentials: " + ", ".join(
+        f"{name} {'set' if is_set else 'not set'}" for name, is_set in fields.items()
+    )
 
 
 @app.command("list")
@@ -97,8 +184,16 @@ def account_list(user: UserOption = DEFAULT_USER, as_json: JsonOption = False) -
         for a in found
     ]
     if as_json:
-        options = {a.id: a.options for a in found}
-        out.print_json(json.dumps([{**r, "options": options[r["id"]]} for r in rows]))
+        box = _box()
+        extra = {
+            a.id: {
+                "options": a.options,
+                "has_credentials": bool(a.credentials),
+                "credential_fields": accounts.credential_fields(a, box),
+            }
+            for a in found
+        }
+        out.print_json(json.dumps([{**r, **extra[r["id"]]} for r in rows]))
         return
     table = Table(*rows[0].keys()) if rows else Table("id", "platform", "name", "status")
     for r in rows:
@@ -108,6 +203,7 @@ def account_list(user: UserOption = DEFAULT_USER, as_json: JsonOption = False) -
 
 @app.command("update")
 @friendly_errors
+@_credentials_said_where
 def account_update(
     account: Annotated[str, typer.Argument(help="The account's id or name.")],
     name: Annotated[str | None, typer.Option(help="A new name.")] = None,
@@ -115,6 +211,14 @@ def account_update(
         list[str] | None,
         typer.Option(
             "--option", "-o", help="KEY=VALUE to set, KEY= to remove; other options stay."
+        ),
+    ] = None,
+    credential: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--credential",
+            "-c",
+            help="KEY=VALUE, or KEY alone to be asked for it without echo; the others stay.",
         ),
     ] = None,
     min_interval: Annotated[
@@ -128,12 +232,18 @@ def account_update(
     ] = False,
     user: UserOption = DEFAULT_USER,
 ) -> None:
-    """Change an account's name, options or pacing."""
+    """Change an account's name, options, credentials or pacing."""
     if daily_cap is not None and no_daily_cap:
         raise InputError("daily_cap", "give --daily-cap or --no-daily-cap, not both")
     changes = _parse_options(option or [])
     db, me = open_as(user)
     box = _box()
+    credentials = None
+    if credential:
+        found = db.read(lambda s: accounts.account_find(s, account, me))
+        for key in changes:  # before asking for any secret
+            accounts.check_option_name(found.platform, key)
+        credentials = _parse_credentials(found.platform, credential, ask_missing=False)
 
     def work(s: Session) -> accounts.AccountRow:
         found = accounts.account_find(s, account, me)
@@ -146,6 +256,7 @@ def account_update(
             box=box,
             name=name,
             options={k: v for k, v in merged.items() if v != ""} if changes else None,
+            credentials=credentials,
             min_interval_seconds=min_interval,
             daily_cap=daily_cap,
             clear_daily_cap=no_daily_cap,
@@ -155,7 +266,7 @@ def account_update(
     cap = "no daily cap" if updated.daily_cap is None else f"at most {updated.daily_cap} a day"
     out.print(
         f"account {updated.id} ({updated.name}) updated: "
-        f"{updated.min_interval_seconds:g} s between starts, {cap}"
+        f"{updated.min_interval_seconds:g} s between starts, {cap}{_held(updated, box)}"
     )
 
 

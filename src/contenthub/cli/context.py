@@ -44,10 +44,12 @@ def friendly_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except InputError as error:
-            err.print(f"[red]error:[/red] {error.field}: {error.message}", highlight=False)
+            err.print(
+                f"[red]error:[/red] {error.field}: {error.message}", highlight=False, soft_wrap=True
+            )
             raise typer.Exit(2) from None
         except (NotFound, SubmissionLimit) as error:
-            err.print(f"[red]error:[/red] {error}", highlight=False)
+            err.print(f"[red]error:[/red] {error}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
@@ -72,8 +74,8 @@ def resolve_principal(db: Database, name: str) -> Principal:
     """Who a command acts as: the named user, scoped as the API scopes a caller. Read-only,
     except on the default user's first use, which makes it (and its local site)."""
     if name == DEFAULT_USER:
-        site_root = Settings.from_env().data_dir / "site"
-        return users.default_user_ensure(db, name, site_root=site_root, now=utcnow())
+        data_dir = Settings.from_env().data_dir
+        return users.default_user_ensure(db, name, data_dir=data_dir, now=utcnow())
     return db.read(lambda s: users.principal_of(s, name))
 
 

@@ -3,12 +3,129 @@ their HTTP/browser clients, nothing else."""
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal, Protocol
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from contenthub.errors import Transient
+
+# -- what each platform declares: its options and its credentials ----------------------------
+
+# A credential whose value is a secret: write-only in the API's schema, prompted for without echo
+# by the CLI. Credentials of every kind are write-only everywhere (never shown back).
+Secret = Annotated[
+    str,
+    Field(
+        min_length=1, max_length=4096, json_schema_extra={"writeOnly": True, "format": "password"}
+    ),
+]
+WebAddress = Annotated[
+    str,
+    Field(
+        min_length=8,
+        max_length=2000,
+        pattern=r"^https?://[^\s/?#]+[^\s]*$",
+        description="An http(s) address.",
+    ),
+]
+_SECRET_NAME = re.compile(
+    r"pass(word|wd|phrase)?|secret|token|api_?key|cookie|credential|private_?key|access_?key"
+    r"|session|bearer|(^|_)auth(orization)?($|_)",
+    re.I,
+)
+
+
+def looks_like_secret(name: str) -> bool:
+    """An option named like a credential (``password``, ``app_password``, ``api_key``,
+    ``secret``, ``token``, ``cookies`` …): it belongs in the credentials, never in options."""
+    return bool(_SECRET_NAME.search(name))
+
+
+class PlatformOptions(BaseModel):
+    """Options every HTTP adapter understands; each platform's model extends it. Options are
+    shown back in answers, so nothing secret belongs here. Unknown names are refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    base_url: WebAddress | None = Field(
+        default=None,
+        description="Send the platform's requests here instead (a sandbox, a self-hosted site).",
+    )
+    timeout_seconds: float | None = Field(default=None, gt=0, le=300)
+
+
+class NoCredentials(BaseModel):
+    """A platform that needs no login."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class CookieCredentials(BaseModel):
+    """A browser login: the platform's cookies, as a ``{name: value}`` map or a ``Cookie``
+    header line, or a Playwright storage state (``{"cookies": [{"name", "value", …}]}``, what
+    ``contenthub account login --cookies`` reads) from which the cookies are taken."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cookies: dict[str, str] | Annotated[str, Field(min_length=1, max_length=65_536)] = Field(
+        json_schema_extra={"writeOnly": True}
+    )
+    storage_state: dict[str, Any] | None = Field(
+        default=None, json_schema_extra={"writeOnly": True}
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _cookies_from_storage_state(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "cookies" not in data:
+            state = data.get("storage_state")
+            jar = state.get("cookies") if isinstance(state, dict) else None
+            if isinstance(jar, list) and jar:
+                cookies = {
+                    str(c["name"]): str(c.get("value", ""))
+                    for c in jar
+                    if isinstance(c, dict) and "name" in c
+                }
+                return {**data, "cookies": cookies}
+        return data
+
+
+class AnyOptions(BaseModel):
+    """What a plugin that declares nothing gets: any options (still none named like a secret)."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class AnyCredentials(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+@dataclass(frozen=True)
+class AccountScope:
+    """What checking an account's options may need beyond the options: whose account it is,
+    and the administrator's settings. Given as the validation context (``info.context``); absent
+    when a schema is only checked for shape (the API's request body)."""
+
+    user: str
+    account: str
+    data_dir: Path
+    local_roots: tuple[Path, ...] = ()
+    current_root: str | None = None  # what the account has now (an update may keep it)
+
+
+def secret_fields(model: type[BaseModel]) -> list[str]:
+    """The fields of a credentials model whose values are secrets (prompted without echo)."""
+    return [
+        name
+        for name, info in model.model_fields.items()
+        if isinstance(info.json_schema_extra, dict)
+        and info.json_schema_extra.get("format") == "password"
+    ]
 
 
 @dataclass(frozen=True)
@@ -94,6 +211,10 @@ class Publisher(ABC):
     # (WordPress, Ghost …), the account names its own site: any public http(s) address;
     # "display" — only written into links, never fetched.
     base_url_use: ClassVar[Literal["fixed", "site", "display"]] = "fixed"
+    # What an account of this platform is given: its options (shown back) and its credentials
+    # (sealed, write-only). Built-in adapters declare both; a plugin that does not gets any.
+    options_model: ClassVar[type[BaseModel]] = AnyOptions
+    credentials_model: ClassVar[type[BaseModel]] = AnyCredentials
 
     @abstractmethod
     async def publish(self, ctx: PublishContext, task: TaskContent) -> PublishResult:

@@ -49,6 +49,8 @@ CDN_SUFFIX = "csdnimg.cn"
 
 class CsdnPublisher(base.Publisher):
     platform = PLATFORM
+    options_model = base.PlatformOptions
+    credentials_model = base.CookieCredentials
 
     async def check_login(self, account: base.AccountAccess) -> base.Identity:
         async with _Editor(account) as editor:

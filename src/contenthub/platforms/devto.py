@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+from pydantic import BaseModel, ConfigDict, Field
 
 from contenthub.errors import AuthExpired, Rejected
 from contenthub.platforms import base
@@ -30,8 +31,16 @@ ORIGIN = "https://dev.to"
 MAX_TAGS = 4
 
 
+class DevToCredentials(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    api_key: base.Secret = Field(description="Settings → Extensions → DEV Community API Keys.")
+
+
 class DevToPublisher(base.Publisher):
     platform = PLATFORM
+    options_model = base.PlatformOptions
+    credentials_model = DevToCredentials
     min_interval_seconds = 30 / 9 + 0.1  # 9 creations per 30 s, with a margin
 
     async def check_login(self, account: base.AccountAccess) -> base.Identity:

@@ -21,6 +21,8 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
+from pydantic import Field
+
 from contenthub.errors import AuthExpired, Rejected, Transient
 from contenthub.platforms import base
 from contenthub.platforms.images import ImageFile, ImagePolicy, localize_images
@@ -45,8 +47,17 @@ NOT_LOGGED_IN = 403  # err_no for an expired cookie ("must login")
 HOSTED_SUFFIXES = ("juejin.cn", "byteimg.com")
 
 
+class JuejinOptions(base.PlatformOptions):
+    category_id: str | None = Field(default=None, max_length=64, pattern=r"^\d+$")
+    category: str | None = Field(
+        default=None, max_length=64, description=f"A category's name (default {DEFAULT_CATEGORY})."
+    )
+
+
 class JuejinPublisher(base.Publisher):
     platform = PLATFORM
+    options_model = JuejinOptions
+    credentials_model = base.CookieCredentials
 
     async def check_login(self, account: base.AccountAccess) -> base.Identity:
         async with _Console(account) as console:

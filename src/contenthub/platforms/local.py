@@ -2,6 +2,14 @@
 
 Options: ``root`` (the site's folder), ``base_url`` (how the site is served; a ``file://``
 URL by default), ``write_delay_seconds`` (a rehearsal knob: how slow the "platform" is).
+
+The folder is on the server, so a user may only name one an administrator allowed:
+``CONTENTHUB_LOCAL_ROOTS`` (folders separated by ``:``), or by default the user's own
+``<data dir>/sites/<user name>/`` (an account without ``root`` gets ``…/<account name>``
+there). The path is resolved (symbolic links, ``..``) before it is checked, and the resolved
+path is what is stored. Every publish checks it again: a folder that now leads elsewhere
+through a symbolic link, or a link planted inside the site, is refused (Rejected), and every
+file is opened without following links.
 Steps: the page is written as a draft (checkpointed), then moved into the site and listed
 (checkpointed). A rerun resumes from the checkpoints, so a post never goes live twice; a
 cancel before the second step leaves only the recorded draft.
@@ -10,25 +18,128 @@ cancel before the second step leaves only the recorded draft.
 from __future__ import annotations
 
 import asyncio
+import errno
 import fcntl
 import html
 import json
 import os
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from contenthub.errors import Rejected, Transient
 from contenthub.platforms import base
 from contenthub.platforms.render import markdown_to_html
 
 JOURNAL = "published.jsonl"
+SITES = "sites"  # <data dir>/sites/<user name>/: each user's own folder, by default
+LEGACY_SITE = "site"  # <data dir>/site: the default user's site before per-user folders
+_SEGMENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+_NO_FOLLOW = os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+
+
+def allowed_roots(scope: base.AccountScope) -> list[Path]:
+    """Where this user's local sites may be: the administrator's folders, or the user's own."""
+    if scope.local_roots:
+        return [Path(os.path.realpath(r)) for r in scope.local_roots]
+    return [Path(os.path.realpath(scope.data_dir / SITES / _segment(scope.user, "user name")))]
+
+
+def _segment(name: str, what: str) -> str:
+    if not _SEGMENT.match(name):
+        raise ValueError(f"the {what} {name!r} cannot name a folder")
+    return name
+
+
+def _inside(path: Path, roots: Iterable[Path]) -> bool:
+    return any(path == root or root in path.parents for root in roots)
+
+
+def site_root_for(root: str | None, scope: base.AccountScope) -> Path:
+    """The resolved folder an account of ``scope.user`` may publish into; ValueError (said to
+    the user) when it is not an allowed one."""
+    roots = allowed_roots(scope)
+    if not root:
+        if scope.local_roots:
+            raise ValueError("give the site's folder, under " + ", ".join(map(str, roots)))
+        try:
+            return roots[0] / _segment(scope.account, "account name")
+        except ValueError as error:
+            raise ValueError(f"{error}: give the site's folder, under {roots[0]}") from None
+    if "\x00" in root or not Path(root).is_absolute():
+        raise ValueError(f"must be an absolute folder, under {', '.join(map(str, roots))}")
+    resolved = Path(os.path.realpath(root))
+    if not _inside(resolved, roots):
+        raise ValueError(
+            f"{root} is outside the folders this server allows for your sites "
+            f"({', '.join(map(str, roots))}); an administrator sets them (CONTENTHUB_LOCAL_ROOTS)"
+        )
+    return resolved
+
+
+class LocalOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    root: str | None = Field(
+        default=None,
+        validate_default=True,
+        max_length=4096,
+        description="The site's folder on the server: under a folder the administrator allowed "
+        "(by default your own <data dir>/sites/<user>/; omitted: <that>/<account name>).",
+    )
+    base_url: str | None = Field(
+        default=None,
+        max_length=2000,
+        pattern=r"^(https?|file)://\S+$",
+        description="How the site is served (links in results); a file:// URL by default.",
+    )
+    write_delay_seconds: float = Field(default=0, ge=0, le=3600)
+
+    @field_validator("root", mode="after")
+    @classmethod
+    def _allowed_folder(cls, root: str | None, info: ValidationInfo) -> str | None:
+        scope = info.context
+        if not isinstance(scope, base.AccountScope):
+            return root  # shape only (the API's body); the service checks with the scope
+        if root and root == scope.current_root:
+            return root  # kept as it is; every publish checks it again
+        return str(site_root_for(root, scope))
+
+
+def _runtime_roots() -> list[Path]:
+    """Every folder a site may be in when it is published (the owner is not known here): the
+    administrator's folders, or every user's own folder and the legacy default site."""
+    from contenthub.config import Settings
+
+    settings = Settings.from_env()
+    if settings.local_roots:
+        return [Path(os.path.realpath(r)) for r in settings.local_roots]
+    data_dir = Path(os.path.realpath(settings.data_dir))
+    return [data_dir / SITES, data_dir / LEGACY_SITE]
+
+
+def _open_no_follow(path: Path, flags: int) -> int:
+    try:
+        return os.open(path, flags | _NO_FOLLOW, 0o644)
+    except OSError as error:
+        if error.errno == errno.ELOOP:  # the name is a symbolic link
+            raise Rejected(
+                f"{path} is a symbolic link; the local site refuses to follow it"
+            ) from None
+        raise
 
 
 def _write_atomic(path: Path, text: str) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    if tmp.is_symlink():
+        tmp.unlink()
+    fd = _open_no_follow(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text)
+    os.replace(tmp, path)  # replaces a link itself, never what it points at
 
 
 def _page(title: str, body_html: str, tags: list[str]) -> str:
@@ -41,24 +152,40 @@ def _page(title: str, body_html: str, tags: list[str]) -> str:
 
 
 def _site_root(options: Mapping[str, Any]) -> Path:
-    root = Path(str(options.get("root") or "")).expanduser()
-    if not str(options.get("root") or "") or not root.is_absolute():
+    """The account's folder, checked again now: still allowed, and reached through no link."""
+    text = str(options.get("root") or "")
+    root = Path(text)
+    if not text or "\x00" in text or not root.is_absolute():
         raise Rejected("the local account needs an absolute 'root' folder option")
-    return root
+    resolved = Path(os.path.realpath(root))
+    if resolved != Path(os.path.normpath(root)):
+        raise Rejected(f"the site folder {root} leads elsewhere through a symbolic link; refused")
+    if not _inside(resolved, _runtime_roots()):
+        raise Rejected(f"the site folder {root} is outside the folders this server allows")
+    return resolved
+
+
+def _site_folders(root: Path) -> None:
+    """``posts/`` and ``drafts/`` made, and neither one a link out of the site."""
+    try:
+        for sub in ("posts", "drafts"):
+            (root / sub).mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise Transient(f"cannot create the site folder: {error.strerror}") from None
+    for sub in ("posts", "drafts"):
+        if (root / sub).is_symlink() or Path(os.path.realpath(root / sub)) != root / sub:
+            raise Rejected(f"{root / sub} is a symbolic link; the local site refuses to follow it")
 
 
 class LocalPublisher(base.Publisher):
     platform = "local"
-    base_url_use = "display"  # only written into links; never fetched
+    options_model = LocalOptions
+    credentials_model = base.NoCredentials
 
     async def publish(self, ctx: base.PublishContext, task: base.TaskContent) -> base.PublishResult:
         root = _site_root(task.options)
         delay = float(task.options.get("write_delay_seconds", 0) or 0)
-        try:
-            (root / "posts").mkdir(parents=True, exist_ok=True)
-            (root / "drafts").mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise Transient(f"cannot create the site folder: {error.strerror}") from None
+        await asyncio.to_thread(_site_folders, root)
         name = f"{task.public_id}.html"
         draft_path, post_path = root / "drafts" / name, root / "posts" / name
 
@@ -79,7 +206,9 @@ class LocalPublisher(base.Publisher):
             await ctx.checkpoint("post_path", str(post_path))
 
         await ctx.progress(90, "verify")
-        if not post_path.is_file() or html.escape(task.title) not in post_path.read_text("utf-8"):
+        if post_path.is_symlink() or not post_path.is_file():
+            raise Transient("the post is missing from the site after publishing")
+        if html.escape(task.title) not in post_path.read_text("utf-8"):
             raise Transient("the post is missing from the site after publishing")
         site_url = str(task.options.get("base_url") or root.as_uri()).rstrip("/")
         return base.PublishResult(url=f"{site_url}/posts/{name}", post_id=task.public_id)
@@ -98,7 +227,7 @@ class LocalPublisher(base.Publisher):
     ) -> base.Verification:
         root = _site_root(account.options)
         post = root / "posts" / f"{result.post_id}.html"
-        return base.Verification(public=post.is_file(), url=result.url)
+        return base.Verification(public=post.is_file() and not post.is_symlink(), url=result.url)
 
     def _go_live(self, root: Path, draft: Path, post: Path, task: base.TaskContent) -> None:
         """Move the draft into the site, list it, and journal the publication (once)."""
@@ -109,15 +238,19 @@ class LocalPublisher(base.Publisher):
         if already_live:
             return
         entry: dict[str, Any] = {"post_id": task.public_id, "title": task.title}
-        with (root / JOURNAL).open("a", encoding="utf-8") as journal:
+        fd = _open_no_follow(root / JOURNAL, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+        with os.fdopen(fd, "a", encoding="utf-8") as journal:
             journal.write(json.dumps(entry, ensure_ascii=False) + "\n")
 
     @staticmethod
     def _rebuild_index(root: Path) -> None:
-        with (root / ".index.lock").open("w") as lock:
+        with os.fdopen(
+            _open_no_follow(root / ".index.lock", os.O_WRONLY | os.O_CREAT), "w"
+        ) as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             items = []
-            for post in sorted((root / "posts").glob("*.html"), key=lambda p: p.stat().st_mtime):
+            posts = [p for p in (root / "posts").glob("*.html") if not p.is_symlink()]
+            for post in sorted(posts, key=lambda p: p.stat().st_mtime):
                 text = post.read_text("utf-8")
                 start, end = text.find("<title>") + 7, text.find("</title>")
                 items.append(f"<li><a href='posts/{post.name}'>{text[start:end]}</a></li>")

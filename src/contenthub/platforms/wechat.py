@@ -26,6 +26,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import urlsplit
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from contenthub.errors import AuthExpired, RateLimited, Rejected, Transient
 from contenthub.platforms import base
 from contenthub.platforms.images import (
@@ -99,8 +101,23 @@ class AccessTokens:
 ACCESS_TOKENS = AccessTokens()
 
 
+class WeChatOptions(base.PlatformOptions):
+    author: str | None = Field(default=None, max_length=64)
+    publish_poll_seconds: float | None = Field(default=None, gt=0, le=60)
+    publish_wait_seconds: float | None = Field(default=None, gt=0, le=3600)
+
+
+class WeChatCredentials(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    appid: str = Field(min_length=1, max_length=64, description="The official account's AppID.")
+    secret: base.Secret = Field(description="The official account's AppSecret.")
+
+
 class WeChatPublisher(base.Publisher):
     platform = PLATFORM
+    options_model = WeChatOptions
+    credentials_model = WeChatCredentials
 
     async def check_login(self, account: base.AccountAccess) -> base.Identity:
         async with _Api(account) as api:

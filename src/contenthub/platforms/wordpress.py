@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+from pydantic import BaseModel, ConfigDict, Field
 
 from contenthub.errors import AuthExpired, Rejected
 from contenthub.platforms import base
@@ -33,9 +34,23 @@ AUTH_ERRORS = {"rest_not_logged_in", "incorrect_password", "invalid_username", "
 MAX_TAGS = 20
 
 
+class WordPressOptions(base.PlatformOptions):
+    base_url: base.WebAddress = Field(description="The site's address, e.g. https://blog.example.")
+
+
+class WordPressCredentials(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    username: str = Field(min_length=1, max_length=200, description="The WordPress user.")
+    app_password: base.Secret = Field(
+        description="An application password (Users → Profile → Application Passwords)."
+    )
+
+
 class WordPressPublisher(base.Publisher):
     platform = PLATFORM
-    base_url_use = "site"  # self-hosted: the account names its own site
+    options_model = WordPressOptions
+    credentials_model = WordPressCredentials
 
     async def check_login(self, account: base.AccountAccess) -> base.Identity:
         async with _Site(account) as site:

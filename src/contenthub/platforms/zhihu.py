@@ -45,6 +45,8 @@ MAX_TOPICS = 3
 
 class ZhihuPublisher(base.Publisher):
     platform = PLATFORM
+    options_model = base.PlatformOptions
+    credentials_model = base.CookieCredentials
 
     # -- the interface ----------------------------------------------------------------------
 

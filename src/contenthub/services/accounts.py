@@ -1,4 +1,9 @@
-"""Platform accounts: bound by users, credentials sealed at rest, login checked on demand."""
+"""Platform accounts: bound by users, credentials sealed at rest, login checked on demand.
+
+Each platform declares its options and its credentials (``Publisher.options_model`` and
+``credentials_model``); every account is checked against them here, whoever calls (API, CLI,
+demo). Options are shown back, so an option named like a secret is refused; credentials are
+sealed and never come out again (``credential_fields`` says which are set)."""
 
 from __future__ import annotations
 
@@ -11,10 +16,13 @@ from http.cookiejar import LoadError, MozillaCookieJar
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ValidationError
+
 from contenthub import storage
 from contenthub.clock import utcnow
+from contenthub.config import Settings
 from contenthub.errors import AuthExpired, InputError, NotFound, PublishError
-from contenthub.platforms.base import AccountAccess
+from contenthub.platforms.base import AccountAccess, AccountScope, Publisher, looks_like_secret
 from contenthub.platforms.outbound import check_base_url
 from contenthub.platforms.registry import publisher_for
 from contenthub.secrets_box import SecretBox
@@ -42,6 +50,113 @@ def _check_settings(
         raise InputError("daily_cap", "must be at least 1")
 
 
+def _models(platform: str) -> type[Publisher]:
+    """The adapter's declarations; an account of a plugin not loaded in this process is
+    checked as a plugin that declares nothing (it may still be renamed or paced)."""
+    try:
+        return type(publisher_for(platform))
+    except LookupError:
+        return Publisher
+
+
+def explain(platform: str, section: str, error: dict[str, Any]) -> tuple[str, str]:
+    """One pydantic error about an account's ``options`` or ``credentials`` as the field it
+    names and a message that says what to send instead (never the value that was sent)."""
+    adapter = _models(platform)
+    model = adapter.options_model if section == "options" else adapter.credentials_model
+    loc = [str(p) for p in error["loc"]]
+    field = ".".join([section, *loc])
+    kind = error["type"]
+    known = ", ".join(model.model_fields) or "none"
+    if kind == "extra_forbidden" and section == "options" and loc:
+        secret = _secret_message(adapter, loc[0])
+        if secret:
+            return field, secret
+        return field, f"{platform} has no option {loc[0]!r}; its options: {known}"
+    if kind == "extra_forbidden":
+        return field, f"{platform} takes no credential {loc[-1]!r}; its credentials: {known}"
+    if kind == "missing":
+        return field, f"required by {platform}"
+    if kind == "value_error":
+        return field, str(error.get("ctx", {}).get("error", error["msg"]))
+    return field, str(error["msg"])
+
+
+def _secret_message(adapter: type[Publisher], key: str) -> str | None:
+    if looks_like_secret(key) or key in adapter.credentials_model.model_fields:
+        return f"options.{key} looks like a credential; send it in credentials.{key}"
+    return None
+
+
+def _validated(
+    platform: str, section: str, model: type[BaseModel], data: dict[str, Any], **kw: Any
+) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise InputError(section, "must be an object")
+    try:
+        checked = model.model_validate(data, **kw)
+    except ValidationError as error:
+        raise InputError(*explain(platform, section, error.errors()[0])) from None
+    return checked.model_dump(mode="json", exclude_none=True)
+
+
+def _scope(owner: str, account: str, current_root: str | None = None) -> AccountScope:
+    settings = Settings.from_env()
+    return AccountScope(
+        user=owner,
+        account=account,
+        data_dir=settings.data_dir,
+        local_roots=settings.local_roots,
+        current_root=current_root,
+    )
+
+
+def local_scope(owner: str, account: str, data_dir: Path) -> AccountScope:
+    """What the default user's own site is checked against (its data directory given)."""
+    return AccountScope(
+        user=owner, account=account, data_dir=data_dir, local_roots=Settings.from_env().local_roots
+    )
+
+
+def check_option_name(platform: str, key: str) -> None:
+    """An option named like a credential is refused, saying where it belongs."""
+    secret = _secret_message(_models(platform), key)
+    if secret:
+        raise InputError(f"options.{key}", secret)
+
+
+def check_options(platform: str, options: dict[str, Any], scope: AccountScope) -> dict[str, Any]:
+    """The account's options as its platform declares them (defaults filled in, a folder
+    resolved); InputError naming the option otherwise."""
+    for key in options if isinstance(options, dict) else ():
+        check_option_name(platform, str(key))
+    return _validated(platform, "options", _models(platform).options_model, options, context=scope)
+
+
+def check_credentials(
+    platform: str, credentials: dict[str, Any], stored: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The credentials as the platform declares them. New ones complete in themselves replace
+    the stored ones; otherwise they are completed from the stored ones (a key rotated alone)."""
+    model = _models(platform).credentials_model
+    if stored:
+        try:
+            return _validated(platform, "credentials", model, credentials)
+        except InputError:
+            merged = {**stored, **credentials}
+            return _validated(
+                platform, "credentials", model, {k: v for k, v in merged.items() if v is not None}
+            )
+    return _validated(platform, "credentials", model, credentials)
+
+
+def credential_fields(account: AccountRow, box: SecretBox) -> dict[str, bool]:
+    """Which of the platform's credential fields are set (never their values)."""
+    held = box.open(account.credentials) if account.credentials else {}
+    declared = list(_models(account.platform).credentials_model.model_fields)
+    return {name: name in held for name in [*declared, *(k for k in held if k not in declared)]}
+
+
 def account_create(
     session: Session,
     me: Principal,
@@ -55,9 +170,12 @@ def account_create(
     min_interval_seconds: float = 0.0,
     daily_cap: int | None = None,
 ) -> AccountRow:
-    """Bind a platform account for ``me``; its credentials are sealed before they are stored."""
+    """Bind a platform account for ``me``; its options and credentials are checked against what
+    the platform declares, and the credentials sealed before they are stored."""
     check_platform(platform)
     _check_settings(name=name, min_interval_seconds=min_interval_seconds, daily_cap=daily_cap)
+    options = check_options(platform, options or {}, _scope(me.name, name.strip()))
+    credentials = check_credentials(platform, credentials) if credentials else None
     check_base_url(platform, options)
     account_id = storage.account_create(
         session,
@@ -116,9 +234,23 @@ def account_update(
     clear_daily_cap: bool = False,
     status: str | None = None,
 ) -> AccountRow:
-    """Change what is given (None: keep). New credentials are sealed before they are stored."""
+    """Change what is given (None: keep). Options are replaced and checked as on create (a
+    ``root`` the account already has may stay); credentials are checked, completed from the
+    stored ones when only some are given, and sealed before they are stored."""
     account = account_get(session, account_id, scope=scope)
     _check_settings(name=name, min_interval_seconds=min_interval_seconds, daily_cap=daily_cap)
+    if options is not None:
+        owner = storage.user_by_id(session, account.user_id).name
+        current_root = account.options.get("root")
+        options = check_options(
+            account.platform,
+            options,
+            _scope(owner, (name or account.name).strip(), str(current_root or "") or None),
+        )
+    if credentials is not None:
+        credentials = check_credentials(
+            account.platform, credentials, box.open(account.credentials)
+        )
     check_base_url(account.platform, options)
     storage.account_update(
         session,
@@ -235,7 +367,7 @@ def read_cookie_file(path: Path) -> dict[str, Any]:
             {"name": c.name, "value": c.value, "domain": c.domain, "path": c.path} for c in jar
         ]
         return {"storage_state": {"cookies": cookies, "origins": []}}
-    if isinstance(data, dict) and "cookies" in data:
+    if isinstance(data, dict) and isinstance(data.get("cookies"), list):
         return {"storage_state": data}
     if isinstance(data, list) and all(isinstance(c, dict) and "name" in c for c in data):
         return {"storage_state": {"cookies": data, "origins": []}}

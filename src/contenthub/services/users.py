@@ -60,9 +60,13 @@ def principal_of(session: Session, name: str) -> Principal:
     return Principal.of(storage.user_by_name(session, name))
 
 
-def default_user_ensure(db: Database, name: str, *, site_root: Path, now: datetime) -> Principal:
-    """The embedded default: an admin ``name`` with a 'local-site' account publishing into
-    ``site_root``. Read-only once both exist; the first use writes them."""
+def default_user_ensure(db: Database, name: str, *, data_dir: Path, now: datetime) -> Principal:
+    """The embedded default: an admin ``name`` with a 'local-site' account publishing into its
+    own folder, ``<data_dir>/sites/<name>/local-site`` (or under the administrator's
+    CONTENTHUB_LOCAL_ROOTS). Read-only once both exist; the first use writes them. An install
+    whose 'local-site' still publishes into the old ``<data_dir>/site`` keeps it: the server
+    chose that folder, not a user, and the local platform still allows it."""
+    from contenthub.services.accounts import check_options, local_scope
 
     def ready(session: Session) -> Principal | None:
         try:
@@ -83,7 +87,7 @@ def default_user_ensure(db: Database, name: str, *, site_root: Path, now: dateti
                 platform="local",
                 name=LOCAL_SITE,
                 now=now,
-                options={"root": str(site_root.resolve())},
+                options=check_options("local", {}, local_scope(name, LOCAL_SITE, data_dir)),
             )
         return principal_of(session, name)
 

@@ -127,7 +127,7 @@ from contenthub.storage.tokens import (
     token_revoke,
     token_touch,
 )
-from contenthub.storage.users import UserRow, user_by_name, user_ensure, user_insert
+from contenthub.storage.users import UserRow, user_by_id, user_by_name, user_ensure, user_insert
 
 __all__ = [
     "ACCOUNT_STATUSES",
@@ -235,6 +235,7 @@ __all__ = [
     "token_list",
     "token_revoke",
     "token_touch",
+    "user_by_id",
     "user_by_name",
     "user_ensure",
     "user_insert",

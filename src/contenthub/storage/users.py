@@ -64,6 +64,13 @@ def user_ensure(
     return user_insert(session, name, now=now, role=role, max_running=max_running)
 
 
+def user_by_id(session: Session, user_id: int) -> UserRow:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound("user", user_id)
+    return _row(user)
+
+
 def user_by_name(session: Session, name: str) -> UserRow:
     user = session.scalar(sa.select(User).where(User.name == name))
     if user is None:

@@ -1,27 +1,84 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Coroutine
+from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from contenthub.api.deps import BoxDep, CurrentUser, DbDep, ResourceId
-from contenthub.api.schemas import AccountIn, AccountOut, AccountUpdate, LoginCheckOut
+from contenthub.api.schemas import (
+    BUILT_IN_PLATFORMS,
+    AccountIn,
+    AccountOut,
+    AccountUpdate,
+    LoginCheckOut,
+)
 from contenthub.clock import utcnow
+from contenthub.secrets_box import SecretBox
 from contenthub.services import accounts
 from contenthub.storage import AccountRow
 
-router = APIRouter(prefix="/accounts", tags=["accounts"])
+
+class _PlatformErrors(APIRoute):
+    """A body checked against one platform's schema reports its errors as the account's own
+    fields (``options.root``, not ``local.options.root``), saying what to send instead."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except RequestValidationError as error:
+                raise RequestValidationError(
+                    [_plain(e) for e in error.errors()], body=error.body
+                ) from None
+
+        return route
 
 
-def _out(account: AccountRow) -> AccountOut:
-    """The account as the API shows it: whether credentials are stored, never what they are."""
-    fields = dataclasses.asdict(account) | {"has_credentials": bool(account.credentials)}
-    return AccountOut.model_validate(fields)
+def _plain(error: dict[str, Any]) -> dict[str, Any]:
+    loc = list(error["loc"])
+    if len(loc) < 2 or loc[0] != "body" or loc[1] not in (*BUILT_IN_PLATFORMS, "plugin"):
+        return error
+    platform, rest = str(loc[1]), loc[2:]
+    if platform in BUILT_IN_PLATFORMS and rest and rest[0] in ("options", "credentials"):
+        field, message = accounts.explain(platform, str(rest[0]), {**error, "loc": rest[1:]})
+        return {"type": error["type"], "loc": ("body", *field.split(".")), "msg": message}
+    return {"type": error["type"], "loc": ("body", *rest), "msg": error["msg"]}
+
+
+router = APIRouter(prefix="/accounts", tags=["accounts"], route_class=_PlatformErrors)
+
+
+def _out(account: AccountRow, box: SecretBox) -> AccountOut:
+    """The account as the API shows it: which credentials are set, never what they are."""
+    shown = {k: v for k, v in dataclasses.asdict(account).items() if k != "credentials"}
+    return AccountOut.model_validate(
+        shown
+        | {
+            "has_credentials": bool(account.credentials),
+            "credential_fields": accounts.credential_fields(account, box),
+        }
+    )
+
+
+def _given(part: BaseModel | dict[str, Any] | None) -> dict[str, Any] | None:
+    """What the client sent, as it sent it (the service checks it again, with its scope)."""
+    if isinstance(part, BaseModel):
+        return part.model_dump(mode="json", exclude_unset=True)
+    return part
 
 
 @router.post("", status_code=201)
 def create_account(body: AccountIn, user: CurrentUser, db: DbDep, box: BoxDep) -> AccountOut:
+    """Bind an account. ``options`` and ``credentials`` are those of its ``platform`` (one
+    schema per platform below); credentials are sealed and never shown back."""
     return db.write(
         lambda s: _out(
             accounts.account_create(
@@ -31,23 +88,24 @@ def create_account(body: AccountIn, user: CurrentUser, db: DbDep, box: BoxDep) -
                 name=body.name,
                 now=utcnow(),
                 box=box,
-                options=body.options,
-                credentials=body.credentials,
+                options=_given(body.options),
+                credentials=_given(body.credentials),
                 min_interval_seconds=body.min_interval_seconds,
                 daily_cap=body.daily_cap,
-            )
+            ),
+            box,
         )
     )
 
 
 @router.get("")
-def list_accounts(user: CurrentUser, db: DbDep) -> list[AccountOut]:
-    return db.read(lambda s: [_out(a) for a in accounts.account_list(s, scope=user.scope)])
+def list_accounts(user: CurrentUser, db: DbDep, box: BoxDep) -> list[AccountOut]:
+    return db.read(lambda s: [_out(a, box) for a in accounts.account_list(s, scope=user.scope)])
 
 
 @router.get("/{account_id}")
-def get_account(account_id: ResourceId, user: CurrentUser, db: DbDep) -> AccountOut:
-    return db.read(lambda s: _out(accounts.account_get(s, account_id, scope=user.scope)))
+def get_account(account_id: ResourceId, user: CurrentUser, db: DbDep, box: BoxDep) -> AccountOut:
+    return db.read(lambda s: _out(accounts.account_get(s, account_id, scope=user.scope), box))
 
 
 @router.patch("/{account_id}")
@@ -70,7 +128,8 @@ def update_account(
                 daily_cap=body.daily_cap,
                 clear_daily_cap="daily_cap" in fields and body.daily_cap is None,
                 status=body.status,
-            )
+            ),
+            box,
         )
     )
 
