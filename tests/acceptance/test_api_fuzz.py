@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
@@ -28,11 +29,15 @@ def fuzz_headers(api: ServedApi) -> dict[str, str]:
 
 @pytest.fixture
 def api_schema(api: ServedApi):  # type: ignore[no-untyped-def]
-    schema = schemathesis.openapi.from_url(f"{api.base_url}/api/v1/openapi.json")
+    document = httpx.get(f"{api.base_url}/api/v1/openapi.json").json()
+    # The event stream never ends by design; it has its own tests. It is taken out of the
+    # document itself: a filter on the loaded schema once let a run fuzz it (and hang).
+    del document["paths"]["/api/v1/events"]
+    schema = schemathesis.openapi.from_dict(document)
+    schema.config.update(base_url=api.base_url)
     # The coverage phase's exhaustive edge cases take minutes; generated fuzzing stays.
     schema.config.phases.coverage.enabled = False
-    # The event stream never ends by design; it has its own tests.
-    return schema.exclude(path="/api/v1/events")
+    return schema
 
 
 schema = schemathesis.pytest.from_fixture("api_schema")
