@@ -258,8 +258,11 @@ def test_the_cli_asks_for_secrets_and_never_keeps_them_as_options(workdir: Path)
 
 
 @pytest.fixture
-def sandbox() -> Iterator[SandboxServer]:
+def sandbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[SandboxServer]:
+    """The platform sandbox, on loopback: allowed as an administrator would allow it (the CLI
+    and the server the test starts after it read the setting)."""
     with SandboxServer() as running:
+        monkeypatch.setenv("CONTENTHUB_OUTBOUND_ALLOW", running.url.removeprefix("http://"))
         yield running
 
 

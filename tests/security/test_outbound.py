@@ -148,9 +148,21 @@ def create_account(client: httpx.Client, platform: str, options: dict[str, Any])
             "platform": platform,
             "name": f"a{uuid.uuid4().hex[:8]}",
             "options": options,
-            "credentials": {"username": "u", "app_password": "p", "cookies": {"z_c0": "x"}},
+            "credentials": CREDENTIALS[platform],
         },
     )
+
+
+# A valid credential of each platform's own shape (the account must pass its platform's check
+# for the base_url rule to be what refuses it).
+CREDENTIALS: dict[str, dict[str, Any]] = {
+    "zhihu": {"cookies": {"z_c0": "x"}},
+    "juejin": {"cookies": {"sessionid": "x"}},
+    "csdn": {"cookies": {"UserToken": "x"}},
+    "wechat": {"appid": "wx0", "secret": "s"},
+    "wordpress": {"username": "u", "app_password": "p"},
+    "devto": {"api_key": "k"},
+}
 
 
 def sandbox_account(world: World, client: httpx.Client, platform: str) -> int:

@@ -179,6 +179,7 @@ def _site_folders(root: Path) -> None:
 
 class LocalPublisher(base.Publisher):
     platform = "local"
+    base_url_use = "display"  # only written into the links of the site, never fetched
     options_model = LocalOptions
     credentials_model = base.NoCredentials
 

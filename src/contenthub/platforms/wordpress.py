@@ -49,6 +49,7 @@ class WordPressCredentials(BaseModel):
 
 class WordPressPublisher(base.Publisher):
     platform = PLATFORM
+    base_url_use = "site"  # self-hosted: the account names its own site
     options_model = WordPressOptions
     credentials_model = WordPressCredentials
 

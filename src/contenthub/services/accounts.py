@@ -79,6 +79,8 @@ def explain(platform: str, section: str, error: dict[str, Any]) -> tuple[str, st
         return field, f"required by {platform}"
     if kind == "value_error":
         return field, str(error.get("ctx", {}).get("error", error["msg"]))
+    if kind == "string_pattern_mismatch" and "https?://" in str(error.get("ctx", {})):
+        return field, "must be an http:// or https:// address"
     return field, str(error["msg"])
 
 
