@@ -10,9 +10,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from contenthub.errors import Transient
+from contenthub.platforms.session import CookieCredentials, SessionSaver
+
+__all__ = ["CookieCredentials"]  # the cookie platforms' credentials live in platforms.session
 
 # -- what each platform declares: its options and its credentials ----------------------------
 
@@ -63,36 +66,6 @@ class NoCredentials(BaseModel):
     """A platform that needs no login."""
 
     model_config = ConfigDict(extra="forbid")
-
-
-class CookieCredentials(BaseModel):
-    """A browser login: the platform's cookies, as a ``{name: value}`` map or a ``Cookie``
-    header line, or a Playwright storage state (``{"cookies": [{"name", "value", …}]}``, what
-    ``contenthub account login --cookies`` reads) from which the cookies are taken."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    cookies: dict[str, str] | Annotated[str, Field(min_length=1, max_length=65_536)] = Field(
-        json_schema_extra={"writeOnly": True}
-    )
-    storage_state: dict[str, Any] | None = Field(
-        default=None, json_schema_extra={"writeOnly": True}
-    )
-
-    @model_validator(mode="before")
-    @classmethod
-    def _cookies_from_storage_state(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "cookies" not in data:
-            state = data.get("storage_state")
-            jar = state.get("cookies") if isinstance(state, dict) else None
-            if isinstance(jar, list) and jar:
-                cookies = {
-                    str(c["name"]): str(c.get("value", ""))
-                    for c in jar
-                    if isinstance(c, dict) and "name" in c
-                }
-                return {**data, "cookies": cookies}
-        return data
 
 
 class AnyOptions(BaseModel):
@@ -158,6 +131,9 @@ class AccountAccess:
     name: str
     options: Mapping[str, Any]
     credentials: Mapping[str, Any] = field(repr=False, default_factory=dict)
+    # Stores a session the platform refreshed (cookies it set during a publish or a check),
+    # sealed, back to the account; None where nothing is saved.
+    save_session: SessionSaver | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -172,10 +148,11 @@ class TaskContent:
     account_name: str
     options: Mapping[str, Any]
     credentials: Mapping[str, Any] = field(repr=False, default_factory=dict)
+    save_session: SessionSaver | None = field(default=None, repr=False, compare=False)
 
     @property
     def account(self) -> AccountAccess:
-        return AccountAccess(self.account_name, self.options, self.credentials)
+        return AccountAccess(self.account_name, self.options, self.credentials, self.save_session)
 
 
 class PublishContext(Protocol):

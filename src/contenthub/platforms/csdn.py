@@ -1,8 +1,9 @@
 """CSDN through its Markdown editor's API, with the account's browser cookies and the editor's
 API-gateway signature.
 
-Credentials: ``{"cookies": {"UserName", "UserToken", "UserInfo", …}}``. Options: ``base_url``
-sends every CSDN host ``H`` to ``{base_url}/H`` (the sandbox's ``/csdn``), ``timeout_seconds``.
+Credentials: a browser session (``platforms.session``: ``UserName``, ``UserToken`` … on
+``.csdn.net``). Options: ``base_url`` sends every CSDN host ``H`` to ``{base_url}/H`` (the
+sandbox's ``/csdn``), ``timeout_seconds``.
 
 Steps: login check → images (an OSS POST policy from ``imgservice``, then the multipart upload)
 → ``saveArticle`` as a draft (status 2, checkpointed) → ``saveArticle`` with the draft's id and
@@ -23,6 +24,7 @@ from contenthub.errors import AuthExpired, Rejected, Transient
 from contenthub.platforms import base
 from contenthub.platforms.images import ImageFile, ImagePolicy, localize_images
 from contenthub.platforms.render import markdown_to_html, normalize_tags, summary
+from contenthub.platforms.session import CookieCredentials
 from contenthub.platforms.transport import (
     CookieSession,
     host_url,
@@ -47,10 +49,14 @@ MIN_TITLE, MAX_TITLE, MAX_TAGS = 5, 100, 5
 CDN_SUFFIX = "csdnimg.cn"
 
 
+class CsdnCredentials(CookieCredentials):
+    cookie_domain = ".csdn.net"
+
+
 class CsdnPublisher(base.Publisher):
     platform = PLATFORM
     options_model = base.PlatformOptions
-    credentials_model = base.CookieCredentials
+    credentials_model = CsdnCredentials
 
     async def check_login(self, account: base.AccountAccess) -> base.Identity:
         async with _Editor(account) as editor:
@@ -134,7 +140,12 @@ class _Editor(CookieSession):
     """One session with CSDN's editor API: cookies, gateway signatures, the JSON envelope."""
 
     def __init__(self, account: base.AccountAccess) -> None:
-        super().__init__(account, platform_name="CSDN", origin="https://editor.csdn.net")
+        super().__init__(
+            account,
+            platform_name="CSDN",
+            cookie_domain=CsdnCredentials.cookie_domain,
+            origin="https://editor.csdn.net",
+        )
         self.username = ""
 
     async def call(self, method: str, host: str, path: str, **kwargs: Any) -> Any:

@@ -1,6 +1,7 @@
 """Juejin (掘金) through its web-console API, with the account's browser cookies.
 
-Credentials: ``{"cookies": {"sessionid", "sid_tt", …}}`` (a mapping or a cookie string).
+Credentials: a browser session (``platforms.session``: ``sessionid``, ``sid_tt`` … on
+``.juejin.cn``).
 Options: ``base_url`` sends every Juejin host ``H`` to ``{base_url}/H`` (the sandbox's
 ``/juejin`` prefix), ``category_id`` or ``category`` (a category name; default 后端),
 ``timeout_seconds``.
@@ -27,6 +28,7 @@ from contenthub.errors import AuthExpired, Rejected, Transient
 from contenthub.platforms import base
 from contenthub.platforms.images import ImageFile, ImagePolicy, localize_images
 from contenthub.platforms.render import normalize_tags, sanitize_markdown, summary
+from contenthub.platforms.session import CookieCredentials
 from contenthub.platforms.transport import (
     CookieSession,
     host_url,
@@ -54,10 +56,14 @@ class JuejinOptions(base.PlatformOptions):
     )
 
 
+class JuejinCredentials(CookieCredentials):
+    cookie_domain = ".juejin.cn"
+
+
 class JuejinPublisher(base.Publisher):
     platform = PLATFORM
     options_model = JuejinOptions
-    credentials_model = base.CookieCredentials
+    credentials_model = JuejinCredentials
 
     async def check_login(self, account: base.AccountAccess) -> base.Identity:
         async with _Console(account) as console:
@@ -147,7 +153,12 @@ class _Console(CookieSession):
     """One session with Juejin's web console: cookies, the CSRF token, the JSON envelope."""
 
     def __init__(self, account: base.AccountAccess) -> None:
-        super().__init__(account, platform_name="Juejin", origin="https://juejin.cn")
+        super().__init__(
+            account,
+            platform_name="Juejin",
+            cookie_domain=JuejinCredentials.cookie_domain,
+            origin="https://juejin.cn",
+        )
         self.csrf_token = ""
 
     def url(self, path: str, host: str = API) -> str:

@@ -25,6 +25,7 @@ from typing import Any, Self
 import httpx
 
 from contenthub.errors import AuthExpired, RateLimited, Transient
+from contenthub.platforms import session
 from contenthub.platforms.outbound import MAX_REQUEST_SECONDS, guarded_client
 
 DEFAULT_TIMEOUT_SECONDS = 30.0
@@ -124,20 +125,6 @@ def json_body(response: httpx.Response, platform: str) -> Any:
         ) from None
 
 
-def cookie_header(cookies: Mapping[str, Any] | str) -> str:
-    """Credentials keep cookies as a mapping or as a ready ``a=b; c=d`` string."""
-    if isinstance(cookies, str):
-        return cookies
-    return "; ".join(f"{name}={value}" for name, value in cookies.items())
-
-
-def parse_cookies(cookies: Mapping[str, Any] | str) -> dict[str, str]:
-    if not isinstance(cookies, str):
-        return {str(k): str(v) for k, v in cookies.items()}
-    pairs = (part.strip().split("=", 1) for part in cookies.split(";") if "=" in part)
-    return {name: value for name, value in pairs}
-
-
 async def page_is_public(options: Mapping[str, Any], url: str, platform: str) -> tuple[bool, str]:
     """GET the public page without any credentials: is it served?"""
     async with new_client(options, follow_redirects=True) as client:
@@ -146,21 +133,28 @@ async def page_is_public(options: Mapping[str, Any], url: str, platform: str) ->
 
 
 class CookieSession:
-    """One HTTP session logged in with the account's browser cookies, as the platform's own
-    web editor at ``origin`` would send them."""
+    """One HTTP session logged in with the account's browser session, as the platform's own
+    web editor at ``origin`` would send it: each host gets only its own cookies, and the
+    cookies the platform sets are saved back to the account when the session ends."""
 
-    def __init__(self, account: Any, *, platform_name: str, origin: str) -> None:
-        cookies = account.credentials.get("cookies") or {}
-        if not cookies:
+    def __init__(
+        self, account: Any, *, platform_name: str, cookie_domain: str, origin: str
+    ) -> None:
+        state = session.state_of(account.credentials, cookie_domain).without_expired()
+        if not state.cookies:
             raise AuthExpired(
-                f"the {platform_name} account has no login cookies: log in to {platform_name}"
+                f"the {platform_name} account has no unexpired login cookies: "
+                f"log in with 'contenthub account login {account.name}'"
             )
         self.options = account.options
-        headers = {"Cookie": cookie_header(cookies), "Origin": origin, "Referer": f"{origin}/"}
-        self.client = new_client(account.options, headers=headers)
+        self.jar = session.SessionJar(state, account.options)
+        self._save = account.save_session
+        headers = {"Origin": origin, "Referer": f"{origin}/"}
+        self.client = new_client(account.options, headers=headers, auth=self.jar)
 
     async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *_: object) -> None:
         await self.client.aclose()
+        await session.save_if_changed(self.jar, self._save)

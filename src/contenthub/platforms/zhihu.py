@@ -1,6 +1,7 @@
 """Zhihu (知乎 专栏) through its web-console API, with the account's browser cookies.
 
-Credentials: ``{"cookies": {"z_c0", "_xsrf", "d_c0", …}}`` (a mapping or a cookie string).
+Credentials: a browser session (``platforms.session``: ``z_c0``, ``_xsrf``, ``d_c0`` … on
+``.zhihu.com``).
 Options: ``base_url`` sends every Zhihu host ``H`` to ``{base_url}/H`` (the sandbox's
 ``/zhihu`` prefix), ``timeout_seconds``.
 
@@ -13,10 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
 import uuid
+from collections.abc import AsyncIterator
 from email.utils import formatdate
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,14 +30,8 @@ from contenthub.errors import AuthExpired, Rejected, Transient
 from contenthub.platforms import base
 from contenthub.platforms.images import ImageFile, ImagePolicy, localize_images
 from contenthub.platforms.render import markdown_to_zhihu_html, normalize_tags, plain_text
-from contenthub.platforms.transport import (
-    cookie_header,
-    host_url,
-    json_body,
-    new_client,
-    parse_cookies,
-    send,
-)
+from contenthub.platforms.session import CookieCredentials
+from contenthub.platforms.transport import CookieSession, host_url, json_body, new_client, send
 
 PLATFORM = "zhihu"
 WWW, ZHUANLAN, API = "www.zhihu.com", "zhuanlan.zhihu.com", "api.zhihu.com"
@@ -43,10 +40,14 @@ ANTI_BOT_CODES = {10001, 10002, 10003}
 MAX_TOPICS = 3
 
 
+class ZhihuCredentials(CookieCredentials):
+    cookie_domain = ".zhihu.com"
+
+
 class ZhihuPublisher(base.Publisher):
     platform = PLATFORM
     options_model = base.PlatformOptions
-    credentials_model = base.CookieCredentials
+    credentials_model = ZhihuCredentials
 
     # -- the interface ----------------------------------------------------------------------
 
@@ -95,17 +96,24 @@ class ZhihuPublisher(base.Publisher):
 # -- steps ------------------------------------------------------------------------------------
 
 
-def _session(account: base.AccountAccess) -> httpx.AsyncClient:
-    cookies = account.credentials.get("cookies") or {}
-    xsrf = parse_cookies(cookies).get("_xsrf", "")
-    headers = {
-        "Cookie": cookie_header(cookies),
-        "x-requested-with": "fetch",
-        "x-xsrftoken": xsrf,
-        "Origin": "https://zhuanlan.zhihu.com",
-        "Referer": "https://zhuanlan.zhihu.com/write",
-    }
-    return new_client(account.options, headers=headers)
+@contextlib.asynccontextmanager
+async def _session(account: base.AccountAccess) -> AsyncIterator[httpx.AsyncClient]:
+    """The editor's session: the account's cookies, and ``_xsrf`` echoed in a header."""
+    async with CookieSession(
+        account,
+        platform_name="Zhihu",
+        cookie_domain=ZhihuCredentials.cookie_domain,
+        origin="https://zhuanlan.zhihu.com",
+    ) as web:
+        xsrf = web.jar.value("_xsrf", host_url(account.options, ZHUANLAN, "/"))
+        web.client.headers.update(
+            {
+                "x-requested-with": "fetch",
+                "x-xsrftoken": xsrf,
+                "Referer": "https://zhuanlan.zhihu.com/write",
+            }
+        )
+        yield web.client
 
 
 async def _call(

@@ -8,11 +8,9 @@ sealed and never come out again (``credential_fields`` says which are set)."""
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from http.cookiejar import LoadError, MozillaCookieJar
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +20,7 @@ from contenthub import storage
 from contenthub.clock import utcnow
 from contenthub.config import Settings
 from contenthub.errors import AuthExpired, InputError, NotFound, PublishError
+from contenthub.platforms import session
 from contenthub.platforms.base import AccountAccess, AccountScope, Publisher, looks_like_secret
 from contenthub.platforms.outbound import check_base_url
 from contenthub.platforms.registry import publisher_for
@@ -281,10 +280,16 @@ def account_delete(session: Session, account_id: int, *, scope: int | None) -> N
     storage.account_delete(session, account.id)
 
 
-async def account_check(account: AccountRow, box: SecretBox) -> LoginCheck:
-    """Ask the platform who the credentials log in as (no database session is held)."""
+async def account_check(
+    account: AccountRow, box: SecretBox, db: Database | None = None
+) -> LoginCheck:
+    """Ask the platform who the credentials log in as (no database session is held); with
+    ``db``, cookies the platform refreshed meanwhile are saved to the account."""
     publisher = publisher_for(account.platform)
-    access = AccountAccess(account.name, dict(account.options), box.open(account.credentials))
+    saver = session_saver(db, account.id, box) if db is not None else None
+    access = AccountAccess(
+        account.name, dict(account.options), box.open(account.credentials), saver
+    )
     try:
         identity = await publisher.check_login(access)
     except AuthExpired as error:
@@ -297,7 +302,7 @@ async def account_check(account: AccountRow, box: SecretBox) -> LoginCheck:
 async def account_verify(db: Database, account: AccountRow, box: SecretBox) -> LoginCheck:
     """Check the login and record what it showed: an expired login holds the account's tasks,
     a good one releases them. The one place a login check changes an account's status."""
-    result = await account_check(account, box)
+    result = await account_check(account, box, db)
     if result.status != "unknown":
         await asyncio.to_thread(
             db.write,
@@ -350,27 +355,54 @@ def bind_demo_accounts(
 
 
 def read_cookie_file(path: Path) -> dict[str, Any]:
-    """Credentials from a Playwright storage-state file, a JSON cookie list or a Netscape file."""
+    """Credentials from a login exported by a browser: a Playwright storage-state file, a
+    JSON cookie list (browser extensions) or a Netscape cookies.txt."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise InputError("cookies", f"cannot read {path}: {error.strerror}") from None
+    except UnicodeDecodeError:
+        raise InputError(
+            "cookies", f"{path} is not text: export the cookies as JSON or cookies.txt"
+        ) from None
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError:
-        jar = MozillaCookieJar()
-        try:
-            jar.load(str(path), ignore_discard=True, ignore_expires=True)
-        except (LoadError, OSError):
-            raise InputError(
-                "cookies", f"{path} is neither JSON nor a Netscape cookie file"
-            ) from None
-        cookies = [
-            {"name": c.name, "value": c.value, "domain": c.domain, "path": c.path} for c in jar
-        ]
-        return {"storage_state": {"cookies": cookies, "origins": []}}
-    if isinstance(data, dict) and isinstance(data.get("cookies"), list):
-        return {"storage_state": data}
-    if isinstance(data, list) and all(isinstance(c, dict) and "name" in c for c in data):
-        return {"storage_state": {"cookies": data, "origins": []}}
-    raise InputError("cookies", f"{path} holds no cookies (expected a storage state or a list)")
+        state = session.parse_cookie_text(text)
+    except session.CookieFileError as error:
+        raise InputError("cookies", f"{path} {error}") from None
+    return {"storage_state": state.model_dump(mode="json")}
+
+
+def session_refresh(
+    db_session: Session,
+    account_id: int,
+    storage_state: dict[str, Any],
+    *,
+    box: SecretBox,
+    now: datetime,
+) -> bool:
+    """Store, sealed, the session a platform refreshed during a publish or a login check (the
+    cookies it set, as a Playwright storage state); the account's other credentials stay.
+    Whoever saw the platform set cookies calls it: the HTTP adapters through the worker, the
+    browser pool, a login check. False when nothing changed."""
+    account = storage.account_find(db_session, account_id, user_id=None)
+    held = box.open(account.credentials) if account.credentials else {}
+    state = session.StorageState.model_validate(storage_state).without_expired()
+    fresh = state.model_dump(mode="json")
+    if held.get("storage_state") == fresh and "cookies" not in held:
+        return False
+    held.pop("cookies", None)  # the older {name: value} shape, superseded
+    held["storage_state"] = fresh
+    storage.account_update(db_session, account_id, now=now, credentials=box.seal(held))
+    return True
+
+
+def session_saver(db: Database, account_id: int, box: SecretBox) -> session.SessionSaver:
+    """What an adapter is handed to save a refreshed session (``AccountAccess.save_session``)."""
+
+    async def save(storage_state: dict[str, Any]) -> None:
+        await asyncio.to_thread(
+            db.write,
+            lambda s: session_refresh(s, account_id, storage_state, box=box, now=utcnow()),
+        )
+
+    return save

@@ -9,6 +9,9 @@ from typing import Any
 
 from contenthub import storage
 from contenthub.errors import LeaseLost, PublishCancelled
+from contenthub.platforms.session import SessionSaver
+from contenthub.secrets_box import SecretBox
+from contenthub.services import accounts
 from contenthub.worker.database import DatabaseThreads
 
 
@@ -61,6 +64,19 @@ class TaskContext:
         if not ok:
             self.lost = True
         self._check()
+
+    def session_saver(self, account_id: int, box: SecretBox) -> SessionSaver:
+        """What the adapter calls with the session the platform refreshed (cookies it set):
+        stored, sealed, on the account, so the next publish starts from it."""
+
+        async def save(storage_state: dict[str, Any]) -> None:
+            await self._database.write(
+                lambda s: accounts.session_refresh(
+                    s, account_id, storage_state, box=box, now=self._clock()
+                )
+            )
+
+        return save
 
     async def checkpoint(self, key: str, value: Any) -> None:
         self._checkpoints[key] = value

@@ -62,7 +62,8 @@ async def run_publish(
     try:
         publisher = publisher_for(claimed.platform)
         credentials = secrets.open(claimed.account_credentials) if secrets else {}
-        content = replace(claimed.content, credentials=credentials)
+        saver = ctx.session_saver(claimed.account_id, secrets) if secrets else None
+        content = replace(claimed.content, credentials=credentials, save_session=saver)
         async with asyncio.timeout(timeout_seconds):
             result = await publisher.publish(ctx, content)
         return Outcome(lease, Ending.SUCCEEDED, result=result)
