@@ -139,12 +139,13 @@ def test_credentials_are_write_only_and_their_fields_shown_as_set(api: ServedApi
         shown = one.json()
         for item in shown if isinstance(shown, list) else [shown]:
             assert "credentials" not in item
-    # A cookie login: a storage state, its cookies taken from it.
+    # A cookie login: a storage state; an older {name: value} map becomes one.
     state = {"cookies": [{"name": "z_c0", "value": SECRET, "domain": ".zhihu.com", "path": "/"}]}
-    cookie = create(client, "zhihu", credentials={"storage_state": state})
-    assert cookie.status_code == 201, cookie.text
-    assert cookie.json()["credential_fields"] == {"cookies": True, "storage_state": True}
-    assert SECRET not in cookie.text
+    for credentials in ({"storage_state": state}, {"cookies": {"z_c0": SECRET}}):
+        cookie = create(client, "zhihu", credentials=credentials)
+        assert cookie.status_code == 201, cookie.text
+        assert cookie.json()["credential_fields"] == {"storage_state": True}
+        assert SECRET not in cookie.text
     client.close()
     assert SECRET not in api.log.read_text(errors="replace")
 

@@ -64,14 +64,22 @@ class ArticleIn(Strict):
     title: str = Field(min_length=1, max_length=500)
     body: str = Field(min_length=1)
     tags: list[Tag] = Field(default_factory=list, max_length=20)
-    cover: str | None = Field(default=None, max_length=1000)
+    cover: str | None = Field(
+        default=None,
+        max_length=8_000_000,
+        description="An http(s) address, or the image itself as a data: URI (at most 5 MiB).",
+    )
 
 
 class ArticleUpdate(Strict):
     title: str | None = Field(default=None, min_length=1, max_length=500)
     body: str | None = Field(default=None, min_length=1)
     tags: list[Tag] | None = Field(default=None, max_length=20)
-    cover: str | None = Field(default=None, max_length=1000)
+    cover: str | None = Field(
+        default=None,
+        max_length=8_000_000,
+        description="An http(s) address, or the image itself as a data: URI (at most 5 MiB).",
+    )
 
 
 class ArticleOut(BaseModel):
@@ -209,6 +217,15 @@ class BatchIn(Strict):
     priority: int = Field(default=5, ge=MIN_PRIORITY, le=MAX_PRIORITY)
 
 
+class HeldOut(BaseModel):
+    """Why a due task does not start: its account waits for a person."""
+
+    account: str
+    status: str = Field(description="The account's status: needs_login or disabled.")
+    reason: str = Field(description="Why, as recorded when the account was marked.")
+    fix: str = Field(description="The command that releases it.")
+
+
 class TaskOut(BaseModel):
     id: str
     status: str
@@ -231,6 +248,9 @@ class TaskOut(BaseModel):
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    held: HeldOut | None = Field(
+        default=None, description="Set while the task waits on its account (a login)."
+    )
 
 
 class EventOut(BaseModel):

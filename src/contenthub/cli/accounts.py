@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+from pydantic import BaseModel
 from rich.table import Table
 
 from contenthub.cli.context import (
@@ -26,6 +28,7 @@ from contenthub.config import Settings
 from contenthub.errors import InputError
 from contenthub.platforms.base import secret_fields
 from contenthub.platforms.registry import publisher_for
+from contenthub.platforms.session import CookieCredentials
 from contenthub.secrets_box import SecretBox
 from contenthub.services import accounts
 from contenthub.services.platforms import check_platform
@@ -37,6 +40,14 @@ F = TypeVar("F", bound=Callable[..., Any])
 OptionsOption = Annotated[
     list[str] | None,
     typer.Option("--option", "-o", help="KEY=VALUE; repeat for many."),
+]
+CookiesOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--cookies",
+        help="Cookie platforms (zhihu, juejin, csdn): the login exported from your browser, as a "
+        "Playwright storage state, a JSON cookie list or a Netscape cookies.txt.",
+    ),
 ]
 CredentialsOption = Annotated[
     list[str] | None,
@@ -69,6 +80,25 @@ def _credentials_said_where(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def _label(platform: str, key: str, model: type[BaseModel]) -> str:
+    """What a prompt asks for: the field's own description when it has one."""
+    field = model.model_fields.get(key)
+    said = (field.description or "").rstrip(".") if field else ""
+    return f"{platform} {key} ({said})" if said else f"{platform} {key}"
+
+
+def _ask(platform: str, key: str, model: type[BaseModel], *, secret: bool, section: str) -> str:
+    try:
+        # Piped in (a script): read as a line, since there is no echo to turn off.
+        hidden = secret and sys.stdin.isatty()
+        return str(typer.prompt(_label(platform, key, model), hide_input=hidden))
+    except typer.Abort:
+        flag = "--credential" if section == "credentials" else "--option"
+        raise InputError(
+            f"{section}.{key}", f"not given: type it when asked, or pass {flag} {key}=…"
+        ) from None
+
+
 def _parse_credentials(
     platform: str, pairs: list[str], *, ask_missing: bool
 ) -> dict[str, str] | None:
@@ -94,15 +124,37 @@ def _parse_credentials(
             if f.is_required() and n not in given and n not in asked
         ]
     for key in asked:
-        try:
-            given[key] = typer.prompt(
-                f"{platform} {key}", hide_input=key in secrets or key not in model.model_fields
-            )
-        except typer.Abort:
-            raise InputError(
-                f"credentials.{key}", "not given: type it when asked, or pass --credential"
-            ) from None
+        secret = key in secrets or key not in model.model_fields
+        given[key] = _ask(platform, key, model, secret=secret, section="credentials")
     return given or None
+
+
+def _ask_missing_options(platform: str, options: dict[str, str]) -> None:
+    """Prompt for each option the platform requires that was not given (WordPress's site)."""
+    model = type(publisher_for(platform)).options_model
+    for key, field in model.model_fields.items():
+        if field.is_required() and key not in options:
+            options[key] = _ask(platform, key, model, secret=False, section="options")
+
+
+def _is_cookie_platform(platform: str) -> bool:
+    return issubclass(type(publisher_for(platform)).credentials_model, CookieCredentials)
+
+
+def _cookie_login(platform: str, cookies: Path | None, *, ask: bool) -> dict[str, Any] | None:
+    """The login of a cookie platform: from ``--cookies FILE``, or the file asked for (an
+    empty answer: log in later)."""
+    if cookies is None and ask:
+        try:
+            answer = typer.prompt(
+                f"{platform} cookies file (exported from your browser; empty: log in later)",
+                default="",
+                show_default=False,
+            )
+        except typer.Abort:  # nothing to read (a script's closed stdin): log in later
+            answer = ""
+        cookies = Path(answer).expanduser() if answer.strip() else None
+    return accounts.read_cookie_file(cookies) if cookies is not None else None
 
 
 def _parse_options(pairs: list[str]) -> dict[str, str]:
@@ -126,19 +178,31 @@ def account_add(
     name: str,
     option: OptionsOption = None,
     credential: CredentialsOption = None,
+    cookies: CookiesOption = None,
     min_interval: Annotated[float, typer.Option(help="Seconds between two publish starts.")] = 0.0,
     daily_cap: Annotated[
         int | None, typer.Option(help="At most this many publishes a day.")
     ] = None,
     user: UserOption = DEFAULT_USER,
 ) -> None:
-    """Bind a platform account: its options (-o) and its credentials (-c, or asked for)."""
+    """Bind a platform account: its options (-o) and its credentials (-c, --cookies), each
+    one the platform needs and was not given asked for (secrets without echo)."""
     options = _parse_options(option or [])
     db, me = open_as(user)
     check_platform(platform)
     for key in options:  # before asking for any secret
         accounts.check_option_name(platform, key)
-    credentials = _parse_credentials(platform, credential or [], ask_missing=True)
+    _ask_missing_options(platform, options)
+    if _is_cookie_platform(platform):
+        credentials = _cookie_login(platform, cookies, ask=not credential)
+        credentials = {
+            **(credentials or {}),
+            **(_parse_credentials(platform, credential or [], ask_missing=False) or {}),
+        } or None
+    elif cookies is not None:
+        raise InputError("cookies", f"{platform} takes no cookies; see its credentials with -c")
+    else:
+        credentials = _parse_credentials(platform, credential or [], ask_missing=True)
     box = _box()
     account = db.write(
         lambda s: accounts.account_create(
@@ -155,12 +219,21 @@ def account_add(
         )
     )
     out.print(f"account {account.id} ({account.name}) added{_held(account, box)}")
+    if _is_cookie_platform(platform) and not credentials:
+        out.print(
+            f"not logged in yet: run 'contenthub account login {account.name}' to log in, or "
+            f"'contenthub account login {account.name} --cookies FILE' with a browser export"
+        )
 
 
 def _held(account: accounts.AccountRow, box: SecretBox) -> str:
+    """What credentials the account holds, never their values."""
     fields = accounts.credential_fields(account, box)
     if not fields:
         return ""
+    if set(fields) == {"storage_state"}:
+        count = accounts.session_cookie_count(account, box)
+        return f"; login: {count} cookies stored (encrypted)" if count else "; not logged in"
     return "; credentials: " + ", ".join(
         f"{name} {'set' if is_set else 'not set'}" for name, is_set in fields.items()
     )
@@ -230,20 +303,26 @@ def account_update(
     no_daily_cap: Annotated[
         bool, typer.Option("--no-daily-cap", help="Remove the daily cap.")
     ] = False,
+    cookies: CookiesOption = None,
     user: UserOption = DEFAULT_USER,
 ) -> None:
-    """Change an account's name, options, credentials or pacing."""
+    """Change an account's name, options, credentials (a new cookie login too) or pacing."""
     if daily_cap is not None and no_daily_cap:
         raise InputError("daily_cap", "give --daily-cap or --no-daily-cap, not both")
     changes = _parse_options(option or [])
     db, me = open_as(user)
     box = _box()
     credentials = None
-    if credential:
+    if credential or cookies:
         found = db.read(lambda s: accounts.account_find(s, account, me))
         for key in changes:  # before asking for any secret
             accounts.check_option_name(found.platform, key)
-        credentials = _parse_credentials(found.platform, credential, ask_missing=False)
+        if cookies is not None and not _is_cookie_platform(found.platform):
+            raise InputError("cookies", f"{found.platform} takes no cookies")
+        credentials = {
+            **(_cookie_login(found.platform, cookies, ask=False) or {}),
+            **(_parse_credentials(found.platform, credential or [], ask_missing=False) or {}),
+        }
 
     def work(s: Session) -> accounts.AccountRow:
         found = accounts.account_find(s, account, me)

@@ -27,6 +27,9 @@ app = typer.Typer(help="Articles.", no_args_is_help=True)
 
 FileArgument = Annotated[str, typer.Argument(help="A Markdown file, or - for standard input.")]
 TagOption = Annotated[list[str] | None, typer.Option("--tag", help="Repeat for many.")]
+CoverOption = Annotated[
+    str | None, typer.Option(help="A cover image: an http(s) address or an image file.")
+]
 
 
 def _read_text(file: str) -> tuple[str, str]:
@@ -52,15 +55,17 @@ def article_add(
     file: FileArgument,
     title: Annotated[str | None, typer.Option(help="Title, if there is no '# ' line.")] = None,
     tag: TagOption = None,
+    cover: CoverOption = None,
     user: UserOption = DEFAULT_USER,
 ) -> None:
     """Store an article; publish it later by its id."""
     draft = _draft(file, title, tag)
     articles.check_content(draft.title, draft.body, draft.tags)
+    image = articles.read_cover(cover) if cover else None
     db, me = open_as(user)
     article = db.write(
         lambda s: articles.article_create(
-            s, me, title=draft.title, body=draft.body, tags=draft.tags, now=utcnow()
+            s, me, title=draft.title, body=draft.body, tags=draft.tags, cover=image, now=utcnow()
         )
     )
     out.print(f"article {article.id} added: {article.title}")
@@ -126,7 +131,8 @@ def article_edit(
         ),
     ] = None,
     cover: Annotated[
-        str | None, typer.Option(help="A cover image URL; an empty value removes it.")
+        str | None,
+        typer.Option(help="A cover image (an http(s) address or an image file); '' removes it."),
     ] = None,
     user: UserOption = DEFAULT_USER,
 ) -> None:
@@ -143,6 +149,7 @@ def article_edit(
             body = text  # no '# ' line: the whole file is the body, the title stays
     if title is None and body is None and tag is None and cover is None:
         raise InputError("article", "nothing to change; give --title, --tag, --file or --cover")
+    image = articles.read_cover(cover) if cover is not None else None
     db, me = open_as(user)
     article = db.write(
         lambda s: articles.article_update(
@@ -153,7 +160,7 @@ def article_edit(
             title=title,
             body=body,
             tags=tag,
-            cover=cover,
+            cover=image,
         )
     )
     out.print(f"article {article.id} updated: {article.title}")

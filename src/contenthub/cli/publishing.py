@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Annotated, Any
@@ -21,10 +22,13 @@ from contenthub.cli.context import (
     out,
 )
 from contenthub.cli.root import app
+from contenthub.cli.tasks import held_line
 from contenthub.clock import utcnow
 from contenthub.config import Settings
+from contenthub.errors import InputError
 from contenthub.services import tasks as task_service
 from contenthub.services.accounts import account_get
+from contenthub.services.articles import read_cover
 from contenthub.services.publishing import (
     Draft,
     Target,
@@ -63,6 +67,12 @@ def publish(
     ] = None,
     title: Annotated[str | None, typer.Option(help="Title, if the file has no '# ' line.")] = None,
     tag: Annotated[list[str] | None, typer.Option("--tag", help="A tag; repeat for many.")] = None,
+    cover: Annotated[
+        str | None,
+        typer.Option(
+            help="A cover image: an http(s) address or an image file (a Markdown file only)."
+        ),
+    ] = None,
     wait: Annotated[bool, typer.Option("--wait", help="Watch until every task ends.")] = False,
     user: UserOption = DEFAULT_USER,
     as_json: JsonOption = False,
@@ -73,9 +83,15 @@ def publish(
     due = parse_time(at, zone=zone) if at else None
     article: int | Draft
     if source.isdigit() and not Path(source).exists():
+        if cover is not None:
+            raise InputError(
+                "cover", f"article {source} is stored: set its cover with 'article update --cover'"
+            )
         article = int(source)
     else:
         article = read_markdown(Path(source), title=title, tags=tag or ())
+        if cover:
+            article = replace(article, cover=read_cover(cover))
     db, me = open_as(user)
     done = publish_use_case(
         db,
@@ -104,9 +120,13 @@ def _went(task: dict[str, Any], zone: tzinfo) -> str:
     return f"{task['status']} {task['public_id']}"
 
 
+HELD_EXIT = 3  # the tasks wait on an account a person must fix (log in, activate)
+
+
 def watch(db: Database, me: Principal, ids: list[str]) -> int:
-    """Live progress bars, one per account, until every task has ended; non-zero if any did
-    not succeed."""
+    """Live progress bars, one per account, until every task has ended (non-zero if any did
+    not succeed) or every one left waits on its account: then each held task, why and the
+    command that releases it (exit code 3)."""
     tasks = task_service.task_rows(db, me, ids)
     labels = db.read(lambda s: _labels(s, me, tasks))
     with Progress(
@@ -125,7 +145,14 @@ def watch(db: Database, me: Principal, ids: list[str]) -> int:
                 bars.update(rows[task["public_id"]], completed=task["progress"], state=_state(task))
             if all(t["status"] in FINAL for t in tasks):
                 return 0 if all(t["status"] == TaskStatus.SUCCEEDED for t in tasks) else 1
+            if all(t["status"] in FINAL or t["held"] for t in tasks):
+                break  # nothing moves until a person acts: say what, instead of waiting forever
             time.sleep(0.3)
+    for task in tasks:
+        if task["held"]:
+            out.print(f"{task['public_id']} waits: {held_line(task['held'])}", soft_wrap=True)
+    out.print("The held publishes start by themselves once their accounts are fixed.")
+    return HELD_EXIT
 
 
 def _labels(s: Session, me: Principal, tasks: list[dict[str, Any]]) -> dict[str, str]:
@@ -142,6 +169,8 @@ def _labels(s: Session, me: Principal, tasks: list[dict[str, Any]]) -> dict[str,
 
 def _state(task: dict[str, Any]) -> str:
     state = task["status"] + (f" · {task['stage']}" if task["stage"] else "")
+    if task["held"]:
+        return f"{state} · held: {task['held']['account']} is {task['held']['status']}"
     if task["status"] == TaskStatus.SUCCEEDED:
         return f"{state} · {task['result_url']}"
     if task["error_message"]:

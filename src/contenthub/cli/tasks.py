@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from contenthub.cli.context import (
@@ -102,6 +103,12 @@ SHOWN = (
 )
 
 
+def held_line(held: dict[str, str]) -> str:
+    """Why a task waits on its account, and what to run (escaped for rich markup)."""
+    said = f"account {held['account']} is {held['status']}: {held['reason']}"
+    return escape(f"{said}; run: {held['fix']}")
+
+
 @app.command("show")
 @friendly_errors
 def task_show(
@@ -115,6 +122,8 @@ def task_show(
         return
     for key in SHOWN:
         out.print(f"[bold]{key:>13}[/bold]  {task[key]}", soft_wrap=True, highlight=False)
+    if task["held"]:
+        out.print(f"[bold]{'held':>13}[/bold]  {held_line(task['held'])}", soft_wrap=True)
     print_rows(
         ("at", "change", "reason", "stage", "message"),
         [

@@ -89,6 +89,11 @@ def replace_image_urls(markdown: str, replacements: dict[str, str]) -> str:
     return map_prose(markdown, lambda text: _HTML_IMAGE.sub(swap, _MARKDOWN_IMAGE.sub(swap, text)))
 
 
+def image_type(data: bytes) -> str | None:
+    """The content type of an image the platforms take (PNG, JPEG, GIF, WebP), from its bytes."""
+    return next((kind[0] for magic, kind in _MAGIC.items() if data.startswith(magic)), None)
+
+
 def _sniff(data: bytes, declared: str) -> tuple[str, str]:
     for magic, kind in _MAGIC.items():
         if data.startswith(magic):

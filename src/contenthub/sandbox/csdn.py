@@ -111,7 +111,8 @@ def build_router(sandbox: state.SandboxState) -> APIRouter:
     @router.get("/me.csdn.net/api/user/show")
     async def me(request: Request) -> Response:
         account = await gate(request, "login")
-        return _answer({"csdnid": account.user_id, "username": account.name})
+        answer = _answer({"csdnid": account.user_id, "username": account.name})
+        return pages.refresh_login(answer, request, "UserToken", "csdn.net")
 
     @router.get("/imgservice.csdn.net/direct/v1.0/image/upload")
     async def image_policy(request: Request) -> Response:

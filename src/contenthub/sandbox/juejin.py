@@ -117,7 +117,8 @@ def build_router(sandbox: state.SandboxState) -> APIRouter:
     @router.get(f"{API}/user_api/v1/user/get")
     async def me(request: Request) -> Response:
         account = await gate(request, "login", write=False)
-        return _envelope({"user_id": account.user_id, "user_name": account.name})
+        answer = _envelope({"user_id": account.user_id, "user_name": account.name})
+        return pages.refresh_login(answer, request, "sessionid", "juejin.cn")
 
     @router.head(f"{API}/user_api/v1/sys/token")
     async def sys_token(request: Request) -> Response:

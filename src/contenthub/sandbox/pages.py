@@ -65,3 +65,22 @@ def json_error(
     status: int, body: dict[str, Any], headers: dict[str, str] | None = None
 ) -> Response:
     return JSONResponse(body, status_code=status, headers=headers)
+
+
+SESSION_SECONDS = 30 * 86_400
+
+
+def refresh_login(response: Response, request: Request, name: str, domain: str) -> Response:
+    """Extend the login cookie ``name`` by 30 days, as the real platforms do whenever a
+    session is used: a client that saves what it is sent stays logged in."""
+    response.set_cookie(
+        name,
+        request.cookies.get(name, ""),
+        max_age=SESSION_SECONDS,
+        path="/",
+        domain=domain,
+        secure=True,
+        httponly=True,
+        samesite="lax",
+    )
+    return response

@@ -158,6 +158,13 @@ def credential_fields(account: AccountRow, box: SecretBox) -> dict[str, bool]:
     return {name: name in held for name in [*declared, *(k for k in held if k not in declared)]}
 
 
+def session_cookie_count(account: AccountRow, box: SecretBox) -> int:
+    """How many cookies the account's stored login holds (never what they are)."""
+    held = box.open(account.credentials) if account.credentials else {}
+    state = held.get("storage_state")
+    return len(state.get("cookies") or []) if isinstance(state, dict) else 0
+
+
 def account_create(
     session: Session,
     me: Principal,

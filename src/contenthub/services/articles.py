@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Sequence
 from datetime import datetime
+from pathlib import Path
 
 from contenthub import storage
 from contenthub.errors import InputError
+from contenthub.platforms.images import image_type
 from contenthub.services.users import Principal
 from contenthub.storage import ArticleRow, Session
 
@@ -28,6 +31,31 @@ def check_content(title: str | None, body: str | None, tags: Sequence[str] | Non
             raise InputError("tags", f"at most {MAX_TAGS} tags")
         if any(not t.strip() or len(t) > 50 for t in tags):
             raise InputError("tags", "each tag must be 1–50 characters")
+
+
+MAX_COVER_BYTES = 5 * 1024 * 1024
+
+
+def read_cover(value: str) -> str:
+    """A cover as a person gives it: an http(s) address or a data: URI (kept as given), or an
+    image file on this machine, read into a data: URI (the worker that publishes it may not
+    see this disk). An empty value stays empty (it removes a cover)."""
+    if not value or value.startswith(("http://", "https://", "data:")):
+        return value
+    path = Path(value).expanduser()
+    try:
+        size = path.stat().st_size
+        if size > MAX_COVER_BYTES:
+            raise InputError("cover", f"{path} is {size / 2**20:.1f} MiB; a cover may be 5 MiB")
+        data = path.read_bytes()
+    except OSError as error:
+        raise InputError(
+            "cover", f"{value} is neither an http(s) address nor a readable file: {error.strerror}"
+        ) from None
+    kind = image_type(data)
+    if kind is None:
+        raise InputError("cover", f"{path} is not a PNG, JPEG, GIF or WebP image")
+    return f"data:{kind};base64,{base64.b64encode(data).decode()}"
 
 
 def article_create(

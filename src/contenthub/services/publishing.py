@@ -41,6 +41,7 @@ class Draft:
     title: str
     body: str
     tags: list[str]
+    cover: str | None = None  # an http(s) address or a data: URI (``articles.read_cover``)
 
 
 def read_markdown(path: Path, *, title: str | None = None, tags: Sequence[str] = ()) -> Draft:
@@ -246,7 +247,13 @@ def _article_id(session: Session, user_id: int, target: Target, now: datetime) -
     if isinstance(target.article, Draft):
         draft = target.article
         return storage.article_create(
-            session, user_id=user_id, title=draft.title, body=draft.body, tags=draft.tags, now=now
+            session,
+            user_id=user_id,
+            title=draft.title,
+            body=draft.body,
+            tags=draft.tags,
+            cover=draft.cover,
+            now=now,
         )
     return target.article
 

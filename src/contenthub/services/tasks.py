@@ -14,6 +14,7 @@ from typing import Any, Literal
 from contenthub import storage
 from contenthub.errors import InputError, NotFound
 from contenthub.services.users import Principal
+from contenthub.states import TaskStatus
 from contenthub.storage import ControlResult, Database, Session, TaskFilter
 
 Row = dict[str, Any]
@@ -42,17 +43,41 @@ def task_page(
 
 
 def task_rows(db: Database, principal: Principal, ids: Sequence[str]) -> list[Row]:
-    return db.read(lambda s: [storage.task_get(s, i, user_id=principal.scope) for i in ids])
+    """The tasks, each with ``held`` (see :func:`held_by_account`)."""
+
+    def work(s: Session) -> list[Row]:
+        tasks = [storage.task_get(s, i, user_id=principal.scope) for i in ids]
+        return [{**t, "held": held_by_account(s, t)} for t in tasks]
+
+    return db.read(work)
+
+
+def held_by_account(s: Session, task: Row) -> Row | None:
+    """Why a waiting task does not start although it is due: its account is not active (the
+    claim takes tasks of active accounts only). The account, why (the reason stored when it
+    was marked) and the command that fixes it; None when the task is not held."""
+    if task["status"] not in (TaskStatus.QUEUED, TaskStatus.SCHEDULED):
+        return None
+    account = storage.account_find(s, task["account_id"], user_id=None)
+    if account.status == "active":
+        return None
+    if account.status == "needs_login":
+        why = account.status_message or "its login expired"
+        fix = f"contenthub account login {account.name}"
+    else:
+        why = account.status_message or "the account is disabled"
+        fix = f"contenthub account activate {account.name}"
+    return {"account": account.name, "status": account.status, "reason": why, "fix": fix}
 
 
 def task_detail(
     db: Database, principal: Principal, ref: str, *, prefix: bool = False
 ) -> tuple[Row, list[Row]]:
-    """A task and its timeline, oldest event first."""
+    """A task (with ``held``, see :func:`held_by_account`) and its timeline, oldest first."""
 
     def work(s: Session) -> tuple[Row, list[Row]]:
         task = storage.task_get(s, _resolve(s, principal, ref, prefix), user_id=principal.scope)
-        return task, storage.task_events(s, task["id"])
+        return {**task, "held": held_by_account(s, task)}, storage.task_events(s, task["id"])
 
     return db.read(work)
 

@@ -27,6 +27,7 @@ from contenthub.storage.events import (
     set_status,
     set_status_many,
 )
+from contenthub.storage.models import Account
 
 RUNNING = TaskStatus.RUNNING.value
 
@@ -233,7 +234,11 @@ def task_fail(
         if decision.extra_attempt:
             values["max_attempts"] = row.max_attempts + 1
         if decision.hold_account:
-            note = f"{error_class.value}: {message}; waiting for the account to log in again"
+            name = session.scalar(sa.select(Account.name).where(Account.id == row.account_id))
+            note = (
+                f"{error_class.value}: {message}; held until account {name} logs in again: "
+                f"contenthub account login {name}"
+            )
             reason = EventReason.AUTH_HOLD
         else:
             note = f"{error_class.value}: {message}; retry at {decision.due_at.isoformat()}"

@@ -118,7 +118,7 @@ class Article(Base):
     title: Mapped[str] = mapped_column(sa.String(500))
     body: Mapped[str] = mapped_column(LongText)
     tags: Mapped[list[str]] = mapped_column(Json, default=list)
-    cover: Mapped[str | None] = mapped_column(sa.String(1000))
+    cover: Mapped[str | None] = mapped_column(LongText)  # an address, or a data: URI
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -138,7 +138,7 @@ class PublishTask(Base):
     title: Mapped[str] = mapped_column(sa.String(500))
     body: Mapped[str] = mapped_column(LongText)
     tags: Mapped[list[str]] = mapped_column(Json, default=list)
-    cover: Mapped[str | None] = mapped_column(sa.String(1000))
+    cover: Mapped[str | None] = mapped_column(LongText)  # an address, or a data: URI
     account_id: Mapped[int] = mapped_column(sa.ForeignKey("accounts.id", ondelete="CASCADE"))
     platform: Mapped[str] = mapped_column(sa.String(32))
     status: Mapped[str] = mapped_column(sa.String(16))

@@ -16,7 +16,9 @@ router = APIRouter(prefix="/tasks", tags=["tasks"])
 
 
 def task_out(row: dict[str, Any]) -> TaskOut:
-    return TaskOut(id=row["public_id"], **{k: row[k] for k in TaskOut.model_fields if k != "id"})
+    return TaskOut(
+        id=row["public_id"], **{k: row[k] for k in TaskOut.model_fields if k != "id" and k in row}
+    )
 
 
 def event_out(row: dict[str, Any], public_id: str) -> EventOut:
