@@ -39,6 +39,13 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
 
 LongText = sa.Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
 Json = sa.JSON().with_variant(mysql.JSON(), "mysql", "mariadb")
+# A cover: an address, or the image itself as a data: URI (megabytes). SQLite keeps the old
+# VARCHAR(1000), which it never enforces (migration 0007).
+Cover = (
+    sa.String(1000)
+    .with_variant(sa.Text(), "postgresql")
+    .with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
+)
 
 
 def _only(predicate: str) -> dict[str, Any]:
@@ -118,7 +125,7 @@ class Article(Base):
     title: Mapped[str] = mapped_column(sa.String(500))
     body: Mapped[str] = mapped_column(LongText)
     tags: Mapped[list[str]] = mapped_column(Json, default=list)
-    cover: Mapped[str | None] = mapped_column(LongText)  # an address, or a data: URI
+    cover: Mapped[str | None] = mapped_column(Cover)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -138,7 +145,7 @@ class PublishTask(Base):
     title: Mapped[str] = mapped_column(sa.String(500))
     body: Mapped[str] = mapped_column(LongText)
     tags: Mapped[list[str]] = mapped_column(Json, default=list)
-    cover: Mapped[str | None] = mapped_column(LongText)  # an address, or a data: URI
+    cover: Mapped[str | None] = mapped_column(Cover)
     account_id: Mapped[int] = mapped_column(sa.ForeignKey("accounts.id", ondelete="CASCADE"))
     platform: Mapped[str] = mapped_column(sa.String(32))
     status: Mapped[str] = mapped_column(sa.String(16))

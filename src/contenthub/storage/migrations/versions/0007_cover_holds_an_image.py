@@ -21,7 +21,15 @@ LONG_TEXT = (
 )
 
 
+def _sqlite() -> bool:
+    # SQLite does not enforce a VARCHAR's length, and its batch copy of publish_tasks would
+    # fail on the generated column: nothing to change there.
+    return op.get_context().dialect.name == "sqlite"
+
+
 def upgrade() -> None:
+    if _sqlite():
+        return
     for table in ("articles", "publish_tasks"):
         with op.batch_alter_table(table, schema=None) as batch_op:
             batch_op.alter_column(
@@ -33,6 +41,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    if _sqlite():
+        return
     for table in ("articles", "publish_tasks"):
         with op.batch_alter_table(table, schema=None) as batch_op:
             batch_op.alter_column(
