@@ -184,7 +184,7 @@ def test_the_openapi_document_has_one_schema_per_platform(api: ServedApi) -> Non
     assert fields("devto", "credentials")["required"] == ["api_key"]
     assert fields("local", "credentials")["properties"] == {}
     assert "root" in fields("local", "options")["properties"]
-    assert "cookies" in fields("zhihu", "credentials")["properties"]
+    assert fields("zhihu", "credentials")["required"] == ["storage_state"]
     # Answers carry which fields are set, never the credentials themselves.
     assert "credentials" not in schemas["AccountOut"]["properties"]
     assert "credential_fields" in schemas["AccountOut"]["properties"]

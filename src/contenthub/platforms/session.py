@@ -58,8 +58,8 @@ class SessionCookie(BaseModel):
         if "expires" not in data:
             ends = data.get("expirationDate")
             data["expires"] = -1 if data.get("session") or ends is None else ends
-        same_site = data.get("sameSite")
-        data["sameSite"] = _SAME_SITE.get(str(same_site).lower(), "Lax")
+        same_site = str(data.get("sameSite") or "lax").lower()  # also "unspecified": Lax
+        data["sameSite"] = _SAME_SITE.get(same_site, "Lax")
         domain = str(data.get("domain") or "")
         if data.get("hostOnly") is False and domain and not domain.startswith("."):
             data["domain"] = f".{domain}"
