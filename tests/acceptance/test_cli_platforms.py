@@ -279,7 +279,7 @@ def test_a_publish_held_on_a_login_says_why_and_how_to_fix_it(site: Site) -> Non
     )
     assert waited.returncode == 3, waited.stdout + waited.stderr
     fix = f"contenthub account login {account}"
-    assert f"account {account} is needs_login" in waited.stdout and fix in waited.stdout
+    assert f"account {account} needs a login" in waited.stdout and fix in waited.stdout
     assert "Juejin login expired" in waited.stdout  # the reason stored when it was marked
     public_id = waited.stdout.split()[1]
     shown = json.loads(site.ok("task", "show", public_id, "--json"))

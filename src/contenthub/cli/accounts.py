@@ -84,7 +84,7 @@ def _label(platform: str, key: str, model: type[BaseModel]) -> str:
     """What a prompt asks for: the field's own description when it has one."""
     field = model.model_fields.get(key)
     said = (field.description or "").rstrip(".") if field else ""
-    return f"{platform} {key} ({said})" if said else f"{platform} {key}"
+    return f"{platform} {key} — {said}" if said else f"{platform} {key}"
 
 
 def _ask(platform: str, key: str, model: type[BaseModel], *, secret: bool, section: str) -> str:
@@ -221,8 +221,9 @@ def account_add(
     out.print(f"account {account.id} ({account.name}) added{_held(account, box)}")
     if _is_cookie_platform(platform) and not credentials:
         out.print(
-            f"not logged in yet: run 'contenthub account login {account.name}' to log in, or "
-            f"'contenthub account login {account.name} --cookies FILE' with a browser export"
+            f"not logged in yet: run 'contenthub account login {account.name}' "
+            "(add '--cookies FILE' to use a login exported from your browser)",
+            soft_wrap=True,
         )
 
 

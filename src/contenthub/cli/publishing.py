@@ -170,7 +170,7 @@ def _labels(s: Session, me: Principal, tasks: list[dict[str, Any]]) -> dict[str,
 def _state(task: dict[str, Any]) -> str:
     state = task["status"] + (f" · {task['stage']}" if task["stage"] else "")
     if task["held"]:
-        return f"{state} · held: {task['held']['account']} is {task['held']['status']}"
+        return f"{state} · held on account {task['held']['account']}"
     if task["status"] == TaskStatus.SUCCEEDED:
         return f"{state} · {task['result_url']}"
     if task["error_message"]:

@@ -105,8 +105,8 @@ SHOWN = (
 
 def held_line(held: dict[str, str]) -> str:
     """Why a task waits on its account, and what to run (escaped for rich markup)."""
-    said = f"account {held['account']} is {held['status']}: {held['reason']}"
-    return escape(f"{said}; run: {held['fix']}")
+    state = "needs a login" if held["status"] == "needs_login" else f"is {held['status']}"
+    return escape(f"account {held['account']} {state} ({held['reason']}); run: {held['fix']}")
 
 
 @app.command("show")
