@@ -108,6 +108,29 @@ def test_publish_runs_to_success_from_a_snapshot(api: ServedApi) -> None:
     assert len(listed["items"]) == 2
 
 
+def test_a_task_held_on_its_account_says_why_and_what_fixes_it(api: ServedApi) -> None:
+    client, _ = api.client()
+    account = api.noop_account(client)
+    name = client.get(f"{V1}/accounts/{account}").json()["name"]
+    marked = client.patch(f"{V1}/accounts/{account}", json={"status": "needs_login"})
+    assert marked.status_code == 200, marked.text
+    answer = client.post(
+        f"{V1}/publish", json={"article_id": article(client), "account_ids": [account]}
+    )
+    [task] = answer.json()["tasks"]
+    held = client.get(f"{V1}/tasks/{task['id']}").json()
+    assert held["status"] == "queued"
+    assert held["held"] == {
+        "account": name,
+        "status": "needs_login",
+        "reason": "marked as needing a login",
+        "fix": f"contenthub account login {name}",
+    }
+    client.patch(f"{V1}/accounts/{account}", json={"status": "active"})
+    done = wait_until(lambda: finished(client, task["id"]), timeout=30, what="the publish")
+    assert done["status"] == "succeeded" and done["held"] is None
+
+
 def test_schedule_cancel_retry_and_batches(api: ServedApi) -> None:
     client, _ = api.client()
     article_id = article(client)

@@ -62,7 +62,7 @@ def held_by_account(s: Session, task: Row) -> Row | None:
     if account.status == "active":
         return None
     if account.status == "needs_login":
-        why = account.status_message or "its login expired"
+        why = account.status_message or "marked as needing a login"
         fix = f"contenthub account login {account.name}"
     else:
         why = account.status_message or "the account is disabled"
