@@ -20,7 +20,7 @@ from contenthub import storage
 from contenthub.clock import utcnow
 from contenthub.config import Settings
 from contenthub.errors import AuthExpired, InputError, NotFound, PublishError
-from contenthub.platforms import session
+from contenthub.platforms import session as login_session
 from contenthub.platforms.base import AccountAccess, AccountScope, Publisher, looks_like_secret
 from contenthub.platforms.outbound import check_base_url
 from contenthub.platforms.registry import publisher_for
@@ -373,8 +373,8 @@ def read_cookie_file(path: Path) -> dict[str, Any]:
             "cookies", f"{path} is not text: export the cookies as JSON or cookies.txt"
         ) from None
     try:
-        state = session.parse_cookie_text(text)
-    except session.CookieFileError as error:
+        state = login_session.parse_cookie_text(text)
+    except login_session.CookieFileError as error:
         raise InputError("cookies", f"{path} {error}") from None
     return {"storage_state": state.model_dump(mode="json")}
 
@@ -393,7 +393,7 @@ def session_refresh(
     browser pool, a login check. False when nothing changed."""
     account = storage.account_find(db_session, account_id, user_id=None)
     held = box.open(account.credentials) if account.credentials else {}
-    state = session.StorageState.model_validate(storage_state).without_expired()
+    state = login_session.StorageState.model_validate(storage_state).without_expired()
     fresh = state.model_dump(mode="json")
     if held.get("storage_state") == fresh and "cookies" not in held:
         return False
@@ -403,7 +403,7 @@ def session_refresh(
     return True
 
 
-def session_saver(db: Database, account_id: int, box: SecretBox) -> session.SessionSaver:
+def session_saver(db: Database, account_id: int, box: SecretBox) -> login_session.SessionSaver:
     """What an adapter is handed to save a refreshed session (``AccountAccess.save_session``)."""
 
     async def save(storage_state: dict[str, Any]) -> None:
