@@ -340,6 +340,10 @@ async def _close_quietly(page: Page) -> None:
         await asyncio.wait_for(asyncio.shield(closing), 5)
 
 
+def figures_folder(data_dir: Path) -> Path:
+    return data_dir / "run" / "browser-pools"
+
+
 def read_figures(folder: Path) -> list[dict[str, Any]]:
     """Every live worker's pool figures (files of dead processes are skipped and removed)."""
     found = []
@@ -393,6 +397,7 @@ __all__ = [
     "close_shared",
     "configure",
     "context_key",
+    "figures_folder",
     "read_figures",
     "shared_pool",
 ]
