@@ -29,9 +29,11 @@ if TYPE_CHECKING:
 DIALOGS = "[role=dialog]:visible, [aria-modal=true]:visible, .modal:visible"
 
 _FETCH = """
-async ({url, method, headers, form, json, file}) => {
-  const init = {method, headers: {...(headers || {})}, credentials: "include"};
-  if (form) {
+async ({url, method, headers, form, json, file, content, credentials}) => {
+  const init = {method, headers: {...(headers || {})}, credentials};
+  if (content) {
+    init.body = Uint8Array.from(atob(content), (c) => c.charCodeAt(0));
+  } else if (form) {
     init.body = new URLSearchParams(form);
   } else if (json !== null && json !== undefined) {
     init.body = JSON.stringify(json);
@@ -161,6 +163,8 @@ class PageSteps:
         form: dict[str, str] | None = None,
         json: Any = None,
         file: tuple[str, str, str, bytes] | None = None,  # field, file name, type, bytes
+        content: bytes | None = None,
+        credentials: str = "include",  # "omit": a request to another service, no cookies
     ) -> PageAnswer:
         """A request made by the page itself (its cookies, and whatever its own scripts add:
         a platform that signs its requests in JavaScript signs this one too)."""
@@ -180,6 +184,8 @@ class PageSteps:
             "form": form,
             "json": json,
             "file": upload,
+            "content": base64.b64encode(content).decode() if content is not None else None,
+            "credentials": credentials,
         }
         try:
             async with asyncio.timeout(self.timeout):

@@ -24,6 +24,7 @@ from contenthub.cli.context import (
     out,
 )
 from contenthub.clock import utcnow
+from contenthub.config import Settings
 from contenthub.services import tasks as task_service
 from contenthub.services.tasks import TaskFilter
 from contenthub.states import TaskStatus
@@ -110,11 +111,22 @@ def task_show(
     """One task with its timeline."""
     db, me = open_as(user)
     task, events = task_service.task_detail(db, me, task_id, prefix=True)
+    shots = task_service.task_screenshots(db, me, task, Settings.from_env().data_dir)
     if as_json:
-        out.print_json(json.dumps({**_jsonable(task), "events": [_jsonable(e) for e in events]}))
+        out.print_json(
+            json.dumps(
+                {
+                    **_jsonable(task),
+                    "events": [_jsonable(e) for e in events],
+                    "screenshots": [str(p) for p in shots],
+                }
+            )
+        )
         return
     for key in SHOWN:
         out.print(f"[bold]{key:>13}[/bold]  {task[key]}", soft_wrap=True, highlight=False)
+    for path in shots:
+        out.print(f"[bold]{'screenshot':>13}[/bold]  {path}", soft_wrap=True, highlight=False)
     print_rows(
         ("at", "change", "reason", "stage", "message"),
         [

@@ -76,26 +76,11 @@ def login_key(credentials: dict[str, Any]) -> str:
     return next((str(c["value"]) for c in cookies if c.get("name") == "sessionid"), "")
 
 
-def fnv1a(text: str) -> str:
-    """32-bit FNV-1a, the same in acrawler.js: what ``a_bogus`` is made of here."""
-    value = 0x811C9DC5
-    for byte in text.encode():
-        value = ((value ^ byte) * 0x01000193) & 0xFFFFFFFF
-    return f"{value:08x}"
-
-
 ACRAWLER_JS = """
 (() => {
   const seed = document.currentScript.dataset.seed;
   const msToken = document.currentScript.dataset.mstoken;
-  function fnv1a(text) {
-    let value = 0x811c9dc5;
-    for (const byte of new TextEncoder().encode(text)) {
-      value ^= byte;
-      value = Math.imul(value, 0x01000193) >>> 0;
-    }
-    return value.toString(16).padStart(8, "0");
-  }
+  %FNV1A%
   const original = window.fetch.bind(window);
   window.fetch = (input, init = {}) => {
     const url = new URL(typeof input === "string" ? input : input.url, location.href);
@@ -109,7 +94,7 @@ ACRAWLER_JS = """
   };
   window.__acrawler_ready = true;
 })();
-""".replace("%SIGNED%", str(list(SIGNED)))
+""".replace("%SIGNED%", str(list(SIGNED))).replace("%FNV1A%", pages.FNV1A_JS)
 
 EDITOR_CSS = """
 body{font-family:sans-serif;margin:0;background:#f4f5f6}
@@ -178,7 +163,7 @@ def build_router(sandbox: state.SandboxState) -> APIRouter:
             return False
         query = [(k, v) for k, v in parse_qsl(request.url.query) if k != "a_bogus"]
         text = f"{issued[1]}|{request.method}|{request.url.path}?{urlencode(query)}"
-        return fnv1a(text) == request.query_params.get("a_bogus")
+        return pages.fnv1a(text) == request.query_params.get("a_bogus")
 
     async def gate(request: Request, operation: str) -> state.SandboxAccount:
         account = who(request)
