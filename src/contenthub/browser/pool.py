@@ -365,6 +365,7 @@ def read_figures(folder: Path) -> list[dict[str, Any]]:
 # -- the process's pool -----------------------------------------------------------------------
 
 _shared: BrowserPool | None = None
+_shared_loop: asyncio.AbstractEventLoop | None = None
 _shared_settings = PoolSettings()
 
 
@@ -376,9 +377,12 @@ def configure(settings: PoolSettings) -> None:
 
 def shared_pool() -> BrowserPool:
     """This process's pool, created on first use (the browser itself only on first publish)."""
-    global _shared
-    if _shared is None or _shared._closed:
-        _shared = BrowserPool(_shared_settings)
+    global _shared, _shared_loop
+    loop = asyncio.get_running_loop()
+    if _shared is None or _shared._closed or _shared_loop is not loop:
+        # A pool belongs to one event loop (a worker has one; a CLI command's asyncio.run
+        # another): a pool left on a finished loop went with it, its driver too.
+        _shared, _shared_loop = BrowserPool(_shared_settings), loop
     return _shared
 
 
