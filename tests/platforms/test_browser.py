@@ -10,6 +10,7 @@ import contextlib
 import os
 import signal
 import threading
+import uuid
 from collections.abc import Coroutine, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -49,7 +50,7 @@ class Loop:
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Loop, Path, Path]]:
     """The module's loop and pool settings: Chromium's runtime folder and the artifacts."""
-    root = tmp_path_factory.mktemp("chromium")
+    root = Path(f"/tmp/chb-{uuid.uuid4().hex[:8]}")  # short: Chromium's socket lives in it
     artifacts = tmp_path_factory.mktemp("artifacts")
     browser_pool.configure(
         browser_pool.PoolSettings(
@@ -68,6 +69,7 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Loop, Pa
     browser_pool.configure(browser_pool.PoolSettings())
     assert chromium_processes(root) == []
     assert list(root.iterdir()) == []  # no profile left behind
+    root.rmdir()
 
 
 def publish(loop: Loop, platform: str, task, ctx: RecordingContext | None = None):

@@ -55,8 +55,21 @@ def chromium_executable() -> str:
     return resolved
 
 
+# Chromium keeps a Unix socket under its TMPDIR (our runtime folder), and a socket's path has
+# at most 107 bytes: the root must stay short.
+MAX_ROOT_CHARS = 40
+
+
 def default_runtime_root() -> Path:
-    return Path(tempfile.gettempdir()) / f"contenthub-chromium-{os.getuid()}"
+    """``CONTENTHUB_BROWSER_RUNTIME_DIR``, else ``$TMPDIR/contenthub-chromium-{uid}`` (``/tmp``
+    when TMPDIR is too long a path for Chromium's socket)."""
+    configured = os.environ.get("CONTENTHUB_BROWSER_RUNTIME_DIR")
+    if configured:
+        return Path(configured)
+    root = Path(tempfile.gettempdir()) / f"contenthub-chromium-{os.getuid()}"
+    if len(str(root)) > MAX_ROOT_CHARS:
+        root = Path("/tmp") / f"contenthub-chromium-{os.getuid()}"
+    return root
 
 
 # -- who owns a runtime folder ----------------------------------------------------------------
@@ -158,6 +171,11 @@ async def start_driver(root: Path | None = None) -> Driver:
     except ImportError:  # pragma: no cover - the dependency is declared
         raise BrowserUnavailable(f"Playwright is not installed: {INSTALL_HINT}") from None
     root = root or default_runtime_root()
+    if len(str(root)) > MAX_ROOT_CHARS:
+        raise BrowserUnavailable(
+            f"the browser's runtime folder {root} is too long a path for Chromium's socket: "
+            f"set CONTENTHUB_BROWSER_RUNTIME_DIR to a folder of at most {MAX_ROOT_CHARS} characters"
+        )
     reap_leftovers(root)
     folder = root / _owner_folder_name(os.getpid())
     folder.mkdir(parents=True, exist_ok=True)
