@@ -2,9 +2,9 @@
 CLI's interactive login), and making sure none of it outlives its process.
 
 Debian's ``/usr/bin/chromium`` driven by Playwright's own driver (``playwright install`` is never
-needed). Each process gets a runtime folder ``{root}/{pid}-{start time}`` under which the
-driver keeps Chromium's temporary profiles (its ``TMPDIR``), so whatever a process started
-can be told apart from everyone else's:
+needed). Each driver gets a runtime folder ``{root}/{pid}-{start time}-{n}`` under which it
+keeps Chromium's temporary profiles (its ``TMPDIR``), so whatever a process started can be
+told apart from everyone else's:
 
 - a clean stop closes the browser and the driver, and removes the folder;
 - when the process is killed (SIGKILL), the driver sees its pipe close and kills Chromium and
@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import os
 import shutil
 import signal
 import tempfile
+import weakref
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,18 +86,23 @@ def _start_time(pid: int) -> str | None:
     return stat.rsplit(")", 1)[1].split()[19]
 
 
+_drivers = itertools.count(1)
+
+
 def _owner_folder_name(pid: int) -> str:
-    return f"{pid}-{_start_time(pid)}"
+    """``{pid}-{start time}-{n}``: the n-th driver of this process (a worker's pool and a login
+    in the same process each have their own, so stopping one never touches the other's)."""
+    return f"{pid}-{_start_time(pid)}-{next(_drivers)}"
 
 
 def _owner_alive(folder_name: str) -> bool:
-    pid, _, started = folder_name.partition("-")
+    pid, started, *_ = [*folder_name.split("-"), "", ""]
     return pid.isdigit() and _start_time(int(pid)) == started
 
 
 def _processes_using(folder: Path) -> Iterator[int]:
     """Processes whose command line names ``folder`` (Chromium's --user-data-dir under it)."""
-    needle = str(folder).encode()
+    needle = f"{folder}/".encode()  # …/123-456-1/ must not match …/123-456-10/
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -180,18 +187,32 @@ async def start_driver(root: Path | None = None) -> Driver:
     folder = root / _owner_folder_name(os.getpid())
     folder.mkdir(parents=True, exist_ok=True)
     # The driver takes its environment when it starts and creates Chromium's profiles in its
-    # TMPDIR: point that at our folder for exactly the start (tempfile has cached its own).
+    # TMPDIR: point that at our folder for exactly the start (tempfile has cached its own),
+    # one start at a time.
     tempfile.gettempdir()
-    previous = os.environ.get("TMPDIR")
-    os.environ["TMPDIR"] = str(folder)
-    try:
-        playwright = await async_playwright().start()
-    finally:
-        if previous is None:
-            os.environ.pop("TMPDIR", None)
-        else:
-            os.environ["TMPDIR"] = previous
+    async with _start_lock():
+        previous = os.environ.get("TMPDIR")
+        os.environ["TMPDIR"] = str(folder)
+        try:
+            playwright = await async_playwright().start()
+        finally:
+            if previous is None:
+                os.environ.pop("TMPDIR", None)
+            else:
+                os.environ["TMPDIR"] = previous
     return Driver(playwright, folder)
+
+
+_start_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _start_lock() -> asyncio.Lock:
+    loop = asyncio.get_running_loop()
+    if loop not in _start_locks:
+        _start_locks[loop] = asyncio.Lock()
+    return _start_locks[loop]
 
 
 @contextlib.asynccontextmanager

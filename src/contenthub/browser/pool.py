@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import hashlib
 import json
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -365,6 +366,11 @@ def read_figures(folder: Path) -> list[dict[str, Any]]:
 # -- the process's pool -----------------------------------------------------------------------
 
 _shared: BrowserPool | None = None
+# A pool given to the publishes of one asyncio task and its children (``use_pool``): what a
+# benchmark's browser-per-task baseline uses; unset everywhere else.
+_pool_override: contextvars.ContextVar[BrowserPool | None] = contextvars.ContextVar(
+    "browser_pool", default=None
+)
 _shared_loop: asyncio.AbstractEventLoop | None = None
 _shared_settings = PoolSettings()
 
@@ -378,12 +384,25 @@ def configure(settings: PoolSettings) -> None:
 def shared_pool() -> BrowserPool:
     """This process's pool, created on first use (the browser itself only on first publish)."""
     global _shared, _shared_loop
+    override = _pool_override.get()
+    if override is not None:
+        return override
     loop = asyncio.get_running_loop()
     if _shared is None or _shared._closed or _shared_loop is not loop:
         # A pool belongs to one event loop (a worker has one; a CLI command's asyncio.run
         # another): a pool left on a finished loop went with it, its driver too.
         _shared, _shared_loop = BrowserPool(_shared_settings), loop
     return _shared
+
+
+@contextlib.contextmanager
+def use_pool(pool: BrowserPool) -> Iterator[BrowserPool]:
+    """Publishes in this block (this task, and tasks it starts) use ``pool``."""
+    token = _pool_override.set(pool)
+    try:
+        yield pool
+    finally:
+        _pool_override.reset(token)
 
 
 async def close_shared() -> None:
@@ -404,4 +423,5 @@ __all__ = [
     "figures_folder",
     "read_figures",
     "shared_pool",
+    "use_pool",
 ]
