@@ -7,12 +7,14 @@ log-in check, title, draft, publish, verify: the real adapter), at 1, 4 and 8 at
 Two ways to run the same publishes:
 
 - **browser per task** (the baseline: what a driver-per-task pool such as the old system's
-  ``WebDriverPool`` costs): each publish starts its own driver and Chromium, and closes them.
+  ``WebDriverPool`` costs): each publish launches its own Chromium and closes it (through one
+  Playwright driver, so the launches run at once, as separate WebDrivers would).
 - **warm pool** (ours, ``contenthub.browser.pool``): one Chromium for the process, a context
   per account kept warm; a publish opens a page and closes it. The pool is warmed up by one
   publish before the rows are timed, as a worker's is after its first browser publish.
 
-Each row: the mean wall time of one publish, and the peak memory while the row ran — the RSS
+Each row runs in a fresh process of its own (this script again), so no row inherits another's
+memory. Each row: the mean wall time of one publish, and the peak memory while the row ran — the RSS
 of this process (the "worker": adapter, pool, and the sandbox on a thread, the same in both
 ways) plus every process it started (Playwright's driver, every Chromium process), sampled
 every 20 ms. The publishes of a row go to two accounts (a user with two Toutiao accounts).
@@ -22,9 +24,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -33,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from contenthub.browser import pool as browser_pool
+from contenthub.browser.launch import Driver, start_driver
 from contenthub.platforms import outbound
 from contenthub.platforms.base import TaskContent
 from contenthub.platforms.registry import publisher_for
@@ -140,9 +145,11 @@ def task(account: dict, n: int) -> TaskContent:
     )
 
 
-async def publish_with_own_browser(settings: browser_pool.PoolSettings, t: TaskContent) -> float:
+async def publish_with_own_browser(
+    settings: browser_pool.PoolSettings, driver: Driver, t: TaskContent
+) -> float:
     started = time.perf_counter()
-    pool = browser_pool.BrowserPool(settings)
+    pool = browser_pool.BrowserPool(settings, driver=driver)
     try:
         with browser_pool.use_pool(pool):
             await publisher_for("toutiao").publish(Context(), t)
@@ -157,40 +164,49 @@ async def publish_warm(t: TaskContent) -> float:
     return time.perf_counter() - started
 
 
-async def run_row(mode: str, level: int, rounds: int, accounts: list[dict], settings) -> Row:
-    times: list[float] = []
-    with PeakMemory() as memory:
-        for r in range(rounds):
-            tasks = [task(accounts[i % len(accounts)], r * level + i) for i in range(level)]
-            if mode == "browser per task":
-                runs = [publish_with_own_browser(settings, t) for t in tasks]
-            else:
-                runs = [publish_warm(t) for t in tasks]
-            times.extend(await asyncio.gather(*runs))
-    return Row(statistics.mean(times), memory.peak, memory.peak_pss)
-
-
-async def main(rounds: int) -> None:
+async def run_row(mode: str, level: int, rounds: int) -> Row:
+    """One row, in this process: ``level`` publishes at once, ``rounds`` times."""
     root = Path(f"/tmp/chbench-{uuid.uuid4().hex[:6]}")
     settings = browser_pool.PoolSettings(max_pages=max(LEVELS), runtime_root=root)
     browser_pool.configure(settings)
-    results: dict[tuple[str, int], Row] = {}
+    times: list[float] = []
     with SandboxServer() as sandbox, outbound.allowing(sandbox.url.removeprefix("http://")):
         accounts = [sandbox.account("toutiao", f"bench-{i}") for i in range(2)]
+        # The baseline's browsers come from one driver (the warm pool starts its own).
+        driver = await start_driver(root) if mode == "fresh" else None
         try:
-            for level in LEVELS:
-                results["browser per task", level] = await run_row(
-                    "browser per task", level, rounds, accounts, settings
-                )
-            for account in accounts:  # warm up: the browser, and each account's context
-                await publish_warm(task(account, 0))
-            for level in LEVELS:
-                results["warm pool", level] = await run_row(
-                    "warm pool", level, rounds, accounts, settings
-                )
+            if mode == "warm":  # as a worker's pool is after its first browser publishes
+                for account in accounts:
+                    await publish_warm(task(account, 0))
+            with PeakMemory() as memory:
+                for r in range(rounds):
+                    tasks = [task(accounts[i % 2], r * level + i) for i in range(level)]
+                    if mode == "warm":
+                        runs = [publish_warm(t) for t in tasks]
+                    else:
+                        assert driver is not None
+                        runs = [publish_with_own_browser(settings, driver, t) for t in tasks]
+                    times.extend(await asyncio.gather(*runs))
         finally:
             await browser_pool.close_shared()
+            if driver is not None:
+                await driver.stop()
             shutil.rmtree(root, ignore_errors=True)
+    return Row(statistics.mean(times), memory.peak, memory.peak_pss)
+
+
+def main(rounds: int) -> None:
+    results: dict[tuple[str, int], Row] = {}
+    for mode in ("fresh", "warm"):
+        for level in LEVELS:
+            answer = subprocess.run(
+                [sys.executable, __file__, "--row", mode, str(level), "--rounds", str(rounds)],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            results[mode, level] = Row(*json.loads(answer.stdout.strip().splitlines()[-1]))
+            print(f"{mode} ×{level}: {results[mode, level]}", file=sys.stderr)
     print_table(results, rounds)
 
 
@@ -205,7 +221,7 @@ def print_table(results: dict[tuple[str, int], Row], rounds: int) -> None:
     print(f"{'':>7} | {head} | {head} |")
     print("-" * 97)
     for level in LEVELS:
-        base, ours = results["browser per task", level], results["warm pool", level]
+        base, ours = results["fresh", level], results["warm", level]
         print(
             f"{level:>7} | {base.seconds:>10.2f} {base.peak_bytes / mib:>9.0f} "
             f"{base.peak_pss / mib:>9.0f} | {ours.seconds:>10.2f} {ours.peak_bytes / mib:>9.0f} "
@@ -221,5 +237,11 @@ def print_table(results: dict[tuple[str, int], Row], rounds: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--row", nargs=2, metavar=("MODE", "LEVEL"), help=argparse.SUPPRESS)
     arguments = parser.parse_args()
-    sys.exit(asyncio.run(main(arguments.rounds)))
+    if arguments.row:
+        mode, level = arguments.row
+        row = asyncio.run(run_row(mode, int(level), arguments.rounds))
+        print(json.dumps([row.seconds, row.peak_bytes, row.peak_pss]))
+    else:
+        main(arguments.rounds)

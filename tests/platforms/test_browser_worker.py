@@ -42,7 +42,7 @@ def setup(tmp_path: Path) -> Iterator[tuple[Database, dict[str, str], Path]]:
         url,
         tmp_path,
         CONTENTHUB_SECRET_KEY=SECRET_KEY.decode(),
-        CONTENTHUB_BROWSER_STEP_TIMEOUT_SECONDS="8",
+        CONTENTHUB_BROWSER_STEP_TIMEOUT_SECONDS="5",
         CONTENTHUB_BROWSER_RUNTIME_DIR=str(root),
     )
     db = Database.connect(url)
@@ -153,7 +153,7 @@ def test_chromium_killed_mid_publish_retries_and_a_killed_worker_leaves_nothing(
     user = make_user(db, "ann")
     account = new_account(sandbox, "toutiao")
     sandbox.client.add_fault(
-        "toutiao", "latency", account=account["name"], on="publish", min_ms=4000, times=1
+        "toutiao", "latency", account=account["name"], on="publish", min_ms=2500, times=1
     )
     [public_id] = enqueue(db, user, bind(db, user, account))
     worker = start_worker(processes, env, slots=2, log=tmp_path / "w.log")

@@ -90,10 +90,14 @@ def context_key(platform: str, account: str, storage_state: Mapping[str, Any] | 
 
 
 class BrowserPool:
-    def __init__(self, settings: PoolSettings | None = None) -> None:
+    def __init__(
+        self, settings: PoolSettings | None = None, *, driver: Driver | None = None
+    ) -> None:
         self.settings = settings or PoolSettings()
         self.figures = PoolFigures()
-        self._driver: Driver | None = None
+        # A driver given here is someone else's (a benchmark's): closing the pool leaves it.
+        self._driver: Driver | None = driver
+        self._owns_driver = driver is None
         self._browser: Browser | None = None
         self._generation = 0  # bumped on every launch: a context from an older one is dead
         self._contexts: dict[str, _Context] = {}
@@ -299,9 +303,9 @@ class BrowserPool:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._browser.close(), 10)
             self._browser = None
-        if self._driver is not None:
+        if self._driver is not None and self._owns_driver:
             await self._driver.stop()
-            self._driver = None
+        self._driver = None
         self.figures.browsers = self.figures.contexts = 0
         if self.figures.launches:
             self._log("browser pool closed")
