@@ -65,7 +65,7 @@ def get_task(task_id: str, request: Request, user: CurrentUser, db: DbDep) -> Ta
     return TaskDetail(
         **task_out(task).model_dump(),
         events=[event_out(e, task_id) for e in events],
-        screenshots=[f"/api/v1/tasks/{task_id}/screenshots/{p.name}" for p in shots],
+        screenshots=[f"/api/v1/tasks/{task['public_id']}/screenshots/{p.name}" for p in shots],
     )
 
 
