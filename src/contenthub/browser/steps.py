@@ -82,9 +82,18 @@ class PageSteps:
 
     # -- steps ------------------------------------------------------------------------------
 
-    async def open(self, url: str, *, what: str, ready: str, login_url: re.Pattern[str]) -> None:
-        """Load ``url`` until its load event, then wait for ``ready`` (the element that says the
-        page is usable); the platform's login page instead means the login expired."""
+    async def open(
+        self,
+        url: str,
+        *,
+        what: str,
+        ready: str,
+        ready_what: str,
+        login_url: re.Pattern[str],
+    ) -> None:
+        """Load ``url`` (``what``: the page, as a person calls it) until its load event, then
+        wait for ``ready`` (``ready_what``: the element that says the page is usable); the
+        platform's login page instead means the login expired."""
         try:
             await self.page.goto(url, wait_until="load", timeout=self.timeout * 1000)
         except Exception as error:
@@ -105,7 +114,7 @@ class PageSteps:
                 ),
                 "login",
             )
-        await self.wait_for(ready, what=f"the {what}")
+        await self.wait_for(ready, what=f"{ready_what} of the {what}")
 
     async def wait_for(self, selector: str, *, what: str) -> None:
         try:

@@ -103,6 +103,7 @@ async def _open_editor(steps: PageSteps, account: base.AccountAccess) -> None:
         host_url(account.options, MP, EDITOR_PATH),
         what="editor page",
         ready=TITLE_FIELD,
+        ready_what="the title field",
         login_url=LOGIN_PAGE,
     )
     # The page's signing script must be in place before the first request.

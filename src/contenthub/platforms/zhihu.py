@@ -244,6 +244,7 @@ async def _open_editor(steps: PageSteps, account: base.AccountAccess, path: str)
         host_url(account.options, ZHUANLAN, path),
         what="editor page",
         ready=TITLE_FIELD,
+        ready_what="the title field",
         login_url=SIGNIN_PAGE,
     )
     await steps.wait_for_script(
