@@ -134,16 +134,59 @@ def test_browser_publishes_through_a_worker_and_a_stop_leaves_nothing(
     assert shot.is_file() and shot.read_bytes().startswith(b"\x89PNG")
     assert shot.is_relative_to(tmp_path / "artifacts" / modal_id)
 
-    # One browser served them all; its figures are where /metrics reads them.
+    # One browser served them all, as /metrics tells.
     [figures] = read_figures(figures_folder(tmp_path))
     assert figures["pid"] == worker.pid and figures["launches"] == 1
     assert figures["browsers"] == 1 and figures["contexts"] >= 3
+    metrics = metrics_text(tmp_path)
+    assert f'contenthub_browser_launches_total{{pid="{worker.pid}"}} 1.0' in metrics
+    assert f'contenthub_browser_browsers{{pid="{worker.pid}"}} 1.0' in metrics
     assert chromium_processes(root)
 
     stop(worker, signal.SIGTERM)
     assert chromium_processes(root) == []
     assert not root.exists() or list(root.iterdir()) == []
     assert read_figures(figures_folder(tmp_path)) == []
+
+
+def metrics_text(data_dir: Path) -> str:
+    """``/metrics`` of an API on this data dir (in this process: the figures are files)."""
+    from fastapi.testclient import TestClient
+
+    from contenthub.api.app import create_app
+    from contenthub.config import Settings
+
+    settings = Settings(database_url=f"sqlite:///{data_dir / 'browser.db'}", data_dir=data_dir)
+    db = Database.connect(settings.database_url)
+    try:
+        with TestClient(create_app(settings, db)) as client:
+            answer = client.get("/metrics")
+            assert answer.status_code == 200
+            return answer.text
+    finally:
+        db.dispose()
+
+
+def test_a_worker_without_chromium_publishes_over_http_and_rejects_browser_publishes(
+    setup, processes, sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    db, env, root = setup
+    user = make_user(db, "ann")
+    zhihu, toutiao = new_account(sandbox, "zhihu"), new_account(sandbox, "toutiao")
+    [http_id] = enqueue(db, user, bind(db, user, zhihu))
+    [browser_id] = enqueue(db, user, bind(db, user, toutiao))
+    env = {**env, "CONTENTHUB_CHROMIUM": str(tmp_path / "no-chromium")}
+    start_worker(processes, env, slots=2, log=tmp_path / "w.log")
+
+    wait_until(lambda: succeeded(db, http_id), timeout=60, what="the HTTP publish")
+    failed = wait_until(
+        lambda: (t := task(db, browser_id))["status"] == "failed" and t,
+        timeout=60,
+        what="the browser publish to fail",
+    )
+    assert failed["error_class"] == "rejected"
+    assert "apt-get install chromium" in failed["error_message"]
+    assert posts_of(sandbox, "toutiao", toutiao) == [] and chromium_processes(root) == []
 
 
 def test_chromium_killed_mid_publish_retries_and_a_killed_worker_leaves_nothing(
