@@ -91,6 +91,7 @@ def children(pid: int) -> list[int]:
     return found
 
 
+@pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")
 def test_browser_publishes_through_a_worker_and_a_stop_leaves_nothing(
     setup, processes, sandbox: SandboxServer, tmp_path: Path
 ) -> None:
