@@ -34,7 +34,7 @@ from contenthub.browser.launch import (
     chromium_executable,
     start_driver,
 )
-from contenthub.errors import Rejected, Transient
+from contenthub.errors import PublishError, Rejected, Transient
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, BrowserContext, Page
@@ -147,13 +147,11 @@ class BrowserPool:
         finally:
             self._pages.release()
 
-    async def storage_state(self, page: Page) -> dict[str, Any]:
-        """The page's context's cookies and local storage now (to save back, sealed)."""
-        return dict(await page.context.storage_state())
-
     async def _survived(self, entry: _Context, error: Exception) -> bool:
         """Is the browser behind ``entry`` still there after ``error``? A page call may fail a
         moment before the browser's disconnect is reported: give that moment to arrive."""
+        if isinstance(error, PublishError) and self._alive(entry):
+            return True  # the adapter's own verdict on a page that is still there
         if "closed" in str(error).lower() or "crash" in str(error).lower():
             deadline = time.monotonic() + 2
             while self._alive(entry) and time.monotonic() < deadline:
@@ -341,7 +339,7 @@ class BrowserPool:
 async def _close_quietly(page: Page) -> None:
     """Close a page even while the publish is being cancelled, without waiting forever."""
     closing = asyncio.ensure_future(page.close())
-    with contextlib.suppress(BaseException):
+    with contextlib.suppress(Exception, asyncio.CancelledError):
         await asyncio.wait_for(asyncio.shield(closing), 5)
 
 

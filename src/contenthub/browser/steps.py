@@ -97,6 +97,12 @@ class PageSteps:
         try:
             await self.page.goto(url, wait_until="load", timeout=self.timeout * 1000)
         except Exception as error:
+            network = re.search(r"net::ERR_[A-Z_]+", str(error))
+            if network:  # the platform is unreachable, not a page that changed
+                raise Transient(
+                    f"{self.platform}'s {what} could not be loaded ({network.group(0)}); "
+                    "the publish will be retried"
+                ) from None
             if _is_timeout(error):
                 await self._fail(
                     Transient(
