@@ -82,11 +82,20 @@ def failure(loop: Loop, platform: str, task) -> PublishError:
     return caught.value
 
 
+class SavingContext(RecordingContext):
+    """A context that takes the session back, as the worker's does for the credentials."""
+
+    saved: list[dict[str, Any]]
+
+    async def save_storage_state(self, state: dict[str, Any]) -> None:
+        self.saved = [*getattr(self, "saved", []), state]
+
+
 def test_toutiao_publishes_through_its_editor_page(browser, sandbox: SandboxServer) -> None:
     loop, _, _ = browser
     account = new_account(sandbox, "toutiao")
     image = sandbox.client.put_web_file("toutiao-1.png", png(shade=7), "image/png")
-    ctx = RecordingContext()
+    ctx = SavingContext()
     task = content(account, body=f"# Hi\n\n![a picture]({image})\n\nWords.")
     result = publish(loop, "toutiao", task, ctx)
 
@@ -96,6 +105,12 @@ def test_toutiao_publishes_through_its_editor_page(browser, sandbox: SandboxServ
     assert "p3-sign.toutiaoimg.com/" in post["body"] and "pgc-img" in post["body"]
     assert httpx.get(result.url).status_code == 200
     assert ctx.checkpoints["pgc_id"] == result.post_id
+    # The session as the page left it is handed back, to be saved sealed.
+    [state] = ctx.saved
+    sent = account["credentials"]["storage_state"]["cookies"]
+    assert {(c["name"], c["value"]) for c in sent} <= {
+        (c["name"], c["value"]) for c in state["cookies"]
+    }
     # A retry after the answer (or the verify) was lost posts nothing new.
     again = publish(loop, "toutiao", task, RecordingContext(ctx.checkpoints))
     assert again == result and len(posts_of(sandbox, "toutiao", account)) == 1
