@@ -96,13 +96,15 @@ def test_toutiao_publishes_through_its_editor_page(browser, sandbox: SandboxServ
     account = new_account(sandbox, "toutiao")
     image = sandbox.client.put_web_file("toutiao-1.png", png(shade=7), "image/png")
     ctx = SavingContext()
-    task = content(account, body=f"# Hi\n\n![a picture]({image})\n\nWords.")
+    cover = sandbox.client.put_web_file("toutiao-cover.png", png(4, 4, shade=8), "image/png")
+    task = content(account, body=f"# Hi\n\n![a picture]({image})\n\nWords.", cover=cover)
     result = publish(loop, "toutiao", task, ctx)
 
     [post] = posts_of(sandbox, "toutiao", account)
     assert post["status"] == "published" and result.url == post["url"]
     assert result.url.endswith(f"/www.toutiao.com/article/{result.post_id}/")
     assert "p3-sign.toutiaoimg.com/" in post["body"] and "pgc-img" in post["body"]
+    assert "p3-sign.toutiaoimg.com/" in post["cover"]
     assert httpx.get(result.url).status_code == 200
     assert ctx.checkpoints["pgc_id"] == result.post_id
     # The session as the page left it is handed back, to be saved sealed.

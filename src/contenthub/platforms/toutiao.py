@@ -70,7 +70,7 @@ class ToutiaoPublisher(base.Publisher):
                 is_hosted=_is_on_cdn,
                 upload=lambda image: _upload_image(steps, account, image, csrf),
             )
-            body, _cover = await localize_images(ctx, task.body, task.cover, policy)
+            body, cover = await localize_images(ctx, task.body, task.cover, policy)
             content = _toutiao_html(markdown_to_html(body))
 
             await ctx.progress(35, "editor")
@@ -79,14 +79,15 @@ class ToutiaoPublisher(base.Publisher):
 
             await ctx.progress(45, "draft")
             pgc_id = str(ctx.checkpoints.get("pgc_id") or "")
-            saved = await _save(steps, account, pgc_id or "0", task.title, content, publish=False)
+            article = (task.title, content, cover)
+            saved = await _save(steps, account, pgc_id or "0", *article, publish=False)
             if not pgc_id:
                 pgc_id = saved
                 await ctx.checkpoint("pgc_id", pgc_id)
 
             await ctx.progress(65, "publish")  # the last point where a cancel still applies
             await ctx.checkpoint("publish_submitted", True)
-            await _save(steps, account, pgc_id, task.title, content, publish=True)
+            await _save(steps, account, pgc_id, *article, publish=True)
             url = host_url(account.options, WWW, f"/article/{pgc_id}/")
             await ctx.checkpoint("url", url)
             await hand_back_storage_state(ctx, steps)
@@ -200,6 +201,7 @@ async def _save(
     pgc_id: str,
     title: str,
     content: str,
+    cover: str | None,
     *,
     publish: bool,
 ) -> str:
@@ -213,8 +215,8 @@ async def _save(
         "article_ad_type": "3",
         "article_type": "0",
         "extra": json.dumps({"content_word_cnt": len(content)}),
-        "pgc_feed_covers": "[]",
-        "draft_form_data": json.dumps({"coverType": 0}),
+        "pgc_feed_covers": json.dumps([{"id": 0, "url": cover}] if cover else []),
+        "draft_form_data": json.dumps({"coverType": 1 if cover else 0}),
         "timer_status": "0",
     }
     what = "the publish" if publish else "the draft"

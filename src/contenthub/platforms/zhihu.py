@@ -165,8 +165,10 @@ async def _publish_steps(
 # -- the two ways to send -------------------------------------------------------------------
 
 
-def _http_sender(client: Sender, account: base.AccountAccess) -> Sender:
-    async def sender(method: str, url: str, *, cookieless: bool = False, **kw: Any):
+def _http_sender(client: httpx.AsyncClient, account: base.AccountAccess) -> Sender:
+    async def sender(
+        method: str, url: str, *, cookieless: bool = False, **kw: Any
+    ) -> httpx.Response:
         if cookieless:  # the image store gets only its own headers, never the Zhihu cookies
             async with new_client(account.options) as bare:
                 return await send(bare, method, url, PLATFORM, **kw)

@@ -36,6 +36,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import html
+import json
 import secrets
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -267,6 +268,11 @@ def build_router(sandbox: state.SandboxState) -> APIRouter:
                 )
             )
         post.title, post.body = title, content
+        try:
+            covers = json.loads(str(form.get("pgc_feed_covers") or "[]"))
+        except ValueError:
+            return JSONResponse({"err_no": 7050, "message": "封面格式错误", "data": None})
+        post.cover = covers[0].get("url") if covers and isinstance(covers[0], dict) else None
         if save == "1":
             post.status = "published"
             post.url = article_url(request, post.id)
