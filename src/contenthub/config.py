@@ -5,6 +5,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from contenthub.browser.pool import PoolSettings
 
 
 def _float(name: str, default: float) -> float:
@@ -17,12 +21,12 @@ def _float(name: str, default: float) -> float:
         raise SystemExit(f"{name} must be a number, got {raw!r}") from None
 
 
-def _positive_int(name: str, default: int) -> int:
+def _positive_int(name: str, default: int, *, unit: str = "bytes") -> int:
     raw = os.environ.get(name)
     if raw is None or raw == "":
         return default
     if not raw.isdigit() or int(raw) < 1:
-        raise SystemExit(f"{name} must be a whole number of bytes above 0, got {raw!r}")
+        raise SystemExit(f"{name} must be a whole number of {unit} above 0, got {raw!r}")
     return int(raw)
 
 
@@ -53,6 +57,13 @@ class Settings:
     # Folders the ``local`` platform may write under (CONTENTHUB_LOCAL_ROOTS, ``:``-separated);
     # empty: each user's own <data_dir>/sites/<user name>/.
     local_roots: tuple[Path, ...] = field(default_factory=tuple)
+    # The worker's browser (Toutiao, Zhihu's browser mode): open pages at most (more publishes
+    # wait for one), how long an account's context stays warm unused, how long one page step
+    # may take, and how long the browser has to answer its health check.
+    browser_pages: int = 4
+    browser_idle_seconds: float = 300.0
+    browser_step_timeout_seconds: float = 30.0
+    browser_health_timeout_seconds: float = 10.0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -71,4 +82,24 @@ class Settings:
             outbound_allow=tuple(a.strip() for a in allow.split(",") if a.strip()),
             max_request_bytes=_positive_int("CONTENTHUB_MAX_REQUEST_BYTES", 24 * 1024 * 1024),
             local_roots=_folders("CONTENTHUB_LOCAL_ROOTS"),
+            browser_pages=_positive_int("CONTENTHUB_BROWSER_PAGES", 4, unit="pages"),
+            browser_idle_seconds=_float("CONTENTHUB_BROWSER_IDLE_SECONDS", 300.0),
+            browser_step_timeout_seconds=_float("CONTENTHUB_BROWSER_STEP_TIMEOUT_SECONDS", 30.0),
+            browser_health_timeout_seconds=_float(
+                "CONTENTHUB_BROWSER_HEALTH_TIMEOUT_SECONDS", 10.0
+            ),
+        )
+
+    def browser_pool(self) -> PoolSettings:
+        """The worker's browser pool settings (screenshots and pool figures under data_dir)."""
+        from contenthub.browser.artifacts import artifacts_root
+        from contenthub.browser.pool import PoolSettings, figures_folder
+
+        return PoolSettings(
+            max_pages=self.browser_pages,
+            idle_seconds=self.browser_idle_seconds,
+            step_timeout_seconds=self.browser_step_timeout_seconds,
+            health_timeout_seconds=self.browser_health_timeout_seconds,
+            artifacts_dir=artifacts_root(self.data_dir),
+            figures_dir=figures_folder(self.data_dir),
         )

@@ -8,8 +8,10 @@ saying what to add (the victim's resource of that kind), so coverage cannot sile
 
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -34,7 +36,7 @@ QUERY_IDS |= {"batch_id": "batch_id", "before": "task_id"}
 VOLATILE = {"last_used_at"}
 
 
-def victim_resources(client: httpx.Client, marker: str) -> dict[str, Any]:
+def victim_resources(client: httpx.Client, marker: str, data_dir: Path) -> dict[str, Any]:
     """One of every kind of resource, each carrying ``marker`` where it has a name."""
 
     def created(answer: httpx.Response) -> dict[str, Any]:
@@ -79,7 +81,12 @@ def victim_resources(client: httpx.Client, marker: str) -> dict[str, Any]:
         )
     )
     token = created(client.post(f"{V1}/tokens", json={"name": marker}))
+    # A screenshot of the task, where a failed browser step leaves one.
+    shot = data_dir / "artifacts" / published["tasks"][0]["id"] / "01-dialog.png"
+    shot.parent.mkdir(parents=True)
+    shot.write_bytes(b"\x89PNG\r\n\x1a\n" + marker.encode())
     return {
+        "name": shot.name,
         "article_id": article["id"],
         "account_id": account["id"],
         "task_id": published["tasks"][0]["id"],
@@ -131,7 +138,10 @@ def snapshot(client: httpx.Client, spec: dict[str, Any], ids: dict[str, Any]) ->
             continue  # a stream; figures over a window that moves with the clock
         answer = client.get(fill(template, ids))
         assert answer.status_code == 200, answer.text
-        seen[template] = without_volatile(answer.json())
+        if answer.headers["content-type"].startswith("application/json"):
+            seen[template] = without_volatile(answer.json())
+        else:  # a file (a screenshot): its bytes
+            seen[template] = hashlib.sha256(answer.content).hexdigest()
     return seen
 
 
@@ -139,7 +149,7 @@ def test_every_endpoint_answers_404_for_another_users_ids(api: ServedApi) -> Non
     victim, _ = api.client()
     stranger, _ = api.client()
     marker = f"victim-{uuid.uuid4().hex}"
-    ids = victim_resources(victim, marker)
+    ids = victim_resources(victim, marker, api.data_dir)
     spec = httpx.get(f"{api.base_url}{V1}/openapi.json").json()
     before = snapshot(victim, spec, ids)
 
@@ -157,7 +167,7 @@ def test_every_endpoint_answers_404_for_another_users_ids(api: ServedApi) -> Non
         assert marker not in answer.text
         attacked.append(f"{method} {template}")
     # Not vacuous: today's endpoints with an id in the path are all there.
-    assert len(attacked) >= 21, attacked
+    assert len(attacked) >= 22, attacked
     assert {"DELETE /api/v1/tokens/{token_id}", "POST /api/v1/tasks/{task_id}/cancel"} <= set(
         attacked
     )
@@ -174,7 +184,7 @@ def test_ids_in_bodies_and_queries_reach_nothing_of_another_user(api: ServedApi)
     victim, _ = api.client()
     stranger, _ = api.client()
     marker = f"victim-{uuid.uuid4().hex}"
-    ids = victim_resources(victim, marker)
+    ids = victim_resources(victim, marker, api.data_dir)
     mine = {
         "article": stranger.post(f"{V1}/articles", json={"title": "mine", "body": "x"}).json()[
             "id"

@@ -269,6 +269,10 @@ class EventOut(BaseModel):
 
 class TaskDetail(TaskOut):
     events: list[EventOut]
+    screenshots: list[str] = Field(
+        default_factory=list,
+        description="Addresses of the screenshots a failed browser step kept (owner only).",
+    )
 
 
 class PublishOut(BaseModel):

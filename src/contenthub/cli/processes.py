@@ -41,6 +41,7 @@ def make_worker(settings: Settings, db: Database, slots: int) -> Worker:
         lease_seconds=settings.lease_seconds,
         poll_seconds=settings.poll_seconds,
         shutdown_grace_seconds=settings.shutdown_grace_seconds,
+        browser=settings.browser_pool(),
     )
     return Worker(db, config, secrets=SecretBox.from_env(settings.data_dir))
 

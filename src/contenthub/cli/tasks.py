@@ -25,6 +25,7 @@ from contenthub.cli.context import (
     out,
 )
 from contenthub.clock import utcnow
+from contenthub.config import Settings
 from contenthub.services import tasks as task_service
 from contenthub.services.tasks import TaskFilter
 from contenthub.states import TaskStatus
@@ -117,13 +118,24 @@ def task_show(
     """One task with its timeline."""
     db, me = open_as(user)
     task, events = task_service.task_detail(db, me, task_id, prefix=True)
+    shots = task_service.task_screenshots(db, me, task, Settings.from_env().data_dir)
     if as_json:
-        out.print_json(json.dumps({**_jsonable(task), "events": [_jsonable(e) for e in events]}))
+        out.print_json(
+            json.dumps(
+                {
+                    **_jsonable(task),
+                    "events": [_jsonable(e) for e in events],
+                    "screenshots": [str(p) for p in shots],
+                }
+            )
+        )
         return
     for key in SHOWN:
         out.print(f"[bold]{key:>13}[/bold]  {task[key]}", soft_wrap=True, highlight=False)
     if task["held"]:
         out.print(f"[bold]{'held':>13}[/bold]  {held_line(task['held'])}", soft_wrap=True)
+    for path in shots:
+        out.print(f"[bold]{'screenshot':>13}[/bold]  {path}", soft_wrap=True, highlight=False)
     print_rows(
         ("at", "change", "reason", "stage", "message"),
         [

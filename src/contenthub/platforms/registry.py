@@ -15,6 +15,7 @@ _BUILT_IN = {
     "juejin": "contenthub.platforms.juejin:JuejinPublisher",
     "wechat": "contenthub.platforms.wechat:WeChatPublisher",
     "csdn": "contenthub.platforms.csdn:CsdnPublisher",
+    "toutiao": "contenthub.platforms.toutiao:ToutiaoPublisher",
 }
 _registered: dict[str, type[Publisher]] = {}
 

@@ -21,6 +21,7 @@ import urllib.request
 from collections.abc import Awaitable, Callable, Generator, Mapping
 from http.cookiejar import Cookie, CookieJar
 from typing import Any, ClassVar, Literal
+from urllib.parse import urlsplit
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -144,6 +145,50 @@ def state_of(credentials: Mapping[str, Any], domain: str) -> StorageState:
     if credentials.get("cookies"):
         return legacy_state(credentials["cookies"], domain)
     return StorageState()
+
+
+def _stand_in(options: Mapping[str, Any]) -> tuple[str, str] | None:
+    """The host and path of the account's ``base_url`` (a sandbox standing in for the
+    platform's hosts as ``{base_url}/{host}/path``), or None for the real platform."""
+    base = urlsplit(str(options.get("base_url") or ""))
+    return (base.hostname, base.path.rstrip("/")) if base.hostname else None
+
+
+def for_site(state: StorageState, options: Mapping[str, Any]) -> StorageState:
+    """The session as a browser must hold it to be logged in where the account's pages are.
+    On the real platform that is the stored state itself; on a stand-in, every cookie moves to
+    the stand-in's host under its path (a browser would refuse ``.zhihu.com`` cookies there)."""
+    site = _stand_in(options)
+    if site is None:
+        return state
+    host, path = site
+    moved = {"domain": host, "path": path or "/", "secure": False}
+    return StorageState(
+        cookies=[c.model_copy(update=moved) for c in state.cookies], origins=state.origins
+    )
+
+
+def from_site(state: StorageState, options: Mapping[str, Any], domain: str) -> StorageState:
+    """What a browser holds after a login or a publish, as the platform's own session: the
+    inverse of :func:`for_site` (a stand-in's cookies become cookies of ``domain``, or of the
+    platform host their path names)."""
+    site = _stand_in(options)
+    if site is None:
+        return state
+    host, prefix = site
+    cookies = []
+    for cookie in state.cookies:
+        path = cookie.path.rstrip("/")
+        if cookie.domain.lstrip(".") != host or not (path + "/").startswith(prefix + "/"):
+            cookies.append(cookie)  # not the stand-in's: kept as it is
+            continue
+        named, _, rest = path[len(prefix) :].lstrip("/").partition("/")
+        if "." in named:  # set under one stand-in host: that host's cookie
+            update = {"domain": named, "path": f"/{rest}"}
+        else:
+            update = {"domain": domain, "path": "/"}
+        cookies.append(cookie.model_copy(update=update))
+    return StorageState(cookies=cookies, origins=state.origins)
 
 
 # -- import formats --------------------------------------------------------------------------
@@ -323,12 +368,26 @@ class SessionJar(httpx.Auth):
         return StorageState(cookies=[_session_cookie(c) for c in self._jar], origins=self._origins)
 
 
-async def save_if_changed(jar: SessionJar, save: SessionSaver | None) -> None:
-    """Hand the refreshed session to whoever stores it (the worker, a login check). A failure
+def same_cookies(a: StorageState, b: StorageState) -> bool:
+    """Do ``a`` and ``b`` hold the same cookies (values and expiry), whatever their order?"""
+
+    def held(state: StorageState) -> set[tuple[Any, ...]]:
+        return {(*c.key(), c.value, round(c.expires)) for c in state.cookies}
+
+    return held(a) == held(b)
+
+
+async def save_state(state: StorageState, save: SessionSaver | None) -> None:
+    """Hand a refreshed session to whoever stores it (the worker, a login check). A failure
     to save is logged, never raised: it must not hide how the publish itself ended."""
-    if save is None or not jar.changed:
+    if save is None:
         return
     try:
-        await save(jar.storage_state().model_dump(mode="json"))
+        await save(state.model_dump(mode="json"))
     except Exception:
         log.warning("could not save the session the platform refreshed", exc_info=True)
+
+
+async def save_if_changed(jar: SessionJar, save: SessionSaver | None) -> None:
+    if jar.changed:
+        await save_state(jar.storage_state(), save)

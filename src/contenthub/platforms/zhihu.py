@@ -1,13 +1,18 @@
 """Zhihu (知乎 专栏) through its web-console API, with the account's browser cookies.
 
 Credentials: a browser session (``platforms.session``: ``z_c0``, ``_xsrf``, ``d_c0`` … on
-``.zhihu.com``).
-Options: ``base_url`` sends every Zhihu host ``H`` to ``{base_url}/H`` (the sandbox's
-``/zhihu`` prefix), ``timeout_seconds``.
+``.zhihu.com``). Options: ``base_url`` sends every Zhihu host ``H`` to
+``{base_url}/H`` (the sandbox's ``/zhihu`` prefix), ``timeout_seconds``, ``browser``.
 
 Steps: login check → images (binary upload to Zhihu's OSS) → draft (created once,
 checkpointed, then updated with the body, cover and topics) → publish (checkpointed before and
 after; a rerun whose answer was lost asks for the article before publishing again) → verify.
+
+Browser mode (the ``browser`` option, and on its own when the HTTP mode meets Zhihu's anti-bot
+refusal): the same steps, every request made from inside the editor page in the worker's
+browser (whose script signs them), and the publish done by the editor's own button: it ends
+when the page reaches the article, ``/p/{id}``. Both modes share the checkpoints, so a publish
+that switches mode halfway resumes where it was.
 """
 
 from __future__ import annotations
@@ -18,79 +23,247 @@ import contextlib
 import hashlib
 import hmac
 import json
+import logging
+import re
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from email.utils import formatdate
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+from pydantic import Field
 
+from contenthub.browser.launch import BrowserUnavailable, chromium_executable
+from contenthub.browser.session import browser_steps, hand_back_storage_state
+from contenthub.browser.steps import PageSteps
 from contenthub.errors import AuthExpired, Rejected, Transient
 from contenthub.platforms import base
 from contenthub.platforms.images import ImageFile, ImagePolicy, localize_images
 from contenthub.platforms.render import markdown_to_zhihu_html, normalize_tags, plain_text
 from contenthub.platforms.session import CookieCredentials
-from contenthub.platforms.transport import CookieSession, host_url, json_body, new_client, send
+from contenthub.platforms.transport import (
+    CookieSession,
+    host_url,
+    json_body,
+    new_client,
+    raise_for_overload,
+    send,
+)
 
 PLATFORM = "zhihu"
 WWW, ZHUANLAN, API = "www.zhihu.com", "zhuanlan.zhihu.com", "api.zhihu.com"
 OSS_HOST, CDN_HOST, BUCKET = "zhihu-pics-upload.zhimg.com", "pic4.zhimg.com", "zhihu-pics"
 ANTI_BOT_CODES = {10001, 10002, 10003}
 MAX_TOPICS = 3
+COOKIE_DOMAIN = ".zhihu.com"
+LABEL = "Zhihu"
+TITLE_FIELD = "textarea.WriteIndex-titleInput"
+PUBLISH_BUTTON = ".PublishPanel-triggerButton"
+SIGNIN_PAGE = re.compile(r"/signin|/login", re.I)
+ARTICLE_PAGE = re.compile(r"/p/(\d+)/?(?:[?#].*)?$")
+
+log = logging.getLogger("contenthub.platforms.zhihu")
+
+# One request to Zhihu, made by an HTTP client or by the editor page: (method, url, **kwargs)
+# with ``json``/``content``/``headers``, and ``cookieless`` for the image store.
+Sender = Callable[..., Awaitable[httpx.Response]]
+
+
+class ZhihuOptions(base.PlatformOptions):
+    browser: bool = Field(
+        default=False,
+        description="Publish through Zhihu's editor page in the worker's browser (Chromium).",
+    )
+
+
+class AntiBotRefusal(AuthExpired):
+    """Zhihu no longer trusts this HTTP client: the browser mode may still get through."""
 
 
 class ZhihuCredentials(CookieCredentials):
-    cookie_domain = ".zhihu.com"
+    cookie_domain = COOKIE_DOMAIN
 
 
 class ZhihuPublisher(base.Publisher):
     platform = PLATFORM
-    options_model = base.PlatformOptions
+    options_model = ZhihuOptions
     credentials_model = ZhihuCredentials
 
     # -- the interface ----------------------------------------------------------------------
 
     async def check_login(self, account: base.AccountAccess) -> base.Identity:
         async with _session(account) as client:
-            return await _me(client, account)
+            return await _me(_http_sender(client, account), account)
 
     async def publish(self, ctx: base.PublishContext, task: base.TaskContent) -> base.PublishResult:
         account = task.account
-        async with _session(account) as client:
-            await ctx.progress(5, "login")
-            await _me(client, account)
-
-            await ctx.progress(15, "images")
-            policy = ImagePolicy(
-                is_hosted=lambda url: _is_on_cdn(account, url),
-                upload=lambda image: _upload_image(client, account, image),
+        if account.options.get("browser"):
+            return await self._publish_in_browser(ctx, task)
+        try:
+            async with _session(account) as client:
+                result = await _publish_steps(ctx, _http_sender(client, account), task)
+        except AntiBotRefusal as refusal:
+            if not _browser_available():
+                raise
+            log.info(
+                "Zhihu refused the HTTP client; publishing through the browser",
+                extra={"task_id": task.public_id, "reason": refusal.message},
             )
-            body, cover = await localize_images(ctx, task.body, task.cover, policy)
-            content = markdown_to_zhihu_html(body)
-
-            await ctx.progress(40, "draft")
-            draft_id = await _ensure_draft(ctx, client, account, task.title)
-            await _fill_draft(client, account, draft_id, task.title, content, cover)
-            if not ctx.checkpoints.get("topics_added"):
-                for topic in normalize_tags(task.tags, limit=MAX_TOPICS):
-                    await _call(
-                        client,
-                        "POST",
-                        account,
-                        ZHUANLAN,
-                        f"/api/articles/{draft_id}/topics",
-                        json={"name": topic},
-                    )
-                await ctx.checkpoint("topics_added", True)
-
-            await ctx.progress(60, "publish")
-            post_id, url = await _ensure_published(
-                ctx, client, account, draft_id, task.title, content
-            )
-
-        result = base.PublishResult(url=url, post_id=post_id)
+            return await self._publish_in_browser(ctx, task)
         return await self.confirm_public(ctx, account, result)
+
+    async def _publish_in_browser(
+        self, ctx: base.PublishContext, task: base.TaskContent
+    ) -> base.PublishResult:
+        account = task.account
+        async with browser_steps(
+            PLATFORM, LABEL, account, task_id=task.public_id, cookie_domain=COOKIE_DOMAIN
+        ) as steps:
+            await _open_editor(steps, account, "/write")
+            result = await _publish_steps(ctx, _page_sender(steps), task, steps=steps)
+            await hand_back_storage_state(account, steps, COOKIE_DOMAIN)
+        return await self.confirm_public(ctx, task.account, result)
+
+
+async def _publish_steps(
+    ctx: base.PublishContext,
+    client: Sender,
+    task: base.TaskContent,
+    *,
+    steps: PageSteps | None = None,
+) -> base.PublishResult:
+    """The publish, through ``client``; with ``steps`` (the browser mode) the last step is the
+    editor's own publish button."""
+    account = task.account
+    await ctx.progress(5, "login")
+    await _me(client, account)
+
+    await ctx.progress(15, "images")
+    policy = ImagePolicy(
+        is_hosted=lambda url: _is_on_cdn(account, url),
+        upload=lambda image: _upload_image(client, account, image),
+    )
+    body, cover = await localize_images(ctx, task.body, task.cover, policy)
+    content = markdown_to_zhihu_html(body)
+
+    await ctx.progress(40, "draft")
+    draft_id = await _ensure_draft(ctx, client, account, task.title)
+    await _fill_draft(client, account, draft_id, task.title, content, cover)
+    if not ctx.checkpoints.get("topics_added"):
+        for topic in normalize_tags(task.tags, limit=MAX_TOPICS):
+            await _call(
+                client,
+                "POST",
+                account,
+                ZHUANLAN,
+                f"/api/articles/{draft_id}/topics",
+                json={"name": topic},
+            )
+        await ctx.checkpoint("topics_added", True)
+
+    await ctx.progress(60, "publish")
+    if steps is None:
+        post_id, url = await _ensure_published(ctx, client, account, draft_id, task.title, content)
+    else:
+        post_id, url = await _ensure_published_in_page(ctx, steps, client, account, draft_id)
+    return base.PublishResult(url=url, post_id=post_id)
+
+
+# -- the two ways to send -------------------------------------------------------------------
+
+
+def _http_sender(client: httpx.AsyncClient, account: base.AccountAccess) -> Sender:
+    async def sender(
+        method: str, url: str, *, cookieless: bool = False, **kw: Any
+    ) -> httpx.Response:
+        if cookieless:  # the image store gets only its own headers, never the Zhihu cookies
+            async with new_client(account.options) as bare:
+                return await send(bare, method, url, PLATFORM, **kw)
+        return await send(client, method, url, PLATFORM, **kw)
+
+    return sender
+
+
+def _page_sender(steps: PageSteps) -> Sender:
+    """Requests made by the editor page (its script adds Zhihu's signature headers)."""
+
+    async def sender(
+        method: str,
+        url: str,
+        *,
+        cookieless: bool = False,
+        json: Any = None,
+        content: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        answer = await steps.fetch(
+            method,
+            url,
+            json=json,
+            content=content,
+            headers=headers,
+            credentials="omit" if cookieless else "include",
+        )
+        response = httpx.Response(
+            answer.status,
+            headers=answer.headers,
+            content=answer.text.encode(),
+            request=httpx.Request(method, url),
+        )
+        raise_for_overload(response, PLATFORM)
+        return response
+
+    return sender
+
+
+def _browser_available() -> bool:
+    try:
+        chromium_executable()
+    except BrowserUnavailable:
+        return False
+    return True
+
+
+async def _open_editor(steps: PageSteps, account: base.AccountAccess, path: str) -> None:
+    await steps.open(
+        host_url(account.options, ZHUANLAN, path),
+        what="editor page",
+        ready=TITLE_FIELD,
+        ready_what="the title field",
+        login_url=SIGNIN_PAGE,
+    )
+    await steps.wait_for_script(
+        "() => window.__zse_ready === true", what="the editor's signing script"
+    )
+
+
+async def _ensure_published_in_page(
+    ctx: base.PublishContext,
+    steps: PageSteps,
+    client: Sender,
+    account: base.AccountAccess,
+    draft_id: str,
+) -> tuple[str, str]:
+    """Publish with the editor's button on the draft's page; done when the page shows the
+    article (``/p/{id}``)."""
+    if ctx.checkpoints.get("post_id"):
+        return str(ctx.checkpoints["post_id"]), str(ctx.checkpoints["url"])
+    if ctx.checkpoints.get("publish_submitted"):
+        url = await _published_article(client, account, draft_id)
+        if url:
+            await ctx.checkpoint("post_id", draft_id)
+            await ctx.checkpoint("url", url)
+            return draft_id, url
+    await _open_editor(steps, account, f"/p/{draft_id}/edit")
+    await ctx.progress(65, "publish")  # the last point where a cancel still applies
+    await ctx.checkpoint("publish_submitted", True)
+    await steps.click(PUBLISH_BUTTON, what="the publish button")
+    post_id = (await steps.wait_for_url(ARTICLE_PAGE, what="the published article")).group(1)
+    url = host_url(account.options, ZHUANLAN, f"/p/{post_id}")
+    await ctx.checkpoint("post_id", post_id)
+    await ctx.checkpoint("url", url)
+    return post_id, url
 
 
 # -- steps ------------------------------------------------------------------------------------
@@ -102,7 +275,7 @@ async def _session(account: base.AccountAccess) -> AsyncIterator[httpx.AsyncClie
     async with CookieSession(
         account,
         platform_name="Zhihu",
-        cookie_domain=ZhihuCredentials.cookie_domain,
+        cookie_domain=COOKIE_DOMAIN,
         origin="https://zhuanlan.zhihu.com",
     ) as web:
         xsrf = web.jar.value("_xsrf", host_url(account.options, ZHUANLAN, "/"))
@@ -117,21 +290,23 @@ async def _session(account: base.AccountAccess) -> AsyncIterator[httpx.AsyncClie
 
 
 async def _call(
-    client: httpx.AsyncClient,
+    client: Sender,
     method: str,
     account: base.AccountAccess,
     host: str,
     path: str,
     **kwargs: Any,
 ) -> httpx.Response:
-    response = await send(client, method, host_url(account.options, host, path), PLATFORM, **kwargs)
+    response = await client(method, host_url(account.options, host, path), **kwargs)
     if response.status_code == 401:
         raise AuthExpired("Zhihu login expired: log in to Zhihu again")
     if response.status_code == 403:
         error = (json_body(response, PLATFORM) or {}).get("error") or {}
         if error.get("code") in ANTI_BOT_CODES:
             # The session no longer passes Zhihu's checks: only a fresh browser login helps.
-            raise AuthExpired(f"Zhihu refused the session (code {error.get('code')}): log in again")
+            raise AntiBotRefusal(
+                f"Zhihu refused the session (code {error.get('code')}): log in again"
+            )
         raise Rejected(f"Zhihu refused the request: {error.get('message') or 'HTTP 403'}")
     if response.status_code >= 400:
         error = (json_body(response, PLATFORM) or {}).get("error") or {}
@@ -139,7 +314,7 @@ async def _call(
     return response
 
 
-async def _me(client: httpx.AsyncClient, account: base.AccountAccess) -> base.Identity:
+async def _me(client: Sender, account: base.AccountAccess) -> base.Identity:
     me = json_body(await _call(client, "GET", account, WWW, "/api/v4/me"), PLATFORM)
     if not me.get("id"):
         raise AuthExpired("Zhihu login expired: log in to Zhihu again")
@@ -164,9 +339,7 @@ def _oss_authorization(token: dict[str, Any], object_key: str, headers: dict[str
     return f"OSS {token['access_id']}:{base64.b64encode(digest).decode()}"
 
 
-async def _upload_image(
-    client: httpx.AsyncClient, account: base.AccountAccess, image: ImageFile
-) -> str:
+async def _upload_image(client: Sender, account: base.AccountAccess, image: ImageFile) -> str:
     applied = json_body(
         await _call(
             client,
@@ -192,17 +365,14 @@ async def _upload_image(
         headers["Authorization"] = _oss_authorization(token, key, headers)
         url = host_url(account.options, OSS_HOST, f"/{key}")
         # The OSS host gets only its own headers, never the Zhihu cookies.
-        async with new_client(account.options) as oss:
-            response = await send(oss, "PUT", url, PLATFORM, content=image.data, headers=headers)
+        response = await client("PUT", url, cookieless=True, content=image.data, headers=headers)
         if response.status_code != 200:
             raise Transient(f"Zhihu's image store refused the upload (HTTP {response.status_code})")
     suffix = ".gif" if image.extension == "gif" else ""
     return host_url(account.options, CDN_HOST, f"/{key}{suffix}")
 
 
-async def _existing_image_key(
-    client: httpx.AsyncClient, account: base.AccountAccess, image_id: str
-) -> str:
+async def _existing_image_key(client: Sender, account: base.AccountAccess, image_id: str) -> str:
     for _ in range(20):
         state = json_body(await _call(client, "GET", account, API, f"/images/{image_id}"), PLATFORM)
         if state.get("original_hash"):
@@ -212,7 +382,7 @@ async def _existing_image_key(
 
 
 async def _ensure_draft(
-    ctx: base.PublishContext, client: httpx.AsyncClient, account: base.AccountAccess, title: str
+    ctx: base.PublishContext, client: Sender, account: base.AccountAccess, title: str
 ) -> str:
     if ctx.checkpoints.get("draft_id"):
         return str(ctx.checkpoints["draft_id"])
@@ -227,7 +397,7 @@ async def _ensure_draft(
 
 
 async def _fill_draft(
-    client: httpx.AsyncClient,
+    client: Sender,
     account: base.AccountAccess,
     draft_id: str,
     title: str,
@@ -241,7 +411,7 @@ async def _fill_draft(
 
 
 async def _published_article(
-    client: httpx.AsyncClient, account: base.AccountAccess, draft_id: str
+    client: Sender, account: base.AccountAccess, draft_id: str
 ) -> str | None:
     """The article's URL if the draft went live already (an earlier answer was lost) [I]."""
     article = json_body(
@@ -254,7 +424,7 @@ async def _published_article(
 
 async def _ensure_published(
     ctx: base.PublishContext,
-    client: httpx.AsyncClient,
+    client: Sender,
     account: base.AccountAccess,
     draft_id: str,
     title: str,

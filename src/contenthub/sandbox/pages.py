@@ -84,3 +84,24 @@ def refresh_login(response: Response, request: Request, name: str, domain: str) 
         samesite="lax",
     )
     return response
+
+
+def fnv1a(text: str) -> str:
+    """32-bit FNV-1a, the same as ``FNV1A_JS``: what the twins' page signatures are made of
+    (the real platforms' algorithms are obfuscated; only their effect is simulated [I])."""
+    value = 0x811C9DC5
+    for byte in text.encode():
+        value = ((value ^ byte) * 0x01000193) & 0xFFFFFFFF
+    return f"{value:08x}"
+
+
+FNV1A_JS = """
+function fnv1a(text) {
+  let value = 0x811c9dc5;
+  for (const byte of new TextEncoder().encode(text)) {
+    value ^= byte;
+    value = Math.imul(value, 0x01000193) >>> 0;
+  }
+  return value.toString(16).padStart(8, "0");
+}
+"""

@@ -27,12 +27,12 @@ import uvicorn
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import Response
 
-from contenthub.sandbox import csdn, devto, juejin, wechat, wordpress, zhihu
+from contenthub.sandbox import csdn, devto, juejin, toutiao, wechat, wordpress, zhihu
 from contenthub.sandbox.pages import Refusal, json_payload, refusal_answer
 from contenthub.sandbox.state import Fault, SandboxAccount, SandboxState, StoredImage
 
 PLATFORMS: dict[str, ModuleType] = {
-    module.NAME: module for module in (zhihu, wordpress, devto, juejin, wechat, csdn)
+    module.NAME: module for module in (zhihu, wordpress, devto, juejin, wechat, csdn, toutiao)
 }
 DEMO_ACCOUNT_NAME = "demo"
 

@@ -19,7 +19,13 @@ FAULT_KINDS = (
     "server_error",  # HTTP 5xx
     "reject",  # the content is refused with `message`
     "crash_after_commit",  # the write is committed, then the answer never comes
+    # Pages (platforms with a browser flow): struck when the editor page is served.
+    "page_hang",  # the page never finishes loading (a resource that never arrives)
+    "modal",  # a dialog over the page that nothing closes
+    "selector_changed",  # the page's fields are rendered differently (the platform changed it)
+    "anti_bot",  # Zhihu: API calls without the page's signature header are refused (10003)
 )
+PAGE_FAULTS = {"page_hang", "modal", "selector_changed"}
 # Where a fault strikes when the switch does not say: content is judged when it is published,
 # and the commit that matters is the one that makes the post public.
 DEFAULT_OPERATION = {"reject": "publish", "crash_after_commit": "publish"}
@@ -156,6 +162,18 @@ class SandboxState:
             account,
             operation,
             {"login_expired", "rate_limited", "server_error", "reject"},
+        )
+
+    def take_page_fault(self, platform: str, account: str | None) -> Fault | None:
+        """The page fault to serve the editor page with, if one is switched on."""
+        self.operations.append((platform, account, "page"))
+        return self._take(platform, account, "page", PAGE_FAULTS)
+
+    def anti_bot(self, platform: str, account: str | None) -> bool:
+        """Is the platform's anti-bot check switched on (without using up a ``times``)?"""
+        return any(
+            f.kind == "anti_bot" and f.matches(platform, account, f.on or "any")
+            for f in self.faults
         )
 
     async def after_commit(self, platform: str, account: str | None, operation: str) -> None:

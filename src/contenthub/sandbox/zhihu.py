@@ -3,18 +3,30 @@
 Checked: the ``z_c0`` login cookie (extended 30 days by each login check), ``x-requested-with:
 fetch`` on API calls, ``x-xsrftoken`` equal to the ``_xsrf`` cookie on writes, and the Aliyun
 OSS V1 signature of image uploads.
+
+Browser mode: ``zhuanlan.zhihu.com/write`` and ``/p/{id}/edit`` are the editor pages (title in
+``textarea.WriteIndex-titleInput``, body in ``.public-DraftEditor-content``, the
+``.PublishPanel-triggerButton`` publishes the draft the page edits, then the page goes to
+``/p/{id}``); a page without the ``z_c0`` cookie redirects to ``www.zhihu.com/signin``. Their
+script signs every API request the page makes with ``x-zse-93``/``x-zse-96`` (a hash over the
+path and the ``d_c0`` cookie [I: Zhihu's real algorithm is obfuscated]). The ``anti_bot``
+switch makes the API refuse requests without that signature (HTTP 403, code 10003): what the
+HTTP adapter meets when Zhihu stops trusting a client. The page faults (``page_hang``,
+``modal``, ``selector_changed``) strike the editor pages as on Toutiao.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
+import html
 import json
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from contenthub.sandbox import pages, state
 
@@ -66,6 +78,82 @@ def _oss_signature_ok(request: Request, object_key: str, secret: str, access_id:
     return hmac.compare_digest(request.headers.get("authorization", ""), expected)
 
 
+def _zse_ok(request: Request) -> bool:
+    query = f"?{request.url.query}" if request.url.query else ""
+    text = f"101_3_3.0+{request.url.path}{query}+{request.cookies.get('d_c0', '')}"
+    return request.headers.get("x-zse-96") == f"2.0_{pages.fnv1a(text)}"
+
+
+ZSE_JS = """
+(() => {
+  %FNV1A%
+  const cookie = (name) => (document.cookie.split("; ").find((c) => c.startsWith(name + "="))
+                           || "").slice(name.length + 1);
+  const original = window.fetch.bind(window);
+  window.fetch = (input, init = {}) => {
+    const url = new URL(typeof input === "string" ? input : input.url, location.href);
+    if (url.pathname.includes("/api")) {
+      init = {...init, headers: {...(init.headers || {}), "x-zse-93": "101_3_3.0",
+        "x-zse-96": "2.0_" + fnv1a(`101_3_3.0+${url.pathname}${url.search}+${cookie("d_c0")}`),
+        "x-requested-with": "fetch", "x-xsrftoken": cookie("_xsrf")}};
+    }
+    return original(input, init);
+  };
+  window.__zse_ready = true;
+  const button = document.querySelector(".PublishPanel-triggerButton");
+  if (button && button.dataset.draft) {
+    button.addEventListener("click", async () => {
+      const draft = button.dataset.draft;
+      const title = (document.querySelector("textarea.WriteIndex-titleInput") || {}).value;
+      const body = {action: "article", data: {draft: {id: draft}, title: {title},
+        hybrid: {html: document.querySelector(".public-DraftEditor-content").innerHTML}}};
+      const answer = await (await fetch(button.dataset.publish, {method: "POST",
+        headers: {"content-type": "application/json"}, body: JSON.stringify(body)})).json();
+      if (answer.code !== 0) {
+        document.querySelector(".PublishPanel-error").textContent = answer.message;
+        return;
+      }
+      const id = JSON.parse(answer.data.result).publish.id;
+      location.href = button.dataset.root + "/p/" + id;
+    });
+  }
+})();
+""".replace("%FNV1A%", pages.FNV1A_JS)
+
+
+def _editor_page(root: str, post: state.SandboxPost | None, fault: str | None) -> str:
+    title = html.escape(post.title) if post else ""
+    body = post.body if post else ""
+    title_field = (
+        '<input class="WriteIndex-titleInput-v2" placeholder="请输入标题">'
+        if fault == "selector_changed"
+        else '<textarea class="WriteIndex-titleInput" placeholder="请输入标题（最多 100 个字）">'
+        f"{title}</textarea>"
+    )
+    modal = (
+        '<div class="Modal-backdrop" style="position:fixed;inset:0;background:#0008"></div>'
+        '<div class="Modal" role="dialog" style="position:fixed;top:30%;left:30%;'
+        'background:#fff;padding:24px">知乎创作中心升级公告：请阅读并同意新版创作规范</div>'
+        if fault == "modal"
+        else ""
+    )
+    slow = f'<img src="{root}/_never_loads.png">' if fault == "page_hang" else ""
+    button = (
+        f'<button class="PublishPanel-triggerButton" data-draft="{post.id}" '
+        f'data-root="{root}" data-publish="{root.rsplit("/", 1)[0]}'
+        '/www.zhihu.com/api/v4/content/publish">发布</button>'
+        if post
+        else ""
+    )
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'><title>写文章 - 知乎</title>"
+        "</head><body><main style='max-width:760px;margin:24px auto'>"
+        f"{title_field}<div class='public-DraftEditor-content' contenteditable='true'>{body}"
+        f"</div>{button}<p class='PublishPanel-error'></p></main>{modal}{slow}"
+        f"<script>{ZSE_JS}</script></body></html>"
+    )
+
+
 def build_router(sandbox: state.SandboxState) -> APIRouter:
     router = APIRouter(prefix=PREFIX)
     uploads: dict[str, dict[str, str]] = sandbox.extra.setdefault("zhihu_uploads", {})
@@ -80,6 +168,8 @@ def build_router(sandbox: state.SandboxState) -> APIRouter:
         if fault is not None:
             raise pages.Refusal(fault_answer(fault))
         if request.headers.get("x-requested-with") != "fetch":
+            raise pages.Refusal(pages.json_error(403, ANTI_BOT))
+        if sandbox.anti_bot(NAME, account.name if account else None) and not _zse_ok(request):
             raise pages.Refusal(pages.json_error(403, ANTI_BOT))
         if account is None:
             raise pages.Refusal(pages.json_error(401, NO_AUTH))
@@ -236,6 +326,39 @@ def build_router(sandbox: state.SandboxState) -> APIRouter:
         await sandbox.after_commit(NAME, account.name, "publish")
         result = json.dumps({"publish": {"id": post.id}})
         return JSONResponse({"code": 0, "message": "success", "data": {"result": result}})
+
+    def editor(request: Request, post_id: str | None) -> Response:
+        account = who(request)
+        if account is None:
+            return RedirectResponse(f"{PREFIX}/www.zhihu.com/signin?next=/write", 302)
+        post = own_post(account, post_id) if post_id else None
+        if post_id and post is None:
+            return HTMLResponse("<!doctype html><h1>404</h1>", 404)
+        fault = sandbox.take_page_fault(NAME, account.name)
+        root = f"{pages.root_url(request, PREFIX)}/zhuanlan.zhihu.com"
+        return HTMLResponse(_editor_page(root, post, fault.kind if fault else None))
+
+    @router.get("/zhuanlan.zhihu.com/write")
+    async def write_page(request: Request) -> Response:
+        return editor(request, None)
+
+    @router.get("/zhuanlan.zhihu.com/p/{article_id}/edit")
+    async def edit_page(article_id: str, request: Request) -> Response:
+        return editor(request, article_id)
+
+    @router.get("/zhuanlan.zhihu.com/_never_loads.png")
+    async def never_loads(request: Request) -> Response:
+        for _ in range(600):
+            if await request.is_disconnected():
+                break
+            await asyncio.sleep(0.5)
+        return Response(status_code=204)
+
+    @router.get("/www.zhihu.com/signin")
+    async def signin() -> Response:
+        return HTMLResponse(
+            "<!doctype html><meta charset='utf-8'><title>知乎 - 登录</title>登录知乎"
+        )
 
     @router.get("/zhuanlan.zhihu.com/p/{article_id}")
     async def public_page(article_id: str) -> Response:

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Literal
 
 from contenthub import storage
+from contenthub.browser.artifacts import artifacts_root, task_artifact, task_artifacts
 from contenthub.errors import InputError, NotFound
 from contenthub.services.users import Principal
 from contenthub.states import TaskStatus
@@ -80,6 +82,22 @@ def task_detail(
         return {**task, "held": held_by_account(s, task)}, storage.task_events(s, task["id"])
 
     return db.read(work)
+
+
+def task_screenshots(db: Database, principal: Principal, task: Row, data_dir: Path) -> list[Path]:
+    """The screenshots a failed browser step kept for ``task`` (a row ``principal`` may read)."""
+    return task_artifacts(artifacts_root(data_dir), str(task["public_id"]))
+
+
+def task_screenshot(
+    db: Database, principal: Principal, ref: str, name: str, data_dir: Path
+) -> Path:
+    """One screenshot of one of ``principal``'s tasks (NotFound for anyone else's)."""
+    task, _ = task_detail(db, principal, ref)
+    path = task_artifact(artifacts_root(data_dir), str(task["public_id"]), name)
+    if path is None:
+        raise NotFound("screenshot", name)
+    return path
 
 
 def task_cancel(

@@ -7,6 +7,8 @@ import socket
 import uuid
 from dataclasses import dataclass, field
 
+from contenthub.browser.pool import PoolSettings
+
 
 @dataclass
 class WorkerConfig:
@@ -19,6 +21,7 @@ class WorkerConfig:
     cancel_poll_seconds: float = 1.0
     shutdown_grace_seconds: float = 30.0
     publish_timeout_seconds: float = 900.0
+    browser: PoolSettings = field(default_factory=PoolSettings)
     name: str = field(
         default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
     )

@@ -16,6 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
+from contenthub.browser import pool as browser_pool
+from contenthub.browser.launch import reap_leftovers
 from contenthub.clock import utcnow
 from contenthub.scheduler import Scheduler
 from contenthub.secrets_box import SecretBox
@@ -99,6 +101,10 @@ class Worker:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, self.request_stop)
         log.info("worker started", extra={"worker": self.config.name, "slots": self.config.slots})
+        # The browser starts with the first publish that needs one; what a killed predecessor
+        # left behind (Chromium, profiles) goes now.
+        browser_pool.configure(self.config.browser)
+        reap_leftovers(self.config.browser.runtime_root)
         side = [
             asyncio.create_task(coroutine, name=name)
             for name, coroutine in self._side_duties().items()
@@ -113,6 +119,7 @@ class Worker:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
             await self.completer.flush(final=True)
+            await browser_pool.close_shared()
             self._database.shutdown()
             log.info("worker stopped", extra={"worker": self.config.name})
 

@@ -4,13 +4,21 @@ them for the whole system)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
+from typing import ClassVar
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from starlette.concurrency import run_in_threadpool
 
+from contenthub.browser.pool import figures_folder, read_figures
 from contenthub.clock import utcnow
 from contenthub.services.metrics import task_metrics
 from contenthub.storage import Database, migrate
@@ -77,6 +85,38 @@ class _TaskCollector:
         )
 
 
+class _BrowserPoolCollector:
+    """Each worker process's browser pool, from the figures it keeps under the data dir."""
+
+    GAUGES: ClassVar[dict[str, str]] = {
+        "browsers": "Chromium browsers running",
+        "contexts": "Browser contexts open (one per account in use)",
+        "pages": "Browser pages open",
+        "waiting": "Publishes waiting for a browser page",
+    }
+    COUNTERS: ClassVar[dict[str, str]] = {
+        "launches": "Chromium launches",
+        "crashes": "Chromium browsers that crashed or failed their health check",
+        "recycles": "Browser contexts closed after their idle timeout",
+    }
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def collect(self) -> Iterator[Metric]:
+        pools = read_figures(self.folder)
+        for name, text in self.GAUGES.items():
+            gauge = GaugeMetricFamily(f"contenthub_browser_{name}", text, labels=["pid"])
+            for figures in pools:
+                gauge.add_metric([str(figures["pid"])], figures.get(name, 0))
+            yield gauge
+        for name, text in self.COUNTERS.items():
+            counter = CounterMetricFamily(f"contenthub_browser_{name}", text, labels=["pid"])
+            for figures in pools:
+                counter.add_metric([str(figures["pid"])], figures.get(name, 0))
+            yield counter
+
+
 def _histogram(durations: list[tuple[str, float]]) -> HistogramMetricFamily:
     family = HistogramMetricFamily(
         "contenthub_publish_duration_seconds",
@@ -102,5 +142,7 @@ async def metrics(request: Request) -> Response:
     registry = CollectorRegistry()
     registry.register(_TaskCollector(request.app.state.db))  # type: ignore[arg-type]
     registry.register(request.app.state.api_metrics)
+    data_dir = request.app.state.settings.data_dir
+    registry.register(_BrowserPoolCollector(figures_folder(data_dir)))  # type: ignore[arg-type]
     body = await run_in_threadpool(generate_latest, registry)
     return Response(body, media_type=CONTENT_TYPE_LATEST)

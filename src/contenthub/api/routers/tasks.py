@@ -3,7 +3,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import FileResponse
 
 from contenthub.api.deps import MAX_ID, CurrentUser, DbDep
 from contenthub.api.schemas import BulkOut, EventOut, TaskDetail, TaskOut, TaskPage
@@ -60,9 +61,26 @@ def list_tasks(
 
 
 @router.get("/{task_id}")
-def get_task(task_id: str, user: CurrentUser, db: DbDep) -> TaskDetail:
+def get_task(task_id: str, request: Request, user: CurrentUser, db: DbDep) -> TaskDetail:
     task, events = task_service.task_detail(db, user, task_id)
-    return TaskDetail(**task_out(task).model_dump(), events=[event_out(e, task_id) for e in events])
+    shots = task_service.task_screenshots(db, user, task, request.app.state.settings.data_dir)
+    return TaskDetail(
+        **task_out(task).model_dump(),
+        events=[event_out(e, task_id) for e in events],
+        screenshots=[f"/api/v1/tasks/{task['public_id']}/screenshots/{p.name}" for p in shots],
+    )
+
+
+@router.get(
+    "/{task_id}/screenshots/{name}",
+    response_class=FileResponse,
+    responses={200: {"content": {"image/png": {}}}},
+)
+def get_screenshot(task_id: str, name: str, request: Request, user: CurrentUser, db: DbDep):
+    """A screenshot a failed browser step kept; only the task's owner (or an admin) sees it."""
+    data_dir = request.app.state.settings.data_dir
+    path = task_service.task_screenshot(db, user, task_id, name, data_dir)
+    return FileResponse(path, media_type="image/png")
 
 
 @router.post("/{task_id}/cancel")
