@@ -14,6 +14,8 @@ from contenthub.platforms.session import (
     CookieFileError,
     SessionJar,
     StorageState,
+    for_site,
+    from_site,
     parse_cookie_text,
     state_of,
 )
@@ -131,3 +133,38 @@ def test_cookies_the_platform_sets_are_kept_for_its_domain() -> None:
     assert jar.changed
     [z_c0] = jar.storage_state().cookies
     assert z_c0.domain == ".zhihu.com" and z_c0.httpOnly and z_c0.expires > LATER
+
+
+def test_a_browser_on_a_stand_in_holds_the_platforms_cookies_on_its_host_and_back() -> None:
+    stored = StorageState.model_validate(
+        {"cookies": [{"name": "z_c0", "value": "v", "domain": ".zhihu.com", "secure": True}]}
+    )
+    sandbox = {"base_url": "http://127.0.0.1:8900/zhihu"}
+    [moved] = for_site(stored, sandbox).cookies
+    assert (moved.domain, moved.path, moved.secure) == ("127.0.0.1", "/zhihu", False)
+    assert for_site(stored, {}) == stored  # the real site: as stored
+
+    # What the browser holds afterwards: the moved cookie, one the stand-in set for its whole
+    # site, one set under one stand-in host, and one of another site entirely.
+    held = StorageState.model_validate(
+        {
+            "cookies": [
+                moved.model_dump(),
+                {"name": "d_c0", "value": "d", "domain": "127.0.0.1", "path": "/zhihu"},
+                {
+                    "name": "q",
+                    "value": "q",
+                    "domain": "127.0.0.1",
+                    "path": "/zhihu/www.zhihu.com/x",
+                },
+                {"name": "o", "value": "o", "domain": "127.0.0.1", "path": "/other"},
+            ]
+        }
+    )
+    back = {(c.name, c.domain, c.path) for c in from_site(held, sandbox, ".zhihu.com").cookies}
+    assert back == {
+        ("z_c0", ".zhihu.com", "/"),
+        ("d_c0", ".zhihu.com", "/"),
+        ("q", "www.zhihu.com", "/x"),
+        ("o", "127.0.0.1", "/other"),
+    }

@@ -188,7 +188,11 @@ def build_router(sandbox: state.SandboxState) -> APIRouter:
         fault = sandbox.take_page_fault(NAME, account.name)
         seed, ms_token = secrets.token_hex(8), secrets.token_urlsafe(24)
         tokens[ms_token] = (account.name, seed)
-        return HTMLResponse(_editor_page(account, seed, ms_token, fault.kind if fault else None))
+        page = HTMLResponse(_editor_page(account, seed, ms_token, fault.kind if fault else None))
+        # As the real site does on every visit: a fresh ``ttwid`` (a browser on this stand-in
+        # holds it for the stand-in's host and path), for a client to keep.
+        page.set_cookie("ttwid", secrets.token_hex(12), max_age=365 * 86_400, path=PREFIX)
+        return page
 
     @router.get("/mp.toutiao.com/mp/fe_static/acrawler.js")
     async def acrawler() -> Response:
