@@ -9,6 +9,7 @@ from datetime import datetime
 from pathlib import Path
 
 from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
 
 from contenthub import storage
 from contenthub.errors import InputError, NotFound
@@ -53,6 +54,27 @@ def user_create(session: Session, name: str, password: str, *, admin: bool, now:
         role="admin" if admin else "user",
         password_hash=_hasher.hash(password),
     )
+
+
+# Checked against when the name is unknown, so an unknown name costs as much as a known one.
+_DUMMY_HASH = _hasher.hash("not anyone's password")
+
+
+def user_check_password(session: Session, name: str, password: str) -> Principal | None:
+    """The user if ``password`` is theirs; None for a wrong password, an unknown name or a
+    user without a password (each takes one argon2 verification, so timing tells nothing).
+    A hash made with older parameters is upgraded in place."""
+    found = storage.user_password_hash(session, name.strip())
+    user, stored = found if found else (None, None)
+    try:
+        _hasher.verify(stored or _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    if user is None or stored is None:
+        return None
+    if _hasher.check_needs_rehash(stored):
+        storage.user_set_password_hash(session, user.id, _hasher.hash(password))
+    return Principal.of(user)
 
 
 def principal_of(session: Session, name: str) -> Principal:
