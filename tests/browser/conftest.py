@@ -49,7 +49,10 @@ class Stack:
 
     def page(self, **options: Any) -> Page:
         context = self.browser.new_context(
-            base_url=self.base_url, viewport=DESKTOP, locale=options.pop("locale", "en-US"), **options
+            base_url=self.base_url,
+            viewport=DESKTOP,
+            locale=options.pop("locale", "en-US"),
+            **options,
         )
         context.set_default_timeout(15_000)
         self.contexts.append(context)

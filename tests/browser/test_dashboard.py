@@ -227,8 +227,230 @@ def test_a_held_account_resumes_after_logging_in_again(stack: Stack, alice: dict
     expect(card).to_contain_text("1 publishes waiting")
     stack.shoot(page, "accounts-needs-login")
     stack.sandbox.client.clear_faults()
-    card.locator("textarea[name=cookies]").fill(json.dumps(zhihu["sandbox"]["credentials"]["cookies"]))
+    card.locator("textarea[name=cookies]").fill(
+        json.dumps(zhihu["sandbox"]["credentials"]["cookies"])
+    )
     card.get_by_role("button", name="Log in again").click()
     expect(page.locator(f"#account-{zhihu['id']}")).to_contain_text("the account is active")
     page.goto("/tasks")
     expect(row(page, task_id)).to_have_attribute("data-status", "succeeded", timeout=30_000)
+
+
+def csrf_of(page: Page) -> str:
+    return page.locator("input[name=csrf]").first.get_attribute("value") or ""
+
+
+def test_settings_create_a_token_shown_once_and_revoke_it(stack: Stack, alice: dict) -> None:
+    page: Page = alice["page"]
+    page.goto("/settings")
+    page.get_by_label("Token name").fill("ci")
+    page.get_by_role("button", name="Create a token").click()
+    token = page.locator("#new-token").input_value()
+    assert token.startswith("chub_")
+    stack.shoot(page, "settings-token")
+    answer = page.request.get("/api/v1/articles", headers={"Authorization": f"Bearer {token}"})
+    assert answer.status == 200
+    page.goto("/settings")
+    expect(page.locator("#new-token")).to_have_count(0)  # shown once only
+    page.get_by_role("button", name="Revoke: ci").click()
+    expect(page.get_by_text("revoked")).to_be_visible()
+    answer = page.request.get("/api/v1/articles", headers={"Authorization": f"Bearer {token}"})
+    assert answer.status == 401
+
+
+def test_articles_list_searches_and_pages(stack: Stack, alice: dict[str, Any]) -> None:
+    page: Page = alice["page"]
+    new_article(page, "Zebra crossing 斑马线")
+    page.goto("/articles")
+    page.get_by_label("Search titles").fill("zebra")
+    page.get_by_role("button", name="Search").click()
+    expect(page.locator("table.articles tbody tr")).to_have_count(1)
+    expect(page.locator("table.articles")).to_contain_text("Zebra crossing")
+    page.goto("/articles")
+    expect(page.locator("table.articles tbody tr")).to_have_count(2)
+    stack.shoot(page, "articles")
+
+
+def test_a_second_user_sees_none_of_the_first_users_data(stack: Stack, alice: dict) -> None:
+    bob = stack.user()
+    page = stack.page()
+    stack.sign_in(page, bob)
+    token = csrf_of(page)
+    devto = alice["accounts"]["devto"]
+    alice_task = task_ids(stack, devto)[0]
+    expect(page.locator("#task-rows tr")).to_have_count(0)
+    for path in (
+        f"/tasks/{alice_task}",
+        f"/tasks/{alice_task}/row",
+        f"/articles/{alice['article']}",
+    ):
+        assert page.goto(path).status == 404, path  # type: ignore[union-attr]
+    stack.shoot(page, "not-found")
+    for path in ("/articles", "/accounts", "/tasks", f"/tasks?account={devto['id']}"):
+        page.goto(path)
+        body = page.locator("main").inner_text()
+        assert "Live 直播 article" not in body and devto["name"] not in body, path
+    headers = {"X-CSRF-Token": token}
+    for path in (
+        f"/tasks/{alice_task}/cancel",
+        f"/tasks/{alice_task}/retry",
+        f"/articles/{alice['article']}",
+        f"/articles/{alice['article']}/publish",
+        f"/accounts/{devto['id']}/check",
+        f"/accounts/{devto['id']}/pacing",
+    ):
+        answer = page.request.post(path, headers=headers, form={"title": "mine now", "body": "x"})
+        assert answer.status == 404, (path, answer.status)
+    assert page.request.get(f"/api/v1/tasks/{alice_task}").status == 404
+    # Bob's monitor stays empty while Alice publishes: the stream carries only his own tasks.
+    page.goto("/tasks")
+    expect(page.locator("#live")).not_to_have_class(re.compile("off"))
+    publish(alice["page"], alice["article"], [devto])  # one task: its own page, live too
+    badge = alice["page"].locator("#task-live [data-role=status]")
+    expect(badge).to_have_text("succeeded", timeout=30_000)
+    expect(page.locator("#task-rows tr")).to_have_count(0)
+
+
+def test_csrf_is_refused_without_the_token(stack: Stack, alice: dict[str, Any]) -> None:
+    page: Page = alice["page"]
+    count = len(
+        stack.db.read(lambda s: storage.article_list(s, user_id=None, limit=500, offset=0))[0]
+    )
+    form = {"title": "forged", "body": "forged body"}
+    assert page.request.post("/articles/new", form=form).status == 403
+    assert page.request.post("/articles/new", form={**form, "csrf": "wrong"}).status == 403
+    answer = page.request.post("/articles/new", form=form, headers={"X-CSRF-Token": "wrong"})
+    assert answer.status == 403
+    task_id = task_ids(stack, alice["accounts"]["devto"])[0]
+    assert (
+        page.request.post(f"/tasks/{task_id}/retry", headers={"HX-Request": "true"}).status == 403
+    )
+    # The sign-in form too: its token must match the cookie set with the form.
+    other = stack.page()
+    answer = other.request.post("/login", form={"name": alice["name"], "password": PASSWORD})
+    assert answer.status == 403
+    after = len(
+        stack.db.read(lambda s: storage.article_list(s, user_id=None, limit=500, offset=0))[0]
+    )
+    assert after == count
+    page.goto("/articles")
+    assert (
+        page.request.post(
+            "/articles/new", form={**form, "csrf": csrf_of(page)}, max_redirects=0
+        ).status
+        == 303
+    )
+
+
+def test_an_expired_session_sends_you_to_sign_in_and_back(stack: Stack) -> None:
+    name = stack.user()
+    page = stack.page()
+    stack.sign_in(page, name)
+    page.goto("/accounts")
+    user_id = stack.db.read(lambda s: storage.user_by_name(s, name)).id
+    for session in stack.db.read(
+        lambda s: storage.web_session_list(s, user_id=user_id, now=utcnow())
+    ):
+        stack.db.write(lambda s, i=session.id: storage.web_session_expire(s, i, at=utcnow()))
+    page.get_by_role("link", name="Articles").click()
+    expect(page).to_have_url(re.compile(r"/login\?next=/articles"))
+    expect(page.get_by_role("status")).to_contain_text("Please sign in again")
+    page.get_by_label("User name").fill(name)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(re.compile(r"/articles$"))
+    # Signing out ends the session on the server, not only in this browser.
+    token = next(c["value"] for c in page.context.cookies() if c["name"] == "chub_session")
+    page.get_by_role("button", name="Sign out").click()
+    expect(page).to_have_url(re.compile(r"/login"))
+    page.context.add_cookies([{"name": "chub_session", "value": token, "url": stack.base_url}])
+    page.goto("/tasks")
+    expect(page).to_have_url(re.compile(r"/login\?next=/tasks"))
+
+
+def test_sign_in_attempts_are_limited_per_user(stack: Stack) -> None:
+    name = stack.user()
+    page = stack.page()
+    page.goto("/login")
+    for _ in range(5):
+        page.get_by_label("User name").fill(name)
+        page.get_by_label("Password").fill("wrong password")
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.get_by_role("alert")).to_contain_text("Wrong user name")
+    page.get_by_label("User name").fill(name)
+    page.get_by_label("Password").fill(PASSWORD)  # even the right one waits now
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_contain_text("Too many failed attempts")
+
+
+HOSTILE = [
+    "",
+    " ",
+    "\x00",
+    "'; DROP TABLE users; --",
+    "<script>alert(1)</script>",
+    "{{ 7*7 }}",
+    "𝔘𝔫𝔦𝔠𝔬𝔡𝔢 " * 50,
+    "9" * 400,
+    "-1",
+    "1e309",
+    "NaN",
+    '{"a":',
+    "[1, 2",
+    "../../../etc/passwd",
+    "x" * 70_000,
+]
+
+
+def test_hostile_input_in_every_form_never_gets_a_5xx(stack: Stack, alice: dict) -> None:
+    page: Page = alice["page"]
+    page.goto("/tasks")
+    csrf = csrf_of(page)
+    article, account = alice["article"], alice["accounts"]["devto"]
+    task_id = task_ids(stack, account)[0]
+    forms: dict[str, list[str]] = {
+        "/articles/new": ["title", "body", "tags", "cover"],
+        f"/articles/{article}": ["title", "body", "tags", "cover"],
+        "/preview": ["body", "platform"],
+        f"/articles/{article}/publish": ["account", "when", "at", "tz", "priority"],
+        "/accounts": [
+            "platform",
+            "name",
+            "options.base_url",
+            "credentials.api_key",
+            "min_interval_seconds",
+            "daily_cap",
+        ],
+        f"/accounts/{account['id']}/pacing": ["min_interval_seconds", "daily_cap"],
+        f"/accounts/{account['id']}/login": ["cookies"],
+        "/settings/tokens": ["name"],
+    }
+    for path, fields in forms.items():
+        for value in HOSTILE:
+            form = {name: value for name in fields} | {"csrf": csrf}
+            if path == "/accounts":
+                form["platform"] = "devto" if value else value
+            if path.endswith("/publish"):
+                form["when"] = "at"
+            answer = page.request.post(path, form=form, max_redirects=0)
+            assert answer.status < 500, (path, value[:20], answer.status)
+    for value in HOSTILE[:-1]:
+        for query in ("status", "platform", "account", "batch", "since", "until", "before", "tz"):
+            answer = page.request.get("/tasks", params={query: value})
+            assert answer.status < 500, (query, value[:20], answer.status)
+        answer = page.request.get("/articles", params={"q": value, "page": value})
+        assert answer.status < 500, ("articles", value[:20])
+    for path in (
+        "/tasks/%00",
+        "/tasks/" + "x" * 300,
+        "/articles/99999999999",
+        "/articles/-1",
+        "/articles/abc",
+        f"/tasks/{task_id}/nope",
+        "/accounts/0/check",
+        "/lang/xx?next=//evil",
+    ):
+        answer = page.request.get(path, max_redirects=0)
+        assert answer.status < 500, (path, answer.status)
+    answer = page.request.get("/lang/en?next=//evil.example/", max_redirects=0)
+    assert answer.headers["location"] == "/tasks"  # never an open redirect
