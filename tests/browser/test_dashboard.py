@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from harness import wait_until
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from contenthub import storage
 from contenthub.clock import utcnow
@@ -128,7 +128,7 @@ def task_ids(stack: Stack, account: dict[str, Any]) -> list[str]:
     return [r["public_id"] for r in rows]
 
 
-def row(page: Page, task_id: str):  # noqa: ANN201 - a Playwright locator
+def row(page: Page, task_id: str) -> Locator:
     return page.locator(f"#task-{task_id}")
 
 
