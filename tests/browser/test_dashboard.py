@@ -152,6 +152,15 @@ def test_publish_to_two_accounts_and_watch_both_live(stack: Stack, alice: dict[s
     page.goto(f"/articles/{article_id}")
     page.locator("#open-publish").click()
     stack.shoot(page, "publish-dialog")
+    dialog = page.get_by_role("dialog")
+    dialog.locator("#publish-submit").click()  # no account chosen: said beside the field
+    expect(dialog.get_by_role("alert")).to_contain_text("name at least one account")
+    dialog.get_by_label("At a set time").check()
+    dialog.get_by_label(devto["name"]).check()
+    dialog.locator("#publish-submit").click()
+    expect(dialog.locator("#err-at")).to_be_visible()
+    stack.shoot(page, "publish-dialog-errors")
+    assert task_ids(stack, devto) == []
     page.keyboard.press("Escape")  # the dialog closes from the keyboard
     expect(page.get_by_role("dialog")).to_be_hidden()
     publish(page, article_id, [devto, zhihu])
@@ -271,6 +280,17 @@ def test_articles_list_searches_and_pages(stack: Stack, alice: dict[str, Any]) -
     stack.shoot(page, "articles")
 
 
+def test_statistics_chart_what_ended(stack: Stack, alice: dict[str, Any]) -> None:
+    page: Page = alice["page"]
+    page.goto("/stats")
+    expect(page.locator("#chart-days svg")).to_be_visible()
+    expect(page.locator("#chart-platforms svg")).to_be_visible()
+    # The failed task was retried and published: every ended task but the cancelled succeeded.
+    expect(page.locator(".kpis")).to_contain_text("100.0%")
+    expect(page.locator("table.stack")).to_contain_text("zhihu")
+    stack.shoot(page, "stats")
+
+
 def test_a_second_user_sees_none_of_the_first_users_data(stack: Stack, alice: dict) -> None:
     bob = stack.user()
     page = stack.page()
@@ -286,7 +306,7 @@ def test_a_second_user_sees_none_of_the_first_users_data(stack: Stack, alice: di
     ):
         assert page.goto(path).status == 404, path  # type: ignore[union-attr]
     stack.shoot(page, "not-found")
-    for path in ("/articles", "/accounts", "/tasks", f"/tasks?account={devto['id']}"):
+    for path in ("/articles", "/accounts", "/tasks", "/stats", f"/tasks?account={devto['id']}"):
         page.goto(path)
         body = page.locator("main").inner_text()
         assert "Live 直播 article" not in body and devto["name"] not in body, path
