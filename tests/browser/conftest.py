@@ -30,6 +30,9 @@ from tests.factories import T0
 PASSWORD = "correct horse battery"
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
+UNLABELLED = """[...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
+    .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label'))
+    .map(el => el.id || el.name)"""
 
 
 @dataclass
@@ -66,7 +69,10 @@ class Stack:
         page.wait_for_url("**/tasks*")
 
     def shoot(self, page: Page, name: str) -> None:
-        """The page at desktop and at phone width, kept as test artifacts."""
+        """The page at desktop and at phone width, kept as test artifacts; on the way, every
+        field it shows must have a label (accessibility's first rule)."""
+        unlabelled = page.evaluate(UNLABELLED)
+        assert not unlabelled, f"{name}: fields without a label: {unlabelled}"
         for label, size in (("desktop", DESKTOP), ("phone", PHONE)):
             page.set_viewport_size(size)
             page.screenshot(path=str(self.shots / f"{name}-{label}.png"), full_page=True)

@@ -172,10 +172,12 @@ def article_publish(article_id: ResourceId, web: Page) -> Response:
     if not MIN_PRIORITY <= priority <= MAX_PRIORITY or not priority_text.lstrip("-").isdigit():
         errors["priority"] = f"a whole number from {MIN_PRIORITY} to {MAX_PRIORITY}"
     scheduled_at = None
-    if web.value("when") == "at":
+    if web.value("when") == "at" and not web.value("at").strip():
+        errors["at"] = "choose the time to publish at"
+    elif web.value("when") == "at":
         try:
             zone = publishing.zone_named(web.value("tz")[:64] or None)
-            scheduled_at = publishing.parse_time(web.value("at")[:40] or "-", zone=zone)
+            scheduled_at = publishing.parse_time(web.value("at")[:40], zone=zone)
         except InputError as error:
             errors["at"] = error.message
     if not errors:
