@@ -292,6 +292,30 @@ def test_statistics_chart_what_ended(stack: Stack, alice: dict[str, Any]) -> Non
     stack.shoot(page, "stats")
 
 
+def test_scheduled_jobs_preview_run_now_and_history(stack: Stack, alice: dict[str, Any]) -> None:
+    page: Page = alice["page"]
+    page.goto("/jobs")
+    page.get_by_label("Name", exact=True).fill("morning check")
+    page.get_by_label("Job type").select_option("account_check")
+    page.get_by_role("radio", name="cron").check()
+    cron = page.get_by_label("Cron expression (min hour day month weekday)")
+    cron.fill("61 * * * *")
+    expect(page.locator("#job-preview [role=alert]")).to_contain_text("not a five-field cron")
+    cron.fill("0 9 * * 1-5")
+    expect(page.locator("#job-preview li")).to_have_count(5)
+    stack.shoot(page, "jobs-new")
+    page.locator("#job-submit").click()
+    job = page.locator("table.jobs tr", has_text="morning check")
+    expect(job).to_contain_text("0 9 * * 1-5")
+    job.get_by_role("button", name="Run now: morning check").click()
+    expect(page.locator("tr.run")).to_have_count(1)
+    expect(page.locator("tr.run")).to_contain_text("succeeded")
+    stack.shoot(page, "job-history")
+    page.goto("/jobs")
+    job.get_by_role("button", name="Disable: morning check").click()
+    expect(job).to_contain_text("disabled")
+
+
 def test_a_second_user_sees_none_of_the_first_users_data(stack: Stack, alice: dict) -> None:
     bob = stack.user()
     page = stack.page()
@@ -307,12 +331,17 @@ def test_a_second_user_sees_none_of_the_first_users_data(stack: Stack, alice: di
     ):
         assert page.goto(path).status == 404, path  # type: ignore[union-attr]
     stack.shoot(page, "not-found")
-    for path in ("/articles", "/accounts", "/tasks", "/stats", f"/tasks?account={devto['id']}"):
+    paths = ("/articles", "/accounts", "/tasks", "/stats", "/jobs", f"/tasks?account={devto['id']}")
+    for path in paths:
         page.goto(path)
         body = page.locator("main").inner_text()
         assert "Live 直播 article" not in body and devto["name"] not in body, path
+    (job,) = stack.db.read(lambda s: storage.job_list(s, scope=None))
+    assert page.goto(f"/jobs/{job['id']}").status == 404  # type: ignore[union-attr]
     headers = {"X-CSRF-Token": token}
     for path in (
+        f"/jobs/{job['id']}/run",
+        f"/jobs/{job['id']}/enabled",
         f"/tasks/{alice_task}/cancel",
         f"/tasks/{alice_task}/retry",
         f"/articles/{alice['article']}",

@@ -7,7 +7,14 @@ from fastapi import FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import Response
 
-from contenthub.web import account_pages, article_pages, auth_pages, stats_pages, task_pages
+from contenthub.web import (
+    account_pages,
+    article_pages,
+    auth_pages,
+    job_pages,
+    stats_pages,
+    task_pages,
+)
 from contenthub.web.core import (
     HERE,
     CsrfRefused,
@@ -21,7 +28,7 @@ __all__ = ["error_page", "install", "wants_html"]
 
 
 def install(app: FastAPI) -> None:
-    for module in (auth_pages, task_pages, article_pages, account_pages, stats_pages):
+    for module in (auth_pages, task_pages, article_pages, account_pages, job_pages, stats_pages):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
