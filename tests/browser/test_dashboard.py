@@ -361,6 +361,38 @@ def test_a_second_user_sees_none_of_the_first_users_data(stack: Stack, alice: di
     expect(page.locator("#task-rows tr")).to_have_count(0)
 
 
+def test_admin_sees_every_task_makes_users_and_sets_platform_limits(
+    stack: Stack, alice: dict[str, Any]
+) -> None:
+    alice_page: Page = alice["page"]
+    alice_page.goto("/tasks")
+    token = csrf_of(alice_page)
+    assert alice_page.goto("/admin").status == 404  # type: ignore[union-attr]
+    forged = alice_page.request.post(
+        "/admin/users", form={"name": "mallory", "password": PASSWORD, "admin": "on", "csrf": token}
+    )
+    assert forged.status == 404
+    admin = stack.user(admin=True)
+    page = stack.page()
+    stack.sign_in(page, admin)
+    alice_task = task_ids(stack, alice["accounts"]["devto"])[0]
+    expect(row(page, alice_task)).to_be_visible()  # an administrator's monitor has everyone's
+    page.get_by_role("link", name="Admin").click()
+    page.get_by_label("User name").fill("carol")
+    page.get_by_label("Password").fill("short")
+    page.locator("#create-user").click()
+    expect(page.locator("#err-password")).to_contain_text("at least 8")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.locator("#create-user").click()
+    expect(page.locator("table.users")).to_contain_text("carol")
+    page.get_by_label("zhihu").fill("2")
+    page.locator("#save-limits").click()
+    expect(page.get_by_role("status")).to_contain_text("Saved")
+    expect(page.get_by_label("zhihu")).to_have_value("2")
+    stack.shoot(page, "admin")
+    assert stack.db.read(storage.platform_limits)["zhihu"] == 2
+
+
 def test_csrf_is_refused_without_the_token(stack: Stack, alice: dict[str, Any]) -> None:
     page: Page = alice["page"]
     count = len(

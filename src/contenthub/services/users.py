@@ -77,6 +77,13 @@ def user_check_password(session: Session, name: str, password: str) -> Principal
     return Principal.of(user)
 
 
+def user_list(session: Session, me: Principal) -> list[UserRow]:
+    """Every user: for administrators only."""
+    if not me.is_admin:
+        raise NotFound("page", "users")
+    return storage.user_list(session)
+
+
 def principal_of(session: Session, name: str) -> Principal:
     """The user called ``name``, as the principal commands act as."""
     return Principal.of(storage.user_by_name(session, name))

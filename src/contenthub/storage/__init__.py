@@ -85,7 +85,7 @@ from contenthub.storage.maintenance import (
     task_rescue_expired,
     task_stage_due,
 )
-from contenthub.storage.platforms import platform_set_limit
+from contenthub.storage.platforms import platform_limits, platform_set_limit
 from contenthub.storage.pool import (
     PoolStatus,
     pool_entry_cancel,
@@ -133,6 +133,7 @@ from contenthub.storage.users import (
     user_by_name,
     user_ensure,
     user_insert,
+    user_list,
     user_password_hash,
     user_set_password_hash,
 )
@@ -204,6 +205,7 @@ __all__ = [
     "job_run_start_manual",
     "job_update",
     "owned",
+    "platform_limits",
     "platform_set_limit",
     "pool_entry_cancel",
     "pool_entry_counts",
@@ -258,6 +260,7 @@ __all__ = [
     "user_by_name",
     "user_ensure",
     "user_insert",
+    "user_list",
     "user_password_hash",
     "user_set_password_hash",
     "web_session_expire",

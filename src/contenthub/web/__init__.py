@@ -9,6 +9,7 @@ from starlette.responses import Response
 
 from contenthub.web import (
     account_pages,
+    admin_pages,
     article_pages,
     auth_pages,
     job_pages,
@@ -28,7 +29,15 @@ __all__ = ["error_page", "install", "wants_html"]
 
 
 def install(app: FastAPI) -> None:
-    for module in (auth_pages, task_pages, article_pages, account_pages, job_pages, stats_pages):
+    for module in (
+        auth_pages,
+        task_pages,
+        article_pages,
+        account_pages,
+        job_pages,
+        stats_pages,
+        admin_pages,
+    ):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 

@@ -186,6 +186,20 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "jobs.started": ("Started", "开始于"),
     "jobs.trigger": ("Triggered by", "触发方式"),
     "jobs.result": ("Result", "结果"),
+    # administration
+    "nav.admin": ("Admin", "管理"),
+    "admin.title": ("Administration", "管理"),
+    "admin.all_tasks": ("Every user's tasks", "所有用户的任务"),
+    "admin.users": ("Users", "用户"),
+    "admin.role": ("Role", "角色"),
+    "admin.new_user": ("New user", "新建用户"),
+    "admin.make_admin": ("Administrator", "管理员"),
+    "admin.create_user": ("Create the user", "创建用户"),
+    "admin.limits": ("Platform limits", "平台并发上限"),
+    "admin.limits_help": (
+        "At most this many publishes at once per platform, across every worker (empty: none).",
+        "每个平台同时运行的发布数上限，跨所有 worker（留空为不限）。",
+    ),
     # settings
     "settings.title": ("Settings", "设置"),
     "tokens.title": ("API tokens", "API 令牌"),
