@@ -233,7 +233,7 @@ def test_a_held_account_resumes_after_logging_in_again(stack: Stack, alice: dict
         return "needs-login" in (card.get_attribute("class") or "")
 
     wait_until(held, timeout=30, what="the account to need a login", every=0.5)
-    expect(card).to_contain_text("1 publishes waiting")
+    expect(card).to_contain_text("1 waiting to publish")
     stack.shoot(page, "accounts-needs-login")
     stack.sandbox.client.clear_faults()
     card.locator("textarea[name=cookies]").fill(

@@ -23,10 +23,10 @@ def test_the_password_is_checked_and_a_user_without_one_cannot_sign_in(db: Datab
     ann = make(db, "ann")
     db.write(lambda s: storage.user_ensure(s, "nopass", now=T0))
     check = users.user_check_password
-    assert db.write(lambda s: check(s, "ann", PASSWORD)) == ann
-    assert db.write(lambda s: check(s, "ann", "wrong password")) is None
-    assert db.write(lambda s: check(s, "nobody", PASSWORD)) is None
-    assert db.write(lambda s: check(s, "nopass", "")) is None
+    assert db.read(lambda s: check(s, "ann", PASSWORD)) == ann
+    assert db.read(lambda s: check(s, "ann", "wrong password")) is None
+    assert db.read(lambda s: check(s, "nobody", PASSWORD)) is None
+    assert db.read(lambda s: check(s, "nopass", "")) is None
 
 
 def test_a_session_lives_until_it_is_revoked_or_expires(db: Database) -> None:

@@ -81,15 +81,15 @@ class AttemptLimiter:
 def sign_in(
     db: Database, name: str, password: str, *, address: str | None, now: datetime
 ) -> tuple[SignedIn, str] | None:
-    """A new session for the user if the password is right, and the cookie's token."""
-
-    def work(s: storage.Session) -> tuple[SignedIn, str] | None:
-        principal = user_check_password(s, name, password)
-        if principal is None:
-            return None
-        token = secrets.token_urlsafe(32)
-        csrf = secrets.token_urlsafe(32)
-        session_id = storage.web_session_insert(
+    """A new session for the user if the password is right, and the cookie's token. The
+    password is checked in a read unit (argon2 takes a while), the session written after."""
+    principal = db.read(lambda s: user_check_password(s, name, password))
+    if principal is None:
+        return None
+    token = secrets.token_urlsafe(32)
+    csrf = secrets.token_urlsafe(32)
+    session_id = db.write(
+        lambda s: storage.web_session_insert(
             s,
             user_id=principal.user_id,
             digest=_digest(token),
@@ -98,9 +98,8 @@ def sign_in(
             now=now,
             expires_at=now + SESSION_LIFETIME,
         )
-        return SignedIn(principal, session_id, csrf), token
-
-    return db.write(work)
+    )
+    return SignedIn(principal, session_id, csrf), token
 
 
 def session_of(db: Database, token: str, *, now: datetime) -> SignedIn | None:

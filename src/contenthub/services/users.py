@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -56,24 +57,25 @@ def user_create(session: Session, name: str, password: str, *, admin: bool, now:
     )
 
 
-# Checked against when the name is unknown, so an unknown name costs as much as a known one.
-_DUMMY_HASH = _hasher.hash("not anyone's password")
+@functools.cache
+def _dummy_hash() -> str:
+    """Checked against when the name is unknown, so an unknown name costs as much as a known
+    one (made on first use: hashing costs time every command would pay at import)."""
+    return _hasher.hash("not anyone's password")
 
 
 def user_check_password(session: Session, name: str, password: str) -> Principal | None:
     """The user if ``password`` is theirs; None for a wrong password, an unknown name or a
     user without a password (each takes one argon2 verification, so timing tells nothing).
-    A hash made with older parameters is upgraded in place."""
+    Only reads: call it in a read unit, so no write lock is held while argon2 works."""
     found = storage.user_password_hash(session, name.strip())
     user, stored = found if found else (None, None)
     try:
-        _hasher.verify(stored or _DUMMY_HASH, password)
+        _hasher.verify(stored or _dummy_hash(), password)
     except (VerificationError, InvalidHashError):
         return None
     if user is None or stored is None:
         return None
-    if _hasher.check_needs_rehash(stored):
-        storage.user_set_password_hash(session, user.id, _hasher.hash(password))
     return Principal.of(user)
 
 

@@ -135,7 +135,6 @@ from contenthub.storage.users import (
     user_insert,
     user_list,
     user_password_hash,
-    user_set_password_hash,
 )
 from contenthub.storage.web_sessions import (
     LiveSession,
@@ -262,7 +261,6 @@ __all__ = [
     "user_insert",
     "user_list",
     "user_password_hash",
-    "user_set_password_hash",
     "web_session_expire",
     "web_session_insert",
     "web_session_list",

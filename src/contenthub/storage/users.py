@@ -86,9 +86,5 @@ def user_password_hash(session: Session, name: str) -> tuple[UserRow, str | None
     return _row(user), user.password_hash
 
 
-def user_set_password_hash(session: Session, user_id: int, password_hash: str) -> None:
-    session.execute(sa.update(User).where(User.id == user_id).values(password_hash=password_hash))
-
-
 def user_list(session: Session) -> list[UserRow]:
     return [_row(u) for u in session.scalars(sa.select(User).order_by(User.id))]

@@ -123,7 +123,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "accounts.bind": ("Bind an account", "绑定账号"),
     "accounts.empty": ("No accounts yet.", "还没有账号。"),
     "accounts.name": ("Account name", "账号名称"),
-    "accounts.waiting": ("{n} publishes waiting", "{n} 个发布在等待"),
+    "accounts.waiting": ("{n} waiting to publish", "{n} 个发布在等待"),
     "accounts.check": ("Check login now", "立即检查登录"),
     "accounts.checked": ("Login check: {status}", "登录检查：{status}"),
     "accounts.relogin": ("Log in again", "重新登录"),
