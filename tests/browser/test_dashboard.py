@@ -292,6 +292,28 @@ def test_statistics_chart_what_ended(stack: Stack, alice: dict[str, Any]) -> Non
     stack.shoot(page, "stats")
 
 
+def test_publish_pool_add_reschedule_cancel(stack: Stack, alice: dict[str, Any]) -> None:
+    page: Page = alice["page"]
+    page.goto("/pool")
+    page.get_by_label("Articles").select_option(str(alice["article"]))
+    page.get_by_label("Priority").last.fill("3")
+    page.get_by_label("Time in your time zone").last.fill("2099-01-02T09:30")
+    page.locator("#pool-add").click()
+    entry = page.locator("table.pool tbody tr").first
+    expect(entry).to_have_attribute("data-status", "pending")
+    expect(page.locator("#count-pending")).to_have_text("1")
+    entry.get_by_text("Change").click()
+    entry.get_by_label("Priority").fill("9")
+    entry.get_by_role("button", name="Save").click()
+    expect(page.locator("table.pool tbody tr").first.locator("td").nth(2)).to_have_text("9")
+    stack.shoot(page, "pool")
+    page.locator("table.pool tbody tr").first.get_by_role(
+        "button", name=re.compile("^Cancel")
+    ).click()
+    expect(page.locator("table.pool tbody tr").first).to_have_attribute("data-status", "cancelled")
+    expect(page.locator("#count-cancelled")).to_have_text("1")
+
+
 def test_scheduled_jobs_preview_run_now_and_history(stack: Stack, alice: dict[str, Any]) -> None:
     page: Page = alice["page"]
     page.goto("/jobs")
@@ -331,15 +353,30 @@ def test_a_second_user_sees_none_of_the_first_users_data(stack: Stack, alice: di
     ):
         assert page.goto(path).status == 404, path  # type: ignore[union-attr]
     stack.shoot(page, "not-found")
-    paths = ("/articles", "/accounts", "/tasks", "/stats", "/jobs", f"/tasks?account={devto['id']}")
+    paths = (
+        "/articles",
+        "/accounts",
+        "/tasks",
+        "/stats",
+        "/jobs",
+        "/pool",
+        f"/tasks?account={devto['id']}",
+    )
     for path in paths:
         page.goto(path)
         body = page.locator("main").inner_text()
         assert "Live 直播 article" not in body and devto["name"] not in body, path
     (job,) = stack.db.read(lambda s: storage.job_list(s, scope=None))
+    (entry,), _ = stack.db.read(
+        lambda s: storage.pool_entry_list(
+            s, scope=None, statuses=[], article_id=None, limit=5, offset=0
+        )
+    )
     assert page.goto(f"/jobs/{job['id']}").status == 404  # type: ignore[union-attr]
     headers = {"X-CSRF-Token": token}
     for path in (
+        f"/pool/{entry['id']}/cancel",
+        f"/pool/{entry['id']}/reschedule",
         f"/jobs/{job['id']}/run",
         f"/jobs/{job['id']}/enabled",
         f"/tasks/{alice_task}/cancel",
@@ -349,7 +386,9 @@ def test_a_second_user_sees_none_of_the_first_users_data(stack: Stack, alice: di
         f"/accounts/{devto['id']}/check",
         f"/accounts/{devto['id']}/pacing",
     ):
-        answer = page.request.post(path, headers=headers, form={"title": "mine now", "body": "x"})
+        answer = page.request.post(
+            path, headers=headers, form={"title": "mine now", "body": "x", "priority": "5"}
+        )
         assert answer.status == 404, (path, answer.status)
     assert page.request.get(f"/api/v1/tasks/{alice_task}").status == 404
     # Bob's monitor stays empty while Alice publishes: the stream carries only his own tasks.

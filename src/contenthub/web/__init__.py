@@ -13,6 +13,7 @@ from contenthub.web import (
     article_pages,
     auth_pages,
     job_pages,
+    pool_pages,
     stats_pages,
     task_pages,
 )
@@ -35,6 +36,7 @@ def install(app: FastAPI) -> None:
         article_pages,
         account_pages,
         job_pages,
+        pool_pages,
         stats_pages,
         admin_pages,
     ):

@@ -186,6 +186,23 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "jobs.started": ("Started", "开始于"),
     "jobs.trigger": ("Triggered by", "触发方式"),
     "jobs.result": ("Result", "结果"),
+    # publish pool
+    "nav.pool": ("Pool", "发布池"),
+    "pool.title": ("Publish pool", "发布池"),
+    "pool.empty": ("The pool is empty.", "发布池是空的。"),
+    "pool.add": ("Add to the pool", "加入发布池"),
+    "pool.help": (
+        "The publishing job releases due entries to every active account, most urgent first.",
+        "定时发布任务会把到期的条目发布到所有正常账号，优先级高的先发。",
+    ),
+    "pool.priority": ("Priority", "优先级"),
+    "pool.retries": ("Retries", "重试"),
+    "pool.change": ("Change", "修改"),
+    "pool.pending": ("pending", "待发布"),
+    "pool.publishing": ("publishing", "发布中"),
+    "pool.published": ("published", "已发布"),
+    "pool.failed": ("failed", "失败"),
+    "pool.cancelled": ("cancelled", "已取消"),
     # administration
     "nav.admin": ("Admin", "管理"),
     "admin.title": ("Administration", "管理"),
