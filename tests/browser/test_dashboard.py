@@ -63,6 +63,9 @@ def test_language_follows_the_browser_and_the_switch_is_remembered(stack: Stack)
     page.locator("#lang-switch").click()
     expect(page.get_by_role("heading", name="任务监控")).to_be_visible()
     stack.shoot(page, "tasks-empty-zh")
+    page.get_by_role("link", name="账号").click()
+    expect(page.get_by_role("heading", name="绑定账号")).to_be_visible()
+    stack.shoot(page, "accounts-zh")
 
 
 # -- helpers ------------------------------------------------------------------------------
@@ -295,7 +298,7 @@ def test_statistics_chart_what_ended(stack: Stack, alice: dict[str, Any]) -> Non
 def test_publish_pool_add_reschedule_cancel(stack: Stack, alice: dict[str, Any]) -> None:
     page: Page = alice["page"]
     page.goto("/pool")
-    page.get_by_label("Articles").select_option(str(alice["article"]))
+    page.get_by_label("Article", exact=True).select_option(str(alice["article"]))
     page.get_by_label("Priority").last.fill("3")
     page.get_by_label("Time in your time zone").last.fill("2099-01-02T09:30")
     page.locator("#pool-add").click()

@@ -196,6 +196,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "定时发布任务会把到期的条目发布到所有正常账号，优先级高的先发。",
     ),
     "pool.priority": ("Priority", "优先级"),
+    "pool.article": ("Article", "文章"),
     "pool.retries": ("Retries", "重试"),
     "pool.change": ("Change", "修改"),
     "pool.pending": ("pending", "待发布"),
