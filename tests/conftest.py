@@ -40,6 +40,7 @@ TABLES = [
     "platforms",
     "api_tokens",
     "idempotent_requests",
+    "web_sessions",
     "users",
 ]
 RUN = uuid.uuid4().hex[:8]

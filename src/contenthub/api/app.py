@@ -11,10 +11,11 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from prometheus_client import CollectorRegistry, Histogram
 from starlette.exceptions import HTTPException
 
+from contenthub import web
 from contenthub.api.deps import TokenCache, Unauthenticated
 from contenthub.api.routers import (
     accounts,
@@ -70,16 +71,22 @@ def install_error_handlers(app: FastAPI) -> None:
     """One error shape for everything: {"error": {"code", "message", "field"}}."""
 
     @app.exception_handler(RequestValidationError)
-    async def invalid(_: Request, error: RequestValidationError) -> JSONResponse:
+    async def invalid(request: Request, error: RequestValidationError) -> Response:
+        if web.wants_html(request):  # a dashboard URL with a malformed id: no such page
+            return web.error_page(request, 404)
         first = error.errors()[0]
         return _error(422, "invalid", first["msg"], _field_of(tuple(first["loc"])))
 
     @app.exception_handler(InputError)
-    async def bad_input(_: Request, error: InputError) -> JSONResponse:
+    async def bad_input(request: Request, error: InputError) -> Response:
+        if web.wants_html(request):
+            return web.error_page(request, 422, f"{error.field}: {error.message}")
         return _error(422, "invalid", error.message, error.field)
 
     @app.exception_handler(NotFound)
-    async def not_found(_: Request, error: NotFound) -> JSONResponse:
+    async def not_found(request: Request, error: NotFound) -> Response:
+        if web.wants_html(request):
+            return web.error_page(request, 404)
         return _error(404, "not_found", str(error))
 
     @app.exception_handler(Unauthenticated)
@@ -92,7 +99,9 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(Forbidden)
-    async def forbidden(_: Request, error: Forbidden) -> JSONResponse:
+    async def forbidden(request: Request, error: Forbidden) -> Response:
+        if web.wants_html(request):
+            return web.error_page(request, 404)
         return _error(403, "forbidden", str(error))
 
     @app.exception_handler(SubmissionLimit)
@@ -102,7 +111,9 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(HTTPException)
-    async def http_error(_: Request, error: HTTPException) -> JSONResponse:
+    async def http_error(request: Request, error: HTTPException) -> Response:
+        if web.wants_html(request) and error.status_code in (404, 405):
+            return web.error_page(request, 404)
         code = {
             400: "unreadable",
             404: "not_found",
@@ -112,9 +123,11 @@ def install_error_handlers(app: FastAPI) -> None:
         return _error(error.status_code, code, str(error.detail), headers=error.headers)
 
     @app.exception_handler(Exception)
-    async def crashed(request: Request, error: Exception) -> JSONResponse:
+    async def crashed(request: Request, error: Exception) -> Response:
         error_id = uuid.uuid4().hex[:12]
         log.exception("request failed", extra={"error_id": error_id, "path": request.url.path})
+        if web.wants_html(request):
+            return web.error_page(request, 500, f"internal error {error_id}")
         return _error(500, "internal", f"internal error {error_id}")
 
 
@@ -159,6 +172,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     ):
         app.include_router(router, prefix=PREFIX, responses=COMMON_ERRORS)
     app.include_router(ops.router)
+    web.install(app)
     _install_latency_metric(app)
     # Added last, so it is the outermost of ours: an oversized request is refused before any
     # other middleware, the router or a handler sees it.

@@ -11,6 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from contenthub.clock import utcnow
 from contenthub.config import Settings
 from contenthub.secrets_box import SecretBox
+from contenthub.services.sessions import COOKIE_NAME, session_of
 from contenthub.services.users import Principal, token_authenticate
 from contenthub.storage.db import Database
 
@@ -59,12 +60,29 @@ class TokenCache:
             del self._seen[token]
 
 
+def _signed_in_browser(request: Request) -> Principal | None:
+    """The dashboard's session, for reading only: a signed-in page's EventSource cannot send
+    a bearer token. Changes through the API always need one, so a cookie (sent by the
+    browser on its own) can never be made to change anything (no CSRF through the API)."""
+    if request.method != "GET":
+        return None
+    token = request.cookies.get(COOKIE_NAME)
+    if not token or len(token) > 100:
+        return None
+    signed = session_of(request.app.state.db, token, now=utcnow())
+    return signed.principal if signed else None
+
+
 def get_principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
-        raise Unauthenticated()
+        browser = _signed_in_browser(request)
+        if browser is None:
+            raise Unauthenticated()
+        request.state.principal = browser
+        return browser
     cache: TokenCache = request.app.state.tokens
     principal = cache.get(credentials.credentials)
     if principal is None:

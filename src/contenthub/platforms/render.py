@@ -307,3 +307,16 @@ def normalize_tags(
         if len(result) == limit:
             break
     return result
+
+
+def preview_html(markdown: str, platform: str | None = None) -> str:
+    """The article's body as ``platform``'s adapter renders it (the dashboard's preview);
+    platforms that take Markdown, and any other, show the generic rendering of what they send."""
+    renderers: dict[str, Callable[[str], str]] = {
+        "zhihu": markdown_to_zhihu_html,
+        "wechat": markdown_to_wechat_html,
+        "wordpress": markdown_to_wordpress_html,
+        "devto": lambda text: markdown_to_html(sanitize_markdown(text)),
+        "juejin": lambda text: markdown_to_html(sanitize_markdown(text)),
+    }
+    return renderers.get(platform or "", markdown_to_html)(markdown)

@@ -63,6 +63,14 @@ class Schedule:
             raise InputError("cron", str(error)) from None
         return following.astimezone(UTC)
 
+    def upcoming(self, now: datetime, count: int = 5) -> list[datetime]:
+        """The next ``count`` ticks after ``now`` (a schedule's preview); validated first."""
+        self.validate()
+        ticks: list[datetime] = []
+        for _ in range(count):
+            ticks.append(self.next_after(ticks[-1] if ticks else now))
+        return ticks
+
 
 def zone_of(name: str) -> ZoneInfo:
     try:

@@ -86,9 +86,11 @@ def article_get(session: Session, article_id: int, *, scope: int | None) -> Arti
 
 
 def article_list(
-    session: Session, *, scope: int | None, limit: int, offset: int
+    session: Session, *, scope: int | None, limit: int, offset: int, search: str | None = None
 ) -> tuple[list[ArticleRow], int]:
-    return storage.article_list(session, user_id=scope, limit=limit, offset=offset)
+    return storage.article_list(
+        session, user_id=scope, limit=limit, offset=offset, title_contains=search or None
+    )
 
 
 def article_update(

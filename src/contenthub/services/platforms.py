@@ -20,3 +20,9 @@ def platform_limit_set(session: Session, name: str, max_running: int | None) -> 
     if max_running is not None and max_running < 1:
         raise InputError("max_running", "must be at least 1")
     storage.platform_set_limit(session, name, max_running)
+
+
+def platform_limits(session: Session) -> dict[str, int | None]:
+    """Every known platform and its limit (None: none)."""
+    stored = storage.platform_limits(session)
+    return {name: stored.get(name) for name in known_platforms()}

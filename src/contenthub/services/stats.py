@@ -52,6 +52,18 @@ def _summary(rows: list[TaskOutcome]) -> dict[str, Any]:
     }
 
 
+def _by_day(rows: list[TaskOutcome]) -> list[dict[str, Any]]:
+    """Outcomes per UTC day the tasks ended on, oldest day first (the chart over time)."""
+    days: dict[str, Counter[str]] = defaultdict(Counter)
+    for row in rows:
+        if row.finished_at is not None:
+            days[row.finished_at.date().isoformat()][row.status] += 1
+    return [
+        {"day": day, **{status.value: counts[status] for status in ENDED}}
+        for day, counts in sorted(days.items())
+    ]
+
+
 def _queue(session: Session, scope: int | None, now: datetime) -> dict[str, Any]:
     depth, oldest = storage.task_queue_depth(session, user_id=scope, now=now)
     return {
@@ -102,6 +114,7 @@ def stats_report(
         "since": since,
         "until": until,
         "overall": {"tasks": len(rows), **_summary(rows)},
+        "days": _by_day(rows),
         "platforms": [
             {"platform": name, "tasks": len(group), **_summary(group)}
             for name, group in sorted(platforms.items())

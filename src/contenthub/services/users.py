@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -9,6 +10,7 @@ from datetime import datetime
 from pathlib import Path
 
 from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
 
 from contenthub import storage
 from contenthub.errors import InputError, NotFound
@@ -53,6 +55,35 @@ def user_create(session: Session, name: str, password: str, *, admin: bool, now:
         role="admin" if admin else "user",
         password_hash=_hasher.hash(password),
     )
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Checked against when the name is unknown, so an unknown name costs as much as a known
+    one (made on first use: hashing costs time every command would pay at import)."""
+    return _hasher.hash("not anyone's password")
+
+
+def user_check_password(session: Session, name: str, password: str) -> Principal | None:
+    """The user if ``password`` is theirs; None for a wrong password, an unknown name or a
+    user without a password (each takes one argon2 verification, so timing tells nothing).
+    Only reads: call it in a read unit, so no write lock is held while argon2 works."""
+    found = storage.user_password_hash(session, name.strip())
+    user, stored = found if found else (None, None)
+    try:
+        _hasher.verify(stored or _dummy_hash(), password)
+    except (VerificationError, InvalidHashError):
+        return None
+    if user is None or stored is None:
+        return None
+    return Principal.of(user)
+
+
+def user_list(session: Session, me: Principal) -> list[UserRow]:
+    """Every user: for administrators only."""
+    if not me.is_admin:
+        raise NotFound("page", "users")
+    return storage.user_list(session)
 
 
 def principal_of(session: Session, name: str) -> Principal:

@@ -85,7 +85,7 @@ from contenthub.storage.maintenance import (
     task_rescue_expired,
     task_stage_due,
 )
-from contenthub.storage.platforms import platform_set_limit
+from contenthub.storage.platforms import platform_limits, platform_set_limit
 from contenthub.storage.pool import (
     PoolStatus,
     pool_entry_cancel,
@@ -127,7 +127,24 @@ from contenthub.storage.tokens import (
     token_revoke,
     token_touch,
 )
-from contenthub.storage.users import UserRow, user_by_id, user_by_name, user_ensure, user_insert
+from contenthub.storage.users import (
+    UserRow,
+    user_by_id,
+    user_by_name,
+    user_ensure,
+    user_insert,
+    user_list,
+    user_password_hash,
+)
+from contenthub.storage.web_sessions import (
+    LiveSession,
+    WebSessionRow,
+    web_session_expire,
+    web_session_insert,
+    web_session_list,
+    web_session_live,
+    web_session_revoke,
+)
 
 __all__ = [
     "ACCOUNT_STATUSES",
@@ -140,6 +157,7 @@ __all__ = [
     "HeartbeatResult",
     "IdempotencyKeyTaken",
     "Lease",
+    "LiveSession",
     "NewTask",
     "PoolStatus",
     "Published",
@@ -152,6 +170,7 @@ __all__ = [
     "TokenRow",
     "UnknownAccount",
     "UserRow",
+    "WebSessionRow",
     "account_active_task_count",
     "account_create",
     "account_delete",
@@ -185,6 +204,7 @@ __all__ = [
     "job_run_start_manual",
     "job_update",
     "owned",
+    "platform_limits",
     "platform_set_limit",
     "pool_entry_cancel",
     "pool_entry_counts",
@@ -239,4 +259,11 @@ __all__ = [
     "user_by_name",
     "user_ensure",
     "user_insert",
+    "user_list",
+    "user_password_hash",
+    "web_session_expire",
+    "web_session_insert",
+    "web_session_list",
+    "web_session_live",
+    "web_session_revoke",
 ]

@@ -64,14 +64,22 @@ def article_get(session: Session, article_id: int, *, user_id: int | None) -> Ar
 
 
 def article_list(
-    session: Session, *, user_id: int | None, limit: int, offset: int
+    session: Session,
+    *,
+    user_id: int | None,
+    limit: int,
+    offset: int,
+    title_contains: str | None = None,
 ) -> tuple[list[ArticleRow], int]:
-    """Newest first, and how many there are in all."""
+    """Newest first, and how many there are in all (``title_contains``: case-insensitive)."""
     query = sa.select(Article)
     count = sa.select(sa.func.count()).select_from(Article)
     if user_id is not None:
         query = query.where(Article.user_id == user_id)
         count = count.where(Article.user_id == user_id)
+    if title_contains:
+        match = Article.title.icontains(title_contains, autoescape=True)
+        query, count = query.where(match), count.where(match)
     items = session.scalars(query.order_by(Article.id.desc()).limit(limit).offset(offset))
     return [_row(a) for a in items], session.scalar(count) or 0
 

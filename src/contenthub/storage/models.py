@@ -259,6 +259,24 @@ class ApiToken(Base):
     __table_args__ = (sa.Index(None, "user_id", "id"),)
 
 
+class WebSession(Base):
+    """A dashboard sign-in: the cookie's SHA-256 digest (the cookie is random), its CSRF token,
+    and when it ends. Revoking sets ``revoked_at``; the row stays for the record."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    digest: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    csrf: Mapped[str] = mapped_column(sa.String(64))
+    address: Mapped[str | None] = mapped_column(sa.String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (sa.Index(None, "user_id", "id"),)
+
+
 class IdempotentRequest(Base):
     """The answer given to a request carrying an Idempotency-Key, to give it again."""
 

@@ -76,3 +76,15 @@ def user_by_name(session: Session, name: str) -> UserRow:
     if user is None:
         raise NotFound("user", name)
     return _row(user)
+
+
+def user_password_hash(session: Session, name: str) -> tuple[UserRow, str | None] | None:
+    """The user called ``name`` and their password hash (None: no such user)."""
+    user = session.scalar(sa.select(User).where(User.name == name))
+    if user is None:
+        return None
+    return _row(user), user.password_hash
+
+
+def user_list(session: Session) -> list[UserRow]:
+    return [_row(u) for u in session.scalars(sa.select(User).order_by(User.id))]

@@ -1,0 +1,150 @@
+"""One real stack for the dashboard's browser tests: ``contenthub serve`` (API + worker) on
+SQLite, the platform sandbox on loopback, and headless Debian Chromium driven by Playwright.
+Screenshots of every page go to a directory under pytest's tmp (printed at the end)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from harness import CONTENTHUB, wait_until, worker_env
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+
+from contenthub.platforms import outbound
+from contenthub.sandbox.server import SandboxServer
+from contenthub.services import users
+from contenthub.storage.db import Database
+from tests.acceptance.conftest import free_port
+from tests.conftest import fresh_database_url
+from tests.factories import T0
+
+PASSWORD = "correct horse battery"
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+UNLABELLED = """[...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
+    .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label'))
+    .map(el => el.id || el.name)"""
+
+
+@dataclass
+class Stack:
+    base_url: str
+    db: Database
+    sandbox: SandboxServer
+    browser: Browser
+    shots: Path
+    log: Path
+    contexts: list[BrowserContext] = field(default_factory=list)
+
+    def user(self, *, admin: bool = False) -> str:
+        name = f"u{uuid.uuid4().hex[:8]}"
+        self.db.write(lambda s: users.user_create(s, name, PASSWORD, admin=admin, now=T0))
+        return name
+
+    def page(self, **options: Any) -> Page:
+        context = self.browser.new_context(
+            base_url=self.base_url,
+            viewport=DESKTOP,
+            locale=options.pop("locale", "en-US"),
+            **options,
+        )
+        context.set_default_timeout(15_000)
+        self.contexts.append(context)
+        return context.new_page()
+
+    def sign_in(self, page: Page, name: str, password: str = PASSWORD) -> None:
+        page.goto("/login")
+        page.get_by_label("User name").fill(name)
+        page.get_by_label("Password").fill(password)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url("**/tasks*")
+
+    def shoot(self, page: Page, name: str) -> None:
+        """The page at desktop and at phone width, kept as test artifacts; on the way, every
+        field it shows must have a label (accessibility's first rule)."""
+        unlabelled = page.evaluate(UNLABELLED)
+        assert not unlabelled, f"{name}: fields without a label: {unlabelled}"
+        for label, size in (("desktop", DESKTOP), ("phone", PHONE)):
+            page.set_viewport_size(size)
+            page.screenshot(path=str(self.shots / f"{name}-{label}.png"), full_page=True)
+        page.set_viewport_size(DESKTOP)
+
+
+@contextlib.contextmanager
+def _serve(workdir: Path, sandbox: SandboxServer) -> Iterator[tuple[str, Database, Path]]:
+    url, server = fresh_database_url("sqlite", workdir, "dashboard")
+    port = free_port()
+    log = workdir / "serve.log"
+    env = worker_env(url, workdir, CONTENTHUB_POLL_SECONDS="0.1")
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [CONTENTHUB, "serve", "--port", str(port), "--slots", "4"],
+            env=env,
+            stdout=out,
+            stderr=out,
+            cwd=workdir,
+        )
+    db = Database.connect(url)
+    base = f"http://127.0.0.1:{port}"
+
+    def ready() -> bool:
+        try:
+            return httpx.get(f"{base}/readyz", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            assert proc.poll() is None, log.read_text()
+            return False
+
+    try:
+        wait_until(ready, timeout=60, what="the dashboard's server to be ready")
+        yield base, db, log
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.kill(proc.pid, signal.SIGKILL)
+                proc.wait()
+        db.dispose()
+        if server:
+            server.drop()
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    workdir = tmp_path_factory.mktemp("dashboard")
+    shots = tmp_path_factory.mktemp("artifacts") / "dashboard-screenshots"
+    shots.mkdir()
+    with (
+        SandboxServer() as sandbox,
+        outbound.allowing(sandbox.url.removeprefix("http://")),
+        _serve(workdir, sandbox) as (base, db, log),
+        sync_playwright() as playwright,
+    ):
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        built = Stack(base, db, sandbox, browser, shots, log)
+        try:
+            yield built
+        finally:
+            for context in built.contexts:
+                context.close()
+            browser.close()
+            print(f"\ndashboard screenshots: {shots}")
