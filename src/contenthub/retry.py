@@ -28,6 +28,12 @@ def backoff_seconds(attempt: int, rng: random.Random | None = None) -> float:
     return (rng or random).uniform(ceiling / 2, ceiling)
 
 
+def is_final(error_class: ErrorClass, *, attempt: int, max_attempts: int) -> bool:
+    """Whether a failed attempt ends the task (no retry follows)."""
+    now = datetime.now().astimezone()
+    return not decide(error_class, attempt=attempt, max_attempts=max_attempts, now=now).retry
+
+
 def decide(
     error_class: ErrorClass,
     *,

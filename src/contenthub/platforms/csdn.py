@@ -56,6 +56,19 @@ class CsdnPublisher(base.Publisher):
         async with _Editor(account) as editor:
             return await editor.me()
 
+    async def find_published(
+        self, ctx: base.PublishContext, task: base.TaskContent
+    ) -> base.PublishResult | None:
+        draft_id = ctx.checkpoints.get("draft_id")
+        if not draft_id:
+            return None
+        url = ctx.checkpoints.get("url")
+        if not url:
+            async with _Editor(task.account) as editor:
+                await editor.me()
+                url = await editor.published_url(str(draft_id))
+        return base.PublishResult(url=str(url), post_id=str(draft_id)) if url else None
+
     async def publish(self, ctx: base.PublishContext, task: base.TaskContent) -> base.PublishResult:
         account = task.account
         if not MIN_TITLE <= len(task.title) <= MAX_TITLE:

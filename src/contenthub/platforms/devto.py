@@ -48,6 +48,18 @@ class DevToPublisher(base.Publisher):
             me = await _call(client, account, "GET", "/api/users/me")
         return base.Identity(user_id=str(me["id"]), name=str(me.get("username", "")))
 
+    async def find_published(
+        self, ctx: base.PublishContext, task: base.TaskContent
+    ) -> base.PublishResult | None:
+        article_id = ctx.checkpoints.get("draft_id")
+        if not article_id:
+            return None
+        url = ctx.checkpoints.get("url")
+        if not url:
+            async with _session(task.account) as client:
+                url = await _published_url(client, task.account, str(article_id))
+        return base.PublishResult(url=str(url), post_id=str(article_id)) if url else None
+
     async def publish(self, ctx: base.PublishContext, task: base.TaskContent) -> base.PublishResult:
         account = task.account
         async with _session(account) as client:

@@ -57,6 +57,19 @@ class WordPressPublisher(base.Publisher):
         async with _Site(account) as site:
             return await site.me()
 
+    async def find_published(
+        self, ctx: base.PublishContext, task: base.TaskContent
+    ) -> base.PublishResult | None:
+        post_id = ctx.checkpoints.get("draft_id")
+        if not post_id:
+            return None
+        url = ctx.checkpoints.get("url")
+        if not url:
+            async with _Site(task.account) as site:
+                post = await site.call("GET", f"/posts/{post_id}", params={"context": "edit"})
+            url = post.get("link") if post.get("status") == "publish" else None
+        return base.PublishResult(url=str(url), post_id=str(post_id)) if url else None
+
     async def publish(self, ctx: base.PublishContext, task: base.TaskContent) -> base.PublishResult:
         account = task.account
         async with _Site(account) as site:

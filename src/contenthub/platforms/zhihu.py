@@ -54,6 +54,18 @@ class ZhihuPublisher(base.Publisher):
         async with _session(account) as client:
             return await _me(client, account)
 
+    async def find_published(
+        self, ctx: base.PublishContext, task: base.TaskContent
+    ) -> base.PublishResult | None:
+        if ctx.checkpoints.get("url"):
+            return base.PublishResult(str(ctx.checkpoints["url"]), str(ctx.checkpoints["post_id"]))
+        draft_id = ctx.checkpoints.get("draft_id")
+        if not draft_id:
+            return None
+        async with _session(task.account) as client:
+            url = await _published_article(client, task.account, str(draft_id))
+        return base.PublishResult(url=url, post_id=str(draft_id)) if url else None
+
     async def publish(self, ctx: base.PublishContext, task: base.TaskContent) -> base.PublishResult:
         account = task.account
         async with _session(account) as client:
