@@ -56,7 +56,21 @@ def task(db: Database, public_id: str) -> dict:
     return db.read(lambda s: storage.task_get(s, public_id, user_id=None))
 
 
-def enqueue_one(db: Database, user: int, account: int, *, cover: str | None = None) -> str:
+def bind(db: Database, user: int, described: dict, **options: object) -> int:
+    """The sandbox account as a contenthub account, its credentials sealed as in production."""
+    return make_account(
+        db,
+        user,
+        described["name"],
+        platform=described["platform"],
+        options={**described["options"], **options},
+        credentials=SecretBox(SECRET_KEY).seal(described["credentials"]),
+    )
+
+
+def enqueue_one(
+    db: Database, user: int, account: int, *, cover: str | None = None, max_attempts: int = 1
+) -> str:
     new = storage.NewTask(
         user_id=user,
         account_id=account,
@@ -64,7 +78,7 @@ def enqueue_one(db: Database, user: int, account: int, *, cover: str | None = No
         body=BODY,
         tags=["Python"],
         cover=cover,
-        max_attempts=1,  # the first attempt is the last: nothing may fall back on a retry
+        max_attempts=max_attempts,  # by default the first attempt is the last
     )
     [public_id] = db.write(lambda s: storage.task_enqueue(s, [new], now=utcnow()))
     return public_id
@@ -81,14 +95,7 @@ def targets(db: Database, sandbox: SandboxServer, site: Path, **options: object)
         sandbox.client.add_fault(
             platform, "crash_after_commit", account=described["name"], on="publish", times=1
         )
-        account = make_account(
-            db,
-            user,
-            described["name"],
-            platform=platform,
-            options={**described["options"], **options},
-            credentials=SecretBox(SECRET_KEY).seal(described["credentials"]),
-        )
+        account = bind(db, user, described, **options)
         public_id = enqueue_one(db, user, account, cover=cover if platform == "wechat" else None)
         made.append(Target(platform, public_id, sandbox_account=described))
     local = make_account(db, user, "site", platform="local", options={"root": str(site)})

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,7 +13,7 @@ from typing import Annotated, Any, ClassVar, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from contenthub.errors import Transient
+from contenthub.errors import PublishError, Rejected, Transient
 
 # -- what each platform declares: its options and its credentials ----------------------------
 
@@ -165,29 +165,61 @@ class FoundDraft:
 
 
 def lost_drafts(
-    found: list[FoundDraft], task: TaskContent, checkpoints: Mapping[str, Any], *, marked: bool
+    found: list[FoundDraft], task: TaskContent, checkpoints: Mapping[str, Any], marker: str | None
 ) -> list[FoundDraft]:
     """The drafts in ``found`` this task created without learning their ids: the same title,
-    created since the task asked for a draft (less the clock skew), and carrying the task's
-    marker where the adapter writes one (``marked``). Oldest first."""
+    created since the task first asked for a draft (less the clock skew), and carrying
+    ``marker`` in their body where the adapter writes one. Oldest first."""
     requested = checkpoints.get(DRAFT_REQUESTED_AT)
     if not requested:
         return []
     since = datetime.fromisoformat(str(requested)).timestamp() - CLOCK_SKEW_SECONDS
-    marker = task_marker(task.public_id)
     mine = [
         d
         for d in found
         if d.title == task.title
         and (d.created_at is None or d.created_at >= since)
-        and (not marked or marker in d.body)
+        and (marker is None or marker in d.body)
     ]
     return sorted(mine, key=lambda d: (d.created_at or 0.0, d.id))
 
 
+async def recover_lost_draft(
+    ctx: PublishContext,
+    task: TaskContent,
+    *,
+    listed: Callable[[], Awaitable[list[FoundDraft]]],
+    delete: Callable[[str], Awaitable[None]] | None,
+    describe: Callable[[str], str],
+    marker: str | None = None,
+) -> str | None:
+    """Before a draft is created again: find the one an earlier attempt created without
+    learning its id (the answer was lost, or the worker died before the checkpoint). The
+    oldest found is kept (checkpointed as ``draft_id``) and returned; any others are deleted,
+    or, where the platform cannot delete them, listed on the task as leftovers."""
+    if "draft_id" in ctx.checkpoints or not ctx.checkpoints.get(DRAFT_REQUESTED_AT):
+        return None
+    mine = lost_drafts(await listed(), task, ctx.checkpoints, marker)
+    if not mine:
+        return None
+    keep, *extra = mine
+    await ctx.checkpoint("draft_id", keep.id)
+    left = []
+    for draft in extra:
+        try:
+            if delete is None:
+                raise Rejected("the platform has no way to delete a draft")
+            await delete(draft.id)
+        except PublishError:
+            left.append(describe(draft.id))
+    await note_leftovers(ctx, left)
+    return keep.id
+
+
 async def note_draft_request(ctx: PublishContext) -> None:
-    """Checkpoint the time just before a draft is created (see ``DRAFT_REQUESTED_AT``)."""
-    await ctx.checkpoint(DRAFT_REQUESTED_AT, datetime.now(UTC).isoformat())
+    """Checkpoint the time just before a draft is first created (``DRAFT_REQUESTED_AT``)."""
+    if not ctx.checkpoints.get(DRAFT_REQUESTED_AT):
+        await ctx.checkpoint(DRAFT_REQUESTED_AT, datetime.now(UTC).isoformat())
 
 
 async def note_leftovers(ctx: PublishContext, descriptions: list[str]) -> None:

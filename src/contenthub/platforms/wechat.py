@@ -188,6 +188,37 @@ async def _ensure_draft(
 ) -> str:
     if ctx.checkpoints.get("draft_id"):
         return str(ctx.checkpoints["draft_id"])
+
+    async def listed() -> list[base.FoundDraft]:
+        box = await api.call(
+            "/cgi-bin/draft/batchget", json={"offset": 0, "count": 20, "no_content": 1}
+        )
+        return [
+            base.FoundDraft(
+                str(item["media_id"]),
+                str(news.get("title", "")),
+                float(item["update_time"]) if item.get("update_time") else None,
+                body=str(news.get("thumb_media_id", "")),
+            )
+            for item in box.get("item") or []
+            for news in ((item.get("content") or {}).get("news_item") or [])[:1]
+        ]
+
+    async def delete(media_id: str) -> None:
+        await api.call("/cgi-bin/draft/delete", json={"media_id": media_id})
+
+    # The cover's material, uploaded by this task alone, marks its drafts.
+    found = await base.recover_lost_draft(
+        ctx,
+        task,
+        listed=listed,
+        delete=delete,
+        describe=lambda i: f"WeChat draft {i} (in the official account's draft box)",
+        marker=thumb_media_id,
+    )
+    if found:
+        return found
+    await base.note_draft_request(ctx)
     article = {
         "article_type": "news",
         "title": task.title,

@@ -81,7 +81,7 @@ class ZhihuPublisher(base.Publisher):
             content = markdown_to_zhihu_html(body)
 
             await ctx.progress(40, "draft")
-            draft_id = await _ensure_draft(ctx, client, account, task.title)
+            draft_id = await _ensure_draft(ctx, client, task)
             await _fill_draft(client, account, draft_id, task.title, content, cover)
             if not ctx.checkpoints.get("topics_added"):
                 for topic in normalize_tags(task.tags, limit=MAX_TOPICS):
@@ -216,11 +216,40 @@ async def _existing_image_key(
 
 
 async def _ensure_draft(
-    ctx: base.PublishContext, client: httpx.AsyncClient, account: base.AccountAccess, title: str
+    ctx: base.PublishContext, client: httpx.AsyncClient, task: base.TaskContent
 ) -> str:
     if ctx.checkpoints.get("draft_id"):
         return str(ctx.checkpoints["draft_id"])
-    payload = {"title": title, "content": "", "delta_time": 0}
+    account = task.account
+
+    async def listed() -> list[base.FoundDraft]:
+        page = json_body(
+            await _call(
+                client, "GET", account, ZHUANLAN, "/api/articles/drafts", params={"limit": 20}
+            ),
+            PLATFORM,
+        )
+        return [
+            base.FoundDraft(str(d["id"]), str(d.get("title", "")), float(d["created"]))
+            for d in (page.get("data") or [])
+            if d.get("created")
+        ]
+
+    async def delete(draft_id: str) -> None:
+        await _call(client, "DELETE", account, ZHUANLAN, f"/api/articles/{draft_id}/draft")
+
+    # Zhihu creates drafts empty (the body follows), so no marker: title and time tell [I].
+    found = await base.recover_lost_draft(
+        ctx,
+        task,
+        listed=listed,
+        delete=delete,
+        describe=lambda i: f"Zhihu draft {host_url(account.options, ZHUANLAN, f'/p/{i}/edit')}",
+    )
+    if found:
+        return found
+    await base.note_draft_request(ctx)
+    payload = {"title": task.title, "content": "", "delta_time": 0}
     draft = json_body(
         await _call(client, "POST", account, ZHUANLAN, "/api/articles/drafts", json=payload),
         PLATFORM,
