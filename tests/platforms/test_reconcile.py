@@ -138,12 +138,25 @@ def test_attempts_used_up_with_the_post_live_end_succeeded(
     site = tmp_path / "site"
     (site / "index.html").mkdir(parents=True)  # the local site fails right after going live
     made = targets(db, sandbox, site, timeout_seconds=2)
-    start_worker(processes, env(database_url, tmp_path), slots=8, log=tmp_path / "w.log")
+    # And one whose publish never went through (a 503): failed, saying what was checked.
+    refused = new_account(sandbox, "devto")
+    sandbox.client.add_fault("devto", "server_error", account=refused["name"], on="publish")
+    user = task(db, made[0].public_id)["user_id"]
+    refused_id = enqueue_one(db, user, bind(db, user, refused))
+    start_worker(processes, env(database_url, tmp_path), slots=9, log=tmp_path / "w.log")
 
     wait_until(lambda: all_final(db, made), timeout=60, what="every task to end")
     assert_one_post_each(db, sandbox, made)
     for target in made:
         assert task(db, target.public_id)["attempt"] == 1
+    failed = wait_until(
+        lambda: (t := task(db, refused_id))["status"] in FINAL and t, timeout=30, what="the 503"
+    )
+    assert (
+        failed["status"] == "failed" and posts_of(sandbox, "devto", refused)[0]["status"] == "draft"
+    )
+    assert "the platform may have published it; checked at " in failed["error_message"]
+    assert failed["error_message"].endswith(", not found")
 
 
 def test_a_worker_lost_on_its_last_attempt_after_publishing_ends_succeeded(

@@ -99,6 +99,7 @@ SHOWN = (
     "result_url",
     "error_class",
     "error_message",
+    "leftovers",
 )
 
 
@@ -114,7 +115,12 @@ def task_show(
         out.print_json(json.dumps({**_jsonable(task), "events": [_jsonable(e) for e in events]}))
         return
     for key in SHOWN:
-        out.print(f"[bold]{key:>13}[/bold]  {task[key]}", soft_wrap=True, highlight=False)
+        value = task[key]
+        if key == "leftovers":  # drafts left on the platform: named only when there are some
+            if not value:
+                continue
+            value = "; ".join(value)
+        out.print(f"[bold]{key:>13}[/bold]  {value}", soft_wrap=True, highlight=False)
     print_rows(
         ("at", "change", "reason", "stage", "message"),
         [
