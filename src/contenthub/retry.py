@@ -6,6 +6,7 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from contenthub.clock import utcnow
 from contenthub.errors import ErrorClass
 
 BASE_DELAY_SECONDS = 10.0
@@ -30,8 +31,7 @@ def backoff_seconds(attempt: int, rng: random.Random | None = None) -> float:
 
 def is_final(error_class: ErrorClass, *, attempt: int, max_attempts: int) -> bool:
     """Whether a failed attempt ends the task (no retry follows)."""
-    now = datetime.now().astimezone()
-    return not decide(error_class, attempt=attempt, max_attempts=max_attempts, now=now).retry
+    return not decide(error_class, attempt=attempt, max_attempts=max_attempts, now=utcnow()).retry
 
 
 def decide(

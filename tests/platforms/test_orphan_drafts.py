@@ -5,19 +5,21 @@ doubles are deleted or listed on the task. The sandbox counts each account's dra
 from __future__ import annotations
 
 import signal
+import subprocess
 from pathlib import Path
 
 import httpx
 import pytest
-from harness import start_worker, wait_until
+from harness import CONTENTHUB, start_worker, wait_until
 
+from contenthub.api.routers.tasks import task_out
 from contenthub.errors import Transient
 from contenthub.platforms.base import DRAFT_REQUESTED_AT, LEFTOVERS, task_marker
 from contenthub.sandbox.server import SandboxServer
 from contenthub.storage.db import Database
 from tests.factories import make_user
 from tests.platforms.conftest import RecordingContext, content, new_account, png, posts_of, publish
-from tests.platforms.test_reconcile import SANDBOXED, bind, enqueue_one, env, task
+from tests.platforms.test_reconcile import SANDBOXED, TITLE, bind, enqueue_one, env, task
 
 pytestmark = pytest.mark.chaos
 
@@ -119,6 +121,12 @@ def test_sigkill_between_draft_and_checkpoint_leaves_no_orphan(
             db, user, account, cover=cover if platform == "wechat" else None, max_attempts=3
         )
         made.append((platform, described, public_id))
+    # One more dev.to task, which will also find a double of its draft it cannot delete.
+    doubled = new_account(sandbox, "devto")
+    sandbox.client.add_fault(
+        "devto", "crash_after_commit", account=doubled["name"], on="draft", times=1
+    )
+    doubled_id = enqueue_one(db, user, bind(db, user, doubled), max_attempts=3)
     settings = env(database_url, tmp_path)
     doomed = start_worker(processes, settings, slots=8, log=tmp_path / "doomed.log")
     wait_until(
@@ -126,8 +134,14 @@ def test_sigkill_between_draft_and_checkpoint_leaves_no_orphan(
         timeout=60,
         what="every draft to be created with its answer lost",
     )
+    wait_until(
+        lambda: sandbox.client.draft_count("devto", doubled["name"]) == 1,
+        timeout=60,
+        what="the other dev.to draft",
+    )
     for _, _, public_id in made:
         assert "draft_id" not in task(db, public_id)["checkpoint"]
+    create_marked_draft(doubled, "devto", TITLE, task_marker(doubled_id))
     doomed.send_signal(signal.SIGKILL)
     doomed.wait(timeout=10)
 
@@ -141,4 +155,23 @@ def test_sigkill_between_draft_and_checkpoint_leaves_no_orphan(
         assert sandbox.client.draft_count(platform, described["name"]) == 0, platform
         assert len(published(sandbox, platform, described)) == 1, platform
         final = task(db, public_id)
-        assert final["attempt"] == 2 and not final["checkpoint"].get(LEFTOVERS)
+        assert final["attempt"] == 2 and not final["leftovers"]
+
+    # The double dev.to cannot delete is the user's to see, in the API's task and task show.
+    final = wait_until(
+        lambda: (t := task(db, doubled_id))["status"] == "succeeded" and t,
+        timeout=30,
+        what="the doubled dev.to task",
+    )
+    [leftover] = final["leftovers"]
+    assert sandbox.client.draft_count("devto", doubled["name"]) == 1
+    assert task_out(final).leftovers == [leftover]
+    shown = subprocess.run(
+        [CONTENTHUB, "task", "show", doubled_id, "--user", "ann"],
+        env={**settings, "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert "leftovers" in shown.stdout and leftover in shown.stdout

@@ -25,6 +25,7 @@ pytestmark = pytest.mark.chaos
 SECRET_KEY = Fernet.generate_key()
 SANDBOXED = ["zhihu", "juejin", "csdn", "wechat", "wordpress", "devto"]
 FINAL = ("succeeded", "failed", "cancelled")
+TITLE = "对账 Reconcile test"
 BODY = (
     "# Reconcile\n\nA body long enough for the platforms that want a summary of more than "
     "fifty characters before they take an article.\n"
@@ -74,7 +75,7 @@ def enqueue_one(
     new = storage.NewTask(
         user_id=user,
         account_id=account,
-        title="对账 Reconcile test",
+        title=TITLE,
         body=BODY,
         tags=["Python"],
         cover=cover,

@@ -199,7 +199,13 @@ async def recover_lost_draft(
     or, where the platform cannot delete them, listed on the task as leftovers."""
     if "draft_id" in ctx.checkpoints or not ctx.checkpoints.get(DRAFT_REQUESTED_AT):
         return None
-    mine = lost_drafts(await listed(), task, ctx.checkpoints, marker)
+    try:
+        drafts = await listed()
+    except Rejected as error:  # the platform refused the list (Transient: a retry looks again)
+        note = f"a draft titled {task.title!r} from an earlier attempt may be left on the"
+        await note_leftovers(ctx, [f"{note} platform (its drafts could not be listed: {error})"])
+        return None
+    mine = lost_drafts(drafts, task, ctx.checkpoints, marker)
     if not mine:
         return None
     keep, *extra = mine
