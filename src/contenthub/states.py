@@ -63,9 +63,12 @@ class EventReason(StrEnum):
 # ``publish_submitted`` checkpoint), the platform is asked whether the post is live; found, the
 # task ends succeeded. A worker does it for a failed attempt (attempts used up, a timeout, any
 # error that is not retried). A worker lost on its last attempt cannot: the rescuer requeues
-# such a task once with this mark in its checkpoint and one more attempt, and the worker that
-# claims it runs only the check, ending it succeeded or failed. A user's retry clears the mark.
+# such a task with this mark in its checkpoint (how many final checks were queued) and one more
+# attempt, and the worker that claims it runs only the check, ending it succeeded or failed. A
+# final check whose own worker is lost is queued again, up to MAX_FINAL_CHECKS times. A user's
+# retry clears the mark.
 FINAL_CHECK_MARK = "final_check"
+MAX_FINAL_CHECKS = 3
 
 
 class TransitionError(ValueError):

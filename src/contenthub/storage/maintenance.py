@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from contenthub.errors import ErrorClass
 from contenthub.platforms.base import may_have_published
 from contenthub.retry import Decision, decide
-from contenthub.states import FINAL, FINAL_CHECK_MARK, EventReason, TaskStatus
+from contenthub.states import FINAL, FINAL_CHECK_MARK, MAX_FINAL_CHECKS, EventReason, TaskStatus
 from contenthub.storage.events import EVENTS, TASKS, notify_new_work, set_status
 from contenthub.storage.lease import LEASE_CLEARED
 
@@ -78,13 +78,14 @@ def _rescue_outcome(
         values = {"due_at": decision.due_at, "queued_at": now, "stage": "waiting"}
         return TaskStatus.QUEUED, EventReason.RESCUED, values, "requeued"
     checkpoint = dict(row.checkpoint or {})
-    if may_have_published(checkpoint) and not checkpoint.get(FINAL_CHECK_MARK):
+    checks = int(checkpoint.get(FINAL_CHECK_MARK) or 0)
+    if may_have_published(checkpoint) and checks < MAX_FINAL_CHECKS:
         values = {
             "due_at": now,
             "queued_at": now,
             "stage": FINAL_CHECK_MARK,
             "max_attempts": row.attempt + 1,
-            "checkpoint": {**checkpoint, FINAL_CHECK_MARK: True},
+            "checkpoint": {**checkpoint, FINAL_CHECK_MARK: checks + 1},
         }
         return (
             TaskStatus.QUEUED,
@@ -93,10 +94,8 @@ def _rescue_outcome(
             "a publish may have been submitted: queued to ask the platform before failing",
         )
     message = "worker lost"
-    if may_have_published(checkpoint):  # the final check's own worker was lost too
-        message += (
-            " — the platform may have published it; not checked (the final check's worker was lost)"
-        )
+    if may_have_published(checkpoint):  # every final check's own worker was lost too
+        message += f" — the platform may have published it; not checked ({checks} tries)"
     values = {
         "finished_at": now,
         "error_class": ErrorClass.WORKER_LOST.value,
