@@ -1,5 +1,6 @@
 """Every outcome true: a task whose post went live while no attempt saw it ends ``succeeded``
-with the post's URL, never ``failed``. Each test drives every adapter at once through a real
+with the post's URL, never ``failed``; a draft created by a worker SIGKILLed before it could
+checkpoint it is reused, not orphaned. Each test drives every adapter at once through a real
 ``contenthub worker`` against the sandbox (and a local site), on each database."""
 
 from __future__ import annotations
