@@ -6,6 +6,7 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from contenthub.clock import utcnow
 from contenthub.errors import ErrorClass
 
 BASE_DELAY_SECONDS = 10.0
@@ -26,6 +27,11 @@ def backoff_seconds(attempt: int, rng: random.Random | None = None) -> float:
     """Exponential with full jitter: 10 s, 20 s, 40 s … capped at an hour."""
     ceiling = min(MAX_DELAY_SECONDS, BASE_DELAY_SECONDS * 2 ** max(0, attempt - 1))
     return (rng or random).uniform(ceiling / 2, ceiling)
+
+
+def is_final(error_class: ErrorClass, *, attempt: int, max_attempts: int) -> bool:
+    """Whether a failed attempt ends the task (no retry follows)."""
+    return not decide(error_class, attempt=attempt, max_attempts=max_attempts, now=utcnow()).retry
 
 
 def decide(

@@ -49,11 +49,26 @@ class EventReason(StrEnum):
     FAILED = "failed"  # an attempt failed and no retry is left (or it cannot succeed)
     RESCUED = "rescued"  # its worker was lost (lease expired); back to the queue
     LOST_FOR_GOOD = "lost_for_good"  # its worker was lost and no attempt is left
+    # Its worker was lost on the last attempt after a publish may have been submitted: queued
+    # once more, only to ask the platform whether the post is live (see FINAL_CHECK_MARK).
+    FINAL_CHECK = "final_check"
     RELEASED = "released"  # handed back by a stopping worker
     CANCEL_REQUESTED = "cancel_requested"  # running: stops at its next step
     CANCELLED = "cancelled"
     RETRIED = "retried"  # the user queued a finished task again
     RESCHEDULED = "rescheduled"  # the user retried a cancelled task whose time is still ahead
+
+
+# Before a task ends failed while a publish may have been submitted (the adapter's
+# ``publish_submitted`` checkpoint), the platform is asked whether the post is live; found, the
+# task ends succeeded. A worker does it for a failed attempt (attempts used up, a timeout, any
+# error that is not retried). A worker lost on its last attempt cannot: the rescuer requeues
+# such a task with this mark in its checkpoint (how many final checks were queued) and one more
+# attempt, and the worker that claims it runs only the check, ending it succeeded or failed. A
+# final check whose own worker is lost is queued again, up to MAX_FINAL_CHECKS times. A user's
+# retry clears the mark.
+FINAL_CHECK_MARK = "final_check"
+MAX_FINAL_CHECKS = 3
 
 
 class TransitionError(ValueError):

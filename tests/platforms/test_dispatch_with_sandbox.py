@@ -101,12 +101,11 @@ def test_a_crash_after_commit_is_rescued_into_exactly_one_post(
     worker_settings = env(database_url, tmp_path, CONTENTHUB_LEASE_SECONDS="2")
     doomed = start_worker(processes, worker_settings, slots=1, log=tmp_path / "doomed.log")
 
-    # The platform committed the post; its answer hangs; then the worker dies.
+    # The platform committed the post; its answer hangs; then the worker dies. (Wait for the
+    # post to be *published*: the draft exists, and publish_submitted is checkpointed, before
+    # the publish request arrives; a kill then left the fault for the rescuer to hang on.)
     wait_until(
-        lambda: (
-            posts_of(sandbox, "devto", target)
-            and task(db, public_id)["checkpoint"].get("publish_submitted")
-        ),
+        lambda: [p for p in posts_of(sandbox, "devto", target) if p["status"] == "published"],
         timeout=30,
         what="the post to go live with its answer lost",
     )

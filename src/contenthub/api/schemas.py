@@ -244,6 +244,10 @@ class TaskOut(BaseModel):
     post_id: str | None
     error_class: str | None
     error_message: str | None
+    leftovers: list[str] = Field(
+        default_factory=list,
+        description="Drafts this task left on the platform that could not be cleaned up.",
+    )
     batch_id: str | None
     created_at: datetime
     started_at: datetime | None

@@ -101,6 +101,7 @@ SHOWN = (
     "result_url",
     "error_class",
     "error_message",
+    "leftovers",
 )
 
 
@@ -131,7 +132,12 @@ def task_show(
         )
         return
     for key in SHOWN:
-        out.print(f"[bold]{key:>13}[/bold]  {task[key]}", soft_wrap=True, highlight=False)
+        value = task[key]
+        if key == "leftovers":  # drafts left on the platform: named only when there are some
+            if not value:
+                continue
+            value = "; ".join(value)
+        out.print(f"[bold]{key:>13}[/bold]  {value}", soft_wrap=True, highlight=False)
     if task["held"]:
         out.print(f"[bold]{'held':>13}[/bold]  {held_line(task['held'])}", soft_wrap=True)
     for path in shots:

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from contenthub.errors import Transient
+from contenthub.errors import PublishError, Rejected, Transient
 from contenthub.platforms.session import CookieCredentials, SessionSaver
 
 __all__ = ["CookieCredentials"]  # the cookie platforms' credentials live in platforms.session
@@ -99,6 +100,112 @@ def secret_fields(model: type[BaseModel]) -> list[str]:
         if isinstance(info.json_schema_extra, dict)
         and info.json_schema_extra.get("format") == "password"
     ]
+
+
+# -- checkpoint keys the dispatcher reads too ----------------------------------------------------
+
+# Written by every adapter just before it asks the platform to make the post public: from then
+# on a lost answer may hide a live post, so no attempt may end the task failed without asking.
+PUBLISH_SUBMITTED = "publish_submitted"
+# Written just before a draft is created, with the time (ISO 8601, UTC): a draft whose creation
+# answer was lost is looked for from then on (by title, that time window and the task's marker).
+DRAFT_REQUESTED_AT = "draft_requested_at"
+# Drafts this task left on the platform that could not be cleaned up: shown to the user.
+LEFTOVERS = "leftovers"
+# How far a platform's clock may be behind ours when drafts are looked for by creation time.
+CLOCK_SKEW_SECONDS = 300.0
+
+
+def may_have_published(checkpoints: Mapping[str, Any]) -> bool:
+    """Whether a post may be live although no attempt saw it: a publish was submitted."""
+    return bool(checkpoints.get(PUBLISH_SUBMITTED))
+
+
+def task_marker(public_id: str) -> str:
+    """What an adapter writes into a draft where the platform keeps it unseen (an HTML comment
+    in the body), so a draft whose creation answer was lost is known as this task's."""
+    return f"<!-- contenthub:{public_id} -->"
+
+
+@dataclass(frozen=True)
+class FoundDraft:
+    """A draft as a platform's draft list shows it."""
+
+    id: str
+    title: str
+    created_at: float | None  # Unix time; None: the platform does not say
+    body: str = ""
+
+
+def lost_drafts(
+    found: list[FoundDraft], task: TaskContent, checkpoints: Mapping[str, Any], marker: str | None
+) -> list[FoundDraft]:
+    """The drafts in ``found`` this task created without learning their ids: the same title,
+    created since the task first asked for a draft (less the clock skew), and carrying
+    ``marker`` in their body where the adapter writes one. Oldest first."""
+    requested = checkpoints.get(DRAFT_REQUESTED_AT)
+    if not requested:
+        return []
+    since = datetime.fromisoformat(str(requested)).timestamp() - CLOCK_SKEW_SECONDS
+    mine = [
+        d
+        for d in found
+        if d.title == task.title
+        and (d.created_at is None or d.created_at >= since)
+        and (marker is None or marker in d.body)
+    ]
+    return sorted(mine, key=lambda d: (d.created_at or 0.0, d.id))
+
+
+async def recover_lost_draft(
+    ctx: PublishContext,
+    task: TaskContent,
+    *,
+    listed: Callable[[], Awaitable[list[FoundDraft]]],
+    delete: Callable[[str], Awaitable[None]] | None,
+    describe: Callable[[str], str],
+    marker: str | None = None,
+) -> str | None:
+    """Before a draft is created again: find the one an earlier attempt created without
+    learning its id (the answer was lost, or the worker died before the checkpoint). The
+    oldest found is kept (checkpointed as ``draft_id``) and returned; any others are deleted,
+    or, where the platform cannot delete them, listed on the task as leftovers."""
+    if "draft_id" in ctx.checkpoints or not ctx.checkpoints.get(DRAFT_REQUESTED_AT):
+        return None
+    try:
+        drafts = await listed()
+    except Rejected as error:  # the platform refused the list (Transient: a retry looks again)
+        note = f"a draft titled {task.title!r} from an earlier attempt may be left on the"
+        await note_leftovers(ctx, [f"{note} platform (its drafts could not be listed: {error})"])
+        return None
+    mine = lost_drafts(drafts, task, ctx.checkpoints, marker)
+    if not mine:
+        return None
+    keep, *extra = mine
+    await ctx.checkpoint("draft_id", keep.id)
+    left = []
+    for draft in extra:
+        try:
+            if delete is None:
+                raise Rejected("the platform has no way to delete a draft")
+            await delete(draft.id)
+        except PublishError:
+            left.append(describe(draft.id))
+    await note_leftovers(ctx, left)
+    return keep.id
+
+
+async def note_draft_request(ctx: PublishContext) -> None:
+    """Checkpoint the time just before a draft is first created (``DRAFT_REQUESTED_AT``)."""
+    if not ctx.checkpoints.get(DRAFT_REQUESTED_AT):
+        await ctx.checkpoint(DRAFT_REQUESTED_AT, datetime.now(UTC).isoformat())
+
+
+async def note_leftovers(ctx: PublishContext, descriptions: list[str]) -> None:
+    """Record drafts that could not be cleaned up, for the user to see on the task."""
+    if descriptions:
+        known = list(ctx.checkpoints.get(LEFTOVERS) or [])
+        await ctx.checkpoint(LEFTOVERS, known + [d for d in descriptions if d not in known])
 
 
 @dataclass(frozen=True)
@@ -196,6 +303,13 @@ class Publisher(ABC):
     @abstractmethod
     async def publish(self, ctx: PublishContext, task: TaskContent) -> PublishResult:
         """Publish once, resuming from ``ctx.checkpoints`` so a rerun never posts twice."""
+
+    async def find_published(self, ctx: PublishContext, task: TaskContent) -> PublishResult | None:
+        """The final check before a task ends failed: is this task's post live on the platform
+        although no attempt saw it (an answer lost, a worker killed after the platform
+        committed)? Only reads, from ``ctx.checkpoints``; never publishes. ``None``: not
+        published. Raises NotImplementedError when the adapter cannot ask (plugins)."""
+        raise NotImplementedError(f"the {self.platform} adapter cannot look up a post")
 
     async def check_login(self, account: AccountAccess) -> Identity:
         """Who the account's credentials log in as; raises AuthExpired when they do not.

@@ -44,6 +44,8 @@ ME, BIZAPI, IMGSERVICE, BLOG = (
 APP_KEY, APP_SECRET = "203803574", "9znpamsyl2c7cdrr9sas0le9vbc3r6ba"
 SAVE_ARTICLE = "/blog-console-api/v3/mdeditor/saveArticle"
 GET_ARTICLE = "/blog-console-api/v3/editor/getArticle"
+ARTICLE_LIST = "/blog/phoenix/console/v1/article/list"  # [I]
+ARTICLE_DELETE = "/blog/phoenix/console/v1/article/del"  # [I]
 PUBLISH, DRAFT = 0, 2
 MIN_TITLE, MAX_TITLE, MAX_TAGS = 5, 100, 5
 CDN_SUFFIX = "csdnimg.cn"
@@ -62,6 +64,19 @@ class CsdnPublisher(base.Publisher):
         async with _Editor(account) as editor:
             return await editor.me()
 
+    async def find_published(
+        self, ctx: base.PublishContext, task: base.TaskContent
+    ) -> base.PublishResult | None:
+        draft_id = ctx.checkpoints.get("draft_id")
+        if not draft_id:
+            return None
+        url = ctx.checkpoints.get("url")
+        if not url:
+            async with _Editor(task.account) as editor:
+                await editor.me()
+                url = await editor.published_url(str(draft_id))
+        return base.PublishResult(url=str(url), post_id=str(draft_id)) if url else None
+
     async def publish(self, ctx: base.PublishContext, task: base.TaskContent) -> base.PublishResult:
         account = task.account
         if not MIN_TITLE <= len(task.title) <= MAX_TITLE:
@@ -77,6 +92,9 @@ class CsdnPublisher(base.Publisher):
 
             await ctx.progress(40, "draft")
             if not ctx.checkpoints.get("draft_id"):
+                await editor.recover_lost_draft(ctx, task)
+            if not ctx.checkpoints.get("draft_id"):
+                await base.note_draft_request(ctx)
                 saved = await editor.save({**article, "status": DRAFT})
                 await ctx.checkpoint("draft_id", str(saved["id"]))
             article_id = str(ctx.checkpoints["draft_id"])
@@ -191,6 +209,31 @@ class _Editor(CookieSession):
 
     async def save(self, article: dict[str, Any]) -> dict[str, Any]:
         return await self.call("POST", BIZAPI, SAVE_ARTICLE, json=article)
+
+    async def recover_lost_draft(self, ctx: base.PublishContext, task: base.TaskContent) -> None:
+        """A draft an earlier attempt saved without learning its id, found by title and time
+        in the article list, is taken over; doubles are deleted [I]."""
+
+        async def listed() -> list[base.FoundDraft]:
+            found = await self.call(
+                "GET", BIZAPI, f"{ARTICLE_LIST}?status=draft&page=1&pageSize=20"
+            )
+            return [
+                base.FoundDraft(str(a["articleId"]), str(a.get("title", "")), float(a["postTime"]))
+                for a in found.get("list") or []
+                if a.get("postTime")
+            ]
+
+        async def delete(article_id: str) -> None:
+            await self.call("POST", BIZAPI, ARTICLE_DELETE, json={"articleId": article_id})
+
+        await base.recover_lost_draft(
+            ctx,
+            task,
+            listed=listed,
+            delete=delete,
+            describe=lambda i: f"CSDN draft https://editor.csdn.net/md?articleId={i}",
+        )
 
     async def published_url(self, article_id: str) -> str | None:
         """The article's public URL if it went live already (an earlier answer was lost) [I]."""

@@ -48,6 +48,18 @@ class DevToPublisher(base.Publisher):
             me = await _call(client, account, "GET", "/api/users/me")
         return base.Identity(user_id=str(me["id"]), name=str(me.get("username", "")))
 
+    async def find_published(
+        self, ctx: base.PublishContext, task: base.TaskContent
+    ) -> base.PublishResult | None:
+        article_id = ctx.checkpoints.get("draft_id")
+        if not article_id:
+            return None
+        url = ctx.checkpoints.get("url")
+        if not url:
+            async with _session(task.account) as client:
+                url = await _published_url(client, task.account, str(article_id))
+        return base.PublishResult(url=str(url), post_id=str(article_id)) if url else None
+
     async def publish(self, ctx: base.PublishContext, task: base.TaskContent) -> base.PublishResult:
         account = task.account
         async with _session(account) as client:
@@ -58,9 +70,15 @@ class DevToPublisher(base.Publisher):
 
             await ctx.progress(40, "draft")
             if not ctx.checkpoints.get("draft_id"):
+                await _recover_lost_draft(ctx, client, task)
+            if not ctx.checkpoints.get("draft_id"):
+                await base.note_draft_request(ctx)
+                # The marker is an HTML comment, unseen on the page [I]: it tells a draft whose
+                # creation answer was lost as this task's.
+                marked = f"{sanitize_markdown(task.body)}\n\n{base.task_marker(task.public_id)}\n"
                 article: dict[str, Any] = {
                     "title": task.title,
-                    "body_markdown": sanitize_markdown(task.body),
+                    "body_markdown": marked,
                     "published": False,
                     "tags": normalize_tags(task.tags, limit=MAX_TAGS, ascii_words=True),
                     "description": summary(task.body, max_chars=150),
@@ -100,6 +118,33 @@ async def _call(
         message = answer.get("error") if isinstance(answer, dict) else None
         raise Rejected(f"dev.to refused the article (HTTP {response.status_code}): {message}")
     return answer
+
+
+async def _recover_lost_draft(
+    ctx: base.PublishContext, client: httpx.AsyncClient, task: base.TaskContent
+) -> None:
+    """A draft an earlier attempt created without learning its id: found among the
+    unpublished articles by the task's marker and title, and taken over. The API cannot
+    delete articles, so doubles are listed on the task as leftovers."""
+    account = task.account
+
+    async def listed() -> list[base.FoundDraft]:
+        drafts = await _call(client, account, "GET", "/api/articles/me/unpublished?per_page=30")
+        return [
+            base.FoundDraft(
+                str(d["id"]), str(d.get("title", "")), None, str(d.get("body_markdown", ""))
+            )
+            for d in drafts
+        ]
+
+    await base.recover_lost_draft(
+        ctx,
+        task,
+        listed=listed,
+        delete=None,
+        describe=lambda i: f"dev.to draft {i} (unpublished; delete it in the dashboard)",
+        marker=base.task_marker(task.public_id),
+    )
 
 
 async def _published_url(

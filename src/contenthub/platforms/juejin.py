@@ -69,6 +69,19 @@ class JuejinPublisher(base.Publisher):
         async with _Console(account) as console:
             return await console.me()
 
+    async def find_published(
+        self, ctx: base.PublishContext, task: base.TaskContent
+    ) -> base.PublishResult | None:
+        article_id = ctx.checkpoints.get("post_id")
+        if not article_id and ctx.checkpoints.get("draft_id"):
+            async with _Console(task.account) as console:
+                await console.fetch_csrf_token()
+                article_id = await console.published_article_id(str(ctx.checkpoints["draft_id"]))
+        if not article_id:
+            return None
+        url = host_url(task.account.options, WEB, f"/post/{article_id}")
+        return base.PublishResult(url=url, post_id=str(article_id))
+
     async def publish(self, ctx: base.PublishContext, task: base.TaskContent) -> base.PublishResult:
         account = task.account
         brief = _brief(task)
@@ -97,7 +110,7 @@ class JuejinPublisher(base.Publisher):
                 "html_content": "deprecated",
                 "link_url": "",
             }
-            draft_id = await _ensure_draft(ctx, console, draft)
+            draft_id = await _ensure_draft(ctx, console, task, draft)
 
             await ctx.progress(60, "publish")
             article_id = await _ensure_published(ctx, console, draft_id)
@@ -121,11 +134,16 @@ def _tags(task: base.TaskContent) -> list[str]:
     return tags
 
 
-async def _ensure_draft(ctx: base.PublishContext, console: _Console, draft: dict[str, Any]) -> str:
+async def _ensure_draft(
+    ctx: base.PublishContext, console: _Console, task: base.TaskContent, draft: dict[str, Any]
+) -> str:
+    if not ctx.checkpoints.get("draft_id"):
+        await console.recover_lost_draft(ctx, task)
     if ctx.checkpoints.get("draft_id"):
         draft_id = str(ctx.checkpoints["draft_id"])
         await console.call("/content_api/v1/article_draft/update", {**draft, "id": draft_id})
         return draft_id
+    await base.note_draft_request(ctx)
     created = await console.call("/content_api/v1/article_draft/create", draft)
     draft_id = str(created["id"])
     await ctx.checkpoint("draft_id", draft_id)
@@ -220,6 +238,30 @@ class _Console(CookieSession):
         if match is None:
             raise Rejected(f"Juejin has no tag named {name!r}")
         return str(match["tag_id"])
+
+    async def recover_lost_draft(self, ctx: base.PublishContext, task: base.TaskContent) -> None:
+        """A draft an earlier attempt created without learning its id, found by title and
+        creation time in the draft list, is taken over; doubles are deleted [I]."""
+
+        async def listed() -> list[base.FoundDraft]:
+            payload = {"cursor": "0", "keyword": task.title, "limit": 20}
+            drafts = await self.call("/content_api/v1/article_draft/query_list", payload) or []
+            return [
+                base.FoundDraft(str(d["id"]), str(d.get("title", "")), float(d["ctime"]))
+                for d in (item.get("article_draft") or item for item in drafts)
+                if d.get("ctime")
+            ]
+
+        async def delete(draft_id: str) -> None:
+            await self.call("/content_api/v1/article_draft/delete", {"draft_id": draft_id})
+
+        await base.recover_lost_draft(
+            ctx,
+            task,
+            listed=listed,
+            delete=delete,
+            describe=lambda i: f"Juejin draft {self.url(f'/editor/drafts/{i}', WEB)}",
+        )
 
     async def published_article_id(self, draft_id: str) -> str | None:
         """The article id if the draft went live already (an earlier answer was lost) [I]."""

@@ -203,14 +203,30 @@ class LocalPublisher(base.Publisher):
             await asyncio.sleep(delay)
         if "post_path" not in ctx.checkpoints:
             await ctx.progress(60, "publish")  # the last point where a cancel still applies
+            await ctx.checkpoint(base.PUBLISH_SUBMITTED, True)
             await asyncio.to_thread(self._go_live, root, draft_path, post_path, task)
             await ctx.checkpoint("post_path", str(post_path))
 
         await ctx.progress(90, "verify")
+        result = self._live_post(root, task)
+        if result is None:
+            raise Transient("the post is missing from the site after publishing")
+        return result
+
+    async def find_published(
+        self, ctx: base.PublishContext, task: base.TaskContent
+    ) -> base.PublishResult | None:
+        return self._live_post(_site_root(task.options), task)
+
+    @staticmethod
+    def _live_post(root: Path, task: base.TaskContent) -> base.PublishResult | None:
+        """The task's post if it is in the site (its page is named by the task's id)."""
+        name = f"{task.public_id}.html"
+        post_path = root / "posts" / name
         if post_path.is_symlink() or not post_path.is_file():
-            raise Transient("the post is missing from the site after publishing")
+            return None
         if html.escape(task.title) not in post_path.read_text("utf-8"):
-            raise Transient("the post is missing from the site after publishing")
+            return None
         site_url = str(task.options.get("base_url") or root.as_uri()).rstrip("/")
         return base.PublishResult(url=f"{site_url}/posts/{name}", post_id=task.public_id)
 

@@ -29,7 +29,7 @@ from contenthub.errors import AuthExpired, RateLimited, Rejected, Transient
 from contenthub.platforms import base
 from contenthub.platforms.images import ImageFile, ImagePolicy, localize_images
 from contenthub.platforms.render import markdown_to_html
-from contenthub.platforms.transport import host_url
+from contenthub.platforms.transport import host_url, page_is_public
 
 PLATFORM = "toutiao"
 LABEL = "Toutiao"
@@ -60,6 +60,17 @@ class ToutiaoPublisher(base.Publisher):
         ) as steps:
             await _open_editor(steps, account)
             return await _media_info(steps, account)
+
+    async def find_published(
+        self, ctx: base.PublishContext, task: base.TaskContent
+    ) -> base.PublishResult | None:
+        """The article page of the checkpointed ``pgc_id``, as the public sees it."""
+        pgc_id = ctx.checkpoints.get("pgc_id")
+        if not pgc_id:
+            return None
+        url = host_url(task.account.options, WWW, f"/article/{pgc_id}/")
+        public, _ = await page_is_public(task.account.options, url, PLATFORM)
+        return base.PublishResult(url=url, post_id=str(pgc_id)) if public else None
 
     async def publish(self, ctx: base.PublishContext, task: base.TaskContent) -> base.PublishResult:
         account = task.account

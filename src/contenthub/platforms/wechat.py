@@ -124,6 +124,22 @@ class WeChatPublisher(base.Publisher):
             await api.fetch_token()  # always asks WeChat: proves the AppID and secret today
         return base.Identity(user_id=api.appid, name=account.name)
 
+    async def find_published(
+        self, ctx: base.PublishContext, task: base.TaskContent
+    ) -> base.PublishResult | None:
+        checkpoints = ctx.checkpoints
+        if checkpoints.get("url"):
+            return base.PublishResult(str(checkpoints["url"]), str(checkpoints["post_id"]))
+        draft_id, publish_id = checkpoints.get("draft_id"), checkpoints.get("publish_id")
+        if not draft_id or not (publish_id or base.may_have_published(checkpoints)):
+            return None
+        async with _Api(task.account) as api:
+            if publish_id:
+                found = await _final_status(api, str(publish_id))
+            else:
+                found = await _find_lost_publish(api, str(draft_id), task.title, ctx)
+        return base.PublishResult(url=found[0], post_id=found[1]) if found else None
+
     async def publish(self, ctx: base.PublishContext, task: base.TaskContent) -> base.PublishResult:
         account = task.account
         if len(task.title) > MAX_TITLE_CHARS:
@@ -172,6 +188,37 @@ async def _ensure_draft(
 ) -> str:
     if ctx.checkpoints.get("draft_id"):
         return str(ctx.checkpoints["draft_id"])
+
+    async def listed() -> list[base.FoundDraft]:
+        box = await api.call(
+            "/cgi-bin/draft/batchget", json={"offset": 0, "count": 20, "no_content": 1}
+        )
+        return [
+            base.FoundDraft(
+                str(item["media_id"]),
+                str(news.get("title", "")),
+                float(item["update_time"]) if item.get("update_time") else None,
+                body=str(news.get("thumb_media_id", "")),
+            )
+            for item in box.get("item") or []
+            for news in ((item.get("content") or {}).get("news_item") or [])[:1]
+        ]
+
+    async def delete(media_id: str) -> None:
+        await api.call("/cgi-bin/draft/delete", json={"media_id": media_id})
+
+    # The cover's material, uploaded by this task alone, marks its drafts.
+    found = await base.recover_lost_draft(
+        ctx,
+        task,
+        listed=listed,
+        delete=delete,
+        describe=lambda i: f"WeChat draft {i} (in the official account's draft box)",
+        marker=thumb_media_id,
+    )
+    if found:
+        return found
+    await base.note_draft_request(ctx)
     article = {
         "article_type": "news",
         "title": task.title,
@@ -232,7 +279,23 @@ async def _find_lost_publish(
     raise Transient("WeChat is still publishing an earlier submit of this article")
 
 
+async def _final_status(api: _Api, publish_id: str) -> tuple[str, str] | None:
+    """How a submitted publish ended: the article, or None if WeChat did not publish it."""
+    ended = await _poll_publish(api, publish_id)
+    return ended if isinstance(ended, tuple) else None
+
+
 async def _wait_for_final_status(api: _Api, publish_id: str) -> tuple[str, str]:
+    ended = await _poll_publish(api, publish_id)
+    if isinstance(ended, tuple):
+        return ended
+    reason = FAILED_STATUS.get(ended, "unknown status")
+    raise Rejected(f"WeChat did not publish the article: {reason} (publish_status {ended})")
+
+
+async def _poll_publish(api: _Api, publish_id: str) -> tuple[str, str] | int:
+    """Poll ``freepublish/get`` to a final status: the article's URL and id, or the failed
+    status; Transient when WeChat is still publishing after ``publish_wait_seconds``."""
     interval = float(api.options.get("publish_poll_seconds") or 2.0)
     deadline = time.monotonic() + float(api.options.get("publish_wait_seconds") or 300)
     while True:
@@ -244,10 +307,7 @@ async def _wait_for_final_status(api: _Api, publish_id: str) -> tuple[str, str]:
                 raise Transient("WeChat reported the article published without its URL")
             return str(items[0]["article_url"]), str(job.get("article_id", ""))
         if status != PUBLISHING:
-            reason = FAILED_STATUS.get(status, "unknown status")
-            raise Rejected(
-                f"WeChat did not publish the article: {reason} (publish_status {status})"
-            )
+            return status
         if time.monotonic() + interval > deadline:
             raise Transient("WeChat is still publishing the article; a retry looks again")
         await asyncio.sleep(interval)  # WeChat publishes in the background; it can only be polled

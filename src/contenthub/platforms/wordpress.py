@@ -12,6 +12,7 @@ rerun whose answer was lost reads the post first) → verify the ``link`` page.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -57,6 +58,19 @@ class WordPressPublisher(base.Publisher):
         async with _Site(account) as site:
             return await site.me()
 
+    async def find_published(
+        self, ctx: base.PublishContext, task: base.TaskContent
+    ) -> base.PublishResult | None:
+        post_id = ctx.checkpoints.get("draft_id")
+        if not post_id:
+            return None
+        url = ctx.checkpoints.get("url")
+        if not url:
+            async with _Site(task.account) as site:
+                post = await site.call("GET", f"/posts/{post_id}", params={"context": "edit"})
+            url = post.get("link") if post.get("status") == "publish" else None
+        return base.PublishResult(url=str(url), post_id=str(post_id)) if url else None
+
     async def publish(self, ctx: base.PublishContext, task: base.TaskContent) -> base.PublishResult:
         account = task.account
         async with _Site(account) as site:
@@ -77,9 +91,15 @@ class WordPressPublisher(base.Publisher):
 
             await ctx.progress(40, "draft")
             if not ctx.checkpoints.get("draft_id"):
+                await site.recover_lost_draft(ctx, task)
+            if not ctx.checkpoints.get("draft_id"):
+                await base.note_draft_request(ctx)
+                marker = base.task_marker(task.public_id)
                 draft = {
                     "title": task.title,
-                    "content": markdown_to_wordpress_html(body),
+                    # An HTML comment (WordPress's own block markup is made of them): unseen,
+                    # and how a draft whose creation answer was lost is known as this task's.
+                    "content": f"{markdown_to_wordpress_html(body)}\n{marker}",
                     "excerpt": summary(body, max_chars=200),
                     "status": "draft",
                     "tags": tag_ids,
@@ -177,6 +197,38 @@ class _Site:
             return answer
         raise Rejected(f"WordPress refused the request ({code or response.status_code}): {message}")
 
+    async def recover_lost_draft(self, ctx: base.PublishContext, task: base.TaskContent) -> None:
+        """A draft an earlier attempt created without learning its id: found by the task's
+        marker, title and date among the drafts and taken over; doubles are deleted."""
+        marker = base.task_marker(task.public_id)
+
+        async def listed() -> list[base.FoundDraft]:
+            params = {"status": "draft", "search": task.title, "context": "edit", "per_page": 20}
+            posts = await self.call("GET", "/posts", params=params)
+            return [
+                base.FoundDraft(
+                    str(p["id"]),
+                    str((p.get("title") or {}).get("raw", "")),
+                    _gmt_timestamp(p.get("date_gmt")),
+                    body=str((p.get("content") or {}).get("raw", "")),
+                )
+                for p in posts
+            ]
+
+        async def delete(post_id: str) -> None:
+            await self.call("DELETE", f"/posts/{post_id}", params={"force": "true"})
+
+        await base.recover_lost_draft(
+            ctx,
+            task,
+            listed=listed,
+            delete=delete,
+            describe=lambda i: (
+                f"WordPress draft {self.base}/wp-admin/post.php?post={i}&action=edit"
+            ),
+            marker=marker,
+        )
+
     async def me(self) -> base.Identity:
         me = await self.call("GET", "/users/me", params={"context": "edit"})
         return base.Identity(user_id=str(me["id"]), name=str(me.get("name", "")))
@@ -201,6 +253,14 @@ class _Site:
             tag = int(match["id"])
         self._tag_ids[name] = tag
         return tag
+
+
+def _gmt_timestamp(value: object) -> float | None:
+    """WordPress's ``date_gmt`` (``2024-05-01T12:00:00``, UTC without a zone) as Unix time."""
+    try:
+        return datetime.fromisoformat(str(value)).replace(tzinfo=UTC).timestamp()
+    except ValueError:
+        return None
 
 
 def _is_rest_error(response: httpx.Response) -> bool:

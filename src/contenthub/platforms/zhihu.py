@@ -96,6 +96,19 @@ class ZhihuPublisher(base.Publisher):
         async with _session(account) as client:
             return await _me(_http_sender(client, account), account)
 
+    async def find_published(
+        self, ctx: base.PublishContext, task: base.TaskContent
+    ) -> base.PublishResult | None:
+        if ctx.checkpoints.get("url"):
+            return base.PublishResult(str(ctx.checkpoints["url"]), str(ctx.checkpoints["post_id"]))
+        draft_id = ctx.checkpoints.get("draft_id")
+        if not draft_id:
+            return None
+        async with _session(task.account) as client:
+            sender = _http_sender(client, task.account)
+            url = await _published_article(sender, task.account, str(draft_id))
+        return base.PublishResult(url=url, post_id=str(draft_id)) if url else None
+
     async def publish(self, ctx: base.PublishContext, task: base.TaskContent) -> base.PublishResult:
         account = task.account
         if account.options.get("browser"):
@@ -148,7 +161,7 @@ async def _publish_steps(
     content = markdown_to_zhihu_html(body)
 
     await ctx.progress(40, "draft")
-    draft_id = await _ensure_draft(ctx, client, account, task.title)
+    draft_id = await _ensure_draft(ctx, client, task)
     await _fill_draft(client, account, draft_id, task.title, content, cover)
     if not ctx.checkpoints.get("topics_added"):
         for topic in normalize_tags(task.tags, limit=MAX_TOPICS):
@@ -381,12 +394,37 @@ async def _existing_image_key(client: Sender, account: base.AccountAccess, image
     raise Transient("Zhihu did not finish processing an image in time")
 
 
-async def _ensure_draft(
-    ctx: base.PublishContext, client: Sender, account: base.AccountAccess, title: str
-) -> str:
+async def _ensure_draft(ctx: base.PublishContext, client: Sender, task: base.TaskContent) -> str:
     if ctx.checkpoints.get("draft_id"):
         return str(ctx.checkpoints["draft_id"])
-    payload = {"title": title, "content": "", "delta_time": 0}
+    account = task.account
+
+    async def listed() -> list[base.FoundDraft]:
+        page = json_body(
+            await _call(client, "GET", account, ZHUANLAN, "/api/articles/drafts?limit=20"),
+            PLATFORM,
+        )
+        return [
+            base.FoundDraft(str(d["id"]), str(d.get("title", "")), float(d["created"]))
+            for d in (page.get("data") or [])
+            if d.get("created")
+        ]
+
+    async def delete(draft_id: str) -> None:
+        await _call(client, "DELETE", account, ZHUANLAN, f"/api/articles/{draft_id}/draft")
+
+    # Zhihu creates drafts empty (the body follows), so no marker: title and time tell [I].
+    found = await base.recover_lost_draft(
+        ctx,
+        task,
+        listed=listed,
+        delete=delete,
+        describe=lambda i: f"Zhihu draft {host_url(account.options, ZHUANLAN, f'/p/{i}/edit')}",
+    )
+    if found:
+        return found
+    await base.note_draft_request(ctx)
+    payload = {"title": task.title, "content": "", "delta_time": 0}
     draft = json_body(
         await _call(client, "POST", account, ZHUANLAN, "/api/articles/drafts", json=payload),
         PLATFORM,

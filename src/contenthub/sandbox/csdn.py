@@ -193,6 +193,31 @@ def build_router(sandbox: state.SandboxState) -> APIRouter:
         data = {"id": int(post.id), "url": post.url or "", "title": post.title, "qrcode": ""}
         return _answer({**data, "description": str(payload.get("description", ""))})
 
+    @router.get(f"{BIZAPI}/blog/phoenix/console/v1/article/list")
+    async def article_list(
+        request: Request, status: str = "", page: int = 1, pageSize: int = 20
+    ) -> Response:
+        """The account's articles (``status=draft``: its drafts), newest first [I]."""
+        account = await gate(request, "lookup", signed=True)
+        posts = sandbox.drafts_of(NAME, account.name) if status == "draft" else []
+        start = (max(page, 1) - 1) * pageSize
+        listed = [
+            {"articleId": p.id, "title": p.title, "postTime": str(int(p.created_at))}
+            for p in posts[start : start + pageSize]
+        ]
+        return _answer({"list": listed, "total": len(posts), "page": page, "size": pageSize})
+
+    @router.post(f"{BIZAPI}/blog/phoenix/console/v1/article/del")
+    async def article_delete(request: Request) -> Response:
+        """Deletes a draft [I]."""
+        account = await gate(request, "draft", signed=True)
+        article_id = str((await pages.json_payload(request)).get("articleId", ""))
+        post = sandbox.post(NAME, article_id)
+        if post is None or post.account != account.name or post.status != "draft":
+            return _answer(None, 404, "文章不存在")
+        sandbox.delete_post(NAME, post.id)
+        return _answer({})
+
     @router.get(f"{BIZAPI}/blog-console-api/v3/editor/getArticle")
     async def get_article(request: Request, id: str = "") -> Response:
         account = await gate(request, "lookup", signed=True)

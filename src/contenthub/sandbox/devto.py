@@ -143,6 +143,14 @@ def build_router(sandbox: state.SandboxState) -> APIRouter:
         await sandbox.after_commit(NAME, account.name, operation)
         return JSONResponse(article_json(request, post))
 
+    @router.get("/api/articles/me/unpublished")
+    async def unpublished(request: Request, page: int = 1, per_page: int = 30) -> Response:
+        """The caller's unpublished articles (drafts), newest first, with their Markdown."""
+        account = await gate(request, "lookup")
+        drafts = sandbox.drafts_of(NAME, account.name)
+        start = (max(page, 1) - 1) * per_page
+        return JSONResponse([article_json(request, p) for p in drafts[start : start + per_page]])
+
     @router.get("/api/articles/{article_id}")
     async def read(article_id: str, request: Request) -> Response:
         """Public: only published articles are found."""

@@ -201,6 +201,38 @@ def build_router(sandbox: state.SandboxState) -> APIRouter:
             raise pages.Refusal(_envelope(None, 404, "草稿不存在"))
         return account, post
 
+    @router.post(f"{API}/content_api/v1/article_draft/query_list")
+    async def draft_list(request: Request) -> Response:
+        """The account's drafts, newest first: ``{cursor, keyword, limit}`` [I]."""
+        account = await gate(request, "lookup")
+        payload = await pages.json_payload(request)
+        keyword = str(payload.get("keyword") or "")
+        drafts = [p for p in sandbox.drafts_of(NAME, account.name) if keyword in p.title]
+        start, limit = int(payload.get("cursor") or 0), int(payload.get("limit") or 10)
+        page = [
+            {"id": p.id, "title": p.title, "ctime": str(int(p.created_at)), "article_id": "0"}
+            for p in drafts[start : start + limit]
+        ]
+        more = start + len(page) < len(drafts)
+        return JSONResponse(
+            {
+                "err_no": 0,
+                "err_msg": "success",
+                "data": page,
+                "cursor": str(start + len(page)),
+                "count": len(drafts),
+                "has_more": more,
+            }
+        )
+
+    @router.post(f"{API}/content_api/v1/article_draft/delete")
+    async def draft_delete(request: Request) -> Response:
+        _, post = await draft_named(request, "draft")
+        if post.status != "draft":
+            return _envelope(None, 2, "已发布的草稿不能删除")
+        sandbox.delete_post(NAME, post.id)
+        return _envelope({})
+
     @router.post(f"{API}/content_api/v1/article_draft/detail")
     async def draft_detail(request: Request) -> Response:
         _, post = await draft_named(request, "lookup")

@@ -9,7 +9,8 @@ Admin API:
     POST   /_admin/faults     {platform, kind, account?, on?, times?, retry_after?, status?,
                                message?, min_ms?, max_ms?, hang_seconds?}  → {id}
     DELETE /_admin/faults                          → every fault off
-    GET    /_admin/posts?platform=&status=         → what was drafted and published
+    GET    /_admin/posts?platform=&status=&account=  → what was drafted and published
+    GET    /_admin/drafts?platform=&account=       → {count, drafts}: an account's drafts left
     GET    /_admin/operations?platform=            → [[platform, account, operation], …]
 """
 
@@ -94,8 +95,19 @@ def create_app(state: SandboxState | None = None) -> FastAPI:
         return {"faults": 0}
 
     @app.get("/_admin/posts")
-    async def admin_posts(platform: str | None = None, status: str | None = None) -> list[dict]:
-        return [p.summary() for p in state.posts_of(platform) if status in (None, p.status)]
+    async def admin_posts(
+        platform: str | None = None, status: str | None = None, account: str | None = None
+    ) -> list[dict]:
+        return [
+            p.summary()
+            for p in state.posts_of(platform)
+            if status in (None, p.status) and account in (None, p.account)
+        ]
+
+    @app.get("/_admin/drafts")
+    async def admin_drafts(platform: str, account: str) -> dict[str, Any]:
+        drafts = [p.summary() for p in state.drafts_of(platform, account)]
+        return {"count": len(drafts), "drafts": drafts}
 
     @app.put("/_admin/web/{name}")
     async def admin_web_file(name: str, request: Request) -> dict[str, Any]:
@@ -152,6 +164,11 @@ class SandboxClient:
     def posts(self, platform: str | None = None, status: str | None = None) -> list[dict]:
         params = {k: v for k, v in (("platform", platform), ("status", status)) if v}
         return self._json(self._http.get("/_admin/posts", params=params))
+
+    def draft_count(self, platform: str, account: str) -> int:
+        """How many drafts ``account`` has on ``platform`` now."""
+        params = {"platform": platform, "account": account}
+        return int(self._json(self._http.get("/_admin/drafts", params=params))["count"])
 
     def put_web_file(self, name: str, data: bytes, content_type: str) -> str:
         """Serve ``data`` at a URL of the sandbox's stand-in "other website"; returns the URL."""

@@ -81,6 +81,7 @@ class SandboxPost:
     status: str  # draft | published
     url: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    created_at: float = field(default_factory=time.time)  # Unix time, as draft lists show it
 
     def summary(self) -> dict[str, Any]:
         return asdict(self)
@@ -129,6 +130,18 @@ class SandboxState:
 
     def posts_of(self, platform: str | None = None) -> list[SandboxPost]:
         return [p for p in self.posts.values() if platform in (None, p.platform)]
+
+    def drafts_of(self, platform: str, account: str) -> list[SandboxPost]:
+        """An account's drafts, newest first (what a platform's draft list shows)."""
+        drafts = [
+            p
+            for p in self.posts.values()
+            if p.platform == platform and p.account == account and p.status == "draft"
+        ]
+        return sorted(drafts, key=lambda p: (p.created_at, p.id), reverse=True)
+
+    def delete_post(self, platform: str, post_id: str) -> None:
+        self.posts.pop((platform, post_id), None)
 
     # -- faults -------------------------------------------------------------------------
 

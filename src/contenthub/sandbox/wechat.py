@@ -230,6 +230,33 @@ def build_router(sandbox: state.SandboxState) -> APIRouter:
         _, post = await draft_named(request, "lookup")
         return JSONResponse({"news_item": [news_item(post)]})
 
+    @router.post("/cgi-bin/draft/batchget")
+    async def draft_list(request: Request) -> Response:
+        """The draft box, newest first: ``{offset, count, no_content}``."""
+        account = await gate(request, "lookup")
+        payload = await pages.json_payload(request)
+        drafts = sandbox.drafts_of(NAME, account.name)
+        offset, count = int(payload.get("offset", 0)), int(payload.get("count", 20))
+        items = []
+        for post in drafts[offset : offset + count]:
+            item = news_item(post)
+            if payload.get("no_content"):
+                item.pop("content")
+            items.append(
+                {
+                    "media_id": post.id,
+                    "content": {"news_item": [item]},
+                    "update_time": int(post.created_at),
+                }
+            )
+        return JSONResponse({"total_count": len(drafts), "item_count": len(items), "item": items})
+
+    @router.post("/cgi-bin/draft/delete")
+    async def draft_delete(request: Request) -> Response:
+        _, post = await draft_named(request, "draft")
+        sandbox.delete_post(NAME, post.id)
+        return JSONResponse({"errcode": 0, "errmsg": "ok"})
+
     @router.post("/cgi-bin/freepublish/submit")
     async def submit(request: Request) -> Response:
         account, post = await draft_named(request, "publish")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import re
+import time
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -99,6 +100,7 @@ def build_router(sandbox: state.SandboxState) -> APIRouter:
             "content": {"raw": post.body, "rendered": post.body},
             "tags": post.extra.get("tag_ids", []),
             "featured_media": post.extra.get("featured_media", 0),
+            "date_gmt": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(post.created_at)),
         }
 
     @router.get(f"{API}/users/me")
@@ -193,6 +195,35 @@ def build_router(sandbox: state.SandboxState) -> APIRouter:
         sandbox.save_post(post)
         await sandbox.after_commit(NAME, account.name, operation)
         return JSONResponse(post_json(request, post), 201)
+
+    @router.get(f"{API}/posts")
+    async def post_list(
+        request: Request, status: str = "publish", search: str = "", per_page: int = 10
+    ) -> Response:
+        """The user's posts of one status, newest first, whose title or content has ``search``."""
+        account = await gate(request, "lookup")
+        wanted = "published" if status == "publish" else status
+        posts = [
+            p
+            for p in sandbox.posts_of(NAME)
+            if p.account == account.name
+            and p.status == wanted
+            and (search in p.title or search in p.body)
+        ]
+        posts.sort(key=lambda p: (p.created_at, p.id), reverse=True)
+        return JSONResponse([post_json(request, p) for p in posts[:per_page]])
+
+    @router.delete(f"{API}/posts/{{post_id}}")
+    async def post_delete(post_id: str, request: Request, force: bool = False) -> Response:
+        account = await gate(request, "draft")
+        post = sandbox.post(NAME, post_id)
+        if post is None or post.account != account.name:
+            return _error(404, "rest_post_invalid_id", "Invalid post ID.")
+        if force:
+            sandbox.delete_post(NAME, post.id)
+        else:
+            post.status = "trash"
+        return JSONResponse({"deleted": True, "previous": post_json(request, post)})
 
     @router.get(f"{API}/posts/{{post_id}}")
     async def post_get(post_id: str, request: Request) -> Response:

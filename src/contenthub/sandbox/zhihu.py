@@ -185,7 +185,8 @@ def build_router(sandbox: state.SandboxState) -> APIRouter:
             "content": post.body,
             "url": url,
             "state": post.status,
-            "created": 0,
+            "created": int(post.created_at),
+            "updated": int(post.created_at),
         }
 
     @router.get("/www.zhihu.com/api/v4/me")
@@ -282,6 +283,24 @@ def build_router(sandbox: state.SandboxState) -> APIRouter:
                 pages.json_error(404, {"error": {"code": 404, "message": "文章不存在"}})
             )
         return post
+
+    @router.get("/zhuanlan.zhihu.com/api/articles/drafts")
+    async def draft_list(request: Request, limit: int = 10, offset: int = 0) -> Response:
+        """The account's drafts, newest first, paged [I]."""
+        account = await gate(request, "lookup", write=False)
+        drafts = sandbox.drafts_of(NAME, account.name)
+        page = [article_json(request, p) for p in drafts[offset : offset + limit]]
+        paging = {"is_end": offset + limit >= len(drafts), "totals": len(drafts)}
+        return JSONResponse({"data": page, "paging": paging})
+
+    @router.delete("/zhuanlan.zhihu.com/api/articles/{article_id}/draft")
+    async def draft_delete(article_id: str, request: Request) -> Response:
+        """Deletes a draft that was never published [I]."""
+        post = await writable_post(request, article_id)
+        if post.status != "draft":
+            return pages.json_error(400, {"error": {"code": 400, "message": "不是草稿"}})
+        sandbox.delete_post(NAME, post.id)
+        return Response(status_code=204)
 
     @router.patch("/zhuanlan.zhihu.com/api/articles/{article_id}/draft")
     async def draft_update(article_id: str, request: Request) -> Response:

@@ -36,7 +36,8 @@ def task_metrics(db: Database, *, now: datetime) -> TaskMetrics:
             running_per_worker=storage.task_running_per_worker(s),
             recent_durations=storage.task_publish_durations(s, since=now - RECENT),
             recent_retries=sum(reasons.get(r, 0) for r in RETRY_REASONS),
-            recent_rescues=reasons.get(EventReason.RESCUED, 0),
+            recent_rescues=reasons.get(EventReason.RESCUED, 0)
+            + reasons.get(EventReason.FINAL_CHECK, 0),
         )
 
     return db.read(read)

@@ -9,7 +9,13 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from contenthub.errors import InputError, NotFound
-from contenthub.states import CANCELLABLE_AT_ONCE, RETRYABLE_BY_USER, EventReason, TaskStatus
+from contenthub.states import (
+    CANCELLABLE_AT_ONCE,
+    FINAL_CHECK_MARK,
+    RETRYABLE_BY_USER,
+    EventReason,
+    TaskStatus,
+)
 from contenthub.storage.enqueue import DEFAULT_MAX_ATTEMPTS
 from contenthub.storage.events import TASKS, Event, append_events, notify_new_work, set_status
 
@@ -32,6 +38,7 @@ def _locked_task(session: Session, public_id: str, user_id: int | None) -> sa.Ro
             TASKS.c.cancel_requested,
             TASKS.c.due_at,
             TASKS.c.queued_at,
+            TASKS.c.checkpoint,
         )
         .where(TASKS.c.public_id == public_id)
         .with_for_update()
@@ -125,6 +132,10 @@ def _restart(
 ) -> None:
     """A finished task starts over with a fresh attempt budget."""
     message = "retried by the user"
+    checkpoint = dict(row.checkpoint or {})
+    if checkpoint.pop(FINAL_CHECK_MARK, None) is not None:
+        # A real attempt again: it resumes from the checkpoints, asking the platform first.
+        values = {**values, "checkpoint": checkpoint}
     if target is TaskStatus.SCHEDULED:
         message += f"; still scheduled for {row.due_at.isoformat()}"
     set_status(

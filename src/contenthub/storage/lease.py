@@ -161,6 +161,7 @@ class Published:
     lease: Lease
     url: str | None
     post_id: str | None
+    note: str = ""  # e.g. how a final check found the post
 
 
 def task_complete(
@@ -186,7 +187,7 @@ def task_complete(
                 task_id=r.lease.task_id,
                 user_id=r.lease.user_id,
                 values={"result_url": r.url, "post_id": r.post_id},
-                message=f"published at {r.url}" if r.url else "published",
+                message=_published_message(r),
             )
             for r in valid
         ],
@@ -198,6 +199,11 @@ def task_complete(
         worker=worker,
     )
     return {r.lease.task_id for r in valid}
+
+
+def _published_message(result: Published) -> str:
+    text = f"published at {result.url}" if result.url else "published"
+    return f"{text} ({result.note})" if result.note else text
 
 
 def task_fail(

@@ -16,8 +16,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from contenthub.errors import ErrorClass
+from contenthub.platforms.base import may_have_published
 from contenthub.retry import Decision, decide
-from contenthub.states import FINAL, EventReason, TaskStatus
+from contenthub.states import FINAL, FINAL_CHECK_MARK, MAX_FINAL_CHECKS, EventReason, TaskStatus
 from contenthub.storage.events import EVENTS, TASKS, notify_new_work, set_status
 from contenthub.storage.lease import LEASE_CLEARED
 
@@ -34,6 +35,7 @@ def task_rescue_expired(session: Session, *, now: datetime, batch: int = BATCH) 
             TASKS.c.max_attempts,
             TASKS.c.lease_owner,
             TASKS.c.lease_token,
+            TASKS.c.checkpoint,
         )
         .where(TASKS.c.status == TaskStatus.RUNNING.value, TASKS.c.lease_expires_at < now)
         .order_by(TASKS.c.lease_expires_at)
@@ -45,7 +47,7 @@ def task_rescue_expired(session: Session, *, now: datetime, batch: int = BATCH) 
         decision = decide(
             ErrorClass.WORKER_LOST, attempt=row.attempt, max_attempts=row.max_attempts, now=now
         )
-        target, reason, values, outcome = _rescue_outcome(decision, now)
+        target, reason, values, outcome = _rescue_outcome(decision, row, now)
         changed = set_status(
             session,
             task_id=row.id,
@@ -67,18 +69,39 @@ def task_rescue_expired(session: Session, *, now: datetime, batch: int = BATCH) 
 
 
 def _rescue_outcome(
-    decision: Decision, now: datetime
+    decision: Decision, row: sa.Row[Any], now: datetime
 ) -> tuple[TaskStatus, EventReason, dict[str, Any], str]:
-    """Where a rescued task goes: back to the queue, or failed when its attempts are used up."""
+    """Where a rescued task goes: back to the queue; on its last attempt, when a publish may
+    have been submitted, back to the queue once more for a final check only (a worker asks the
+    platform); otherwise failed."""
     if decision.retry:
         values = {"due_at": decision.due_at, "queued_at": now, "stage": "waiting"}
         return TaskStatus.QUEUED, EventReason.RESCUED, values, "requeued"
+    checkpoint = dict(row.checkpoint or {})
+    checks = int(checkpoint.get(FINAL_CHECK_MARK) or 0)
+    if may_have_published(checkpoint) and checks < MAX_FINAL_CHECKS:
+        values = {
+            "due_at": now,
+            "queued_at": now,
+            "stage": FINAL_CHECK_MARK,
+            "max_attempts": row.attempt + 1,
+            "checkpoint": {**checkpoint, FINAL_CHECK_MARK: checks + 1},
+        }
+        return (
+            TaskStatus.QUEUED,
+            EventReason.FINAL_CHECK,
+            values,
+            "a publish may have been submitted: queued to ask the platform before failing",
+        )
+    message = "worker lost"
+    if may_have_published(checkpoint):  # every final check's own worker was lost too
+        message += f" — the platform may have published it; not checked ({checks} tries)"
     values = {
         "finished_at": now,
         "error_class": ErrorClass.WORKER_LOST.value,
-        "error_message": "worker lost",
+        "error_message": message,
     }
-    return TaskStatus.FAILED, EventReason.LOST_FOR_GOOD, values, "no attempts left"
+    return TaskStatus.FAILED, EventReason.LOST_FOR_GOOD, values, f"no attempts left; {message}"
 
 
 def task_stage_due(session: Session, *, now: datetime, batch: int = BATCH) -> int:

@@ -11,10 +11,19 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from contenthub.errors import InputError, NotFound
+from contenthub.platforms.base import LEFTOVERS
 from contenthub.states import TaskStatus
 from contenthub.storage.events import EVENTS, TASKS
 
 TASK_COLUMNS = [c for c in TASKS.c if c.name not in ("body", "running_account_id")]
+
+
+def _task(row: Any) -> dict[str, Any]:
+    """A task row as callers see it, with the drafts it left on the platform (``leftovers``,
+    recorded by the adapter in its checkpoint) named at the top level."""
+    task = dict(row)
+    task["leftovers"] = list((task.get("checkpoint") or {}).get(LEFTOVERS) or [])
+    return task
 
 
 def task_get(session: Session, public_id: str, *, user_id: int | None) -> dict[str, Any]:
@@ -24,7 +33,7 @@ def task_get(session: Session, public_id: str, *, user_id: int | None) -> dict[s
     row = session.execute(query).mappings().first()
     if row is None:
         raise NotFound("task", public_id)
-    return dict(row)
+    return _task(row)
 
 
 @dataclass(frozen=True)
@@ -71,7 +80,7 @@ def task_list(
         if anchor is None:
             raise InputError("before", f"no task {before}")
         query = query.where(TASKS.c.id < anchor)
-    return [dict(r) for r in session.execute(query).mappings().all()]
+    return [_task(r) for r in session.execute(query).mappings().all()]
 
 
 def task_events(session: Session, task_id: int) -> list[dict[str, Any]]:

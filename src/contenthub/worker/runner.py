@@ -11,13 +11,17 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from contenthub import storage
+from contenthub.clock import utcnow
 from contenthub.errors import ErrorClass, LeaseLost, PublishCancelled, PublishError, RateLimited
-from contenthub.platforms.base import PublishResult
+from contenthub.platforms.base import Publisher, PublishResult, TaskContent, may_have_published
 from contenthub.platforms.registry import publisher_for
+from contenthub.retry import is_final
 from contenthub.secrets_box import SecretBox
+from contenthub.states import FINAL_CHECK_MARK
 from contenthub.worker.context import TaskContext
 
 log = logging.getLogger("contenthub.worker")
+FINAL_CHECK_SECONDS = 60.0  # how long asking the platform may take before a task ends failed
 
 
 class Ending(StrEnum):
@@ -57,13 +61,45 @@ async def run_publish(
     secrets: SecretBox | None,
     timeout_seconds: float,
 ) -> Outcome | None:
-    """Publish ``claimed`` through its platform's adapter; ``None`` when the lease was lost."""
+    """Publish ``claimed`` through its platform's adapter; ``None`` when the lease was lost.
+
+    An attempt that would end the task failed after a publish may have been submitted asks
+    the platform first (``final_check``); a task the rescuer marked runs only that check."""
     lease = claimed.lease
     try:
         publisher = publisher_for(claimed.platform)
         credentials = secrets.open(claimed.account_credentials) if secrets else {}
         saver = ctx.session_saver(claimed.account_id, secrets) if secrets else None
         content = replace(claimed.content, credentials=credentials, save_session=saver)
+    except PublishError as error:
+        return _failed(lease, error.error_class, error.message)
+    except Exception as error:
+        return _crashed(claimed, ctx, error)
+    if claimed.checkpoint.get(FINAL_CHECK_MARK):
+        lost = _failed(lease, ErrorClass.WORKER_LOST, "worker lost on its last attempt")
+        return await final_check(publisher, ctx, content, lost, claimed=claimed)
+    outcome = await _attempt(publisher, content, claimed, ctx, timeout_seconds)
+    if outcome is not None and _ends_task(outcome, claimed) and may_have_published(ctx.checkpoints):
+        return await final_check(publisher, ctx, content, outcome, claimed=claimed)
+    return outcome
+
+
+def _ends_task(outcome: Outcome, claimed: storage.ClaimedTask) -> bool:
+    """A failed attempt after which no retry follows (the retry policy says)."""
+    if outcome.ending is not Ending.FAILED or outcome.error_class is None:
+        return False
+    return is_final(outcome.error_class, attempt=claimed.attempt, max_attempts=claimed.max_attempts)
+
+
+async def _attempt(
+    publisher: Publisher,
+    content: TaskContent,
+    claimed: storage.ClaimedTask,
+    ctx: TaskContext,
+    timeout_seconds: float,
+) -> Outcome | None:
+    lease = claimed.lease
+    try:
         async with asyncio.timeout(timeout_seconds):
             result = await publisher.publish(ctx, content)
         return Outcome(lease, Ending.SUCCEEDED, result=result)
@@ -76,10 +112,7 @@ async def run_publish(
         )
         return None
     except asyncio.CancelledError:
-        # Cancelled from outside: by a heartbeat that found the lease gone, or at shutdown.
-        if ctx.lost:
-            return None
-        return Outcome(lease, Ending.RELEASED, message="worker stopping: handed back to the queue")
+        return _stopped(lease, ctx)
     except TimeoutError:
         return _failed(
             lease, ErrorClass.TRANSIENT, f"publish took longer than {timeout_seconds:.0f} s"
@@ -95,11 +128,57 @@ async def run_publish(
     except PublishError as error:
         return _failed(lease, error.error_class, error.message)
     except Exception as error:
-        error_id = uuid.uuid4().hex[:12]
-        log.exception(
-            "publish crashed",
-            extra={**log_fields(claimed), "stage": ctx.stage, "error_id": error_id},
-        )
-        return _failed(
-            lease, ErrorClass.INTERNAL, f"internal error {error_id}: {type(error).__name__}"
-        )
+        return _crashed(claimed, ctx, error)
+
+
+async def final_check(
+    publisher: Publisher,
+    ctx: TaskContext,
+    content: TaskContent,
+    failed: Outcome,
+    *,
+    claimed: storage.ClaimedTask,
+) -> Outcome | None:
+    """Ask the platform whether the post is live before ``failed`` ends the task: found, the
+    task succeeded; otherwise ``failed`` says what was checked, so nobody trusts it blindly."""
+    at = utcnow().strftime("%Y-%m-%d %H:%M:%S UTC")
+    try:
+        async with asyncio.timeout(FINAL_CHECK_SECONDS):
+            found = await publisher.find_published(ctx, content)
+    except asyncio.CancelledError:
+        return _stopped(failed.lease, ctx)
+    except NotImplementedError:
+        note = "this platform cannot be asked"
+    except TimeoutError:
+        note = f"could not check at {at}: no answer in {FINAL_CHECK_SECONDS:.0f} s"
+    except PublishError as error:
+        note = f"could not check at {at}: {error.message}"
+    except Exception as error:
+        note = f"could not check at {at}: {_crashed(claimed, ctx, error).message}"
+    else:
+        if found is not None:
+            log.info("final check found the post live", extra=log_fields(claimed))
+            note = f"found by the final check at {at}"
+            return Outcome(failed.lease, Ending.SUCCEEDED, result=found, message=note)
+        note = f"checked at {at}, not found"
+    message = f"{failed.message} — the platform may have published it; {note}"
+    return replace(failed, message=message)
+
+
+def _stopped(lease: storage.Lease, ctx: TaskContext) -> Outcome | None:
+    """Cancelled from outside: by a heartbeat that found the lease gone, or at shutdown."""
+    if ctx.lost:
+        return None
+    return Outcome(lease, Ending.RELEASED, message="worker stopping: handed back to the queue")
+
+
+def _crashed(claimed: storage.ClaimedTask, ctx: TaskContext, error: Exception) -> Outcome:
+    error_id = uuid.uuid4().hex[:12]
+    log.exception(
+        "publish crashed",
+        extra={**log_fields(claimed), "stage": ctx.stage, "error_id": error_id},
+        exc_info=error,
+    )
+    return _failed(
+        claimed.lease, ErrorClass.INTERNAL, f"internal error {error_id}: {type(error).__name__}"
+    )
