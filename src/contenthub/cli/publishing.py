@@ -85,7 +85,8 @@ def publish(
     if source.isdigit() and not Path(source).exists():
         if cover is not None:
             raise InputError(
-                "cover", f"article {source} is stored: set its cover with 'article update --cover'"
+                "cover",
+                f"article {source} is stored: set its cover with 'article edit {source} --cover'",
             )
         article = int(source)
     else:
