@@ -78,6 +78,10 @@ class CookieCredentials(BaseModel):
     storage_state: dict[str, Any] | None = Field(
         default=None, json_schema_extra={"writeOnly": True}
     )
+    # For logging in through the platform's login page (``account login --password``); a
+    # stored password also lets a worker log in again once when the cookies expire.
+    username: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    password: Secret | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -103,6 +107,25 @@ class AnyOptions(BaseModel):
 
 class AnyCredentials(BaseModel):
     model_config = ConfigDict(extra="allow")
+
+
+@dataclass(frozen=True)
+class LoginPage:
+    """A platform's web login page, as a browser login drives it: where it is (on ``host``,
+    mapped to an account's ``base_url`` like every request), the cookie that proves a login,
+    and the page's parts. The selectors default to the sandbox's markup; the real sites' are
+    unverified guesses, declared per adapter so a changed page is a one-line fix."""
+
+    host: str
+    path: str
+    session_cookie: str
+    qr_image: str = "img.qr-image"
+    username: str = "form.password-login input[name=username]"
+    password: str = "form.password-login input[name=password]"
+    submit: str = "form.password-login [type=submit]"
+    captcha: str = ".captcha"
+    second_factor: str = ".second-factor"
+    error: str = ".login-error"
 
 
 @dataclass(frozen=True)
@@ -215,6 +238,8 @@ class Publisher(ABC):
     # (sealed, write-only). Built-in adapters declare both; a plugin that does not gets any.
     options_model: ClassVar[type[BaseModel]] = AnyOptions
     credentials_model: ClassVar[type[BaseModel]] = AnyCredentials
+    # Where a person logs in on the web (cookie platforms): ``contenthub account login``.
+    login_page: ClassVar[LoginPage | None] = None
 
     @abstractmethod
     async def publish(self, ctx: PublishContext, task: TaskContent) -> PublishResult:

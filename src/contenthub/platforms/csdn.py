@@ -51,6 +51,7 @@ class CsdnPublisher(base.Publisher):
     platform = PLATFORM
     options_model = base.PlatformOptions
     credentials_model = base.CookieCredentials
+    login_page = base.LoginPage(host="passport.csdn.net", path="/login", session_cookie="UserToken")
 
     async def check_login(self, account: base.AccountAccess) -> base.Identity:
         async with _Editor(account) as editor:

@@ -47,6 +47,7 @@ class ZhihuPublisher(base.Publisher):
     platform = PLATFORM
     options_model = base.PlatformOptions
     credentials_model = base.CookieCredentials
+    login_page = base.LoginPage(host=WWW, path="/signin", session_cookie="z_c0")
 
     # -- the interface ----------------------------------------------------------------------
 

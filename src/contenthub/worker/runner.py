@@ -9,12 +9,14 @@ import logging
 import uuid
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from typing import Any
 
 from contenthub import storage
 from contenthub.errors import ErrorClass, LeaseLost, PublishCancelled, PublishError, RateLimited
 from contenthub.platforms.base import PublishResult
 from contenthub.platforms.registry import publisher_for
 from contenthub.secrets_box import SecretBox
+from contenthub.services.login import Write, publish_or_log_in_once
 from contenthub.worker.context import TaskContext
 
 log = logging.getLogger("contenthub.worker")
@@ -56,15 +58,19 @@ async def run_publish(
     *,
     secrets: SecretBox | None,
     timeout_seconds: float,
+    write: Write[Any],
 ) -> Outcome | None:
-    """Publish ``claimed`` through its platform's adapter; ``None`` when the lease was lost."""
+    """Publish ``claimed`` through its platform's adapter; ``None`` when the lease was lost.
+    An expired login is logged in again once when the account has a stored password."""
     lease = claimed.lease
     try:
         publisher = publisher_for(claimed.platform)
         credentials = secrets.open(claimed.account_credentials) if secrets else {}
         content = replace(claimed.content, credentials=credentials)
         async with asyncio.timeout(timeout_seconds):
-            result = await publisher.publish(ctx, content)
+            result = await publish_or_log_in_once(
+                publisher, ctx, content, account_id=claimed.account_id, write=write, box=secrets
+            )
         return Outcome(lease, Ending.SUCCEEDED, result=result)
     except PublishCancelled:
         return Outcome(lease, Ending.CANCELLED)
