@@ -35,8 +35,6 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 
 from contenthub.sandbox import pages, state
 
-QR_TTL_SECONDS = 300.0
-
 
 @dataclass(frozen=True)
 class LoginSpec:
@@ -133,7 +131,6 @@ def build_router(sandbox: state.SandboxState, spec: LoginSpec) -> APIRouter:
         return answer
 
     def login_page(request: Request, error: str = "") -> HTMLResponse:
-        refresh_ms = int(login.of(spec.platform).qr_refresh_seconds * 1000)
         error_block = f"<p class='login-error'>{html.escape(error)}</p>" if error else ""
         return _page(
             spec,
@@ -151,6 +148,7 @@ async function fresh() {{
   const answer = await (await fetch(base + "/_login/qrcode", {{method: "POST"}})).json();
   token = answer.token;
   document.querySelector(".qr-image").src = base + "/_login/qrcode/" + token + "/image.png";
+  setTimeout(fresh, answer.refresh_in * 1000);
 }}
 async function poll() {{
   if (token) {{
@@ -160,7 +158,7 @@ async function poll() {{
   }}
   setTimeout(poll, 300);
 }}
-fresh(); poll(); setInterval(fresh, {refresh_ms});
+fresh(); poll();
 </script>""",
         )
 
@@ -172,7 +170,8 @@ fresh(); poll(); setInterval(fresh, {refresh_ms});
     async def qr_new() -> Response:
         token = QrToken(secrets.token_urlsafe(12))
         login.qr[token.token] = token
-        return JSONResponse({"token": token.token, "expires_in": QR_TTL_SECONDS})
+        refresh = login.of(spec.platform).qr_refresh_seconds
+        return JSONResponse({"token": token.token, "refresh_in": refresh})
 
     @router.get("/_login/qrcode/{token}/image.png")
     async def qr_image(token: str, request: Request) -> Response:
