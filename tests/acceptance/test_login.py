@@ -293,7 +293,17 @@ def test_an_expired_session_logs_in_again_with_the_stored_password(site: Site) -
 
 
 @pytest.mark.parametrize("site", ["sqlite"], indirect=True)
-def test_a_wrong_stored_password_holds_the_account_with_the_reason(site: Site) -> None:
+def test_a_login_nobody_completes_ends_at_its_timeout(site: Site) -> None:
+    name, _ = site.bind("csdn")
+    done = site.cli("account", "login", name, "--timeout", "3")
+    assert done.returncode == 1
+    assert "nobody logged in within 3 s" in done.stderr
+    assert "Scan this QR code" in done.stdout
+    assert site.account(name).status == "active"  # nothing changed
+
+
+@pytest.mark.parametrize("site", ["sqlite"], indirect=True)
+def test_a_wrong_stored_password_holds_the_account_until_a_login(site: Site) -> None:
     name, remote = remembered_login(site, "zhihu")
     changed = site.cli("account", "update", name, "-c", "password=not-the-password")
     assert changed.returncode == 0, changed.stderr
@@ -311,3 +321,10 @@ def test_a_wrong_stored_password_holds_the_account_with_the_reason(site: Site) -
     assert task["stage"] == "waiting"  # held for a login, not failed
     assert not [p for p in site.sandbox.client.posts("zhihu") if p["account"] == remote["name"]]
     assert os.path.exists(re.search(r"screenshot: (\S+?\.png)", account.status_message).group(1))
+
+    # The person logs in again: the held publish resumes and goes out.
+    done = site.cli(
+        "account", "login", name, "--password-stdin", stdin=remote["login"]["password"] + "\n"
+    )
+    assert done.returncode == 0, done.stderr
+    site.wait_for_task(task_id, "succeeded")

@@ -40,8 +40,8 @@ def interactive_login(
     if remember_password and not (by_password or password_stdin):
         raise InputError("remember_password", "give --password or --password-stdin with it")
     password = None
+    held = box.open(found.credentials) if found.credentials else {}
     if by_password or password_stdin:
-        held = box.open(found.credentials) if found.credentials else {}
         username = username or held.get("username")
         if not username:
             if password_stdin:
@@ -74,7 +74,8 @@ def interactive_login(
         )
     )
     if report.status == "active":
-        remembered = "; password stored (encrypted)" if remember_password else ""
+        stored = password and (remember_password or held.get("password"))
+        remembered = "; password stored (encrypted)" if stored else ""
         out.print(
             f"{found.name}: {report.message}; session stored (encrypted){remembered}; "
             "account active",

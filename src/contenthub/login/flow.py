@@ -70,7 +70,8 @@ async def browser_login(
         async with async_playwright() as playwright:
             browser = await launch(playwright)
             try:
-                context = await browser.new_context(locale="zh-CN")
+                # Twice the pixels: the QR code a person is shown is crisp, not a thumbnail.
+                context = await browser.new_context(locale="zh-CN", device_scale_factor=2)
                 tab = await context.new_page()
                 await tab.goto(url, wait_until="domcontentloaded")
                 if password is not None:

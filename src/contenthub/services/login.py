@@ -79,7 +79,7 @@ def session_credentials(
     password: str | None,
 ) -> dict[str, Any]:
     """The account's credentials after a login: the new session replaces the old cookies; the
-    username is kept, and the password when it was stored before or is to be remembered."""
+    username is kept, and so is a stored password; ``password`` is the one to store now."""
     kept = {k: held[k] for k in ("username", "password") if held.get(k)}
     given = {k: v for k, v in (("username", username), ("password", password)) if v}
     return {**kept, **given, "storage_state": storage_state}
@@ -120,7 +120,8 @@ async def log_in(
             held,
             result.storage_state,
             username=username,
-            password=password if remember_password else None,
+            # A password that just worked replaces a stored one (stored passwords were asked for).
+            password=password if remember_password or held.get("password") else None,
         )
         return await _store_session(write, account, box, credentials)
     if result.outcome == "blocked":
