@@ -143,7 +143,12 @@ def test_credentials_are_write_only_and_their_fields_shown_as_set(api: ServedApi
     state = {"cookies": [{"name": "z_c0", "value": SECRET, "domain": ".zhihu.com", "path": "/"}]}
     cookie = create(client, "zhihu", credentials={"storage_state": state})
     assert cookie.status_code == 201, cookie.text
-    assert cookie.json()["credential_fields"] == {"cookies": True, "storage_state": True}
+    assert cookie.json()["credential_fields"] == {
+        "cookies": True,
+        "storage_state": True,
+        "username": False,  # for a login through the platform's page
+        "password": False,
+    }
     assert SECRET not in cookie.text
     client.close()
     assert SECRET not in api.log.read_text(errors="replace")
