@@ -359,6 +359,8 @@ def account_login(
     shows (drawn here and saved as a PNG), or give a password. On success the session is
     stored (encrypted), the account becomes active and its waiting publishes resume.
     With --cookies, import a login made elsewhere instead."""
+    if cookies is not None and (password or password_stdin or remember_password):
+        raise InputError("cookies", "give --cookies or a password login, not both")
     db, me = open_as(user)
     box = _box()
     if cookies is None:
