@@ -246,7 +246,7 @@ def test_password_login_activates_the_account(site: Site, platform: str) -> None
 
 
 @pytest.mark.parametrize("site", ["sqlite"], indirect=True)
-def test_a_captcha_ends_the_login_as_needs_login_with_a_screenshot(site: Site) -> None:
+def test_a_captcha_or_second_factor_ends_the_login_as_needs_login(site: Site) -> None:
     name, remote = site.bind("zhihu")
     site.sandbox.client.login_switches("zhihu", captcha=True)
     started = time.monotonic()
@@ -265,6 +265,18 @@ def test_a_captcha_ends_the_login_as_needs_login_with_a_screenshot(site: Site) -
     account = site.account(name)
     assert account.status == "needs_login"
     assert "captcha" in account.status_message and str(screenshot) in account.status_message
+
+    site.sandbox.client.login_switches("zhihu", second_factor=True)
+    try:
+        done = site.cli(
+            "account", "login", name, "--password-stdin", "--username", remote["name"],
+            stdin=remote["login"]["password"] + "\n",
+        )  # fmt: skip
+    finally:
+        site.sandbox.client.login_switches("zhihu", second_factor=False)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "second factor" in done.stderr and "短信验证码" in done.stderr  # the page's words
+    assert "second factor" in site.account(name).status_message
 
 
 def remembered_login(site: Site, platform: str) -> tuple[str, dict[str, Any]]:
