@@ -131,7 +131,10 @@ def create_app(state: SandboxState | None = None) -> FastAPI:
         payload = await json_payload(request)
         if not hasattr(PLATFORMS.get(str(payload.get("platform"))), "LOGIN"):
             raise HTTPException(400, "platform must be one with a login page")
-        return login.set_switches(state, payload)
+        try:
+            return login.set_switches(state, payload)
+        except (TypeError, ValueError):
+            raise HTTPException(400, "qr_refresh_seconds must be a number") from None
 
     @app.post("/_admin/sessions/expire")
     async def admin_sessions_expire(request: Request) -> dict[str, Any]:
