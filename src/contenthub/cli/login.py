@@ -55,7 +55,9 @@ def interactive_login(
     async def show_qr(png: bytes, text: str) -> None:
         nonlocal shown
         qr_file.parent.mkdir(parents=True, exist_ok=True)
-        qr_file.write_bytes(png)
+        partial = qr_file.with_suffix(".part")
+        partial.write_bytes(png)
+        partial.replace(qr_file)  # whoever opens the file never sees half an image
         shown += 1
         _print_qr(found.platform, found.name, text, qr_file, timeout_seconds, again=shown > 1)
 
