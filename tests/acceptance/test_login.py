@@ -197,7 +197,7 @@ def test_qr_login_draws_a_scannable_code_then_publishes(
         # Then the codes last, and a phone scans the one shown (one the page replaced before
         # the phone confirmed it is scanned again, as a person would).
         site.sandbox.client.login_switches("zhihu", qr_refresh_seconds=120)
-        saved = Path(re.search(r"saved as (\S+?);", "\n".join(output.lines)).group(1))
+        saved = Path(re.search(r"saved as (\S+);$", "\n".join(output.lines), re.M).group(1))
         scanned: list[str] = []
 
         def logged_in() -> bool:

@@ -114,9 +114,9 @@ def _print_qr(
     )
     lines = [heading, "", *qr.terminal_drawing(text, color=color), ""]
     if not again:
-        lines.append(
-            f"(also saved as {png}; it is drawn again when the page replaces it; "
-            f"waiting up to {timeout_seconds:g} s)"
-        )
+        lines += [
+            f"Also saved as {png};",
+            f"drawn again when the page replaces it. Waiting up to {timeout_seconds:g} s.",
+        ]
     sys.stdout.write("\n".join(lines) + "\n")
     sys.stdout.flush()
