@@ -23,6 +23,7 @@ from contenthub.cli.context import (
     open_as,
     out,
 )
+from contenthub.cli.login import interactive_login
 from contenthub.clock import utcnow
 from contenthub.config import Settings
 from contenthub.errors import InputError
@@ -403,17 +404,59 @@ def account_check(account: str, user: UserOption = DEFAULT_USER) -> None:
 def account_login(
     account: str,
     cookies: Annotated[
-        Path,
+        Path | None,
         typer.Option(
-            help="A Playwright storage-state file, a JSON cookie list or a Netscape cookies.txt."
+            help="Import this login instead: a Playwright storage-state file, a JSON cookie "
+            "list or a Netscape cookies.txt."
         ),
-    ],
+    ] = None,
+    password: Annotated[
+        bool,
+        typer.Option(
+            "--password", help="Log in with username and password (asked for without echo)."
+        ),
+    ] = False,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+    username: Annotated[
+        str | None, typer.Option(help="The username to log in with (default: the stored one).")
+    ] = None,
+    remember_password: Annotated[
+        bool,
+        typer.Option(
+            "--remember-password",
+            help="Store the password (encrypted): a publish whose login expired then logs in "
+            "again by itself, once, before the account is held.",
+        ),
+    ] = False,
+    timeout: Annotated[
+        float, typer.Option(help="Seconds to wait for the login before giving up.")
+    ] = 300.0,
     user: UserOption = DEFAULT_USER,
 ) -> None:
-    """Import a browser login (cookies) into an account; it becomes active again."""
-    credentials: dict[str, Any] = accounts.read_cookie_file(cookies)
+    """Log in to the platform's own login page in a headless browser: scan the QR code it
+    shows (drawn here and saved as a PNG), or give a password. On success the session is
+    stored (encrypted), the account becomes active and its waiting publishes resume.
+    With --cookies, import a login made elsewhere instead."""
+    if cookies is not None and (password or password_stdin or remember_password):
+        raise InputError("cookies", "give --cookies or a password login, not both")
     db, me = open_as(user)
     box = _box()
+    if cookies is None:
+        interactive_login(
+            db,
+            me,
+            box,
+            account,
+            by_password=password,
+            password_stdin=password_stdin,
+            username=username,
+            remember_password=remember_password,
+            timeout_seconds=timeout,
+        )
+        return
+    credentials: dict[str, Any] = accounts.read_cookie_file(cookies)
 
     def work(s: Session) -> str:
         found = accounts.account_find(s, account, me)

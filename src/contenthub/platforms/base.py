@@ -80,6 +80,25 @@ class AnyCredentials(BaseModel):
 
 
 @dataclass(frozen=True)
+class LoginPage:
+    """A platform's web login page, as a browser login drives it: where it is (on ``host``,
+    mapped to an account's ``base_url`` like every request), the cookie that proves a login,
+    and the page's parts. The selectors default to the sandbox's markup; the real sites' are
+    unverified guesses, declared per adapter so a changed page is a one-line fix."""
+
+    host: str
+    path: str
+    session_cookie: str
+    qr_image: str = "img.qr-image"
+    username: str = "form.password-login input[name=username]"
+    password: str = "form.password-login input[name=password]"
+    submit: str = "form.password-login [type=submit]"
+    captcha: str = ".captcha"
+    second_factor: str = ".second-factor"
+    error: str = ".login-error"
+
+
+@dataclass(frozen=True)
 class AccountScope:
     """What checking an account's options may need beyond the options: whose account it is,
     and the administrator's settings. Given as the validation context (``info.context``); absent
@@ -299,6 +318,8 @@ class Publisher(ABC):
     # (sealed, write-only). Built-in adapters declare both; a plugin that does not gets any.
     options_model: ClassVar[type[BaseModel]] = AnyOptions
     credentials_model: ClassVar[type[BaseModel]] = AnyCredentials
+    # Where a person logs in on the web (cookie platforms): ``contenthub account login``.
+    login_page: ClassVar[LoginPage | None] = None
 
     @abstractmethod
     async def publish(self, ctx: PublishContext, task: TaskContent) -> PublishResult:

@@ -59,6 +59,7 @@ class CsdnPublisher(base.Publisher):
     platform = PLATFORM
     options_model = base.PlatformOptions
     credentials_model = CsdnCredentials
+    login_page = base.LoginPage(host="passport.csdn.net", path="/login", session_cookie="UserToken")
 
     async def check_login(self, account: base.AccountAccess) -> base.Identity:
         async with _Editor(account) as editor:

@@ -64,6 +64,7 @@ class JuejinPublisher(base.Publisher):
     platform = PLATFORM
     options_model = JuejinOptions
     credentials_model = JuejinCredentials
+    login_page = base.LoginPage(host="juejin.cn", path="/login", session_cookie="sessionid")
 
     async def check_login(self, account: base.AccountAccess) -> base.Identity:
         async with _Console(account) as console:

@@ -101,6 +101,15 @@ class CookieCredentials(BaseModel):
         "reads one (or a JSON cookie list, or a Netscape cookies.txt).",
         json_schema_extra={"writeOnly": True},
     )
+    # For logging in through the platform's login page (``account login --password``); a
+    # stored password also lets a worker log in again once when the cookies expire.
+    username: str | None = Field(default=None, min_length=1, max_length=200)
+    password: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=4096,
+        json_schema_extra={"writeOnly": True, "format": "password"},
+    )
 
     @model_validator(mode="before")
     @classmethod

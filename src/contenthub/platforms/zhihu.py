@@ -89,6 +89,7 @@ class ZhihuPublisher(base.Publisher):
     platform = PLATFORM
     options_model = ZhihuOptions
     credentials_model = ZhihuCredentials
+    login_page = base.LoginPage(host=WWW, path="/signin", session_cookie="z_c0")
 
     # -- the interface ----------------------------------------------------------------------
 

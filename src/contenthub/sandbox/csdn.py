@@ -17,7 +17,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.datastructures import UploadFile
 
-from contenthub.sandbox import pages, state
+from contenthub.sandbox import login, pages, state
 
 NAME = "csdn"
 PREFIX = "/csdn"
@@ -40,6 +40,21 @@ def credentials_for(name: str) -> dict[str, Any]:
             "UserInfo": state.secret_for(NAME, name, "info"),
         }
     }
+
+
+LOGIN = login.LoginSpec(
+    platform=NAME,
+    prefix=PREFIX,
+    host="passport.csdn.net",
+    path="/login",
+    home_host="www.csdn.net",
+    home_path="/",
+    session_cookie="UserToken",
+    other_cookies=lambda account: {
+        "UserName": account.name,
+        "UserInfo": state.secret_for(NAME, account.name, "info"),
+    },
+)
 
 
 def login_key(credentials: dict[str, Any]) -> str:

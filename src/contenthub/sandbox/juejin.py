@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
 import zlib
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -17,7 +18,7 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from contenthub.sandbox import pages, state
+from contenthub.sandbox import login, pages, state
 
 NAME = "juejin"
 PREFIX = "/juejin"
@@ -35,6 +36,21 @@ def credentials_for(name: str) -> dict[str, Any]:
     session = state.secret_for(NAME, name, "sessionid")
     csrf = state.secret_for(NAME, name, "passport")
     return {"cookies": {"sessionid": session, "sid_tt": session, "passport_csrf_token": csrf}}
+
+
+LOGIN = login.LoginSpec(
+    platform=NAME,
+    prefix=PREFIX,
+    host="juejin.cn",
+    path="/login",
+    home_host="juejin.cn",
+    home_path="/",
+    session_cookie="sessionid",
+    other_cookies=lambda account: {
+        "sid_tt": state.secret_for(NAME, account.name, "sid_tt"),
+        "passport_csrf_token": secrets.token_hex(16),
+    },
+)
 
 
 def login_key(credentials: dict[str, Any]) -> str:

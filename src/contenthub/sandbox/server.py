@@ -12,6 +12,9 @@ Admin API:
     GET    /_admin/posts?platform=&status=&account=  → what was drafted and published
     GET    /_admin/drafts?platform=&account=       → {count, drafts}: an account's drafts left
     GET    /_admin/operations?platform=            → [[platform, account, operation], …]
+    POST   /_admin/login/scan  {platform, account, url|token}  → a phone confirms a QR code
+    POST   /_admin/login/switches {platform, captcha?, second_factor?, qr_refresh_seconds?}
+    POST   /_admin/sessions/expire {platform, account?}         → {expired}: cookies stop working
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import uvicorn
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import Response
 
-from contenthub.sandbox import csdn, devto, juejin, toutiao, wechat, wordpress, zhihu
+from contenthub.sandbox import csdn, devto, juejin, login, toutiao, wechat, wordpress, zhihu
 from contenthub.sandbox.pages import Refusal, json_payload, refusal_answer
 from contenthub.sandbox.state import Fault, SandboxAccount, SandboxState, StoredImage
 
@@ -49,6 +52,8 @@ def account_description(base_url: str, platform: str, name: str) -> dict[str, An
             **getattr(module, "ACCOUNT_OPTIONS", {}),
         },
         "credentials": module.credentials_for(name),
+        # What a person types into the platform's login page (cookie platforms).
+        **({"login": login.login_description(platform, name)} if hasattr(module, "LOGIN") else {}),
     }
 
 
@@ -68,6 +73,9 @@ def create_app(state: SandboxState | None = None) -> FastAPI:
     for platform, module in PLATFORMS.items():
         add_account(state, platform, DEMO_ACCOUNT_NAME)
         app.include_router(module.build_router(state))
+        if hasattr(module, "LOGIN"):
+            app.include_router(login.build_router(state, module.LOGIN))
+            app.include_router(login.build_home_router(state, module.LOGIN))
 
     @app.post("/_admin/accounts")
     async def admin_account(request: Request) -> dict[str, Any]:
@@ -123,6 +131,31 @@ def create_app(state: SandboxState | None = None) -> FastAPI:
             return Response(status_code=404)
         return Response(stored.data, media_type=stored.content_type)
 
+    @app.post("/_admin/login/scan")
+    async def admin_login_scan(request: Request) -> dict[str, Any]:
+        try:
+            return login.scan(state, await json_payload(request))
+        except ValueError as error:
+            raise HTTPException(400, str(error)) from None
+
+    @app.post("/_admin/login/switches")
+    async def admin_login_switches(request: Request) -> dict[str, Any]:
+        payload = await json_payload(request)
+        if not hasattr(PLATFORMS.get(str(payload.get("platform"))), "LOGIN"):
+            raise HTTPException(400, "platform must be one with a login page")
+        try:
+            return login.set_switches(state, payload)
+        except (TypeError, ValueError):
+            raise HTTPException(400, "qr_refresh_seconds must be a number") from None
+
+    @app.post("/_admin/sessions/expire")
+    async def admin_sessions_expire(request: Request) -> dict[str, Any]:
+        payload = await json_payload(request)
+        if payload.get("platform") not in PLATFORMS:
+            raise HTTPException(400, f"platform must be one of {sorted(PLATFORMS)}")
+        account = payload.get("account")
+        return {"expired": state.expire_sessions(payload["platform"], account and str(account))}
+
     @app.get("/_admin/operations")
     async def admin_operations(platform: str | None = None) -> list[list[Any]]:
         return [list(op) for op in state.operations if platform in (None, op[0])]
@@ -176,6 +209,19 @@ class SandboxClient:
             f"/_admin/web/{name}", content=data, headers={"Content-Type": content_type}
         )
         return self._json(response)["url"]
+
+    def scan_qr(self, platform: str, account: str, url: str) -> dict[str, Any]:
+        """A phone of ``account`` confirms the QR code that encodes ``url``."""
+        payload = {"platform": platform, "account": account, "url": url}
+        return self._json(self._http.post("/_admin/login/scan", json=payload))
+
+    def login_switches(self, platform: str, **switches: Any) -> dict[str, Any]:
+        payload = {"platform": platform, **switches}
+        return self._json(self._http.post("/_admin/login/switches", json=payload))
+
+    def expire_sessions(self, platform: str, account: str | None = None) -> int:
+        payload = {"platform": platform, "account": account}
+        return self._json(self._http.post("/_admin/sessions/expire", json=payload))["expired"]
 
     def operations(self, platform: str | None = None) -> list[list[Any]]:
         params = {"platform": platform} if platform else {}

@@ -7,6 +7,7 @@ import asyncio
 import hashlib
 import itertools
 import random
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -98,7 +99,10 @@ LoginKey = Callable[[dict[str, Any]], str]
 
 class SandboxState:
     def __init__(self) -> None:
+        # Accounts by (platform, login key: the session cookie or API key that finds them),
+        # and by (platform, name).
         self.accounts: dict[tuple[str, str], SandboxAccount] = {}
+        self.named: dict[tuple[str, str], SandboxAccount] = {}
         self.posts: dict[tuple[str, str], SandboxPost] = {}
         self.images: dict[str, StoredImage] = {}
         self.web_files: dict[str, StoredImage] = {}
@@ -112,9 +116,32 @@ class SandboxState:
 
     def add_account(self, account: SandboxAccount, login_key: str) -> None:
         self.accounts[(account.platform, login_key)] = account
+        self.named[(account.platform, account.name)] = account
 
     def account(self, platform: str, login_key: str) -> SandboxAccount | None:
         return self.accounts.get((platform, login_key))
+
+    def find_account(self, platform: str, name: str) -> SandboxAccount | None:
+        """An account by its name (what a person types into a login form)."""
+        return self.named.get((platform, name))
+
+    def issue_session(self, account: SandboxAccount) -> str:
+        """A fresh session key for a login through the platform's login page."""
+        key = secrets.token_hex(16)
+        self.accounts[(account.platform, key)] = account
+        return key
+
+    def expire_sessions(self, platform: str, name: str | None = None) -> int:
+        """Every session of the account (of every account: ``name`` None) stops working, as
+        when the platform expires its cookies; a new login issues a new one."""
+        gone = [
+            key
+            for key, account in self.accounts.items()
+            if key[0] == platform and name in (None, account.name)
+        ]
+        for key in gone:
+            del self.accounts[key]
+        return len(gone)
 
     def new_id(self) -> str:
         return str(next(self._ids))

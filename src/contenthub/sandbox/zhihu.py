@@ -23,12 +23,13 @@ import hashlib
 import hmac
 import html
 import json
+import secrets
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from contenthub.sandbox import pages, state
+from contenthub.sandbox import login, pages, state
 
 NAME = "zhihu"
 PREFIX = "/zhihu"
@@ -45,6 +46,21 @@ def credentials_for(name: str) -> dict[str, Any]:
             "_xsrf": state.secret_for(NAME, name, "xsrf"),
         }
     }
+
+
+LOGIN = login.LoginSpec(
+    platform=NAME,
+    prefix=PREFIX,
+    host="www.zhihu.com",
+    path="/signin",
+    home_host="www.zhihu.com",
+    home_path="/",
+    session_cookie="z_c0",
+    other_cookies=lambda account: {
+        "_xsrf": secrets.token_hex(16),
+        "d_c0": state.secret_for(NAME, account.name, "d_c0"),
+    },
+)
 
 
 def login_key(credentials: dict[str, Any]) -> str:

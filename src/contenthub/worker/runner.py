@@ -9,6 +9,7 @@ import logging
 import uuid
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from typing import Any
 
 from contenthub import storage
 from contenthub.clock import utcnow
@@ -17,6 +18,7 @@ from contenthub.platforms.base import Publisher, PublishResult, TaskContent, may
 from contenthub.platforms.registry import publisher_for
 from contenthub.retry import is_final
 from contenthub.secrets_box import SecretBox
+from contenthub.services.login import Write, publish_or_log_in_once
 from contenthub.states import FINAL_CHECK_MARK
 from contenthub.worker.context import TaskContext
 
@@ -60,11 +62,13 @@ async def run_publish(
     *,
     secrets: SecretBox | None,
     timeout_seconds: float,
+    write: Write[Any],
 ) -> Outcome | None:
     """Publish ``claimed`` through its platform's adapter; ``None`` when the lease was lost.
 
     An attempt that would end the task failed after a publish may have been submitted asks
-    the platform first (``final_check``); a task the rescuer marked runs only that check."""
+    the platform first (``final_check``); a task the rescuer marked runs only that check.
+    An expired login is logged in again once when the account has a stored password."""
     lease = claimed.lease
     try:
         publisher = publisher_for(claimed.platform)
@@ -78,7 +82,9 @@ async def run_publish(
     if claimed.checkpoint.get(FINAL_CHECK_MARK):
         lost = _failed(lease, ErrorClass.WORKER_LOST, "worker lost on its last attempt")
         return await final_check(publisher, ctx, content, lost, claimed=claimed)
-    outcome = await _attempt(publisher, content, claimed, ctx, timeout_seconds)
+    outcome = await _attempt(
+        publisher, content, claimed, ctx, timeout_seconds, write=write, secrets=secrets
+    )
     if outcome is not None and _ends_task(outcome, claimed) and may_have_published(ctx.checkpoints):
         return await final_check(publisher, ctx, content, outcome, claimed=claimed)
     return outcome
@@ -97,11 +103,16 @@ async def _attempt(
     claimed: storage.ClaimedTask,
     ctx: TaskContext,
     timeout_seconds: float,
+    *,
+    write: Write[Any],
+    secrets: SecretBox | None,
 ) -> Outcome | None:
     lease = claimed.lease
     try:
         async with asyncio.timeout(timeout_seconds):
-            result = await publisher.publish(ctx, content)
+            result = await publish_or_log_in_once(
+                publisher, ctx, content, account_id=claimed.account_id, write=write, box=secrets
+            )
         return Outcome(lease, Ending.SUCCEEDED, result=result)
     except PublishCancelled:
         return Outcome(lease, Ending.CANCELLED)

@@ -72,6 +72,7 @@ class Slots:
             ctx,
             secrets=self._secrets,
             timeout_seconds=self._config.publish_timeout_seconds,
+            write=self._database.write,
         )
         self._executing.discard(claimed.id)
         if outcome is None:  # the lease was lost: nothing to record
