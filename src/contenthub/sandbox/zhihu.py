@@ -389,12 +389,6 @@ def build_router(sandbox: state.SandboxState) -> APIRouter:
             await asyncio.sleep(0.5)
         return Response(status_code=204)
 
-    @router.get("/www.zhihu.com/signin")
-    async def signin() -> Response:
-        return HTMLResponse(
-            "<!doctype html><meta charset='utf-8'><title>知乎 - 登录</title>登录知乎"
-        )
-
     @router.get("/zhuanlan.zhihu.com/p/{article_id}")
     async def public_page(article_id: str) -> Response:
         return pages.post_page(sandbox.post(NAME, article_id))
