@@ -82,7 +82,7 @@ def test_what_is_not_a_cookie_file_is_named(text: str, said: str) -> None:
 
 def test_older_credentials_become_cookies_of_the_platform_domain() -> None:
     for old in ({"cookies": {"sessionid": "s"}}, {"cookies": "sessionid=s; other=o"}):
-        checked = JuejinCredentials.model_validate(old).model_dump(mode="json")
+        checked = JuejinCredentials.model_validate(old).model_dump(mode="json", exclude_none=True)
         assert set(checked) == {"storage_state"}
         assert checked["storage_state"]["cookies"][0]["domain"] == ".juejin.cn"
         assert state_of(old, ".juejin.cn").cookies[0].value == "s"

@@ -233,9 +233,10 @@ def _held(account: accounts.AccountRow, box: SecretBox) -> str:
     fields = accounts.credential_fields(account, box)
     if not fields:
         return ""
-    if set(fields) == {"storage_state"}:
+    if "storage_state" in fields:  # a cookie login: its cookies count, and a stored password
         count = accounts.session_cookie_count(account, box)
-        return f"; login: {count} cookies stored (encrypted)" if count else "; not logged in"
+        login = f"; login: {count} cookies stored (encrypted)" if count else "; not logged in"
+        return login + ("; password stored (encrypted)" if fields.get("password") else "")
     return "; credentials: " + ", ".join(
         f"{name} {'set' if is_set else 'not set'}" for name, is_set in fields.items()
     )

@@ -140,6 +140,10 @@ def check_credentials(
     """The credentials as the platform declares them. New ones complete in themselves replace
     the stored ones; otherwise they are completed from the stored ones (a key rotated alone)."""
     model = _models(platform).credentials_model
+    if stored and issubclass(model, login_session.CookieCredentials):
+        # A new session (imported or logged in) keeps the login stored for the platform's page.
+        kept = {k: stored[k] for k in ("username", "password") if stored.get(k)}
+        credentials = {**kept, **credentials}
     if stored:
         try:
             return _validated(platform, "credentials", model, credentials)
