@@ -41,6 +41,7 @@ TABLES = [
     "api_tokens",
     "idempotent_requests",
     "users",
+    "workers",
 ]
 RUN = uuid.uuid4().hex[:8]
 

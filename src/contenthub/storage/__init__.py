@@ -83,6 +83,7 @@ from contenthub.storage.maintenance import (
     event_prune,
     task_prune_finished,
     task_rescue_expired,
+    task_rescue_of_workers,
     task_stage_due,
 )
 from contenthub.storage.platforms import platform_set_limit
@@ -128,6 +129,13 @@ from contenthub.storage.tokens import (
     token_touch,
 )
 from contenthub.storage.users import UserRow, user_by_id, user_by_name, user_ensure, user_insert
+from contenthub.storage.workers import (
+    WorkerLock,
+    WorkerRow,
+    worker_register,
+    worker_registry_read,
+    worker_unregister,
+)
 
 __all__ = [
     "ACCOUNT_STATUSES",
@@ -152,6 +160,8 @@ __all__ = [
     "TokenRow",
     "UnknownAccount",
     "UserRow",
+    "WorkerLock",
+    "WorkerRow",
     "account_active_task_count",
     "account_create",
     "account_delete",
@@ -224,6 +234,7 @@ __all__ = [
     "task_queue_depth",
     "task_release",
     "task_rescue_expired",
+    "task_rescue_of_workers",
     "task_resolve",
     "task_retry",
     "task_running_per_worker",
@@ -239,4 +250,7 @@ __all__ = [
     "user_by_name",
     "user_ensure",
     "user_insert",
+    "worker_register",
+    "worker_registry_read",
+    "worker_unregister",
 ]

@@ -1,6 +1,7 @@
 """``Worker``: one process's publish slots and side duties on one asyncio loop.
 
-``run`` starts the side duties (completer, heartbeat, cancel poll, maintenance, scheduler,
+``run`` takes the worker's liveness lock, starts the side duties (completer, heartbeat,
+cancel poll, the liveness lock's keeper, the rescuer of dead workers, maintenance, scheduler,
 and on PostgreSQL the wake-up listener), runs the claim loop until asked to stop, lets the
 running publishes finish within the grace period, then records every last outcome.
 """
@@ -25,8 +26,9 @@ from contenthub.worker.completer import Completer
 from contenthub.worker.config import WorkerConfig
 from contenthub.worker.database import DatabaseThreads
 from contenthub.worker.leases import LeaseKeeper
+from contenthub.worker.liveness import LifeLock
 from contenthub.worker.loops import every, listen_for_work
-from contenthub.worker.maintenance import Maintenance
+from contenthub.worker.maintenance import Maintenance, Rescuer
 from contenthub.worker.runner import Outcome
 from contenthub.worker.slots import Slots
 
@@ -59,6 +61,22 @@ class Worker:
         self.completer = Completer(
             self._database, clock=clock, worker=config.name, on_recorded=self._recorded
         )
+        self.leases = LeaseKeeper(
+            self._database, self.slots, clock=clock, lease_seconds=config.lease_seconds
+        )
+        self.life: LifeLock | None = None
+        self.rescuer: Rescuer | None = None
+        if config.fast_rescue:
+            self.life = LifeLock(
+                db,
+                name=config.name,
+                clock=clock,
+                check_seconds=config.lock_check_seconds,
+                grace_seconds=config.rescue_grace_seconds,
+                on_regained=self._lock_regained,
+                on_lost_too_long=self._lock_lost_too_long,
+            )
+            self.rescuer = Rescuer(db, me=config.name, grace_seconds=config.rescue_grace_seconds)
         self.claimer = Claimer(
             config,
             self._database,
@@ -66,9 +84,7 @@ class Worker:
             clock=clock,
             wake=self._wake,
             stopping=self._stopping,
-        )
-        self.leases = LeaseKeeper(
-            self._database, self.slots, clock=clock, lease_seconds=config.lease_seconds
+            may_claim=(lambda: True) if self.life is None else (lambda: self.life.may_claim),
         )
         self.maintenance = Maintenance(db)
         self.scheduler = Scheduler(db, worker=config.name, secrets=secrets, clock=clock)
@@ -89,6 +105,14 @@ class Worker:
     def _outcome(self, outcome: Outcome) -> None:
         self.completer.add(outcome)
 
+    async def _lock_regained(self) -> None:
+        """Tasks a rescuer took back while the lock was free are found lost and stopped."""
+        await self.leases.heartbeat()
+        self.wake()
+
+    def _lock_lost_too_long(self) -> None:
+        self.slots.hand_back_all("worker lost its liveness lock: handed back to the queue")
+
     def _recorded(self, outcomes: list[Outcome]) -> None:
         self.slots.recorded(outcomes)
         self.wake()
@@ -99,6 +123,8 @@ class Worker:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, self.request_stop)
         log.info("worker started", extra={"worker": self.config.name, "slots": self.config.slots})
+        if self.life is not None:
+            await self.life.first_take()  # registered before the first claim
         side = [
             asyncio.create_task(coroutine, name=name)
             for name, coroutine in self._side_duties().items()
@@ -113,6 +139,9 @@ class Worker:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
             await self.completer.flush(final=True)
+            if self.life is not None:
+                with contextlib.suppress(Exception):
+                    await self.life.close()
             self._database.shutdown()
             log.info("worker stopped", extra={"worker": self.config.name})
 
@@ -125,6 +154,10 @@ class Worker:
             "maintenance": every(config.maintenance_seconds, self._maintain),
             "scheduler": self._scheduler_loop(),
         }
+        if self.life is not None and self.rescuer is not None:
+            duties["life-lock"] = self.life.keep()
+            duties["life-watch"] = self.life.watch()
+            duties["rescue"] = every(config.rescue_check_seconds, self._rescue)
         if self.db.dialect == "postgresql":
             duties["listen"] = listen_for_work(self.db, self.wake)
         return duties
@@ -132,6 +165,11 @@ class Worker:
     async def _maintain(self) -> None:
         counts = await self._database.run(self.maintenance.run_once, self.clock())
         if counts.new_work:
+            self.wake()
+
+    async def _rescue(self) -> None:
+        assert self.rescuer is not None
+        if await self._database.run(self.rescuer.run_once, self.clock()):
             self.wake()
 
     async def _scheduler_loop(self) -> None:

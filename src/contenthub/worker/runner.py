@@ -24,7 +24,7 @@ class Ending(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELLED = "cancelled"
-    RELEASED = "released"  # handed back to the queue: the worker is stopping
+    RELEASED = "released"  # handed back to the queue: the worker is stopping or lost its lock
 
 
 @dataclass
@@ -75,10 +75,12 @@ async def run_publish(
         )
         return None
     except asyncio.CancelledError:
-        # Cancelled from outside: by a heartbeat that found the lease gone, or at shutdown.
+        # Cancelled from outside: by a heartbeat that found the lease gone, at shutdown, or
+        # when the worker's liveness lock stayed lost.
         if ctx.lost:
             return None
-        return Outcome(lease, Ending.RELEASED, message="worker stopping: handed back to the queue")
+        reason = ctx.release_reason or "worker stopping: handed back to the queue"
+        return Outcome(lease, Ending.RELEASED, message=reason)
     except TimeoutError:
         return _failed(
             lease, ErrorClass.TRANSIENT, f"publish took longer than {timeout_seconds:.0f} s"

@@ -106,6 +106,13 @@ class Slots:
             if held:
                 held.context.cancel_flag = True
 
+    def hand_back_all(self, reason: str) -> None:
+        """Stop every running publish; each is handed back to the queue (fenced, as ever)."""
+        for task_id in self._executing:
+            held = self._held[task_id]
+            held.context.release_reason = reason
+            held.runner.cancel()
+
     async def drain(self) -> None:
         """Let running publishes finish within the grace period, then hand the rest back."""
         if not self._held:
