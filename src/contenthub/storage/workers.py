@@ -95,6 +95,7 @@ class WorkerLock:
             log.warning("worker lock: cannot connect", extra={"error": str(error)[:200]})
             return False
         if not got:
+            log.warning("worker lock: held by another session", extra={"key": self.key})
             conn.close()
             return False
         self._conn = conn

@@ -29,6 +29,7 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
+from typing import TypeVar
 
 from contenthub import storage
 from contenthub.storage import Database
@@ -36,6 +37,7 @@ from contenthub.storage.workers import LOCK_KEY_MAX
 
 log = logging.getLogger("contenthub.worker")
 HOST = socket.gethostname()
+T = TypeVar("T")
 
 
 def process_start(pid: int) -> str | None:
@@ -96,9 +98,8 @@ class LifeLock:
     async def keep(self) -> None:
         """Check the lock every ``check_seconds``; take it back when its connection died."""
         while True:
-            held_before = self.held
             try:
-                if await self._run(self._check_or_take) and not held_before:
+                if await self._run(self._check_or_take) == "taken":
                     self._fenced = False
                     log.info("worker lock held", extra={"worker": self._name})
                     await self._on_regained()
@@ -124,12 +125,13 @@ class LifeLock:
         await self._run(self._close)
         self._thread.shutdown(wait=False)
 
-    async def _run(self, call: Callable[[], bool | None]) -> bool | None:
+    async def _run(self, call: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._thread, call)
 
     # -- on the lock's own thread ---------------------------------------------------------
 
-    def _check_or_take(self) -> bool:
+    def _check_or_take(self) -> str:
+        """``held`` still, ``taken`` (again) now, or ``lost``."""
         self._checks += 1
         if self.held and (self._lock is None or self._lock.holds()):
             if self._checks % 20 == 0:  # a rescuer may have removed us in a race: be listed
@@ -137,15 +139,15 @@ class LifeLock:
                     self._register()
                 except Exception as error:
                     log.warning("could not check the registry", extra={"error": str(error)[:200]})
-            return True
+            return "held"
         if self.held:
             log.warning("worker lock lost; taking it again", extra={"worker": self._name})
             self.held = False
             self._lost_since = time.monotonic()
         if self._take():
             self.held, self._lost_since = True, None
-            return True
-        return False
+            return "taken"
+        return "lost"
 
     def _take(self) -> bool:
         if self._lock is not None and not self._lock.acquire():
