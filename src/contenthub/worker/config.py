@@ -26,8 +26,8 @@ class WorkerConfig:
     lock_check_seconds: float = 0.25
     rescue_check_seconds: float = 0.5
     # How long a rescuer must see a lock free: a live worker whose lock connection dropped
-    # takes it back well within this (and stops its publishes after half of it).
-    rescue_grace_seconds: float = 2.0
+    # takes it back well within this (and stops its publishes a second before it ends).
+    rescue_grace_seconds: float = 2.5
     name: str = field(
         default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
     )

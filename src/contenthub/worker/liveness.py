@@ -9,9 +9,9 @@ registry records the process instead (pid, boot and start time) and rescuers loo
 A lock connection can also die while the process lives (killed by an administrator, a
 network blip). The keeper notices within ``lock_check_seconds`` and takes the same lock
 again on a new connection; rescuers wait ``rescue_grace_seconds`` of seeing a lock free
-before acting, so a blip costs nothing. If the lock cannot be taken back within half that
-grace, this worker stops claiming and hands back its running publishes, before a rescuer
-could give them to someone else. If a rescuer did act in between (it saw the lock free
+before acting, so a blip costs nothing. If the lock cannot be taken back within the grace
+less a second, this worker stops claiming and hands back its running publishes, before a
+rescuer could give them to someone else. If a rescuer did act in between (it saw the lock free
 long enough), every task it took back has a new lease token: right after the lock is back
 the heartbeat finds them lost and their publishes are stopped (and the cancel poll would
 within a second anyway); whatever they still try to write is refused by the fence.
@@ -76,7 +76,8 @@ class LifeLock:
         self._name = name
         self._clock = clock
         self._check_seconds = check_seconds
-        self._fence_after = grace_seconds / 2
+        # Before any rescuer can act: it waits the whole grace after it first saw the lock free.
+        self._fence_after = max(grace_seconds / 2, grace_seconds - 1.0)
         self._on_regained = on_regained
         self._on_lost_too_long = on_lost_too_long
         self._key = random.randint(1, LOCK_KEY_MAX)
