@@ -42,7 +42,7 @@ class WorkerRow:
 
 def _mysql_lock_name(database: str, key: int) -> str:
     """``GET_LOCK`` names are server-wide (64 characters at most): the database's name is in it."""
-    return f"contenthub:{database[:40]}:worker:{key}"
+    return f"contenthub:{database[:30]}:worker:{key}"
 
 
 class WorkerLock:
