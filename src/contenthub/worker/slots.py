@@ -99,6 +99,11 @@ class Slots:
         for task_id in result.lost:
             held = self._held.get(task_id)
             if held:
+                if task_id in self._executing:
+                    log.warning(
+                        "lease lost (the task was rescued): stopping its publish",
+                        extra={"task_id": held.runner.get_name()},
+                    )
                 held.context.lost = True
                 held.runner.cancel()
         for task_id in result.cancel_requested:
