@@ -11,7 +11,8 @@ network blip). The keeper notices within ``lock_check_seconds`` and takes the sa
 again on a new connection; rescuers wait ``rescue_grace_seconds`` of seeing a lock free
 before acting, so a blip costs nothing. If the lock cannot be taken back within the grace
 less a second, this worker stops claiming and hands back its running publishes, before a
-rescuer could give them to someone else. If a rescuer did act in between (it saw the lock free
+rescuer could give them to someone else. A check that does not come back within that time
+counts as lost too (a connection cut silently: the server may drop the lock before we hear). If a rescuer did act in between (it saw the lock free
 long enough), every task it took back has a new lease token: right after the lock is back
 the heartbeat finds them lost and their publishes are stopped (and the cancel poll would
 within a second anyway); whatever they still try to write is refused by the fence.
@@ -86,6 +87,7 @@ class LifeLock:
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="contenthub-lifelock")
         self.held = False
         self._lost_since: float | None = None
+        self._check_started: float | None = None
         self._fenced = False
         self._checks = 0
 
@@ -112,8 +114,9 @@ class LifeLock:
         """Stop and hand back the publishes when the lock stays lost: a rescuer may act soon."""
         while True:
             await asyncio.sleep(self._check_seconds / 2)
-            lost = self._lost_since
-            too_long = lost is not None and time.monotonic() - lost >= self._fence_after
+            # Lost, or a check that has not come back: a connection silently cut looks so.
+            since = self._lost_since or self._check_started
+            too_long = since is not None and time.monotonic() - since >= self._fence_after
             if too_long and not self._fenced:
                 self._fenced = True
                 log.warning(
@@ -134,7 +137,7 @@ class LifeLock:
     def _check_or_take(self) -> str:
         """``held`` still, ``taken`` (again) now, or ``lost``."""
         self._checks += 1
-        if self.held and (self._lock is None or self._lock.holds()):
+        if self.held and (self._lock is None or self._holds()):
             if self._checks % 20 == 0:  # a rescuer may have removed us in a race: be listed
                 try:
                     self._register()
@@ -149,6 +152,14 @@ class LifeLock:
             self.held, self._lost_since = True, None
             return "taken"
         return "lost"
+
+    def _holds(self) -> bool:
+        assert self._lock is not None
+        self._check_started = time.monotonic()
+        try:
+            return self._lock.holds()
+        finally:
+            self._check_started = None
 
     def _take(self) -> bool:
         if self._lock is not None and not self._lock.acquire():
