@@ -11,11 +11,14 @@ network blip). The keeper notices within ``lock_check_seconds`` and takes the sa
 again on a new connection; rescuers wait ``rescue_grace_seconds`` of seeing a lock free
 before acting, so a blip costs nothing. If the lock cannot be taken back within the grace
 less a second, this worker stops claiming and hands back its running publishes, before a
-rescuer could give them to someone else. A check that does not come back within that time
-counts as lost too (a connection cut silently: the server may drop the lock before we hear). If a rescuer did act in between (it saw the lock free
-long enough), every task it took back has a new lease token: right after the lock is back
-the heartbeat finds them lost and their publishes are stopped (and the cancel poll would
-within a second anyway); whatever they still try to write is refused by the fence.
+rescuer could give them to someone else; a check that does not come back within that time
+counts as lost too (a connection cut silently: the server may drop the lock before we hear).
+If a rescuer did act in between (it saw the lock free long enough), every task it took back
+has a new lease token: right after the lock is back the heartbeat finds them lost and their
+publishes are stopped (the cancel poll would within a second anyway); whatever they still
+try to write is refused by the fence.
+
+A worker that hangs (SIGSTOP) keeps its connections and so its lock: it is left to the lease.
 """
 
 from __future__ import annotations
