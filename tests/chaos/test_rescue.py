@@ -17,7 +17,7 @@ from harness import start_worker, wait_until, worker_env
 from contenthub import storage
 from contenthub.storage.db import Database
 from contenthub.storage.models import Worker
-from contenthub.storage.workers import PG_LOCK_NAMESPACE, _mysql_lock_name
+from contenthub.storage.workers import PG_LOCK_NAMESPACE, mysql_lock_name
 from tests.factories import enqueue, make_account, make_user
 
 pytestmark = pytest.mark.chaos
@@ -67,7 +67,7 @@ def lock_holder(db: Database, worker: str) -> int | None:
             " AND classid::bigint = :ns AND objid::bigint = :key AND objsubid = 2"
         )
         return db.read(lambda s: s.scalar(sa.text(query), {"ns": PG_LOCK_NAMESPACE, "key": key}))
-    name = _mysql_lock_name(db.engine.url.database or "", key)
+    name = mysql_lock_name(db.engine.url.database or "", key)
     return db.read(lambda s: s.scalar(sa.text("SELECT IS_USED_LOCK(:name)"), {"name": name}))
 
 

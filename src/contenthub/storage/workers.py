@@ -40,7 +40,7 @@ class WorkerRow:
     lock_held: bool | None
 
 
-def _mysql_lock_name(database: str, key: int) -> str:
+def mysql_lock_name(database: str, key: int) -> str:
     """``GET_LOCK`` names are server-wide (64 characters at most): the database's name is in it."""
     return f"contenthub:{database[:30]}:worker:{key}"
 
@@ -76,7 +76,7 @@ class WorkerLock:
 
     @property
     def name(self) -> str:
-        return _mysql_lock_name(self._database, self.key)
+        return mysql_lock_name(self._database, self.key)
 
     def acquire(self) -> bool:
         """Take the lock on a fresh connection; False when someone else holds it or the
@@ -201,7 +201,7 @@ def _locks_held(session: Session, keys: list[int]) -> set[int] | None:
         ).all()
         return set(held) & set(keys)
     database = session.get_bind().url.database or ""
-    names = {f"n{i}": _mysql_lock_name(database, key) for i, key in enumerate(keys)}
+    names = {f"n{i}": mysql_lock_name(database, key) for i, key in enumerate(keys)}
     columns = ", ".join(f"IS_FREE_LOCK(:{param})" for param in names)
     free = session.execute(sa.text(f"SELECT {columns}"), names).one()
     return {key for key, is_free in zip(keys, free, strict=True) if is_free == 0}
