@@ -92,10 +92,10 @@ class WorkerLock:
             else:
                 got = conn.scalar(sa.text("SELECT GET_LOCK(:name, 0)"), {"name": self.name}) == 1
         except exc.DBAPIError as error:
-            log.warning("worker lock: cannot connect", extra={"error": str(error)[:200]})
+            log.debug("worker lock: cannot connect", extra={"error": str(error)[:200]})
             return False
         if not got:
-            log.warning("worker lock: held by another session", extra={"key": self.key})
+            log.debug("worker lock: held by another session", extra={"key": self.key})
             conn.close()
             return False
         self._conn = conn
