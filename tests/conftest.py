@@ -42,6 +42,7 @@ TABLES = [
     "idempotent_requests",
     "web_sessions",
     "users",
+    "workers",
 ]
 RUN = uuid.uuid4().hex[:8]
 

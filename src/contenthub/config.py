@@ -21,6 +21,17 @@ def _float(name: str, default: float) -> float:
         raise SystemExit(f"{name} must be a number, got {raw!r}") from None
 
 
+def _switch(name: str, default: bool) -> bool:
+    raw = os.environ.get(name, "").strip().lower()
+    if raw == "":
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise SystemExit(f"{name} must be on or off (1/0, true/false), got {raw!r}")
+
+
 def _positive_int(name: str, default: int, *, unit: str = "bytes") -> int:
     raw = os.environ.get(name)
     if raw is None or raw == "":
@@ -44,6 +55,9 @@ class Settings:
     database_url: str
     data_dir: Path
     lease_seconds: float = 60.0
+    # Workers prove they live with a database session lock; a dead one's tasks are rescued in
+    # seconds. Off: only the lease finds it (kept as the backstop either way).
+    fast_rescue: bool = True
     poll_seconds: float = 0.5
     shutdown_grace_seconds: float = 30.0
     submissions_per_minute: int = 20
@@ -75,6 +89,7 @@ class Settings:
             database_url=url,
             data_dir=data_dir,
             lease_seconds=_float("CONTENTHUB_LEASE_SECONDS", 60.0),
+            fast_rescue=_switch("CONTENTHUB_FAST_RESCUE", True),
             poll_seconds=_float("CONTENTHUB_POLL_SECONDS", 0.5),
             shutdown_grace_seconds=_float("CONTENTHUB_SHUTDOWN_GRACE_SECONDS", 30.0),
             submissions_per_minute=int(_float("CONTENTHUB_SUBMISSIONS_PER_MINUTE", 20)),

@@ -39,6 +39,7 @@ def make_worker(settings: Settings, db: Database, slots: int) -> Worker:
     config = WorkerConfig(
         slots=slots,
         lease_seconds=settings.lease_seconds,
+        fast_rescue=settings.fast_rescue,
         poll_seconds=settings.poll_seconds,
         shutdown_grace_seconds=settings.shutdown_grace_seconds,
         browser=settings.browser_pool(),

@@ -83,6 +83,7 @@ from contenthub.storage.maintenance import (
     event_prune,
     task_prune_finished,
     task_rescue_expired,
+    task_rescue_of_workers,
     task_stage_due,
 )
 from contenthub.storage.platforms import platform_limits, platform_set_limit
@@ -144,6 +145,13 @@ from contenthub.storage.web_sessions import (
     web_session_list,
     web_session_live,
     web_session_revoke,
+from contenthub.storage.users import UserRow, user_by_id, user_by_name, user_ensure, user_insert
+from contenthub.storage.workers import (
+    WorkerLock,
+    WorkerRow,
+    worker_register,
+    worker_registry_read,
+    worker_unregister,
 )
 
 __all__ = [
@@ -171,6 +179,8 @@ __all__ = [
     "UnknownAccount",
     "UserRow",
     "WebSessionRow",
+    "WorkerLock",
+    "WorkerRow",
     "account_active_task_count",
     "account_create",
     "account_delete",
@@ -244,6 +254,7 @@ __all__ = [
     "task_queue_depth",
     "task_release",
     "task_rescue_expired",
+    "task_rescue_of_workers",
     "task_resolve",
     "task_retry",
     "task_running_per_worker",
@@ -266,4 +277,7 @@ __all__ = [
     "web_session_list",
     "web_session_live",
     "web_session_revoke",
+    "worker_register",
+    "worker_registry_read",
+    "worker_unregister",
 ]

@@ -68,6 +68,12 @@ def is_transient(error: BaseException) -> bool:
     return False
 
 
+# A unit of work lasts milliseconds. A session idle inside a transaction this long belongs to
+# a process that froze mid-transaction (SIGSTOP, a debugger): the server ends it, so the row
+# locks it holds cannot keep the rescuers (SKIP LOCKED) from its tasks forever.
+IDLE_IN_TRANSACTION = 20
+
+
 def _sqlite_setup(engine: sa.Engine) -> None:
     """WAL, a busy timeout, and BEGIN IMMEDIATE so writers queue instead of failing."""
 
@@ -112,14 +118,24 @@ def create_engine(url: str, *, pool_size: int = 10) -> sa.Engine:
             pool_recycle=1800,
             # Locking reads must not keep gap locks on rows they skipped.
             isolation_level="READ COMMITTED",
-            connect_args={"connect_timeout": 10, "read_timeout": 60, "write_timeout": 60},
+            connect_args={
+                "connect_timeout": 10,
+                "read_timeout": 60,
+                "write_timeout": 60,
+                "init_command": f"SET SESSION idle_transaction_timeout = {IDLE_IN_TRANSACTION}",
+            },
         )
     return sa.create_engine(
         parsed,
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_recycle=1800,
-        connect_args={"connect_timeout": 10} if backend == "postgresql" else {},
+        connect_args={
+            "connect_timeout": 10,
+            "options": f"-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION * 1000}",
+        }
+        if backend == "postgresql"
+        else {},
     )
 
 

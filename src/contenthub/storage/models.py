@@ -399,3 +399,24 @@ class JobRun(Base):
         sa.Index(None, "job_id", "id"),
         sa.Index(None, "status", "lease_expires_at"),
     )
+
+
+class Worker(Base):
+    """A live worker process: its proof of life is a session lock only it holds.
+
+    The lock is PostgreSQL's ``pg_advisory_lock(namespace, lock_key)`` or MariaDB's
+    ``GET_LOCK`` of a name built from ``lock_key``, on a connection of the worker's own; the
+    server drops it the moment that connection dies with the process. On SQLite (one host),
+    ``host``, ``pid`` and ``process_start`` say which process to look for instead."""
+
+    __tablename__ = "workers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The worker's name, as written in ``publish_tasks.lease_owner``.
+    name: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    lock_key: Mapped[int] = mapped_column(unique=True)
+    host: Mapped[str] = mapped_column(sa.String(255))
+    pid: Mapped[int]
+    # Boot id and start time in clock ticks (Linux), so a reused pid is not taken for it.
+    process_start: Mapped[str | None] = mapped_column(sa.String(64))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -27,6 +27,7 @@ class Claimer:
         clock: Callable[[], datetime],
         wake: asyncio.Event,
         stopping: asyncio.Event,
+        may_claim: Callable[[], bool],
     ) -> None:
         self._config = config
         self._database = database
@@ -34,11 +35,13 @@ class Claimer:
         self._clock = clock
         self._wake = wake
         self._stopping = stopping
+        # False while this worker's liveness lock is lost: a rescuer may take its work.
+        self._may_claim = may_claim
 
     async def run(self) -> None:
         """Until asked to stop; the tasks already started go on."""
         while not self._stopping.is_set():
-            free = self._slots.free()
+            free = self._slots.free() if self._may_claim() else 0
             claimed = await self._claim(free) if free > 0 else []
             for task in claimed:
                 self._slots.start(task)

@@ -22,6 +22,15 @@ class WorkerConfig:
     shutdown_grace_seconds: float = 30.0
     publish_timeout_seconds: float = 900.0
     browser: PoolSettings = field(default_factory=PoolSettings)
+    # Rescue in seconds: each worker holds a session lock while it lives (liveness.py) and
+    # every worker's rescuer hands back the tasks of those whose lock is free. Off: only
+    # the lease finds a dead worker (the benchmark's baseline).
+    fast_rescue: bool = True
+    lock_check_seconds: float = 0.25
+    rescue_check_seconds: float = 0.5
+    # How long a rescuer must see a lock free: a live worker whose lock connection dropped
+    # takes it back well within this (and stops its publishes a second before it ends).
+    rescue_grace_seconds: float = 2.5
     name: str = field(
         default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
     )

@@ -32,6 +32,8 @@ class TaskContext:
         # Set from outside: by the cancel poll, and when a heartbeat finds the lease gone.
         self.cancel_flag = False
         self.lost = False
+        # Why the publish was stopped to be handed back, when not for a shutdown.
+        self.release_reason: str | None = None
         self.stage = "claimed"
 
     @property

@@ -1,6 +1,7 @@
 """``Worker``: one process's publish slots and side duties on one asyncio loop.
 
-``run`` starts the side duties (completer, heartbeat, cancel poll, maintenance, scheduler,
+``run`` takes the worker's liveness lock, starts the side duties (completer, heartbeat,
+cancel poll, the liveness lock's keeper, the rescuer of dead workers, maintenance, scheduler,
 and on PostgreSQL the wake-up listener), runs the claim loop until asked to stop, lets the
 running publishes finish within the grace period, then records every last outcome.
 """
@@ -27,8 +28,9 @@ from contenthub.worker.completer import Completer
 from contenthub.worker.config import WorkerConfig
 from contenthub.worker.database import DatabaseThreads
 from contenthub.worker.leases import LeaseKeeper
+from contenthub.worker.liveness import LifeLock
 from contenthub.worker.loops import every, listen_for_work
-from contenthub.worker.maintenance import Maintenance
+from contenthub.worker.maintenance import Maintenance, Rescuer
 from contenthub.worker.runner import Outcome
 from contenthub.worker.slots import Slots
 
@@ -61,6 +63,22 @@ class Worker:
         self.completer = Completer(
             self._database, clock=clock, worker=config.name, on_recorded=self._recorded
         )
+        self.leases = LeaseKeeper(
+            self._database, self.slots, clock=clock, lease_seconds=config.lease_seconds
+        )
+        self.life: LifeLock | None = None
+        self.rescuer: Rescuer | None = None
+        if config.fast_rescue:
+            self.life = LifeLock(
+                db,
+                name=config.name,
+                clock=clock,
+                check_seconds=config.lock_check_seconds,
+                grace_seconds=config.rescue_grace_seconds,
+                on_regained=self._lock_regained,
+                on_lost_too_long=self._lock_lost_too_long,
+            )
+            self.rescuer = Rescuer(db, me=config.name, grace_seconds=config.rescue_grace_seconds)
         self.claimer = Claimer(
             config,
             self._database,
@@ -68,9 +86,7 @@ class Worker:
             clock=clock,
             wake=self._wake,
             stopping=self._stopping,
-        )
-        self.leases = LeaseKeeper(
-            self._database, self.slots, clock=clock, lease_seconds=config.lease_seconds
+            may_claim=(lambda: True) if self.life is None else (lambda: self.life.may_claim),
         )
         self.maintenance = Maintenance(db)
         self.scheduler = Scheduler(db, worker=config.name, secrets=secrets, clock=clock)
@@ -91,6 +107,14 @@ class Worker:
     def _outcome(self, outcome: Outcome) -> None:
         self.completer.add(outcome)
 
+    async def _lock_regained(self) -> None:
+        """Tasks a rescuer took back while the lock was free are found lost and stopped."""
+        await self.leases.heartbeat()
+        self.wake()
+
+    def _lock_lost_too_long(self) -> None:
+        self.slots.hand_back_all("worker lost its liveness lock: handed back to the queue")
+
     def _recorded(self, outcomes: list[Outcome]) -> None:
         self.slots.recorded(outcomes)
         self.wake()
@@ -105,6 +129,8 @@ class Worker:
         # left behind (Chromium, profiles) goes now.
         browser_pool.configure(self.config.browser)
         reap_leftovers(self.config.browser.runtime_root)
+        if self.life is not None:
+            await self.life.first_take()  # registered before the first claim
         side = [
             asyncio.create_task(coroutine, name=name)
             for name, coroutine in self._side_duties().items()
@@ -120,6 +146,9 @@ class Worker:
                     await task
             await self.completer.flush(final=True)
             await browser_pool.close_shared()
+            if self.life is not None:
+                with contextlib.suppress(Exception):
+                    await self.life.close()
             self._database.shutdown()
             log.info("worker stopped", extra={"worker": self.config.name})
 
@@ -132,6 +161,10 @@ class Worker:
             "maintenance": every(config.maintenance_seconds, self._maintain),
             "scheduler": self._scheduler_loop(),
         }
+        if self.life is not None and self.rescuer is not None:
+            duties["life-lock"] = self.life.keep()
+            duties["life-watch"] = self.life.watch()
+            duties["rescue"] = every(config.rescue_check_seconds, self._rescue)
         if self.db.dialect == "postgresql":
             duties["listen"] = listen_for_work(self.db, self.wake)
         return duties
@@ -139,6 +172,11 @@ class Worker:
     async def _maintain(self) -> None:
         counts = await self._database.run(self.maintenance.run_once, self.clock())
         if counts.new_work:
+            self.wake()
+
+    async def _rescue(self) -> None:
+        assert self.rescuer is not None
+        if await self._database.run(self.rescuer.run_once, self.clock()):
             self.wake()
 
     async def _scheduler_loop(self) -> None:

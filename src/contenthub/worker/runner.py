@@ -30,7 +30,7 @@ class Ending(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELLED = "cancelled"
-    RELEASED = "released"  # handed back to the queue: the worker is stopping
+    RELEASED = "released"  # handed back to the queue: the worker is stopping or lost its lock
 
 
 @dataclass
@@ -177,10 +177,12 @@ async def final_check(
 
 
 def _stopped(lease: storage.Lease, ctx: TaskContext) -> Outcome | None:
-    """Cancelled from outside: by a heartbeat that found the lease gone, or at shutdown."""
+    """Cancelled from outside: by a heartbeat that found the lease gone, at shutdown, or when
+    the worker's liveness lock stayed lost."""
     if ctx.lost:
         return None
-    return Outcome(lease, Ending.RELEASED, message="worker stopping: handed back to the queue")
+    reason = ctx.release_reason or "worker stopping: handed back to the queue"
+    return Outcome(lease, Ending.RELEASED, message=reason)
 
 
 def _crashed(claimed: storage.ClaimedTask, ctx: TaskContext, error: Exception) -> Outcome:

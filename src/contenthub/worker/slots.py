@@ -100,12 +100,24 @@ class Slots:
         for task_id in result.lost:
             held = self._held.get(task_id)
             if held:
+                if task_id in self._executing:
+                    log.warning(
+                        "lease lost (the task was rescued): stopping its publish",
+                        extra={"task_id": held.runner.get_name()},
+                    )
                 held.context.lost = True
                 held.runner.cancel()
         for task_id in result.cancel_requested:
             held = self._held.get(task_id)
             if held:
                 held.context.cancel_flag = True
+
+    def hand_back_all(self, reason: str) -> None:
+        """Stop every running publish; each is handed back to the queue (fenced, as ever)."""
+        for task_id in self._executing:
+            held = self._held[task_id]
+            held.context.release_reason = reason
+            held.runner.cancel()
 
     async def drain(self) -> None:
         """Let running publishes finish within the grace period, then hand the rest back."""
