@@ -16,7 +16,6 @@ from contenthub.cli.context import (
     JsonOption,
     UserOption,
     _account_ids,
-    friendly_errors,
     open_as,
     out,
 )
@@ -41,7 +40,6 @@ from contenthub.storage import Database, Session
 
 
 @app.command()
-@friendly_errors
 def publish(
     source: Annotated[
         str,
@@ -64,6 +62,13 @@ def publish(
     title: Annotated[str | None, typer.Option(help="Title, if the file has no '# ' line.")] = None,
     tag: Annotated[list[str] | None, typer.Option("--tag", help="A tag; repeat for many.")] = None,
     wait: Annotated[bool, typer.Option("--wait", help="Watch until every task ends.")] = False,
+    again: Annotated[
+        bool,
+        typer.Option(
+            "--again",
+            help="Publish even to accounts where the article is already published or on its way.",
+        ),
+    ] = False,
     user: UserOption = DEFAULT_USER,
     as_json: JsonOption = False,
 ) -> None:
@@ -85,11 +90,14 @@ def publish(
         scheduled_at=due,
         per_minute=settings.submissions_per_minute,
         now=utcnow(),
+        republish=again,
     )
     ids = [t["public_id"] for t in done.tasks]
     if as_json and not wait:
-        out.print_json(json.dumps({"tasks": ids}))
+        out.print_json(json.dumps({"tasks": ids, "notice": done.notice}))
         return
+    if done.notice:
+        out.print(f"note: {done.notice}", soft_wrap=True, highlight=False)
     for task in done.tasks:
         out.print(_went(task, zone), soft_wrap=True, highlight=False)
     if wait:

@@ -19,7 +19,6 @@ from contenthub.cli.context import (
     JsonOption,
     UserOption,
     _jsonable,
-    friendly_errors,
     open_as,
     out,
 )
@@ -52,7 +51,6 @@ def print_rows(headers: Sequence[str], rows: Sequence[Sequence[str]], *, fold: s
 
 
 @app.command("list")
-@friendly_errors
 def task_list(
     status: Annotated[
         list[TaskStatus] | None, typer.Option("--status", help="Only these statuses.")
@@ -103,7 +101,6 @@ SHOWN = (
 
 
 @app.command("show")
-@friendly_errors
 def task_show(
     task_id: TaskRef, user: UserOption = DEFAULT_USER, as_json: JsonOption = False
 ) -> None:
@@ -134,7 +131,6 @@ def task_show(
 
 
 @app.command("cancel")
-@friendly_errors
 def task_cancel(task_id: TaskRef, user: UserOption = DEFAULT_USER) -> None:
     """Cancel a task: at once if waiting, at its next step if running."""
     db, me = open_as(user)
@@ -146,7 +142,6 @@ def task_cancel(task_id: TaskRef, user: UserOption = DEFAULT_USER) -> None:
 
 
 @app.command("retry")
-@friendly_errors
 def task_retry(task_id: TaskRef, user: UserOption = DEFAULT_USER) -> None:
     """Publish a failed or cancelled task again with a fresh attempt budget (a cancelled
     scheduled task whose time is still ahead waits for that time again)."""

@@ -33,7 +33,9 @@ from contenthub.storage.claim import ClaimedTask, task_claim
 from contenthub.storage.control import ControlResult, task_cancel, task_retry
 from contenthub.storage.db import Database
 from contenthub.storage.enqueue import (
+    AlreadyPublishing,
     NewTask,
+    TargetRefused,
     UnknownAccount,
     task_count_created_since,
     task_created_at_nth_since,
@@ -132,6 +134,7 @@ from contenthub.storage.users import UserRow, user_by_id, user_by_name, user_ens
 __all__ = [
     "ACCOUNT_STATUSES",
     "AccountRow",
+    "AlreadyPublishing",
     "ArticleRow",
     "ClaimedRun",
     "ClaimedTask",
@@ -146,6 +149,7 @@ __all__ = [
     "RunStatus",
     "Session",
     "StoredAnswer",
+    "TargetRefused",
     "TaskFilter",
     "TaskOutcome",
     "TokenHolder",
