@@ -4,9 +4,9 @@
 from __future__ import annotations
 
 import threading
-from urllib.parse import quote
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -93,8 +93,12 @@ def test_one_live_publish_per_article_and_account(api: ServedApi) -> None:
     assert task_count(client) == 1  # not even the task to the other account
     batch = client.post(
         f"{V1}/publish/batch",
-        json={"items": [{"article_id": post, "account_ids": [other]}, {"article_id": post,
-              "account_ids": [account]}]},
+        json={
+            "items": [
+                {"article_id": post, "account_ids": [other]},
+                {"article_id": post, "account_ids": [account]},
+            ]
+        },
     )
     assert_error(batch, 409, "items[1].account_ids")
 
@@ -122,13 +126,13 @@ def test_two_racing_requests_publish_one_article_to_one_account_once(api: Served
         start = threading.Barrier(4)
         answers: list[int] = []
 
-        def send(post: int = post, start: threading.Barrier = start) -> None:
+        def send(post: int, start: threading.Barrier, answers: list[int]) -> None:
+            request = {"article_id": post, "account_ids": [account]}
             with httpx.Client(base_url=api.base_url, headers=client.headers, timeout=30) as own:
                 start.wait()
-                sent = own.post(f"{V1}/publish", json={"article_id": post, "account_ids": [account]})
-                answers.append(sent.status_code)
+                answers.append(own.post(f"{V1}/publish", json=request).status_code)
 
-        threads = [threading.Thread(target=send) for _ in range(4)]
+        threads = [threading.Thread(target=send, args=(post, start, answers)) for _ in range(4)]
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -142,8 +146,11 @@ def test_times_in_the_past_publish_now_and_far_future_is_refused(api: ServedApi)
     account = api.noop_account(client)
     past = client.post(
         f"{V1}/publish",
-        json={"article_id": article(client), "account_ids": [account],
-              "scheduled_at": "2020-01-01T00:00:00Z"},
+        json={
+            "article_id": article(client),
+            "account_ids": [account],
+            "scheduled_at": "2020-01-01T00:00:00Z",
+        },
     )
     assert past.status_code == 201, past.text
     assert "in the past: publishing now" in past.json()["notice"]
