@@ -82,6 +82,16 @@ class RootGroup(TyperGroup):
         super().__init__(*args, **kwargs)
         _walk(self, _checked)
 
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        """Every word of the command line, before any command parses (or opens) it: a path
+        with NUL would otherwise fail inside the parser, before a command could say so."""
+        for word in args:
+            if CONTROL_CHARACTERS.search(word):
+                raise typer.BadParameter(
+                    f"{word!r} contains NUL or another control character", ctx=ctx
+                )
+        return super().parse_args(ctx, args)
+
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)

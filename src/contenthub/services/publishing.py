@@ -97,7 +97,7 @@ def zone_named(name: str | None) -> tzinfo:
         return datetime.now().astimezone().tzinfo or UTC
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long
         raise InputError("timezone", f"unknown time zone {name!r}") from None
 
 
