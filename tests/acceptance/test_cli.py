@@ -124,6 +124,30 @@ def test_schedule_then_cancel(workdir: Path, server) -> None:
         (["publish", "hello.md", "-a", "nobody"], "no account 'nobody'"),
         (["publish", "hello.md", "-a", "local-site", "--at", "soon"], "is not a time"),
         (["task", "show", "no-such-task"], "task no-such-task not found"),
+        (["article", "add", "hello.md", "--title", "t" * 600], "title: must be 1–500"),
+        (["publish", "hello.md", "-a", "local-site", "--title", "t" * 600], "must be 1–500"),
+        (["publish", "hello.md", "-a", "local-site", "--at", "9999-01-01"], "two years ahead"),
+        (["article", "show", "4294967296"], "out of range"),
+        (["publish", "4294967296", "-a", "local-site"], "no article 4294967296"),
+        (["scheduler", "trigger", "4294967296"], "out of range"),
+        (["scheduler", "history", "99999999999"], "out of range"),
+        (["publish-pool", "cancel", "4294967296"], "out of range"),
+        (["article", "add", "a\x00b.md"], "control character"),
+        (
+            [
+                "scheduler",
+                "create",
+                "--name",
+                "never",
+                "--job-type",
+                "publishing",
+                "--schedule-type",
+                "cron",
+                "--cron",
+                "0 0 30 2 *",
+            ],
+            "never fires",
+        ),
     ],
 )
 def test_bad_input_is_one_clear_line_and_writes_nothing(
@@ -135,6 +159,36 @@ def test_bad_input_is_one_clear_line_and_writes_nothing(
     assert "Traceback" not in result.stderr + result.stdout
     listed = run(workdir, "task", "list", "--json")
     assert json.loads(listed.stdout) == []
+    assert json.loads(run(workdir, "article", "list", "--json").stdout)["total"] == 0
+    assert json.loads(run(workdir, "scheduler", "list", "--json").stdout) == []
+
+
+def test_files_the_api_would_refuse_are_refused_and_create_nothing(workdir: Path) -> None:
+    (workdir / "nul.md").write_bytes(b"# Title\n\nbody \x00 here\n")
+    with open(workdir / "big.md", "wb") as big:
+        big.write(b"# Big\n\n" + b"x" * (25 * 10**6))
+    for file, message in (("nul.md", "NUL"), ("big.md", "larger than an article may be")):
+        for command in (["publish", file, "-a", "local-site"], ["article", "add", file]):
+            result = run(workdir, *command)
+            assert result.returncode == 2, result.stdout
+            assert message in result.stderr and result.stderr.count("\n") == 1, result.stderr
+            assert "Traceback" not in result.stderr + result.stdout
+    assert json.loads(run(workdir, "task", "list", "--json").stdout) == []
+    assert json.loads(run(workdir, "article", "list", "--json").stdout)["total"] == 0
+
+
+def test_an_article_is_published_once_per_account_unless_asked_again(workdir: Path) -> None:
+    assert run(workdir, "article", "add", "hello.md").returncode == 0
+    past = run(workdir, "publish", "1", "-a", "local-site", "--at", "2020-01-01 00:00")
+    assert past.returncode == 0, past.stderr
+    assert "note: scheduled_at 2020-01-01" in past.stdout and "publishing now" in past.stdout
+    again = run(workdir, "publish", "1", "-a", "local-site")
+    assert again.returncode == 2 and "already" in again.stderr and "--again" in again.stderr
+    twice = run(workdir, "publish", "1", "-a", "local-site", "-a", "local-site")
+    assert twice.returncode == 2 and "named twice" in twice.stderr
+    asked = run(workdir, "publish", "1", "-a", "local-site", "--again")
+    assert asked.returncode == 0, asked.stderr
+    assert len(json.loads(run(workdir, "task", "list", "--json").stdout)) == 2
 
 
 def test_a_failing_publish_makes_wait_exit_non_zero(workdir: Path, server) -> None:
@@ -218,7 +272,7 @@ def test_publish_a_stored_article_by_its_id(workdir: Path, server) -> None:
 
 def test_publishing_a_file_beyond_the_submission_limit_creates_nothing(workdir: Path) -> None:
     twenty = [arg for _ in range(20) for arg in ("-a", "local-site")]
-    first = run(workdir, "publish", "hello.md", *twenty)
+    first = run(workdir, "publish", "hello.md", "--again", *twenty)
     assert first.returncode == 0, first.stderr
     assert len(first.stdout.splitlines()) == 20
     over = run(workdir, "publish", "hello.md", "-a", "local-site")
@@ -232,7 +286,7 @@ def test_publishing_a_file_beyond_the_submission_limit_creates_nothing(workdir: 
 
 def test_tasks_are_named_by_any_unique_prefix(workdir: Path) -> None:
     many = [arg for _ in range(17) for arg in ("-a", "local-site")]
-    assert run(workdir, "publish", "hello.md", *many).returncode == 0
+    assert run(workdir, "publish", "hello.md", "--again", *many).returncode == 0
     ids = [t["public_id"] for t in json.loads(run(workdir, "task", "list", "--json").stdout)]
     # 17 ids over 16 hex digits: at least one first digit is shared.
     firsts = [i[0] for i in ids]

@@ -199,8 +199,8 @@ SCHEDULED_AT = Field(
 REPUBLISH = Field(
     default=False,
     description="Publish although the article already has a live publish (scheduled, queued, "
-    "running or succeeded) on an account. Without it that is a 409 naming the task; an "
-    "account named twice in one request is a 422 either way.",
+    "running or succeeded) on an account, or to an account named more than once. Without it "
+    "the first is a 409 naming the task, the second a 422.",
 )
 
 

@@ -89,7 +89,10 @@ def parse_time(text: str, *, zone: tzinfo) -> datetime:
         ) from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=zone)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        raise InputError("at", f"{text!r} is out of range") from None
 
 
 def zone_named(name: str | None) -> tzinfo:
@@ -151,6 +154,10 @@ def due_time(scheduled_at: datetime | None, now: datetime) -> tuple[datetime | N
         return None, None
     if scheduled_at.tzinfo is None:
         raise InputError("scheduled_at", "must carry a time zone")
+    try:
+        scheduled_at = scheduled_at.astimezone(UTC)
+    except OverflowError:  # 9999-12-31 23:59 west of UTC is past the last representable time
+        raise InputError("scheduled_at", "is more than two years ahead") from None
     if scheduled_at > now + MAX_SCHEDULE_AHEAD:
         latest = (now + MAX_SCHEDULE_AHEAD).date().isoformat()
         raise InputError(

@@ -251,7 +251,8 @@ def _one_live_publish(session: Session, tasks: Sequence[NewTask], many: bool) ->
                 field_name,
                 i,
                 f"article {article_id} is already {row.status} on account {account_id} "
-                f"(task {row.public_id}); ask to republish to post it again",
+                f"(task {row.public_id}); to post it again, ask for it "
+                "(API: republish, CLI: --again)",
                 row.public_id,
             )
 
