@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -117,7 +118,7 @@ def test_schedule_cancel_retry_and_batches(api: ServedApi) -> None:
         json={
             "article_id": article_id,
             "account_ids": [account],
-            "scheduled_at": "2099-01-01T00:00:00+08:00",
+            "scheduled_at": f"{datetime.now(UTC).year + 1}-01-01T00:00:00+08:00",
         },
     ).json()["tasks"][0]
     assert later["status"] == "scheduled" and later["due_at"].startswith("2098-12-31T16:00")

@@ -6,12 +6,16 @@ import json
 import os
 import signal
 import subprocess
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 from harness import CONTENTHUB, SUPPORT, wait_until
 
 from tests.acceptance.conftest import free_port
+
+# A time ahead, within the two years a publish may be scheduled.
+NEXT_YEAR = datetime.now().year + 1
 
 
 @pytest.fixture
@@ -98,7 +102,7 @@ def test_schedule_then_cancel(workdir: Path, server) -> None:
         "-a",
         "local-site",
         "--at",
-        "2099-01-01 09:00",
+        f"{NEXT_YEAR}-01-01 09:00",
         "--tz",
         "Asia/Shanghai",
         "--priority",
@@ -108,7 +112,9 @@ def test_schedule_then_cancel(workdir: Path, server) -> None:
     assert result.returncode == 0, result.stderr
     [public_id] = json.loads(result.stdout)["tasks"]
     task = json.loads(run(workdir, "task", "show", public_id, "--json").stdout)
-    assert task["status"] == "scheduled" and task["due_at"].startswith("2099-01-01T01:00:00")
+    assert task["status"] == "scheduled" and task["due_at"].startswith(
+        f"{NEXT_YEAR}-01-01T01:00:00"
+    )
     assert run(workdir, "task", "cancel", public_id).returncode == 0
     task = json.loads(run(workdir, "task", "show", public_id, "--json").stdout)
     assert task["status"] == "cancelled"
@@ -132,14 +138,14 @@ def test_schedule_then_cancel(workdir: Path, server) -> None:
         (["scheduler", "trigger", "4294967296"], "out of range"),
         (["scheduler", "history", "99999999999"], "out of range"),
         (["publish-pool", "cancel", "4294967296"], "out of range"),
-        (["article", "add", "a\x00b.md"], "control character"),
+        (["article", "add", "a\x01b.md"], "control character"),
         (
             [
                 "scheduler",
                 "create",
                 "--name",
                 "never",
-                "--job-type",
+                "--type",
                 "publishing",
                 "--schedule-type",
                 "cron",
@@ -314,18 +320,20 @@ def test_a_scheduled_publish_says_so_and_a_retry_keeps_its_time(workdir: Path) -
         "-a",
         "local-site",
         "--at",
-        "2099-01-01 09:00",
+        f"{NEXT_YEAR}-01-01 09:00",
         "--tz",
         "Asia/Shanghai",
     )
     assert result.returncode == 0, result.stderr
     [line] = result.stdout.splitlines()
     word, public_id, rest = line.split(" ", 2)
-    assert word == "scheduled" and rest == "for 2099-01-01 09:00:00+08:00"
+    assert word == "scheduled" and rest == f"for {NEXT_YEAR}-01-01 09:00:00+08:00"
     assert run(workdir, "task", "cancel", public_id).returncode == 0
     retried = run(workdir, "task", "retry", public_id)
     assert retried.returncode == 0
-    assert retried.stdout.startswith(f"{public_id} scheduled for 2099-01-01")
+    assert retried.stdout.startswith(f"{public_id} scheduled for {NEXT_YEAR}-01-01")
     task = json.loads(run(workdir, "task", "show", public_id, "--json").stdout)
-    assert task["status"] == "scheduled" and task["due_at"].startswith("2099-01-01T01:00:00")
+    assert task["status"] == "scheduled" and task["due_at"].startswith(
+        f"{NEXT_YEAR}-01-01T01:00:00"
+    )
     assert [e["reason"] for e in task["events"]] == ["scheduled", "cancelled", "rescheduled"]

@@ -1,7 +1,8 @@
 """Creating a task and queueing it is one insert in one transaction.
 
-This is the one place that checks a task's account belongs to the task's owner; callers
-(the publish use case, the pool) rely on it rather than checking again.
+This is the one place that checks a task's account belongs to the task's owner, and that an
+article has one live publish per account (unless a task asks to ``republish``); callers (the
+publish use case, the pool) rely on it rather than checking again.
 """
 
 from __future__ import annotations
