@@ -163,7 +163,8 @@ def test_other_users_get_404_for_everything(api: ServedApi) -> None:
         f"{V1}/publish", json={"article_id": article_id, "account_ids": [account]}
     ).json()["tasks"][0]
     batch = owner.post(
-        f"{V1}/publish", json={"article_id": article_id, "account_ids": [account, account]}
+        f"{V1}/publish",
+        json={"article_id": article_id, "account_ids": [account, account], "republish": True},
     ).json()
     for method, path, payload in [
         ("GET", f"/articles/{article_id}", None),
