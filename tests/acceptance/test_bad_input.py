@@ -153,7 +153,7 @@ def test_times_in_the_past_publish_now_and_far_future_is_refused(api: ServedApi)
         },
     )
     assert past.status_code == 201, past.text
-    assert "in the past: publishing now" in past.json()["notice"]
+    assert "is past: publishing now" in past.json()["notice"]
     assert past.json()["tasks"][0]["status"] != "scheduled"
     for when in ("9999-12-31T00:00:00Z", (datetime.now(UTC) + timedelta(days=800)).isoformat()):
         far = client.post(

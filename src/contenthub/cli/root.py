@@ -87,9 +87,7 @@ class RootGroup(TyperGroup):
         with NUL would otherwise fail inside the parser, before a command could say so."""
         for word in args:
             if CONTROL_CHARACTERS.search(word):
-                raise typer.BadParameter(
-                    f"{word!r} contains NUL or another control character", ctx=ctx
-                )
+                raise fail(f"{word!r} contains NUL or another control character")
         return super().parse_args(ctx, args)
 
     def invoke(self, ctx: Any) -> Any:

@@ -165,7 +165,7 @@ def due_time(scheduled_at: datetime | None, now: datetime) -> tuple[datetime | N
             f"{scheduled_at.isoformat()} is more than two years ahead (the latest is {latest})",
         )
     if scheduled_at <= now:
-        return None, f"scheduled_at {scheduled_at.isoformat()} is in the past: publishing now"
+        return None, f"the time asked for, {scheduled_at.isoformat()}, is past: publishing now"
     return scheduled_at, None
 
 
