@@ -32,6 +32,7 @@ HOSTILE = [
     "-" + "9" * 20,
     "t" * 600,
     "标题😀\u202e' OR 1=1 --",
+    "[/red]",  # echoed in an error message, read as markup it would raise
 ]
 # Fewer for options: every option of every command, each alone.
 HOSTILE_OPTION = ["a\x00b", "9" * 11, "x" * 600]

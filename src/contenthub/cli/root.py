@@ -17,6 +17,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from typer.core import TyperGroup
 
 from contenthub.errors import CONTROL_CHARACTERS, Forbidden, InputError, NotFound, SubmissionLimit
@@ -28,7 +29,8 @@ _stderr = Console(stderr=True)
 
 def fail(message: str) -> typer.Exit:
     """Print ``error: message`` on stderr; the caller raises the returned exit (code 2)."""
-    _stderr.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True, markup=True)
+    # Escaped: the message may quote what the user typed, which may look like markup ("[/x]").
+    _stderr.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(2)
 
 
