@@ -65,9 +65,10 @@ class Settings:
     # Hosts, host:port, addresses or CIDR networks that outbound requests may reach although
     # they are not public (loopback, LAN …): the platform sandbox, a WordPress on the LAN.
     outbound_allow: tuple[str, ...] = field(default_factory=tuple)
-    # Request bodies above this are refused with 413 before they are read: a little above the
-    # 20 MiB an article's body may hold, leaving room for JSON escaping and the other fields.
-    max_request_bytes: int = 24 * 1024 * 1024
+    # Request bodies above this are refused with 413 before they are read: twice the 4 MiB an
+    # article's body may hold and a little more, so a body whose every character JSON escapes
+    # (Chinese text sent as \uXXXX) still fits beside the other fields.
+    max_request_bytes: int = 9 * 1024 * 1024
     # Folders the ``local`` platform may write under (CONTENTHUB_LOCAL_ROOTS, ``:``-separated);
     # empty: each user's own <data_dir>/sites/<user name>/.
     local_roots: tuple[Path, ...] = field(default_factory=tuple)
@@ -95,7 +96,7 @@ class Settings:
             submissions_per_minute=int(_float("CONTENTHUB_SUBMISSIONS_PER_MINUTE", 20)),
             extra_platform_modules=tuple(m.strip() for m in modules.split(",") if m.strip()),
             outbound_allow=tuple(a.strip() for a in allow.split(",") if a.strip()),
-            max_request_bytes=_positive_int("CONTENTHUB_MAX_REQUEST_BYTES", 24 * 1024 * 1024),
+            max_request_bytes=_positive_int("CONTENTHUB_MAX_REQUEST_BYTES", 9 * 1024 * 1024),
             local_roots=_folders("CONTENTHUB_LOCAL_ROOTS"),
             browser_pages=_positive_int("CONTENTHUB_BROWSER_PAGES", 4, unit="pages"),
             browser_idle_seconds=_float("CONTENTHUB_BROWSER_IDLE_SECONDS", 300.0),

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
+
+# C0 and C1 control characters and DEL: no name, id or title of ours carries one, and NUL
+# cannot be stored at all (PostgreSQL refuses it).
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 class ErrorClass(StrEnum):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -13,6 +14,7 @@ from harness import wait_until
 from tests.acceptance.conftest import ServedApi
 
 V1 = "/api/v1"
+NEXT_YEAR = datetime.now(UTC).year + 1  # scheduled times stay within two years
 
 
 def article(client: httpx.Client, title: str = "Hello", body: str = "Body **text**") -> int:
@@ -140,10 +142,12 @@ def test_schedule_cancel_retry_and_batches(api: ServedApi) -> None:
         json={
             "article_id": article_id,
             "account_ids": [account],
-            "scheduled_at": "2099-01-01T00:00:00+08:00",
+            "scheduled_at": f"{NEXT_YEAR}-01-01T00:00:00+08:00",
         },
     ).json()["tasks"][0]
-    assert later["status"] == "scheduled" and later["due_at"].startswith("2098-12-31T16:00")
+    assert later["status"] == "scheduled" and later["due_at"].startswith(
+        f"{NEXT_YEAR - 1}-12-31T16:00"
+    )
     assert client.post(f"{V1}/tasks/{later['id']}/cancel").json()["status"] == "cancelled"
     assert_error(client.post(f"{V1}/tasks/{later['id']}/cancel"), 422, "invalid", "status")
     # Its time is still ahead: a retry puts it back to wait for that time, not out at once.
@@ -151,7 +155,7 @@ def test_schedule_cancel_retry_and_batches(api: ServedApi) -> None:
     assert retried["status"] == "scheduled" and retried["due_at"] == later["due_at"]
     detail = client.get(f"{V1}/tasks/{later['id']}").json()
     assert detail["events"][-1]["reason"] == "rescheduled"
-    assert "still scheduled for 2098-12-31T16:00" in detail["events"][-1]["message"]
+    assert f"still scheduled for {NEXT_YEAR - 1}-12-31T16:00" in detail["events"][-1]["message"]
 
     broken = api.noop_account(client, fail="rejected")
     batch = client.post(
@@ -182,7 +186,8 @@ def test_other_users_get_404_for_everything(api: ServedApi) -> None:
         f"{V1}/publish", json={"article_id": article_id, "account_ids": [account]}
     ).json()["tasks"][0]
     batch = owner.post(
-        f"{V1}/publish", json={"article_id": article_id, "account_ids": [account, account]}
+        f"{V1}/publish",
+        json={"article_id": article_id, "account_ids": [account, account], "republish": True},
     ).json()
     for method, path, payload in [
         ("GET", f"/articles/{article_id}", None),
@@ -251,7 +256,8 @@ def test_submission_limit_answers_429_and_creates_nothing(api: ServedApi) -> Non
     article_id = article(client)
     accounts = [api.noop_account(client) for _ in range(10)]
     for _ in range(2):
-        ok = client.post(f"{V1}/publish", json={"article_id": article_id, "account_ids": accounts})
+        request = {"article_id": article_id, "account_ids": accounts, "republish": True}
+        ok = client.post(f"{V1}/publish", json=request)
         assert ok.status_code == 201
     over = client.post(
         f"{V1}/publish", json={"article_id": article_id, "account_ids": accounts[:1]}

@@ -6,12 +6,16 @@ import json
 import os
 import signal
 import subprocess
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 from harness import CONTENTHUB, SUPPORT, wait_until
 
 from tests.acceptance.conftest import free_port
+
+# A time ahead, within the two years a publish may be scheduled.
+NEXT_YEAR = datetime.now().year + 1
 
 
 @pytest.fixture
@@ -98,7 +102,7 @@ def test_schedule_then_cancel(workdir: Path, server) -> None:
         "-a",
         "local-site",
         "--at",
-        "2099-01-01 09:00",
+        f"{NEXT_YEAR}-01-01 09:00",
         "--tz",
         "Asia/Shanghai",
         "--priority",
@@ -108,7 +112,9 @@ def test_schedule_then_cancel(workdir: Path, server) -> None:
     assert result.returncode == 0, result.stderr
     [public_id] = json.loads(result.stdout)["tasks"]
     task = json.loads(run(workdir, "task", "show", public_id, "--json").stdout)
-    assert task["status"] == "scheduled" and task["due_at"].startswith("2099-01-01T01:00:00")
+    assert task["status"] == "scheduled" and task["due_at"].startswith(
+        f"{NEXT_YEAR}-01-01T01:00:00"
+    )
     assert run(workdir, "task", "cancel", public_id).returncode == 0
     task = json.loads(run(workdir, "task", "show", public_id, "--json").stdout)
     assert task["status"] == "cancelled"
@@ -124,6 +130,30 @@ def test_schedule_then_cancel(workdir: Path, server) -> None:
         (["publish", "hello.md", "-a", "nobody"], "no account 'nobody'"),
         (["publish", "hello.md", "-a", "local-site", "--at", "soon"], "is not a time"),
         (["task", "show", "no-such-task"], "task no-such-task not found"),
+        (["article", "add", "hello.md", "--title", "t" * 600], "title: must be 1–500"),
+        (["publish", "hello.md", "-a", "local-site", "--title", "t" * 600], "must be 1–500"),
+        (["publish", "hello.md", "-a", "local-site", "--at", "9999-01-01"], "two years ahead"),
+        (["article", "show", "4294967296"], "out of range"),
+        (["publish", "4294967296", "-a", "local-site"], "no article 4294967296"),
+        (["scheduler", "trigger", "4294967296"], "out of range"),
+        (["scheduler", "history", "99999999999"], "out of range"),
+        (["publish-pool", "cancel", "4294967296"], "out of range"),
+        (["article", "add", "a\x01b.md"], "control character"),
+        (
+            [
+                "scheduler",
+                "create",
+                "--name",
+                "never",
+                "--type",
+                "publishing",
+                "--schedule-type",
+                "cron",
+                "--cron",
+                "0 0 30 2 *",
+            ],
+            "never fires",
+        ),
     ],
 )
 def test_bad_input_is_one_clear_line_and_writes_nothing(
@@ -135,6 +165,37 @@ def test_bad_input_is_one_clear_line_and_writes_nothing(
     assert "Traceback" not in result.stderr + result.stdout
     listed = run(workdir, "task", "list", "--json")
     assert json.loads(listed.stdout) == []
+    assert json.loads(run(workdir, "article", "list", "--json").stdout)["total"] == 0
+    assert json.loads(run(workdir, "scheduler", "list", "--json").stdout) == []
+
+
+def test_files_the_api_would_refuse_are_refused_and_create_nothing(workdir: Path) -> None:
+    (workdir / "nul.md").write_bytes(b"# Title\n\nbody \x00 here\n")
+    with open(workdir / "big.md", "wb") as big:
+        big.write(b"# Big\n\n" + b"x" * (25 * 10**6))
+    for file, message in (("nul.md", "NUL"), ("big.md", "larger than an article may be")):
+        for command in (["publish", file, "-a", "local-site"], ["article", "add", file]):
+            result = run(workdir, *command)
+            assert result.returncode == 2, result.stdout
+            assert message in result.stderr and result.stderr.count("\n") == 1, result.stderr
+            assert "Traceback" not in result.stderr + result.stdout
+    assert json.loads(run(workdir, "task", "list", "--json").stdout) == []
+    assert json.loads(run(workdir, "article", "list", "--json").stdout)["total"] == 0
+
+
+def test_an_article_is_published_once_per_account_unless_asked_again(workdir: Path) -> None:
+    assert run(workdir, "article", "add", "hello.md").returncode == 0
+    past = run(workdir, "publish", "1", "-a", "local-site", "--at", "2020-01-01 00:00")
+    assert past.returncode == 0, past.stderr
+    assert "note: the time asked for, 2020-01-01" in past.stdout
+    assert "is past: publishing now" in past.stdout
+    again = run(workdir, "publish", "1", "-a", "local-site")
+    assert again.returncode == 2 and "already" in again.stderr and "--again" in again.stderr
+    twice = run(workdir, "publish", "1", "-a", "local-site", "-a", "local-site")
+    assert twice.returncode == 2 and "named twice" in twice.stderr
+    asked = run(workdir, "publish", "1", "-a", "local-site", "--again")
+    assert asked.returncode == 0, asked.stderr
+    assert len(json.loads(run(workdir, "task", "list", "--json").stdout)) == 2
 
 
 def test_a_failing_publish_makes_wait_exit_non_zero(workdir: Path, server) -> None:
@@ -218,7 +279,7 @@ def test_publish_a_stored_article_by_its_id(workdir: Path, server) -> None:
 
 def test_publishing_a_file_beyond_the_submission_limit_creates_nothing(workdir: Path) -> None:
     twenty = [arg for _ in range(20) for arg in ("-a", "local-site")]
-    first = run(workdir, "publish", "hello.md", *twenty)
+    first = run(workdir, "publish", "hello.md", "--again", *twenty)
     assert first.returncode == 0, first.stderr
     assert len(first.stdout.splitlines()) == 20
     over = run(workdir, "publish", "hello.md", "-a", "local-site")
@@ -232,7 +293,7 @@ def test_publishing_a_file_beyond_the_submission_limit_creates_nothing(workdir: 
 
 def test_tasks_are_named_by_any_unique_prefix(workdir: Path) -> None:
     many = [arg for _ in range(17) for arg in ("-a", "local-site")]
-    assert run(workdir, "publish", "hello.md", *many).returncode == 0
+    assert run(workdir, "publish", "hello.md", "--again", *many).returncode == 0
     ids = [t["public_id"] for t in json.loads(run(workdir, "task", "list", "--json").stdout)]
     # 17 ids over 16 hex digits: at least one first digit is shared.
     firsts = [i[0] for i in ids]
@@ -260,18 +321,20 @@ def test_a_scheduled_publish_says_so_and_a_retry_keeps_its_time(workdir: Path) -
         "-a",
         "local-site",
         "--at",
-        "2099-01-01 09:00",
+        f"{NEXT_YEAR}-01-01 09:00",
         "--tz",
         "Asia/Shanghai",
     )
     assert result.returncode == 0, result.stderr
     [line] = result.stdout.splitlines()
     word, public_id, rest = line.split(" ", 2)
-    assert word == "scheduled" and rest == "for 2099-01-01 09:00:00+08:00"
+    assert word == "scheduled" and rest == f"for {NEXT_YEAR}-01-01 09:00:00+08:00"
     assert run(workdir, "task", "cancel", public_id).returncode == 0
     retried = run(workdir, "task", "retry", public_id)
     assert retried.returncode == 0
-    assert retried.stdout.startswith(f"{public_id} scheduled for 2099-01-01")
+    assert retried.stdout.startswith(f"{public_id} scheduled for {NEXT_YEAR}-01-01")
     task = json.loads(run(workdir, "task", "show", public_id, "--json").stdout)
-    assert task["status"] == "scheduled" and task["due_at"].startswith("2099-01-01T01:00:00")
+    assert task["status"] == "scheduled" and task["due_at"].startswith(
+        f"{NEXT_YEAR}-01-01T01:00:00"
+    )
     assert [e["reason"] for e in task["events"]] == ["scheduled", "cancelled", "rescheduled"]

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from tests.acceptance import test_cli
+from tests.acceptance.test_cli import NEXT_YEAR
 
 run = test_cli.run
 workdir = test_cli.workdir  # the same fixture: a clean directory, the test platform loaded
@@ -108,7 +109,7 @@ def test_account_update_changes_what_is_given(workdir: Path) -> None:
 def test_account_delete_is_refused_while_publishes_use_it(workdir: Path) -> None:
     ok(workdir, "account", "add", "noop", "site")
     scheduled = ok(
-        workdir, "publish", "hello.md", "-a", "site", "--at", "2099-01-01 09:00", "--json"
+        workdir, "publish", "hello.md", "-a", "site", "--at", f"{NEXT_YEAR}-01-01 09:00", "--json"
     )
     [task] = json.loads(scheduled)["tasks"]
 

@@ -1,5 +1,6 @@
 """Oversized request bodies and uploads are refused with 413 before they are read, in the one
-error shape, and nothing is written; the documented 20 MiB article still fits."""
+error shape, and nothing is written; the documented 4 MiB article still fits (on every
+database: tests/acceptance/test_bad_input.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from contenthub.config import Settings
+from contenthub.services.articles import MAX_BODY_BYTES
 from tests.acceptance.conftest import ServedApi
 from tests.security.conftest import V1, assert_error
 
@@ -96,13 +98,15 @@ def test_an_oversized_upload_is_refused_and_nothing_is_written(api: ServedApi) -
     assert sorted(p.name for p in api.data_dir.iterdir()) == before
 
 
-def test_the_documented_20_mib_article_still_fits(api: ServedApi) -> None:
+def test_the_documented_article_limit_still_fits(api: ServedApi) -> None:
     client, _ = api.client()
-    body = "x" * (20 * MiB - 16)
+    body = "x" * (MAX_BODY_BYTES - 16)
     answer = client.post(f"{V1}/articles", json={"title": "largest allowed", "body": body})
     assert answer.status_code == 201, answer.text[:300]
     assert client.get(f"{V1}/articles/{answer.json()['id']}").json()["body"] == body
     assert client.delete(f"{V1}/articles/{answer.json()['id']}").status_code == 204
     # One byte over the article limit is the service's 422, not the transport's 413.
-    over = client.post(f"{V1}/articles", json={"title": "too long", "body": "x" * (20 * MiB + 1)})
+    over = client.post(
+        f"{V1}/articles", json={"title": "too long", "body": "x" * (MAX_BODY_BYTES + 1)}
+    )
     assert_error(over, 422, "invalid", "body")

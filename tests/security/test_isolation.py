@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ import httpx
 from tests.acceptance.conftest import ServedApi
 from tests.security.conftest import V1, assert_error
 
-FAR = "2099-01-01T00:00:00+00:00"  # nothing of the victim's runs during the test
+FAR = f"{datetime.now(UTC).year + 1}-12-01T00:00:00+00:00"  # nothing of the victim's runs now
 # Bodies that pass validation, so the answer is about ownership, not about a bad body. An
 # operation with a body that is not listed gets {}; if that is refused as invalid, the test
 # says to add a body here.

@@ -9,14 +9,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CollectorRegistry, Histogram
 from starlette.exceptions import HTTPException
 
 from contenthub import web
-from contenthub.api.deps import TokenCache, Unauthenticated
+from contenthub.api.deps import TokenCache, Unauthenticated, plain_parameters
 from contenthub.api.routers import (
     accounts,
     articles,
@@ -34,7 +34,7 @@ from contenthub.config import Settings
 from contenthub.errors import Forbidden, InputError, NotFound, SubmissionLimit
 from contenthub.platforms.registry import load_modules
 from contenthub.secrets_box import SecretBox
-from contenthub.storage import migrate
+from contenthub.storage import AlreadyPublishing, migrate
 from contenthub.storage.db import Database
 
 log = logging.getLogger("contenthub.api")
@@ -82,6 +82,13 @@ def install_error_handlers(app: FastAPI) -> None:
         if web.wants_html(request):
             return web.error_page(request, 422, f"{error.field}: {error.message}")
         return _error(422, "invalid", error.message, error.field)
+
+    @app.exception_handler(AlreadyPublishing)
+    async def conflict(_: Request, error: AlreadyPublishing) -> JSONResponse:
+        # Named twice in one request is the request's own mistake; a live publish is a state.
+        if error.task_id is None:
+            return _error(422, "invalid", error.message, error.field)
+        return _error(409, "conflict", error.message, error.field)
 
     @app.exception_handler(NotFound)
     async def not_found(request: Request, error: NotFound) -> Response:
@@ -157,6 +164,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         docs_url=f"{PREFIX}/docs",
         redoc_url=None,
         description="Publish articles to many platforms, for many users, reliably.",
+        dependencies=[Depends(plain_parameters)],
     )
     install_error_handlers(app)
     for router in (

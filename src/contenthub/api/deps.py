@@ -6,10 +6,12 @@ import time
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from contenthub.clock import utcnow
 from contenthub.config import Settings
+from contenthub.errors import CONTROL_CHARACTERS
 from contenthub.secrets_box import SecretBox
 from contenthub.services.sessions import COOKIE_NAME, session_of
 from contenthub.services.users import Principal, token_authenticate
@@ -102,3 +104,24 @@ CurrentUser = Annotated[Principal, Depends(get_principal)]
 
 MAX_ID = 2_147_483_647  # ids are 32-bit on every database we support
 ResourceId = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+
+def plain_parameters(request: Request) -> None:
+    """No NUL or other control character in any path or query parameter, on every route.
+
+    No database stores NUL (PostgreSQL refuses it) and no id, name or cursor of ours holds a
+    control character, so such a value is bad input: a 422 naming the parameter, before any
+    handler or query sees it. Bodies are checked by their schemas (``schemas.Strict``)."""
+    given = [("path", n, v) for n, v in request.path_params.items()]
+    given += [("query", n, v) for n, v in request.query_params.multi_items()]
+    for where, name, value in given:
+        if isinstance(value, str) and CONTROL_CHARACTERS.search(value):
+            raise RequestValidationError(
+                [
+                    {
+                        "loc": (where, name),
+                        "msg": "must not contain NUL or other control characters",
+                        "type": "value_error",
+                    }
+                ]
+            )

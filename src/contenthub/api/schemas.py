@@ -199,11 +199,25 @@ class LoginCheckOut(BaseModel):
 # -- publishing and tasks -----------------------------------------------------------------
 
 
+SCHEDULED_AT = Field(
+    default=None,
+    description="When to publish. A time already past publishes now (the answer's `notice` "
+    "says so); more than two years ahead is refused.",
+)
+REPUBLISH = Field(
+    default=False,
+    description="Publish although the article already has a live publish (scheduled, queued, "
+    "running or succeeded) on an account, or to an account named more than once. Without it "
+    "the first is a 409 naming the task, the second a 422.",
+)
+
+
 class PublishIn(Strict):
     article_id: DbId
     account_ids: list[DbId] = Field(min_length=1, max_length=100)
-    scheduled_at: AwareDatetime | None = None
+    scheduled_at: AwareDatetime | None = SCHEDULED_AT
     priority: int = Field(default=5, ge=MIN_PRIORITY, le=MAX_PRIORITY)
+    republish: bool = REPUBLISH
 
 
 class BatchItem(Strict):
@@ -213,8 +227,9 @@ class BatchItem(Strict):
 
 class BatchIn(Strict):
     items: list[BatchItem] = Field(min_length=1, max_length=100)
-    scheduled_at: AwareDatetime | None = None
+    scheduled_at: AwareDatetime | None = SCHEDULED_AT
     priority: int = Field(default=5, ge=MIN_PRIORITY, le=MAX_PRIORITY)
+    republish: bool = REPUBLISH
 
 
 class HeldOut(BaseModel):
@@ -282,6 +297,9 @@ class TaskDetail(TaskOut):
 class PublishOut(BaseModel):
     batch_id: str | None
     tasks: list[TaskOut]
+    notice: str | None = Field(
+        default=None, description="Something the caller should know, e.g. a past time."
+    )
 
 
 class BulkOut(BaseModel):

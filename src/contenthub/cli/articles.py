@@ -14,14 +14,13 @@ from contenthub.cli.context import (
     DEFAULT_USER,
     JsonOption,
     UserOption,
-    friendly_errors,
     open_as,
     out,
 )
 from contenthub.clock import utcnow
 from contenthub.errors import InputError
 from contenthub.services import articles
-from contenthub.services.publishing import Draft, parse_markdown
+from contenthub.services.publishing import Draft, parse_markdown, read_text
 
 app = typer.Typer(help="Articles.", no_args_is_help=True)
 
@@ -36,12 +35,7 @@ def _read_text(file: str) -> tuple[str, str]:
     """The text of ``file`` (``-``: standard input), and how to name it in errors."""
     if file == "-":
         return sys.stdin.read(), "stdin"
-    try:
-        return Path(file).read_text(encoding="utf-8"), file
-    except FileNotFoundError:
-        raise InputError("file", f"{file} does not exist") from None
-    except UnicodeDecodeError:
-        raise InputError("file", f"{file} is not UTF-8 text") from None
+    return read_text(Path(file)), file
 
 
 def _draft(file: str, title: str | None, tags: list[str] | None) -> Draft:
@@ -50,7 +44,6 @@ def _draft(file: str, title: str | None, tags: list[str] | None) -> Draft:
 
 
 @app.command("add")
-@friendly_errors
 def article_add(
     file: FileArgument,
     title: Annotated[str | None, typer.Option(help="Title, if there is no '# ' line.")] = None,
@@ -72,7 +65,6 @@ def article_add(
 
 
 @app.command("list")
-@friendly_errors
 def article_list(
     user: UserOption = DEFAULT_USER,
     as_json: JsonOption = False,
@@ -97,7 +89,6 @@ def article_list(
 
 
 @app.command("show")
-@friendly_errors
 def article_show(
     article_id: int, user: UserOption = DEFAULT_USER, as_json: JsonOption = False
 ) -> None:
@@ -116,7 +107,6 @@ def article_show(
 
 
 @app.command("edit")
-@friendly_errors
 def article_edit(
     article_id: int,
     title: Annotated[str | None, typer.Option(help="A new title.")] = None,
@@ -167,7 +157,6 @@ def article_edit(
 
 
 @app.command("delete")
-@friendly_errors
 def article_delete(article_id: int, user: UserOption = DEFAULT_USER) -> None:
     """Delete a stored article and its publish-pool entries; its tasks stay, with what they
     were given to publish."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
@@ -13,7 +12,7 @@ from rich.table import Table
 
 from contenthub.clock import utcnow
 from contenthub.config import Settings
-from contenthub.errors import InputError, NotFound, SubmissionLimit
+from contenthub.errors import InputError
 from contenthub.platforms.registry import load_modules
 from contenthub.services import accounts, users
 from contenthub.services.publishing import parse_time
@@ -37,22 +36,10 @@ TimezoneOption = Annotated[
 
 
 def friendly_errors(fn: F) -> F:
-    """Bad input is one clear line on stderr and exit code 2, never a traceback."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except InputError as error:
-            err.print(
-                f"[red]error:[/red] {error.field}: {error.message}", highlight=False, soft_wrap=True
-            )
-            raise typer.Exit(2) from None
-        except (NotFound, SubmissionLimit) as error:
-            err.print(f"[red]error:[/red] {error}", highlight=False, soft_wrap=True)
-            raise typer.Exit(2) from None
-
-    return wrapper  # type: ignore[return-value]
+    """No longer needed: the root group (``cli/root.py``) turns every command's bad input,
+    missing resource or database refusal into one line on stderr and exit code 2. Kept so
+    that commands still marked with it keep working; new commands need nothing."""
+    return fn
 
 
 def open_db(settings: Settings, *, upgrade: bool = False, pool_size: int = 10) -> Database:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from contenthub.cli.context import friendly_errors, open_db, out
+from contenthub.cli.context import open_db, out
 from contenthub.config import Settings
 from contenthub.services import platforms
 
@@ -14,7 +14,6 @@ app = typer.Typer(help="Platform-wide settings.", no_args_is_help=True)
 
 
 @app.command("limit")
-@friendly_errors
 def platform_limit(
     name: str,
     max_running: Annotated[

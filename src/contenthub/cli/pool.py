@@ -18,7 +18,6 @@ from contenthub.cli.context import (
     _cli_time,
     _iso,
     err,
-    friendly_errors,
     open_as,
     out,
     print_counts,
@@ -62,7 +61,6 @@ def _pool_table(items: list[dict[str, Any]]) -> Table:
 
 
 @app.command("add")
-@friendly_errors
 def pool_add(
     content_id: Annotated[int, typer.Argument(help="The article's id.")],
     priority: Annotated[int, typer.Option(help="1 (most urgent) … 10.")] = 5,
@@ -108,7 +106,6 @@ def pool_add(
 
 
 @app.command("list")
-@friendly_errors
 def pool_list(
     status: Annotated[list[str] | None, typer.Option("--status", help="Only these.")] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
@@ -131,7 +128,6 @@ def pool_list(
 
 
 @app.command("stats")
-@friendly_errors
 def pool_stats(user: UserOption = DEFAULT_USER, as_json: JsonOption = False) -> None:
     """How many entries are pending, publishing, published, failed."""
     db, me = open_as(user)
@@ -143,7 +139,6 @@ def pool_stats(user: UserOption = DEFAULT_USER, as_json: JsonOption = False) -> 
 
 
 @app.command("cancel")
-@friendly_errors
 def pool_cancel(entry_id: int, user: UserOption = DEFAULT_USER) -> None:
     """Take an entry out of the pool (its running publishes are asked to stop)."""
     db, me = open_as(user)
@@ -152,7 +147,6 @@ def pool_cancel(entry_id: int, user: UserOption = DEFAULT_USER) -> None:
 
 
 @app.command("reschedule")
-@friendly_errors
 def pool_reschedule(
     entry_id: int,
     scheduled_at: Annotated[str | None, typer.Option(help="New time.")] = None,

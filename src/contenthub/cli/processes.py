@@ -10,7 +10,6 @@ import typer
 from contenthub.cli.context import (
     DEFAULT_USER,
     err,
-    friendly_errors,
     open_db,
     out,
     resolve_principal,
@@ -91,7 +90,6 @@ async def serve_all(
 
 
 @app.command()
-@friendly_errors
 def serve(
     slots: Annotated[int, typer.Option(min=1, help="Publishes run at once.")] = 4,
     host: Annotated[str, typer.Option(help="Address the API listens on.")] = "127.0.0.1",
@@ -149,7 +147,6 @@ def sandbox(
 
 
 @app.command()
-@friendly_errors
 def api(
     host: Annotated[str, typer.Option(help="Address the API listens on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port of the API.")] = 8000,
@@ -175,7 +172,6 @@ def api(
 
 
 @app.command()
-@friendly_errors
 def worker(
     slots: Annotated[int, typer.Option(min=1, help="Publishes run at once.")] = 4,
 ) -> None:

@@ -17,7 +17,6 @@ from contenthub.cli.context import (
     JsonOption,
     UserOption,
     _account_ids,
-    friendly_errors,
     open_as,
     out,
 )
@@ -45,7 +44,6 @@ from contenthub.storage import Database, Session
 
 
 @app.command()
-@friendly_errors
 def publish(
     source: Annotated[
         str,
@@ -74,6 +72,13 @@ def publish(
         ),
     ] = None,
     wait: Annotated[bool, typer.Option("--wait", help="Watch until every task ends.")] = False,
+    again: Annotated[
+        bool,
+        typer.Option(
+            "--again",
+            help="Publish even to accounts where the article is already published or on its way.",
+        ),
+    ] = False,
     user: UserOption = DEFAULT_USER,
     as_json: JsonOption = False,
 ) -> None:
@@ -102,11 +107,14 @@ def publish(
         scheduled_at=due,
         per_minute=settings.submissions_per_minute,
         now=utcnow(),
+        republish=again,
     )
     ids = [t["public_id"] for t in done.tasks]
     if as_json and not wait:
-        out.print_json(json.dumps({"tasks": ids}))
+        out.print_json(json.dumps({"tasks": ids, "notice": done.notice}))
         return
+    if done.notice:
+        out.print(f"note: {done.notice}", soft_wrap=True, highlight=False)
     for task in done.tasks:
         out.print(_went(task, zone), soft_wrap=True, highlight=False)
     if wait:

@@ -18,7 +18,6 @@ from contenthub.cli.context import (
     _cli_time,
     _iso,
     err,
-    friendly_errors,
     key_values,
     open_as,
     out,
@@ -98,7 +97,6 @@ def _job_line(job: dict[str, Any]) -> str:
 
 
 @app.command("list")
-@friendly_errors
 def scheduler_list(user: UserOption = DEFAULT_USER, as_json: JsonOption = False) -> None:
     """Your scheduled jobs."""
     db, me = open_as(user)
@@ -126,7 +124,6 @@ def scheduler_list(user: UserOption = DEFAULT_USER, as_json: JsonOption = False)
 
 
 @app.command("create")
-@friendly_errors
 def scheduler_create(
     name: Annotated[str | None, typer.Option(help="What the job is called.")] = None,
     job_type: Annotated[
@@ -191,7 +188,6 @@ def scheduler_create(
 
 
 @app.command("edit")
-@friendly_errors
 def scheduler_edit(
     job_id: int,
     name: Annotated[str | None, typer.Option(help="A new name.")] = None,
@@ -247,7 +243,6 @@ def scheduler_edit(
 
 
 @app.command("delete")
-@friendly_errors
 def scheduler_delete(job_id: int, user: UserOption = DEFAULT_USER) -> None:
     """Delete a job and its history of runs."""
     db, me = open_as(user)
@@ -262,7 +257,6 @@ def scheduler_delete(job_id: int, user: UserOption = DEFAULT_USER) -> None:
 
 
 @app.command("trigger")
-@friendly_errors
 def scheduler_trigger(
     job_id: int, user: UserOption = DEFAULT_USER, as_json: JsonOption = False
 ) -> None:
@@ -281,7 +275,6 @@ def scheduler_trigger(
 
 
 @app.command("history")
-@friendly_errors
 def scheduler_history(
     job_id: int,
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 20,
@@ -320,14 +313,12 @@ def _set_enabled(job_id: int, user: str, enabled: bool) -> None:
 
 
 @app.command("enable")
-@friendly_errors
 def scheduler_enable(job_id: int, user: UserOption = DEFAULT_USER) -> None:
     """Resume a job (a run missed meanwhile happens once, at once)."""
     _set_enabled(job_id, user, True)
 
 
 @app.command("disable")
-@friendly_errors
 def scheduler_disable(job_id: int, user: UserOption = DEFAULT_USER) -> None:
     """Pause a job."""
     _set_enabled(job_id, user, False)

@@ -16,7 +16,6 @@ from contenthub.cli.context import (
     _account_ids,
     _cli_time,
     _iso,
-    friendly_errors,
     open_as,
     out,
     print_counts,
@@ -28,7 +27,6 @@ from contenthub.services.publishing import zone_named
 
 
 @app.command()
-@friendly_errors
 def stats(
     since: Annotated[
         str | None, typer.Option(help="Start of the range (default: 7 days ago).")

@@ -20,7 +20,6 @@ from contenthub.cli.context import (
     JsonOption,
     UserOption,
     _jsonable,
-    friendly_errors,
     open_as,
     out,
 )
@@ -54,7 +53,6 @@ def print_rows(headers: Sequence[str], rows: Sequence[Sequence[str]], *, fold: s
 
 
 @app.command("list")
-@friendly_errors
 def task_list(
     status: Annotated[
         list[TaskStatus] | None, typer.Option("--status", help="Only these statuses.")
@@ -112,7 +110,6 @@ def held_line(held: dict[str, str]) -> str:
 
 
 @app.command("show")
-@friendly_errors
 def task_show(
     task_id: TaskRef, user: UserOption = DEFAULT_USER, as_json: JsonOption = False
 ) -> None:
@@ -161,7 +158,6 @@ def task_show(
 
 
 @app.command("cancel")
-@friendly_errors
 def task_cancel(task_id: TaskRef, user: UserOption = DEFAULT_USER) -> None:
     """Cancel a task: at once if waiting, at its next step if running."""
     db, me = open_as(user)
@@ -173,7 +169,6 @@ def task_cancel(task_id: TaskRef, user: UserOption = DEFAULT_USER) -> None:
 
 
 @app.command("retry")
-@friendly_errors
 def task_retry(task_id: TaskRef, user: UserOption = DEFAULT_USER) -> None:
     """Publish a failed or cancelled task again with a fresh attempt budget (a cancelled
     scheduled task whose time is still ahead waits for that time again)."""

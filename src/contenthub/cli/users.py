@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from contenthub.cli.context import friendly_errors, open_as, open_db, out
+from contenthub.cli.context import open_as, open_db, out
 from contenthub.clock import utcnow
 from contenthub.config import Settings
 from contenthub.services import users
@@ -15,7 +15,6 @@ app = typer.Typer(help="Users and their API tokens.", no_args_is_help=True)
 
 
 @app.command("create")
-@friendly_errors
 def user_create(
     name: str,
     admin: Annotated[bool, typer.Option("--admin", help="May see and act on everything.")] = False,
@@ -32,7 +31,6 @@ def user_create(
 
 
 @app.command("token")
-@friendly_errors
 def user_token(
     name: str,
     label: Annotated[str, typer.Option("--name", help="What the token is for.")] = "cli",

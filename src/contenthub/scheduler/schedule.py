@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import CroniterBadCronError, croniter
+from croniter import CroniterError, croniter
 
 from contenthub.errors import InputError
 
@@ -42,6 +42,8 @@ class Schedule:
                 "cron",
                 f"{self.cron!r} is not a five-field cron expression (min hour day month dow)",
             )
+        # A valid line may still name no date that exists ('0 0 30 2 *'): it would never run.
+        self.next_after(datetime.now(UTC))
 
     def next_after(self, now: datetime, *, anchor: datetime | None = None) -> datetime:
         """The first tick strictly after ``now``.
@@ -59,8 +61,8 @@ class Schedule:
         local = now.astimezone(zone_of(self.timezone))
         try:
             following = croniter(self.cron, local).get_next(datetime)
-        except CroniterBadCronError as error:  # validated before, kept for old rows
-            raise InputError("cron", str(error)) from None
+        except CroniterError:  # validated before, kept for old rows
+            raise InputError("cron", f"{self.cron!r} never fires: no such date") from None
         return following.astimezone(UTC)
 
     def upcoming(self, now: datetime, count: int = 5) -> list[datetime]:
@@ -75,5 +77,5 @@ class Schedule:
 def zone_of(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long
         raise InputError("timezone", f"unknown time zone {name!r}") from None

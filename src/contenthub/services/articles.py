@@ -8,29 +8,47 @@ from datetime import datetime
 from pathlib import Path
 
 from contenthub import storage
-from contenthub.errors import InputError
+from contenthub.errors import CONTROL_CHARACTERS, InputError
 from contenthub.platforms.images import image_type
 from contenthub.services.users import Principal
 from contenthub.storage import ArticleRow, Session
 
 MAX_TITLE = 500
-MAX_BODY_BYTES = 20 * 1024 * 1024
+# 4 MiB of UTF-8: far above any real article, and what every database stores in one statement
+# with the defaults of its server (MariaDB's max_allowed_packet is 16 MiB, and escaping may
+# double a body on the way); see docs/decisions.md, "Bad input".
+MAX_BODY_BYTES = 4 * 1024 * 1024
 MAX_TAGS = 20
 
 
 def check_content(title: str | None, body: str | None, tags: Sequence[str] | None) -> None:
-    if title is not None and (not title.strip() or len(title) > MAX_TITLE):
-        raise InputError("title", f"must be 1–{MAX_TITLE} characters")
+    """The one check of what an article may hold, whoever stores it (API, CLI, a publish of a
+    Markdown file): nothing a database would refuse gets as far as one."""
+    if title is not None:
+        if not title.strip() or len(title) > MAX_TITLE:
+            raise InputError("title", f"must be 1–{MAX_TITLE} characters, got {len(title)}")
+        if CONTROL_CHARACTERS.search(title):
+            raise InputError("title", "must not contain NUL, line breaks or control characters")
+        _utf8(title, "title")
     if body is not None:
         if not body.strip():
             raise InputError("body", "must not be empty")
-        if len(body.encode("utf-8")) > MAX_BODY_BYTES:
-            raise InputError("body", f"must be at most {MAX_BODY_BYTES // 1024 // 1024} MB")
+        if "\x00" in body:
+            raise InputError("body", "must not contain NUL characters")
+        if len(_utf8(body, "body")) > MAX_BODY_BYTES:
+            raise InputError("body", f"must be at most {MAX_BODY_BYTES // 1024 // 1024} MiB")
     if tags is not None:
         if len(tags) > MAX_TAGS:
             raise InputError("tags", f"at most {MAX_TAGS} tags")
-        if any(not t.strip() or len(t) > 50 for t in tags):
-            raise InputError("tags", "each tag must be 1–50 characters")
+        if any(not t.strip() or len(t) > 50 or CONTROL_CHARACTERS.search(t) for t in tags):
+            raise InputError("tags", "each tag must be 1–50 characters, no control characters")
+
+
+def _utf8(text: str, field: str) -> bytes:
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate ("\ud800" in JSON): no database stores it
+        raise InputError(field, "must be valid Unicode text (no lone surrogates)") from None
 
 
 MAX_COVER_BYTES = 5 * 1024 * 1024

@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from contenthub import storage
 from contenthub.errors import InputError, NotFound, SubmissionLimit
-from contenthub.services.articles import article_get
+from contenthub.services.articles import MAX_BODY_BYTES, article_create, article_get
 from contenthub.services.users import Principal
 from contenthub.storage import Database, Session
 
@@ -45,13 +45,25 @@ class Draft:
 
 
 def read_markdown(path: Path, *, title: str | None = None, tags: Sequence[str] = ()) -> Draft:
+    return parse_markdown(read_text(path), source=str(path), title=title, tags=tags)
+
+
+def read_text(path: Path) -> str:
+    """A Markdown file's text; one larger than an article may be is refused unread."""
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as file:
+            data = file.read(MAX_BODY_BYTES + 64 * 1024)  # the title line comes out of it
+            if file.read(1):
+                raise InputError(
+                    "file", f"{path} is larger than an article may be ({MAX_BODY_BYTES} bytes)"
+                )
+        return data.decode("utf-8")
     except FileNotFoundError:
         raise InputError("file", f"{path} does not exist") from None
     except UnicodeDecodeError:
         raise InputError("file", f"{path} is not UTF-8 text") from None
-    return parse_markdown(text, source=str(path), title=title, tags=tags)
+    except OSError as error:
+        raise InputError("file", f"{path}: {error.strerror or error}") from None
 
 
 def parse_markdown(
@@ -78,7 +90,10 @@ def parse_time(text: str, *, zone: tzinfo) -> datetime:
         ) from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=zone)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        raise InputError("at", f"{text!r} is out of range") from None
 
 
 def zone_named(name: str | None) -> tzinfo:
@@ -86,7 +101,7 @@ def zone_named(name: str | None) -> tzinfo:
         return datetime.now().astimezone().tzinfo or UTC
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long
         raise InputError("timezone", f"unknown time zone {name!r}") from None
 
 
@@ -102,12 +117,12 @@ class Target:
 class Once:
     """An Idempotency-Key: the same key with the same request gets the first answer again.
 
-    ``answer`` turns the created tasks into the answer to keep under the key.
+    ``answer`` turns the created tasks (and the notice) into the answer to keep under the key.
     """
 
     key: str
     request: dict[str, Any]
-    answer: Callable[[list[dict[str, Any]]], dict[str, Any]]
+    answer: Callable[[list[dict[str, Any]], str | None], dict[str, Any]]
 
     @property
     def digest(self) -> str:
@@ -123,9 +138,36 @@ class Publication:
     answer: dict[str, Any] | None = None
     status_code: int = 201
     replayed: bool = False
+    notice: str | None = None
 
 
 SUBMISSION_WINDOW_SECONDS = 60
+# A time further ahead is a typo (year 9999) more often than a plan; the user can come back.
+MAX_SCHEDULE_AHEAD = timedelta(days=731)
+
+
+def due_time(scheduled_at: datetime | None, now: datetime) -> tuple[datetime | None, str | None]:
+    """When tasks asked for at ``scheduled_at`` are due, and what to tell the user about it.
+
+    A time already past publishes now, and says so; one more than two years ahead is refused.
+    """
+    if scheduled_at is None:
+        return None, None
+    if scheduled_at.tzinfo is None:
+        raise InputError("scheduled_at", "must carry a time zone")
+    try:
+        scheduled_at = scheduled_at.astimezone(UTC)
+    except OverflowError:  # 9999-12-31 23:59 west of UTC is past the last representable time
+        raise InputError("scheduled_at", "is more than two years ahead") from None
+    if scheduled_at > now + MAX_SCHEDULE_AHEAD:
+        latest = (now + MAX_SCHEDULE_AHEAD).date().isoformat()
+        raise InputError(
+            "scheduled_at",
+            f"{scheduled_at.isoformat()} is more than two years ahead (the latest is {latest})",
+        )
+    if scheduled_at <= now:
+        return None, f"the time asked for, {scheduled_at.isoformat()}, is past: publishing now"
+    return scheduled_at, None
 
 
 def publish(
@@ -138,28 +180,31 @@ def publish(
     per_minute: int,
     now: datetime,
     once: Once | None = None,
+    republish: bool = False,
 ) -> Publication:
     """Queue one task per (article, account), all or nothing; see the module's steps.
 
     Publishing is always as oneself, admins included: the articles and accounts must be the
-    caller's own.
+    caller's own. An article already published (or being published) to an account is refused
+    there unless ``republish`` asks for it again.
     """
     many = len(targets) > 1
+    due, notice = due_time(scheduled_at, now)
 
     def work(session: Session) -> Publication:
         if once is not None and (earlier := _replay(session, principal, once)) is not None:
             return earlier
         _check_submission_limit(session, principal.user_id, targets, per_minute, now)
-        tasks = _tasks_for(session, principal.user_id, targets, priority, scheduled_at, now)
+        tasks = _tasks_for(session, principal, targets, priority, due, now, republish)
         try:
             ids = storage.task_enqueue(session, tasks, now=now)
-        except storage.UnknownAccount as error:
+        except storage.TargetRefused as error:
             field = _field(many, _target_of(targets, error.index), "account_ids")
-            raise InputError(field, error.message) from None
+            raise error.named(field) from None
         rows = [storage.task_get(session, i, user_id=principal.user_id) for i in ids]
         if once is None:
-            return Publication(rows)
-        answer = once.answer(rows)
+            return Publication(rows, notice=notice)
+        answer = once.answer(rows, notice)
         storage.idempotent_request_insert(
             session,
             user_id=principal.user_id,
@@ -169,7 +214,7 @@ def publish(
             response=answer,
             now=now,
         )
-        return Publication(rows, answer)
+        return Publication(rows, answer, notice=notice)
 
     try:
         return db.write(work)
@@ -215,16 +260,18 @@ def _check_submission_limit(
 
 def _tasks_for(
     session: Session,
-    user_id: int,
+    principal: Principal,
     targets: Sequence[Target],
     priority: int,
     scheduled_at: datetime | None,
     now: datetime,
+    republish: bool,
 ) -> list[storage.NewTask]:
+    user_id = principal.user_id
     batch = str(uuid.uuid4()) if sum(len(t.account_ids) for t in targets) > 1 else None
     tasks = []
     for i, target in enumerate(targets):
-        article_id = _article_id(session, user_id, target, now)
+        article_id = _article_id(session, principal, target, now)
         try:
             article = article_get(session, article_id, scope=user_id)
         except NotFound:
@@ -237,24 +284,26 @@ def _tasks_for(
                 priority=priority,
                 due_at=scheduled_at,
                 batch_id=batch,
+                republish=republish,
             )
             for account_id in target.account_ids
         ]
     return tasks
 
 
-def _article_id(session: Session, user_id: int, target: Target, now: datetime) -> int:
+def _article_id(session: Session, principal: Principal, target: Target, now: datetime) -> int:
     if isinstance(target.article, Draft):
         draft = target.article
-        return storage.article_create(
+        stored = article_create(
             session,
-            user_id=user_id,
+            principal,
             title=draft.title,
             body=draft.body,
             tags=draft.tags,
             cover=draft.cover,
             now=now,
         )
+        return stored.id
     return target.article
 
 

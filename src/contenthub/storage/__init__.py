@@ -33,7 +33,9 @@ from contenthub.storage.claim import ClaimedTask, task_claim
 from contenthub.storage.control import ControlResult, task_cancel, task_retry
 from contenthub.storage.db import Database
 from contenthub.storage.enqueue import (
+    AlreadyPublishing,
     NewTask,
+    TargetRefused,
     UnknownAccount,
     task_count_created_since,
     task_created_at_nth_since,
@@ -145,7 +147,7 @@ from contenthub.storage.web_sessions import (
     web_session_list,
     web_session_live,
     web_session_revoke,
-from contenthub.storage.users import UserRow, user_by_id, user_by_name, user_ensure, user_insert
+)
 from contenthub.storage.workers import (
     WorkerLock,
     WorkerRow,
@@ -157,6 +159,7 @@ from contenthub.storage.workers import (
 __all__ = [
     "ACCOUNT_STATUSES",
     "AccountRow",
+    "AlreadyPublishing",
     "ArticleRow",
     "ClaimedRun",
     "ClaimedTask",
@@ -172,6 +175,7 @@ __all__ = [
     "RunStatus",
     "Session",
     "StoredAnswer",
+    "TargetRefused",
     "TaskFilter",
     "TaskOutcome",
     "TokenHolder",

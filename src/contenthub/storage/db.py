@@ -30,6 +30,12 @@ T = TypeVar("T")
 # MySQL/MariaDB: server gone (2006), lost connection (2013), can't connect (2002, 2003),
 # lock wait timeout (1205), deadlock (1213), connection killed (1927), shutdown (1053).
 _MYSQL_TRANSIENT = {1053, 1205, 1213, 1927, 2002, 2003, 2006, 2013, 2014, 2055}
+# Errors about the statement itself, never the connection: the same statement fails again.
+# MySQL/MariaDB: packet too large (1153, 1301), data too long (1406), out of range (1264),
+# incorrect value (1366, 1292), null in a NOT NULL column (1048).
+_MYSQL_PERMANENT = {1048, 1153, 1264, 1292, 1301, 1366, 1406}
+# PostgreSQL SQLSTATE classes: data exception (22), integrity (23), program limit (54).
+_PG_PERMANENT_PREFIXES = ("22", "23", "54")
 # PostgreSQL SQLSTATEs: serialization failure, deadlock, admin/crash shutdown, cannot connect
 # now, connection exceptions (class 08), lock not available.
 _PG_TRANSIENT_PREFIXES = ("40001", "40P01", "57P01", "57P02", "57P03", "08", "55P03")
@@ -37,13 +43,19 @@ _PG_TRANSIENT_PREFIXES = ("40001", "40P01", "57P01", "57P02", "57P03", "08", "55
 
 def is_transient(error: BaseException) -> bool:
     """True when trying the same unit of work again may succeed."""
+    orig = getattr(error, "orig", None) or error
+    if isinstance(orig, StatementTooLarge):
+        return False
+    sqlstate = getattr(orig, "sqlstate", None)
+    args = getattr(orig, "args", ())
+    if isinstance(sqlstate, str) and sqlstate.startswith(_PG_PERMANENT_PREFIXES):
+        return False
+    if args and isinstance(args[0], int) and args[0] in _MYSQL_PERMANENT:
+        return False
     if isinstance(error, exc.DBAPIError) and error.connection_invalidated:
         return True
-    orig = getattr(error, "orig", None) or error
-    sqlstate = getattr(orig, "sqlstate", None)
     if isinstance(sqlstate, str) and sqlstate.startswith(_PG_TRANSIENT_PREFIXES):
         return True
-    args = getattr(orig, "args", ())
     if args and isinstance(args[0], int) and args[0] in _MYSQL_TRANSIENT:
         return True
     text = str(orig).lower()
@@ -74,6 +86,64 @@ def is_transient(error: BaseException) -> bool:
 IDLE_IN_TRANSACTION = 20
 
 
+class StatementTooLarge(Exception):
+    """A statement larger than the MySQL/MariaDB server takes (``max_allowed_packet``).
+
+    Sent anyway, the server would drop the connection, which reads exactly like a database
+    gone away and would be retried as one; so it is refused here, before it is sent."""
+
+
+def refusal(error: BaseException) -> str | None:
+    """Why the database refused a statement, in one line without the statement or its values;
+    None when ``error`` is not the database's."""
+    if isinstance(error, StatementTooLarge):
+        return str(error)
+    if not isinstance(error, exc.StatementError):
+        return None
+    orig = error.orig if error.orig is not None else error
+    lines = str(orig).strip().splitlines()
+    return (lines[0] if lines else type(orig).__name__)[:300]
+
+
+def _mysql_setup(engine: sa.Engine) -> None:
+    """Learn each connection's ``max_allowed_packet`` and refuse statements above it."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("SELECT @@max_allowed_packet")
+        record.info["max_packet"] = int(cursor.fetchone()[0])
+        cursor.close()
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _fits(
+        conn: sa.Connection, cursor: Any, statement: str, parameters: Any, _c: Any, many: bool
+    ) -> None:
+        limit = conn.connection.info.get("max_packet")
+        if limit is None or many:  # executemany: the driver splits it into statements itself
+            return
+        rough = len(statement) + sum(
+            len(p) for p in _flat(parameters) if isinstance(p, str | bytes)
+        )
+        # Most statements are far below the limit; only a large one pays for exact escaping.
+        if rough * 2 < limit:
+            return
+        size = len(cursor.mogrify(statement, parameters).encode("utf-8"))
+        if size > limit:
+            raise StatementTooLarge(
+                f"the statement is {size} bytes, above the database server's "
+                f"max_allowed_packet ({limit} bytes)"
+            )
+
+
+def _flat(parameters: Any) -> list[Any]:
+    if isinstance(parameters, dict):
+        return list(parameters.values())
+    if isinstance(parameters, list | tuple):
+        return list(parameters)
+    return []
+
+
 def _sqlite_setup(engine: sa.Engine) -> None:
     """WAL, a busy timeout, and BEGIN IMMEDIATE so writers queue instead of failing."""
 
@@ -95,14 +165,20 @@ def _sqlite_setup(engine: sa.Engine) -> None:
 
 def create_engine(url: str, *, pool_size: int = 10) -> sa.Engine:
     """No pre-ping: it costs a round trip on every unit of work. A connection that died in
-    the pool fails its first statement, which invalidates the pool and is retried (above)."""
+    the pool fails its first statement, which invalidates the pool and is retried (above).
+
+    ``hide_parameters``: an error's text (and so every log line and traceback that shows it)
+    carries the statement but never its values: article bodies, credentials, tokens."""
     parsed = make_url(url)
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(
-            parsed, connect_args={"timeout": 30, "check_same_thread": False}, pool_size=pool_size
+            parsed,
+            connect_args={"timeout": 30, "check_same_thread": False},
+            pool_size=pool_size,
+            hide_parameters=True,
         )
         _sqlite_setup(engine)
         return engine
@@ -111,7 +187,7 @@ def create_engine(url: str, *, pool_size: int = 10) -> sa.Engine:
     if backend in ("mysql", "mariadb"):
         if "+" not in parsed.drivername:
             parsed = parsed.set(drivername=f"{backend}+pymysql")
-        return sa.create_engine(
+        engine = sa.create_engine(
             parsed,
             pool_size=pool_size,
             max_overflow=pool_size,
@@ -123,8 +199,13 @@ def create_engine(url: str, *, pool_size: int = 10) -> sa.Engine:
                 "read_timeout": 60,
                 "write_timeout": 60,
                 "init_command": f"SET SESSION idle_transaction_timeout = {IDLE_IN_TRANSACTION}",
+                # The driver's own cap (16 MiB by default) must not be below the server's.
+                "max_allowed_packet": 1024 * 1024 * 1024,
             },
+            hide_parameters=True,
         )
+        _mysql_setup(engine)
+        return engine
     return sa.create_engine(
         parsed,
         pool_size=pool_size,
@@ -136,6 +217,7 @@ def create_engine(url: str, *, pool_size: int = 10) -> sa.Engine:
         }
         if backend == "postgresql"
         else {},
+        hide_parameters=True,
     )
 
 

@@ -1,7 +1,8 @@
 """Creating a task and queueing it is one insert in one transaction.
 
-This is the one place that checks a task's account belongs to the task's owner; callers
-(the publish use case, the pool) rely on it rather than checking again.
+This is the one place that checks a task's account belongs to the task's owner, and that an
+article has one live publish per account (unless a task asks to ``republish``); callers (the
+publish use case, the pool) rely on it rather than checking again.
 """
 
 from __future__ import annotations
@@ -15,22 +16,51 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from contenthub.errors import InputError
-from contenthub.states import EventReason, TaskStatus
+from contenthub.states import ACTIVE, EventReason, TaskStatus
 from contenthub.storage.events import TASKS, Event, append_events, notify_new_work
 from contenthub.storage.models import Account, Article, User
 
 MIN_PRIORITY, MAX_PRIORITY, DEFAULT_PRIORITY = 1, 10, 5
 DEFAULT_MAX_ATTEMPTS = 3
 MAX_TITLE = 500
+STATEMENT_BUDGET_BYTES = 6 * 1024 * 1024
 
 
-class UnknownAccount(InputError):
+class TargetRefused(InputError):
+    """One task of those given cannot be queued; ``index`` says which."""
+
+    def __init__(self, field_name: str, index: int, message: str) -> None:
+        super().__init__(field_name, message)
+        self.index = index
+
+    def named(self, field_name: str) -> TargetRefused:
+        """The same refusal, with the field as the caller's request names it."""
+        self.field = field_name
+        self.args = (f"{field_name}: {self.message}",)
+        return self
+
+
+class UnknownAccount(TargetRefused):
     """A task names an account that is missing or someone else's (both read alike)."""
 
     def __init__(self, field_name: str, index: int, account_id: int) -> None:
-        super().__init__(field_name, f"no account {account_id} for this user")
-        self.index = index
+        super().__init__(field_name, index, f"no account {account_id} for this user")
         self.account_id = account_id
+
+
+class AlreadyPublishing(TargetRefused):
+    """The article already has a live publish to the account (queued, scheduled, running or
+    succeeded), or is named twice for it in one request; ``republish`` asks for another."""
+
+    def __init__(self, field_name: str, index: int, message: str, task_id: str | None) -> None:
+        super().__init__(field_name, index, message)
+        self.task_id = task_id
+
+
+# A publish that is under way or has put the article on the account: another one would post
+# it twice. Failed and cancelled ones are not live (a failed one that may have left a post
+# says so in its message): publishing again after them is the user's obvious next step.
+LIVE = frozenset({*ACTIVE, TaskStatus.SUCCEEDED})
 
 
 @dataclass(frozen=True)
@@ -46,6 +76,8 @@ class NewTask:
     due_at: datetime | None = None
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
     batch_id: str | None = None
+    # Publish the article to the account although it already has a live publish there.
+    republish: bool = False
     public_id: str = field(default_factory=lambda: str(uuid.uuid4()))
 
 
@@ -56,6 +88,7 @@ def task_from_article(
     priority: int = DEFAULT_PRIORITY,
     due_at: datetime | None = None,
     batch_id: str | None = None,
+    republish: bool = False,
 ) -> NewTask:
     """A task publishing ``article`` to one account: a snapshot of the article as it is now,
     so later edits never change what this task publishes."""
@@ -70,6 +103,7 @@ def task_from_article(
         priority=priority,
         due_at=due_at,
         batch_id=batch_id,
+        republish=republish,
     )
 
 
@@ -114,6 +148,7 @@ def task_enqueue(session: Session, tasks: Sequence[NewTask], *, now: datetime) -
         if account is None or account.user_id != task.user_id:
             field_name = f"tasks[{i}].account_id" if many else "account_id"
             raise UnknownAccount(field_name, i, task.account_id)
+    _one_live_publish(session, tasks, many)
 
     rows = []
     for task in tasks:
@@ -144,8 +179,14 @@ def task_enqueue(session: Session, tasks: Sequence[NewTask], *, now: datetime) -
                 "queued_at": now if status is TaskStatus.QUEUED else None,
             }
         )
+    # Rows go in as few statements as fit the smallest packet a server takes by default
+    # (MariaDB: 16 MiB, and escaping may double a body): large bodies one row at a time.
+    largest = max(len(row["body"].encode("utf-8")) for row in rows)
+    page = max(1, STATEMENT_BUDGET_BYTES // max(largest, 1))
     inserted = session.execute(
-        sa.insert(TASKS).returning(TASKS.c.id, TASKS.c.public_id, sort_by_parameter_order=True),
+        sa.insert(TASKS)
+        .returning(TASKS.c.id, TASKS.c.public_id, sort_by_parameter_order=True)
+        .execution_options(insertmanyvalues_page_size=min(page, 1000)),
         rows,
     ).all()
     append_events(
@@ -169,6 +210,52 @@ def task_enqueue(session: Session, tasks: Sequence[NewTask], *, now: datetime) -
     )
     notify_new_work(session)
     return [ins.public_id for ins in inserted]
+
+
+def _one_live_publish(session: Session, tasks: Sequence[NewTask], many: bool) -> None:
+    """One live publish of an article per account, unless a task asks to ``republish``.
+
+    The owners' rows are locked first (as the submission limit locks them), so two requests
+    racing to publish one article to one account meet here one after the other: the second
+    sees the first's task. An article's tasks are always its owner's."""
+    guarded = [(i, t) for i, t in enumerate(tasks) if t.article_id is not None and not t.republish]
+    if not guarded:
+        return
+    for user_id in sorted({t.user_id for _, t in guarded}):
+        task_submissions_lock(session, user_id=user_id)
+    seen: dict[tuple[int | None, int], int] = {}
+    for i, task in guarded:
+        field_name = f"tasks[{i}].account_id" if many else "account_id"
+        first = seen.setdefault((task.article_id, task.account_id), i)
+        if first != i:
+            raise AlreadyPublishing(
+                field_name,
+                i,
+                f"account {task.account_id} is named twice for article {task.article_id}",
+                None,
+            )
+    live = session.execute(
+        sa.select(TASKS.c.article_id, TASKS.c.account_id, TASKS.c.public_id, TASKS.c.status)
+        .where(
+            TASKS.c.account_id.in_({t.account_id for _, t in guarded}),
+            TASKS.c.article_id.in_({t.article_id for _, t in guarded}),
+            TASKS.c.status.in_([s.value for s in LIVE]),
+        )
+        .order_by(TASKS.c.id)
+    ).all()
+    found = {(row.article_id, row.account_id): row for row in live}
+    for (article_id, account_id), i in seen.items():
+        row = found.get((article_id, account_id))
+        if row is not None:
+            field_name = f"tasks[{i}].account_id" if many else "account_id"
+            raise AlreadyPublishing(
+                field_name,
+                i,
+                f"article {article_id} is already {row.status} on account {account_id} "
+                f"(task {row.public_id}); to post it again, ask for it "
+                "(API: republish, CLI: --again)",
+                row.public_id,
+            )
 
 
 def task_submissions_lock(session: Session, *, user_id: int) -> None:

@@ -9,6 +9,8 @@ from sqlalchemy.orm import Session
 
 from contenthub.errors import NotFound
 
+MAX_ID = 2**31 - 1
+
 
 def owned(
     session: Session,
@@ -21,8 +23,11 @@ def owned(
 ) -> Any:
     """The row ``ident`` of ``model`` if it belongs to ``scope`` (None: anyone's).
 
-    Someone else's row is reported exactly like a missing one, so ids cannot be probed.
+    Someone else's row is reported exactly like a missing one, so ids cannot be probed; an
+    id no column can hold (ids are 32-bit everywhere) is missing too, not a database error.
     """
+    if not isinstance(ident, int) or not 1 <= ident <= MAX_ID:
+        raise NotFound(what, ident)
     query = sa.select(model).where(model.id == ident)
     if scope is not None:
         query = query.where(model.user_id == scope)

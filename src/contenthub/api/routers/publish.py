@@ -18,13 +18,20 @@ from contenthub.storage import Database
 
 router = APIRouter(prefix="/publish", tags=["publish"])
 RESPONSES: dict[int | str, dict[str, Any]] = {
-    429: {"model": ErrorBody, "description": "Too many new tasks; see Retry-After."}
+    409: {
+        "model": ErrorBody,
+        "description": "The article already has a live publish on an account (`field` names "
+        "it); send `republish: true` to publish it again.",
+    },
+    429: {"model": ErrorBody, "description": "Too many new tasks; see Retry-After."},
 }
 KeyHeader = Header(default=None, alias="Idempotency-Key", max_length=200)
 
 
-def _answer(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    body = PublishOut(batch_id=rows[0]["batch_id"], tasks=[task_out(r) for r in rows])
+def _answer(rows: list[dict[str, Any]], notice: str | None) -> dict[str, Any]:
+    body = PublishOut(
+        batch_id=rows[0]["batch_id"], tasks=[task_out(r) for r in rows], notice=notice
+    )
     content: dict[str, Any] = json.loads(body.model_dump_json())
     return content
 
@@ -46,12 +53,13 @@ def _publish(
         per_minute=settings.submissions_per_minute,
         now=utcnow(),
         once=None if key is None else Once(key, body.model_dump(), _answer),
+        republish=body.republish,
     )
     if done.replayed:
         assert done.answer is not None
         headers = {"Idempotent-Replayed": "true"}
         return JSONResponse(done.answer, status_code=done.status_code, headers=headers)
-    return JSONResponse(done.answer or _answer(done.tasks), status_code=201)
+    return JSONResponse(done.answer or _answer(done.tasks, done.notice), status_code=201)
 
 
 @router.post("", status_code=201, response_model=PublishOut, responses=RESPONSES)
