@@ -29,6 +29,7 @@ from contenthub.api.routers import (
     tokens,
 )
 from contenthub.api.schemas import ErrorBody
+from contenthub.api_docs import install_offline_docs
 from contenthub.config import Settings
 from contenthub.errors import Forbidden, InputError, NotFound, SubmissionLimit
 from contenthub.platforms.registry import load_modules
@@ -141,11 +142,12 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         version="1",
         lifespan=lifespan,
         openapi_url=f"{PREFIX}/openapi.json",
-        docs_url=f"{PREFIX}/docs",
+        docs_url=None,  # FastAPI's page loads Swagger UI from a CDN; ours is served locally
         redoc_url=None,
         description="Publish articles to many platforms, for many users, reliably.",
     )
     install_error_handlers(app)
+    install_offline_docs(app, f"{PREFIX}/docs")
     for router in (
         articles.router,
         accounts.router,
