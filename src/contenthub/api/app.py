@@ -34,6 +34,7 @@ from contenthub.config import Settings
 from contenthub.errors import Forbidden, InputError, NotFound, SubmissionLimit
 from contenthub.platforms.registry import load_modules
 from contenthub.secrets_box import SecretBox
+from contenthub.services.event_hub import EventHub
 from contenthub.storage import migrate
 from contenthub.storage.db import Database
 
@@ -133,7 +134,12 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         app.state.box = SecretBox.from_env(settings.data_dir)
         app.state.settings = settings
         app.state.tokens = TokenCache()
+        app.state.event_hub = hub = EventHub(
+            database, poll_seconds=settings.events_poll_seconds, queue_size=settings.events_queue
+        )
+        await hub.start()
         yield
+        await hub.stop()
         if own:
             database.dispose()
 

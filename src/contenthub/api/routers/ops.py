@@ -4,11 +4,17 @@ them for the whole system)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from starlette.concurrency import run_in_threadpool
 
 from contenthub.clock import utcnow
@@ -77,6 +83,34 @@ class _TaskCollector:
         )
 
 
+class _ProcessCollector:
+    """This API process's own counters: its database statements and its event hub."""
+
+    def __init__(self, state: Any) -> None:
+        self.state = state
+
+    def collect(self) -> Iterator[Metric]:
+        hub = self.state.event_hub
+        yield CounterMetricFamily(
+            "contenthub_db_statements",
+            "Statements this process sent to the database",
+            value=self.state.db.statements,
+        )
+        yield CounterMetricFamily(
+            "contenthub_event_hub_reads",
+            "Reads of the event log by this process's event hub",
+            value=hub.reads,
+        )
+        yield GaugeMetricFamily(
+            "contenthub_event_subscribers", "Open event streams", value=hub.subscribers
+        )
+        yield CounterMetricFamily(
+            "contenthub_event_subscribers_dropped",
+            "Event streams ended because their client read too slowly",
+            value=hub.dropped,
+        )
+
+
 def _histogram(durations: list[tuple[str, float]]) -> HistogramMetricFamily:
     family = HistogramMetricFamily(
         "contenthub_publish_duration_seconds",
@@ -102,5 +136,6 @@ async def metrics(request: Request) -> Response:
     registry = CollectorRegistry()
     registry.register(_TaskCollector(request.app.state.db))  # type: ignore[arg-type]
     registry.register(request.app.state.api_metrics)
+    registry.register(_ProcessCollector(request.app.state))  # type: ignore[arg-type]
     body = await run_in_threadpool(generate_latest, registry)
     return Response(body, media_type=CONTENT_TYPE_LATEST)
