@@ -168,6 +168,7 @@ class EventHub:
         self.db = db
         self.poll_seconds = poll_seconds
         self.queue_size = queue_size
+        self.page = min(PAGE, queue_size)  # one read never overfills an empty queue
         self.high = 0  # every id up to this one was delivered in order, or passed over
         self.max_read = 0  # the highest id read
         self.pending: dict[int, dict[str, Any]] = {}  # read, held back behind a gap
@@ -262,7 +263,8 @@ class EventHub:
                     self.high = self.max_read = last
                     self.ready.set()
                 while await self._read_once():
-                    pass
+                    # A full page: let the streams take it in before the next one.
+                    await asyncio.sleep(COALESCE_SECONDS)
                 failures = 0
             except asyncio.CancelledError:
                 raise
@@ -297,13 +299,13 @@ class EventHub:
         rows = await to_thread.run_sync(
             lambda: self.db.read(
                 lambda s: storage.event_list_after(
-                    s, user_id=None, after_id=after, also_ids=waiting, limit=PAGE
+                    s, user_id=None, after_id=after, also_ids=waiting, limit=self.page
                 )
             )
         )
         self.reads += 1
         self._absorb(rows, started)
-        return len(rows) == PAGE
+        return len(rows) == self.page
 
     def _absorb(self, rows: Iterable[dict[str, Any]], now: float) -> None:
         for row in rows:
