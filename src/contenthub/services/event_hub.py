@@ -124,8 +124,8 @@ class Subscription:
         return sse(event_id, data)
 
     async def messages(self, keepalive_seconds: float) -> AsyncIterator[str]:
-        """The SSE messages of this stream: the backfill, then the live events; ends when
-        dropped (after what was queued) or closed."""
+        """The SSE messages of this stream: the backfill, then the live events (whatever has
+        queued up, as one chunk); ends when dropped (after what was queued) or closed."""
         try:
             async for row in self._backfill():
                 yield self._message(row["id"], json.dumps(public(row)), late=False)
@@ -133,18 +133,27 @@ class Subscription:
                 if self.dropped and self.queue.empty():
                     return
                 try:
-                    event = await asyncio.wait_for(self.queue.get(), keepalive_seconds)
+                    async with asyncio.timeout(keepalive_seconds):
+                        first = await self.queue.get()
                 except TimeoutError:
                     yield ": keep-alive\n\n"
                     continue
-                if event.id in self.sent_late_candidates:
-                    self.sent_late_candidates.discard(event.id)
-                    continue
-                if self.after is not None and event.id <= self.after and not event.late:
-                    continue  # the client had it (from another process's hub)
-                yield self._message(event.id, event.data, event.late)
+                events = [first]
+                while not self.queue.empty():
+                    events.append(self.queue.get_nowait())
+                chunk = "".join(self._live(event) for event in events)
+                if chunk:
+                    yield chunk
         finally:
             self.close()
+
+    def _live(self, event: LiveEvent) -> str:
+        if event.id in self.sent_late_candidates:
+            self.sent_late_candidates.discard(event.id)
+            return ""  # the backfill sent it
+        if self.after is not None and event.id <= self.after and not event.late:
+            return ""  # the client had it (from another process's hub)
+        return self._message(event.id, event.data, event.late)
 
     async def _backfill(self) -> AsyncIterator[dict[str, Any]]:
         if self.after is None:
