@@ -11,7 +11,8 @@ connected, this script appends events at a steady rate (as workers do: each in i
 transaction, to a random user's task, carrying the time it was written) for a fixed time.
 Reported: event-to-client latency p50/p99 over every delivery, deliveries received of those
 due, the API process's database statements per second while events flow (its
-``contenthub_db_statements_total``), and its resident memory.
+``contenthub_db_statements_total``), its CPU use (CPU seconds per second, from /proc), and
+its resident memory.
 """
 
 from __future__ import annotations
@@ -137,6 +138,12 @@ def statements(port: int) -> float:
     return float(match.group(1))
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time the process has used."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_mib(pid: int) -> tuple[float, float]:
     """Resident memory now and at its peak, in MiB."""
     fields = dict(
@@ -191,7 +198,9 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
-async def measure(port: int, db: Database, people: list[Person], clients: int) -> dict[str, float]:
+async def measure(
+    port: int, pid: int, db: Database, people: list[Person], clients: int
+) -> dict[str, float]:
     seen = Deliveries(label=f"b{uuid.uuid4().hex[:8]}".encode())
     stop = asyncio.Event()
     tasks = []
@@ -206,11 +215,11 @@ async def measure(port: int, db: Database, people: list[Person], clients: int) -
         await asyncio.sleep(0.1)
     await asyncio.sleep(1.0)  # let the connections settle
     counts: dict[int, int] = {}
-    before = await asyncio.to_thread(statements, port)
+    before, cpu_before = await asyncio.to_thread(statements, port), cpu_seconds(pid)
     started = time.monotonic()
     await asyncio.to_thread(write_events, db, people, seen.label, counts)
     elapsed = time.monotonic() - started
-    after = await asyncio.to_thread(statements, port)
+    after, cpu_after = await asyncio.to_thread(statements, port), cpu_seconds(pid)
     per_user = {p.user_id: len(range(n, clients, USERS)) for n, p in enumerate(people)}
     due = sum(count * per_user[user] for user, count in counts.items())
     deadline = time.monotonic() + 15
@@ -225,12 +234,14 @@ async def measure(port: int, db: Database, people: list[Person], clients: int) -
         "p99": percentile(seen.latencies, 0.99) * 1000,
         "received": len(seen.latencies) / due if due else float("nan"),
         "qps": (after - before) / elapsed,
+        "cpu": (cpu_after - cpu_before) / elapsed,
     }
 
 
-def run(backend: str, clients: list[int], workdir: Path) -> list[list[str]]:
+def run(backend: str, clients: list[int], modes: list[str], workdir: Path) -> list[list[str]]:
     rows = []
-    for mode, target in MODES.items():
+    for mode in modes:
+        target = MODES[mode]
         for count in clients:
             bench = create_database(backend, workdir)
             db = Database.connect(bench.url)
@@ -239,7 +250,7 @@ def run(backend: str, clients: list[int], workdir: Path) -> list[list[str]]:
                 port = free_port()
                 proc = start_api(target, bench.url, workdir, port)
                 try:
-                    result = asyncio.run(measure(port, db, people, count))
+                    result = asyncio.run(measure(port, proc.pid, db, people, count))
                     rss, peak = rss_mib(proc.pid)
                 finally:
                     stop_api(proc)
@@ -254,6 +265,7 @@ def run(backend: str, clients: list[int], workdir: Path) -> list[list[str]]:
                 f"{result['p99']:.0f}",
                 f"{result['received']:.1%}",
                 f"{result['qps']:.1f}",
+                f"{result['cpu']:.0%}",
                 f"{rss:.0f} / {peak:.0f}",
             ]
             print("  ".join(row), flush=True)
@@ -265,13 +277,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backends", nargs="+", default=["postgresql", "sqlite"])
     parser.add_argument("--clients", nargs="+", type=int, default=[10, 100, 1000])
+    parser.add_argument("--modes", nargs="+", choices=list(MODES), default=list(MODES))
     args = parser.parse_args()
     head = ["database", "stream", "clients", "p50 ms", "p99 ms", "received", "db statements/s"]
-    head.append("RSS / peak MiB")
+    head += ["API CPU", "RSS / peak MiB"]
     rows = []
     with tempfile.TemporaryDirectory(prefix="events-bench-") as tmp:
         for backend in args.backends:
-            rows += run(backend, args.clients, Path(tmp))
+            rows += run(backend, args.clients, args.modes, Path(tmp))
     print(f"\n{RATE:.0f} events/s for {SECONDS:.0f} s over {USERS} users; one API process\n")
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
