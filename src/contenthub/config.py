@@ -61,6 +61,10 @@ class Settings:
     poll_seconds: float = 0.5
     shutdown_grace_seconds: float = 30.0
     submissions_per_minute: int = 20
+    # The event hub: how often it reads new events where there is no LISTEN (SQLite, MariaDB),
+    # and how many events a stream may have waiting before it is dropped (to resume).
+    events_poll_seconds: float = 0.25
+    events_queue: int = 1000
     extra_platform_modules: tuple[str, ...] = field(default_factory=tuple)
     # Hosts, host:port, addresses or CIDR networks that outbound requests may reach although
     # they are not public (loopback, LAN …): the platform sandbox, a WordPress on the LAN.
@@ -94,6 +98,8 @@ class Settings:
             poll_seconds=_float("CONTENTHUB_POLL_SECONDS", 0.5),
             shutdown_grace_seconds=_float("CONTENTHUB_SHUTDOWN_GRACE_SECONDS", 30.0),
             submissions_per_minute=int(_float("CONTENTHUB_SUBMISSIONS_PER_MINUTE", 20)),
+            events_poll_seconds=_float("CONTENTHUB_EVENTS_POLL_SECONDS", 0.25),
+            events_queue=_positive_int("CONTENTHUB_EVENTS_QUEUE", 1000, "events"),
             extra_platform_modules=tuple(m.strip() for m in modules.split(",") if m.strip()),
             outbound_allow=tuple(a.strip() for a in allow.split(",") if a.strip()),
             max_request_bytes=_positive_int("CONTENTHUB_MAX_REQUEST_BYTES", 9 * 1024 * 1024),

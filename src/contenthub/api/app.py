@@ -30,10 +30,12 @@ from contenthub.api.routers import (
     tokens,
 )
 from contenthub.api.schemas import ErrorBody
+from contenthub.api_docs import install_offline_docs
 from contenthub.config import Settings
 from contenthub.errors import Forbidden, InputError, NotFound, SubmissionLimit
 from contenthub.platforms.registry import load_modules
 from contenthub.secrets_box import SecretBox
+from contenthub.services.event_hub import EventHub
 from contenthub.storage import AlreadyPublishing, migrate
 from contenthub.storage.db import Database
 
@@ -152,7 +154,12 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         app.state.box = SecretBox.from_env(settings.data_dir)
         app.state.settings = settings
         app.state.tokens = TokenCache()
+        app.state.event_hub = hub = EventHub(
+            database, poll_seconds=settings.events_poll_seconds, queue_size=settings.events_queue
+        )
+        await hub.start()
         yield
+        await hub.stop()
         if own:
             database.dispose()
 
@@ -161,12 +168,13 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         version="1",
         lifespan=lifespan,
         openapi_url=f"{PREFIX}/openapi.json",
-        docs_url=f"{PREFIX}/docs",
+        docs_url=None,  # FastAPI's page loads Swagger UI from a CDN; ours is served locally
         redoc_url=None,
         description="Publish articles to many platforms, for many users, reliably.",
         dependencies=[Depends(plain_parameters)],
     )
     install_error_handlers(app)
+    install_offline_docs(app, f"{PREFIX}/docs")
     for router in (
         articles.router,
         accounts.router,

@@ -31,6 +31,7 @@ import uvicorn
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import Response
 
+from contenthub.api_docs import install_offline_docs
 from contenthub.sandbox import csdn, devto, juejin, login, toutiao, wechat, wordpress, zhihu
 from contenthub.sandbox.pages import Refusal, json_payload, refusal_answer
 from contenthub.sandbox.state import Fault, SandboxAccount, SandboxState, StoredImage
@@ -67,7 +68,8 @@ def add_account(state: SandboxState, platform: str, name: str) -> SandboxAccount
 
 def create_app(state: SandboxState | None = None) -> FastAPI:
     state = state or SandboxState()
-    app = FastAPI(title="contenthub platform sandbox", docs_url="/_admin/docs", redoc_url=None)
+    app = FastAPI(title="contenthub platform sandbox", docs_url=None, redoc_url=None)
+    install_offline_docs(app, "/_admin/docs")
     app.state.sandbox = state
     app.add_exception_handler(Refusal, refusal_answer)
     for platform, module in PLATFORMS.items():

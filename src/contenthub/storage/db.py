@@ -227,8 +227,11 @@ class Database:
 
     engine: sa.Engine
     retry_seconds: float = 60.0
+    # Statements this process sent (every unit of work's), for /metrics and the benchmarks.
+    statements: int = 0
 
     def __post_init__(self) -> None:
+        event.listen(self.engine, "before_cursor_execute", self._count_statement)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._read_sessions = sessionmaker(
             self.engine.execution_options(contenthub_readonly=True), expire_on_commit=False
@@ -242,6 +245,9 @@ class Database:
     def dialect(self) -> str:
         name = self.engine.dialect.name
         return "mysql" if name == "mariadb" else name
+
+    def _count_statement(self, *_: Any) -> None:
+        self.statements += 1  # not atomic across threads: a rare lost count is harmless
 
     def write(self, work: Callable[[Session], T]) -> T:
         """Run ``work`` in its own transaction, committed, retrying transient errors."""

@@ -8,7 +8,7 @@ happened, for metrics and timelines; ``message`` is only the human text.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -21,7 +21,8 @@ from contenthub.storage.models import PublishTask, TaskEvent
 
 TASKS = PublishTask.__table__
 EVENTS = TaskEvent.__table__
-NOTIFY_CHANNEL = "contenthub_tasks"
+NOTIFY_CHANNEL = "contenthub_tasks"  # new work for idle workers
+EVENTS_CHANNEL = "contenthub_events"  # new events for the API processes' event hubs
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,10 @@ def append_events(session: Session, events: Sequence[Event], now: datetime) -> N
             for e in events
         ],
     )
+    if session.get_bind().dialect.name == "postgresql":
+        # Sent at commit, once per transaction whatever the count (PostgreSQL folds equal
+        # notifications); the API processes' event hubs read the new events then.
+        session.execute(sa.text("SELECT pg_notify(:channel, '')"), {"channel": EVENTS_CHANNEL})
 
 
 def set_status(
@@ -172,14 +177,24 @@ def set_status_many(
 
 
 def event_list_after(
-    session: Session, *, user_id: int | None, after_id: int, limit: int = 2000
+    session: Session,
+    *,
+    user_id: int | None,
+    after_id: int,
+    limit: int = 2000,
+    up_to: int | None = None,
+    also_ids: Collection[int] = (),
 ) -> list[dict[str, Any]]:
-    """Events with ids above ``after_id`` (the owner's, unless None), oldest first, each with
-    its task's public id."""
+    """Events with ids above ``after_id`` (and at most ``up_to``), plus those among
+    ``also_ids`` (ids a reader is still waiting for), the owner's unless ``user_id`` is None,
+    oldest first, each with its task's public id."""
+    newer = EVENTS.c.id > after_id
+    if up_to is not None:
+        newer = sa.and_(newer, EVENTS.c.id <= up_to)
     query = (
         sa.select(EVENTS, TASKS.c.public_id)
         .join(TASKS, TASKS.c.id == EVENTS.c.task_id)
-        .where(EVENTS.c.id > after_id)
+        .where(sa.or_(newer, EVENTS.c.id.in_(sorted(also_ids))) if also_ids else newer)
         .order_by(EVENTS.c.id)
         .limit(limit)
     )
@@ -206,3 +221,17 @@ def notify_new_work(session: Session) -> None:
     """Wake idle PostgreSQL workers when this transaction commits; others poll."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(sa.text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})
+
+
+async def notifications(database_url: sa.URL, channel: str) -> AsyncIterator[None]:
+    """PostgreSQL ``LISTEN`` on a connection of its own: yields once listening (anything sent
+    before was missed, so read what is there) and once per notification; raises when the
+    connection is lost."""
+    import psycopg
+
+    conninfo = database_url.set(drivername="postgresql").render_as_string(hide_password=False)
+    async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
+        await conn.execute(f"LISTEN {channel}")
+        yield
+        async for _ in conn.notifies():
+            yield

@@ -9,7 +9,7 @@ import random
 from collections.abc import Awaitable, Callable
 
 from contenthub.storage import Database
-from contenthub.storage.events import NOTIFY_CHANNEL
+from contenthub.storage.events import NOTIFY_CHANNEL, notifications
 
 log = logging.getLogger("contenthub.worker")
 
@@ -26,17 +26,10 @@ async def every(seconds: float, step: Callable[[], Awaitable[object]]) -> None:
 
 async def listen_for_work(db: Database, wake: Callable[[], None]) -> None:
     """PostgreSQL LISTEN on one dedicated connection: wake at once on new work."""
-    import psycopg
-
-    url = db.engine.url.set(drivername="postgresql")
-    conninfo = url.render_as_string(hide_password=False)
     while True:
         try:
-            async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
-                await conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
-                wake()  # anything sent while we were not listening
-                async for _ in conn.notifies():
-                    wake()
+            async for _ in notifications(db.engine.url, NOTIFY_CHANNEL):
+                wake()  # once listening (anything sent before), then per notification
         except asyncio.CancelledError:
             raise
         except Exception as error:

@@ -1,21 +1,17 @@
-"""Server-Sent Events: the caller's task events, from the database, resumable."""
+"""Server-Sent Events: the caller's task events, live and resumable, from the process's hub."""
 
 from __future__ import annotations
 
-import asyncio
-import json
-import time
 from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
-from starlette.concurrency import run_in_threadpool
+from starlette.background import BackgroundTask
 
-from contenthub.api.deps import CurrentUser, DbDep
-from contenthub.services.principal_events import EventCursor
+from contenthub.api.deps import CurrentUser
+from contenthub.services.event_hub import EventHub
 
 router = APIRouter(tags=["events"])
-POLL_SECONDS = 0.5
 KEEPALIVE_SECONDS = 15.0
 
 
@@ -27,34 +23,30 @@ KEEPALIVE_SECONDS = 15.0
 async def events(
     request: Request,
     user: CurrentUser,
-    db: DbDep,
     last_event_id: int | None = Header(default=None, alias="Last-Event-ID", ge=0),
     after: int | None = Query(default=None, ge=0, description="Resume after this event id."),
 ) -> StreamingResponse:
     """Every status, progress and stage change of your tasks, as it happens.
 
     Each message's ``id`` is the event id: reconnect with ``Last-Event-ID`` (or ``?after=``)
-    to get what was missed. Without either, the stream starts with new events only.
+    to get what was missed. Without either, the stream starts with new events only. An event
+    whose transaction committed late comes after higher ids, without an ``id`` line (the
+    resume point stays the highest id delivered in order). A client too slow to keep up has
+    its stream ended, and reconnects to catch up from ``Last-Event-ID``.
     """
+    hub: EventHub = request.app.state.event_hub
     start = last_event_id if last_event_id is not None else after
-    cursor = await run_in_threadpool(EventCursor.open, db, user, start)
+    subscription = await hub.subscribe(user.scope, start)
 
     async def stream() -> AsyncIterator[str]:
         yield "retry: 2000\n\n"
-        quiet_since = time.monotonic()
-        while not await request.is_disconnected():
-            batch = await run_in_threadpool(cursor.poll)
-            for event in batch:
-                yield f"id: {event['id']}\nevent: task\ndata: {json.dumps(event)}\n\n"
-            if batch:
-                quiet_since = time.monotonic()
-            elif time.monotonic() - quiet_since > KEEPALIVE_SECONDS:
-                yield ": keep-alive\n\n"
-                quiet_since = time.monotonic()
-            await asyncio.sleep(POLL_SECONDS)
+        async for message in subscription.messages(KEEPALIVE_SECONDS):
+            yield message
 
     return StreamingResponse(
         stream(),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        # Also when the client went away mid-stream (Starlette cancels the stream then).
+        background=BackgroundTask(subscription.close),
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
@@ -117,6 +117,34 @@ class _BrowserPoolCollector:
             yield counter
 
 
+class _ProcessCollector:
+    """This API process's own counters: its database statements and its event hub."""
+
+    def __init__(self, state: Any) -> None:
+        self.state = state
+
+    def collect(self) -> Iterator[Metric]:
+        hub = self.state.event_hub
+        yield CounterMetricFamily(
+            "contenthub_db_statements",
+            "Statements this process sent to the database",
+            value=self.state.db.statements,
+        )
+        yield CounterMetricFamily(
+            "contenthub_event_hub_reads",
+            "Reads of the event log by this process's event hub",
+            value=hub.reads,
+        )
+        yield GaugeMetricFamily(
+            "contenthub_event_subscribers", "Open event streams", value=hub.subscribers
+        )
+        yield CounterMetricFamily(
+            "contenthub_event_subscribers_dropped",
+            "Event streams ended because their client read too slowly",
+            value=hub.dropped,
+        )
+
+
 def _histogram(durations: list[tuple[str, float]]) -> HistogramMetricFamily:
     family = HistogramMetricFamily(
         "contenthub_publish_duration_seconds",
@@ -144,5 +172,6 @@ async def metrics(request: Request) -> Response:
     registry.register(request.app.state.api_metrics)
     data_dir = request.app.state.settings.data_dir
     registry.register(_BrowserPoolCollector(figures_folder(data_dir)))  # type: ignore[arg-type]
+    registry.register(_ProcessCollector(request.app.state))  # type: ignore[arg-type]
     body = await run_in_threadpool(generate_latest, registry)
     return Response(body, media_type=CONTENT_TYPE_LATEST)
