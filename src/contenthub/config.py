@@ -32,7 +32,7 @@ def _switch(name: str, default: bool) -> bool:
     raise SystemExit(f"{name} must be on or off (1/0, true/false), got {raw!r}")
 
 
-def _positive_int(name: str, default: int, *, unit: str = "bytes") -> int:
+def _positive_int(name: str, default: int, unit: str = "bytes") -> int:
     raw = os.environ.get(name)
     if raw is None or raw == "":
         return default
