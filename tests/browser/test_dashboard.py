@@ -15,6 +15,7 @@ from playwright.sync_api import Locator, Page, expect
 
 from contenthub import storage
 from contenthub.clock import utcnow
+from contenthub.login import qr
 from tests.browser.conftest import PASSWORD, Stack
 
 pytestmark = pytest.mark.timeout(300)
@@ -578,3 +579,89 @@ def test_hostile_input_in_every_form_never_gets_a_5xx(stack: Stack, alice: dict)
         assert answer.status < 500, (path, answer.status)
     answer = page.request.get("/lang/en?next=//evil.example/", max_redirects=0)
     assert answer.headers["location"] == "/tasks"  # never an open redirect
+
+
+# -- the browser login, screenshots of failed browser steps ----------------------------------
+
+
+def held_account(stack: Stack, page: Page, platform: str) -> tuple[dict[str, Any], str]:
+    """A new account whose platform session expired, with one publish held for it."""
+    account = bind(stack, page, platform)
+    stack.sandbox.client.expire_sessions(platform, account["name"])
+    task_id = publish_one(stack, page, account)
+    card = page.locator(f"#account-{account['id']}")
+
+    def held() -> bool:
+        page.goto("/accounts")
+        return "needs-login" in (card.get_attribute("class") or "")
+
+    wait_until(held, timeout=30, what="the account to need a login", every=0.5)
+    return account, task_id
+
+
+def publish_one(stack: Stack, page: Page, account: dict[str, Any]) -> str:
+    article_id = new_article(page, f"Login {uuid.uuid4().hex[:6]}")
+    publish(page, article_id, [account])
+    (task_id,) = task_ids(stack, account)[:1]
+    return task_id
+
+
+def test_qr_login_on_the_accounts_page_resumes_held_publishes(
+    stack: Stack, alice: dict[str, Any]
+) -> None:
+    page: Page = alice["page"]
+    zhihu, task_id = held_account(stack, page, "zhihu")
+    base = f"/accounts/{zhihu['id']}/browser-login"
+    card = page.locator(f"#account-{zhihu['id']}")
+    card.get_by_role("button", name="Log in with QR code").click()
+    code = card.locator("img.login-qr")
+    expect(code).to_be_visible(timeout=30_000)
+    stack.shoot(page, "accounts-qr-login")
+    # Nobody else sees the code or can start or watch a login of this account.
+    bob = stack.page()
+    stack.sign_in(bob, stack.user())
+    for path in (base, f"{base}/qr.png", f"{base}/screenshot.png"):
+        assert bob.request.get(path).status == 404, path
+    answer = bob.request.post(base, headers={"X-CSRF-Token": csrf_of(bob)})
+    assert answer.status == 404
+    # A phone scans the code the page shows (the page may replace it meanwhile: scan the new one).
+    scanned: list[str] = []
+
+    def logged_in() -> bool:
+        src = code.get_attribute("src") if code.count() else None
+        if src:
+            shown = page.request.get(src)
+            text = qr.decode(shown.body()) if shown.ok else None
+            if text and text not in scanned:
+                stack.sandbox.client.scan_qr("zhihu", zhihu["name"], text)
+                scanned.append(text)
+        return card.locator(".badge").inner_text() == "active"
+
+    wait_until(logged_in, timeout=45, what="the QR login to finish", every=0.5)
+    expect(card).to_contain_text("Logged in; the account is active.")
+    stack.shoot(page, "accounts-qr-login-done")
+    page.goto("/tasks")
+    expect(row(page, task_id)).to_have_attribute("data-status", "succeeded", timeout=30_000)
+
+
+def test_a_captcha_in_a_password_login_shows_the_reason_and_the_screenshot(
+    stack: Stack, alice: dict[str, Any]
+) -> None:
+    page: Page = alice["page"]
+    zhihu = bind(stack, page, "zhihu")
+    page.goto("/accounts")
+    card = page.locator(f"#account-{zhihu['id']}")
+    card.locator("summary", has_text="Log in again").click()
+    card.get_by_label("zhihu user name").fill(zhihu["name"])
+    card.get_by_label("zhihu password").fill(zhihu["sandbox"]["login"]["password"])
+    stack.sandbox.client.login_switches("zhihu", captcha=True)
+    try:
+        card.get_by_role("button", name="Log in with password").click()
+        expect(card.locator(".badge")).to_have_text("needs login", timeout=45_000)
+    finally:
+        stack.sandbox.client.login_switches("zhihu", captcha=False)
+    expect(card.locator(".browser-login")).to_contain_text("captcha")
+    shot = card.locator(".login-shot img")
+    expect(shot).to_be_visible()
+    assert shot.evaluate("img => img.complete && img.naturalWidth > 100")
+    stack.shoot(page, "accounts-login-captcha")
