@@ -84,7 +84,10 @@ def _serve(workdir: Path, sandbox: SandboxServer) -> Iterator[tuple[str, Databas
     url, server = fresh_database_url("sqlite", workdir, "dashboard")
     port = free_port()
     log = workdir / "serve.log"
-    env = worker_env(url, workdir, CONTENTHUB_POLL_SECONDS="0.1")
+    # A changed page fails its browser step after 10 s, not the default 30 (the screenshot test).
+    env = worker_env(
+        url, workdir, CONTENTHUB_POLL_SECONDS="0.1", CONTENTHUB_BROWSER_STEP_TIMEOUT_SECONDS="10"
+    )
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             [CONTENTHUB, "serve", "--port", str(port), "--slots", "4"],

@@ -82,7 +82,10 @@ def bind(stack: Stack, page: Page, platform: str) -> dict[str, Any]:
     expect(base_url).to_be_visible()
     page.get_by_label("Account name").fill(name)
     credentials = sandbox_account["credentials"]
-    if "cookies" in credentials:
+    if "storage_state" in credentials:  # pasted as the cookies a person copies from a browser
+        cookies = {c["name"]: c["value"] for c in credentials["storage_state"]["cookies"]}
+        page.locator("#f-credentials-cookies").fill(json.dumps(cookies))
+    elif "cookies" in credentials:
         page.locator("#f-credentials-cookies").fill(json.dumps(credentials["cookies"]))
     else:
         for key, value in credentials.items():
@@ -665,3 +668,28 @@ def test_a_captcha_in_a_password_login_shows_the_reason_and_the_screenshot(
     expect(shot).to_be_visible()
     assert shot.evaluate("img => img.complete && img.naturalWidth > 100")
     stack.shoot(page, "accounts-login-captcha")
+
+
+def test_a_failed_browser_step_shows_its_screenshot_to_the_owner_only(
+    stack: Stack, alice: dict[str, Any]
+) -> None:
+    page: Page = alice["page"]
+    toutiao = bind(stack, page, "toutiao")
+    stack.sandbox.client.add_fault("toutiao", "selector_changed", account=toutiao["name"])
+    try:
+        task_id = publish_one(stack, page, toutiao)
+        page.goto("/tasks")
+        expect(row(page, task_id)).to_have_attribute("data-status", "failed", timeout=45_000)
+    finally:
+        stack.sandbox.client.clear_faults()
+    page.goto(f"/tasks/{task_id}")
+    expect(page.locator(".error-box")).to_contain_text("page has changed")
+    shot = page.locator(".task-shots img").first
+    expect(shot).to_be_visible()
+    assert shot.evaluate("img => img.complete && img.naturalWidth > 100")
+    stack.shoot(page, "task-screenshot")
+    src = shot.get_attribute("src") or ""
+    bob = stack.page()
+    stack.sign_in(bob, stack.user())
+    assert bob.request.get(src).status == 404
+    assert bob.goto(f"/tasks/{task_id}").status == 404  # type: ignore[union-attr]

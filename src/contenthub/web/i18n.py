@@ -71,6 +71,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "open": ("Open", "打开"),
     "published_link": ("View post", "查看文章"),
     "task.title": ("Task", "任务"),
+    "task.screenshots": ("What the page showed when the step failed", "步骤失败时页面的截图"),
+    "task.screenshot_alt": ("Screenshot {n} of the failed browser step", "失败步骤截图 {n}"),
     "task.timeline": ("Timeline", "时间线"),
     "task.error": ("Error", "错误"),
     "task.url": ("Published at", "发布地址"),
