@@ -292,7 +292,7 @@ def test_statistics_chart_what_ended(stack: Stack, alice: dict[str, Any]) -> Non
     page.goto("/stats")
     for chart in ("chart-days", "chart-platforms"):  # drawn: a bar taller than nothing
         bars = f"[...document.querySelectorAll('#{chart} rect.bar')]"
-        page.wait_for_function(f"{bars}.some(bar => bar.height.baseVal.value > 0)")
+        page.wait_for_function(f"() => {bars}.some(bar => bar.height.baseVal.value > 0)")
     # The failed task was retried and published: every ended task but the cancelled succeeded.
     expect(page.locator(".kpis")).to_contain_text("100.0%")
     expect(page.locator("table.stack")).to_contain_text("zhihu")
@@ -693,3 +693,31 @@ def test_a_failed_browser_step_shows_its_screenshot_to_the_owner_only(
     stack.sign_in(bob, stack.user())
     assert bob.request.get(src).status == 404
     assert bob.goto(f"/tasks/{task_id}").status == 404  # type: ignore[union-attr]
+
+
+def test_pages_carry_a_content_security_policy_and_still_work(
+    stack: Stack, alice: dict[str, Any]
+) -> None:
+    page: Page = alice["page"]
+    answer = page.goto("/stats")
+    assert answer is not None
+    policy = answer.headers["content-security-policy"]
+    assert "default-src 'self'" in policy and "script-src 'self'" in policy
+    assert "'unsafe-eval'" not in policy and "script-src 'self' 'unsafe-inline'" not in policy
+    bars = "[...document.querySelectorAll('#chart-days rect.bar')]"
+    page.wait_for_function(
+        f"() => {bars}.some(bar => bar.height.baseVal.value > 0)"
+    )  # Frappe Charts
+    page.locator("#range").select_option("7")  # submits by itself, with no inline handler
+    expect(page).to_have_url(re.compile(r"days=7"))
+    page.wait_for_function(f"() => {bars}.length > 0")
+    stack.shoot(page, "stats-under-csp")
+    page.goto("/articles/new")  # htmx: the live preview
+    page.get_by_label("Body (Markdown)").fill("**bold**")
+    expect(page.locator("#preview strong")).to_have_text("bold")
+    page.goto("/tasks")  # the events stream
+    expect(page.locator("#live")).not_to_have_class(re.compile("off"))
+    for path in ("/accounts", "/jobs", "/pool", "/settings"):
+        page.goto(path)
+    assert stack.csp_errors == []
+    assert "content-security-policy" not in page.request.get("/api/v1/tasks").headers
