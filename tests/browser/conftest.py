@@ -79,7 +79,8 @@ class Stack:
         """The page at desktop and at phone width, kept as test artifacts; on the way, every
         field it shows must have a label (accessibility's first rule), and no page so far may
         have had anything refused by its Content-Security-Policy."""
-        assert not self.csp_errors, f"{name}: the CSP refused: {self.csp_errors}"
+        refused, self.csp_errors[:] = list(self.csp_errors), []
+        assert not refused, f"{name} (or a page before it): the CSP refused: {refused}"
         unlabelled = page.evaluate(UNLABELLED)
         assert not unlabelled, f"{name}: fields without a label: {unlabelled}"
         for label, size in (("desktop", DESKTOP), ("phone", PHONE)):
