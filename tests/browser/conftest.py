@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 from harness import CONTENTHUB, wait_until, worker_env
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, sync_playwright
 
 from contenthub.platforms import outbound
 from contenthub.sandbox.server import SandboxServer
@@ -44,6 +44,7 @@ class Stack:
     shots: Path
     log: Path
     contexts: list[BrowserContext] = field(default_factory=list)
+    csp_errors: list[str] = field(default_factory=list)  # what the pages' policy refused
 
     def user(self, *, admin: bool = False) -> str:
         name = f"u{uuid.uuid4().hex[:8]}"
@@ -59,7 +60,13 @@ class Stack:
         )
         context.set_default_timeout(15_000)
         self.contexts.append(context)
-        return context.new_page()
+        page = context.new_page()
+        page.on("console", self._note_csp_error)
+        return page
+
+    def _note_csp_error(self, message: ConsoleMessage) -> None:
+        if "Content Security Policy" in message.text:
+            self.csp_errors.append(f"{message.page.url if message.page else '?'}: {message.text}")
 
     def sign_in(self, page: Page, name: str, password: str = PASSWORD) -> None:
         page.goto("/login")
@@ -70,7 +77,10 @@ class Stack:
 
     def shoot(self, page: Page, name: str) -> None:
         """The page at desktop and at phone width, kept as test artifacts; on the way, every
-        field it shows must have a label (accessibility's first rule)."""
+        field it shows must have a label (accessibility's first rule), and no page so far may
+        have had anything refused by its Content-Security-Policy."""
+        refused, self.csp_errors[:] = list(self.csp_errors), []
+        assert not refused, f"{name} (or a page before it): the CSP refused: {refused}"
         unlabelled = page.evaluate(UNLABELLED)
         assert not unlabelled, f"{name}: fields without a label: {unlabelled}"
         for label, size in (("desktop", DESKTOP), ("phone", PHONE)):
@@ -84,7 +94,10 @@ def _serve(workdir: Path, sandbox: SandboxServer) -> Iterator[tuple[str, Databas
     url, server = fresh_database_url("sqlite", workdir, "dashboard")
     port = free_port()
     log = workdir / "serve.log"
-    env = worker_env(url, workdir, CONTENTHUB_POLL_SECONDS="0.1")
+    # A changed page fails its browser step after 10 s, not the default 30 (the screenshot test).
+    env = worker_env(
+        url, workdir, CONTENTHUB_POLL_SECONDS="0.1", CONTENTHUB_BROWSER_STEP_TIMEOUT_SECONDS="10"
+    )
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             [CONTENTHUB, "serve", "--port", str(port), "--slots", "4"],

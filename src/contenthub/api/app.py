@@ -38,6 +38,7 @@ from contenthub.secrets_box import SecretBox
 from contenthub.services.event_hub import EventHub
 from contenthub.storage import AlreadyPublishing, migrate
 from contenthub.storage.db import Database
+from contenthub.web import login_pages as web_logins
 
 log = logging.getLogger("contenthub.api")
 PREFIX = "/api/v1"
@@ -159,6 +160,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         )
         await hub.start()
         yield
+        await web_logins.stop_all(app)
         await hub.stop()
         if own:
             database.dispose()

@@ -49,6 +49,7 @@ class LoginReport:
     status: str  # active | needs_login | unchanged
     message: str
     identity: Identity | None = None
+    screenshot: Path | None = None  # what the login page showed when it stopped
 
 
 def login_page_of(platform: str) -> LoginPage | None:
@@ -127,8 +128,8 @@ async def log_in(
         return await _store_session(write, account, box, credentials)
     if result.outcome == "blocked":
         await _hold(write, account, result.explained)
-        return LoginReport("needs_login", result.explained)
-    return LoginReport("unchanged", result.explained)
+        return LoginReport("needs_login", result.explained, screenshot=result.screenshot)
+    return LoginReport("unchanged", result.explained, screenshot=result.screenshot)
 
 
 def _as_platforms_own(account: AccountRow, held: dict[str, Any]) -> dict[str, Any]:

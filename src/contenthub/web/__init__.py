@@ -13,6 +13,7 @@ from contenthub.web import (
     article_pages,
     auth_pages,
     job_pages,
+    login_pages,
     pool_pages,
     stats_pages,
     task_pages,
@@ -22,9 +23,11 @@ from contenthub.web.core import (
     CsrfRefused,
     SignInRequired,
     error_page,
+    is_page_path,
     sign_in_redirect,
     wants_html,
 )
+from contenthub.web.csp import ContentSecurityPolicy
 
 __all__ = ["error_page", "install", "wants_html"]
 
@@ -35,6 +38,7 @@ def install(app: FastAPI) -> None:
         task_pages,
         article_pages,
         account_pages,
+        login_pages,
         job_pages,
         pool_pages,
         stats_pages,
@@ -42,6 +46,7 @@ def install(app: FastAPI) -> None:
     ):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.add_middleware(ContentSecurityPolicy, is_page=is_page_path)
 
     @app.exception_handler(SignInRequired)
     async def sign_in_first(request: Request, error: SignInRequired) -> Response:

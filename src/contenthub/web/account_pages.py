@@ -22,12 +22,17 @@ from contenthub.clock import utcnow
 from contenthub.errors import InputError
 from contenthub.platforms.registry import known_platforms, publisher_for
 from contenthub.services import accounts as account_service
+from contenthub.services import login
 from contenthub.storage import AccountRow
+from contenthub.web import login_pages
 from contenthub.web.core import Web, page
 
 router = APIRouter(include_in_schema=False)
 Page = Annotated[Web, Depends(page)]
 MAX_COOKIE_FILE = 1024 * 1024
+COOKIES_HELP = (
+    'A {"name": "value"} map or a Cookie line; or leave it empty and log in from the account.'
+)
 
 
 @dataclass(frozen=True)
@@ -47,11 +52,11 @@ class FieldSpec:
 
 
 def _kind(schema: dict[str, Any]) -> str:
-    if schema.get("writeOnly") and "anyOf" not in schema:
-        return "secret"
     types = {s.get("type") for s in schema.get("anyOf", [schema])}
     if "object" in types:
         return "textarea"
+    if schema.get("writeOnly"):  # a password, optional or not
+        return "secret"
     if types & {"number", "integer"}:
         return "number"
     return "text"
@@ -69,7 +74,13 @@ def field_specs(platform: str) -> list[FieldSpec]:
         required = set(schema.get("required", []))
         for name, prop in schema.get("properties", {}).items():
             if section == "credentials" and name == "storage_state":
-                continue  # given as an uploaded file instead
+                # A browser login's session: pasted here as cookies (a JSON map or a Cookie
+                # line, which the model turns into a storage state), or made later by the
+                # account's "Log in" (QR code or password) or an uploaded cookie file.
+                specs.append(
+                    FieldSpec(section, "cookies", "Cookies", "textarea", False, COOKIES_HELP)
+                )
+                continue
             specs.append(
                 FieldSpec(
                     section,
@@ -163,6 +174,8 @@ def _accounts_page(
         notes=notes or {},
         failures=failures or {},
         added=web.request.query_params.get("added") == "1",
+        logins=login_pages.runs_of(web.request.app),
+        browser_platforms={a.platform for a in accounts if login.login_page_of(a.platform)},
     )
 
 

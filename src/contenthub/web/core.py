@@ -174,10 +174,14 @@ def sign_in_redirect(request: Request, next_url: str) -> Response:
     return RedirectResponse(location, status_code=303)
 
 
-def wants_html(request: Request) -> bool:
-    """A dashboard path (not the API, not the probes): errors are pages, not JSON."""
-    path = request.url.path
+def is_page_path(path: str) -> bool:
+    """A dashboard path: not the API, not the probes."""
     return not path.startswith(("/api/", "/healthz", "/readyz", "/metrics"))
+
+
+def wants_html(request: Request) -> bool:
+    """On a dashboard path errors are pages, not JSON."""
+    return is_page_path(request.url.path)
 
 
 def error_page(

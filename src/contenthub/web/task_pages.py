@@ -143,8 +143,12 @@ def task_page(task_id: TaskId, web: Page) -> HTMLResponse:
     task, events = task_service.task_detail(web.db, me, task_id)
     accounts = web.db.read(lambda s: account_service.account_list(s, scope=me.scope))
     template = "_task_detail.html" if web.is_htmx else "task.html"
+    data_dir = web.request.app.state.settings.data_dir
+    shots = task_service.task_screenshots(web.db, me, task, data_dir)
     return web.render(
         template,
+        # Served by the API's own owner-only route (a GET: the session cookie is enough).
+        screenshots=[f"/api/v1/tasks/{task['public_id']}/screenshots/{p.name}" for p in shots],
         task=task,
         events=events,
         after=web.db.read(storage.event_last_id) or 0,

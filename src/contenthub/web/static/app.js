@@ -34,6 +34,16 @@
   function enhance(root) { localTimes(root); fillZones(root); }
   window.contenthub = { enhance: enhance };
 
+  // <input data-select-on-focus>: the whole value selected, ready to copy (a new token).
+  document.addEventListener("focusin", function (event) {
+    if (event.target.matches("input[data-select-on-focus]")) event.target.select();
+  });
+
+  // <select data-autosubmit>: choosing sends its form (no inline handlers: the page's CSP).
+  document.addEventListener("change", function (event) {
+    if (event.target.matches("select[data-autosubmit]")) event.target.form.submit();
+  });
+
   document.addEventListener("click", function (event) {
     const opener = event.target.closest("[data-dialog]");
     if (opener) {
