@@ -51,7 +51,9 @@ def test_api_processes_and_a_worker_publish_together(tmp_path: Path, processes) 
     article = client.post("/api/v1/articles", json={"title": "Split", "body": "b"}).json()
     tasks = [
         client.post(
-            "/api/v1/publish", json={"article_id": article["id"], "account_ids": [account["id"]]}
+            "/api/v1/publish",
+            # The same article to the same account three times, on purpose.
+            json={"article_id": article["id"], "account_ids": [account["id"]], "republish": True},
         ).json()["tasks"][0]
         for _ in range(3)
     ]

@@ -43,7 +43,13 @@ BACKFILL: list[tuple[str, sa.ColumnElement[bool]]] = [
     ("rescheduled", sa.and_(e.from_status == "cancelled", e.to_status == "scheduled")),
     ("retried", e.from_status.in_(["failed", "cancelled"])),
     ("rescued", sa.and_(e.to_status == "queued", e.message.like("worker lost%"))),
-    ("auth_hold", e.message.like("%waiting for the account to log in again")),
+    (
+        "auth_hold",
+        sa.or_(
+            e.message.like("%waiting for the account to log in again"),
+            e.message.like("%; held until account % logs in again: %"),  # as written since 0007
+        ),
+    ),
     ("retry_scheduled", sa.and_(e.to_status == "queued", e.message.like("%; retry at %"))),
     ("released", e.to_status == "queued"),
     ("lost_for_good", e.message.like("worker lost%")),

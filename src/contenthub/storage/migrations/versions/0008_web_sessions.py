@@ -45,6 +45,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("web_sessions", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_web_sessions_user_id_id"))
+    # The table's indexes go with it (MariaDB refuses to drop one its foreign key needs first).
     op.drop_table("web_sessions")
