@@ -99,7 +99,7 @@ class Settings:
             shutdown_grace_seconds=_float("CONTENTHUB_SHUTDOWN_GRACE_SECONDS", 30.0),
             submissions_per_minute=int(_float("CONTENTHUB_SUBMISSIONS_PER_MINUTE", 20)),
             events_poll_seconds=_float("CONTENTHUB_EVENTS_POLL_SECONDS", 0.25),
-            events_queue=_positive_int("CONTENTHUB_EVENTS_QUEUE", 1000, "events"),
+            events_queue=_positive_int("CONTENTHUB_EVENTS_QUEUE", 1000, unit="events"),
             extra_platform_modules=tuple(m.strip() for m in modules.split(",") if m.strip()),
             outbound_allow=tuple(a.strip() for a in allow.split(",") if a.strip()),
             max_request_bytes=_positive_int("CONTENTHUB_MAX_REQUEST_BYTES", 9 * 1024 * 1024),
