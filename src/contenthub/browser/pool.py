@@ -258,9 +258,7 @@ class BrowserPool:
             chromium_executable()
             if self._driver is None:
                 self._driver = await start_driver(self.settings.runtime_root)
-            browser = await self._driver.launch(
-                extra_args=(f"--renderer-process-limit={self.settings.renderer_processes}",)
-            )
+            browser = await self._driver.launch(extra_args=self._chromium_args())
         except BrowserUnavailable as error:
             raise Rejected(
                 f"this publish needs a browser and the worker has none: {error}"
@@ -279,6 +277,14 @@ class BrowserPool:
             self._upkeep = asyncio.create_task(self._upkeep_loop(), name="browser-pool-upkeep")
         self._log("browser launched")
         return browser
+
+    def _chromium_args(self) -> tuple[str, ...]:
+        return (
+            f"--renderer-process-limit={self.settings.renderer_processes}",
+            # Chromium keeps a spare renderer started for the next new page; pages are reused
+            # here, so it would mostly sit idle, holding memory.
+            "--disable-features=SpareRendererForSitePerProcess",
+        )
 
     def _on_disconnect(self, generation: int) -> None:
         if generation == self._generation and not self._closed:
