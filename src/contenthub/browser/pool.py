@@ -279,12 +279,9 @@ class BrowserPool:
         return browser
 
     def _chromium_args(self) -> tuple[str, ...]:
-        return (
-            f"--renderer-process-limit={self.settings.renderer_processes}",
-            # Chromium keeps a spare renderer started for the next new page; pages are reused
-            # here, so it would mostly sit idle, holding memory.
-            "--disable-features=SpareRendererForSitePerProcess",
-        )
+        # Not --disable-features (say, of the spare renderer Chromium keeps started): the last
+        # such switch wins, and it would undo the list Playwright's launch passes.
+        return (f"--renderer-process-limit={self.settings.renderer_processes}",)
 
     def _on_disconnect(self, generation: int) -> None:
         if generation == self._generation and not self._closed:
