@@ -182,11 +182,12 @@ class BrowserPool:
                 open_pages -= 1
 
     async def _park(self, entry: _Context, page: Page) -> bool:
-        """Keep ``page`` for the account's next publish, on ``about:blank`` (the platform's
-        scripts stopped, its memory given back, the renderer kept). False: close it instead."""
+        """Keep ``page`` for the account's next publish, on ``about:blank`` with its tab's
+        ``sessionStorage`` cleared (the platform's scripts stopped, its memory given back, the
+        renderer kept). False: close it instead."""
         if page.is_closed() or not self._alive(entry) or not self._current(entry):
             return False
-        resetting = asyncio.ensure_future(page.goto("about:blank", timeout=5000))
+        resetting = asyncio.ensure_future(_reset(page))
         try:
             await asyncio.shield(resetting)
         except Exception:
@@ -405,6 +406,12 @@ class BrowserPool:
         path = self._figures_file()
         if path is not None:
             path.unlink(missing_ok=True)
+
+
+async def _reset(page: Page) -> None:
+    """The tab's ``sessionStorage`` cleared (a new tab would have none), then ``about:blank``."""
+    await page.evaluate("() => { try { sessionStorage.clear() } catch (error) {} }")
+    await page.goto("about:blank", timeout=5000)
 
 
 async def _answer_dialog(dialog: Any) -> None:
