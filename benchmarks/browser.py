@@ -164,10 +164,12 @@ async def publish_warm(t: TaskContent) -> float:
     return time.perf_counter() - started
 
 
-async def run_row(mode: str, level: int, rounds: int) -> Row:
+async def run_row(mode: str, level: int, rounds: int, renderers: int) -> Row:
     """One row, in this process: ``level`` publishes at once, ``rounds`` times."""
     root = Path(f"/tmp/chbench-{uuid.uuid4().hex[:6]}")
-    settings = browser_pool.PoolSettings(max_pages=max(LEVELS), runtime_root=root)
+    settings = browser_pool.PoolSettings(
+        max_pages=max(LEVELS), runtime_root=root, renderer_processes=renderers
+    )
     browser_pool.configure(settings)
     times: list[float] = []
     with SandboxServer() as sandbox, outbound.allowing(sandbox.url.removeprefix("http://")):
@@ -195,12 +197,21 @@ async def run_row(mode: str, level: int, rounds: int) -> Row:
     return Row(statistics.mean(times), memory.peak, memory.peak_pss)
 
 
-def main(rounds: int) -> None:
+def main(rounds: int, renderers: int) -> None:
     results: dict[tuple[str, int], Row] = {}
     for mode in ("fresh", "warm"):
         for level in LEVELS:
+            row = [
+                "--row",
+                mode,
+                str(level),
+                "--rounds",
+                str(rounds),
+                "--renderers",
+                str(renderers),
+            ]
             answer = subprocess.run(
-                [sys.executable, __file__, "--row", mode, str(level), "--rounds", str(rounds)],
+                [sys.executable, __file__, *row],
                 capture_output=True,
                 text=True,
                 check=True,
@@ -237,11 +248,17 @@ def print_table(results: dict[tuple[str, int], Row], rounds: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument(
+        "--renderers",
+        type=int,
+        default=browser_pool.PoolSettings().renderer_processes,
+        help="the pool's renderer process limit (CONTENTHUB_BROWSER_RENDERERS)",
+    )
     parser.add_argument("--row", nargs=2, metavar=("MODE", "LEVEL"), help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.row:
         mode, level = arguments.row
-        row = asyncio.run(run_row(mode, int(level), arguments.rounds))
+        row = asyncio.run(run_row(mode, int(level), arguments.rounds, arguments.renderers))
         print(json.dumps([row.seconds, row.peak_bytes, row.peak_pss]))
     else:
-        main(arguments.rounds)
+        main(arguments.rounds, arguments.renderers)

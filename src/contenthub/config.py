@@ -80,6 +80,7 @@ class Settings:
     # wait for one), how long an account's context stays warm unused, how long one page step
     # may take, and how long the browser has to answer its health check.
     browser_pages: int = 4
+    browser_renderers: int = 4
     browser_idle_seconds: float = 300.0
     browser_step_timeout_seconds: float = 30.0
     browser_health_timeout_seconds: float = 10.0
@@ -105,6 +106,7 @@ class Settings:
             max_request_bytes=_positive_int("CONTENTHUB_MAX_REQUEST_BYTES", 9 * 1024 * 1024),
             local_roots=_folders("CONTENTHUB_LOCAL_ROOTS"),
             browser_pages=_positive_int("CONTENTHUB_BROWSER_PAGES", 4, unit="pages"),
+            browser_renderers=_positive_int("CONTENTHUB_BROWSER_RENDERERS", 4, unit="processes"),
             browser_idle_seconds=_float("CONTENTHUB_BROWSER_IDLE_SECONDS", 300.0),
             browser_step_timeout_seconds=_float("CONTENTHUB_BROWSER_STEP_TIMEOUT_SECONDS", 30.0),
             browser_health_timeout_seconds=_float(
@@ -119,6 +121,7 @@ class Settings:
 
         return PoolSettings(
             max_pages=self.browser_pages,
+            renderer_processes=self.browser_renderers,
             idle_seconds=self.browser_idle_seconds,
             step_timeout_seconds=self.browser_step_timeout_seconds,
             health_timeout_seconds=self.browser_health_timeout_seconds,

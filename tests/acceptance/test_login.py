@@ -67,8 +67,8 @@ class Site:
     def account(self, name: str) -> storage.AccountRow:
         return self.db.read(lambda s: storage.account_find(s, name, user_id=None))
 
-    def publish(self, account: str) -> str:
-        done = self.cli("publish", "post.md", "-a", account, "--json")
+    def publish(self, account: str, *options: str) -> str:
+        done = self.cli("publish", "post.md", "-a", account, "--json", *options)
         assert done.returncode == 0, done.stderr
         [task_id] = json.loads(done.stdout)["tasks"]
         return task_id
@@ -236,8 +236,8 @@ def test_qr_login_draws_a_scannable_code_then_publishes(
 
 
 @pytest.mark.parametrize("site", ["sqlite"], indirect=True)
-@pytest.mark.parametrize("platform", ["juejin", "csdn"])  # Zhihu's: remembered_login below
-def test_password_login_activates_the_account(site: Site, platform: str) -> None:
+@pytest.mark.parametrize("platform", ["juejin", "csdn", "toutiao"])  # Zhihu's: remembered_login
+def test_password_login_activates_the_account_then_publishes(site: Site, platform: str) -> None:
     name, remote = site.bind(platform)
     done = site.cli(
         "account", "login", name, "--password-stdin", "--username", remote["name"],
@@ -247,6 +247,10 @@ def test_password_login_activates_the_account(site: Site, platform: str) -> None
     assert f"logged in as {remote['name']}" in done.stdout
     checked = site.cli("account", "check", name)
     assert checked.returncode == 0 and "active" in checked.stdout, checked.stderr
+    # A real worker publishes with the stored session (Toutiao's through its browser pool).
+    task = site.wait_for_task(site.publish(name, "--tag", "Python"), "succeeded")
+    [post] = [p for p in site.sandbox.client.posts(platform) if p["account"] == remote["name"]]
+    assert task["result_url"] == post["url"] and post["status"] == "published"
 
 
 @pytest.mark.parametrize("site", ["sqlite"], indirect=True)

@@ -102,7 +102,8 @@ def test_browser_publishes_through_a_worker_and_a_stop_leaves_nothing(
     )
     sandbox.client.add_fault("zhihu", "anti_bot", account=refused["name"])
     sandbox.client.add_fault("toutiao", "modal", account=modal["name"])
-    [toutiao_id] = enqueue(db, user, bind(db, user, toutiao))
+    toutiao_account = bind(db, user, toutiao)
+    [toutiao_id] = enqueue(db, user, toutiao_account)
     [zhihu_id] = enqueue(db, user, bind(db, user, zhihu, browser=True))
     [refused_id] = enqueue(db, user, bind(db, user, refused))
     [modal_id] = enqueue(db, user, bind(db, user, modal))
@@ -135,8 +136,16 @@ def test_browser_publishes_through_a_worker_and_a_stop_leaves_nothing(
     assert shot.is_file() and shot.read_bytes().startswith(b"\x89PNG")
     assert shot.is_relative_to(tmp_path / "artifacts" / modal_id)
 
+    # The account's next publish finds its context warm, though the first publish stored the
+    # cookies the editor refreshed (Toutiao's ``ttwid``): the context holds that new session.
+    [before] = read_figures(figures_folder(tmp_path))
+    [again_id] = enqueue(db, user, toutiao_account)
+    wait_until(lambda: succeeded(db, again_id), timeout=90, what="the second Toutiao publish")
+    assert len(posts_of(sandbox, "toutiao", toutiao)) == 2
+
     # One browser served them all, as /metrics tells.
     [figures] = read_figures(figures_folder(tmp_path))
+    assert figures["contexts"] == before["contexts"]
     assert figures["pid"] == worker.pid and figures["launches"] == 1
     assert figures["browsers"] == 1 and figures["contexts"] >= 3
     metrics = metrics_text(tmp_path)

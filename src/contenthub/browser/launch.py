@@ -152,11 +152,13 @@ class Driver:
     playwright: Playwright
     folder: Path
 
-    async def launch(self, *, executable: str | None = None) -> Browser:
+    async def launch(
+        self, *, executable: str | None = None, extra_args: tuple[str, ...] = ()
+    ) -> Browser:
         """A new headless Chromium. Raises BrowserUnavailable when there is none."""
         path = executable or chromium_executable()
         return await self.playwright.chromium.launch(
-            executable_path=path, headless=True, args=list(CHROMIUM_ARGS)
+            executable_path=path, headless=True, args=[*CHROMIUM_ARGS, *extra_args]
         )
 
     def kill_browsers(self) -> int:

@@ -4,8 +4,15 @@ an isolated context per account built from the account's storage state.
 - Launched on the first browser publish (a worker that never publishes to a browser platform
   never starts one); relaunched on the next publish after a crash.
 - A context per account, kept warm while its pages are open and closed once it has been idle
-  for ``idle_seconds`` (a "recycle").
-- At most ``max_pages`` open pages; a publish beyond that waits for a page, it does not fail.
+  for ``idle_seconds`` (a "recycle"). When a publish hands back the session its context now
+  holds, the context is filed under that session (``holds_state``) and stays warm.
+- A page that ends its publish cleanly is parked on ``about:blank`` and kept in its context for
+  the account's next publish: the renderer process it runs in is reused, not started again.
+  Pages open at any time (busy or parked) are at most ``max_pages``; at that bound the least
+  recently used parked page is closed. A page whose publish failed is closed.
+- At most ``max_pages`` busy pages; a publish beyond that waits for a page, it does not fail.
+- At most ``renderer_processes`` renderer processes (Chromium's ``--renderer-process-limit``):
+  beyond it, pages of the same account share one, instead of each starting its own.
 - A health check every ``health_interval_seconds``, answered within ``health_timeout_seconds``
   or the browser is killed and replaced; the publishes that were using it fail as
   ``transient`` (they retry), never as a hang.
@@ -50,13 +57,15 @@ class PoolSettings:
     health_timeout_seconds: float = 10.0
     # How long one page step (a load, a selector, a request made from the page) may take.
     step_timeout_seconds: float = 30.0
+    # Chromium's --renderer-process-limit (a soft cap: two accounts' pages never share one).
+    renderer_processes: int = 4
     runtime_root: Path | None = None  # Chromium's profiles; None: launch.default_runtime_root
     artifacts_dir: Path | None = None  # screenshots of failed steps; None: none kept
     figures_dir: Path | None = None  # where /metrics reads each worker's pool figures
 
     def __post_init__(self) -> None:
-        if self.max_pages < 1:
-            raise ValueError("max_pages must be at least 1")
+        if self.max_pages < 1 or self.renderer_processes < 1:
+            raise ValueError("max_pages and renderer_processes must be at least 1")
         if self.idle_seconds <= 0 or self.health_timeout_seconds <= 0:
             raise ValueError("idle_seconds and health_timeout_seconds must be positive")
 
@@ -76,17 +85,20 @@ class PoolFigures:
 class _Context:
     context: BrowserContext
     generation: int
-    pages: int = 0
+    pages: int = 0  # busy
+    parked: list[Page] = field(default_factory=list)  # ready for the account's next publish
     last_used: float = field(default_factory=time.monotonic)
 
 
 def context_key(platform: str, account: str, storage_state: Mapping[str, Any] | None) -> str:
     """One context per account and login: two users' accounts of the same name, or an account
     whose login was replaced, never share cookies."""
-    digest = hashlib.sha256(
-        json.dumps(storage_state or {}, sort_keys=True, default=str).encode()
-    ).hexdigest()[:16]
-    return f"{platform}:{account}:{digest}"
+    return f"{platform}:{account}:{_digest(storage_state)}"
+
+
+def _digest(storage_state: Mapping[str, Any] | None) -> str:
+    text = json.dumps(storage_state or {}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 class BrowserPool:
@@ -112,9 +124,9 @@ class BrowserPool:
     async def page(
         self, platform: str, account: str, storage_state: Mapping[str, Any] | None
     ) -> AsyncIterator[Page]:
-        """A fresh page in the account's context; closed on the way out, whatever happens.
-        Raises Rejected when this machine has no Chromium, Transient when the browser died
-        under the publish."""
+        """A page in the account's context (a parked one, or a new one); parked again after a
+        clean publish, closed after a failed or cancelled one. Raises Rejected when this
+        machine has no Chromium, Transient when the browser died under the publish."""
         key = context_key(platform, account, storage_state)
         self.figures.waiting += 1
         try:
@@ -126,10 +138,11 @@ class BrowserPool:
             entry.pages += 1
             self.figures.pages += 1
             page: Page | None = None
+            clean = False
             try:
-                page = await entry.context.new_page()
-                page.set_default_timeout(self.settings.step_timeout_seconds * 1000)
+                page = await self._take_page(entry)
                 yield page
+                clean = True
             except Exception as error:
                 if not await self._survived(entry, error):
                     raise Transient(
@@ -141,11 +154,65 @@ class BrowserPool:
                 entry.pages -= 1
                 entry.last_used = time.monotonic()
                 self.figures.pages -= 1
-                if page is not None:
+                if page is not None and not (clean and await self._park(entry, page)):
                     await _close_quietly(page)
                 self._publish_figures()
         finally:
             self._pages.release()
+
+    async def _take_page(self, entry: _Context) -> Page:
+        while entry.parked:
+            page = entry.parked.pop()
+            if not page.is_closed():
+                return page
+        await self._make_room()
+        page = await entry.context.new_page()
+        page.set_default_timeout(self.settings.step_timeout_seconds * 1000)
+        page.on("dialog", _answer_dialog)
+        return page
+
+    async def _make_room(self) -> None:
+        """Close the least recently used parked pages while the open pages (busy, parked and
+        the one about to open) would exceed ``max_pages``."""
+        entries = sorted(self._contexts.values(), key=lambda e: e.last_used)
+        open_pages = sum(e.pages + len(e.parked) for e in entries)
+        for entry in entries:
+            while entry.parked and open_pages > self.settings.max_pages:
+                await _close_quietly(entry.parked.pop(0))
+                open_pages -= 1
+
+    async def _park(self, entry: _Context, page: Page) -> bool:
+        """Keep ``page`` for the account's next publish, on ``about:blank`` with its tab's
+        ``sessionStorage`` cleared (the platform's scripts stopped, its memory given back, the
+        renderer kept). False: close it instead."""
+        if page.is_closed() or not self._alive(entry) or not self._current(entry):
+            return False
+        resetting = asyncio.ensure_future(_reset(page))
+        try:
+            await asyncio.shield(resetting)
+        except Exception:
+            return False
+        except asyncio.CancelledError:
+            await _close_quietly(page)
+            raise
+        if not self._current(entry):  # recycled or forgotten meanwhile
+            return False
+        entry.parked.append(page)
+        return True
+
+    def _current(self, entry: _Context) -> bool:
+        return any(found is entry for found in self._contexts.values())
+
+    def holds_state(self, context: BrowserContext, storage_state: Mapping[str, Any]) -> None:
+        """``context`` now holds ``storage_state`` (a publish handed its session back, and the
+        account's credentials became it): file the context under it, so the account's next
+        publish, which asks for that state, finds this context warm instead of opening one."""
+        for key, entry in list(self._contexts.items()):
+            if entry.context is context:
+                renamed = f"{key.rsplit(':', 1)[0]}:{_digest(storage_state)}"
+                if renamed not in self._contexts:
+                    self._contexts[renamed] = self._contexts.pop(key)
+                return
 
     async def _survived(self, entry: _Context, error: Exception) -> bool:
         """Is the browser behind ``entry`` still there after ``error``? A page call may fail a
@@ -192,7 +259,7 @@ class BrowserPool:
             chromium_executable()
             if self._driver is None:
                 self._driver = await start_driver(self.settings.runtime_root)
-            browser = await self._driver.launch()
+            browser = await self._driver.launch(extra_args=self._chromium_args())
         except BrowserUnavailable as error:
             raise Rejected(
                 f"this publish needs a browser and the worker has none: {error}"
@@ -211,6 +278,11 @@ class BrowserPool:
             self._upkeep = asyncio.create_task(self._upkeep_loop(), name="browser-pool-upkeep")
         self._log("browser launched")
         return browser
+
+    def _chromium_args(self) -> tuple[str, ...]:
+        # Not --disable-features (say, of the spare renderer Chromium keeps started): the last
+        # such switch wins, and it would undo the list Playwright's launch passes.
+        return (f"--renderer-process-limit={self.settings.renderer_processes}",)
 
     def _on_disconnect(self, generation: int) -> None:
         if generation == self._generation and not self._closed:
@@ -334,6 +406,22 @@ class BrowserPool:
         path = self._figures_file()
         if path is not None:
             path.unlink(missing_ok=True)
+
+
+async def _reset(page: Page) -> None:
+    """The tab's ``sessionStorage`` cleared (a new tab would have none), then ``about:blank``."""
+    await page.evaluate("() => { try { sessionStorage.clear() } catch (error) {} }")
+    await page.goto("about:blank", timeout=5000)
+
+
+async def _answer_dialog(dialog: Any) -> None:
+    """A page that asks before it is left (``beforeunload``) is left, so the next publish's
+    navigation is never held; any other dialog is dismissed, as Playwright does by default."""
+    with contextlib.suppress(Exception):
+        if dialog.type == "beforeunload":
+            await dialog.accept()
+        else:
+            await dialog.dismiss()
 
 
 async def _close_quietly(page: Page) -> None:

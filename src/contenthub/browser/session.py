@@ -41,3 +41,7 @@ async def hand_back_storage_state(account: Any, steps: PageSteps, cookie_domain:
     now = session.from_site(held, account.options, cookie_domain)
     if not session.same_cookies(now, session.state_of(account.credentials, cookie_domain)):
         await session.save_state(now, account.save_session)
+        # The account's next publish asks for this session: the context holding it stays warm.
+        stored = session.state_of({"storage_state": now.without_expired()}, cookie_domain)
+        held_now = session.for_site(stored, account.options).model_dump(mode="json")
+        browser_pool.shared_pool().holds_state(steps.page.context, held_now)

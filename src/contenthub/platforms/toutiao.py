@@ -53,6 +53,7 @@ class ToutiaoPublisher(base.Publisher):
     platform = PLATFORM
     options_model = base.PlatformOptions
     credentials_model = ToutiaoCredentials
+    login_page = base.LoginPage(host="sso.toutiao.com", path="/login/", session_cookie="sessionid")
 
     async def check_login(self, account: base.AccountAccess) -> base.Identity:
         async with browser_steps(

@@ -5,7 +5,8 @@ Protocol notes (what the twin checks, what the adapter must do):
 - **Session:** cookies ``sessionid``, ``sid_tt`` (the twin's credentials are a Playwright storage
   state for ``127.0.0.1``, so a browser context carries them as it would on mp.toutiao.com).
 - **Editor page:** ``GET mp.toutiao.com/profile_v4/graphic/publish``: without a session, a
-  redirect to ``sso.toutiao.com/login/``; otherwise the editor (title in
+  redirect to ``sso.toutiao.com/login/`` (the login twin's page, ``LOGIN``: QR code or password,
+  setting ``sessionid`` and ``sid_tt``); otherwise the editor (title in
   ``.editor-title textarea``, body in ``.ProseMirror``, ``.publish-btn-last``) and its signing
   script ``acrawler.js``.
 - **Signing:** the page's script wraps ``fetch``: every request to ``/mp/agw/`` and
@@ -44,7 +45,7 @@ from urllib.parse import parse_qsl, urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from contenthub.sandbox import pages, state
+from contenthub.sandbox import login, pages, state
 
 NAME = "toutiao"
 PREFIX = "/toutiao"
@@ -70,6 +71,19 @@ def credentials_for(name: str) -> dict[str, Any]:
         for cookie in ("sessionid", "sid_tt")
     ]
     return {"storage_state": {"cookies": cookies, "origins": []}}
+
+
+LOGIN = login.LoginSpec(
+    platform=NAME,
+    prefix=PREFIX,
+    host="sso.toutiao.com",
+    path="/login/",
+    home_host="mp.toutiao.com",
+    home_path="/profile_v4/index",
+    session_cookie="sessionid",
+    other_cookies=lambda account: {"sid_tt": state.secret_for(NAME, account.name, "sid_tt")},
+    title="登录头条号",
+)
 
 
 def login_key(credentials: dict[str, Any]) -> str:
@@ -206,13 +220,6 @@ def build_router(sandbox: state.SandboxState) -> APIRouter:
                 break
             await asyncio.sleep(0.5)
         return Response(status_code=204)
-
-    @router.get("/sso.toutiao.com/login/")
-    async def login_page() -> Response:
-        return HTMLResponse(
-            "<!doctype html><meta charset='utf-8'><title>登录 - 头条号</title>"
-            "<h1>登录头条号</h1><p>扫码登录或使用手机号登录</p>"
-        )
 
     @router.get("/mp.toutiao.com/mp/agw/media/get_media_info")
     async def media_info(request: Request) -> Response:
