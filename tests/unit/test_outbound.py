@@ -88,6 +88,7 @@ def test_a_bad_allow_entry_is_named(entry: str) -> None:
         ("wordpress", "gopher://example.com/", "http:// or https://"),
         ("wordpress", "http://example.com:99999/", "invalid port"),
         ("wordpress", 42, "http:// or https://"),
+        ("juejin", "http://g]|\ud840\udda4\x00", "is not a web address"),  # found by the fuzzer
     ],
 )
 def test_a_base_url_is_refused_when_saved(platform: str, base_url: Any, message: str) -> None:

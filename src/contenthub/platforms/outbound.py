@@ -277,7 +277,10 @@ def check_base_url(platform: str, options: Mapping[str, Any] | None) -> None:
     if use == "display":
         return
     field = "options.base_url"
-    parts = urlsplit(str(raw))
+    try:
+        parts = urlsplit(str(raw))
+    except ValueError:  # e.g. an unclosed "[" of an IPv6 address
+        raise InputError(field, f"{str(raw)[:80]!r} is not a web address") from None
     if not isinstance(raw, str) or parts.scheme not in SCHEMES or not parts.hostname:
         raise InputError(field, f"must be an http:// or https:// address, got {str(raw)[:80]!r}")
     try:
