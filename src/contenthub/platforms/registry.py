@@ -16,6 +16,7 @@ _BUILT_IN = {
     "wechat": "contenthub.platforms.wechat:WeChatPublisher",
     "csdn": "contenthub.platforms.csdn:CsdnPublisher",
     "toutiao": "contenthub.platforms.toutiao:ToutiaoPublisher",
+    "metaweblog": "contenthub.platforms.metaweblog:MetaWeblogPublisher",
 }
 _registered: dict[str, type[Publisher]] = {}
 
