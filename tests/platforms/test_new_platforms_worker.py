@@ -19,6 +19,7 @@ from contenthub.storage import migrate
 from contenthub.storage.db import Database
 from tests.factories import enqueue, make_account, make_user
 from tests.platforms.conftest import new_account, posts_of
+from tests.platforms.test_gitsite import SITE, commits_of, hugo_repository
 
 SECRET_KEY = Fernet.generate_key()
 SANDBOXED = ["metaweblog"]
@@ -40,6 +41,12 @@ def test_a_worker_publishes_to_each_new_platform(
     box = SecretBox(SECRET_KEY)
     targets = {platform: new_account(sandbox, platform) for platform in SANDBOXED}
     tasks = {}
+    bare = hugo_repository(tmp_path)
+    targets["gitsite"] = {
+        "name": "site",
+        "options": {"remote": str(bare), "base_url": SITE},
+        "credentials": {},
+    }
     for platform, target in targets.items():
         account = make_account(
             db,
@@ -54,6 +61,7 @@ def test_a_worker_publishes_to_each_new_platform(
         db.engine.url.render_as_string(hide_password=False),
         tmp_path,
         CONTENTHUB_SECRET_KEY=SECRET_KEY.decode(),
+        CONTENTHUB_LOCAL_ROOTS=str(tmp_path),
     )
     log = tmp_path / "worker.log"
     start_worker(processes, env, slots=len(tasks), log=log)
@@ -71,6 +79,10 @@ def test_a_worker_publishes_to_each_new_platform(
             f"{platform}: {row['error_class']}: {row['error_message']}\n"
             f"{log.read_text(errors='replace')[-2000:]}"
         )
+        if platform == "gitsite":
+            assert commits_of(bare, tasks[platform]) == [row["post_id"]]
+            assert row["result_url"].startswith(f"{SITE}/posts/post-0-")
+            continue
         [post] = posts_of(sandbox, platform, targets[platform])
         assert post["status"] == "published" and row["post_id"] == post["id"]
         assert httpx.get(row["result_url"], timeout=10).status_code == 200

@@ -17,6 +17,7 @@ _BUILT_IN = {
     "csdn": "contenthub.platforms.csdn:CsdnPublisher",
     "toutiao": "contenthub.platforms.toutiao:ToutiaoPublisher",
     "metaweblog": "contenthub.platforms.metaweblog:MetaWeblogPublisher",
+    "gitsite": "contenthub.platforms.gitsite:GitSitePublisher",
 }
 _registered: dict[str, type[Publisher]] = {}
 
