@@ -22,7 +22,7 @@ from tests.platforms.conftest import new_account, posts_of
 from tests.platforms.test_gitsite import SITE, commits_of, hugo_repository
 
 SECRET_KEY = Fernet.generate_key()
-SANDBOXED = ["metaweblog"]
+SANDBOXED = ["metaweblog", "ghost"]
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ _BUILT_IN = {
     "toutiao": "contenthub.platforms.toutiao:ToutiaoPublisher",
     "metaweblog": "contenthub.platforms.metaweblog:MetaWeblogPublisher",
     "gitsite": "contenthub.platforms.gitsite:GitSitePublisher",
+    "ghost": "contenthub.platforms.ghost:GhostPublisher",
 }
 _registered: dict[str, type[Publisher]] = {}
 

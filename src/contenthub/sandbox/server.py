@@ -35,6 +35,7 @@ from contenthub.api_docs import install_offline_docs
 from contenthub.sandbox import (
     csdn,
     devto,
+    ghost,
     juejin,
     login,
     metaweblog,
@@ -57,6 +58,7 @@ PLATFORMS: dict[str, ModuleType] = {
         csdn,
         toutiao,
         metaweblog,
+        ghost,
     )
 }
 DEMO_ACCOUNT_NAME = "demo"
