@@ -78,6 +78,14 @@ def admin_token(key: str, now: float | None = None) -> str:
 
 class GhostPublisher(base.Publisher):
     platform = PLATFORM
+    features = base.Features(
+        login="Admin API key (JWT)",
+        images=True,
+        cover=True,
+        tags=True,
+        scheduled=True,
+        review=False,
+    )
     base_url_use = "site"  # self-hosted: the account names its own site
     options_model = GhostOptions
     credentials_model = GhostCredentials

@@ -128,6 +128,15 @@ def endpoint_of(options: dict[str, Any] | Any) -> str:
 
 class MetaWeblogPublisher(base.Publisher):
     platform = PLATFORM
+    features = base.Features(
+        login="user + password or token",
+        images=True,
+        cover=True,
+        tags=True,
+        scheduled=False,
+        review=True,
+        note="cnblogs, WordPress, Typecho, Z-Blog; cover: WordPress's thumbnail, else atop body",
+    )
     base_url_use = "site"  # self-hosted engines name their own site
     options_model = MetaWeblogOptions
     credentials_model = MetaWeblogCredentials
