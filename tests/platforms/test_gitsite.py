@@ -18,6 +18,7 @@ import yaml
 from contenthub.errors import Rejected, Transient
 from contenthub.platforms.base import AccountAccess, TaskContent
 from contenthub.platforms.gitsite import TRAILER, front_matter, post_files, slug_for
+from contenthub.platforms.outbound import OutboundRefused
 from contenthub.platforms.registry import publisher_for
 from contenthub.sandbox.server import SandboxServer
 from tests.platforms.conftest import RecordingContext, content, png
@@ -158,6 +159,9 @@ def test_a_remote_outside_the_allowed_folders_or_missing(bare_repo: Path, tmp_pa
     elsewhere = content(account_for(Path("/usr/share")))
     with pytest.raises(Rejected, match="outside the folders"):
         run(elsewhere, RecordingContext())
+    internal = content(account_for(Path("/x"), remote="https://10.1.2.3/site.git"))
+    with pytest.raises(OutboundRefused, match=r"10\.1\.2\.3"):
+        run(internal, RecordingContext())  # git is never asked to reach the internal network
     missing = AccountAccess("site", account_for(tmp_path / "nothing.git")["options"], {})
     with pytest.raises(Rejected, match="not a repository"):
         asyncio.run(publisher_for("gitsite").check_login(missing))

@@ -71,3 +71,13 @@ def test_a_site_that_does_not_speak_xml_rpc_is_named(sandbox: SandboxServer) -> 
     access = AccountAccess(account["name"], options, account["credentials"])
     with pytest.raises(Rejected, match="not an XML-RPC endpoint"):
         asyncio.run(publisher_for("metaweblog").check_login(access))
+
+
+def test_control_characters_do_not_break_the_request(sandbox: SandboxServer) -> None:
+    account = new_account(sandbox, "metaweblog")
+    task = content(account, title="Form\x0cfeed", body="Pasted \x1btext\x0b with controls.")
+
+    publish(task, "metaweblog", RecordingContext())
+
+    [post] = posts_of(sandbox, "metaweblog", account)
+    assert post["title"] == "Formfeed" and "Pasted text with controls." in post["body"]

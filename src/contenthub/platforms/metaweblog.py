@@ -45,6 +45,7 @@ the outbound policy applies as to every other adapter.
 
 from __future__ import annotations
 
+import re
 import xmlrpc.client
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -263,7 +264,7 @@ class _Blog:
 
     async def call(self, method: str, *params: Any) -> Any:
         """One XML-RPC call; faults become error classes, and no message carries the password."""
-        request = xmlrpc.client.dumps(params, method, encoding="utf-8", allow_none=False)
+        request = xmlrpc.client.dumps(_xml_safe(params), method, encoding="utf-8")
         headers = {"Content-Type": "text/xml; charset=utf-8"}
         response = await send(
             self.client, "POST", self.endpoint, PLATFORM, content=request.encode(), headers=headers
@@ -362,6 +363,21 @@ class _Blog:
             describe=lambda i: f"draft post {i} on {self.site}",
             marker=base.task_marker(task.public_id),
         )
+
+
+_NOT_IN_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _xml_safe(value: Any) -> Any:
+    """``value`` without the control characters XML 1.0 cannot carry (a pasted form feed would
+    make the whole request unreadable to the engine: fault -32700)."""
+    if isinstance(value, str):
+        return _NOT_IN_XML.sub("", value)
+    if isinstance(value, dict):
+        return {k: _xml_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_xml_safe(v) for v in value)
+    return value
 
 
 def _fault_error(method: str, fault: xmlrpc.client.Fault) -> Exception:
