@@ -12,17 +12,30 @@ from harness import CONTENTHUB
 from contenthub.platforms.registry import known_platforms, publisher_for
 
 
-def _run(*args: str, columns: int = 80) -> str:
-    env = {**os.environ, "COLUMNS": str(columns), "NO_COLOR": "1"}
-    done = subprocess.run(
-        [CONTENTHUB, "platforms", *args], env=env, capture_output=True, text=True, timeout=60
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout
+def _run_both() -> tuple[str, str]:
+    """``contenthub platforms --json`` and the table at 80 columns, run side by side."""
+    env = {**os.environ, "COLUMNS": "80", "NO_COLOR": "1"}
+    runs = [
+        subprocess.Popen(
+            [CONTENTHUB, "platforms", *args],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for args in (["--json"], [])
+    ]
+    outputs = []
+    for proc in runs:
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+        outputs.append(out)
+    return outputs[0], outputs[1]
 
 
 def test_every_platform_is_listed_with_its_declared_features() -> None:
-    rows = json.loads(_run("--json"))
+    as_json, text = _run_both()
+    rows = json.loads(as_json)
 
     assert [r["platform"] for r in rows] == known_platforms()
     for row in rows:
@@ -33,10 +46,7 @@ def test_every_platform_is_listed_with_its_declared_features() -> None:
     assert by_name["ghost"]["images"] and by_name["ghost"]["scheduled"]
     assert not by_name["devto"]["images"] and not by_name["wechat"]["tags"]
 
-
-def test_the_table_fits_a_narrow_terminal() -> None:
-    text = _run(columns=80)
-
+    # The table, in a narrow terminal: every platform, nothing wider than 80 columns.
     assert all(len(line) <= 80 for line in text.splitlines())
     for name in known_platforms():
         assert f"│ {name}" in text
