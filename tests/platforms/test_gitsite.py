@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -186,3 +187,21 @@ def test_each_generator_s_layout_and_front_matter(
     matter = yaml.safe_load(front_matter(generator, task, day, "c.png").split("---")[1])
     assert matter["title"] == 'Quote " and: colon' and matter["tags"] == ["Python", "测试"]
     assert matter[cover_key] in ("c.png", ["c.png"])
+
+
+def test_verify_finds_the_commit_after_the_branch_moved_on(bare_repo: Path, tmp_path: Path) -> None:
+    account = account_for(bare_repo)
+    task = content(account)
+    result = run(task, RecordingContext())
+    later = tmp_path / "later"
+    git("clone", "--quiet", str(bare_repo), str(later))
+    (later / "about.md").write_text("---\ntitle: About\n---\n")
+    git("add", ".", cwd=later)
+    git("commit", "--quiet", "-m", "Someone else's page", cwd=later)
+    git("push", "--quiet", "origin", "main", cwd=later)
+
+    access = AccountAccess("site", account["options"], {})
+    verification = asyncio.run(publisher_for("gitsite").verify(access, result))
+    gone = asyncio.run(publisher_for("gitsite").verify(access, replace(result, post_id="0" * 40)))
+
+    assert verification.public and not gone.public

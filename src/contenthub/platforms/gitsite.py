@@ -251,8 +251,10 @@ class GitSitePublisher(base.Publisher):
     ) -> base.Verification:
         """Pushed is as public as this adapter can see: the site's own build takes it from there."""
         git = await _Git.open(account)
-        with tempfile.TemporaryDirectory(prefix="contenthub-git-") as work:
-            holds = await git.clone(Path(work)) and await git.holds(Path(work), result.post_id)
+        holds = bool(result.post_id) and await git.branch_head() == result.post_id
+        if not holds:  # the branch moved on since: is the commit among its last ones?
+            with tempfile.TemporaryDirectory(prefix="contenthub-git-") as work:
+                holds = await git.clone(Path(work)) and await git.holds(Path(work), result.post_id)
         detail = f"{'on' if holds else 'not on'} branch {git.branch} of {git.remote}"
         return base.Verification(public=holds, url=result.url, detail=detail)
 
