@@ -205,3 +205,19 @@ def test_verify_finds_the_commit_after_the_branch_moved_on(bare_repo: Path, tmp_
     gone = asyncio.run(publisher_for("gitsite").verify(access, replace(result, post_id="0" * 40)))
 
     assert verification.public and not gone.public
+
+
+def test_the_first_post_of_an_empty_repository(bare_repo: Path, tmp_path: Path) -> None:
+    empty = tmp_path / "empty.git"
+    git("init", "--quiet", "--bare", "--initial-branch=main", str(empty))
+    task = content(account_for(empty, generator="jekyll"))
+
+    ctx = RecordingContext()
+    result = run(task, ctx)
+
+    assert commits_of(empty, task.public_id) == [result.post_id]
+    files = git("ls-tree", "-r", "--name-only", "main", cwd=empty).split()
+    day = datetime.fromisoformat(ctx.checkpoints["date"])
+    assert [f for f in files if f.startswith("_posts/")] == [
+        f"_posts/{day:%Y-%m-%d}-{slug_for(task.title, task.public_id)}.md"
+    ]
