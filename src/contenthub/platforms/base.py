@@ -111,6 +111,22 @@ class AccountScope:
     current_root: str | None = None  # what the account has now (an update may keep it)
 
 
+@dataclass(frozen=True)
+class Features:
+    """What a platform offers, as ``contenthub platforms`` lists it: how an account logs in,
+    and whether the body's images are uploaded to the platform (not left where they are), a
+    cover is shown, tags are kept, the platform itself can publish at a set time, and the
+    platform may hold a post for review before the public sees it."""
+
+    login: str
+    images: bool
+    cover: bool
+    tags: bool
+    scheduled: bool
+    review: bool
+    note: str = ""
+
+
 def secret_fields(model: type[BaseModel]) -> list[str]:
     """The fields of a credentials model whose values are secrets (prompted without echo)."""
     return [
@@ -320,6 +336,8 @@ class Publisher(ABC):
     credentials_model: ClassVar[type[BaseModel]] = AnyCredentials
     # Where a person logs in on the web (cookie platforms): ``contenthub account login``.
     login_page: ClassVar[LoginPage | None] = None
+    # What the platform offers (``contenthub platforms``); None: a plugin that does not say.
+    features: ClassVar[Features | None] = None
 
     @abstractmethod
     async def publish(self, ctx: PublishContext, task: TaskContent) -> PublishResult:

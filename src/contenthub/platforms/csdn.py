@@ -57,6 +57,14 @@ class CsdnCredentials(CookieCredentials):
 
 class CsdnPublisher(base.Publisher):
     platform = PLATFORM
+    features = base.Features(
+        login="web login (cookies)",
+        images=True,
+        cover=True,
+        tags=True,
+        scheduled=True,
+        review=True,
+    )
     options_model = base.PlatformOptions
     credentials_model = CsdnCredentials
     login_page = base.LoginPage(host="passport.csdn.net", path="/login", session_cookie="UserToken")

@@ -39,6 +39,15 @@ class DevToCredentials(BaseModel):
 
 class DevToPublisher(base.Publisher):
     platform = PLATFORM
+    features = base.Features(
+        login="API key",
+        images=False,
+        cover=True,
+        tags=True,
+        scheduled=False,
+        review=False,
+        note="images and cover must be public URLs",
+    )
     options_model = base.PlatformOptions
     credentials_model = DevToCredentials
     min_interval_seconds = 30 / 9 + 0.1  # 9 creations per 30 s, with a margin

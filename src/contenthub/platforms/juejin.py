@@ -62,6 +62,15 @@ class JuejinCredentials(CookieCredentials):
 
 class JuejinPublisher(base.Publisher):
     platform = PLATFORM
+    features = base.Features(
+        login="web login (cookies)",
+        images=True,
+        cover=True,
+        tags=True,
+        scheduled=False,
+        review=True,
+        note="new articles wait for review",
+    )
     options_model = JuejinOptions
     credentials_model = JuejinCredentials
     login_page = base.LoginPage(host="juejin.cn", path="/login", session_cookie="sessionid")

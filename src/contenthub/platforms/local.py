@@ -179,6 +179,15 @@ def _site_folders(root: Path) -> None:
 
 class LocalPublisher(base.Publisher):
     platform = "local"
+    features = base.Features(
+        login="none (a server folder)",
+        images=False,
+        cover=False,
+        tags=True,
+        scheduled=False,
+        review=False,
+        note="images stay where they are",
+    )
     base_url_use = "display"  # only written into the links of the site, never fetched
     options_model = LocalOptions
     credentials_model = base.NoCredentials

@@ -16,6 +16,9 @@ _BUILT_IN = {
     "wechat": "contenthub.platforms.wechat:WeChatPublisher",
     "csdn": "contenthub.platforms.csdn:CsdnPublisher",
     "toutiao": "contenthub.platforms.toutiao:ToutiaoPublisher",
+    "metaweblog": "contenthub.platforms.metaweblog:MetaWeblogPublisher",
+    "gitsite": "contenthub.platforms.gitsite:GitSitePublisher",
+    "ghost": "contenthub.platforms.ghost:GhostPublisher",
 }
 _registered: dict[str, type[Publisher]] = {}
 

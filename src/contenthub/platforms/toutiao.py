@@ -51,6 +51,14 @@ class ToutiaoCredentials(base.CookieCredentials):
 
 class ToutiaoPublisher(base.Publisher):
     platform = PLATFORM
+    features = base.Features(
+        login="web login (cookies), in a browser",
+        images=True,
+        cover=True,
+        tags=False,
+        scheduled=True,
+        review=True,
+    )
     options_model = base.PlatformOptions
     credentials_model = ToutiaoCredentials
     login_page = base.LoginPage(host="sso.toutiao.com", path="/login/", session_cookie="sessionid")

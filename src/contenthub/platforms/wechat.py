@@ -116,6 +116,15 @@ class WeChatCredentials(BaseModel):
 
 class WeChatPublisher(base.Publisher):
     platform = PLATFORM
+    features = base.Features(
+        login="AppID + AppSecret",
+        images=True,
+        cover=True,
+        tags=False,
+        scheduled=False,
+        review=True,
+        note="a cover is required",
+    )
     options_model = WeChatOptions
     credentials_model = WeChatCredentials
 

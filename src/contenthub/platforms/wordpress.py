@@ -50,6 +50,15 @@ class WordPressCredentials(BaseModel):
 
 class WordPressPublisher(base.Publisher):
     platform = PLATFORM
+    features = base.Features(
+        login="user + app password",
+        images=True,
+        cover=True,
+        tags=True,
+        scheduled=True,
+        review=True,
+        note="review: a contributor's post waits as pending",
+    )
     base_url_use = "site"  # self-hosted: the account names its own site
     options_model = WordPressOptions
     credentials_model = WordPressCredentials

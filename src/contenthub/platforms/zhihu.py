@@ -87,6 +87,15 @@ class ZhihuCredentials(CookieCredentials):
 
 class ZhihuPublisher(base.Publisher):
     platform = PLATFORM
+    features = base.Features(
+        login="web login (cookies)",
+        images=True,
+        cover=True,
+        tags=True,
+        scheduled=True,
+        review=True,
+        note="tags are Zhihu topics",
+    )
     options_model = ZhihuOptions
     credentials_model = ZhihuCredentials
     login_page = base.LoginPage(host=WWW, path="/signin", session_cookie="z_c0")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from contenthub import storage
 from contenthub.errors import InputError
-from contenthub.platforms.registry import known_platforms
+from contenthub.platforms.registry import known_platforms, publisher_for
 from contenthub.storage import Session
 
 
@@ -26,3 +28,20 @@ def platform_limits(session: Session) -> dict[str, int | None]:
     """Every known platform and its limit (None: none)."""
     stored = storage.platform_limits(session)
     return {name: stored.get(name) for name in known_platforms()}
+
+
+FEATURES = ("images", "cover", "tags", "scheduled", "review")
+
+
+def platform_catalogue() -> list[dict[str, Any]]:
+    """Every platform this process can publish to, with what its adapter declares
+    (``Publisher.features``: how an account logs in, what the platform supports). A plugin
+    that declares nothing is listed with ``None`` for each."""
+    rows = []
+    for name in known_platforms():
+        features = publisher_for(name).features
+        row: dict[str, Any] = {"platform": name, "login": features.login if features else None}
+        row.update({key: getattr(features, key) if features else None for key in FEATURES})
+        row["note"] = features.note if features else ""
+        rows.append(row)
+    return rows
