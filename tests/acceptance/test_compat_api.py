@@ -269,3 +269,24 @@ def test_the_login_session_serves_an_old_front_end_and_the_default_account(old: 
     forged = browser.post(f"/api/publish_task/{answer.json()['task_id']}/cancel", headers=foreign)
     refused(forged, 403, "another site")
     assert client.get(f"/api/v1/tasks/{task['id']}").json()["status"] != "cancelled"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"title": "标题", "content": "内容", "article_id": "12\x003"}, "article_id"),
+        ({"title": "标\x00题", "content": "内容"}, "title"),
+        ({"title": "标题", "content": "内容", "article_id": 1.5}, "article_id"),
+        ({"title": "", "content": "内容"}, "title"),
+        ({"content": "内容"}, "title"),
+        (["not", "an", "object"], ""),
+    ],
+)
+def test_bad_input_is_a_422_in_the_old_shape_naming_the_field(
+    old: Old, body: Any, field: str
+) -> None:
+    client, _ = old.user()
+    refused(client.post("/api/publish_zhihu", json=body), 422, field)
+    refused(client.post("/api/publish_zhihu_batch", json={"articles": "none"}), 422, "articles")
+    assert client.get("/api/v1/articles").json()["total"] == 0
+    assert client.get("/api/publish_tasks").json()["total"] == 0

@@ -21,6 +21,7 @@ from contenthub.api.deps import (
     Unauthenticated,
     get_principal,
 )
+from contenthub.api.schemas import Strict
 from contenthub.clock import utcnow
 from contenthub.errors import Forbidden, InputError, NotFound, SubmissionLimit
 from contenthub.services import compat, publishing
@@ -117,13 +118,13 @@ KeyHeader = Header(default=None, alias="Idempotency-Key", max_length=180)
 router = APIRouter(prefix="/api", tags=["old API (compatibility)"], route_class=_OldShape)
 
 
-class OldArticle(BaseModel):
+class OldArticle(Strict):
     """One article as the old front end sent it; fields it did not read are ignored, as the
-    old server ignored them."""
+    old server ignored them. Text is checked as /api/v1 checks it (no NUL, the same sizes)."""
 
     model_config = ConfigDict(extra="ignore")
-    title: StrictStr
-    content: StrictStr
+    title: Annotated[StrictStr, Field(min_length=1, max_length=500)]
+    content: Annotated[StrictStr, Field(min_length=1)]
     article_id: StrictInt | Annotated[StrictStr, Field(min_length=1, max_length=64)] | None = Field(
         default=None, description="The caller's own id: its stored article is reused."
     )
