@@ -264,6 +264,7 @@ def account_list(user: UserOption = DEFAULT_USER, as_json: JsonOption = False) -
         extra = {
             a.id: {
                 "options": a.options,
+                "is_default": a.is_default,
                 "has_credentials": bool(a.credentials),
                 "credential_fields": accounts.credential_fields(a, box),
             }
