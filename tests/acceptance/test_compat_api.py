@@ -130,7 +130,7 @@ def test_publish_zhihu_as_the_seeds_show_and_the_task_polled_to_success(old: Old
     assert ours["account_id"] == account_id and ours["article_id"] == article["id"]
 
     # Sent again, it is the same article, already published there: refused, nothing stored.
-    refused(client.post("/api/publish_zhihu", json=SEED_PUBLISH), 409, "already")
+    refused(client.post("/api/publish_zhihu", json=SEED_PUBLISH), 409, "article 123", "republish")
     again = client.post("/api/publish_zhihu", json={**SEED_PUBLISH, "republish": True})
     assert again.status_code == 200 and again.json()["status"] == "queued", again.text
     assert client.get("/api/v1/articles").json()["total"] == 1

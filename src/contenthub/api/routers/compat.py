@@ -159,17 +159,29 @@ def _queue(
         }
 
     once = None if key is None else Once(f"compat:{key}", article.model_dump(), answer)
-    done = publishing.publish(
-        db,
-        user,
-        [Target(draft, [account_id])],
-        priority=5,
-        scheduled_at=None,
-        per_minute=per_minute,
-        now=utcnow(),
-        once=once,
-        republish=article.republish,
-    )
+    try:
+        done = publishing.publish(
+            db,
+            user,
+            [Target(draft, [account_id])],
+            priority=5,
+            scheduled_at=None,
+            per_minute=per_minute,
+            now=utcnow(),
+            once=once,
+            republish=article.republish,
+        )
+    except AlreadyPublishing as error:
+        if error.task_id is None:
+            raise
+        # Said in the caller's words: its article_id, not our article and account ids.
+        raise AlreadyPublishing(
+            "article_id",
+            0,
+            f"article {ref or '(new)'} is already queued, running or published on this "
+            f'Zhihu account (task {error.task_id}); send "republish": true to publish it again',
+            error.task_id,
+        ) from None
     return done.answer or answer(done.tasks, done.notice)
 
 
