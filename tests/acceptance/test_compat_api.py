@@ -277,6 +277,8 @@ def test_the_login_session_serves_an_old_front_end_and_the_default_account(old: 
         ({"title": "标题", "content": "内容", "article_id": "12\x003"}, "article_id"),
         ({"title": "标\x00题", "content": "内容"}, "title"),
         ({"title": "标题", "content": "内容", "article_id": 1.5}, "article_id"),
+        ({"title": "标题", "content": "内容", "article_id": 10**70}, "article_id"),
+        ({"title": "标题", "content": "内容", "article_id": "x" * 65}, "article_id"),
         ({"title": "", "content": "内容"}, "title"),
         ({"content": "内容"}, "title"),
         (["not", "an", "object"], ""),

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictStr, ValidationError
 
 from contenthub.api.deps import (
     BearerCredentials,
@@ -118,6 +118,18 @@ KeyHeader = Header(default=None, alias="Idempotency-Key", max_length=180)
 router = APIRouter(prefix="/api", tags=["old API (compatibility)"], route_class=_OldShape)
 
 
+def _caller_id(value: Any) -> int | str:
+    """The caller's article id, kept as text in ``articles.external_ref`` (64 characters)."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**63:
+        return value
+    if isinstance(value, str) and 0 < len(value) <= 64:
+        return value
+    raise ValueError("must be a whole number from 0 or a text of 1 to 64 characters")
+
+
+CallerId = Annotated[int | str, BeforeValidator(_caller_id)]
+
+
 class OldArticle(Strict):
     """One article as the old front end sent it; fields it did not read are ignored, as the
     old server ignored them. Text is checked as /api/v1 checks it (no NUL, the same sizes)."""
@@ -125,7 +137,7 @@ class OldArticle(Strict):
     model_config = ConfigDict(extra="ignore")
     title: Annotated[StrictStr, Field(min_length=1, max_length=500)]
     content: Annotated[StrictStr, Field(min_length=1)]
-    article_id: StrictInt | Annotated[StrictStr, Field(min_length=1, max_length=64)] | None = Field(
+    article_id: CallerId | None = Field(
         default=None, description="The caller's own id: its stored article is reused."
     )
     republish: bool = Field(
