@@ -3,6 +3,8 @@ platform, and an article found again by the caller's own id (``external_ref``)."
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from contenthub import storage
@@ -84,3 +86,39 @@ def test_an_article_is_found_again_by_the_callers_id_and_brought_up_to_date(db: 
     assert db.read(lambda s: storage.article_get(s, bobs, user_id=bob.user_id)).title == "Title"
     # Without a reference every publish stores its own article, as before.
     assert publish(db, alice, hers, Draft("Title", "Body", [])) not in (first, other)
+
+
+def test_racing_publishes_of_one_new_reference_store_one_article(db: Database) -> None:
+    """Four requests at once with the same new article_id: one article, one task; the
+    others are refused as already publishing (the user's row lock orders them)."""
+    alice = me(db, "alice")
+    account = make_account(db, alice.user_id, "a")
+    start = threading.Barrier(4)
+    outcomes: list[str] = []
+
+    def send() -> None:
+        start.wait()
+        try:
+            done = publishing.publish(
+                db,
+                alice,
+                [Target(Draft("Title", "Body", [], external_ref="42"), [account])],
+                priority=5,
+                scheduled_at=None,
+                per_minute=20,
+                now=T0,
+            )
+            outcomes.append(f"queued {done.tasks[0]['article_id']}")
+        except storage.AlreadyPublishing:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=send) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    found = db.read(lambda s: storage.article_find_by_ref(s, "42", user_id=alice.user_id))
+    assert found is not None
+    assert sorted(outcomes) == [f"queued {found.id}", "refused", "refused", "refused"]
+    stored = db.read(lambda s: storage.article_list(s, user_id=alice.user_id, limit=10, offset=0))
+    assert [a.id for a in stored[0]] == [found.id]
