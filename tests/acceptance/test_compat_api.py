@@ -210,6 +210,11 @@ def test_status_names_cancel_retry_and_the_task_list_in_the_old_words(old: Old) 
         },
     }
     refused(client.post(f"/api/publish_task/{task_id}/cancel"), 422, "cancelled")
+    # Another user's task is not there for anyone else, whichever endpoint asks.
+    stranger, _ = old.api.client()
+    refused(stranger.get(f"/api/publish_task/{task_id}"), 404, task_id)
+    refused(stranger.post(f"/api/publish_task/{task_id}/retry"), 404, task_id)
+    assert stranger.get("/api/publish_tasks").json()["tasks"] == []
     retried = client.post(f"/api/publish_task/{task_id}/retry")
     assert retried.status_code == 200, retried.text
     assert retried.json()["message"] == "任务已重新入队"
