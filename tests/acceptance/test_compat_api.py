@@ -297,3 +297,30 @@ def test_bad_input_is_a_422_in_the_old_shape_naming_the_field(
     refused(client.post("/api/publish_zhihu_batch", json={"articles": "none"}), 422, "articles")
     assert client.get("/api/v1/articles").json()["total"] == 0
     assert client.get("/api/publish_tasks").json()["total"] == 0
+
+
+def test_a_running_task_cancelled_stops_at_its_next_step_and_reads_failed(old: Old) -> None:
+    client, _ = old.user()
+    [account] = client.get("/api/v1/accounts").json()
+    # Every request of this account to Zhihu takes a second: the publish is caught running.
+    old.sandbox.client.add_fault(
+        "zhihu", "latency", account=account["name"], min_ms=1000, max_ms=1000
+    )
+    try:
+        task_id = client.post("/api/publish_zhihu", json=SEED_PUBLISH).json()["task_id"]
+        wait_until(
+            lambda: (
+                client.get(f"/api/publish_task/{task_id}").json()["task"]["status"] == "running"
+            ),
+            timeout=30,
+            what="the publish to start",
+        )
+        answer = client.post(f"/api/publish_task/{task_id}/cancel")
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["message"] == "任务将在当前步骤结束后取消"
+        assert answer.json()["task"]["status"] == "running"
+        ended = old.finished(client, task_id)
+    finally:
+        old.sandbox.client.clear_faults()
+    assert (ended["status"], ended["error_message"]) == ("failed", CANCELLED_MESSAGE)
+    assert ended["result_url"] is None
