@@ -324,3 +324,21 @@ def test_a_running_task_cancelled_stops_at_its_next_step_and_reads_failed(old: O
         old.sandbox.client.clear_faults()
     assert (ended["status"], ended["error_message"]) == ("failed", CANCELLED_MESSAGE)
     assert ended["result_url"] is None
+
+
+def test_an_idempotency_key_gives_the_first_answer_again(old: Old) -> None:
+    client, _ = old.user()
+    key = {"Idempotency-Key": f"k-{uuid.uuid4().hex}"}
+    body = {"title": "只发一次", "content": "内容", "article_id": "ext-1"}
+    first = client.post("/api/publish_zhihu", json=body, headers=key)
+    again = client.post("/api/publish_zhihu", json=body, headers=key)
+    assert first.status_code == again.status_code == 200, again.text
+    assert again.json() == first.json() and first.json()["status"] == "queued"
+    refused(client.post("/api/publish_zhihu", json={**body, "title": "改"}, headers=key), 422)
+    # A batch's key applies to each item: sent again, every line is its first answer.
+    key = {"Idempotency-Key": f"k-{uuid.uuid4().hex}"}
+    batch = {"articles": [{**body, "article_id": "ext-2"}, {**body, "article_id": "ext-3"}]}
+    lines = client.post("/api/publish_zhihu_batch", json=batch, headers=key).json()["results"]
+    replayed = client.post("/api/publish_zhihu_batch", json=batch, headers=key).json()["results"]
+    assert all(line["success"] for line in lines) and replayed == lines
+    assert client.get("/api/publish_tasks").json()["total"] == 3
