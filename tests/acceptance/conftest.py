@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
-import socket
-import subprocess
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,18 +11,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from harness import CONTENTHUB, SUPPORT, wait_until
+from harness import SUPPORT, running_server
 
 from contenthub.services import users
 from contenthub.storage.db import Database
 from tests.conftest import fresh_database_url
 from tests.factories import T0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
@@ -68,7 +59,6 @@ def serve_api(
     backend: str, workdir: Path, extra_env: dict[str, str] | None = None
 ) -> Iterator[ServedApi]:
     url, server = fresh_database_url(backend, workdir, "api")
-    port = free_port()
     log = workdir / "serve.log"
     env = {
         **os.environ,
@@ -80,35 +70,13 @@ def serve_api(
         "PYTHONPATH": os.pathsep.join([str(SUPPORT), os.environ.get("PYTHONPATH", "")]),
         **(extra_env or {}),
     }
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [CONTENTHUB, "serve", "--port", str(port), "--slots", "8"],
-            env=env,
-            stdout=out,
-            stderr=out,
-            cwd=workdir,
-        )
     db = Database.connect(url)
-    base = f"http://127.0.0.1:{port}"
-
-    def ready() -> bool:
-        try:
-            return httpx.get(f"{base}/readyz", timeout=2).status_code == 200
-        except httpx.HTTPError:
-            assert proc.poll() is None, log.read_text()
-            return False
-
     try:
-        wait_until(ready, timeout=60, what="the API to be ready")
-        yield ServedApi(base, db, log, workdir)
+        with running_server(
+            ["serve", "--slots", "8"], env, log, what="the API to be ready", cwd=workdir
+        ) as base:
+            yield ServedApi(base, db, log, workdir)
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.kill(proc.pid, signal.SIGKILL)
-                proc.wait()
         db.dispose()
         if server:
             server.drop()

@@ -8,9 +8,7 @@ import subprocess
 from pathlib import Path
 
 import httpx
-from harness import CONTENTHUB, SUPPORT, wait_until
-
-from tests.acceptance.conftest import free_port
+from harness import CONTENTHUB, SUPPORT, free_port, wait_until
 
 
 def test_api_processes_and_a_worker_publish_together(tmp_path: Path, processes) -> None:

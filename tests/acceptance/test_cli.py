@@ -10,9 +10,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from harness import CONTENTHUB, SUPPORT, wait_until
-
-from tests.acceptance.conftest import free_port
+from harness import CONTENTHUB, SUPPORT, free_port, wait_until
 
 # A time ahead, within the two years a publish may be scheduled.
 NEXT_YEAR = datetime.now().year + 1

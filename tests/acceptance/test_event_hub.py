@@ -13,9 +13,7 @@ import contextlib
 import json
 import os
 import re
-import signal
 import socket
-import subprocess
 import threading
 import time
 import uuid
@@ -27,14 +25,13 @@ from pathlib import Path
 import httpx
 import pytest
 import sqlalchemy as sa
-from harness import CONTENTHUB, wait_until
+from harness import running_server, wait_until
 
 from contenthub import storage
 from contenthub.services import users
 from contenthub.states import EventReason
 from contenthub.storage.db import Database
 from contenthub.storage.events import Event, append_events
-from tests.acceptance.conftest import free_port
 from tests.conftest import BACKENDS, fresh_database_url
 from tests.factories import T0, enqueue, make_account
 
@@ -104,7 +101,6 @@ def hub_api(
     db = Database.connect(url, retry_seconds=30)
     alice, bob = with_task(db), with_task(db)
     admin_token = person(db, admin=True)[1]
-    port = free_port()
     log = workdir / "api.log"
     env = {
         **os.environ,
@@ -113,32 +109,12 @@ def hub_api(
         "CONTENTHUB_EVENTS_QUEUE": str(QUEUE),
         "CONTENTHUB_EVENTS_POLL_SECONDS": str(POLL),
     }
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [CONTENTHUB, "api", "--processes", "1", "--port", str(port)],
-            env=env,
-            stdout=out,
-            stderr=out,
-        )
-    base = f"http://127.0.0.1:{port}"
-
-    def ready() -> bool:
-        assert proc.poll() is None, log.read_text()
-        try:
-            return httpx.get(f"{base}/readyz", timeout=2).status_code == 200
-        except httpx.HTTPError:
-            return False
-
     try:
-        wait_until(ready, timeout=60, what="the API to be ready")
-        yield HubApi(base, backend, url, db, alice, bob, admin_token, log)
+        with running_server(
+            ["api", "--processes", "1"], env, log, what="the API to be ready"
+        ) as base:
+            yield HubApi(base, backend, url, db, alice, bob, admin_token, log)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait()
         db.dispose()
         if server:
             server.drop()

@@ -5,25 +5,20 @@ Screenshots of every page go to a directory under pytest's tmp (printed at the e
 from __future__ import annotations
 
 import contextlib
-import os
-import signal
-import subprocess
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from harness import CONTENTHUB, wait_until, worker_env
+from harness import running_server, worker_env
 from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, sync_playwright
 
 from contenthub.platforms import outbound
 from contenthub.sandbox.server import SandboxServer
 from contenthub.services import users
 from contenthub.storage.db import Database
-from tests.acceptance.conftest import free_port
 from tests.conftest import fresh_database_url
 from tests.factories import T0
 
@@ -92,41 +87,18 @@ class Stack:
 @contextlib.contextmanager
 def _serve(workdir: Path, sandbox: SandboxServer) -> Iterator[tuple[str, Database, Path]]:
     url, server = fresh_database_url("sqlite", workdir, "dashboard")
-    port = free_port()
     log = workdir / "serve.log"
     # A changed page fails its browser step after 10 s, not the default 30 (the screenshot test).
     env = worker_env(
         url, workdir, CONTENTHUB_POLL_SECONDS="0.1", CONTENTHUB_BROWSER_STEP_TIMEOUT_SECONDS="10"
     )
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [CONTENTHUB, "serve", "--port", str(port), "--slots", "4"],
-            env=env,
-            stdout=out,
-            stderr=out,
-            cwd=workdir,
-        )
     db = Database.connect(url)
-    base = f"http://127.0.0.1:{port}"
-
-    def ready() -> bool:
-        try:
-            return httpx.get(f"{base}/readyz", timeout=2).status_code == 200
-        except httpx.HTTPError:
-            assert proc.poll() is None, log.read_text()
-            return False
-
     try:
-        wait_until(ready, timeout=60, what="the dashboard's server to be ready")
-        yield base, db, log
+        with running_server(
+            ["serve", "--slots", "4"], env, log, what="the dashboard's server", cwd=workdir
+        ) as base:
+            yield base, db, log
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.kill(proc.pid, signal.SIGKILL)
-                proc.wait()
         db.dispose()
         if server:
             server.drop()

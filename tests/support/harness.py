@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TypeVar
+
+import httpx
 
 from contenthub.platforms import outbound
 
@@ -56,3 +61,48 @@ def wait_until(check: Callable[[], T], *, timeout: float, what: str, every: floa
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
         time.sleep(every)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def stop_process(proc: subprocess.Popen[bytes], *, grace: float = 30) -> None:
+    """SIGTERM, then SIGKILL if it has not stopped within ``grace`` seconds."""
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+@contextlib.contextmanager
+def running_server(
+    args: list[str], env: Mapping[str, str], log: Path, *, what: str, cwd: Path | None = None
+) -> Iterator[str]:
+    """``contenthub ARGS --port P`` on a free loopback port, its output in ``log``; yields its
+    base URL once ``/readyz`` answers 200, and stops it on exit."""
+    port = free_port()
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [CONTENTHUB, *args, "--port", str(port)], env=env, stdout=out, stderr=out, cwd=cwd
+        )
+    base = f"http://127.0.0.1:{port}"
+
+    def ready() -> bool:
+        assert proc.poll() is None, log.read_text()
+        try:
+            return httpx.get(f"{base}/readyz", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    try:
+        wait_until(ready, timeout=60, what=what)
+        yield base
+    finally:
+        stop_process(proc)

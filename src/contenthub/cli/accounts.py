@@ -18,7 +18,6 @@ from contenthub.cli.context import (
     DEFAULT_USER,
     JsonOption,
     UserOption,
-    friendly_errors,
     key_values,
     open_as,
     out,
@@ -172,7 +171,6 @@ def _box() -> SecretBox:
 
 
 @app.command("add")
-@friendly_errors
 @_credentials_said_where
 def account_add(
     platform: str,
@@ -243,7 +241,6 @@ def _held(account: accounts.AccountRow, box: SecretBox) -> str:
 
 
 @app.command("list")
-@friendly_errors
 def account_list(user: UserOption = DEFAULT_USER, as_json: JsonOption = False) -> None:
     """Your accounts and their login health (an admin sees everyone's)."""
     db, me = open_as(user)
@@ -279,7 +276,6 @@ def account_list(user: UserOption = DEFAULT_USER, as_json: JsonOption = False) -
 
 
 @app.command("update")
-@friendly_errors
 @_credentials_said_where
 def account_update(
     account: Annotated[str, typer.Argument(help="The account's id or name.")],
@@ -364,7 +360,6 @@ def account_update(
 
 
 @app.command("delete")
-@friendly_errors
 def account_delete(
     account: Annotated[str, typer.Argument(help="The account's id or name.")],
     user: UserOption = DEFAULT_USER,
@@ -381,7 +376,6 @@ def account_delete(
 
 
 @app.command("activate")
-@friendly_errors
 def account_activate(account: str, user: UserOption = DEFAULT_USER) -> None:
     """Mark an account active again (after a re-login); its waiting tasks resume."""
     db, me = open_as(user)
@@ -396,7 +390,6 @@ def account_activate(account: str, user: UserOption = DEFAULT_USER) -> None:
 
 
 @app.command("check")
-@friendly_errors
 def account_check(account: str, user: UserOption = DEFAULT_USER) -> None:
     """Verify an account's login now; an expired one holds its tasks until it logs in again."""
     db, me = open_as(user)
@@ -412,7 +405,6 @@ def account_check(account: str, user: UserOption = DEFAULT_USER) -> None:
 
 
 @app.command("login")
-@friendly_errors
 def account_login(
     account: str,
     cookies: Annotated[

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -22,7 +22,6 @@ from contenthub.storage.db import Database
 
 out = Console()
 err = Console(stderr=True)
-F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_USER = "local"
 
 UserOption = Annotated[
@@ -33,13 +32,6 @@ TimezoneOption = Annotated[
     str | None,
     typer.Option("--tz", envvar="CONTENTHUB_TIMEZONE", help="Zone of times given without one."),
 ]
-
-
-def friendly_errors(fn: F) -> F:
-    """No longer needed: the root group (``cli/root.py``) turns every command's bad input,
-    missing resource or database refusal into one line on stderr and exit code 2. Kept so
-    that commands still marked with it keep working; new commands need nothing."""
-    return fn
 
 
 def open_db(settings: Settings, *, upgrade: bool = False, pool_size: int = 10) -> Database:

@@ -3,6 +3,7 @@ retry for one task or a whole batch."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -24,6 +25,7 @@ from contenthub.web.core import Web, page
 router = APIRouter(include_in_schema=False)
 Page = Annotated[Web, Depends(page)]
 TaskId = Annotated[str, Path(min_length=1, max_length=36)]
+TaskControl = Callable[..., tuple[Any, dict[str, Any]]]  # task_service.task_cancel / task_retry
 PAGE_SIZE = 50
 
 
@@ -164,24 +166,24 @@ def _after_control(web: Web, task: dict[str, Any], error: str | None = None) -> 
     return RedirectResponse(f"/tasks/{task['public_id']}", status_code=303)
 
 
-@router.post("/tasks/{task_id}/cancel")
-def task_cancel(task_id: TaskId, web: Page) -> Response:
+def _control(web: Web, task_id: str, action: TaskControl) -> Response:
+    """Cancel or retry one task; a refusal (already finished, not failed) shows on its row."""
     try:
-        _, task = task_service.task_cancel(web.db, web.principal, task_id, now=utcnow())
+        _, task = action(web.db, web.principal, task_id, now=utcnow())
     except InputError as error:
         task, _ = task_service.task_detail(web.db, web.principal, task_id)
         return _after_control(web, task, error.message)
     return _after_control(web, task)
+
+
+@router.post("/tasks/{task_id}/cancel")
+def task_cancel(task_id: TaskId, web: Page) -> Response:
+    return _control(web, task_id, task_service.task_cancel)
 
 
 @router.post("/tasks/{task_id}/retry")
 def task_retry(task_id: TaskId, web: Page) -> Response:
-    try:
-        _, task = task_service.task_retry(web.db, web.principal, task_id, now=utcnow())
-    except InputError as error:
-        task, _ = task_service.task_detail(web.db, web.principal, task_id)
-        return _after_control(web, task, error.message)
-    return _after_control(web, task)
+    return _control(web, task_id, task_service.task_retry)
 
 
 @router.post("/batches/{batch_id}/{action}")
