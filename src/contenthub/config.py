@@ -84,6 +84,9 @@ class Settings:
     browser_idle_seconds: float = 300.0
     browser_step_timeout_seconds: float = 30.0
     browser_health_timeout_seconds: float = 10.0
+    # The old TOP_N endpoints (/api/publish_zhihu …) answered as they were, over the same
+    # services (api/routers/compat.py). Off: nothing answers at those paths.
+    compat_api: bool = False
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -112,6 +115,7 @@ class Settings:
             browser_health_timeout_seconds=_float(
                 "CONTENTHUB_BROWSER_HEALTH_TIMEOUT_SECONDS", 10.0
             ),
+            compat_api=_switch("CONTENTHUB_COMPAT_API", False),
         )
 
     def browser_pool(self) -> PoolSettings:

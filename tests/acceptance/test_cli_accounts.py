@@ -105,6 +105,12 @@ def test_account_update_changes_what_is_given(workdir: Path) -> None:
     )
     assert "unknown platform 'myspace'" in refused(workdir, "account", "add", "myspace", "x")
 
+    # The default account of its platform (the old API's endpoints publish to it): one at most.
+    assert "the default noop account" in ok(workdir, "account", "update", "other", "--default")
+    ok(workdir, "account", "update", "blog", "--default")
+    defaults = {n: a["is_default"] for n, a in listed_accounts(workdir).items()}
+    assert defaults == {"blog": True, "other": False, "local-site": False}
+
 
 def test_account_delete_is_refused_while_publishes_use_it(workdir: Path) -> None:
     ok(workdir, "account", "add", "noop", "site")

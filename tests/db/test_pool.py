@@ -125,6 +125,10 @@ def test_run_result_has_the_seeds_shape_and_settles_on_the_next_run(db, owner) -
     first = run_publishing(db, job)
     assert first["message"] == "Publishing completed: 0 succeeded, 0 failed"
     assert entry_status(db, good["id"]).status == "publishing"
+    # Still publishing at the deadline: counted apart, decided by the run that settles it.
+    counts = ("total_count", "success_count", "failed_count", "skipped_count", "publishing_count")
+    assert [first["data"][k] for k in counts] == [0, 0, 0, 0, 1]
+    assert [r["status"] for r in first["data"]["results"]] == ["publishing"]
     assert finish_all(db, T0) == 1
 
     second = run_publishing(db, job, T0 + timedelta(seconds=5))
@@ -140,6 +144,7 @@ def test_run_result_has_the_seeds_shape_and_settles_on_the_next_run(db, owner) -
         "failed_count": 0,
         "skipped_count": 0,
     }
+    assert data["publishing_count"] == 0
     [item] = data["results"]
     assert item["pool_id"] == good["id"] and item["content_id"] == owner["article0"]
     assert item["status"] == "published" and item["post_id"] == "p1"
@@ -147,6 +152,60 @@ def test_run_result_has_the_seeds_shape_and_settles_on_the_next_run(db, owner) -
     assert set(second["metadata"]) == {"task_id", "average_time_per_item"}
     assert second["metadata"]["task_id"] == job
     assert entry_status(db, good["id"]).status == "published"
+
+
+def test_total_is_succeeded_failed_and_skipped_and_wechat_items_keep_their_media_id(
+    db, owner
+) -> None:
+    """One run with every kind of line: a WeChat publish (its draft's media_id, checkpointed
+    by the adapter as ``draft_id``, in the line as the seeds had it), a failure, one left by
+    ``max_items`` and one still publishing at the deadline."""
+    wechat = make_account(db, owner["user"], "mp", platform="wechat")
+    published = add(db, owner, "article0", account_ids=[wechat], priority=1)
+    failing = add(db, owner, "article1", account_ids=[owner["account"]], priority=2)
+    job = publishing_job(db, owner, max_items=2)
+    run_publishing(db, job)
+    claimed = db.write(
+        lambda s: storage.task_claim(s, worker="w", slots=5, now=T0, lease_seconds=60)
+    )
+    for task in claimed:
+        lease = Lease(task.id, task.lease_token, task.user_id)
+        if task.account_id == wechat:
+            mark = {"draft_id": "draft-MEDIA-1", "publish_id": "p-9"}
+            assert db.write(lambda s, h=lease, m=mark: storage.task_checkpoint(s, h, checkpoint=m))
+            done = storage.Published(lease, url="https://mp/s/1", post_id="art-1")
+            db.write(lambda s, d=done: storage.task_complete(s, [d], now=T0, worker="w"))
+        else:
+            db.write(
+                lambda s, held=lease: storage.task_fail(
+                    s, held, error_class=ErrorClass.REJECTED, message="no", now=T0, worker="w"
+                )
+            )
+    fifth = db.write(
+        lambda s: storage.article_create(
+            s, user_id=owner["user"], title="Article 4", body="Body", tags=[], now=T0
+        )
+    )
+    for priority, article in enumerate(("article2", "article3", "article4"), start=3):
+        add(db, {**owner, "article4": fifth}, article, account_ids=[wechat], priority=priority)
+
+    later = run_publishing(db, job, T0 + timedelta(seconds=5))
+    data = later["data"]
+    lines = {r["content_id"]: r for r in data["results"]}
+    assert lines[owner["article0"]]["status"] == "published"
+    assert lines[owner["article0"]]["media_id"] == "draft-MEDIA-1"
+    assert [t["media_id"] for t in lines[owner["article0"]]["tasks"]] == ["draft-MEDIA-1"]
+    assert lines[owner["article1"]]["status"] == "failed"
+    assert "media_id" not in lines[owner["article1"]]
+    # Two released and still publishing (wait_seconds 0); the fifth left by max_items.
+    assert lines[owner["article2"]]["status"] == lines[owner["article3"]]["status"]
+    assert lines[owner["article2"]]["status"] == "publishing" and fifth not in lines
+    assert (data["success_count"], data["failed_count"], data["skipped_count"]) == (1, 1, 1)
+    assert data["publishing_count"] == 2
+    assert data["total_count"] == data["success_count"] + data["failed_count"] + 1
+    stored = entry_status(db, published["id"]).result
+    assert stored[0]["media_id"] == "draft-MEDIA-1" and "draft_id" not in stored[0]
+    assert entry_status(db, failing["id"]).status == "pending"
 
 
 def test_failed_publish_returns_to_pending_until_retries_are_used_up(db, owner) -> None:

@@ -20,6 +20,7 @@ from contenthub.api.deps import TokenCache, Unauthenticated, plain_parameters
 from contenthub.api.routers import (
     accounts,
     articles,
+    compat,
     events,
     ops,
     pool,
@@ -190,6 +191,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     ):
         app.include_router(router, prefix=PREFIX, responses=COMMON_ERRORS)
     app.include_router(ops.router)
+    if settings.compat_api:  # the old TOP_N endpoints, answered as they were (§25)
+        app.include_router(compat.router)
     web.install(app)
     _install_latency_metric(app)
     # Added last, so it is the outermost of ours: an oversized request is refused before any

@@ -18,6 +18,7 @@ from contenthub.services.users import Principal, token_authenticate
 from contenthub.storage.db import Database
 
 _bearer = HTTPBearer(auto_error=False, description="An API token: `contenthub user token NAME`")
+BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
 class Unauthenticated(Exception):
@@ -75,10 +76,7 @@ def _signed_in_browser(request: Request) -> Principal | None:
     return signed.principal if signed else None
 
 
-def get_principal(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Principal:
+def get_principal(request: Request, credentials: BearerCredentials) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
         browser = _signed_in_browser(request)
         if browser is None:

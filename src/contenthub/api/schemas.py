@@ -89,6 +89,9 @@ class ArticleOut(BaseModel):
     body: str
     tags: list[str]
     cover: str | None
+    external_ref: str | None = Field(
+        default=None, description="The caller's own id for it (the old API's `article_id`)."
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -171,6 +174,11 @@ class AccountUpdate(Strict):
     min_interval_seconds: float | None = Field(default=None, ge=0, le=86_400)
     daily_cap: int | None = Field(default=None, ge=1, le=100_000)
     status: str | None = Field(default=None, pattern="^(active|needs_login|disabled)$")
+    is_default: bool | None = Field(
+        default=None,
+        description="true: the account the old API's endpoints (``/api/publish_zhihu``) "
+        "publish to on its platform; the user's other account there stops being it.",
+    )
 
 
 class AccountOut(BaseModel):
@@ -183,6 +191,7 @@ class AccountOut(BaseModel):
     status_message: str | None
     min_interval_seconds: float
     daily_cap: int | None
+    is_default: bool
     has_credentials: bool
     credential_fields: dict[str, bool] = Field(
         description="Each credential of the platform: set or not (their values never come out)."

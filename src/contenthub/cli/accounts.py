@@ -261,6 +261,7 @@ def account_list(user: UserOption = DEFAULT_USER, as_json: JsonOption = False) -
         extra = {
             a.id: {
                 "options": a.options,
+                "is_default": a.is_default,
                 "has_credentials": bool(a.credentials),
                 "credential_fields": accounts.credential_fields(a, box),
             }
@@ -303,6 +304,14 @@ def account_update(
         bool, typer.Option("--no-daily-cap", help="Remove the daily cap.")
     ] = False,
     cookies: CookiesOption = None,
+    default: Annotated[
+        bool | None,
+        typer.Option(
+            "--default/--not-default",
+            help="The account the old API's endpoints (/api/publish_zhihu) publish to on its "
+            "platform.",
+        ),
+    ] = None,
     user: UserOption = DEFAULT_USER,
 ) -> None:
     """Change an account's name, options, credentials (a new cookie login too) or pacing."""
@@ -338,13 +347,15 @@ def account_update(
             min_interval_seconds=min_interval,
             daily_cap=daily_cap,
             clear_daily_cap=no_daily_cap,
+            is_default=default,
         )
 
     updated = db.write(work)
     cap = "no daily cap" if updated.daily_cap is None else f"at most {updated.daily_cap} a day"
+    chosen = f", the default {updated.platform} account" if updated.is_default else ""
     out.print(
         f"account {updated.id} ({updated.name}) updated: "
-        f"{updated.min_interval_seconds:g} s between starts, {cap}{_held(updated, box)}"
+        f"{updated.min_interval_seconds:g} s between starts, {cap}{chosen}{_held(updated, box)}"
     )
 
 

@@ -150,10 +150,17 @@ def run_publishing(ctx: RunContext, run: ClaimedRun, now: datetime) -> dict[str,
 def publishing_result(
     outcomes: list[EntryOutcome], *, skipped: int, duration: float, job_id: int
 ) -> dict[str, Any]:
-    """The seeds' run result: success, message, data, duration, metadata."""
+    """The seeds' run result: success, message, data, duration, metadata.
+
+    ``total_count`` is always ``success_count + failed_count + skipped_count``: the entries this
+    run decided. Entries still publishing at the deadline are counted apart
+    (``publishing_count``, listed in ``results``) and decided by the run that settles them, so
+    no entry is counted twice across runs."""
     succeeded = sum(1 for o in outcomes if o.status == "published")
     failed = sum(1 for o in outcomes if o.status in ("failed", "error"))
-    total = len(outcomes) + skipped
+    publishing = sum(1 for o in outcomes if o.status == "publishing")
+    total = succeeded + failed + skipped
+    handled = total + publishing
     return {
         "success": True,
         "message": f"Publishing completed: {succeeded} succeeded, {failed} failed",
@@ -162,12 +169,13 @@ def publishing_result(
             "success_count": succeeded,
             "failed_count": failed,
             "skipped_count": skipped,
+            "publishing_count": publishing,
             "results": [o.as_result() for o in sorted(outcomes, key=lambda o: o.pool_id)],
         },
         "duration": round(duration, 3),
         "metadata": {
             "task_id": job_id,
-            "average_time_per_item": round(duration / total, 3) if total else 0.0,
+            "average_time_per_item": round(duration / handled, 3) if handled else 0.0,
         },
     }
 

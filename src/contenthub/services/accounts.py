@@ -245,6 +245,7 @@ def account_update(
     daily_cap: int | None = None,
     clear_daily_cap: bool = False,
     status: str | None = None,
+    is_default: bool | None = None,
 ) -> AccountRow:
     """Change what is given (None: keep). Options are replaced and checked as on create (a
     ``root`` the account already has may stay); credentials are checked, completed from the
@@ -274,6 +275,7 @@ def account_update(
         min_interval_seconds=min_interval_seconds,
         daily_cap=daily_cap,
         clear_daily_cap=clear_daily_cap,
+        is_default=is_default,
     )
     if status is not None:
         storage.account_set_status(session, account.id, status, now=now)

@@ -85,6 +85,7 @@ def article_create(
     tags: Sequence[str],
     now: datetime,
     cover: str | None = None,
+    external_ref: str | None = None,
 ) -> ArticleRow:
     check_content(title, body, tags)
     article_id = storage.article_create(
@@ -95,6 +96,7 @@ def article_create(
         tags=[t.strip() for t in tags],
         cover=cover,
         now=now,
+        external_ref=external_ref,
     )
     return storage.article_get(session, article_id, user_id=me.user_id)
 

@@ -178,6 +178,9 @@ class EntryOutcome:
         }
         if self.tasks:
             item["log_id"] = self.tasks[0]["task_id"]
+        media = [t["media_id"] for t in self.tasks if t.get("media_id")]
+        if media:
+            item["media_id"] = media[0]
         if self.error is not None:
             item["error"] = self.error
         published = [t for t in self.tasks if t.get("url")]
@@ -224,6 +227,15 @@ def pool_release(
     return EntryOutcome(entry_id, entry["article_id"], PoolStatus.PUBLISHING, tasks)
 
 
+def _result_line(task: dict[str, Any]) -> dict[str, Any]:
+    """A released task as the entry's result keeps it: a WeChat draft's id is the seeds'
+    ``media_id`` (WeChat's own name for it); other platforms' drafts are not named."""
+    line = {k: v for k, v in task.items() if k != "draft_id"}
+    if task["platform"] == "wechat" and task["draft_id"]:
+        line["media_id"] = task["draft_id"]
+    return line
+
+
 def pool_settle(session: Session, entry_id: int, *, now: datetime) -> EntryOutcome | None:
     """Once every task of its release has ended: published, back to pending, or failed.
 
@@ -231,9 +243,10 @@ def pool_settle(session: Session, entry_id: int, *, now: datetime) -> EntryOutco
     entry = storage.pool_entry_take(session, entry_id, status=PoolStatus.PUBLISHING)
     if entry is None:
         return None
-    tasks = storage.pool_entry_release_tasks(session, entry_id, release_no=entry["retry_count"])
-    if any(t["status"] not in FINAL for t in tasks):
+    released = storage.pool_entry_release_tasks(session, entry_id, release_no=entry["retry_count"])
+    if any(t["status"] not in FINAL for t in released):
         return None
+    tasks = [_result_line(t) for t in released]
     failures = [t for t in tasks if t["status"] != TaskStatus.SUCCEEDED]
     if not failures:
         storage.pool_entry_settle(

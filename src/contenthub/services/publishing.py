@@ -29,7 +29,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from contenthub import storage
 from contenthub.errors import InputError, NotFound, SubmissionLimit
-from contenthub.services.articles import MAX_BODY_BYTES, article_create, article_get
+from contenthub.services.articles import (
+    MAX_BODY_BYTES,
+    article_create,
+    article_get,
+    article_update,
+)
 from contenthub.services.users import Principal
 from contenthub.storage import Database, Session
 
@@ -42,6 +47,9 @@ class Draft:
     body: str
     tags: list[str]
     cover: str | None = None  # an http(s) address or a data: URI (``articles.read_cover``)
+    # The caller's own id for the article (the old API's article_id): the article stored
+    # under it is reused (brought up to this title and body) instead of storing another.
+    external_ref: str | None = None
 
 
 def read_markdown(path: Path, *, title: str | None = None, tags: Sequence[str] = ()) -> Draft:
@@ -294,6 +302,21 @@ def _tasks_for(
 def _article_id(session: Session, principal: Principal, target: Target, now: datetime) -> int:
     if isinstance(target.article, Draft):
         draft = target.article
+        if draft.external_ref is not None:
+            known = storage.article_find_by_ref(
+                session, draft.external_ref, user_id=principal.user_id
+            )
+            if known is not None:
+                if (known.title, known.body) != (draft.title.strip(), draft.body):
+                    article_update(
+                        session,
+                        known.id,
+                        scope=principal.user_id,
+                        now=now,
+                        title=draft.title,
+                        body=draft.body,
+                    )
+                return known.id
         stored = article_create(
             session,
             principal,
@@ -302,6 +325,7 @@ def _article_id(session: Session, principal: Principal, target: Target, now: dat
             tags=draft.tags,
             cover=draft.cover,
             now=now,
+            external_ref=draft.external_ref,
         )
         return stored.id
     return target.article

@@ -36,6 +36,7 @@ class AccountRow:
     status_message: str | None
     min_interval_seconds: float
     daily_cap: int | None
+    is_default: bool
     created_at: datetime
     updated_at: datetime
 
@@ -114,8 +115,10 @@ def account_update(
     min_interval_seconds: float | None = None,
     daily_cap: int | None = None,
     clear_daily_cap: bool = False,
+    is_default: bool | None = None,
 ) -> None:
-    """Change the given settings (None: keep); ``clear_daily_cap`` removes the cap."""
+    """Change the given settings (None: keep); ``clear_daily_cap`` removes the cap. An
+    account made the default is the only default of its user on its platform."""
     values: dict[str, Any] = {"updated_at": now}
     if name is not None:
         user_id = session.scalar(sa.select(Account.user_id).where(Account.id == account_id))
@@ -131,11 +134,33 @@ def account_update(
         values["min_interval_seconds"] = min_interval_seconds
     if daily_cap is not None or clear_daily_cap:
         values["daily_cap"] = daily_cap
+    if is_default is not None:
+        values["is_default"] = is_default
+        if is_default:
+            _clear_other_defaults(session, account_id)
     done = session.execute(
         sa.update(Account).where(Account.id == account_id).values(**values)
     ).rowcount
     if done != 1:
         raise NotFound("account", account_id)
+
+
+def _clear_other_defaults(session: Session, account_id: int) -> None:
+    owner = session.execute(
+        sa.select(Account.user_id, Account.platform).where(Account.id == account_id)
+    ).one_or_none()
+    if owner is None:
+        raise NotFound("account", account_id)
+    session.execute(
+        sa.update(Account)
+        .where(
+            Account.user_id == owner.user_id,
+            Account.platform == owner.platform,
+            Account.id != account_id,
+            Account.is_default.is_(True),
+        )
+        .values(is_default=False)
+    )
 
 
 def account_set_status(

@@ -24,6 +24,7 @@ class ArticleRow:
     body: str
     tags: list[str]
     cover: str | None
+    external_ref: str | None
     created_at: datetime
     updated_at: datetime
 
@@ -41,6 +42,7 @@ def article_create(
     tags: list[str],
     now: datetime,
     cover: str | None = None,
+    external_ref: str | None = None,
 ) -> int:
     if not title.strip():
         raise InputError("title", "must not be empty")
@@ -50,6 +52,7 @@ def article_create(
         body=body,
         tags=tags,
         cover=cover,
+        external_ref=external_ref,
         created_at=now,
         updated_at=now,
     )
@@ -61,6 +64,14 @@ def article_create(
 def article_get(session: Session, article_id: int, *, user_id: int | None) -> ArticleRow:
     """The article if it is the user's (None: anyone's); someone else's reads as missing."""
     return _row(owned(session, Article, article_id, scope=user_id, what="article"))
+
+
+def article_find_by_ref(session: Session, external_ref: str, *, user_id: int) -> ArticleRow | None:
+    """The user's article the caller knows as ``external_ref`` (the old API's article_id)."""
+    article = session.scalar(
+        sa.select(Article).where(Article.user_id == user_id, Article.external_ref == external_ref)
+    )
+    return None if article is None else _row(article)
 
 
 def article_list(

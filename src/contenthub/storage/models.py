@@ -106,6 +106,9 @@ class Account(Base):
     # At most this many tasks started in any 24 hours: counted from the tasks' ``started_at``
     # by the claim, never kept as a counter.
     daily_cap: Mapped[int | None]
+    # The account the old API's endpoints publish to on its platform (one per user and
+    # platform; ``storage.account_update`` clears the others).
+    is_default: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     # Pacing: the earliest time the next publish may start on this account.
     next_start_at: Mapped[datetime] = mapped_column(UTCDateTime, default=EPOCH)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -126,10 +129,15 @@ class Article(Base):
     body: Mapped[str] = mapped_column(LongText)
     tags: Mapped[list[str]] = mapped_column(Json, default=list)
     cover: Mapped[str | None] = mapped_column(Cover)
+    # The caller's own id for the article (the old API's ``article_id``), one per user.
+    external_ref: Mapped[str | None] = mapped_column(sa.String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
-    __table_args__ = (sa.Index(None, "user_id", "id"),)
+    __table_args__ = (
+        sa.Index(None, "user_id", "id"),
+        sa.UniqueConstraint("user_id", "external_ref"),
+    )
 
 
 class PublishTask(Base):

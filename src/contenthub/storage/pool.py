@@ -269,10 +269,13 @@ def pool_entry_release(
 def pool_entry_release_tasks(
     session: Session, entry_id: int, *, release_no: int
 ) -> list[dict[str, Any]]:
-    """The tasks of one release, as the entry's result records them."""
+    """The tasks of one release, as the entry's result records them, with the platform and
+    the draft id its adapter checkpointed (``draft_id``, None before one was made)."""
     query = _entry_tasks(
         PublishTask.public_id,
         PublishTask.account_id,
+        PublishTask.platform,
+        PublishTask.checkpoint,
         PublishTask.status,
         PublishTask.result_url,
         PublishTask.post_id,
@@ -285,6 +288,8 @@ def pool_entry_release_tasks(
         {
             "task_id": r.public_id,
             "account_id": r.account_id,
+            "platform": r.platform,
+            "draft_id": (r.checkpoint or {}).get("draft_id"),
             "status": r.status,
             "url": r.result_url,
             "post_id": r.post_id,

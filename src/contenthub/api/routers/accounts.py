@@ -128,6 +128,7 @@ def update_account(
                 daily_cap=body.daily_cap,
                 clear_daily_cap="daily_cap" in fields and body.daily_cap is None,
                 status=body.status,
+                is_default=body.is_default,
             ),
             box,
         )
