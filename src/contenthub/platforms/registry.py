@@ -16,6 +16,7 @@ _BUILT_IN = {
     "wechat": "contenthub.platforms.wechat:WeChatPublisher",
     "csdn": "contenthub.platforms.csdn:CsdnPublisher",
     "toutiao": "contenthub.platforms.toutiao:ToutiaoPublisher",
+    "yuque": "contenthub.platforms.yuque:YuquePublisher",
 }
 _registered: dict[str, type[Publisher]] = {}
 

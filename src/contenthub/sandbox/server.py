@@ -32,12 +32,23 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import Response
 
 from contenthub.api_docs import install_offline_docs
-from contenthub.sandbox import csdn, devto, juejin, login, toutiao, wechat, wordpress, zhihu
+from contenthub.sandbox import (
+    csdn,
+    devto,
+    juejin,
+    login,
+    toutiao,
+    wechat,
+    wordpress,
+    yuque,
+    zhihu,
+)
 from contenthub.sandbox.pages import Refusal, json_payload, refusal_answer
 from contenthub.sandbox.state import Fault, SandboxAccount, SandboxState, StoredImage
 
 PLATFORMS: dict[str, ModuleType] = {
-    module.NAME: module for module in (zhihu, wordpress, devto, juejin, wechat, csdn, toutiao)
+    module.NAME: module
+    for module in (zhihu, wordpress, devto, juejin, wechat, csdn, toutiao, yuque)
 }
 DEMO_ACCOUNT_NAME = "demo"
 
