@@ -15,10 +15,13 @@ from contenthub.platforms.registry import publisher_for
 from contenthub.sandbox.server import SandboxServer
 from tests.platforms.conftest import RecordingContext, content, new_account, png, posts_of, publish
 
-PLATFORMS = ["zhihu", "wordpress", "devto", "juejin", "wechat", "csdn", "metaweblog", "ghost"]
-# dev.to has no upload API: images stay where they are
+PLATFORMS = [
+    *("zhihu", "wordpress", "devto", "juejin", "wechat", "csdn"),
+    *("metaweblog", "ghost", "yuque"),
+]
+# dev.to and Yuque have no upload API: images stay where they are
 UPLOADS_IMAGES = {"zhihu", "wordpress", "juejin", "wechat", "csdn", "metaweblog", "ghost"}
-TAKES_TAGS = set(PLATFORMS) - {"wechat"}  # the official account API has no tags
+TAKES_TAGS = set(PLATFORMS) - {"wechat", "yuque"}  # their APIs take no tags
 RETRY_AFTER = {"wechat": 60}  # WeChat's 45011 carries no hint: its limits are per minute
 STAGES = ["login", "draft", "publish", "verify"]
 

@@ -19,6 +19,7 @@ _BUILT_IN = {
     "metaweblog": "contenthub.platforms.metaweblog:MetaWeblogPublisher",
     "gitsite": "contenthub.platforms.gitsite:GitSitePublisher",
     "ghost": "contenthub.platforms.ghost:GhostPublisher",
+    "yuque": "contenthub.platforms.yuque:YuquePublisher",
 }
 _registered: dict[str, type[Publisher]] = {}
 

@@ -42,6 +42,7 @@ from contenthub.sandbox import (
     toutiao,
     wechat,
     wordpress,
+    yuque,
     zhihu,
 )
 from contenthub.sandbox.pages import Refusal, json_payload, refusal_answer
@@ -59,6 +60,7 @@ PLATFORMS: dict[str, ModuleType] = {
         toutiao,
         metaweblog,
         ghost,
+        yuque,
     )
 }
 DEMO_ACCOUNT_NAME = "demo"
