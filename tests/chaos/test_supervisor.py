@@ -1,0 +1,191 @@
+"""``--processes N`` under real kills: children restarted, stopped with it, never left behind.
+
+The operator's scenario of issue 15 on PostgreSQL: the API in two processes, workers in two
+under one supervisor, a publish, one worker process SIGKILLed mid-publish: it is started
+again and every task is published exactly once.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from harness import CONTENTHUB, wait_until, worker_env
+
+from tests.acceptance.conftest import free_port
+from tests.conftest import fresh_database_url
+
+
+def children_of(pid: int) -> set[int]:
+    """Live (not zombie) processes whose parent is ``pid``, from /proc."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        state, ppid = stat.rsplit(")", 1)[1].split()[:2]
+        if int(ppid) == pid and state != "Z":
+            found.add(int(entry.name))
+    return found
+
+
+def two_children(pid: int, unlike: set[int] | None = None) -> set[int] | None:
+    """``pid``'s two children, once it has two (and they are not ``unlike``)."""
+    found = children_of(pid)
+    return found if len(found) == 2 and found != unlike else None
+
+
+def alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def start(processes: list, env: dict[str, str], log: Path, *args: str) -> subprocess.Popen:
+    with open(log, "ab") as out:
+        proc = subprocess.Popen([CONTENTHUB, *args], env=env, stdout=out, stderr=out)
+    processes.append(proc)
+    return proc
+
+
+def answers(base: str) -> bool:
+    try:
+        return httpx.get(f"{base}/healthz", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@pytest.fixture
+def postgres(tmp_path: Path) -> Iterator[str]:
+    url, server = fresh_database_url("postgresql", tmp_path, "ops")
+    yield url
+    if server:
+        server.drop()
+
+
+def test_a_killed_api_supervisor_takes_its_children_and_frees_the_port(
+    tmp_path: Path, processes: list
+) -> None:
+    env = worker_env(f"sqlite:///{tmp_path / 'api.db'}", tmp_path)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    log = tmp_path / "api.log"
+    supervisor = start(processes, env, log, "api", "--port", str(port), "--processes", "2")
+    wait_until(lambda: answers(base), timeout=60, what="the API")
+    children = wait_until(
+        lambda: two_children(supervisor.pid),
+        timeout=30,
+        what="two API processes",
+    )
+
+    supervisor.kill()
+    supervisor.wait(timeout=10)
+    wait_until(
+        lambda: not any(alive(pid) for pid in children), timeout=30, what="the children to stop"
+    )
+    assert not answers(base)
+
+    again = start(processes, env, log, "api", "--port", str(port), "--processes", "2")
+    wait_until(lambda: answers(base), timeout=60, what="the restarted API")
+    assert "Address already in use" not in log.read_text()
+    again.send_signal(signal.SIGTERM)
+    assert again.wait(timeout=30) == 0
+
+
+def test_operator_scenario_a_killed_worker_process_is_restarted_and_nothing_is_lost(
+    tmp_path: Path, postgres: str, processes: list
+) -> None:
+    env = worker_env(postgres, tmp_path, CONTENTHUB_NEW_PASSWORD="a long password")
+    run = lambda *args: subprocess.run(  # noqa: E731
+        [CONTENTHUB, *args], env=env, capture_output=True, text=True, timeout=60, check=True
+    )
+    run("user", "create", "ops")
+    token = run("user", "token", "ops").stdout.strip()
+    port = free_port()
+    start(processes, env, tmp_path / "api.log", "api", "--port", str(port), "--processes", "2")
+    workers = start(
+        processes, env, tmp_path / "worker.log", "worker", "--processes", "2", "--slots", "2"
+    )
+    client = httpx.Client(
+        base_url=f"http://127.0.0.1:{port}",
+        timeout=30,
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    wait_until(lambda: answers(str(client.base_url)), timeout=60, what="the API")
+    first_children = wait_until(
+        lambda: two_children(workers.pid),
+        timeout=30,
+        what="two worker processes",
+    )
+
+    journal = tmp_path / "posts.journal"
+    tasks = []
+    for n in range(3):
+        account = client.post(
+            "/api/v1/accounts",
+            json={
+                "platform": "noop",
+                "name": f"blog-{n}",
+                "options": {"sleep_ms": 1500, "journal": str(journal)},
+            },
+        ).json()
+        article = client.post("/api/v1/articles", json={"title": f"Post {n}", "body": "b"}).json()
+        answer = client.post(
+            "/api/v1/publish", json={"article_id": article["id"], "account_ids": [account["id"]]}
+        )
+        assert answer.status_code in (200, 201, 202), answer.text
+        tasks.extend(task["id"] for task in answer.json()["tasks"])
+
+    engine = sa.create_engine(postgres)
+
+    def a_running_task() -> tuple[str, str] | None:
+        with engine.connect() as conn:
+            row = conn.execute(
+                sa.text(
+                    "SELECT public_id, lease_owner FROM publish_tasks "
+                    "WHERE status = 'running' AND stage = 'publish' LIMIT 1"
+                )
+            ).first()
+        return (row[0], row[1]) if row else None
+
+    try:
+        running_id, owner = wait_until(a_running_task, timeout=60, what="a task to start")
+    finally:
+        engine.dispose()
+    victim = int(owner.split(":")[1])  # host:pid:nonce
+    assert victim in first_children
+    os.kill(victim, signal.SIGKILL)
+
+    replaced = wait_until(
+        lambda: two_children(workers.pid, unlike=first_children),
+        timeout=30,
+        what="the killed worker process to be started again",
+    )
+    assert victim not in replaced
+
+    def all_published() -> bool:
+        return all(
+            client.get(f"/api/v1/tasks/{task_id}").json()["status"] == "succeeded"
+            for task_id in tasks
+        )
+
+    wait_until(all_published, timeout=90, what="every task to be published")
+    posts = journal.read_text().split()[::2]
+    assert sorted(posts) == sorted(set(posts)) and len(posts) == len(tasks)
+    killed = client.get(f"/api/v1/tasks/{running_id}").json()
+    assert "rescued" in {event["reason"] for event in killed["events"]}
+
+    workers.send_signal(signal.SIGTERM)
+    assert workers.wait(timeout=60) == 0
+    assert not any(alive(pid) for pid in replaced)
