@@ -199,8 +199,13 @@ def sandbox(
     host: Annotated[str, typer.Option(help="Address to bind; keep it on loopback.")] = "127.0.0.1",
 ) -> None:
     """Run the platform sandbox: every supported platform simulated locally, with faults."""
+    from contenthub.sandbox import server
     from contenthub.sandbox.cli import sandbox as run_sandbox
 
+    if _supervised():  # serve --demo's: its banner was printed by serve, its logs are quiet
+        follow_parent()
+        server.run(host=host, port=port)
+        return
     run_sandbox(port=port, host=host)
 
 
