@@ -8,6 +8,7 @@ from contenthub.cli import (
     processes,
     publishing,
     scheduler,
+    secrets,
     stats,
     tasks,
     users,
@@ -22,5 +23,6 @@ app.add_typer(users.app, name="user")
 app.add_typer(articles.app, name="article")
 app.add_typer(pool.app, name="publish-pool")
 app.add_typer(scheduler.app, name="scheduler")
+app.add_typer(secrets.app, name="secrets")
 
 __all__ = ["app", "publishing", "stats"]
