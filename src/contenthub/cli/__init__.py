@@ -3,6 +3,7 @@
 from contenthub.cli import (
     accounts,
     articles,
+    doctor,
     platforms,
     pool,
     processes,
@@ -25,4 +26,4 @@ app.add_typer(pool.app, name="publish-pool")
 app.add_typer(scheduler.app, name="scheduler")
 app.add_typer(secrets.app, name="secrets")
 
-__all__ = ["app", "publishing", "stats"]
+__all__ = ["app", "doctor", "publishing", "stats"]

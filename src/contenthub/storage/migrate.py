@@ -75,3 +75,9 @@ def upgrade(engine: sa.Engine, revision: str = "head") -> None:
 
 def is_current(engine: sa.Engine) -> bool:
     return current_revision(engine) == head_revision()
+
+
+def known_revisions() -> set[str]:
+    return {
+        script.revision for script in ScriptDirectory.from_config(alembic_config()).walk_revisions()
+    }
