@@ -229,9 +229,13 @@ class Database:
     retry_seconds: float = 60.0
     # Statements this process sent (every unit of work's), for /metrics and the benchmarks.
     statements: int = 0
+    # Statements that failed because the database was unreachable, busy or dropped the
+    # connection (retried or not), for /metrics; refusals of a statement itself not counted.
+    errors: int = 0
 
     def __post_init__(self) -> None:
         event.listen(self.engine, "before_cursor_execute", self._count_statement)
+        event.listen(self.engine, "handle_error", self._count_error)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._read_sessions = sessionmaker(
             self.engine.execution_options(contenthub_readonly=True), expire_on_commit=False
@@ -248,6 +252,10 @@ class Database:
 
     def _count_statement(self, *_: Any) -> None:
         self.statements += 1  # not atomic across threads: a rare lost count is harmless
+
+    def _count_error(self, context: Any) -> None:
+        if context.is_disconnect or is_transient(context.original_exception):
+            self.errors += 1
 
     def write(self, work: Callable[[Session], T]) -> T:
         """Run ``work`` in its own transaction, committed, retrying transient errors."""
