@@ -8,6 +8,7 @@ again and every task is published exactly once.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 from collections.abc import Iterator
@@ -19,7 +20,9 @@ import sqlalchemy as sa
 from harness import CONTENTHUB, wait_until, worker_env
 
 from tests.acceptance.conftest import free_port
-from tests.conftest import fresh_database_url
+from tests.conftest import REPO, fresh_database_url
+
+RULES = REPO / "deploy" / "prometheus" / "contenthub-rules.yml"
 
 
 def children_of(pid: int) -> set[int]:
@@ -185,6 +188,34 @@ def test_operator_scenario_a_killed_worker_process_is_restarted_and_nothing_is_l
     assert sorted(posts) == sorted(set(posts)) and len(posts) == len(tasks)
     killed = client.get(f"/api/v1/tasks/{running_id}").json()
     assert "rescued" in {event["reason"] for event in killed["events"]}
+
+    # An account whose login expired holds its task: /metrics says so, as the alert reads it.
+    expired = client.post(
+        "/api/v1/accounts",
+        json={"platform": "noop", "name": "expired", "options": {"fail": "auth_expired"}},
+    ).json()
+    article = client.post("/api/v1/articles", json={"title": "Held", "body": "b"}).json()
+    client.post(
+        "/api/v1/publish", json={"article_id": article["id"], "account_ids": [expired["id"]]}
+    )
+
+    def scrape_when_held_and_both_registered() -> str | None:
+        text = httpx.get(f"{client.base_url}/metrics", timeout=10).text
+        held = 'contenthub_held_accounts{status="needs_login"} 1.0' in text
+        both = re.search(r'^contenthub_workers\{host="[^"]+"\} 2\.0$', text, re.M)
+        return text if held and both else None
+
+    metrics = wait_until(
+        scrape_when_held_and_both_registered,
+        timeout=90,
+        what="the held account and the restarted worker in /metrics",
+    )
+    assert "contenthub_database_up 1.0" in metrics
+    assert re.search(r"^contenthub_lease_rescues_last_hour [1-9]", metrics, re.M)
+    # Every series the shipped alerting rules read is one /metrics really exposes.
+    rule_names = set(re.findall(r"contenthub_[a-z_]+", RULES.read_text()))
+    exposed = set(re.findall(r"^(contenthub_[a-z_]+)", metrics, re.M))
+    assert rule_names <= exposed, rule_names - exposed
 
     workers.send_signal(signal.SIGTERM)
     assert workers.wait(timeout=60) == 0
