@@ -54,6 +54,9 @@ def _folders(name: str) -> tuple[Path, ...]:
 class Settings:
     database_url: str
     data_dir: Path
+    # Set when database_url is a transaction-mode pooler (pgbouncer): the database itself,
+    # for what holds session state (LISTEN, the workers' liveness locks, schema upgrades).
+    database_session_url: str | None = None
     lease_seconds: float = 60.0
     # Workers prove they live with a database session lock; a dead one's tasks are rescued in
     # seconds. Off: only the lease finds it (kept as the backstop either way).
@@ -94,6 +97,7 @@ class Settings:
         return cls(
             database_url=url,
             data_dir=data_dir,
+            database_session_url=os.environ.get("CONTENTHUB_DATABASE_SESSION_URL") or None,
             lease_seconds=_float("CONTENTHUB_LEASE_SECONDS", 60.0),
             fast_rescue=_switch("CONTENTHUB_FAST_RESCUE", True),
             poll_seconds=_float("CONTENTHUB_POLL_SECONDS", 0.5),

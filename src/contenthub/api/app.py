@@ -149,9 +149,12 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own = db is None
-        database = db or Database.connect(settings.database_url, pool_size=20)
+        database = db or Database.connect(
+            settings.database_url, pool_size=20, session_url=settings.database_session_url
+        )
         if own and migrate.current_revision(database.engine) is None:
-            migrate.upgrade(database.engine)
+            with database.session_engine() as engine:
+                migrate.upgrade(engine)
         load_modules(settings.extra_platform_modules)
         app.state.db = database
         app.state.box = SecretBox.from_env(settings.data_dir)

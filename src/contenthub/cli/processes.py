@@ -267,6 +267,7 @@ def worker(
 def db_upgrade() -> None:
     """Bring the schema to the newest version."""
     settings = Settings.from_env()
-    db = Database.connect(settings.database_url)
-    migrate.upgrade(db.engine)
+    db = Database.connect(settings.database_url, session_url=settings.database_session_url)
+    with db.session_engine() as engine:
+        migrate.upgrade(engine)
     out.print(f"database at revision {migrate.current_revision(db.engine)}")

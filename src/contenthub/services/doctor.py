@@ -46,7 +46,12 @@ def configuration() -> tuple[Settings | None, list[Finding]]:
 
 
 def database(settings: Settings) -> tuple[Database | None, list[Finding]]:
-    db = Database.connect(settings.database_url, pool_size=2, retry_seconds=0)
+    db = Database.connect(
+        settings.database_url,
+        pool_size=2,
+        retry_seconds=0,
+        session_url=settings.database_session_url,
+    )
     where = db.engine.url.render_as_string(hide_password=True)
     try:
         current = migrate.current_revision(db.engine)
