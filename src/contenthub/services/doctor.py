@@ -102,7 +102,8 @@ def secret_key(settings: Settings, db: Database | None) -> list[Finding]:
     try:
         box, source = _key_box(settings.data_dir)
     except (ValueError, OSError) as error:
-        return [problem("secret key", f"{error}")]
+        where = KEY_SETTING if os.environ.get(KEY_SETTING) else str(key_file(settings.data_dir))
+        return [problem("secret key", f"{where}: {error}")]
     if db is None:
         return [ok("secret key", f"from {source} (not tried: no database)")]
     accounts = db.read(lambda s: storage.account_list(s, user_id=None))
@@ -147,7 +148,7 @@ def chromium() -> list[Finding]:
     try:
         path = chromium_executable()
     except BrowserUnavailable as error:
-        return [problem("chromium", f"{error} (or set CONTENTHUB_CHROMIUM to its path)")]
+        return [problem("chromium", f"{error}; or set CONTENTHUB_CHROMIUM to its path")]
     return [ok("chromium", path)]
 
 
