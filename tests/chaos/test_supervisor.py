@@ -151,6 +151,7 @@ def test_operator_scenario_a_killed_worker_process_is_restarted_and_nothing_is_l
         tmp_path,
         CONTENTHUB_DATABASE_SESSION_URL=postgres,
         CONTENTHUB_NEW_PASSWORD="a long password",
+        CONTENTHUB_SHUTDOWN_GRACE_SECONDS="1",
     )
     run = lambda *args: subprocess.run(  # noqa: E731
         [CONTENTHUB, *args], env=env, capture_output=True, text=True, timeout=60, check=True
@@ -263,6 +264,24 @@ def test_operator_scenario_a_killed_worker_process_is_restarted_and_nothing_is_l
     exposed = set(re.findall(r"^(contenthub_[a-z_]+)", metrics, re.M))
     assert rule_names <= exposed, rule_names - exposed
 
+    # SIGTERM to the supervisor while a publish runs: every process stops, the publish is
+    # handed back to the queue (not failed, no attempt used).
+    slow = client.post(
+        "/api/v1/accounts",
+        json={"platform": "noop", "name": "slow", "options": {"sleep_ms": 60000}},
+    ).json()
+    article = client.post("/api/v1/articles", json={"title": "Slow", "body": "b"}).json()
+    handed = client.post(
+        "/api/v1/publish", json={"article_id": article["id"], "account_ids": [slow["id"]]}
+    ).json()["tasks"][0]["id"]
+    wait_until(
+        lambda: client.get(f"/api/v1/tasks/{handed}").json()["stage"] == "publish",
+        timeout=60,
+        what="the slow publish to start",
+    )
     workers.send_signal(signal.SIGTERM)
     assert workers.wait(timeout=60) == 0
     assert not any(alive(pid) for pid in replaced)
+    back = client.get(f"/api/v1/tasks/{handed}").json()
+    assert back["status"] == "queued"
+    assert back["events"][-1]["reason"] == "released"
