@@ -12,6 +12,7 @@ from contenthub import storage
 from contenthub.config import Settings
 from contenthub.secrets_box import KEY_SETTING, SecretBox, key_file, parse_keys
 from contenthub.storage import Database, migrate
+from contenthub.storage.db import sqlite_file
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,10 @@ def configuration() -> tuple[Settings | None, list[Finding]]:
 
 
 def database(settings: Settings) -> tuple[Database | None, list[Finding]]:
+    file = sqlite_file(settings.database_url)
+    if file is not None and not file.is_file():
+        # Connecting would make an empty file (and its folder): say so instead.
+        return None, [problem("database", f"no database at {file}: run 'contenthub db upgrade'")]
     db = Database.connect(
         settings.database_url,
         pool_size=2,
@@ -105,7 +110,8 @@ def secret_key(settings: Settings, db: Database | None) -> list[Finding]:
         where = KEY_SETTING if os.environ.get(KEY_SETTING) else str(key_file(settings.data_dir))
         return [problem("secret key", f"{where}: {error}")]
     if db is None:
-        return [ok("secret key", f"from {source} (not tried: no database)")]
+        where = f"from {source}" if box is not None else f"none yet ({source} is made on first use)"
+        return [ok("secret key", f"{where}; not tried: no database")]
     accounts = db.read(lambda s: storage.account_list(s, user_id=None))
     sealed = [a for a in accounts if a.credentials]
     if box is None:

@@ -164,6 +164,14 @@ def _sqlite_setup(engine: sa.Engine) -> None:
         conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL (None for another database or an in-memory one)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
 def create_engine(url: str, *, pool_size: int = 10, pooler: bool = False) -> sa.Engine:
     """No pre-ping: it costs a round trip on every unit of work. A connection that died in
     the pool fails its first statement, which invalidates the pool and is retried (above).
