@@ -62,7 +62,8 @@ def start_servers(url: str, workdir: Path, port: int, topology: str) -> list[sub
         "CONTENTHUB_DATA_DIR": str(workdir),
         "CONTENTHUB_PLATFORM_MODULES": "bench_noop",
         "CONTENTHUB_SUBMISSIONS_PER_MINUTE": "100000000",
-        "PYTHONPATH": str(HERE),
+        # The inherited path too: the servers run the code under study, not the installed one.
+        "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
     }
     log = open(workdir / "serve.log", "ab")  # noqa: SIM115 - the children own it
     procs = []

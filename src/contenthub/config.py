@@ -32,7 +32,7 @@ def _switch(name: str, default: bool) -> bool:
     raise SystemExit(f"{name} must be on or off (1/0, true/false), got {raw!r}")
 
 
-def _positive_int(name: str, default: int, unit: str = "bytes") -> int:
+def positive_int(name: str, default: int, unit: str = "bytes") -> int:
     raw = os.environ.get(name)
     if raw is None or raw == "":
         return default
@@ -54,6 +54,9 @@ def _folders(name: str) -> tuple[Path, ...]:
 class Settings:
     database_url: str
     data_dir: Path
+    # Set when database_url is a transaction-mode pooler (pgbouncer): the database itself,
+    # for what holds session state (LISTEN, the workers' liveness locks, schema upgrades).
+    database_session_url: str | None = None
     lease_seconds: float = 60.0
     # Workers prove they live with a database session lock; a dead one's tasks are rescued in
     # seconds. Off: only the lease finds it (kept as the backstop either way).
@@ -97,19 +100,20 @@ class Settings:
         return cls(
             database_url=url,
             data_dir=data_dir,
+            database_session_url=os.environ.get("CONTENTHUB_DATABASE_SESSION_URL") or None,
             lease_seconds=_float("CONTENTHUB_LEASE_SECONDS", 60.0),
             fast_rescue=_switch("CONTENTHUB_FAST_RESCUE", True),
             poll_seconds=_float("CONTENTHUB_POLL_SECONDS", 0.5),
             shutdown_grace_seconds=_float("CONTENTHUB_SHUTDOWN_GRACE_SECONDS", 30.0),
             submissions_per_minute=int(_float("CONTENTHUB_SUBMISSIONS_PER_MINUTE", 20)),
             events_poll_seconds=_float("CONTENTHUB_EVENTS_POLL_SECONDS", 0.25),
-            events_queue=_positive_int("CONTENTHUB_EVENTS_QUEUE", 1000, unit="events"),
+            events_queue=positive_int("CONTENTHUB_EVENTS_QUEUE", 1000, unit="events"),
             extra_platform_modules=tuple(m.strip() for m in modules.split(",") if m.strip()),
             outbound_allow=tuple(a.strip() for a in allow.split(",") if a.strip()),
-            max_request_bytes=_positive_int("CONTENTHUB_MAX_REQUEST_BYTES", 9 * 1024 * 1024),
+            max_request_bytes=positive_int("CONTENTHUB_MAX_REQUEST_BYTES", 9 * 1024 * 1024),
             local_roots=_folders("CONTENTHUB_LOCAL_ROOTS"),
-            browser_pages=_positive_int("CONTENTHUB_BROWSER_PAGES", 4, unit="pages"),
-            browser_renderers=_positive_int("CONTENTHUB_BROWSER_RENDERERS", 4, unit="processes"),
+            browser_pages=positive_int("CONTENTHUB_BROWSER_PAGES", 4, unit="pages"),
+            browser_renderers=positive_int("CONTENTHUB_BROWSER_RENDERERS", 4, unit="processes"),
             browser_idle_seconds=_float("CONTENTHUB_BROWSER_IDLE_SECONDS", 300.0),
             browser_step_timeout_seconds=_float("CONTENTHUB_BROWSER_STEP_TIMEOUT_SECONDS", 30.0),
             browser_health_timeout_seconds=_float(

@@ -1,21 +1,41 @@
-"""Structured logs: JSON lines when not on a terminal, readable lines on one."""
+"""Structured logs: JSON lines when not on a terminal, readable lines on one.
+
+Settings: ``CONTENTHUB_LOG_LEVEL`` (DEBUG, INFO, WARNING, ERROR; DEBUG adds each publish
+stage with its timing), ``CONTENTHUB_LOG_FORMAT`` (json or text; by default text on a
+terminal), ``CONTENTHUB_LOG_FILE`` (also write to this file, rotated at
+``CONTENTHUB_LOG_FILE_MAX_BYTES``, keeping ``CONTENTHUB_LOG_FILE_BACKUPS`` old files). Under a
+supervisor (``--processes``) only the supervisor writes the file: its children's lines reach
+it through their output, so one process rotates it.
+"""
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
+import logging.handlers
+import os
 import sys
+import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from contenthub.config import positive_int
+
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+# uvicorn's copy of each line with terminal colour codes: the same words twice.
+_DROPPED = {"color_message"}
 _SECRET_WORDS = ("password", "secret", "token", "cookie", "credential", "authorization")
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+# The API request being served, on every line logged while serving it.
+request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 
 
 def _fields(record: logging.LogRecord) -> dict[str, Any]:
     fields = {}
     for key, value in vars(record).items():
-        if key in _STANDARD:
+        if key in _STANDARD or key in _DROPPED:
             continue
         fields[key] = "[redacted]" if any(w in key.lower() for w in _SECRET_WORDS) else value
     return fields
@@ -45,13 +65,86 @@ class TextFormatter(logging.Formatter):
         return line
 
 
-def setup_logging(level: str = "INFO") -> None:
+class _RequestIdFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        current = request_id.get()
+        if current is not None and not hasattr(record, "request_id"):
+            record.request_id = current
+        return True
+
+
+def log_level() -> str:
+    raw = os.environ.get("CONTENTHUB_LOG_LEVEL", "").strip().upper() or "INFO"
+    if raw not in LEVELS:
+        raise SystemExit(f"CONTENTHUB_LOG_LEVEL must be one of {', '.join(LEVELS)}, got {raw!r}")
+    return raw
+
+
+def _formatter() -> logging.Formatter:
+    chosen = os.environ.get("CONTENTHUB_LOG_FORMAT", "").strip().lower()
+    if chosen not in ("", "json", "text"):
+        raise SystemExit(f"CONTENTHUB_LOG_FORMAT must be json or text, got {chosen!r}")
+    text = chosen == "text" or (chosen == "" and sys.stderr.isatty())
+    return TextFormatter() if text else JsonFormatter()
+
+
+def _file_handler() -> logging.Handler | None:
+    """The rotating log file, unless there is none or a supervisor writes it for us."""
+    path = os.environ.get("CONTENTHUB_LOG_FILE", "").strip()
+    if not path or os.environ.get("CONTENTHUB_SUPERVISOR_PID"):
+        return None
+    handler = logging.handlers.RotatingFileHandler(
+        path,
+        maxBytes=positive_int("CONTENTHUB_LOG_FILE_MAX_BYTES", 10 * 1024 * 1024),
+        backupCount=positive_int("CONTENTHUB_LOG_FILE_BACKUPS", 5, unit="files"),
+        encoding="utf-8",
+    )
+    handler.setFormatter(JsonFormatter())
+    return handler
+
+
+def setup_logging(level: str | None = None) -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(TextFormatter() if sys.stderr.isatty() else JsonFormatter())
+    handler.setFormatter(_formatter())
+    handlers: list[logging.Handler] = [handler]
+    file_handler = _file_handler()
+    if file_handler is not None:
+        handlers.append(file_handler)
+    for one in handlers:
+        one.addFilter(_RequestIdFilter())
     root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
+    root.handlers[:] = handlers
+    root.setLevel(level or log_level())
     logging.getLogger("sqlalchemy").setLevel(logging.WARNING)
+    # Alembic says which database it found every time the schema is looked at (each /readyz);
+    # upgrades are logged by contenthub.storage.migrate instead.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     # One line per outgoing request is noise, and URLs may carry tokens (WeChat puts its
     # access token in the query string).
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
+    # uvicorn's loggers pass their lines to ours; never through a handler of their own too.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logging.getLogger(name).handlers[:] = []
+        logging.getLogger(name).propagate = True
+
+
+def supervisor_sink() -> Callable[[bytes], None]:
+    """Where a supervisor writes its children's lines: its stderr, and the log file if set
+    (rotated by this process alone). Children write in the format chosen here."""
+    os.environ.setdefault("CONTENTHUB_LOG_FORMAT", "text" if sys.stderr.isatty() else "json")
+    path = os.environ.get("CONTENTHUB_LOG_FILE", "").strip()
+    file_handler = _file_handler() if path else None
+    if file_handler is not None:
+        file_handler.setFormatter(logging.Formatter("%(message)s"))
+    lock = threading.Lock()
+
+    def write(line: bytes) -> None:
+        with lock:
+            sys.stderr.buffer.write(line)
+            sys.stderr.buffer.flush()
+            if file_handler is not None:
+                text = line.decode("utf-8", "replace").rstrip("\n")
+                file_handler.emit(logging.makeLogRecord({"msg": text, "args": None}))
+
+    return write

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -34,6 +35,7 @@ from contenthub.api.schemas import ErrorBody
 from contenthub.api_docs import install_offline_docs
 from contenthub.config import Settings
 from contenthub.errors import Forbidden, InputError, NotFound, SubmissionLimit
+from contenthub.logs import request_id
 from contenthub.platforms.registry import load_modules
 from contenthub.secrets_box import SecretBox
 from contenthub.services.event_hub import EventHub
@@ -148,9 +150,12 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own = db is None
-        database = db or Database.connect(settings.database_url, pool_size=20)
+        database = db or Database.connect(
+            settings.database_url, pool_size=20, session_url=settings.database_session_url
+        )
         if own and migrate.current_revision(database.engine) is None:
-            migrate.upgrade(database.engine)
+            with database.session_engine() as engine:
+                migrate.upgrade(engine)
         load_modules(settings.extra_platform_modules)
         app.state.db = database
         app.state.box = SecretBox.from_env(settings.data_dir)
@@ -198,6 +203,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     # Added last, so it is the outermost of ours: an oversized request is refused before any
     # other middleware, the router or a handler sees it.
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_request_bytes)
+    # Outermost: even a refused request gets its id, and its line in the log.
+    app.add_middleware(RequestIdMiddleware)
     return app
 
 
@@ -254,6 +261,56 @@ def _route_label(scope: dict[str, Any]) -> str:
     if scope["path"].startswith(PREFIX) and not route.startswith(PREFIX):
         return PREFIX + route
     return route
+
+
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+_QUIET_PATHS = ("/healthz", "/readyz", "/metrics")  # probes: logged at DEBUG only
+
+
+class RequestIdMiddleware:
+    """Every request has an id: the caller's ``X-Request-ID`` when it is a plain token (a
+    proxy's), else a new one. It is echoed in the answer, put on every log line written while
+    serving the request, and ends the request with one line (method, path without its query,
+    status, milliseconds)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        rid = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+        token = request_id.set(rid)
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"x-request-id", rid.encode()),
+                ]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            path = scope["path"]
+            log.log(
+                logging.DEBUG if path in _QUIET_PATHS else logging.INFO,
+                f"{scope['method']} {path} {status}",
+                extra={
+                    "method": scope["method"],
+                    "path": path,
+                    "status": status,
+                    "ms": round((time.perf_counter() - started) * 1000, 1),
+                },
+            )
+            request_id.reset(token)
 
 
 class RequestTooLarge(HTTPException):

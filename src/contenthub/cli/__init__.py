@@ -3,11 +3,13 @@
 from contenthub.cli import (
     accounts,
     articles,
+    doctor,
     platforms,
     pool,
     processes,
     publishing,
     scheduler,
+    secrets,
     stats,
     tasks,
     users,
@@ -22,5 +24,6 @@ app.add_typer(users.app, name="user")
 app.add_typer(articles.app, name="article")
 app.add_typer(pool.app, name="publish-pool")
 app.add_typer(scheduler.app, name="scheduler")
+app.add_typer(secrets.app, name="secrets")
 
-__all__ = ["app", "publishing", "stats"]
+__all__ = ["app", "doctor", "publishing", "stats"]

@@ -35,11 +35,14 @@ TimezoneOption = Annotated[
 
 
 def open_db(settings: Settings, *, upgrade: bool = False, pool_size: int = 10) -> Database:
-    db = Database.connect(settings.database_url, pool_size=pool_size)
+    db = Database.connect(
+        settings.database_url, pool_size=pool_size, session_url=settings.database_session_url
+    )
     # An empty database is set up by whichever command touches it first; an older schema
     # is upgraded only on purpose (serve, worker, db upgrade).
     if upgrade or migrate.current_revision(db.engine) is None:
-        migrate.upgrade(db.engine)
+        with db.session_engine() as engine:
+            migrate.upgrade(engine)
     elif not migrate.is_current(db.engine):
         err.print(
             "[red]error:[/red] the database schema is not current; run 'contenthub db upgrade'"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 from typing import Annotated, Any
 
 import typer
@@ -23,6 +25,14 @@ from contenthub.secrets_box import SecretBox
 from contenthub.services import accounts
 from contenthub.storage import migrate
 from contenthub.storage.db import Database
+from contenthub.supervisor import (
+    SUPERVISOR_PID,
+    Supervisor,
+    child_command,
+    follow_parent,
+    inherited_fd,
+    listening_socket,
+)
 from contenthub.worker import Worker, WorkerConfig
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -46,6 +56,36 @@ def make_worker(settings: Settings, db: Database, slots: int) -> Worker:
     return Worker(db, config, secrets=SecretBox.from_env(settings.data_dir))
 
 
+ProcessesOption = Annotated[
+    int,
+    typer.Option(
+        min=1,
+        max=64,
+        help="Processes to start and supervise (restarted when they die); 1: this process.",
+    ),
+]
+
+
+def _supervised() -> bool:
+    """Started by a ``--processes`` supervisor: it upgraded the schema and holds the port."""
+    return bool(os.environ.get(SUPERVISOR_PID))
+
+
+def _start() -> Settings:
+    """What every running command does first: follow a supervisor, log, read the settings."""
+    follow_parent()
+    setup_logging()
+    return Settings.from_env()
+
+
+def supervise(commands: list[list[str]], *, listen: socket.socket | None = None) -> None:
+    """Run ``commands`` as supervised children until SIGTERM/SIGINT; exits with their end."""
+    from contenthub.logs import supervisor_sink
+
+    sink = supervisor_sink()  # before the children's environment is copied: it sets their format
+    raise typer.Exit(Supervisor(commands, listen=listen, sink=sink).run())
+
+
 def _uvicorn(app: Any, host: str, port: int) -> Any:
     import uvicorn
 
@@ -54,6 +94,12 @@ def _uvicorn(app: Any, host: str, port: int) -> Any:
     )
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     return server
+
+
+def _api_sockets() -> list[socket.socket] | None:
+    """The socket a supervisor passed down, or None to bind our own."""
+    fd = inherited_fd()
+    return None if fd is None else [socket.socket(fileno=fd)]
 
 
 async def serve_all(
@@ -86,14 +132,19 @@ async def serve_all(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop)
-    await asyncio.gather(*(server.serve() for server in servers), worker.run(install_signals=False))
+    await asyncio.gather(
+        servers[0].serve(sockets=_api_sockets()),
+        *(server.serve() for server in servers[1:]),
+        worker.run(install_signals=False),
+    )
 
 
 @app.command()
 def serve(
-    slots: Annotated[int, typer.Option(min=1, help="Publishes run at once.")] = 4,
+    slots: Annotated[int, typer.Option(min=1, help="Publishes run at once (per process).")] = 4,
     host: Annotated[str, typer.Option(help="Address the API listens on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port of the API.")] = 8000,
+    processes: ProcessesOption = 1,
     demo: Annotated[
         bool,
         typer.Option(
@@ -103,11 +154,14 @@ def serve(
     sandbox_port: Annotated[int, typer.Option(min=1, max=65535)] = 8900,
 ) -> None:
     """Upgrade the database and run the API and the workers (one process for one machine)."""
-    setup_logging()
-    settings = Settings.from_env()
+    settings = _start()
     # --demo: the sandbox this process serves on loopback is the one non-public host allowed.
     configure_outbound(settings, *([f"127.0.0.1:{sandbox_port}"] if demo else []))
-    db = open_db(settings, upgrade=True, pool_size=slots + 24)
+    supervised = _supervised()
+    db = open_db(settings, upgrade=not supervised, pool_size=slots + 24)
+    if supervised:
+        asyncio.run(serve_all(settings, db, host=host, port=port, slots=slots))
+        return
     me = resolve_principal(db, DEFAULT_USER)
     where = db.engine.url.render_as_string(hide_password=True)
     err.print(f"contenthub: API on http://{host}:{port}/api/v1 · database {where}")
@@ -123,16 +177,20 @@ def serve(
             f"demo: sandbox on http://127.0.0.1:{sandbox_port}; accounts "
             + ", ".join(["local-site", *names])
         )
-    asyncio.run(
-        serve_all(
-            settings,
-            db,
-            host=host,
-            port=port,
-            slots=slots,
-            sandbox_port=sandbox_port if demo else None,
-        )
-    )
+    if processes == 1 and not demo:
+        asyncio.run(serve_all(settings, db, host=host, port=port, slots=slots))
+        return
+    db.dispose()
+    # Several processes share one socket; the demo sandbox is a process of its own (two
+    # uvicorn servers in one process would log every lifecycle line twice).
+    listen = listening_socket(host, port)
+    one = ["serve", "--slots", str(slots), "--host", host, "--port", str(port)]
+    if demo:
+        one += ["--demo", "--sandbox-port", str(sandbox_port)]
+    commands = [child_command(*one) for _ in range(processes)]
+    if demo:
+        commands.append(child_command("sandbox", "--port", str(sandbox_port)))
+    supervise(commands, listen=listen)
 
 
 @app.command()
@@ -141,8 +199,13 @@ def sandbox(
     host: Annotated[str, typer.Option(help="Address to bind; keep it on loopback.")] = "127.0.0.1",
 ) -> None:
     """Run the platform sandbox: every supported platform simulated locally, with faults."""
+    from contenthub.sandbox import server
     from contenthub.sandbox.cli import sandbox as run_sandbox
 
+    if _supervised():  # serve --demo's: its banner was printed by serve, its logs are quiet
+        follow_parent()
+        server.run(host=host, port=port)
+        return
     run_sandbox(port=port, host=host)
 
 
@@ -150,36 +213,53 @@ def sandbox(
 def api(
     host: Annotated[str, typer.Option(help="Address the API listens on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port of the API.")] = 8000,
-    processes: Annotated[int, typer.Option(min=1, max=64, help="API processes.")] = 2,
+    processes: ProcessesOption = 2,
 ) -> None:
     """Run only the API, in several processes; publishes run in `contenthub worker`s."""
-    import uvicorn
-
-    setup_logging()
-    settings = Settings.from_env()
+    settings = _start()
     configure_outbound(settings)  # each API process reads the same setting again
+    if _supervised():
+        asyncio.run(_api_only(settings, host, port))
+        return
     open_db(settings, upgrade=True).dispose()
     err.print(f"contenthub: API on http://{host}:{port}/api/v1 in {processes} process(es)")
-    uvicorn.run(
-        "contenthub.api.app:app_factory",
-        factory=True,
-        host=host,
-        port=port,
-        workers=processes,
-        log_config=None,
-        access_log=False,
-    )
+    if processes == 1:
+        asyncio.run(_api_only(settings, host, port))
+        return
+    one = child_command("api", "--host", host, "--port", str(port), "--processes", "1")
+    supervise([one] * processes, listen=listening_socket(host, port))
+
+
+async def _api_only(settings: Settings, host: str, port: int) -> None:
+    import signal
+
+    from contenthub.api.app import create_app
+
+    server = _uvicorn(create_app(settings), host, port)
+
+    def stop() -> None:
+        server.should_exit = True
+
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop)
+    await server.serve(sockets=_api_sockets())
 
 
 @app.command()
 def worker(
-    slots: Annotated[int, typer.Option(min=1, help="Publishes run at once.")] = 4,
+    slots: Annotated[int, typer.Option(min=1, help="Publishes run at once (per process).")] = 4,
+    processes: ProcessesOption = 1,
 ) -> None:
-    """Run an extra worker process against the same database."""
-    setup_logging()
-    settings = Settings.from_env()
+    """Run worker processes against the same database (SIGTERM hands running publishes back)."""
+    settings = _start()
     configure_outbound(settings)
-    db = open_db(settings, upgrade=True, pool_size=slots + 4)
+    if processes > 1 and not _supervised():
+        open_db(settings, upgrade=True).dispose()
+        one = child_command("worker", "--slots", str(slots))
+        supervise([one] * processes)
+        return
+    db = open_db(settings, upgrade=not _supervised(), pool_size=slots + 4)
     asyncio.run(make_worker(settings, db, slots).run())
 
 
@@ -187,6 +267,7 @@ def worker(
 def db_upgrade() -> None:
     """Bring the schema to the newest version."""
     settings = Settings.from_env()
-    db = Database.connect(settings.database_url)
-    migrate.upgrade(db.engine)
+    db = Database.connect(settings.database_url, session_url=settings.database_session_url)
+    with db.session_engine() as engine:
+        migrate.upgrade(engine)
     out.print(f"database at revision {migrate.current_revision(db.engine)}")

@@ -419,3 +419,20 @@ def session_saver(db: Database, account_id: int, box: SecretBox) -> login_sessio
         )
 
     return save
+
+
+def credentials_reseal_all(db: Database, box: SecretBox) -> int:
+    """Seal every account's credentials again with ``box``'s first key, all or nothing: one
+    that no key of ``box`` opens stops the whole change, naming the account."""
+
+    def reseal(account: AccountRow) -> bytes:
+        try:
+            return box.reseal(account.credentials or b"")
+        except ValueError:
+            raise InputError(
+                "secret key",
+                f"account {account.name!r} (id {account.id}, user id {account.user_id}) cannot "
+                "be opened with any of the keys given; nothing was changed",
+            ) from None
+
+    return db.write(lambda s: storage.account_credentials_reseal(s, reseal))

@@ -353,7 +353,7 @@ class EventHub:
     async def _listen(self) -> None:
         while True:
             try:
-                async for _ in notifications(self.db.engine.url, EVENTS_CHANNEL):
+                async for _ in notifications(self.db.session_url, EVENTS_CHANNEL):
                     self._listening = True
                     self._wake.set()
             except asyncio.CancelledError:

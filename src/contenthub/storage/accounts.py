@@ -7,6 +7,7 @@ service's; this module keeps only what the table itself guarantees (one name per
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -196,3 +197,22 @@ def account_delete(session: Session, account_id: int) -> None:
     done = session.execute(sa.delete(Account).where(Account.id == account_id)).rowcount
     if done != 1:
         raise NotFound("account", account_id)
+
+
+def account_credentials_reseal(session: Session, reseal: Callable[[AccountRow], bytes]) -> int:
+    """Every account's sealed credentials replaced by ``reseal(row)``, rows locked first, in
+    the caller's one transaction: an error from ``reseal`` leaves every row as it was.
+    ``updated_at`` is kept: the account did not change, its sealing did."""
+    accounts = session.scalars(
+        sa.select(Account)
+        .where(Account.credentials.is_not(None))
+        .order_by(Account.id)
+        .with_for_update()
+    ).all()
+    for account in accounts:
+        session.execute(
+            sa.update(Account)
+            .where(Account.id == account.id)
+            .values(credentials=reseal(_row(account)), updated_at=account.updated_at)
+        )
+    return len(accounts)

@@ -7,8 +7,9 @@ backoff, and nowhere else. No session is ever held across a publish.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -163,12 +164,24 @@ def _sqlite_setup(engine: sa.Engine) -> None:
         conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
 
-def create_engine(url: str, *, pool_size: int = 10) -> sa.Engine:
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL (None for another database or an in-memory one)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
+def create_engine(url: str, *, pool_size: int = 10, pooler: bool = False) -> sa.Engine:
     """No pre-ping: it costs a round trip on every unit of work. A connection that died in
     the pool fails its first statement, which invalidates the pool and is retried (above).
 
     ``hide_parameters``: an error's text (and so every log line and traceback that shows it)
-    carries the statement but never its values: article bodies, credentials, tokens."""
+    carries the statement but never its values: article bodies, credentials, tokens.
+
+    ``pooler``: the URL is a transaction-mode pooler (pgbouncer): no server-side prepared
+    statements (a later transaction may run on another server connection) and no startup
+    options (pgbouncer refuses them; set the timeout on the role instead, §26)."""
     parsed = make_url(url)
     backend = parsed.get_backend_name()
     if backend == "sqlite":
@@ -206,17 +219,20 @@ def create_engine(url: str, *, pool_size: int = 10) -> sa.Engine:
         )
         _mysql_setup(engine)
         return engine
+    connect_args: dict[str, Any] = {}
+    if backend == "postgresql" and pooler:
+        connect_args = {"connect_timeout": 10, "prepare_threshold": None}
+    elif backend == "postgresql":
+        connect_args = {
+            "connect_timeout": 10,
+            "options": f"-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION * 1000}",
+        }
     return sa.create_engine(
         parsed,
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_recycle=1800,
-        connect_args={
-            "connect_timeout": 10,
-            "options": f"-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION * 1000}",
-        }
-        if backend == "postgresql"
-        else {},
+        connect_args=connect_args,
         hide_parameters=True,
     )
 
@@ -229,17 +245,52 @@ class Database:
     retry_seconds: float = 60.0
     # Statements this process sent (every unit of work's), for /metrics and the benchmarks.
     statements: int = 0
+    # Statements that failed because the database was unreachable, busy or dropped the
+    # connection (retried or not), for /metrics; refusals of a statement itself not counted.
+    errors: int = 0
+
+    # Where session state lives (LISTEN, the workers' liveness locks, the upgrade lock):
+    # the database itself when the engine's URL is a transaction-mode pooler (§26).
+    session_url: sa.URL | None = None
 
     def __post_init__(self) -> None:
+        if self.session_url is None:
+            self.session_url = self.engine.url
         event.listen(self.engine, "before_cursor_execute", self._count_statement)
+        event.listen(self.engine, "handle_error", self._count_error)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._read_sessions = sessionmaker(
             self.engine.execution_options(contenthub_readonly=True), expire_on_commit=False
         )
 
     @classmethod
-    def connect(cls, url: str, *, pool_size: int = 10, retry_seconds: float = 60.0) -> Database:
-        return cls(create_engine(url, pool_size=pool_size), retry_seconds=retry_seconds)
+    def connect(
+        cls,
+        url: str,
+        *,
+        pool_size: int = 10,
+        retry_seconds: float = 60.0,
+        session_url: str | None = None,
+    ) -> Database:
+        """``session_url``: given when ``url`` is a transaction-mode pooler (pgbouncer)."""
+        engine = create_engine(url, pool_size=pool_size, pooler=session_url is not None)
+        direct = make_url(session_url) if session_url else None
+        if direct is not None and direct.drivername == "postgresql":
+            direct = direct.set(drivername="postgresql+psycopg")
+        return cls(engine, retry_seconds=retry_seconds, session_url=direct)
+
+    @contextlib.contextmanager
+    def session_engine(self) -> Iterator[sa.Engine]:
+        """An engine on the session URL, for work that holds session state (schema upgrades
+        under their advisory lock); the usual engine when there is no pooler."""
+        if self.session_url is None or self.session_url == self.engine.url:
+            yield self.engine
+            return
+        engine = create_engine(self.session_url.render_as_string(hide_password=False))
+        try:
+            yield engine
+        finally:
+            engine.dispose()
 
     @property
     def dialect(self) -> str:
@@ -248,6 +299,10 @@ class Database:
 
     def _count_statement(self, *_: Any) -> None:
         self.statements += 1  # not atomic across threads: a rare lost count is harmless
+
+    def _count_error(self, context: Any) -> None:
+        if context.is_disconnect or is_transient(context.original_exception):
+            self.errors += 1
 
     def write(self, work: Callable[[Session], T]) -> T:
         """Run ``work`` in its own transaction, committed, retrying transient errors."""

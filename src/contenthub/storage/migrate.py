@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+log = logging.getLogger("contenthub.migrate")
 _LOCK_KEY = 728_991_337  # any constant: the advisory lock that serializes upgrades
 
 
@@ -61,11 +63,21 @@ def _upgrade_lock(engine: sa.Engine) -> Iterator[sa.Connection]:
 
 def upgrade(engine: sa.Engine, revision: str = "head") -> None:
     with _upgrade_lock(engine) as conn:
+        before = MigrationContext.configure(conn).get_current_revision()
         config = alembic_config()
         config.attributes["connection"] = conn
         command.upgrade(config, revision)
         conn.commit()
+        after = MigrationContext.configure(conn).get_current_revision()
+    if after != before:
+        log.info("database schema upgraded", extra={"from_revision": before, "to_revision": after})
 
 
 def is_current(engine: sa.Engine) -> bool:
     return current_revision(engine) == head_revision()
+
+
+def known_revisions() -> set[str]:
+    return {
+        script.revision for script in ScriptDirectory.from_config(alembic_config()).walk_revisions()
+    }

@@ -14,6 +14,7 @@ from contenthub.errors import InputError, NotFound
 from contenthub.platforms.base import LEFTOVERS
 from contenthub.states import TaskStatus
 from contenthub.storage.events import EVENTS, TASKS
+from contenthub.storage.models import Account
 
 TASK_COLUMNS = [c for c in TASKS.c if c.name not in ("body", "running_account_id")]
 
@@ -174,3 +175,31 @@ def task_publish_durations(
         for platform, started, finished in rows
         if started and finished
     ]
+
+
+def task_oldest_running_start(session: Session) -> datetime | None:
+    """When the longest-running attempt started (through the partial index on running)."""
+    return session.scalar(
+        sa.select(sa.func.min(TASKS.c.started_at)).where(TASKS.c.status == TaskStatus.RUNNING.value)
+    )
+
+
+def task_held_by_account_status(session: Session, *, now: datetime) -> list[tuple[str, int, int]]:
+    """(account status, accounts, tasks) for due waiting tasks whose account is not active:
+    the claim passes them over until someone logs the account in or activates it."""
+    accounts = Account.__table__
+    waiting = sa.or_(
+        TASKS.c.status == TaskStatus.QUEUED.value,
+        sa.and_(TASKS.c.status == TaskStatus.SCHEDULED.value, TASKS.c.due_at <= now),
+    )
+    query = (
+        sa.select(
+            accounts.c.status,
+            sa.func.count(sa.distinct(accounts.c.id)),
+            sa.func.count(),
+        )
+        .select_from(TASKS.join(accounts, accounts.c.id == TASKS.c.account_id))
+        .where(waiting, accounts.c.status != "active")
+        .group_by(accounts.c.status)
+    )
+    return [(status, n_accounts, n_tasks) for status, n_accounts, n_tasks in session.execute(query)]

@@ -53,7 +53,8 @@ class WorkerLock:
     worker runs them on a thread of their own. Short network timeouts, so a lost connection
     is noticed in seconds, not minutes."""
 
-    def __init__(self, engine: sa.Engine, key: int) -> None:
+    def __init__(self, engine: sa.Engine, key: int, *, url: sa.URL | None = None) -> None:
+        """``url``: where to hold the lock when ``engine`` goes through a pooler."""
         self.key = key
         self.dialect = engine.dialect.name
         self._database = engine.url.database or ""
@@ -70,7 +71,10 @@ class WorkerLock:
         elif self.dialect in ("mysql", "mariadb"):
             connect_args = {"connect_timeout": 3, "read_timeout": 5, "write_timeout": 5}
         self._engine = sa.create_engine(
-            engine.url, poolclass=NullPool, isolation_level="AUTOCOMMIT", connect_args=connect_args
+            url or engine.url,
+            poolclass=NullPool,
+            isolation_level="AUTOCOMMIT",
+            connect_args=connect_args,
         )
         self._conn: sa.Connection | None = None
 

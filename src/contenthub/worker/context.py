@@ -3,6 +3,8 @@ checkpoints and cancellation, every write fenced by the task's lease."""
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
@@ -13,6 +15,8 @@ from contenthub.platforms.session import SessionSaver
 from contenthub.secrets_box import SecretBox
 from contenthub.services import accounts
 from contenthub.worker.database import DatabaseThreads
+
+log = logging.getLogger("contenthub.worker.publish")
 
 
 class TaskContext:
@@ -35,6 +39,13 @@ class TaskContext:
         # Why the publish was stopped to be handed back, when not for a shutdown.
         self.release_reason: str | None = None
         self.stage = "claimed"
+        self._task = {
+            "task_id": claimed.public_id,
+            "platform": claimed.platform,
+            "account_id": claimed.account_id,
+            "attempt": claimed.attempt,
+        }
+        self._started = self._stage_started = time.monotonic()
 
     @property
     def checkpoints(self) -> Mapping[str, Any]:
@@ -51,6 +62,7 @@ class TaskContext:
             raise PublishCancelled()
 
     async def progress(self, percent: int, stage: str) -> None:
+        self._log_stage(percent, stage)
         self.stage = stage
         self._check()
         ok = await self._database.write(
@@ -66,6 +78,24 @@ class TaskContext:
         if not ok:
             self.lost = True
         self._check()
+
+    def _log_stage(self, percent: int, stage: str) -> None:
+        """DEBUG: each stage as it starts, with the time the previous one took (the old
+        system's ``[发布流程-Worker]`` lines)."""
+        now = time.monotonic()
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                f"publish stage {stage} ({percent}%)",
+                extra={
+                    **self._task,
+                    "stage": stage,
+                    "progress": percent,
+                    "previous_stage": self.stage,
+                    "previous_stage_seconds": round(now - self._stage_started, 3),
+                    "elapsed_seconds": round(now - self._started, 3),
+                },
+            )
+        self._stage_started = now
 
     def session_saver(self, account_id: int, box: SecretBox) -> SessionSaver:
         """What the adapter calls with the session the platform refreshed (cookies it set):

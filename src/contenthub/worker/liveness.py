@@ -85,7 +85,11 @@ class LifeLock:
         self._on_regained = on_regained
         self._on_lost_too_long = on_lost_too_long
         self._key = random.randint(1, LOCK_KEY_MAX)
-        self._lock = None if db.dialect == "sqlite" else storage.WorkerLock(db.engine, self._key)
+        self._lock = (
+            None
+            if db.dialect == "sqlite"
+            else storage.WorkerLock(db.engine, self._key, url=db.session_url)
+        )
         self._registered = False
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="contenthub-lifelock")
         self.held = False
@@ -175,7 +179,9 @@ class LifeLock:
             log.warning("could not register the worker", extra={"error": str(error)[:200]})
             if self._lock is not None:
                 self._lock.release()
-                self._lock = storage.WorkerLock(self._db.engine, self._key)
+                self._lock = storage.WorkerLock(
+                    self._db.engine, self._key, url=self._db.session_url
+                )
             return False
         if not registered:  # a dead worker's row still has our key
             self._new_key()
@@ -200,7 +206,7 @@ class LifeLock:
             self._lock.release()
         self._key = random.randint(1, LOCK_KEY_MAX)
         if self._lock is not None:
-            self._lock = storage.WorkerLock(self._db.engine, self._key)
+            self._lock = storage.WorkerLock(self._db.engine, self._key, url=self._db.session_url)
 
     def _close(self) -> None:
         """At a clean stop: leave the registry, then let the lock go."""

@@ -28,7 +28,7 @@ async def listen_for_work(db: Database, wake: Callable[[], None]) -> None:
     """PostgreSQL LISTEN on one dedicated connection: wake at once on new work."""
     while True:
         try:
-            async for _ in notifications(db.engine.url, NOTIFY_CHANNEL):
+            async for _ in notifications(db.session_url, NOTIFY_CHANNEL):
                 wake()  # once listening (anything sent before), then per notification
         except asyncio.CancelledError:
             raise

@@ -3,6 +3,7 @@ them for the whole system)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
@@ -23,6 +24,7 @@ from contenthub.clock import utcnow
 from contenthub.services.metrics import task_metrics
 from contenthub.storage import Database, migrate
 
+log = logging.getLogger("contenthub.api")
 router = APIRouter(tags=["operations"])
 DURATION_BUCKETS = (0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600)
 
@@ -51,7 +53,18 @@ class _TaskCollector:
         self.db = db
 
     def collect(self) -> Iterator[Metric]:
-        m = task_metrics(self.db, now=utcnow())
+        try:
+            m = task_metrics(self.db, now=utcnow())
+        except Exception:
+            # The scrape still answers: that the database is down is what it must say.
+            log.warning("metrics: the database did not answer", exc_info=True)
+            yield GaugeMetricFamily(
+                "contenthub_database_up", "The database answered this scrape", value=0
+            )
+            return
+        yield GaugeMetricFamily(
+            "contenthub_database_up", "The database answered this scrape", value=1
+        )
         tasks = GaugeMetricFamily(
             "contenthub_tasks", "Tasks by status and platform", labels=["status", "platform"]
         )
@@ -83,6 +96,39 @@ class _TaskCollector:
             "Tasks rescued from a lost worker in the last hour",
             value=m.recent_rescues,
         )
+        yield GaugeMetricFamily(
+            "contenthub_oldest_running_task_seconds",
+            "How long the longest-running publish attempt has run",
+            value=m.oldest_running_seconds,
+        )
+        held_accounts = GaugeMetricFamily(
+            "contenthub_held_accounts",
+            "Accounts not active (needs_login, disabled) that have due tasks waiting",
+            labels=["status"],
+        )
+        held_tasks = GaugeMetricFamily(
+            "contenthub_held_tasks",
+            "Due tasks waiting on an account that is not active",
+            labels=["status"],
+        )
+        for status in ("needs_login", "disabled"):
+            found = [(a, t) for s, a, t in m.held if s == status] or [(0, 0)]
+            held_accounts.add_metric([status], found[0][0])
+            held_tasks.add_metric([status], found[0][1])
+        yield held_accounts
+        yield held_tasks
+        workers = GaugeMetricFamily(
+            "contenthub_workers", "Worker processes registered, per host", labels=["host"]
+        )
+        for host, count in m.workers_per_host:
+            workers.add_metric([host], count)
+        yield workers
+        if m.workers_lock_free is not None:
+            yield GaugeMetricFamily(
+                "contenthub_workers_lock_free",
+                "Registered workers whose liveness lock is free (dead, not yet rescued)",
+                value=m.workers_lock_free,
+            )
 
 
 class _BrowserPoolCollector:
@@ -129,6 +175,11 @@ class _ProcessCollector:
             "contenthub_db_statements",
             "Statements this process sent to the database",
             value=self.state.db.statements,
+        )
+        yield CounterMetricFamily(
+            "contenthub_db_errors",
+            "Statements of this process that failed: database unreachable, busy or gone",
+            value=self.state.db.errors,
         )
         yield CounterMetricFamily(
             "contenthub_event_hub_reads",
