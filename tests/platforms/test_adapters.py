@@ -15,9 +15,19 @@ from contenthub.platforms.registry import publisher_for
 from contenthub.sandbox.server import SandboxServer
 from tests.platforms.conftest import RecordingContext, content, new_account, png, posts_of, publish
 
-PLATFORMS = ["zhihu", "wordpress", "devto", "juejin", "wechat", "csdn", "metaweblog", "ghost"]
+PLATFORMS = [
+    "zhihu",
+    "wordpress",
+    "devto",
+    "juejin",
+    "wechat",
+    "csdn",
+    "metaweblog",
+    "ghost",
+    "segmentfault",
+]
 # dev.to has no upload API: images stay where they are
-UPLOADS_IMAGES = {"zhihu", "wordpress", "juejin", "wechat", "csdn", "metaweblog", "ghost"}
+UPLOADS_IMAGES = set(PLATFORMS) - {"devto"}
 TAKES_TAGS = set(PLATFORMS) - {"wechat"}  # the official account API has no tags
 RETRY_AFTER = {"wechat": 60}  # WeChat's 45011 carries no hint: its limits are per minute
 STAGES = ["login", "draft", "publish", "verify"]

@@ -19,6 +19,7 @@ _BUILT_IN = {
     "metaweblog": "contenthub.platforms.metaweblog:MetaWeblogPublisher",
     "gitsite": "contenthub.platforms.gitsite:GitSitePublisher",
     "ghost": "contenthub.platforms.ghost:GhostPublisher",
+    "segmentfault": "contenthub.platforms.segmentfault:SegmentFaultPublisher",
 }
 _registered: dict[str, type[Publisher]] = {}
 

@@ -39,6 +39,7 @@ from contenthub.sandbox import (
     juejin,
     login,
     metaweblog,
+    segmentfault,
     toutiao,
     wechat,
     wordpress,
@@ -59,6 +60,7 @@ PLATFORMS: dict[str, ModuleType] = {
         toutiao,
         metaweblog,
         ghost,
+        segmentfault,
     )
 }
 DEMO_ACCOUNT_NAME = "demo"
