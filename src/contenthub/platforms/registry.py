@@ -20,6 +20,7 @@ _BUILT_IN = {
     "gitsite": "contenthub.platforms.gitsite:GitSitePublisher",
     "ghost": "contenthub.platforms.ghost:GhostPublisher",
     "segmentfault": "contenthub.platforms.segmentfault:SegmentFaultPublisher",
+    "jianshu": "contenthub.platforms.jianshu:JianshuPublisher",
 }
 _registered: dict[str, type[Publisher]] = {}
 

@@ -36,6 +36,7 @@ from contenthub.sandbox import (
     csdn,
     devto,
     ghost,
+    jianshu,
     juejin,
     login,
     metaweblog,
@@ -61,6 +62,7 @@ PLATFORMS: dict[str, ModuleType] = {
         metaweblog,
         ghost,
         segmentfault,
+        jianshu,
     )
 }
 DEMO_ACCOUNT_NAME = "demo"
