@@ -237,7 +237,7 @@ def test_qr_login_draws_a_scannable_code_then_publishes(
 
 @pytest.mark.parametrize("site", ["sqlite"], indirect=True)
 @pytest.mark.parametrize(
-    "platform", ["juejin", "csdn", "toutiao", "segmentfault", "jianshu"]
+    "platform", ["juejin", "csdn", "toutiao", "segmentfault", "jianshu", "bilibili"]
 )  # Zhihu's: remembered_login
 def test_password_login_activates_the_account_then_publishes(site: Site, platform: str) -> None:
     name, remote = site.bind(platform)

@@ -26,12 +26,14 @@ PLATFORMS = [
     "ghost",
     "segmentfault",
     "jianshu",
+    "bilibili",
 ]
 # dev.to has no upload API: images stay where they are
 UPLOADS_IMAGES = set(PLATFORMS) - {"devto"}
 # The official account API has no tags; Jianshu files articles in notebooks instead.
 TAKES_TAGS = {p for p in PLATFORMS if publisher_for(p).features.tags}
-RETRY_AFTER = {"wechat": 60}  # WeChat's 45011 carries no hint: its limits are per minute
+# WeChat's 45011 carries no hint: its limits are per minute; Bilibili's -799 gives none either.
+RETRY_AFTER = {"wechat": 60, "bilibili": 60}
 STAGES = ["login", "draft", "publish", "verify"]
 
 

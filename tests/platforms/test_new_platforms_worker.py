@@ -24,7 +24,7 @@ from tests.platforms.test_adapters import public_id
 from tests.platforms.test_gitsite import SITE, commits_of, hugo_repository
 
 SECRET_KEY = Fernet.generate_key()
-SANDBOXED = ["metaweblog", "ghost", "segmentfault", "jianshu"]
+SANDBOXED = ["metaweblog", "ghost", "segmentfault", "jianshu", "bilibili"]
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from tests.platforms.test_reconcile import SANDBOXED, create_marked_draft
 
 pytestmark = pytest.mark.chaos
 # The cookie platforms of issue 17, beside the ones the worker reconcile test covers.
-COOKIE_TWINS = ["segmentfault", "jianshu"]
+COOKIE_TWINS = ["segmentfault", "jianshu", "bilibili"]
 
 
 def published(sandbox: SandboxServer, platform: str, account: dict) -> list[dict]:

@@ -169,7 +169,7 @@ def test_the_openapi_document_has_one_schema_per_platform(api: ServedApi) -> Non
         by_platform[schema["properties"]["platform"].get("const", "*plugin*")] = schema
     assert set(by_platform) == {
         "local", "zhihu", "juejin", "csdn", "toutiao", "wechat", "wordpress", "devto", "*plugin*",
-        "metaweblog", "gitsite", "ghost", "segmentfault", "jianshu",
+        "metaweblog", "gitsite", "ghost", "segmentfault", "jianshu", "bilibili",
     }  # fmt: skip
 
     def fields(platform: str, part: str) -> dict[str, Any]:

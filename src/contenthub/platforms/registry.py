@@ -21,6 +21,7 @@ _BUILT_IN = {
     "ghost": "contenthub.platforms.ghost:GhostPublisher",
     "segmentfault": "contenthub.platforms.segmentfault:SegmentFaultPublisher",
     "jianshu": "contenthub.platforms.jianshu:JianshuPublisher",
+    "bilibili": "contenthub.platforms.bilibili:BilibiliPublisher",
 }
 _registered: dict[str, type[Publisher]] = {}
 

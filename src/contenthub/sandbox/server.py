@@ -33,6 +33,7 @@ from fastapi.responses import Response
 
 from contenthub.api_docs import install_offline_docs
 from contenthub.sandbox import (
+    bilibili,
     csdn,
     devto,
     ghost,
@@ -63,6 +64,7 @@ PLATFORMS: dict[str, ModuleType] = {
         ghost,
         segmentfault,
         jianshu,
+        bilibili,
     )
 }
 DEMO_ACCOUNT_NAME = "demo"
