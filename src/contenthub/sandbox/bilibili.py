@@ -2,7 +2,7 @@
 references), each real host under ``/bilibili/{host}``.
 
 Checked: the ``SESSDATA`` login cookie (``code -101`` without it), the ``csrf`` form field equal
-to the ``bili_jct`` cookie on every write (``-111`` otherwise), Origin
+to the account's ``bili_jct`` cookie on every write (``-111`` otherwise), Origin
 ``https://member.bilibili.com``, titles of at most 40 characters, a draft before a submit, image
 uploads as the multipart ``binary`` field (png, jpeg, gif). The sandbox publishes a submitted
 article at once; Bilibili reviews it first. The draft's ``aid`` is the article's cv number.
@@ -31,11 +31,17 @@ IMAGE_TYPES = {"image/png", "image/jpeg", "image/gif"}
 ORIGIN = "https://member.bilibili.com"
 
 
+def csrf_of(name: str) -> str:
+    """The account's ``bili_jct``: Bilibili ties it to the login server-side, so a cookie
+    changed in the browser (or left from an older login) does not pass [I: per account here]."""
+    return state.secret_for(NAME, name, "bili_jct")
+
+
 def credentials_for(name: str) -> dict[str, Any]:
     return {
         "cookies": {
             "SESSDATA": state.secret_for(NAME, name, "sessdata"),
-            "bili_jct": state.secret_for(NAME, name, "bili_jct"),
+            "bili_jct": csrf_of(name),
             "DedeUserID": str(int(state.secret_for(NAME, name, "mid")[:7], 16)),
         }
     }
@@ -50,7 +56,7 @@ LOGIN = login.LoginSpec(
     home_path="/",
     session_cookie="SESSDATA",
     other_cookies=lambda account: {
-        "bili_jct": secrets.token_hex(16),
+        "bili_jct": csrf_of(account.name),
         "DedeUserID": str(int(state.secret_for(NAME, account.name, "mid")[:7], 16)),
     },
 )
@@ -93,7 +99,7 @@ def build_router(sandbox: state.SandboxState) -> APIRouter:
         account = await gate(request, operation)
         form = await request.form()
         csrf = request.cookies.get("bili_jct", "")
-        if not csrf or form.get("csrf") != csrf:
+        if csrf != csrf_of(account.name) or form.get("csrf") != csrf:
             raise pages.Refusal(envelope(None, -111, "csrf 校验失败"))
         return account, form
 
