@@ -10,6 +10,7 @@ import pytest
 
 from contenthub.errors import AuthExpired, PublishCancelled, Rejected, Transient
 from contenthub.platforms.registry import publisher_for
+from contenthub.sandbox.server import PLATFORMS as TWINS
 from contenthub.sandbox.server import SandboxServer
 from tests.platforms.conftest import RecordingContext, content, new_account, posts_of, publish
 from tests.platforms.test_adapters import public_id
@@ -75,3 +76,18 @@ def test_jianshu_names_a_notebook_it_cannot_find(sandbox: SandboxServer) -> None
     with pytest.raises(Rejected, match="随笔"):
         publish(content({**account, "options": options}), "jianshu", RecordingContext())
     assert posts_of(sandbox, "jianshu", account) == []
+
+
+@pytest.mark.parametrize(
+    "platform", sorted(p for p, twin in TWINS.items() if hasattr(twin, "LOGIN"))
+)
+def test_each_login_page_is_where_its_twin_serves_it(platform: str) -> None:
+    """What ``account login`` opens and waits for is what the twin's login page serves and
+    sets (the browser flow itself: ``tests/acceptance/test_login.py``)."""
+    page, spec = type(publisher_for(platform)).login_page, TWINS[platform].LOGIN
+    assert page is not None
+    assert (page.host, page.path, page.session_cookie) == (
+        spec.host,
+        spec.path,
+        spec.session_cookie,
+    )
