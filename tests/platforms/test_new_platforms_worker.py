@@ -1,6 +1,7 @@
 """The newer adapters published end to end by a real ``contenthub worker``: one worker, one
-task per platform, each against its sandbox twin (MetaWeblog, Ghost) or a local bare git
-repository (the static site). Run once, on SQLite: what is tested is the adapters' side."""
+task per platform, each against its sandbox twin (MetaWeblog, Ghost, the cookie platforms of
+issue 17) or a local bare git repository (the static site). Run once, on SQLite: what is
+tested is the adapters' side."""
 
 from __future__ import annotations
 
@@ -19,10 +20,11 @@ from contenthub.storage import migrate
 from contenthub.storage.db import Database
 from tests.factories import enqueue, make_account, make_user
 from tests.platforms.conftest import new_account, posts_of
+from tests.platforms.test_adapters import public_id
 from tests.platforms.test_gitsite import SITE, commits_of, hugo_repository
 
 SECRET_KEY = Fernet.generate_key()
-SANDBOXED = ["metaweblog", "ghost"]
+SANDBOXED = ["metaweblog", "ghost", "segmentfault", "jianshu", "bilibili"]
 
 
 @pytest.fixture
@@ -84,5 +86,5 @@ def test_a_worker_publishes_to_each_new_platform(
             assert row["result_url"].startswith(f"{SITE}/posts/post-0-")
             continue
         [post] = posts_of(sandbox, platform, targets[platform])
-        assert post["status"] == "published" and row["post_id"] == post["id"]
+        assert post["status"] == "published" and row["post_id"] == public_id(post)
         assert httpx.get(row["result_url"], timeout=10).status_code == 200

@@ -14,6 +14,8 @@ from tests.platforms.conftest import RecordingContext, content, new_account, png
 from tests.platforms.test_reconcile import SANDBOXED, create_marked_draft
 
 pytestmark = pytest.mark.chaos
+# The cookie platforms of issue 17, beside the ones the worker reconcile test covers.
+COOKIE_TWINS = ["segmentfault", "jianshu", "bilibili"]
 
 
 def published(sandbox: SandboxServer, platform: str, account: dict) -> list[dict]:
@@ -27,7 +29,7 @@ def article(sandbox: SandboxServer, platform: str, account: dict):
     return content(account, cover=cover)
 
 
-@pytest.mark.parametrize("platform", SANDBOXED)
+@pytest.mark.parametrize("platform", [*SANDBOXED, *COOKIE_TWINS])
 def test_a_draft_whose_answer_was_lost_is_found_and_reused(
     sandbox: SandboxServer, platform: str
 ) -> None:

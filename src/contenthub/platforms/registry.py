@@ -20,6 +20,9 @@ _BUILT_IN = {
     "gitsite": "contenthub.platforms.gitsite:GitSitePublisher",
     "ghost": "contenthub.platforms.ghost:GhostPublisher",
     "yuque": "contenthub.platforms.yuque:YuquePublisher",
+    "segmentfault": "contenthub.platforms.segmentfault:SegmentFaultPublisher",
+    "jianshu": "contenthub.platforms.jianshu:JianshuPublisher",
+    "bilibili": "contenthub.platforms.bilibili:BilibiliPublisher",
 }
 _registered: dict[str, type[Publisher]] = {}
 

@@ -33,12 +33,15 @@ from fastapi.responses import Response
 
 from contenthub.api_docs import install_offline_docs
 from contenthub.sandbox import (
+    bilibili,
     csdn,
     devto,
     ghost,
+    jianshu,
     juejin,
     login,
     metaweblog,
+    segmentfault,
     toutiao,
     wechat,
     wordpress,
@@ -61,6 +64,9 @@ PLATFORMS: dict[str, ModuleType] = {
         metaweblog,
         ghost,
         yuque,
+        segmentfault,
+        jianshu,
+        bilibili,
     )
 }
 DEMO_ACCOUNT_NAME = "demo"
