@@ -1,7 +1,7 @@
 """The newer adapters published end to end by a real ``contenthub worker``: one worker, one
-task per platform, each against its sandbox twin (MetaWeblog, Ghost, the cookie platforms of
-issue 17) or a local bare git repository (the static site). Run once, on SQLite: what is
-tested is the adapters' side."""
+task per platform, each against its sandbox twin (MetaWeblog, Ghost, Yuque, the cookie
+platforms of issue 17) or a local bare git repository (the static site). Run once, on SQLite:
+what is tested is the adapters' side."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from tests.platforms.test_adapters import public_id
 from tests.platforms.test_gitsite import SITE, commits_of, hugo_repository
 
 SECRET_KEY = Fernet.generate_key()
-SANDBOXED = ["metaweblog", "ghost", "segmentfault", "jianshu", "bilibili"]
+SANDBOXED = ["metaweblog", "ghost", "yuque", "segmentfault", "jianshu", "bilibili"]
 
 
 @pytest.fixture
