@@ -37,6 +37,10 @@ def _markdown() -> MarkdownIt:
 
 
 _md = _markdown()
+# Where code blocks are (map_prose): block structure alone, no inline parsing, no linkify.
+_blocks = (
+    MarkdownIt("commonmark").enable("table").disable(["inline", "linkify"], ignoreInvalid=True)
+)
 
 _BASE_TAGS = frozenset(
     {
@@ -435,7 +439,7 @@ def map_prose(markdown: str, change: Callable[[str], str]) -> str:
     """Apply ``change`` to the Markdown outside code blocks and inline code spans."""
     lines = markdown.splitlines(keepends=True)
     code_lines: set[int] = set()
-    for token in _md.parse(markdown):
+    for token in _blocks.parse(markdown):
         if token.type in ("fence", "code_block") and token.map:
             code_lines.update(range(*token.map))
     out: list[str] = []
@@ -464,6 +468,23 @@ def sanitize_markdown(markdown: str) -> str:
     """Markdown for platforms that render it themselves: code stays verbatim, raw HTML and links
     lose scripts, event handlers and javascript:/data: URLs."""
     return map_prose(markdown, _clean_prose)
+
+
+_LONE_URL = re.compile(r"(^|\n[ \t]*\n)[ \t]*<?(https?://[^\s<>]+)>?[ \t]*(?=\n[ \t]*\n|\n?$)")
+_DEVTO_EMBEDS = {"youtube", "vimeo"}  # what dev.to's {% embed %} tag plays
+
+
+def markdown_for_devto(markdown: str) -> str:
+    """dev.to's Markdown: sanitised, and a YouTube or Vimeo link alone on its line as dev.to's
+    ``{% embed %}`` tag (a player on the page)."""
+
+    def embed(match: re.Match[str]) -> str:
+        url = match.group(2)
+        if video_provider(url) not in _DEVTO_EMBEDS:
+            return match.group(0)
+        return f"{match.group(1)}{{% embed {url} %}}"
+
+    return map_prose(sanitize_markdown(markdown), lambda text: _LONE_URL.sub(embed, text))
 
 
 # -- text, summaries, tags -----------------------------------------------------------------
@@ -593,7 +614,7 @@ def preview_html(markdown: str, platform: str | None = None) -> str:
         "zhihu": markdown_to_zhihu_html,
         "wechat": markdown_to_wechat_html,
         "wordpress": markdown_to_wordpress_html,
-        "devto": lambda text: markdown_to_html(sanitize_markdown(text)),
+        "devto": lambda text: markdown_to_html(markdown_for_devto(text)),
         "juejin": lambda text: markdown_to_html(sanitize_markdown(text)),
     }
     return renderers.get(platform or "", markdown_to_html)(markdown)
