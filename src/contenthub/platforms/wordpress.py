@@ -287,7 +287,7 @@ class _Site:
         params["media_type"] = "image"
         for media in await self.call("GET", "/media", params=params):
             name = PurePosixPath(urlsplit(str(media.get("source_url", ""))).path).name
-            if name.startswith(stem) and media.get("media_type") == "image":
+            if stem in name and media.get("media_type") == "image":
                 return dict(media)
         return None
 
