@@ -104,7 +104,7 @@ def test_wordpress_gets_blocks_with_media_uploaded_once_and_attached(
     markup = posts[first.post_id]["body"]
     for block in ("paragraph", "list", "image", "table", "quote", "code"):
         assert f"<!-- wp:{block}" in markup, f"no {block} block"
-    assert "☑ done" in markup and "☐ todo" in markup
+    assert "☑\ufe0e done" in markup and "☐\ufe0e todo" in markup
     assert 'class="has-text-align-center" data-align="center"' in markup
     assert 'href="https://example.com/bare"' in markup and 'id="fn1"' in markup
     auth = httpx.BasicAuth(

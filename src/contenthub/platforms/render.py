@@ -99,6 +99,8 @@ _ALLOWED_ATTRIBUTES = {
 _ALLOWED_CLASSES = {"ol": {"footnotes"}, "sup": {"footnote-ref"}, "li": {"task-list-item"}}
 _FOOTNOTE_ID = re.compile(r"fn(ref)?\d+(:\d+)?")
 _CHECKBOX = re.compile(r'<input class="task-list-item-checkbox"( checked="checked")?[^>]*>')
+# Text presentation (U+FE0E): WordPress's emoji script would swap ☑ for a CDN image.
+_CHECKED, _UNCHECKED = "\u2611\ufe0e", "\u2610\ufe0e"
 _ALIGN_STYLE = re.compile(r' style="text-align:(left|center|right)"')
 
 
@@ -111,7 +113,7 @@ def _keep_attribute(_tag: str, name: str, value: str) -> str | None:
 
 def _gfm_html(rendered: str) -> str:
     """What markdown-it's GFM plugins write, in forms the sanitiser and platforms keep."""
-    rendered = _CHECKBOX.sub(lambda m: "☑" if m.group(1) else "☐", rendered)
+    rendered = _CHECKBOX.sub(lambda m: _CHECKED if m.group(1) else _UNCHECKED, rendered)
     rendered = _ALIGN_STYLE.sub(r' align="\1"', rendered)
     return rendered.replace('<ol class="footnotes-list">', '<ol class="footnotes">')
 
@@ -265,6 +267,17 @@ def _wordpress_embed(url: str, provider: str) -> str:
     return _block("embed", inner, attributes)
 
 
+# Block themes (Twenty Twenty-Three) give a code block no box: a background and padding, set
+# through the block's own supports as the editor would, so code reads as code in any theme.
+_CODE_BOX = {
+    "style": {
+        "color": {"background": "#f6f7f7"},
+        "spacing": {"padding": {side: "1em" for side in ("top", "right", "bottom", "left")}},
+    }
+}
+_CODE_BOX_STYLE = "background-color:#f6f7f7;" + ";".join(
+    f"padding-{side}:1em" for side in ("top", "right", "bottom", "left")
+)
 _WORDPRESS_EMBEDS = {"youtube", "vimeo"}  # oEmbed providers WordPress core knows
 _CELL_ALIGN = re.compile(r'<(td|th) align="(left|center|right)"')
 
@@ -294,7 +307,8 @@ def _wordpress_block(
     if kind in ("bullet_list_open", "ordered_list_open"):
         return _block("list", rendered, {"ordered": True} if kind == "ordered_list_open" else None)
     if kind in ("fence", "code_block"):
-        return _block("code", rendered.replace("<pre>", '<pre class="wp-block-code">', 1))
+        pre = f'<pre class="wp-block-code has-background" style="{_CODE_BOX_STYLE}">'
+        return _block("code", rendered.replace("<pre>", pre, 1), _CODE_BOX)
     if kind == "table_open":
         table = _CELL_ALIGN.sub(r'<\1 class="has-text-align-\2" data-align="\2"', rendered)
         return _block("table", f'<figure class="wp-block-table">{table.strip()}</figure>')
@@ -350,6 +364,8 @@ def _is_wechat_link(url: str) -> bool:
 
 def _wechat_link(match: re.Match[str]) -> str:
     url, text = html.unescape(match.group(1)), match.group(2)
+    if url.startswith("#"):  # a footnote's in-page link: WeChat keeps no anchors
+        return text
     if _is_wechat_link(url):
         return match.group(0)
     # WeChat strips links to other sites; keep the address readable as text instead.
