@@ -30,6 +30,7 @@ from wordpress_site import (
 )
 
 from contenthub import storage
+from contenthub.api.routers.tasks import task_out
 from contenthub.platforms.registry import known_platforms
 from contenthub.secrets_box import SecretBox
 from contenthub.storage import NewTask, migrate, task_enqueue
@@ -335,6 +336,7 @@ def test_a_writers_post_on_real_wordpress_looks_as_written(
     task = _finished(db, post_id)
     assert task["status"] == "succeeded", f"{task['error_class']}: {task['error_message']}"
     assert any("<iframe>" in w for w in task["warnings"]), task["warnings"]
+    assert task_out(task).warnings == task["warnings"]  # the API's answer names them too
 
     [post] = [p for p in site.posts(status="any", per_page=100) if str(p["id"]) == task["post_id"]]
     raw = post["content"]["raw"]
