@@ -18,6 +18,7 @@ PLATFORMS = ["zhihu", "wordpress", "devto", "juejin", "wechat", "csdn"]
 UPLOADS_IMAGES = ["zhihu", "wordpress", "juejin", "wechat", "csdn"]
 HOSTILE_TITLE = "Why <script> tags block rendering (and how async & defer help) Queue<T>"
 SHORT_HOSTILE_TITLE = "<script> & async: Queue<T>"  # WeChat's titles: 32 characters at most
+HOSTILE_TAG = "<b onmouseover=alert(3)>bold</b>"
 HOSTILE_CODE = "<img src=x onerror=alert(1)>"
 HOSTILE_BODY = (
     f"Show `{HOSTILE_CODE}` in a sentence, and `<script>alert(2)</script>` too, so that the "
@@ -73,7 +74,8 @@ def _task(sandbox: SandboxServer, platform: str, account: dict[str, Any], **over
 def test_a_hostile_title_and_excerpt_stay_text(sandbox: SandboxServer, platform: str) -> None:
     account = new_account(sandbox, platform)
     title = SHORT_HOSTILE_TITLE if platform == "wechat" else HOSTILE_TITLE
-    task = _task(sandbox, platform, account, title=title, body=HOSTILE_BODY, tags=["Python"])
+    tags = ["Python", HOSTILE_TAG]
+    task = _task(sandbox, platform, account, title=title, body=HOSTILE_BODY, tags=tags)
 
     result = publish(task, platform, RecordingContext())
 
