@@ -42,7 +42,8 @@ _blocks = (
     MarkdownIt("commonmark").enable("table").disable(["inline", "linkify"], ignoreInvalid=True)
 )
 
-_BASE_TAGS = frozenset(
+# What the platforms' own editors keep (Zhihu, WeChat, Toutiao).
+EDITOR_TAGS = frozenset(
     {
         "a",
         "abbr",
@@ -84,7 +85,7 @@ _BASE_TAGS = frozenset(
 )
 # Sites that show any HTML their owner writes (WordPress, the local site, CSDN's HTML field)
 # also take these; the editors of Zhihu, WeChat and Toutiao do not.
-_RICH_TAGS = _BASE_TAGS | {"details", "summary", "kbd", "mark"}
+_RICH_TAGS = EDITOR_TAGS | {"details", "summary", "kbd", "mark"}
 _ALLOWED_TAGS = _RICH_TAGS
 _ALLOWED_ATTRIBUTES = {
     "a": {"href", "title", "id"},
@@ -175,7 +176,7 @@ _zhihu_md = _zhihu_renderer()
 def markdown_to_zhihu_html(markdown: str) -> str:
     """Zhihu's Draft.js editor HTML: images in figure, code as pre[lang], block tables, no style."""
     attributes = {"pre": {"lang"}, "table": {"data-draft-node", "data-draft-type"}}
-    cleaned = _clean(_zhihu_md.render(markdown), _BASE_TAGS, attributes=attributes, link_rel=None)
+    cleaned = _clean(_zhihu_md.render(markdown), EDITOR_TAGS, attributes=attributes, link_rel=None)
     return _STANDALONE_IMAGE.sub(r"<figure>\1</figure>", cleaned)
 
 
@@ -376,7 +377,7 @@ def _wechat_link(match: re.Match[str]) -> str:
 def markdown_to_wechat_html(markdown: str) -> str:
     """Inline-styled HTML in one section (WeChat drops style sheets and foreign links)."""
     body = _STANDALONE_IMAGE.sub(
-        r"<figure>\1</figure>", markdown_to_html(markdown, tags=_BASE_TAGS)
+        r"<figure>\1</figure>", markdown_to_html(markdown, tags=EDITOR_TAGS)
     )
     body = _LINK.sub(_wechat_link, body)
     # Code keeps its colour only outside pre blocks; the order of these two does not matter.
@@ -578,9 +579,9 @@ def normalize_tags(
 
 
 _PLATFORM_TAGS: dict[str, frozenset[str]] = {
-    "zhihu": _BASE_TAGS,
-    "wechat": _BASE_TAGS,
-    "toutiao": _BASE_TAGS,
+    "zhihu": EDITOR_TAGS,
+    "wechat": EDITOR_TAGS,
+    "toutiao": EDITOR_TAGS,
 }
 _MARKDOWN_PLATFORMS = {"devto", "juejin"}  # they render Markdown themselves
 _RAW_TAG = re.compile(r"<\s*([a-z][a-z0-9-]*)", re.I)
@@ -630,6 +631,7 @@ def preview_html(markdown: str, platform: str | None = None) -> str:
         "zhihu": markdown_to_zhihu_html,
         "wechat": markdown_to_wechat_html,
         "wordpress": markdown_to_wordpress_html,
+        "toutiao": lambda text: markdown_to_html(text, tags=EDITOR_TAGS),
         "devto": lambda text: markdown_to_html(markdown_for_devto(text)),
         "juejin": lambda text: markdown_to_html(sanitize_markdown(text)),
     }
