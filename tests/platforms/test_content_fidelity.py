@@ -5,6 +5,7 @@ block markup whose images are uploaded once and attached to the post."""
 from __future__ import annotations
 
 from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -167,3 +168,19 @@ def test_an_image_address_with_spaces_is_uploaded_whole(sandbox: SandboxServer) 
     [post] = posts_of(sandbox, "wordpress", account)
     assert list(ctx.checkpoints["images"]) == [spaced]
     assert spaced not in post["body"] and "/wp-content/uploads/" in post["body"]
+
+
+def test_the_local_site_keeps_a_hostile_title_and_tag_as_text(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CONTENTHUB_LOCAL_ROOTS", str(tmp_path))  # as an administrator allows it
+    account = {"name": "site", "options": {"root": str(tmp_path / "site")}, "credentials": {}}
+    task = content(account, title=HOSTILE_TITLE, body=HOSTILE_BODY, tags=[HOSTILE_TAG])
+
+    result = publish(task, "local", RecordingContext())
+
+    post = Path((result.url or "").removeprefix("file://"))
+    page = _Page(post.read_text(encoding="utf-8"))
+    assert page.live_markup() == [] and page.texts["h1"] == HOSTILE_TITLE
+    for listing in post.parent.rglob("*.html"):  # the index and any other page of the site
+        assert _Page(listing.read_text(encoding="utf-8")).live_markup() == [], listing
