@@ -184,3 +184,23 @@ def test_the_local_site_keeps_a_hostile_title_and_tag_as_text(
     assert page.live_markup() == [] and page.texts["h1"] == HOSTILE_TITLE
     for listing in post.parent.rglob("*.html"):  # the index and any other page of the site
         assert _Page(listing.read_text(encoding="utf-8")).live_markup() == [], listing
+
+
+def test_a_wordpress_cover_already_on_the_site_is_its_library_entry(
+    sandbox: SandboxServer,
+) -> None:
+    account = new_account(sandbox, "wordpress")
+    picture = sandbox.client.put_web_file("fidelity-hosted.png", png(6, 4, shade=3), "image/png")
+    publish(content(account, body=f"![p]({picture})\n\nWords."), "wordpress", RecordingContext())
+    [first] = posts_of(sandbox, "wordpress", account)
+    hosted = first["body"].split('src="', 1)[1].split('"', 1)[0]  # its URL on the site
+
+    publish(content(account, body="Words.", cover=hosted), "wordpress", RecordingContext())
+
+    auth = httpx.BasicAuth(
+        account["credentials"]["username"], account["credentials"]["app_password"]
+    )
+    api = f"{account['options']['base_url']}/wp-json/wp/v2"
+    [media] = httpx.get(f"{api}/media", auth=auth, timeout=10).json()  # nothing new uploaded
+    second = next(p for p in posts_of(sandbox, "wordpress", account) if p["id"] != first["id"])
+    assert second["cover"] == media["source_url"]

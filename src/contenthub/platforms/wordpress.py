@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from contenthub.errors import AuthExpired, Rejected
 from contenthub.platforms import base
-from contenthub.platforms.images import ImageFile, ImagePolicy, localize_images
+from contenthub.platforms.images import ImageFile, ImagePolicy, fetch_checked, localize_images
 from contenthub.platforms.render import (
     WordPressMedia,
     html_text,
@@ -42,6 +42,7 @@ from contenthub.platforms.transport import json_body, new_client, send
 PLATFORM = "wordpress"
 AUTH_ERRORS = {"rest_not_logged_in", "incorrect_password", "invalid_username", "invalid_email"}
 MAX_TAGS = 20
+MAX_IMAGE_BYTES = 20 * 1024 * 1024
 
 
 class WordPressOptions(base.PlatformOptions):
@@ -89,12 +90,13 @@ class WordPressPublisher(base.Publisher):
             await ctx.progress(15, "images")
             library = _MediaLibrary(ctx, site)
             policy = ImagePolicy(
-                is_hosted=site.is_hosted, upload=library.upload, keep_original_on_failure=True
+                is_hosted=site.is_hosted,
+                upload=library.upload,
+                keep_original_on_failure=True,
+                max_bytes=MAX_IMAGE_BYTES,
             )
             body, cover = await localize_images(ctx, task.body, task.cover, policy)
-            featured = library.media(cover) if cover else None
-            if cover and featured is None:
-                raise Rejected(f"WordPress did not take the cover image {task.cover}")
+            featured = await library.featured(cover) if cover else None
             tag_ids = [
                 await site.tag_id(html_text(name))
                 for name in normalize_tags(task.tags, limit=MAX_TAGS)
@@ -154,6 +156,17 @@ class _MediaLibrary:
     def media(self, url: str) -> WordPressMedia | None:
         entry = self.known.get(url)
         return WordPressMedia(int(entry["id"]), url, str(entry["size"])) if entry else None
+
+    async def featured(self, cover: str) -> WordPressMedia:
+        """The cover's media entry; a cover already on the site (so never uploaded by this
+        publish) is read and found in, or added to, the library by its bytes."""
+        if self.media(cover) is None and self.site.is_hosted(cover):
+            [image] = (await fetch_checked([cover], max_bytes=MAX_IMAGE_BYTES)).values()
+            cover = await self.upload(image)
+        found = self.media(cover)
+        if found is None:
+            raise Rejected(f"WordPress did not take the cover image {cover}")
+        return found
 
     def by_url(self) -> dict[str, WordPressMedia]:
         return {url: media for url in self.known if (media := self.media(url))}

@@ -127,12 +127,14 @@ def build_router(sandbox: state.SandboxState) -> APIRouter:
     @router.get(f"{API}/media")
     async def media_list(request: Request, search: str = "", author: int = 0) -> Response:
         """The media library: uploads whose file name has ``search``, of user ``author``."""
-        await gate(request, "media")
+        account = await gate(request, "media")
+        mine = user_id(account)  # each sandbox account is a site of its own
         found = [
             media_json(i)
             for i, url in media.items()
             if search in url.rsplit("/", 1)[-1]
-            and (not author or media_info.get(i, {}).get("author_id") == author)
+            and media_info.get(i, {}).get("author_id") == mine
+            and (not author or author == mine)
         ]
         return JSONResponse(found)
 
