@@ -379,6 +379,9 @@ def test_a_writers_post_on_real_wordpress_looks_as_written(
         image = page.locator(f"img.wp-image-{wide['id']}")
         column = page.locator(".wp-block-post-content, .entry-content").first
         assert image.bounding_box()["width"] <= column.bounding_box()["width"] + 1
+        # WordPress sized it: the "large" copy, with width, height and a srcset it printed.
+        assert "-1024x" in (image.get_attribute("src") or "")
+        assert image.get_attribute("srcset") and image.get_attribute("width") == "1024"
         page.goto(f"{site.base_url}/")  # the home page lists the title and the excerpt
         page.screenshot(path=str(tmp_path / "real-wordpress-home.png"), full_page=True)
         assert page.evaluate("window.__pwned") is None, "the excerpt's code ran on the home page"
