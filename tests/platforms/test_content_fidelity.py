@@ -204,3 +204,12 @@ def test_a_wordpress_cover_already_on_the_site_is_its_library_entry(
     [media] = httpx.get(f"{api}/media", auth=auth, timeout=10).json()  # nothing new uploaded
     second = next(p for p in posts_of(sandbox, "wordpress", account) if p["id"] != first["id"])
     assert second["cover"] == media["source_url"]
+
+
+def test_an_image_that_is_no_image_fails_naming_it(sandbox: SandboxServer) -> None:
+    account = new_account(sandbox, "wordpress")
+    page = sandbox.client.put_web_file("not-a-picture.png", b"<html>moved</html>", "text/html")
+
+    with pytest.raises(Rejected, match=f"image {page} is text/html, which the platform refuses"):
+        publish(content(account, body=f"![x]({page})\n\nWords."), "wordpress", RecordingContext())
+    assert _image_uploads(sandbox, "wordpress", account) == 0
