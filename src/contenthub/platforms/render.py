@@ -119,16 +119,21 @@ def _gfm_html(rendered: str) -> str:
     return rendered.replace('<ol class="footnotes-list">', '<ol class="footnotes">')
 
 
-def _clean(rendered: str, tags: frozenset[str] = _ALLOWED_TAGS, **extra: Any) -> str:
-    attributes = {**_ALLOWED_ATTRIBUTES, **extra.pop("attributes", {})}
+def _clean(
+    rendered: str,
+    tags: frozenset[str] = _ALLOWED_TAGS,
+    *,
+    attributes: Mapping[str, set[str]] | None = None,
+    link_rel: str | None = "noopener noreferrer",
+) -> str:
     return nh3.clean(
         _gfm_html(rendered),
         tags=set(tags),
-        attributes=attributes,
+        attributes={**_ALLOWED_ATTRIBUTES, **(attributes or {})},
         allowed_classes=_ALLOWED_CLASSES,
         attribute_filter=_keep_attribute,
         url_schemes={"http", "https", "mailto"},
-        link_rel=extra.pop("link_rel", "noopener noreferrer"),
+        link_rel=link_rel,
     )
 
 
