@@ -88,3 +88,10 @@ def test_what_a_platform_cannot_take_is_named() -> None:
     assert "details" in preview_html(body, "wordpress") and "details" not in preview_html(
         body, "wechat"
     )
+
+
+def test_wordpress_block_comments_cannot_be_ended_by_what_they_carry() -> None:
+    out = markdown_to_wordpress_html("https://www.youtube.com/watch?v=dQw4w9WgXcQ&t=1--\n")
+    comment = out.split("-->", 1)[0]
+    assert comment.startswith("<!-- wp:embed ") and "\\u0026t=1\\u002d\\u002d" in comment
+    assert "javascript" not in markdown_to_wordpress_html('<img src="javascript:alert(1)">')

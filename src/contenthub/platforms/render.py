@@ -225,8 +225,17 @@ def _lone_image(inline: Token) -> Token | None:
     return children[0] if [c.type for c in children] == ["image"] else None
 
 
+def _block_attributes(attributes: Mapping[str, Any]) -> str:
+    """JSON as WordPress's ``serialize_block_attributes`` writes it: nothing in it can end the
+    comment it sits in."""
+    text = json.dumps(dict(attributes), separators=(",", ":"), ensure_ascii=False)
+    for raw, escaped in (("--", "\\u002d\\u002d"), ("<", "\\u003c"), (">", "\\u003e")):
+        text = text.replace(raw, escaped)
+    return text.replace("&", "\\u0026")
+
+
 def _block(name: str, inner: str, attributes: Mapping[str, Any] | None = None) -> str:
-    attrs = f" {json.dumps(dict(attributes), separators=(',', ':'))}" if attributes else ""
+    attrs = f" {_block_attributes(attributes)}" if attributes else ""
     return f"<!-- wp:{name}{attrs} -->\n{inner.strip()}\n<!-- /wp:{name} -->"
 
 
@@ -242,6 +251,8 @@ def _top_level_blocks(tokens: list[Token]) -> list[list[Token]]:
 
 def _wordpress_image(image: Token, media: Mapping[str, WordPressMedia]) -> str:
     src = str(image.attrGet("src") or "")
+    if not _is_safe_url(src):
+        return ""
     alt = html.escape(_md.renderer.renderInlineAsText(image.children or [], _md.options, {}))
     found = media.get(src)
     if found is None:
