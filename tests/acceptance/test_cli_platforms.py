@@ -305,3 +305,23 @@ def test_a_publish_held_on_a_login_says_why_and_how_to_fix_it(site: Site) -> Non
         what="the held publish to resume",
     )
     assert done["held"] is None
+
+
+def test_what_the_platform_cannot_take_is_named_on_the_task(site: Site) -> None:
+    account = f"wp-{uuid.uuid4().hex[:6]}"
+    given = site.sandbox.account("wordpress", account)["credentials"]
+    site.ok(
+        "account", "add", "wordpress", account, "-o", f"base_url={site.base_url('wordpress')}",
+        "-c", f"username={given['username']}", "-c", f"app_password={given['app_password']}",
+    )  # fmt: skip
+    path = site.workdir / f"{uuid.uuid4().hex[:8]}.md"
+    path.write_text(
+        "# Embeds\n\nA widget follows.\n\n<iframe src='https://example.com/w'></iframe>\n",
+        encoding="utf-8",
+    )
+    task = site.publish(path, account)
+    assert task["status"] == "succeeded", task
+    [warning] = task["warnings"]
+    assert warning.startswith("<iframe> (embedded content) is left out on wordpress")
+    shown = site.ok("task", "show", task["public_id"])
+    assert "warnings" in shown and "<iframe> (embedded content)" in shown

@@ -720,3 +720,20 @@ def test_pages_carry_a_content_security_policy_and_still_work(
         page.goto(path)
     assert stack.csp_errors == []
     assert "content-security-policy" not in page.request.get("/api/v1/tasks").headers
+
+
+def test_the_preview_names_what_the_chosen_platform_cannot_take(
+    stack: Stack, alice: dict[str, Any]
+) -> None:
+    page: Page = alice["page"]
+    page.goto("/articles/new")
+    page.get_by_label("Body (Markdown)").fill(
+        "Press <kbd>Ctrl</kbd> and open <details><summary>more</summary>this</details>.\n"
+    )
+    expect(page.locator("#preview kbd")).to_have_text("Ctrl")  # generic HTML keeps it
+    page.locator("#preview-platform").select_option("wechat")
+    warnings = page.locator("#preview .warning-box li")
+    expect(warnings.first).to_contain_text("<kbd> is not supported on wechat")
+    expect(warnings).to_have_count(3)  # kbd, details, summary
+    expect(page.locator("#preview kbd")).to_have_count(0)
+    stack.shoot(page, "preview-warnings")

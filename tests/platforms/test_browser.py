@@ -117,6 +117,19 @@ def test_toutiao_publishes_through_its_editor_page(browser, sandbox: SandboxServ
     assert again == result and len(posts_of(sandbox, "toutiao", account)) == 1
 
 
+def test_toutiao_keeps_a_hostile_title_as_text(browser, sandbox: SandboxServer) -> None:
+    """The title is typed into Toutiao's editor: what the public page shows is that text."""
+    from tests.platforms.test_content_fidelity import HOSTILE_BODY, _Page
+
+    loop, _, _ = browser
+    account = new_account(sandbox, "toutiao")
+    title = "Why <script> & Queue<T>"  # short: a headline, as Toutiao wants
+    result = publish(loop, "toutiao", content(account, title=title, body=HOSTILE_BODY))
+
+    page = _Page(httpx.get(result.url or "").text)
+    assert page.live_markup() == [] and page.texts["h1"] == title
+
+
 def test_a_plain_http_client_cannot_pass_toutiaos_signature(sandbox: SandboxServer) -> None:
     account = new_account(sandbox, "toutiao")
     cookies = {c["name"]: c["value"] for c in account["credentials"]["storage_state"]["cookies"]}

@@ -30,6 +30,7 @@ from wordpress_site import (
 )
 
 from contenthub import storage
+from contenthub.api.routers.tasks import task_out
 from contenthub.platforms.registry import known_platforms
 from contenthub.secrets_box import SecretBox
 from contenthub.storage import NewTask, migrate, task_enqueue
@@ -296,3 +297,134 @@ def test_metaweblog_publishes_to_real_wordpress_xmlrpc(
     assert sorted(t["name"] for t in site.tags(post["tags"])) == ["MetaWeblog", "xmlrpc"]
     assert _download(site.media(post["featured_media"])["source_url"]) == COVER_PNG
     _assert_public_page(site, result.url or "", title, "strong words", src)
+
+
+WIDE_PNG = png_bytes(1600, 240, (40, 160, 90))
+HOSTILE_TITLE = "Why <script> tags block rendering (and how async & defer help): Queue<T>"
+WRITER_BODY = (
+    "Show `<img src=x onerror=window.__pwned=1>` in code: the excerpt starts with it.\n\n"
+    "- [x] written\n- [ ] reviewed\n\n"
+    "A claim with a footnote[^1] and a bare link https://example.com/bare in the text.\n\n"
+    "| Left | Centre | Right |\n|:-----|:------:|------:|\n| a | b | c |\n\n"
+    "![A wide green picture]({images}/wide.png)\n\n"
+    "> Quoted wisdom.\n\n"
+    "```python\nqueue: Queue[T] = Queue()\n```\n\n"
+    "<details><summary>More</summary>Hidden text.</details>\n\n"
+    '<iframe src="https://example.com/widget"></iframe>\n\n'
+    "[^1]: The footnote's text.\n"
+)
+
+
+@pytest.fixture
+def writer_images() -> Iterator[FileServer]:
+    with serve_files({"/wide.png": (WIDE_PNG, "image/png")}) as server:
+        yield server
+
+
+def _publish_all(db: Database, user: int, account: int, tasks: list[dict[str, Any]]) -> list[str]:
+    new = [NewTask(user_id=user, account_id=account, **fields) for fields in tasks]
+    return db.write(lambda s: task_enqueue(s, new, now=T0))
+
+
+def _finished(db: Database, public_id: str) -> dict[str, Any]:
+    def final() -> dict[str, Any] | None:
+        row = db.read(lambda s: storage.task_get(s, public_id, user_id=None))
+        return row if row["status"] in FINAL else None
+
+    return wait_until(final, timeout=120, what=f"task {public_id} to finish")
+
+
+def _our_uploads(site: WordPressSite) -> list[dict[str, Any]]:
+    return [m for m in site.media(per_page=100) if m["media_type"] == "image"]
+
+
+def test_a_writers_post_on_real_wordpress_looks_as_written(
+    wordpress: WordPressSite,
+    writer_images: FileServer,
+    sqlite_db: Database,
+    processes,
+    tmp_path: Path,
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    site, db = wordpress, sqlite_db
+    data_dir = tmp_path / "data"
+    sealed = SecretBox.from_env(data_dir).seal(site.credentials)
+    user = make_user(db, "wren")
+    account = make_account(
+        db, user, "realwp", platform="wordpress", options=site.options, credentials=sealed
+    )
+    title = f"{HOSTILE_TITLE} {uuid.uuid4().hex[:6]}"
+    body = WRITER_BODY.format(images=writer_images.url)
+    missing = f"{writer_images.url}/gone.png"
+    start_worker(
+        processes,
+        worker_env(db.engine.url.render_as_string(hide_password=False), data_dir),
+        slots=1,
+        log=tmp_path / "worker.log",
+    )
+
+    # A 404 image: the task fails naming it, and nothing reaches the media library.
+    before = len(_our_uploads(site))
+    [broken_id] = _publish_all(db, user, account, [{"title": "Broken", "body": f"![x]({missing})"}])
+    broken = _finished(db, broken_id)
+    assert broken["status"] == "failed" and missing in (broken["error_message"] or "")
+    assert len(_our_uploads(site)) == before
+
+    [post_id] = _publish_all(
+        db, user, account, [{"title": title, "body": body, "tags": ["Queue<T>"]}]
+    )
+    task = _finished(db, post_id)
+    assert task["status"] == "succeeded", f"{task['error_class']}: {task['error_message']}"
+    assert any("<iframe>" in w for w in task["warnings"]), task["warnings"]
+    assert task_out(task).warnings == task["warnings"]  # the API's answer names them too
+
+    [post] = [p for p in site.posts(status="any", per_page=100) if str(p["id"]) == task["post_id"]]
+    raw = post["content"]["raw"]
+    for block in ("paragraph", "list", "table", "image", "quote", "code"):
+        assert f"<!-- wp:{block}" in raw, f"no {block} block in the post"
+    [wide] = [m for m in _our_uploads(site) if m["post"] == post["id"]]  # attached to its post
+    assert f"wp-image-{wide['id']}" in raw
+    assert [t["name"] for t in site.tags(post["tags"])] in (["Queue&lt;T&gt;"], ["Queue<T>"])
+
+    # Published again (another article, the same picture): the upload is reused.
+    uploads = len(_our_uploads(site))
+    [again_id] = _publish_all(db, user, account, [{"title": f"Again {title[-6:]}", "body": body}])
+    assert _finished(db, again_id)["status"] == "succeeded"
+    assert len(_our_uploads(site)) == uploads
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        page = browser.new_page(viewport={"width": 1000, "height": 900})
+        page.set_default_timeout(8000)
+        page.goto(task["result_url"])
+        shot = tmp_path / "real-wordpress-post.png"
+        page.screenshot(path=str(shot), full_page=True)
+        print(f"\nscreenshot of the post: {shot}")
+        assert page.evaluate("window.__pwned") is None, "the excerpt's code ran on the post page"
+        assert page.locator("h1").first.inner_text().strip() == title
+        assert page.locator("table td.has-text-align-center").first.inner_text() == "b"
+        tasks = page.locator("li.task-list-item")
+        assert [t.inner_text() for t in tasks.all()] == ["☑\ufe0e written", "☐\ufe0e reviewed"]
+        assert tasks.locator("img").count() == 0, "a task's box became an (offline) emoji image"
+        assert page.locator("#fn1").count() == 1
+        image = page.locator(f"img.wp-image-{wide['id']}")
+        column = page.locator(".wp-block-post-content, .entry-content").first
+        assert image.bounding_box()["width"] <= column.bounding_box()["width"] + 1
+        # WordPress sized it: the "large" copy, with width, height and a srcset it printed.
+        assert "-1024x" in (image.get_attribute("src") or "")
+        assert image.get_attribute("srcset") and image.get_attribute("width") == "1024"
+        page.goto(f"{site.base_url}/")  # the home page lists the title and the excerpt
+        page.screenshot(path=str(tmp_path / "real-wordpress-home.png"), full_page=True)
+        assert page.evaluate("window.__pwned") is None, "the excerpt's code ran on the home page"
+        assert title in page.locator("body").inner_text()
+        browser.close()

@@ -272,6 +272,11 @@ class TaskOut(BaseModel):
         default_factory=list,
         description="Drafts this task left on the platform that could not be cleaned up.",
     )
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="What of the article the platform cannot take and left out "
+        "(e.g. a <details> element), one line each.",
+    )
     batch_id: str | None
     created_at: datetime
     started_at: datetime | None

@@ -100,6 +100,7 @@ SHOWN = (
     "error_class",
     "error_message",
     "leftovers",
+    "warnings",
 )
 
 
@@ -130,7 +131,7 @@ def task_show(
         return
     for key in SHOWN:
         value = task[key]
-        if key == "leftovers":  # drafts left on the platform: named only when there are some
+        if key in ("leftovers", "warnings"):  # named only when there are some
             if not value:
                 continue
             value = "; ".join(value)

@@ -147,6 +147,8 @@ PUBLISH_SUBMITTED = "publish_submitted"
 DRAFT_REQUESTED_AT = "draft_requested_at"
 # Drafts this task left on the platform that could not be cleaned up: shown to the user.
 LEFTOVERS = "leftovers"
+# What of the article the platform cannot take (render.content_warnings): shown to the user.
+WARNINGS = "warnings"
 # How far a platform's clock may be behind ours when drafts are looked for by creation time.
 CLOCK_SKEW_SECONDS = 300.0
 

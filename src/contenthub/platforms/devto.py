@@ -8,10 +8,11 @@ Pacing: Forem allows 9 article creations per 30 s per account. Create dev.to acc
 dispatcher never exceeds it; when it is exceeded anyway, the 429 becomes RateLimited with
 the Retry-After hint.
 
-dev.to has no image upload API: images and the cover must be reachable URLs, so the body's
-Markdown goes as it is (sanitised). Steps: login check → draft (an unpublished article,
-checkpointed) → publish (``published: true``; a rerun whose answer was lost looks the
-article up first) → verify.
+dev.to has no image upload API: images and the cover must be reachable URLs, so each is
+downloaded once to check it is a working image (a missing one fails the publish, named) and the
+body's Markdown goes as it is (sanitised; a lone YouTube/Vimeo link as an ``{% embed %}``).
+Steps: login check → image check → draft (an unpublished article, checkpointed) → publish
+(``published: true``; a rerun whose answer was lost looks the article up first) → verify.
 """
 
 from __future__ import annotations
@@ -23,12 +24,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from contenthub.errors import AuthExpired, Rejected
 from contenthub.platforms import base
-from contenthub.platforms.render import normalize_tags, sanitize_markdown, summary
+from contenthub.platforms.images import fetch_checked, image_urls
+from contenthub.platforms.render import markdown_for_devto, normalize_tags, summary
 from contenthub.platforms.transport import json_body, new_client, origin_url, send
 
 PLATFORM = "devto"
 ORIGIN = "https://dev.to"
 MAX_TAGS = 4
+MAX_IMAGE_BYTES = 25 * 1024 * 1024  # what dev.to's own uploader takes
 
 
 class DevToCredentials(BaseModel):
@@ -75,7 +78,10 @@ class DevToPublisher(base.Publisher):
             await ctx.progress(5, "login")
             await _call(client, account, "GET", "/api/users/me")
 
-            await ctx.progress(15, "images")  # nothing to upload: dev.to takes image URLs
+            await ctx.progress(15, "images")  # no upload: dev.to takes URLs that must work
+            if not ctx.checkpoints.get("draft_id"):
+                cover = [task.cover] if task.cover else []
+                await fetch_checked([*cover, *image_urls(task.body)], max_bytes=MAX_IMAGE_BYTES)
 
             await ctx.progress(40, "draft")
             if not ctx.checkpoints.get("draft_id"):
@@ -84,7 +90,7 @@ class DevToPublisher(base.Publisher):
                 await base.note_draft_request(ctx)
                 # The marker is an HTML comment, unseen on the page [I]: it tells a draft whose
                 # creation answer was lost as this task's.
-                marked = f"{sanitize_markdown(task.body)}\n\n{base.task_marker(task.public_id)}\n"
+                marked = f"{markdown_for_devto(task.body)}\n\n{base.task_marker(task.public_id)}\n"
                 article: dict[str, Any] = {
                     "title": task.title,
                     "body_markdown": marked,

@@ -7,8 +7,13 @@ platform alone) and ``data:`` URIs. Anything else cannot be fetched by a server.
 
 Downloads go through the outbound policy (``platforms/outbound.py``) like every other request:
 an image URL that points at the server's own network (or redirects there) is refused, and the
-publish fails ``rejected`` naming it, even on platforms that otherwise keep an image's original
-URL when its upload fails. A download stops as soon as it exceeds the platform's size limit.
+publish fails ``rejected`` naming it. A download stops as soon as it exceeds the platform's size
+limit.
+
+Every image (the cover first) is downloaded and checked before the first upload: one that is
+missing (404), not an image, or too big fails the publish naming it, with nothing uploaded and
+nothing left hot-linked. Only a platform's refusal of a working image's *upload* may keep the
+original URL (``keep_original_on_failure``: Juejin, WordPress), since that image still shows.
 """
 
 from __future__ import annotations
@@ -30,7 +35,8 @@ from contenthub.platforms.render import map_prose
 from contenthub.platforms.transport import new_client
 
 CHECKPOINT_KEY = "images"
-_MARKDOWN_IMAGE = re.compile(r"(!\[[^\]]*\]\(\s*<?)([^)\s>]+)")
+# ![alt](<an address with spaces>) or ![alt](address "title"): the first keeps its spaces.
+_MARKDOWN_IMAGE = re.compile(r"(!\[[^\]]*\]\(\s*<)([^<>\n]+)(?=>)|(!\[[^\]]*\]\(\s*)([^)\s<>]+)")
 _HTML_IMAGE = re.compile(r"""(<img\b[^>]*?\bsrc\s*=\s*["']?)([^"'\s>]+)""", re.I)
 _MAGIC = {
     b"\x89PNG": ("image/png", "png"),
@@ -58,15 +64,18 @@ class ImageFile:
 Upload = Callable[[ImageFile], Awaitable[str]]
 
 
+IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif"})
+
+
 @dataclass(frozen=True)
 class ImagePolicy:
     """How one platform takes images."""
 
     is_hosted: Callable[[str], bool]  # already on the platform's CDN: leave it
     upload: Upload
-    keep_original_on_failure: bool = False  # Juejin and WordPress keep the source URL
+    keep_original_on_failure: bool = False  # an upload refused: keep the (working) source URL
     max_bytes: int = 20 * 1024 * 1024
-    allowed_types: frozenset[str] = frozenset({"image/png", "image/jpeg", "image/gif"})
+    allowed_types: frozenset[str] = IMAGE_TYPES
 
 
 def image_urls(markdown: str) -> list[str]:
@@ -74,19 +83,30 @@ def image_urls(markdown: str) -> list[str]:
     found: list[str] = []
 
     def collect(text: str) -> str:
-        for pattern in (_MARKDOWN_IMAGE, _HTML_IMAGE):
-            found.extend(match.group(2) for match in pattern.finditer(text))
+        found.extend(_source(match) for match in _MARKDOWN_IMAGE.finditer(text))
+        found.extend(match.group(2) for match in _HTML_IMAGE.finditer(text))
         return text
 
     map_prose(markdown, collect)
     return list(dict.fromkeys(found))
 
 
+def _source(match: re.Match[str]) -> str:
+    return (match.group(2) or match.group(4)).strip()
+
+
 def replace_image_urls(markdown: str, replacements: dict[str, str]) -> str:
-    def swap(match: re.Match[str]) -> str:
+    def swap_markdown(match: re.Match[str]) -> str:
+        source = _source(match)
+        prefix = match.group(1) or match.group(3)
+        return prefix + replacements.get(source, match.group(2) or match.group(4))
+
+    def swap_html(match: re.Match[str]) -> str:
         return match.group(1) + replacements.get(match.group(2), match.group(2))
 
-    return map_prose(markdown, lambda text: _HTML_IMAGE.sub(swap, _MARKDOWN_IMAGE.sub(swap, text)))
+    return map_prose(
+        markdown, lambda text: _HTML_IMAGE.sub(swap_html, _MARKDOWN_IMAGE.sub(swap_markdown, text))
+    )
 
 
 def image_type(data: bytes) -> str | None:
@@ -159,20 +179,40 @@ async def _download(client: httpx.AsyncClient, url: str, max_bytes: int) -> tupl
 async def localize_images(
     ctx: PublishContext, body: str, cover: str | None, policy: ImagePolicy
 ) -> tuple[str, str | None]:
-    """Upload the body's images and the cover; returns the body and cover on platform URLs."""
+    """Upload the cover and the body's images; returns the body and cover on platform URLs.
+    Every image is downloaded and checked first, the cover before the rest, so an image that
+    cannot be had fails the publish (naming it) before anything is uploaded."""
     uploaded: dict[str, str] = dict(ctx.checkpoints.get(CHECKPOINT_KEY) or {})
-    sources = [*image_urls(body), *([cover] if cover else [])]
+    sources = [*([cover] if cover else []), *image_urls(body)]
     pending = [u for u in dict.fromkeys(sources) if u not in uploaded and not policy.is_hosted(u)]
     if pending:
-        async with download_client() as downloads:
-            for url in pending:
-                platform_url = await _upload_one(downloads, url, policy)
-                if platform_url is None:
-                    continue
-                uploaded[url] = platform_url
-                await ctx.checkpoint(CHECKPOINT_KEY, dict(uploaded))
+        images = await fetch_checked(
+            pending, max_bytes=policy.max_bytes, allowed_types=policy.allowed_types
+        )
+        for url, image in images.items():
+            platform_url = await _upload(url, image, policy)
+            if platform_url is None:
+                continue
+            uploaded[url] = platform_url
+            await ctx.checkpoint(CHECKPOINT_KEY, dict(uploaded))
     new_cover = uploaded.get(cover, cover) if cover else None
     return replace_image_urls(body, uploaded), new_cover
+
+
+async def fetch_checked(
+    urls: list[str], *, max_bytes: int, allowed_types: frozenset[str] = IMAGE_TYPES
+) -> dict[str, ImageFile]:
+    """Each image downloaded and checked (size, format), in order; the first
+    that cannot be had raises, naming it: a missing or non-image source never stays
+    hot-linked on a post that says it succeeded."""
+    images: dict[str, ImageFile] = {}
+    async with download_client() as downloads:
+        for url in dict.fromkeys(urls):
+            image = await fetch_image(downloads, url, max_bytes=max_bytes)
+            if image.content_type not in allowed_types:
+                raise Rejected(f"image {url} is {image.content_type}, which the platform refuses")
+            images[url] = image
+    return images
 
 
 async def upload_once(ctx: PublishContext, key: str, url: str, policy: ImagePolicy) -> str:
@@ -180,24 +220,22 @@ async def upload_once(ctx: PublishContext, key: str, url: str, policy: ImagePoli
     platform reference is checkpointed under ``key``."""
     if ctx.checkpoints.get(key):
         return str(ctx.checkpoints[key])
-    async with download_client() as downloads:
-        uploaded = await _upload_one(
-            downloads, url, replace(policy, keep_original_on_failure=False)
-        )
+    [image] = (
+        await fetch_checked([url], max_bytes=policy.max_bytes, allowed_types=policy.allowed_types)
+    ).values()
+    uploaded = await _upload(url, image, replace(policy, keep_original_on_failure=False))
     assert uploaded is not None  # without keep_original_on_failure a failure raises
     await ctx.checkpoint(key, uploaded)
     return uploaded
 
 
-async def _upload_one(client: httpx.AsyncClient, url: str, policy: ImagePolicy) -> str | None:
-    """The platform URL of one image, or None when the original URL is kept."""
+async def _upload(url: str, image: ImageFile, policy: ImagePolicy) -> str | None:
+    """The platform URL of one image, or None when the platform refused it and the original
+    URL (checked to be a working image) is kept."""
     try:
-        image = await fetch_image(client, url, max_bytes=policy.max_bytes)
-        if image.content_type not in policy.allowed_types:
-            raise Rejected(f"image {url} is {image.content_type}, which the platform refuses")
         return await policy.upload(image)
     except OutboundRefused:
-        raise  # the user pointed the server at its own network: say so, never paper over it
+        raise
     except (Rejected, Transient):
         if policy.keep_original_on_failure:
             return None

@@ -28,7 +28,7 @@ from contenthub.browser.steps import PageAnswer, PageSteps
 from contenthub.errors import AuthExpired, RateLimited, Rejected, Transient
 from contenthub.platforms import base
 from contenthub.platforms.images import ImageFile, ImagePolicy, localize_images
-from contenthub.platforms.render import markdown_to_html
+from contenthub.platforms.render import EDITOR_TAGS, markdown_to_html
 from contenthub.platforms.transport import host_url, page_is_public
 
 PLATFORM = "toutiao"
@@ -100,7 +100,7 @@ class ToutiaoPublisher(base.Publisher):
                 upload=lambda image: _upload_image(steps, account, image, csrf),
             )
             body, cover = await localize_images(ctx, task.body, task.cover, policy)
-            content = _toutiao_html(markdown_to_html(body))
+            content = _toutiao_html(markdown_to_html(body, tags=EDITOR_TAGS))
 
             await ctx.progress(35, "editor")
             await steps.click(TITLE_FIELD, what="the title field")

@@ -33,6 +33,7 @@ from contenthub.platforms import base
 from contenthub.platforms.images import (
     ImageFile,
     ImagePolicy,
+    fetch_checked,
     image_urls,
     localize_images,
     upload_once,
@@ -177,6 +178,8 @@ async def _localize_images(
     cover = task.cover or next(iter(image_urls(task.body)), None)
     if not cover:
         raise Rejected("WeChat needs a cover image: give the article a cover or an image")
+    if not ctx.checkpoints.get("thumb_media_id"):  # the cover is checked before any upload
+        await fetch_checked([cover], max_bytes=MATERIAL_IMAGE_BYTES)
     body_policy = ImagePolicy(
         is_hosted=api.is_hosted,
         upload=api.upload_body_image,

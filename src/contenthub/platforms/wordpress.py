@@ -5,34 +5,44 @@ Options: ``base_url`` (the site root, e.g. ``http://127.0.0.1:8080``; REST lives
 ``/?rest_route=``, found out once per session), ``timeout_seconds``.
 Credentials: ``{"username": …, "app_password": …}``.
 
-Steps: login check → images (media library; a failed upload keeps the original URL) and the
-cover as featured image → tags by name → draft post (checkpointed) → status ``publish`` (a
-rerun whose answer was lost reads the post first) → verify the ``link`` page.
+Steps: login check → images, the cover first (each downloaded and checked before any upload;
+an image this account uploaded before, found in the media library by the content hash its file
+is named with, is not uploaded again; a refused upload keeps the original URL) and the cover as
+featured image → tags by name → draft post in core block markup (checkpointed) → its new media
+attached to it → status ``publish`` (a rerun whose answer was lost reads the post first) →
+verify the ``link`` page.
+
+WordPress shows ``title``, ``excerpt`` and tag names as HTML: they are sent escaped
+(``render.html_text``), so ``Queue<T>`` reads as written and a ``<script>`` never runs.
 """
 
 from __future__ import annotations
 
+import html
 from datetime import UTC, datetime
+from pathlib import PurePosixPath
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
 from contenthub.errors import AuthExpired, Rejected
 from contenthub.platforms import base
-from contenthub.platforms.images import (
-    ImageFile,
-    ImagePolicy,
-    download_client,
-    fetch_image,
-    localize_images,
+from contenthub.platforms.images import ImageFile, ImagePolicy, fetch_checked, localize_images
+from contenthub.platforms.render import (
+    WordPressMedia,
+    html_text,
+    markdown_to_wordpress_html,
+    normalize_tags,
+    summary,
 )
-from contenthub.platforms.render import markdown_to_wordpress_html, normalize_tags, summary
 from contenthub.platforms.transport import json_body, new_client, send
 
 PLATFORM = "wordpress"
 AUTH_ERRORS = {"rest_not_logged_in", "incorrect_password", "invalid_username", "invalid_email"}
 MAX_TAGS = 20
+MAX_IMAGE_BYTES = 20 * 1024 * 1024
 
 
 class WordPressOptions(base.PlatformOptions):
@@ -87,15 +97,18 @@ class WordPressPublisher(base.Publisher):
             await site.me()
 
             await ctx.progress(15, "images")
+            library = _MediaLibrary(ctx, site)
             policy = ImagePolicy(
                 is_hosted=site.is_hosted,
-                upload=lambda image: site.upload(image, "source_url"),
+                upload=library.upload,
                 keep_original_on_failure=True,
+                max_bytes=MAX_IMAGE_BYTES,
             )
-            body, _ = await localize_images(ctx, task.body, None, policy)
-            featured = await _ensure_featured_media(ctx, site, task.cover)
+            body, cover = await localize_images(ctx, task.body, task.cover, policy)
+            featured = await library.featured(cover) if cover else None
             tag_ids = [
-                await site.tag_id(name) for name in normalize_tags(task.tags, limit=MAX_TAGS)
+                await site.tag_id(html_text(name))
+                for name in normalize_tags(task.tags, limit=MAX_TAGS)
             ]
 
             await ctx.progress(40, "draft")
@@ -104,20 +117,22 @@ class WordPressPublisher(base.Publisher):
             if not ctx.checkpoints.get("draft_id"):
                 await base.note_draft_request(ctx)
                 marker = base.task_marker(task.public_id)
+                content = markdown_to_wordpress_html(body, library.by_url())
                 draft = {
-                    "title": task.title,
+                    "title": html_text(task.title),
                     # An HTML comment (WordPress's own block markup is made of them): unseen,
                     # and how a draft whose creation answer was lost is known as this task's.
-                    "content": f"{markdown_to_wordpress_html(body)}\n{marker}",
-                    "excerpt": summary(body, max_chars=200),
+                    "content": f"{content}\n\n{marker}",
+                    "excerpt": html_text(summary(task.body, max_chars=200)),
                     "status": "draft",
                     "tags": tag_ids,
                 }
                 if featured:
-                    draft["featured_media"] = featured
+                    draft["featured_media"] = featured.id
                 created = await site.call("POST", "/posts", json=draft)
                 await ctx.checkpoint("draft_id", str(created["id"]))
             post_id = str(ctx.checkpoints["draft_id"])
+            await library.attach_to(post_id)
 
             await ctx.progress(60, "publish")
             url = await _ensure_published(ctx, site, post_id)
@@ -126,18 +141,52 @@ class WordPressPublisher(base.Publisher):
         return await self.confirm_public(ctx, account, result, noun="post")
 
 
-async def _ensure_featured_media(
-    ctx: base.PublishContext, site: _Site, cover: str | None
-) -> int | None:
-    if not cover:
-        return None
-    if ctx.checkpoints.get("featured_media"):
-        return int(ctx.checkpoints["featured_media"])
-    async with download_client() as downloads:
-        image = await fetch_image(downloads, cover, max_bytes=20 * 1024 * 1024)
-    media_id = int(await site.upload(image, "id"))
-    await ctx.checkpoint("featured_media", media_id)
-    return media_id
+class _MediaLibrary:
+    """The images of one publish in the site's media library. An image is found by the content
+    hash its file is named with among the uploads of the account's own user (so an edited
+    republish, or another article with the same picture, reuses it) and uploaded only when
+    missing. What each body URL is (id, size) is checkpointed for the block markup."""
+
+    KEY = "wordpress_media"  # {url in the body: {"id", "size", "free": not yet attached}}
+
+    def __init__(self, ctx: base.PublishContext, site: _Site) -> None:
+        self.ctx, self.site = ctx, site
+        self.known: dict[str, dict[str, Any]] = dict(ctx.checkpoints.get(self.KEY) or {})
+
+    async def upload(self, image: ImageFile) -> str:
+        found = await self.site.find_upload(image) or await self.site.upload(image)
+        sizes = (found.get("media_details") or {}).get("sizes") or {}
+        size = "large" if "large" in sizes else "full"
+        url = str(sizes["large"]["source_url"]) if size == "large" else str(found["source_url"])
+        self.known[url] = {"id": int(found["id"]), "size": size, "free": not found.get("post")}
+        await self.ctx.checkpoint(self.KEY, dict(self.known))
+        return url
+
+    def media(self, url: str) -> WordPressMedia | None:
+        entry = self.known.get(url)
+        return WordPressMedia(int(entry["id"]), url, str(entry["size"])) if entry else None
+
+    async def featured(self, cover: str) -> WordPressMedia:
+        """The cover's media entry; a cover already on the site (so never uploaded by this
+        publish) is read and found in, or added to, the library by its bytes."""
+        if self.media(cover) is None and self.site.is_hosted(cover):
+            [image] = (await fetch_checked([cover], max_bytes=MAX_IMAGE_BYTES)).values()
+            cover = await self.upload(image)
+        found = self.media(cover)
+        if found is None:
+            raise Rejected(f"WordPress did not take the cover image {cover}")
+        return found
+
+    def by_url(self) -> dict[str, WordPressMedia]:
+        return {url: media for url in self.known if (media := self.media(url))}
+
+    async def attach_to(self, post_id: str) -> None:
+        """Media uploaded for this post (not attached elsewhere) become its attachments."""
+        if self.ctx.checkpoints.get("media_attached"):
+            return
+        for media_id in dict.fromkeys(int(e["id"]) for e in self.known.values() if e["free"]):
+            await self.site.call("POST", f"/media/{media_id}", json={"post": int(post_id)})
+        await self.ctx.checkpoint("media_attached", True)
 
 
 async def _ensure_published(ctx: base.PublishContext, site: _Site, post_id: str) -> str:
@@ -173,6 +222,7 @@ class _Site:
         self.pretty = True  # /wp-json/ works; else /?rest_route=
         self.client = new_client(account.options, auth=httpx.BasicAuth(username, password))
         self._tag_ids: dict[str, int] = {}
+        self._me: base.Identity | None = None
 
     async def __aenter__(self) -> _Site:
         return self
@@ -212,12 +262,13 @@ class _Site:
         marker = base.task_marker(task.public_id)
 
         async def listed() -> list[base.FoundDraft]:
-            params = {"status": "draft", "search": task.title, "context": "edit", "per_page": 20}
+            search = html_text(task.title)  # as it was sent
+            params = {"status": "draft", "search": search, "context": "edit", "per_page": 20}
             posts = await self.call("GET", "/posts", params=params)
             return [
                 base.FoundDraft(
                     str(p["id"]),
-                    str((p.get("title") or {}).get("raw", "")),
+                    html.unescape(str((p.get("title") or {}).get("raw", ""))),
                     _gmt_timestamp(p.get("date_gmt")),
                     body=str((p.get("content") or {}).get("raw", "")),
                 )
@@ -239,22 +290,37 @@ class _Site:
         )
 
     async def me(self) -> base.Identity:
-        me = await self.call("GET", "/users/me", params={"context": "edit"})
-        return base.Identity(user_id=str(me["id"]), name=str(me.get("name", "")))
+        if self._me is None:
+            me = await self.call("GET", "/users/me", params={"context": "edit"})
+            self._me = base.Identity(user_id=str(me["id"]), name=str(me.get("name", "")))
+        return self._me
 
-    async def upload(self, image: ImageFile, field: str) -> str:
+    async def upload(self, image: ImageFile) -> dict[str, Any]:
         headers = {
             "Content-Type": image.content_type,
             "Content-Disposition": f'attachment; filename="{image.filename}"',
         }
-        media = await self.call("POST", "/media", content=image.data, headers=headers)
-        return str(media[field])
+        return dict(await self.call("POST", "/media", content=image.data, headers=headers))
+
+    async def find_upload(self, image: ImageFile) -> dict[str, Any] | None:
+        """This user's earlier upload of the same bytes (its file named by their hash)."""
+        stem = PurePosixPath(image.filename).stem
+        params = {"search": stem, "author": (await self.me()).user_id, "per_page": 20}
+        params["media_type"] = "image"
+        for media in await self.call("GET", "/media", params=params):
+            name = PurePosixPath(urlsplit(str(media.get("source_url", ""))).path).name
+            if stem in name and media.get("media_type") == "image":
+                return dict(media)
+        return None
 
     async def tag_id(self, name: str) -> int:
         if name in self._tag_ids:
             return self._tag_ids[name]
         found = await self.call("GET", "/tags", params={"search": name, "per_page": 100})
-        match = next((t for t in found if str(t.get("name", "")).lower() == name.lower()), None)
+        same = html.unescape(name).lower()
+        match = next(
+            (t for t in found if html.unescape(str(t.get("name", ""))).lower() == same), None
+        )
         if match is None:
             created = await self.call("POST", "/tags", json={"name": name})
             tag = int(created.get("id") or created["data"]["term_id"])
@@ -262,6 +328,10 @@ class _Site:
             tag = int(match["id"])
         self._tag_ids[name] = tag
         return tag
+
+
+def _unescaped(name: object) -> str:
+    return html.unescape(str(name or ""))
 
 
 def _gmt_timestamp(value: object) -> float | None:

@@ -201,6 +201,7 @@ def build_router(sandbox: state.SandboxState) -> APIRouter:
         post.title, post.body = str(payload["title"]), str(payload["markdowncontent"])
         post.tags = [t for t in str(payload.get("tags", "")).split(",") if t]
         post.cover = next(iter(payload.get("cover_images") or []), None)
+        post.extra["description"] = str(payload.get("description", ""))
         post.status = STATUSES[payload["status"]]
         post.url = public_url(request, post) if post.status == "published" else None
         sandbox.save_post(post)
@@ -245,6 +246,10 @@ def build_router(sandbox: state.SandboxState) -> APIRouter:
     @router.get("/blog.csdn.net/{user}/article/details/{article_id}")
     async def public_page(user: str, article_id: str) -> Response:
         post = sandbox.post(NAME, article_id)
-        return pages.post_page(post if post and post.account == user else None, markdown=True)
+        return pages.post_page(
+            post if post and post.account == user else None,
+            markdown=True,
+            summary_field="description",
+        )
 
     return router

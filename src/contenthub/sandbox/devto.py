@@ -121,7 +121,10 @@ def build_router(sandbox: state.SandboxState) -> APIRouter:
             list(article.get("tags") or []),
             article.get("main_image"),
             "published" if article.get("published") else "draft",
-            extra={"slug": f"{slug}-{post_id[-4:]}"},
+            extra={
+                "slug": f"{slug}-{post_id[-4:]}",
+                "description": str(article.get("description", "")),
+            },
         )
         sandbox.save_post(post)
         post.url = article_json(request, post)["url"]
@@ -170,6 +173,6 @@ def build_router(sandbox: state.SandboxState) -> APIRouter:
             ),
             None,
         )
-        return pages.post_page(post, markdown=True)
+        return pages.post_page(post, markdown=True, summary_field="description")
 
     return router

@@ -270,7 +270,9 @@ def build_router(sandbox: state.SandboxState) -> APIRouter:
     async def public_page(article_id: str) -> Response:
         posts = sandbox.posts_of(NAME)
         return pages.post_page(
-            next((p for p in posts if p.extra.get("post_id") == article_id), None), markdown=True
+            next((p for p in posts if p.extra.get("post_id") == article_id), None),
+            markdown=True,
+            summary_field="brief",
         )
 
     # -- images: ImageX ---------------------------------------------------------------------

@@ -28,16 +28,27 @@ async def refusal_answer(_: Request, refusal: Refusal) -> Response:
     return refusal.answer
 
 
-def post_page(post: SandboxPost | None, *, markdown: bool = False) -> Response:
-    """The public page of a post: 404 unless it is published."""
+def post_page(
+    post: SandboxPost | None,
+    *,
+    markdown: bool = False,
+    summary_field: str | None = None,
+    fields_are_html: bool = False,
+) -> Response:
+    """The public page of a post: 404 unless it is published. It shows the title, tags and
+    the summary (``post.extra[summary_field]``) as the platform does: as text, or, where the
+    platform treats them as HTML (``fields_are_html``: WordPress), as received."""
     if post is None or post.status != "published":
         return HTMLResponse("<!doctype html><title>404</title><h1>Not found</h1>", 404)
+    shown = (lambda text: text) if fields_are_html else html.escape
     body = markdown_to_html(post.body) if markdown else post.body
-    tags = " ".join(f"<span class='tag'>#{html.escape(t)}</span>" for t in post.tags)
+    tags = " ".join(f"<span class='tag'>#{shown(t)}</span>" for t in post.tags)
+    summary = str(post.extra.get(summary_field, "")) if summary_field else ""
+    summary_html = f"<p class='summary'>{shown(summary)}</p>" if summary else ""
     return HTMLResponse(
         "<!doctype html><html><head><meta charset='utf-8'>"
         f"<title>{html.escape(post.title)}</title></head><body><article>"
-        f"<h1>{html.escape(post.title)}</h1><p>{tags}</p>{body}</article></body></html>"
+        f"<h1>{shown(post.title)}</h1>{summary_html}<p>{tags}</p>{body}</article></body></html>"
     )
 
 

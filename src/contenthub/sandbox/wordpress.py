@@ -60,6 +60,8 @@ def build_router(sandbox: state.SandboxState) -> APIRouter:
     router = APIRouter(prefix=PREFIX)
     tags: dict[int, str] = sandbox.extra.setdefault("wordpress_tags", {})
     media: dict[int, str] = sandbox.extra.setdefault("wordpress_media", {})
+    # What WordPress knows of each upload: its author (account name) and the post it is attached to.
+    media_info: dict[int, dict[str, Any]] = sandbox.extra.setdefault("wordpress_media_info", {})
 
     def who(request: Request) -> state.SandboxAccount | None:
         header = request.headers.get("authorization", "")
@@ -103,20 +105,54 @@ def build_router(sandbox: state.SandboxState) -> APIRouter:
             "date_gmt": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(post.created_at)),
         }
 
+    def user_id(account: state.SandboxAccount) -> int:
+        return int(state.secret_for(NAME, account.name, "id")[:6], 16)
+
+    def media_json(media_id: int) -> dict[str, Any]:
+        info = media_info.get(media_id, {})
+        return {
+            "id": media_id,
+            "source_url": media[media_id],
+            "media_type": "image",
+            "post": info.get("post", 0),
+            "author": info.get("author_id", 0),
+            "media_details": {},
+        }
+
     @router.get(f"{API}/users/me")
     async def me(request: Request) -> Response:
         account = await gate(request, "login")
-        return JSONResponse(
-            {
-                "id": int(state.secret_for(NAME, account.name, "id")[:6], 16),
-                "name": account.name,
-                "slug": account.name,
-            }
-        )
+        return JSONResponse({"id": user_id(account), "name": account.name, "slug": account.name})
+
+    @router.get(f"{API}/media")
+    async def media_list(request: Request, search: str = "", author: int = 0) -> Response:
+        """The media library: uploads whose file name has ``search``, of user ``author``."""
+        account = await gate(request, "media")
+        mine = user_id(account)  # each sandbox account is a site of its own
+        found = [
+            media_json(i)
+            for i, url in media.items()
+            if search in url.rsplit("/", 1)[-1]
+            and media_info.get(i, {}).get("author_id") == mine
+            and (not author or author == mine)
+        ]
+        return JSONResponse(found)
+
+    @router.post(f"{API}/media/{{media_id}}")
+    async def media_update(media_id: int, request: Request) -> Response:
+        account = await gate(request, "media")
+        if media_id not in media or media_info.get(media_id, {}).get("author_id") != user_id(
+            account
+        ):
+            return _error(404, "rest_post_invalid_id", "Invalid post ID.")
+        payload = await pages.json_payload(request)
+        if "post" in payload:
+            media_info[media_id]["post"] = int(payload["post"])
+        return JSONResponse(media_json(media_id))
 
     @router.post(f"{API}/media")
     async def media_upload(request: Request) -> Response:
-        await gate(request, "image")
+        account = await gate(request, "image")
         match = re.search(r'filename="?([^";]+)"?', request.headers.get("content-disposition", ""))
         if match is None:
             return _error(
@@ -132,7 +168,8 @@ def build_router(sandbox: state.SandboxState) -> APIRouter:
         )
         url = f"{pages.root_url(request, PREFIX)}/wp-content/uploads/{key}"
         media[media_id] = url
-        return JSONResponse({"id": media_id, "source_url": url, "media_details": {}}, 201)
+        media_info[media_id] = {"author_id": user_id(account), "post": 0}
+        return JSONResponse(media_json(media_id), 201)
 
     @router.get("/wp-content/uploads/{key}")
     async def uploaded(key: str) -> Response:
@@ -174,6 +211,7 @@ def build_router(sandbox: state.SandboxState) -> APIRouter:
     def apply(post: state.SandboxPost, payload: dict[str, Any]) -> None:
         post.title = str(payload.get("title", post.title))
         post.body = str(payload.get("content", post.body))
+        post.extra["excerpt"] = str(payload.get("excerpt", post.extra.get("excerpt", "")))
         if "tags" in payload:
             post.extra["tag_ids"] = list(payload["tags"])
             post.tags = [tags[t] for t in payload["tags"]]
@@ -249,6 +287,7 @@ def build_router(sandbox: state.SandboxState) -> APIRouter:
 
     @router.get("/")
     async def public_page(p: str = "") -> Response:
-        return pages.post_page(sandbox.post(NAME, p))
+        # WordPress prints the title, excerpt and tag names as HTML, as they are stored.
+        return pages.post_page(sandbox.post(NAME, p), summary_field="excerpt", fields_are_html=True)
 
     return router

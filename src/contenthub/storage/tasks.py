@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from contenthub.errors import InputError, NotFound
-from contenthub.platforms.base import LEFTOVERS
+from contenthub.platforms.base import LEFTOVERS, WARNINGS
 from contenthub.states import TaskStatus
 from contenthub.storage.events import EVENTS, TASKS
 from contenthub.storage.models import Account
@@ -21,9 +21,11 @@ TASK_COLUMNS = [c for c in TASKS.c if c.name not in ("body", "running_account_id
 
 def _task(row: Any) -> dict[str, Any]:
     """A task row as callers see it, with the drafts it left on the platform (``leftovers``,
-    recorded by the adapter in its checkpoint) named at the top level."""
+    recorded by the adapter in its checkpoint) and what of the article the platform could not
+    take (``warnings``, recorded by the worker) named at the top level."""
     task = dict(row)
     task["leftovers"] = list((task.get("checkpoint") or {}).get(LEFTOVERS) or [])
+    task["warnings"] = list((task.get("checkpoint") or {}).get(WARNINGS) or [])
     return task
 
 

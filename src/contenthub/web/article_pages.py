@@ -14,7 +14,7 @@ from contenthub.api.deps import ResourceId
 from contenthub.clock import utcnow
 from contenthub.errors import InputError, NotFound, SubmissionLimit
 from contenthub.platforms.registry import known_platforms
-from contenthub.platforms.render import preview_html
+from contenthub.platforms.render import content_warnings, preview_html
 from contenthub.services import accounts as account_service
 from contenthub.services import articles as article_service
 from contenthub.services import publishing
@@ -155,8 +155,12 @@ def preview(web: Page) -> HTMLResponse:
     """The body as the chosen platform's adapter renders it (htmx swaps it in as one types)."""
     platform = web.value("platform")
     body = web.value("body")[: article_service.MAX_BODY_BYTES]
-    html = preview_html(body, platform if platform in known_platforms() else None)
-    return web.render("_preview.html", preview=html)
+    chosen = platform if platform in known_platforms() else None
+    return web.render(
+        "_preview.html",
+        preview=preview_html(body, chosen),
+        warnings=content_warnings(body, chosen) if chosen else [],
+    )
 
 
 @router.post("/articles/{article_id}/publish")

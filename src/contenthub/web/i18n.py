@@ -105,6 +105,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "preview": ("Preview", "预览"),
     "preview.as": ("Preview as", "预览平台"),
     "preview.generic": ("Generic HTML", "通用 HTML"),
+    "preview.warnings": ("This platform cannot take", "该平台无法显示"),
+    "task.warnings": ("Left out on the platform", "平台上未能保留的内容"),
     "publish": ("Publish", "发布"),
     "publish.title": ("Publish “{title}”", "发布《{title}》"),
     "publish.targets": ("Target accounts", "目标账号"),

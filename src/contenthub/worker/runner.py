@@ -14,8 +14,15 @@ from typing import Any
 from contenthub import storage
 from contenthub.clock import utcnow
 from contenthub.errors import ErrorClass, LeaseLost, PublishCancelled, PublishError, RateLimited
-from contenthub.platforms.base import Publisher, PublishResult, TaskContent, may_have_published
+from contenthub.platforms.base import (
+    WARNINGS,
+    Publisher,
+    PublishResult,
+    TaskContent,
+    may_have_published,
+)
 from contenthub.platforms.registry import publisher_for
+from contenthub.platforms.render import content_warnings
 from contenthub.retry import is_final
 from contenthub.secrets_box import SecretBox
 from contenthub.services.login import Write, publish_or_log_in_once
@@ -90,6 +97,13 @@ async def run_publish(
     return outcome
 
 
+async def _note_warnings(ctx: TaskContext, content: TaskContent, platform: str) -> None:
+    """Record on the task what of its body the platform cannot take: never dropped unsaid."""
+    warnings = content_warnings(content.body, platform)
+    if warnings and ctx.checkpoints.get(WARNINGS) != warnings:
+        await ctx.checkpoint(WARNINGS, warnings)
+
+
 def _ends_task(outcome: Outcome, claimed: storage.ClaimedTask) -> bool:
     """A failed attempt after which no retry follows (the retry policy says)."""
     if outcome.ending is not Ending.FAILED or outcome.error_class is None:
@@ -109,6 +123,7 @@ async def _attempt(
 ) -> Outcome | None:
     lease = claimed.lease
     try:
+        await _note_warnings(ctx, content, claimed.platform)
         async with asyncio.timeout(timeout_seconds):
             result = await publish_or_log_in_once(
                 publisher, ctx, content, account_id=claimed.account_id, write=write, box=secrets
