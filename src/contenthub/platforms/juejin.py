@@ -18,6 +18,7 @@ import hashlib
 import hmac
 import uuid
 import zlib
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
@@ -45,7 +46,11 @@ CSRF_VERSION = "1.2.10"
 BRIEF_MIN, BRIEF_MAX = 50, 100
 MAX_TAGS = 3
 DEFAULT_CATEGORY = "后端"
-NOT_LOGGED_IN = 403  # err_no for an expired cookie ("must login")
+# err_no for an expired cookie: 403 "must login"; 2 where the user API finds no session
+# (PenBridge docs/juejin-api.md, "检查登录状态").
+NOT_LOGGED_IN = frozenset({403, 2})
+# article_info.audit_status: 1 in review, 2 passed, 3 refused (PenBridge docs/juejin-api.md §7).
+AUDIT_PENDING, AUDIT_REFUSED = 1, 3
 HOSTED_SUFFIXES = ("juejin.cn", "byteimg.com")
 
 
@@ -65,6 +70,14 @@ class JuejinPublisher(base.Publisher):
     options_model = JuejinOptions
     credentials_model = JuejinCredentials
     login_page = base.LoginPage(host="juejin.cn", path="/login", session_cookie="sessionid")
+    holds_for_review = True  # new articles are public only once Juejin's review passed
+
+    async def review_state(
+        self, account: base.AccountAccess, result: base.PublishResult
+    ) -> base.ReviewState:
+        async with _Console(account) as console:
+            await console.fetch_csrf_token()
+            return await console.review_state(str(result.post_id), result.url)
 
     async def check_login(self, account: base.AccountAccess) -> base.Identity:
         async with _Console(account) as console:
@@ -81,7 +94,11 @@ class JuejinPublisher(base.Publisher):
         if not article_id:
             return None
         url = host_url(task.account.options, WEB, f"/post/{article_id}")
-        return base.PublishResult(url=url, post_id=str(article_id))
+        result = base.PublishResult(url=url, post_id=str(article_id))
+        review = await self.review_state(task.account, result)
+        if review.state == "refused":
+            return None
+        return replace(result, in_review=review.state == "in_review")
 
     async def publish(self, ctx: base.PublishContext, task: base.TaskContent) -> base.PublishResult:
         account = task.account
@@ -197,7 +214,7 @@ class _Console(CookieSession):
         )
         answer = json_body(response, PLATFORM)
         err_no = answer.get("err_no") if isinstance(answer, dict) else None
-        if err_no == NOT_LOGGED_IN:
+        if err_no in NOT_LOGGED_IN:
             raise AuthExpired("Juejin login expired: log in to Juejin again")
         if err_no != 0 or response.status_code >= 400:
             message = answer.get("err_msg") if isinstance(answer, dict) else None
@@ -270,6 +287,17 @@ class _Console(CookieSession):
         article_id = str((detail or {}).get("article_draft", {}).get("article_id") or "0")
         return None if article_id == "0" else article_id
 
+    async def review_state(self, article_id: str, url: str | None) -> base.ReviewState:
+        """Where Juejin's review of the article stands (``article/detail``'s article_info)."""
+        detail = await self.call("/content_api/v1/article/detail", {"article_id": article_id})
+        info = (detail or {}).get("article_info") or {}
+        audit = info.get("audit_status")
+        if audit == AUDIT_PENDING:
+            return base.ReviewState("in_review", url)
+        if audit == AUDIT_REFUSED:
+            return base.ReviewState("refused", url, str(info.get("audit_reason") or ""))
+        return base.ReviewState("live", url)
+
     # -- images: ImageX, five steps ---------------------------------------------------------
 
     async def upload_image(self, image: ImageFile) -> str:
@@ -279,7 +307,9 @@ class _Console(CookieSession):
         store, session_key = await self._apply_upload(sts)
         await self._put_bytes(store, image)
         await self._imagex(sts, "POST", {"Action": "CommitImageUpload", "SessionKey": session_key})
-        query = urlencode({"aid": AID, "uuid": params["uuid"], "uri": store["uri"]})
+        query = urlencode(
+            {"aid": AID, "uuid": params["uuid"], "uri": store["uri"], "img_type": "private"}
+        )
         urls = await self.call(f"/imagex/v2/get_img_url?{query}", method="GET") or {}
         if not urls.get("main_url"):
             raise Transient("Juejin gave no URL for an uploaded image")

@@ -29,8 +29,8 @@ async def refusal_answer(_: Request, refusal: Refusal) -> Response:
 
 
 def post_page(post: SandboxPost | None, *, markdown: bool = False) -> Response:
-    """The public page of a post: 404 unless it is published."""
-    if post is None or post.status != "published":
+    """The public page of a post: 404 unless it is published (and through any review)."""
+    if post is None or not post.public:
         return HTMLResponse("<!doctype html><title>404</title><h1>Not found</h1>", 404)
     body = markdown_to_html(post.body) if markdown else post.body
     tags = " ".join(f"<span class='tag'>#{html.escape(t)}</span>" for t in post.tags)

@@ -83,6 +83,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "status.scheduled": ("scheduled", "已计划"),
     "status.queued": ("queued", "排队中"),
     "status.running": ("running", "运行中"),
+    "status.in_review": ("in review", "审核中"),
     "status.succeeded": ("succeeded", "成功"),
     "status.failed": ("failed", "失败"),
     "status.cancelled": ("cancelled", "已取消"),
