@@ -97,6 +97,7 @@ SHOWN = (
     "max_attempts",
     "due_at",
     "result_url",
+    "reviewed_at",
     "error_class",
     "error_message",
     "leftovers",
