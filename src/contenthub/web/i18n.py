@@ -62,7 +62,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "task.in_review_note": (
         "The platform accepted the post and holds it for review; it is not public yet. A "
         "review_check job records when it goes live, or why the review refused it.",
-        "平台已接收文章，正在审核，尚未公开。review_check 任务会记录它何时上线，或审核未通过的原因。",
+        "平台已接收文章，正在审核，尚未公开。"
+        "review_check 任务会记录它何时上线，或审核未通过的原因。",
     ),
     "due": ("Due", "计划于"),
     "actions": ("Actions", "操作"),
