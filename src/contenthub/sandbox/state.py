@@ -25,6 +25,7 @@ FAULT_KINDS = (
     "modal",  # a dialog over the page that nothing closes
     "selector_changed",  # the page's fields are rendered differently (the platform changed it)
     "anti_bot",  # Zhihu: API calls without the page's signature header are refused (10003)
+    "risk_check",  # CSDN: the risk check wants a WeChat QR scan (code "1239") before a publish
 )
 PAGE_FAULTS = {"page_hang", "modal", "selector_changed"}
 # Where a fault strikes when the switch does not say: content is judged when it is published,
@@ -239,9 +240,12 @@ class SandboxState:
 
     def anti_bot(self, platform: str, account: str | None) -> bool:
         """Is the platform's anti-bot check switched on (without using up a ``times``)?"""
+        return self.switched_on("anti_bot", platform, account)
+
+    def switched_on(self, kind: str, platform: str, account: str | None) -> bool:
+        """Is a standing check of ``kind`` on for the account (without using up a ``times``)?"""
         return any(
-            f.kind == "anti_bot" and f.matches(platform, account, f.on or "any")
-            for f in self.faults
+            f.kind == kind and f.matches(platform, account, f.on or "any") for f in self.faults
         )
 
     async def after_commit(self, platform: str, account: str | None, operation: str) -> None:
