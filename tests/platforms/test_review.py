@@ -4,6 +4,7 @@ real CLI — records the post going live, or the review refusing it with the pla
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 from datetime import UTC, datetime
@@ -14,12 +15,13 @@ import pytest
 from harness import CONTENTHUB, start_worker, wait_until
 
 from contenthub import storage
+from contenthub.platforms.registry import publisher_for
 from contenthub.sandbox.server import SandboxServer
 from contenthub.services.stats import stats_report
 from contenthub.storage import NewTask, task_enqueue
 from contenthub.storage.db import Database
 from tests.factories import make_user
-from tests.platforms.conftest import new_account, posts_of
+from tests.platforms.conftest import RecordingContext, content, new_account, posts_of
 from tests.platforms.test_dispatch_with_sandbox import bind, env, task
 
 pytestmark = pytest.mark.chaos
@@ -115,3 +117,21 @@ def test_review_holds_then_goes_live_or_is_refused(
     assert gone["status"] == "failed" and gone["reviewed_at"] is not None
     assert gone["error_class"] == "rejected" and "标题党" in gone["error_message"]
     assert reasons(db, to_refuse)[-1] == "review_refused"
+
+
+@pytest.mark.parametrize("platform", ["zhihu", "juejin"])
+def test_the_adapter_reports_a_held_post_and_its_review_outcome(
+    sandbox: SandboxServer, platform: str
+) -> None:
+    """The platform's own answer, adapter against sandbox: held, then refused with a reason."""
+    account = new_account(sandbox, platform)
+    sandbox.client.hold_for_review(platform, account["name"])
+    publisher = publisher_for(platform)
+    result = asyncio.run(publisher.publish(RecordingContext(), content(account)))
+    [post] = posts_of(sandbox, platform, account)
+    assert result.in_review and result.url == post["url"]
+    access = content(account).account
+    assert asyncio.run(publisher.review_state(access, result)).state == "in_review"
+    sandbox.client.decide_review(platform, post["id"], approve=False, reason="涉嫌营销")
+    refused = asyncio.run(publisher.review_state(access, result))
+    assert refused.state == "refused" and refused.reason == "涉嫌营销"
