@@ -9,7 +9,35 @@ Options: ``base_url`` sends every Juejin host ``H`` to ``{base_url}/H`` (the san
 Steps: login check → CSRF token (``HEAD sys/token``) → images (ImageX upload; a failed
 upload keeps the original URL) → draft with category, tag ids and a 50–100-character brief
 (created once, checkpointed; updated on a rerun) → publish (checkpointed before and after; a
-rerun whose answer was lost reads the draft's article id first) → verify ``/post/{id}``.
+rerun whose answer was lost reads the draft's article id first) → verify ``/post/{id}``; a new
+article Juejin holds for review (its page 404s until approved) ends the publish ``in_review``.
+
+Where each endpoint's protocol comes from (PenBridge is ``zerx-lab/PenBridge``; its
+``docs/juejin-api.md`` writes the whole protocol down, ``packages/server/src/services/
+juejinApi.ts`` speaks it):
+
+* Login check — ``GET api.juejin.cn/user_api/v1/user/get``; ``err_no`` 0 with a user is
+  logged in, ``err_no`` 2 (or no user) is not: PenBridge ``docs/juejin-api.md`` "检查登录状态".
+  ``err_no`` 403 "must login" on writes: Wechatsync ``packages/core/src/adapters/platforms/
+  juejin.ts``. Both mean an expired login here.
+* CSRF — ``HEAD api.juejin.cn/user_api/v1/sys/token`` with ``x-secsdk-csrf-request: 1``; the
+  token is field 2 of the ``x-ware-csrf-token`` answer header: PenBridge (same doc).
+* Category and tags — ``GET tag_api/v1/query_category_briefs`` (PenBridge documents ``POST
+  query_category_list``; both list the same ids; we keep the GET Wechatsync uses) and ``POST
+  tag_api/v1/query_tag_list`` ``{cursor, key_word, limit, sort_type}``: PenBridge.
+* Draft — ``POST content_api/v1/article_draft/create`` and ``/update`` (``edit_type`` 10,
+  ``mark_content``, ``brief_content``, string ``tag_ids``), ``/detail`` ``{draft_id}``:
+  PenBridge §3–5. The draft list and delete [I] (§20).
+* Publish — ``POST content_api/v1/article/publish`` ``{draft_id, sync_to_org, column_ids,
+  theme_ids}`` → ``{article_id}``: PenBridge §6.
+* Review — ``POST content_api/v1/article/detail`` ``{article_id}`` → ``article_info.audit_status``
+  1 in review, 2 passed, 3 refused: the values are PenBridge §7's (``list_by_user``'s filter);
+  that ``detail`` carries the same ``article_info`` and the refusal's ``audit_reason`` are [I].
+* Images — ImageX in five steps (``gen_token``, ``ApplyImageUpload`` and
+  ``CommitImageUpload`` signed AWS4 for service ``imagex`` in ``cn-north-1``, the ``PUT`` to
+  the upload host with ``Content-CRC32``, then ``GET imagex/v2/get_img_url?…&img_type=private``
+  → ``main_url``): PenBridge §11 (which names ``img_type=private``; Wechatsync omits it and
+  PenBridge's doc shows the private URL is the one the editor inserts — we follow PenBridge).
 """
 
 from __future__ import annotations

@@ -13,6 +13,36 @@ refusal): the same steps, every request made from inside the editor page in the 
 browser (whose script signs them), and the publish done by the editor's own button: it ends
 when the page reaches the article, ``/p/{id}``. Both modes share the checkpoints, so a publish
 that switches mode halfway resumes where it was.
+
+Where each endpoint's protocol comes from (zhihu_obsidian is ``dongguaguaguagua/zhihu_obsidian``;
+re-check there first):
+
+* Login check — ``GET www.zhihu.com/api/v4/me`` (``id``, ``name``): Wechatsync,
+  ``packages/core/src/adapters/platforms/zhihu.ts``.
+* Session headers — the cookies plus ``x-xsrftoken`` (the ``_xsrf`` cookie) and
+  ``x-requested-with: fetch``: zhihu_obsidian ``src/publish_service.ts``.
+* Images — ``POST api.zhihu.com/images`` ``{image_hash: md5, source: "article"}``;
+  ``upload_file.state`` 1 means Zhihu has the bytes, else a ``PUT`` to
+  ``zhihu-pics-upload.zhimg.com/{object_key}`` signed Aliyun-OSS-V1 (HMAC-SHA1 over verb, type,
+  date, the ``x-oss-*`` headers and ``/zhihu-pics/{key}``) with the upload token: zhihu_obsidian
+  ``src/image_service.ts``. The poll ``GET api.zhihu.com/images/{id}`` ends on ``original_hash``
+  or ``status: "completed"`` (zhihu_obsidian's commented-out poll waits for ``"success"``; the
+  issue's observation is ``"completed"``; we end on any of the three signs).
+* Draft — ``POST zhuanlan.zhihu.com/api/articles/drafts`` then ``PATCH
+  …/api/articles/{id}/draft`` (title, content, ``titleImage``): zhihu_obsidian
+  ``publish_service.ts`` (``newDraft``, ``patchDraft``).
+* Topics — ``GET zhuanlan.zhihu.com/api/autocomplete/topics?token=…&max_matches=5&
+  use_similar=0&topic_filter=1``, then the first topic *object* ``POST``ed to
+  ``…/api/articles/{id}/topics``; a tag with no match is skipped: zhihu_obsidian
+  ``src/topics.ts`` (its comment: "文章加入话题，否则通常无法发表").
+* Publish — ``POST www.zhihu.com/api/v4/content/publish`` ``{action: "article", data: {…}}``;
+  success is ``message == "success"``, ``data.result`` a JSON string (the id at
+  ``publish.id``): zhihu_obsidian ``publish_service.ts`` (``publishDraft``). We also send the
+  ``hybrid``/``title`` parts Wechatsync's ``zhihu.ts`` sends; zhihu_obsidian, which omits them,
+  patches the draft first, as we do too, so either way the body is the draft's.
+* Lookup of a lost publish and review — ``GET zhuanlan.zhihu.com/api/articles/{id}``
+  (``state``, ``url``) [I]: no reference reads it; its review values ``reviewing`` and
+  ``review_rejected`` (with ``review_reason``) are our guess, matched by the sandbox only.
 """
 
 from __future__ import annotations
