@@ -17,13 +17,14 @@ Where each endpoint's protocol comes from (PenBridge is ``zerx-lab/PenBridge``; 
 juejinApi.ts`` speaks it):
 
 * Login check — ``GET api.juejin.cn/user_api/v1/user/get``; ``err_no`` 0 with a user is
-  logged in, ``err_no`` 2 (or no user) is not: PenBridge ``docs/juejin-api.md`` "检查登录状态".
-  ``err_no`` 403 "must login" on writes: Wechatsync ``packages/core/src/adapters/platforms/
-  juejin.ts``. Both mean an expired login here.
+  logged in, ``err_no`` 2 (or no user) is not: PenBridge ``docs/juejin-api.md`` "检查登录状态";
+  Wechatsync ``packages/core/src/adapters/platforms/juejin.ts`` (``checkAuth``) looks only for
+  ``data.user_id``. ``err_no`` 403 "must login" is our earlier guess [I], kept: both codes mean
+  an expired login here.
 * CSRF — ``HEAD api.juejin.cn/user_api/v1/sys/token`` with ``x-secsdk-csrf-request: 1``; the
   token is field 2 of the ``x-ware-csrf-token`` answer header: PenBridge (same doc).
 * Category and tags — ``GET tag_api/v1/query_category_briefs`` (PenBridge documents ``POST
-  query_category_list``; both list the same ids; we keep the GET Wechatsync uses) and ``POST
+  query_category_list``; we keep the GET Wechatsync's ``getCategories`` uses) and ``POST
   tag_api/v1/query_tag_list`` ``{cursor, key_word, limit, sort_type}``: PenBridge.
 * Draft — ``POST content_api/v1/article_draft/create`` and ``/update`` (``edit_type`` 10,
   ``mark_content``, ``brief_content``, string ``tag_ids``), ``/detail`` ``{draft_id}``:
@@ -36,8 +37,8 @@ juejinApi.ts`` speaks it):
 * Images — ImageX in five steps (``gen_token``, ``ApplyImageUpload`` and
   ``CommitImageUpload`` signed AWS4 for service ``imagex`` in ``cn-north-1``, the ``PUT`` to
   the upload host with ``Content-CRC32``, then ``GET imagex/v2/get_img_url?…&img_type=private``
-  → ``main_url``): PenBridge §11 (which names ``img_type=private``; Wechatsync omits it and
-  PenBridge's doc shows the private URL is the one the editor inserts — we follow PenBridge).
+  → ``main_url``): PenBridge §11 and Wechatsync ``juejin.ts`` (``getImageUrl``) agree, both
+  with ``img_type=private``.
 """
 
 from __future__ import annotations

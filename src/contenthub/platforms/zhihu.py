@@ -17,8 +17,8 @@ that switches mode halfway resumes where it was.
 Where each endpoint's protocol comes from (zhihu_obsidian is ``dongguaguaguagua/zhihu_obsidian``;
 re-check there first):
 
-* Login check — ``GET www.zhihu.com/api/v4/me`` (``id``, ``name``): Wechatsync,
-  ``packages/core/src/adapters/platforms/zhihu.ts``.
+* Login check — ``GET www.zhihu.com/api/v4/me`` (``id``, ``name``): Zhihu's own profile API,
+  used by many open clients; not in the three references read for issue 17 [I].
 * Session headers — the cookies plus ``x-xsrftoken`` (the ``_xsrf`` cookie) and
   ``x-requested-with: fetch``: zhihu_obsidian ``src/publish_service.ts``.
 * Images — ``POST api.zhihu.com/images`` ``{image_hash: md5, source: "article"}``;
@@ -37,9 +37,9 @@ re-check there first):
   ``src/topics.ts`` (its comment: "文章加入话题，否则通常无法发表").
 * Publish — ``POST www.zhihu.com/api/v4/content/publish`` ``{action: "article", data: {…}}``;
   success is ``message == "success"``, ``data.result`` a JSON string (the id at
-  ``publish.id``): zhihu_obsidian ``publish_service.ts`` (``publishDraft``). We also send the
-  ``hybrid``/``title`` parts Wechatsync's ``zhihu.ts`` sends; zhihu_obsidian, which omits them,
-  patches the draft first, as we do too, so either way the body is the draft's.
+  ``publish.id``): zhihu_obsidian ``publish_service.ts`` (``publishDraft``). We also send
+  ``hybrid`` and ``title`` parts [I] (kept from before); zhihu_obsidian omits them and patches
+  the draft first, as we do too, so either way the body is the draft's.
 * Lookup of a lost publish and review — ``GET zhuanlan.zhihu.com/api/articles/{id}``
   (``state``, ``url``) [I]: no reference reads it; its review values ``reviewing`` and
   ``review_rejected`` (with ``review_reason``) are our guess, matched by the sandbox only.
