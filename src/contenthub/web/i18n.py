@@ -59,6 +59,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "created": ("Created", "创建于"),
     "finished": ("Finished", "完成于"),
     "task.reviewed": ("Review ended", "审核结束于"),
+    "task.url_in_review": ("Will be at", "审核通过后位于"),
     "task.in_review_note": (
         "The platform accepted the post and holds it for review; it is not public yet. A "
         "review_check job records when it goes live, or why the review refused it.",
