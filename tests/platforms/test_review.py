@@ -81,6 +81,15 @@ def test_review_holds_then_goes_live_or_is_refused(
         assert held["post_id"] == post["extra"]["post_id"] and held["result_url"] == post["url"]
         assert httpx.get(held["result_url"]).status_code == 404  # not public yet
         assert reasons(db, public_id)[-1] == "in_review"
+    seen = subprocess.run(
+        [CONTENTHUB, "task", "show", to_approve, "--user", "ann"],
+        env={**environment, "COLUMNS": "120"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    print(seen.stdout)  # what a person sees, kept in the test's output
+    assert "in_review" in seen.stdout and "holds it for review" in seen.stdout
     shown = cli(environment, "task", "show", to_approve)
     assert (
         shown["status"] == "in_review" and shown["result_url"] == waiting[to_approve]["result_url"]
