@@ -9,6 +9,10 @@ class TaskStatus(StrEnum):
     SCHEDULED = "scheduled"
     QUEUED = "queued"
     RUNNING = "running"
+    # The platform accepted the post but holds it for review: not live yet, not failed. The
+    # task keeps the post id and the URL the post will have; the ``review_check`` job looks
+    # again and ends it succeeded (went live) or failed (review refused it, with the reason).
+    IN_REVIEW = "in_review"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELLED = "cancelled"
@@ -20,7 +24,9 @@ ALLOWED: dict[TaskStatus, frozenset[TaskStatus]] = {
     S.SCHEDULED: frozenset({S.QUEUED, S.CANCELLED}),
     S.QUEUED: frozenset({S.RUNNING, S.CANCELLED}),
     # running -> queued: a retry after backoff, a rescue, or a hand-back at shutdown.
-    S.RUNNING: frozenset({S.SUCCEEDED, S.FAILED, S.CANCELLED, S.QUEUED}),
+    S.RUNNING: frozenset({S.SUCCEEDED, S.FAILED, S.CANCELLED, S.QUEUED, S.IN_REVIEW}),
+    # Only the platform's review ends it: live, or refused.
+    S.IN_REVIEW: frozenset({S.SUCCEEDED, S.FAILED}),
     S.SUCCEEDED: frozenset(),
     # A user's retry puts a finished task back in the queue.
     S.FAILED: frozenset({S.QUEUED}),
@@ -31,6 +37,9 @@ ALLOWED: dict[TaskStatus, frozenset[TaskStatus]] = {
 FINAL = frozenset({S.SUCCEEDED, S.FAILED, S.CANCELLED})
 # Still to run or running: what holds an account (and what deleting it would throw away).
 ACTIVE = frozenset({S.SCHEDULED, S.QUEUED, S.RUNNING})
+# The publish attempt is over and the platform holds the post: counted by statistics beside the
+# final statuses, never holding the account, never retried; "live" for double-publish checks.
+AWAITING_REVIEW = frozenset({S.IN_REVIEW})
 CANCELLABLE_AT_ONCE = frozenset({S.SCHEDULED, S.QUEUED})
 RETRYABLE_BY_USER = frozenset({S.FAILED, S.CANCELLED})
 
@@ -44,6 +53,9 @@ class EventReason(StrEnum):
     CLAIMED = "claimed"  # a worker took it
     PROGRESS = "progress"  # a step of the publish
     PUBLISHED = "published"
+    IN_REVIEW = "in_review"  # the platform accepted it and holds it for review
+    WENT_LIVE = "went_live"  # a review check found it public
+    REVIEW_REFUSED = "review_refused"  # a review check found the platform refused it
     RETRY_SCHEDULED = "retry_scheduled"  # an attempt failed; another comes after a backoff
     AUTH_HOLD = "auth_hold"  # the login expired; waiting for the account to log in again
     FAILED = "failed"  # an attempt failed and no retry is left (or it cannot succeed)

@@ -163,8 +163,8 @@ def test_scheduler_create_asks_again_after_a_wrong_answer(workdir: Path) -> None
         timeout=60,
     )
     assert created.returncode == 0, created.stderr
-    said = created.stderr
-    assert "'mining' is not one of publishing, account_check, cleanup; try again" in said
+    said = " ".join(created.stderr.split())  # as read, whatever the terminal's width wrapped
+    assert "'mining' is not one of publishing, account_check, review_check, cleanup; try" in said
     assert "'hourly' is not one of interval, cron; try again" in said
     assert "'every night' is not a five-field cron expression" in said
     job = json.loads(created.stdout[created.stdout.index("{") :])

@@ -202,6 +202,21 @@ def test_publish_to_two_accounts_and_watch_both_live(stack: Stack, alice: dict[s
     stack.shoot(page, "task-detail")
 
 
+def test_a_post_held_for_review_shows_in_review(stack: Stack, alice: dict[str, Any]) -> None:
+    page: Page = alice["page"]
+    juejin = bind(stack, page, "juejin")
+    stack.sandbox.client.hold_for_review("juejin", juejin["name"])
+    task_id = publish_one(stack, page, juejin)
+    page.goto("/tasks")
+    expect(row(page, task_id)).to_have_attribute("data-status", "in_review", timeout=30_000)
+    expect(row(page, task_id).locator("[data-role=status]")).to_have_text("in review")
+    stack.shoot(page, "tasks-in-review")
+    page.goto(f"/tasks/{task_id}")
+    expect(page.locator(".notice")).to_contain_text("holds it for review")
+    expect(page.locator("#result-link")).to_be_visible()  # where it will be
+    stack.shoot(page, "task-in-review")
+
+
 def test_cancel_a_running_task(stack: Stack, alice: dict[str, Any]) -> None:
     page: Page = alice["page"]
     devto = alice["accounts"]["devto"]

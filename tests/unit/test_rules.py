@@ -27,6 +27,9 @@ NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
         ("running", "queued"),
         ("failed", "queued"),
         ("scheduled", "cancelled"),
+        ("running", "in_review"),
+        ("in_review", "succeeded"),
+        ("in_review", "failed"),
     ],
 )
 def test_allowed_transitions(current: str, target: str) -> None:
@@ -40,6 +43,9 @@ def test_allowed_transitions(current: str, target: str) -> None:
         ("queued", "succeeded"),
         ("scheduled", "running"),
         ("cancelled", "running"),
+        ("in_review", "queued"),  # a post in review is never retried: only its review ends it
+        ("in_review", "cancelled"),
+        ("queued", "in_review"),
     ],
 )
 def test_forbidden_transitions(current: str, target: str) -> None:

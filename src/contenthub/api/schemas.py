@@ -281,6 +281,10 @@ class TaskOut(BaseModel):
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    reviewed_at: datetime | None = Field(
+        default=None,
+        description="When the platform's review ended (in_review → succeeded or failed).",
+    )
     held: HeldOut | None = Field(
         default=None, description="Set while the task waits on its account (a login)."
     )

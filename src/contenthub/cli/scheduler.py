@@ -127,7 +127,7 @@ def scheduler_list(user: UserOption = DEFAULT_USER, as_json: JsonOption = False)
 def scheduler_create(
     name: Annotated[str | None, typer.Option(help="What the job is called.")] = None,
     job_type: Annotated[
-        str | None, typer.Option("--type", help="publishing, account_check or cleanup.")
+        str | None, typer.Option("--type", help="publishing, account_check, review_check, cleanup.")
     ] = None,
     schedule_type: Annotated[str | None, typer.Option(help="interval or cron.")] = None,
     interval: Annotated[int | None, typer.Option(help="Seconds between runs.")] = None,

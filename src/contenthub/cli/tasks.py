@@ -97,6 +97,7 @@ SHOWN = (
     "max_attempts",
     "due_at",
     "result_url",
+    "reviewed_at",
     "error_class",
     "error_message",
     "leftovers",
@@ -135,9 +136,17 @@ def task_show(
             if not value:
                 continue
             value = "; ".join(value)
+        if key == "reviewed_at" and value is None:  # only posts a platform held for review
+            continue
         out.print(f"[bold]{key:>13}[/bold]  {value}", soft_wrap=True, highlight=False)
     if task["held"]:
         out.print(f"[bold]{'held':>13}[/bold]  {held_line(task['held'])}", soft_wrap=True)
+    if task["status"] == TaskStatus.IN_REVIEW:
+        note = (
+            "the platform accepted the post and holds it for review; a review_check job "
+            "records when it goes live (contenthub scheduler create --type review_check)"
+        )
+        out.print(f"[bold]{'review':>13}[/bold]  {escape(note)}", soft_wrap=True)
     for path in shots:
         out.print(f"[bold]{'screenshot':>13}[/bold]  {path}", soft_wrap=True, highlight=False)
     print_rows(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, Protocol
@@ -249,6 +249,18 @@ async def note_leftovers(ctx: PublishContext, descriptions: list[str]) -> None:
 class PublishResult:
     url: str | None
     post_id: str | None = None
+    # The platform accepted the post but holds it for review: ``url`` is where it will be.
+    in_review: bool = False
+
+
+@dataclass(frozen=True)
+class ReviewState:
+    """Where a post the platform accepted stands: ``live`` (public, at ``url``), still
+    ``in_review``, or ``refused`` by the review (``reason`` in the platform's words)."""
+
+    state: Literal["live", "in_review", "refused"]
+    url: str | None = None
+    reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -340,6 +352,9 @@ class Publisher(ABC):
     login_page: ClassVar[LoginPage | None] = None
     # What the platform offers (``contenthub platforms``); None: a plugin that does not say.
     features: ClassVar[Features | None] = None
+    # The platform may hold a new post for review before it is public: a publish it accepted
+    # whose page is not visible yet asks ``review_state`` instead of retrying.
+    holds_for_review: ClassVar[bool] = False
 
     @abstractmethod
     async def publish(self, ctx: PublishContext, task: TaskContent) -> PublishResult:
@@ -367,6 +382,15 @@ class Publisher(ABC):
         public, detail = await page_is_public(account.options, result.url, self.platform)
         return Verification(public=public, url=result.url, detail=detail)
 
+    async def review_state(self, account: AccountAccess, result: PublishResult) -> ReviewState:
+        """Where the post stands with the platform's review (the ``review_check`` job asks).
+        By default from its public page: visible is ``live``, anything else ``in_review``;
+        adapters whose platform reports review outcomes ask it (and can tell ``refused``)."""
+        verification = await self.verify(account, result)
+        if verification.public:
+            return ReviewState("live", verification.url or result.url)
+        return ReviewState("in_review", result.url, verification.detail)
+
     async def confirm_public(
         self,
         ctx: PublishContext,
@@ -376,12 +400,19 @@ class Publisher(ABC):
         noun: str = "article",
     ) -> PublishResult:
         """The last step of every publish: report "verify" at 90 %, then hand ``result`` back
-        only once the public can see the post. Otherwise Transient: the retry resumes from the
-        checkpoints (nothing is posted twice) and looks again."""
+        only once the public can see the post. A platform that ``holds_for_review`` is asked
+        first: a post in review is handed back ``in_review`` (the task waits for the review,
+        not for retries), one the review refused is Rejected with its reason. Otherwise
+        Transient: the retry resumes from the checkpoints (nothing is posted twice) and looks
+        again."""
         await ctx.progress(90, "verify")
         verification = await self.verify(account, result)
-        if not verification.public:
-            raise Transient(
-                f"the {noun} is not visible yet at {result.url} ({verification.detail})"
-            )
-        return result
+        if verification.public:
+            return result
+        if self.holds_for_review:
+            review = await self.review_state(account, result)
+            if review.state == "in_review":
+                return replace(result, in_review=True)
+            if review.state == "refused":
+                raise Rejected(f"the platform's review refused the {noun}: {review.reason}")
+        raise Transient(f"the {noun} is not visible yet at {result.url} ({verification.detail})")

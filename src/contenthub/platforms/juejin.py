@@ -9,7 +9,36 @@ Options: ``base_url`` sends every Juejin host ``H`` to ``{base_url}/H`` (the san
 Steps: login check → CSRF token (``HEAD sys/token``) → images (ImageX upload; a failed
 upload keeps the original URL) → draft with category, tag ids and a 50–100-character brief
 (created once, checkpointed; updated on a rerun) → publish (checkpointed before and after; a
-rerun whose answer was lost reads the draft's article id first) → verify ``/post/{id}``.
+rerun whose answer was lost reads the draft's article id first) → verify ``/post/{id}``; a new
+article Juejin holds for review (its page 404s until approved) ends the publish ``in_review``.
+
+Where each endpoint's protocol comes from (PenBridge is ``zerx-lab/PenBridge``; its
+``docs/juejin-api.md`` writes the whole protocol down, ``packages/server/src/services/
+juejinApi.ts`` speaks it):
+
+* Login check — ``GET api.juejin.cn/user_api/v1/user/get``; ``err_no`` 0 with a user is
+  logged in, ``err_no`` 2 (or no user) is not: PenBridge ``docs/juejin-api.md`` "检查登录状态";
+  Wechatsync ``packages/core/src/adapters/platforms/juejin.ts`` (``checkAuth``) looks only for
+  ``data.user_id``. ``err_no`` 403 "must login" is our earlier guess [I], kept: both codes mean
+  an expired login here.
+* CSRF — ``HEAD api.juejin.cn/user_api/v1/sys/token`` with ``x-secsdk-csrf-request: 1``; the
+  token is field 2 of the ``x-ware-csrf-token`` answer header: PenBridge (same doc).
+* Category and tags — ``GET tag_api/v1/query_category_briefs`` (PenBridge documents ``POST
+  query_category_list``; we keep the GET Wechatsync's ``getCategories`` uses) and ``POST
+  tag_api/v1/query_tag_list`` ``{cursor, key_word, limit, sort_type}``: PenBridge.
+* Draft — ``POST content_api/v1/article_draft/create`` and ``/update`` (``edit_type`` 10,
+  ``mark_content``, ``brief_content``, string ``tag_ids``), ``/detail`` ``{draft_id}``:
+  PenBridge §3–5. The draft list and delete [I] (§20).
+* Publish — ``POST content_api/v1/article/publish`` ``{draft_id, sync_to_org, column_ids,
+  theme_ids}`` → ``{article_id}``: PenBridge §6.
+* Review — ``POST content_api/v1/article/detail`` ``{article_id}`` → ``article_info.audit_status``
+  1 in review, 2 passed, 3 refused: the values are PenBridge §7's (``list_by_user``'s filter);
+  that ``detail`` carries the same ``article_info`` and the refusal's ``audit_reason`` are [I].
+* Images — ImageX in five steps (``gen_token``, ``ApplyImageUpload`` and
+  ``CommitImageUpload`` signed AWS4 for service ``imagex`` in ``cn-north-1``, the ``PUT`` to
+  the upload host with ``Content-CRC32``, then ``GET imagex/v2/get_img_url?…&img_type=private``
+  → ``main_url``): PenBridge §11 and Wechatsync ``juejin.ts`` (``getImageUrl``) agree, both
+  with ``img_type=private``.
 """
 
 from __future__ import annotations
@@ -18,6 +47,7 @@ import hashlib
 import hmac
 import uuid
 import zlib
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
@@ -45,7 +75,11 @@ CSRF_VERSION = "1.2.10"
 BRIEF_MIN, BRIEF_MAX = 50, 100
 MAX_TAGS = 3
 DEFAULT_CATEGORY = "后端"
-NOT_LOGGED_IN = 403  # err_no for an expired cookie ("must login")
+# err_no for an expired cookie: 403 "must login"; 2 where the user API finds no session
+# (PenBridge docs/juejin-api.md, "检查登录状态").
+NOT_LOGGED_IN = frozenset({403, 2})
+# article_info.audit_status: 1 in review, 2 passed, 3 refused (PenBridge docs/juejin-api.md §7).
+AUDIT_PENDING, AUDIT_REFUSED = 1, 3
 HOSTED_SUFFIXES = ("juejin.cn", "byteimg.com")
 
 
@@ -74,6 +108,14 @@ class JuejinPublisher(base.Publisher):
     options_model = JuejinOptions
     credentials_model = JuejinCredentials
     login_page = base.LoginPage(host="juejin.cn", path="/login", session_cookie="sessionid")
+    holds_for_review = True  # new articles are public only once Juejin's review passed
+
+    async def review_state(
+        self, account: base.AccountAccess, result: base.PublishResult
+    ) -> base.ReviewState:
+        async with _Console(account) as console:
+            await console.fetch_csrf_token()
+            return await console.review_state(str(result.post_id), result.url)
 
     async def check_login(self, account: base.AccountAccess) -> base.Identity:
         async with _Console(account) as console:
@@ -90,7 +132,11 @@ class JuejinPublisher(base.Publisher):
         if not article_id:
             return None
         url = host_url(task.account.options, WEB, f"/post/{article_id}")
-        return base.PublishResult(url=url, post_id=str(article_id))
+        result = base.PublishResult(url=url, post_id=str(article_id))
+        review = await self.review_state(task.account, result)
+        if review.state == "refused":
+            return None
+        return replace(result, in_review=review.state == "in_review")
 
     async def publish(self, ctx: base.PublishContext, task: base.TaskContent) -> base.PublishResult:
         account = task.account
@@ -206,7 +252,7 @@ class _Console(CookieSession):
         )
         answer = json_body(response, PLATFORM)
         err_no = answer.get("err_no") if isinstance(answer, dict) else None
-        if err_no == NOT_LOGGED_IN:
+        if err_no in NOT_LOGGED_IN:
             raise AuthExpired("Juejin login expired: log in to Juejin again")
         if err_no != 0 or response.status_code >= 400:
             message = answer.get("err_msg") if isinstance(answer, dict) else None
@@ -279,6 +325,17 @@ class _Console(CookieSession):
         article_id = str((detail or {}).get("article_draft", {}).get("article_id") or "0")
         return None if article_id == "0" else article_id
 
+    async def review_state(self, article_id: str, url: str | None) -> base.ReviewState:
+        """Where Juejin's review of the article stands (``article/detail``'s article_info)."""
+        detail = await self.call("/content_api/v1/article/detail", {"article_id": article_id})
+        info = (detail or {}).get("article_info") or {}
+        audit = info.get("audit_status")
+        if audit == AUDIT_PENDING:
+            return base.ReviewState("in_review", url)
+        if audit == AUDIT_REFUSED:
+            return base.ReviewState("refused", url, str(info.get("audit_reason") or ""))
+        return base.ReviewState("live", url)
+
     # -- images: ImageX, five steps ---------------------------------------------------------
 
     async def upload_image(self, image: ImageFile) -> str:
@@ -288,7 +345,9 @@ class _Console(CookieSession):
         store, session_key = await self._apply_upload(sts)
         await self._put_bytes(store, image)
         await self._imagex(sts, "POST", {"Action": "CommitImageUpload", "SessionKey": session_key})
-        query = urlencode({"aid": AID, "uuid": params["uuid"], "uri": store["uri"]})
+        query = urlencode(
+            {"aid": AID, "uuid": params["uuid"], "uri": store["uri"], "img_type": "private"}
+        )
         urls = await self.call(f"/imagex/v2/get_img_url?{query}", method="GET") or {}
         if not urls.get("main_url"):
             raise Transient("Juejin gave no URL for an uploaded image")

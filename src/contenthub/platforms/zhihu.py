@@ -13,6 +13,36 @@ refusal): the same steps, every request made from inside the editor page in the 
 browser (whose script signs them), and the publish done by the editor's own button: it ends
 when the page reaches the article, ``/p/{id}``. Both modes share the checkpoints, so a publish
 that switches mode halfway resumes where it was.
+
+Where each endpoint's protocol comes from (zhihu_obsidian is ``dongguaguaguagua/zhihu_obsidian``;
+re-check there first):
+
+* Login check — ``GET www.zhihu.com/api/v4/me`` (``id``, ``name``): Zhihu's own profile API,
+  used by many open clients; not in the three references read for issue 17 [I].
+* Session headers — the cookies plus ``x-xsrftoken`` (the ``_xsrf`` cookie) and
+  ``x-requested-with: fetch``: zhihu_obsidian ``src/publish_service.ts``.
+* Images — ``POST api.zhihu.com/images`` ``{image_hash: md5, source: "article"}``;
+  ``upload_file.state`` 1 means Zhihu has the bytes, else a ``PUT`` to
+  ``zhihu-pics-upload.zhimg.com/{object_key}`` signed Aliyun-OSS-V1 (HMAC-SHA1 over verb, type,
+  date, the ``x-oss-*`` headers and ``/zhihu-pics/{key}``) with the upload token: zhihu_obsidian
+  ``src/image_service.ts``. The poll ``GET api.zhihu.com/images/{id}`` ends on ``original_hash``
+  or ``status: "completed"`` (zhihu_obsidian's commented-out poll waits for ``"success"``; the
+  issue's observation is ``"completed"``; we end on any of the three signs).
+* Draft — ``POST zhuanlan.zhihu.com/api/articles/drafts`` then ``PATCH
+  …/api/articles/{id}/draft`` (title, content, ``titleImage``): zhihu_obsidian
+  ``publish_service.ts`` (``newDraft``, ``patchDraft``).
+* Topics — ``GET zhuanlan.zhihu.com/api/autocomplete/topics?token=…&max_matches=5&
+  use_similar=0&topic_filter=1``, then the first topic *object* ``POST``ed to
+  ``…/api/articles/{id}/topics``; a tag with no match is skipped: zhihu_obsidian
+  ``src/topics.ts`` (its comment: "文章加入话题，否则通常无法发表").
+* Publish — ``POST www.zhihu.com/api/v4/content/publish`` ``{action: "article", data: {…}}``;
+  success is ``message == "success"``, ``data.result`` a JSON string (the id at
+  ``publish.id``): zhihu_obsidian ``publish_service.ts`` (``publishDraft``). We also send
+  ``hybrid`` and ``title`` parts [I] (kept from before); zhihu_obsidian omits them and patches
+  the draft first, as we do too, so either way the body is the draft's.
+* Lookup of a lost publish and review — ``GET zhuanlan.zhihu.com/api/articles/{id}``
+  (``state``, ``url``) [I]: no reference reads it; its review values ``reviewing`` and
+  ``review_rejected`` (with ``review_reason``) are our guess, matched by the sandbox only.
 """
 
 from __future__ import annotations
@@ -29,7 +59,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from email.utils import formatdate
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 from pydantic import Field
@@ -55,6 +85,7 @@ PLATFORM = "zhihu"
 WWW, ZHUANLAN, API = "www.zhihu.com", "zhuanlan.zhihu.com", "api.zhihu.com"
 OSS_HOST, CDN_HOST, BUCKET = "zhihu-pics-upload.zhimg.com", "pic4.zhimg.com", "zhihu-pics"
 ANTI_BOT_CODES = {10001, 10002, 10003}
+PUBLISHED, REVIEWING, REVIEW_REJECTED = "published", "reviewing", "review_rejected"
 MAX_TOPICS = 3
 COOKIE_DOMAIN = ".zhihu.com"
 LABEL = "Zhihu"
@@ -99,6 +130,14 @@ class ZhihuPublisher(base.Publisher):
     options_model = ZhihuOptions
     credentials_model = ZhihuCredentials
     login_page = base.LoginPage(host=WWW, path="/signin", session_cookie="z_c0")
+    holds_for_review = True  # Zhihu can hold a new article for review
+
+    async def review_state(
+        self, account: base.AccountAccess, result: base.PublishResult
+    ) -> base.ReviewState:
+        async with _session(account) as client:
+            found = await _article(_http_sender(client, account), account, str(result.post_id))
+        return _review_of(found, result.url)
 
     # -- the interface ----------------------------------------------------------------------
 
@@ -116,8 +155,12 @@ class ZhihuPublisher(base.Publisher):
             return None
         async with _session(task.account) as client:
             sender = _http_sender(client, task.account)
-            url = await _published_article(sender, task.account, str(draft_id))
-        return base.PublishResult(url=url, post_id=str(draft_id)) if url else None
+            found = await _article(sender, task.account, str(draft_id))
+        review = _review_of(found, None)
+        if found.get("state") not in (PUBLISHED, REVIEWING) or not found.get("url"):
+            return None
+        url = str(found["url"])
+        return base.PublishResult(url, str(draft_id), in_review=review.state == "in_review")
 
     async def publish(self, ctx: base.PublishContext, task: base.TaskContent) -> base.PublishResult:
         account = task.account
@@ -174,15 +217,7 @@ async def _publish_steps(
     draft_id = await _ensure_draft(ctx, client, task)
     await _fill_draft(client, account, draft_id, task.title, content, cover)
     if not ctx.checkpoints.get("topics_added"):
-        for topic in normalize_tags(task.tags, limit=MAX_TOPICS):
-            await _call(
-                client,
-                "POST",
-                account,
-                ZHUANLAN,
-                f"/api/articles/{draft_id}/topics",
-                json={"name": topic},
-            )
+        await _add_topics(client, account, draft_id, normalize_tags(task.tags, limit=MAX_TOPICS))
         await ctx.checkpoint("topics_added", True)
 
     await ctx.progress(60, "publish")
@@ -337,6 +372,24 @@ async def _call(
     return response
 
 
+async def _add_topics(
+    client: Sender, account: base.AccountAccess, draft_id: str, names: list[str]
+) -> None:
+    """Each tag looked up as a Zhihu topic, and the best match's topic object added to the
+    draft (Zhihu often refuses to publish an article without one); a tag that matches no
+    topic is left out, as zhihu_obsidian does."""
+    for name in names:
+        query = urlencode({"token": name, "max_matches": 5, "use_similar": 0, "topic_filter": 1})
+        found = json_body(
+            await _call(client, "GET", account, ZHUANLAN, f"/api/autocomplete/topics?{query}"),
+            PLATFORM,
+        )
+        matches = found if isinstance(found, list) else []
+        if matches and isinstance(matches[0], dict):
+            path = f"/api/articles/{draft_id}/topics"
+            await _call(client, "POST", account, ZHUANLAN, path, json=matches[0])
+
+
 async def _me(client: Sender, account: base.AccountAccess) -> base.Identity:
     me = json_body(await _call(client, "GET", account, WWW, "/api/v4/me"), PLATFORM)
     if not me.get("id"):
@@ -376,7 +429,7 @@ async def _upload_image(client: Sender, account: base.AccountAccess, image: Imag
     )
     upload, token = applied.get("upload_file") or {}, applied.get("upload_token") or {}
     if upload.get("state") == 1:  # Zhihu has these bytes already
-        key = await _existing_image_key(client, account, str(upload["image_id"]))
+        key = await _existing_image_key(client, account, str(upload["image_id"]), image)
     else:
         key = str(upload["object_key"])
         headers = {
@@ -395,11 +448,18 @@ async def _upload_image(client: Sender, account: base.AccountAccess, image: Imag
     return host_url(account.options, CDN_HOST, f"/{key}{suffix}")
 
 
-async def _existing_image_key(client: Sender, account: base.AccountAccess, image_id: str) -> str:
+async def _existing_image_key(
+    client: Sender, account: base.AccountAccess, image_id: str, image: ImageFile
+) -> str:
+    """Poll ``GET api.zhihu.com/images/{id}`` until Zhihu has processed the image: it says so
+    with ``original_hash`` or with ``status: "completed"`` (then the key is ``v2-{md5}``, the
+    name zhihu_obsidian's ``image_service.ts`` builds its URL from)."""
     for _ in range(20):
         state = json_body(await _call(client, "GET", account, API, f"/images/{image_id}"), PLATFORM)
         if state.get("original_hash"):
             return str(state["original_hash"])
+        if state.get("status") == "completed":
+            return f"v2-{image.md5}"
         await asyncio.sleep(0.5)  # Zhihu is still processing an image it already has
     raise Transient("Zhihu did not finish processing an image in time")
 
@@ -458,16 +518,36 @@ async def _fill_draft(
     await _call(client, "PATCH", account, ZHUANLAN, f"/api/articles/{draft_id}/draft", json=payload)
 
 
+async def _article(client: Sender, account: base.AccountAccess, article_id: str) -> dict:
+    return json_body(
+        await _call(client, "GET", account, ZHUANLAN, f"/api/articles/{article_id}"), PLATFORM
+    )
+
+
 async def _published_article(
     client: Sender, account: base.AccountAccess, draft_id: str
 ) -> str | None:
-    """The article's URL if the draft went live already (an earlier answer was lost) [I]."""
-    article = json_body(
-        await _call(client, "GET", account, ZHUANLAN, f"/api/articles/{draft_id}"), PLATFORM
-    )
+    """The article's URL if the draft went live (or into review) already (an earlier answer
+    was lost) [I]."""
+    article = await _article(client, account, draft_id)
     return (
-        str(article["url"]) if article.get("state") == "published" and article.get("url") else None
+        str(article["url"])
+        if article.get("state") in (PUBLISHED, REVIEWING) and article.get("url")
+        else None
     )
+
+
+def _review_of(article: dict, url: str | None) -> base.ReviewState:
+    """Where Zhihu's review of an article stands, from its ``state`` [I: "reviewing" and
+    "review_rejected" with ``review_reason`` are the sandbox's guess at the real values]."""
+    where = str(article.get("url") or url or "") or None
+    if article.get("state") == REVIEWING:
+        return base.ReviewState("in_review", where)
+    if article.get("state") == REVIEW_REJECTED:
+        return base.ReviewState("refused", where, str(article.get("review_reason") or ""))
+    if article.get("state") == PUBLISHED:
+        return base.ReviewState("live", where)
+    return base.ReviewState("in_review", where, f"state {article.get('state')!r}")
 
 
 async def _ensure_published(
@@ -497,7 +577,7 @@ async def _ensure_published(
         json=_publish_payload(draft_id, title, content),
     )
     answer = json_body(response, PLATFORM)
-    if answer.get("code") not in (0, None):
+    if answer.get("message") != "success":  # zhihu_obsidian's publishDraft tells so
         raise Rejected(f"Zhihu refused to publish: {answer.get('message') or answer.get('code')}")
     post_id = _published_id(answer) or draft_id
     url = host_url(account.options, ZHUANLAN, f"/p/{post_id}")

@@ -259,12 +259,34 @@ def build_router(sandbox: state.SandboxState) -> APIRouter:
     async def publish(request: Request) -> Response:
         account, post = await draft_named(request, "publish")
         if not post.extra.get("category_id") or not post.tags:
-            return _envelope(None, 2, "请选择分类和至少一个标签")
+            return _envelope(None, 1, "请选择分类和至少一个标签")  # the code is a guess [I]
         post.extra.setdefault("post_id", str(int(sandbox.new_id()) * 7))
         post.status = "published"
         post.url = article_url(request, post)
+        sandbox.hold_for_review(post)
         await sandbox.after_commit(NAME, account.name, "publish")
         return _envelope({"article_id": post.extra["post_id"], "draft_id": post.id})
+
+    @router.post(f"{API}/content_api/v1/article/detail")
+    async def article_detail(request: Request) -> Response:
+        """An own article with its review state: audit_status 1 in review, 2 passed, 3 refused
+        (the values PenBridge's docs/juejin-api.md gives for list_by_user's filter)."""
+        account = await gate(request, "lookup")
+        article_id = str((await pages.json_payload(request)).get("article_id", ""))
+        post = next(
+            (p for p in sandbox.posts_of(NAME) if p.extra.get("post_id") == article_id), None
+        )
+        if post is None or post.account != account.name:
+            return _envelope(None, 404, "文章不存在")
+        audit = {"pending": 1, "refused": 3}.get(post.review, 2)
+        info = {
+            "article_id": article_id,
+            "title": post.title,
+            "status": 2,
+            "audit_status": audit,
+            "audit_reason": post.review_reason,  # the field's name is a guess [I]
+        }
+        return _envelope({"article_info": info})
 
     @router.get("/juejin.cn/post/{article_id}")
     async def public_page(article_id: str) -> Response:
@@ -336,8 +358,10 @@ def build_router(sandbox: state.SandboxState) -> APIRouter:
         return JSONResponse({"success": 0, "payload": {"hash": f"{zlib.crc32(data):08x}"}})
 
     @router.get(f"{API}/imagex/v2/get_img_url")
-    async def image_url(request: Request, uri: str = "") -> Response:
+    async def image_url(request: Request, uri: str = "", img_type: str = "") -> Response:
         await gate(request, "image", write=False)
+        if img_type != "private":  # the editor asks for the private (watermarked) URL
+            return _envelope(None, 1, "img_type 参数错误")
         if uri not in sandbox.images:
             return _envelope(None, 404, "image not found")
         main = f"{pages.root_url(request, PREFIX)}/{CDN}/{uri}~tplv-k3u1fbpfcp-watermark.image"

@@ -35,10 +35,11 @@ def post_page(
     summary_field: str | None = None,
     fields_are_html: bool = False,
 ) -> Response:
-    """The public page of a post: 404 unless it is published. It shows the title, tags and
-    the summary (``post.extra[summary_field]``) as the platform does: as text, or, where the
-    platform treats them as HTML (``fields_are_html``: WordPress), as received."""
-    if post is None or post.status != "published":
+    """The public page of a post: 404 unless it is published (and through any review). It
+    shows the title, tags and the summary (``post.extra[summary_field]``) as the platform
+    does: as text, or, where the platform treats them as HTML (``fields_are_html``:
+    WordPress), as received."""
+    if post is None or not post.public:
         return HTMLResponse("<!doctype html><title>404</title><h1>Not found</h1>", 404)
     shown = (lambda text: text) if fields_are_html else html.escape
     body = markdown_to_html(post.body) if markdown else post.body

@@ -15,6 +15,8 @@ Admin API:
     POST   /_admin/login/scan  {platform, account, url|token}  → a phone confirms a QR code
     POST   /_admin/login/switches {platform, captcha?, second_factor?, qr_refresh_seconds?}
     POST   /_admin/sessions/expire {platform, account?}         → {expired}: cookies stop working
+    POST   /_admin/review/hold {platform, account?, hold}  → new posts wait for review (or not)
+    POST   /_admin/review/decide {platform, post_id, approve, reason?}  → approve or refuse one
 """
 
 from __future__ import annotations
@@ -188,6 +190,36 @@ def create_app(state: SandboxState | None = None) -> FastAPI:
         account = payload.get("account")
         return {"expired": state.expire_sessions(payload["platform"], account and str(account))}
 
+    @app.post("/_admin/review/hold")
+    async def admin_review_hold(request: Request) -> dict[str, Any]:
+        payload = await json_payload(request)
+        if payload.get("platform") not in PLATFORMS:
+            raise HTTPException(400, f"platform must be one of {sorted(PLATFORMS)}")
+        account = payload.get("account")
+        key = (str(payload["platform"]), str(account) if account else None)
+        if payload.get("hold", True):
+            state.review_holds.add(key)
+        else:
+            state.review_holds.discard(key)
+        return {"holds": sorted([p, a or "*"] for p, a in state.review_holds)}
+
+    @app.post("/_admin/review/decide")
+    async def admin_review_decide(request: Request) -> dict[str, Any]:
+        payload = await json_payload(request)
+        platform, post_id = str(payload.get("platform", "")), str(payload.get("post_id", ""))
+        try:
+            state.decide_review(
+                platform,
+                post_id,
+                approve=bool(payload.get("approve")),
+                reason=str(payload.get("reason") or ""),
+            )
+        except ValueError as error:
+            raise HTTPException(404, str(error)) from None
+        post = state.post(platform, post_id)
+        assert post is not None
+        return post.summary()
+
     @app.get("/_admin/operations")
     async def admin_operations(platform: str | None = None) -> list[list[Any]]:
         return [list(op) for op in state.operations if platform in (None, op[0])]
@@ -254,6 +286,17 @@ class SandboxClient:
     def expire_sessions(self, platform: str, account: str | None = None) -> int:
         payload = {"platform": platform, "account": account}
         return self._json(self._http.post("/_admin/sessions/expire", json=payload))["expired"]
+
+    def hold_for_review(self, platform: str, account: str | None = None, hold: bool = True) -> None:
+        """New posts of ``account`` (every account: None) wait for review before going public."""
+        payload = {"platform": platform, "account": account, "hold": hold}
+        self._json(self._http.post("/_admin/review/hold", json=payload))
+
+    def decide_review(
+        self, platform: str, post_id: str, *, approve: bool, reason: str = ""
+    ) -> dict[str, Any]:
+        payload = {"platform": platform, "post_id": post_id, "approve": approve, "reason": reason}
+        return self._json(self._http.post("/_admin/review/decide", json=payload))
 
     def operations(self, platform: str | None = None) -> list[list[Any]]:
         params = {"platform": platform} if platform else {}

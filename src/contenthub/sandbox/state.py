@@ -25,6 +25,7 @@ FAULT_KINDS = (
     "modal",  # a dialog over the page that nothing closes
     "selector_changed",  # the page's fields are rendered differently (the platform changed it)
     "anti_bot",  # Zhihu: API calls without the page's signature header are refused (10003)
+    "risk_check",  # CSDN: the risk check wants a WeChat QR scan (code "1239") before a publish
 )
 PAGE_FAULTS = {"page_hang", "modal", "selector_changed"}
 # Where a fault strikes when the switch does not say: content is judged when it is published,
@@ -81,11 +82,19 @@ class SandboxPost:
     cover: str | None
     status: str  # draft | published
     url: str | None = None
+    # A published post the platform holds for review: "" never held, "pending" (not public
+    # yet), "approved" (public), "refused" (never public; ``review_reason`` says why).
+    review: str = ""
+    review_reason: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
     created_at: float = field(default_factory=time.time)  # Unix time, as draft lists show it
 
     def summary(self) -> dict[str, Any]:
         return asdict(self)
+
+    @property
+    def public(self) -> bool:
+        return self.status == "published" and self.review in ("", "approved")
 
 
 @dataclass
@@ -111,6 +120,8 @@ class SandboxState:
         self._ids = itertools.count(int(time.time()) % 1_000_000 * 1000 + 1)
         self._fault_ids = itertools.count(1)
         self.extra: dict[str, Any] = {}  # per-platform scratch (tokens, sessions)
+        # Review holds: (platform, account name or None for every account) switched on.
+        self.review_holds: set[tuple[str, str | None]] = set()
 
     # -- accounts and ids --------------------------------------------------------------
 
@@ -170,6 +181,24 @@ class SandboxState:
     def delete_post(self, platform: str, post_id: str) -> None:
         self.posts.pop((platform, post_id), None)
 
+    # -- review ---------------------------------------------------------------------------
+
+    def hold_for_review(self, post: SandboxPost) -> None:
+        """Called as a post is published: while a hold is on for its account, the post waits
+        for a review (the admin API approves or refuses it) before the public sees it."""
+        if (post.platform, post.account) in self.review_holds or (
+            post.platform,
+            None,
+        ) in self.review_holds:
+            post.review = post.review or "pending"
+
+    def decide_review(self, platform: str, post_id: str, *, approve: bool, reason: str) -> None:
+        post = self.post(platform, post_id)
+        if post is None or post.review != "pending":
+            raise ValueError(f"no {platform} post {post_id} waits for review")
+        post.review = "approved" if approve else "refused"
+        post.review_reason = "" if approve else reason or "内容不符合社区规范"
+
     # -- faults -------------------------------------------------------------------------
 
     def add_fault(self, fault: Fault) -> Fault:
@@ -211,9 +240,12 @@ class SandboxState:
 
     def anti_bot(self, platform: str, account: str | None) -> bool:
         """Is the platform's anti-bot check switched on (without using up a ``times``)?"""
+        return self.switched_on("anti_bot", platform, account)
+
+    def switched_on(self, kind: str, platform: str, account: str | None) -> bool:
+        """Is a standing check of ``kind`` on for the account (without using up a ``times``)?"""
         return any(
-            f.kind == "anti_bot" and f.matches(platform, account, f.on or "any")
-            for f in self.faults
+            f.kind == kind and f.matches(platform, account, f.on or "any") for f in self.faults
         )
 
     async def after_commit(self, platform: str, account: str | None, operation: str) -> None:

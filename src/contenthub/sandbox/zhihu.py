@@ -173,6 +173,7 @@ def _editor_page(root: str, post: state.SandboxPost | None, fault: str | None) -
 def build_router(sandbox: state.SandboxState) -> APIRouter:
     router = APIRouter(prefix=PREFIX)
     uploads: dict[str, dict[str, str]] = sandbox.extra.setdefault("zhihu_uploads", {})
+    topics: dict[str, dict[str, str]] = sandbox.extra.setdefault("zhihu_topics", {})
 
     def who(request: Request) -> state.SandboxAccount | None:
         return sandbox.account(NAME, request.cookies.get("z_c0", ""))
@@ -195,12 +196,16 @@ def build_router(sandbox: state.SandboxState) -> APIRouter:
 
     def article_json(request: Request, post: state.SandboxPost) -> dict[str, Any]:
         url = f"{pages.root_url(request, PREFIX)}/zhuanlan.zhihu.com/p/{post.id}"
+        # A post held for review reads "reviewing", a refused one "review_rejected" with its
+        # reason [I: the field values are a guess; the real article JSON was not found].
+        shown = {"pending": "reviewing", "refused": "review_rejected"}.get(post.review)
         return {
             "id": int(post.id),
             "title": post.title,
             "content": post.body,
             "url": url,
-            "state": post.status,
+            "state": shown or post.status,
+            "review_reason": post.review_reason,
             "created": int(post.created_at),
             "updated": int(post.created_at),
         }
@@ -327,13 +332,39 @@ def build_router(sandbox: state.SandboxState) -> APIRouter:
         post.cover = payload.get("titleImage") or post.cover
         return Response(status_code=204)
 
+    @router.get("/zhuanlan.zhihu.com/api/autocomplete/topics")
+    async def topic_lookup(
+        request: Request, token: str = "", max_matches: int = 5, topic_filter: int = 0
+    ) -> Response:
+        """Topics matching ``token``, as zhihu_obsidian's ``autoCompleteTopic`` reads them: a
+        list of topic objects (the sandbox knows one per word)."""
+        await gate(request, "draft", write=False)
+        word = token.strip()
+        if not word or max_matches < 1 or topic_filter != 1:
+            return JSONResponse([])
+        topic_id = str(int(state.secret_for(NAME, word.lower(), "topic")[:10], 16))
+        topic = {
+            "id": topic_id,
+            "type": "topic",
+            "name": word,
+            "url": f"https://www.zhihu.com/topic/{topic_id}",
+            "avatar_url": "",
+            "introduction": "",
+        }
+        topics[topic_id] = topic
+        return JSONResponse([topic])
+
     @router.post("/zhuanlan.zhihu.com/api/articles/{article_id}/topics")
     async def topic_add(article_id: str, request: Request) -> Response:
+        """Takes a topic object the lookup handed out; a bare name is not a topic."""
         post = await writable_post(request, article_id)
-        name = str((await pages.json_payload(request)).get("name", "")).strip()
-        if name and name not in post.tags:
-            post.tags.append(name)
-        return JSONResponse({"id": name, "name": name})
+        given = await pages.json_payload(request)
+        known = topics.get(str(given.get("id", "")))
+        if known is None or given.get("name") != known["name"] or given.get("type") != "topic":
+            return pages.json_error(400, {"error": {"code": 400, "message": "话题不存在"}})
+        if known["name"] not in post.tags:
+            post.tags.append(known["name"])
+        return JSONResponse(known)
 
     @router.get("/zhuanlan.zhihu.com/api/articles/{article_id}")
     async def article_get(article_id: str, request: Request) -> Response:
@@ -358,6 +389,7 @@ def build_router(sandbox: state.SandboxState) -> APIRouter:
         post.title = str((data.get("title") or {}).get("title") or post.title)
         post.status = "published"
         post.url = article_json(request, post)["url"]
+        sandbox.hold_for_review(post)
         await sandbox.after_commit(NAME, account.name, "publish")
         result = json.dumps({"publish": {"id": post.id}})
         return JSONResponse({"code": 0, "message": "success", "data": {"result": result}})

@@ -4,6 +4,8 @@
   pending pool entry (most urgent first, then earliest), wait a bounded time for their
   publishes, and report in the seeds' result shape.
 * ``account_check`` — verify each active account's login; expired ones become ``needs_login``.
+* ``review_check`` — look again at every post a platform holds for review: record when it
+  went live, or that the review refused it (with the platform's reason).
 * ``cleanup`` — retention of old events, finished tasks and job runs.
 """
 
@@ -20,7 +22,7 @@ from typing import Any
 
 from contenthub import storage
 from contenthub.secrets_box import SecretBox
-from contenthub.services import accounts, pool
+from contenthub.services import accounts, pool, review
 from contenthub.services.pool import EntryOutcome
 from contenthub.storage import ClaimedRun
 from contenthub.storage.db import Database
@@ -206,6 +208,40 @@ def run_account_check(ctx: RunContext, run: ClaimedRun, now: datetime) -> dict[s
     }
 
 
+# -- review check --------------------------------------------------------------------------
+
+
+def run_review_check(ctx: RunContext, run: ClaimedRun, now: datetime) -> dict[str, Any]:
+    if ctx.secrets is None:
+        raise RuntimeError("review checks need the secret box to open credentials")
+    box = ctx.secrets
+    waiting = ctx.db.read(lambda s: storage.task_in_review_list(s, user_id=run.scope))
+    report: dict[str, list[dict[str, Any]]] = {
+        "live": [],
+        "refused": [],
+        "in_review": [],
+        "unknown": [],
+    }
+    for task in waiting:
+        if ctx.stopping.is_set():
+            break
+        try:
+            check = asyncio.run(review.review_check_task(ctx.db, task, box))
+        except Exception as error:  # one task's trouble is its own line, not the run's
+            message = f"{type(error).__name__}: {error}"[:500]
+            check = review.ReviewCheck(task.public_id, task.platform, "unknown", task.url, message)
+        report[check.state].append(check.as_line())
+    counts = {state: len(lines) for state, lines in report.items()}
+    return {
+        "success": True,
+        "message": (
+            f"Checked {len(waiting)} posts in review: {counts['live']} went live, "
+            f"{counts['refused']} refused, {counts['in_review']} still in review"
+        ),
+        "data": {"checked_count": len(waiting), **report},
+    }
+
+
 # -- cleanup -------------------------------------------------------------------------------
 
 
@@ -235,5 +271,6 @@ def run_cleanup(ctx: RunContext, run: ClaimedRun, now: datetime) -> dict[str, An
 EXECUTORS: dict[str, Callable[[RunContext, ClaimedRun, datetime], dict[str, Any]]] = {
     "publishing": run_publishing,
     "account_check": run_account_check,
+    "review_check": run_review_check,
     "cleanup": run_cleanup,
 }

@@ -17,12 +17,13 @@ from contenthub.services.users import Principal
 from contenthub.storage import ClaimedRun, Session
 from contenthub.storage import RunStatus as RunStatus  # the words of a run, for callers
 
-JOB_TYPES = ("publishing", "account_check", "cleanup")
+JOB_TYPES = ("publishing", "account_check", "review_check", "cleanup")
 ADMIN_ONLY_TYPES = ("cleanup",)
 # Per type: parameter -> (type, lowest, highest, default).
 PARAMS: dict[str, dict[str, tuple[type, float, float, float | None]]] = {
     "publishing": {"max_items": (int, 1, 10_000, None), "wait_seconds": (float, 0, 600, 30)},
     "account_check": {},
+    "review_check": {},
     "cleanup": {
         "event_days": (int, 1, 3650, 30),
         "task_days": (int, 1, 3650, 90),

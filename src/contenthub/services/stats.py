@@ -9,11 +9,13 @@ from typing import Any
 
 from contenthub import storage
 from contenthub.errors import InputError
-from contenthub.states import FINAL, TaskStatus
+from contenthub.states import AWAITING_REVIEW, FINAL, TaskStatus
 from contenthub.storage import Session, TaskOutcome
 
-# The final statuses in lifecycle order: the report's columns.
-ENDED = tuple(status for status in TaskStatus if status in FINAL)
+# The statuses a publish ends in, in lifecycle order: the report's columns. ``in_review`` is
+# its own column (the platform holds the post): neither a success nor a failure yet, so the
+# success rate leaves it out.
+ENDED = tuple(status for status in TaskStatus if status in FINAL | AWAITING_REVIEW)
 MAX_ROWS = 200_000  # a bound on what one report reads
 DEFAULT_RANGE = timedelta(days=7)
 MAX_RANGE = timedelta(days=366)

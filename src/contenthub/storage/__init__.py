@@ -108,6 +108,12 @@ from contenthub.storage.pool import (
     pool_entry_settleable_ids,
     pool_entry_take,
 )
+from contenthub.storage.review import (
+    TaskInReview,
+    task_in_review_list,
+    task_review_live,
+    task_review_refused,
+)
 from contenthub.storage.scope import owned
 from contenthub.storage.stats import TaskOutcome, stats_task_outcomes
 from contenthub.storage.tasks import (
@@ -181,6 +187,7 @@ __all__ = [
     "StoredAnswer",
     "TargetRefused",
     "TaskFilter",
+    "TaskInReview",
     "TaskOutcome",
     "TokenHolder",
     "TokenRow",
@@ -257,6 +264,7 @@ __all__ = [
     "task_heartbeat",
     "task_held_by_account_status",
     "task_ids_of_batch",
+    "task_in_review_list",
     "task_list",
     "task_oldest_running_start",
     "task_poll_cancel",
@@ -269,6 +277,8 @@ __all__ = [
     "task_rescue_of_workers",
     "task_resolve",
     "task_retry",
+    "task_review_live",
+    "task_review_refused",
     "task_running_per_worker",
     "task_stage_due",
     "task_status_counts",

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from contenthub.errors import InputError
-from contenthub.states import ACTIVE, EventReason, TaskStatus
+from contenthub.states import ACTIVE, AWAITING_REVIEW, EventReason, TaskStatus
 from contenthub.storage.events import TASKS, Event, append_events, notify_new_work
 from contenthub.storage.models import Account, Article, User
 
@@ -59,8 +59,9 @@ class AlreadyPublishing(TargetRefused):
 
 # A publish that is under way or has put the article on the account: another one would post
 # it twice. Failed and cancelled ones are not live (a failed one that may have left a post
-# says so in its message): publishing again after them is the user's obvious next step.
-LIVE = frozenset({*ACTIVE, TaskStatus.SUCCEEDED})
+# says so in its message): publishing again after them is the user's obvious next step. A
+# post held for review is on the account already.
+LIVE = frozenset({*ACTIVE, *AWAITING_REVIEW, TaskStatus.SUCCEEDED})
 
 
 @dataclass(frozen=True)

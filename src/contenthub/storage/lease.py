@@ -162,12 +162,15 @@ class Published:
     url: str | None
     post_id: str | None
     note: str = ""  # e.g. how a final check found the post
+    # The platform accepted the post and holds it for review: ``url`` is where it will be.
+    in_review: bool = False
 
 
 def task_complete(
     session: Session, results: Sequence[Published], *, now: datetime, worker: str
 ) -> set[int]:
-    """Record successful publishes in a few statements, whatever their number.
+    """Record successful publishes in a few statements, whatever their number: live ones end
+    ``succeeded``, those the platform holds for review wait ``in_review``.
 
     Returns the ids recorded; a result whose lease was lost meanwhile is dropped.
     """
@@ -180,29 +183,38 @@ def task_complete(
         .with_for_update()
     ).all()
     valid = [by_id[row.id] for row in held if row.lease_token == by_id[row.id].lease.token]
-    set_status_many(
-        session,
-        [
-            RowChange(
-                task_id=r.lease.task_id,
-                user_id=r.lease.user_id,
-                values={"result_url": r.url, "post_id": r.post_id},
-                message=_published_message(r),
-            )
-            for r in valid
-        ],
-        current=RUNNING,
-        target=TaskStatus.SUCCEEDED,
-        reason=EventReason.PUBLISHED,
-        now=now,
-        shared={**LEASE_CLEARED, "progress": 100, "stage": "done", "finished_at": now},
-        worker=worker,
-    )
+    for in_review, target, reason, stage in (
+        (False, TaskStatus.SUCCEEDED, EventReason.PUBLISHED, "done"),
+        (True, TaskStatus.IN_REVIEW, EventReason.IN_REVIEW, "review"),
+    ):
+        set_status_many(
+            session,
+            [
+                RowChange(
+                    task_id=r.lease.task_id,
+                    user_id=r.lease.user_id,
+                    values={"result_url": r.url, "post_id": r.post_id},
+                    message=_published_message(r),
+                )
+                for r in valid
+                if r.in_review is in_review
+            ],
+            current=RUNNING,
+            target=target,
+            reason=reason,
+            now=now,
+            shared={**LEASE_CLEARED, "progress": 100, "stage": stage, "finished_at": now},
+            worker=worker,
+        )
     return {r.lease.task_id for r in valid}
 
 
 def _published_message(result: Published) -> str:
-    text = f"published at {result.url}" if result.url else "published"
+    if result.in_review:
+        where = f"; it will be at {result.url}" if result.url else ""
+        text = f"accepted by the platform and held for review (post {result.post_id}){where}"
+    else:
+        text = f"published at {result.url}" if result.url else "published"
     return f"{text} ({result.note})" if result.note else text
 
 

@@ -178,6 +178,9 @@ class PublishTask(Base):
     queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the platform's review ended (the post went live, or was refused); None for a post
+    # that was never held for review (states.TaskStatus.IN_REVIEW).
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Holds the account id only while running; its unique index makes a second running
     # publish on one account impossible, whatever a bug elsewhere does.
     running_account_id: Mapped[int | None] = mapped_column(
@@ -359,7 +362,8 @@ class PoolEntryTask(Base):
 
 
 class ScheduledJob(Base):
-    """A recurring job: publishing, account_check or cleanup, on an interval or a cron line."""
+    """A recurring job (publishing, account_check, review_check or cleanup), on an interval or
+    a cron line."""
 
     __tablename__ = "scheduled_jobs"
 

@@ -8,7 +8,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from contenthub.states import FINAL
+from contenthub.states import AWAITING_REVIEW, FINAL
 from contenthub.storage.models import Account, PublishTask
 
 
@@ -36,7 +36,8 @@ def stats_task_outcomes(
     platform: str | None = None,
     account_id: int | None = None,
 ) -> list[TaskOutcome]:
-    """Tasks that ended in ``[since, until)``, at most ``limit`` of them."""
+    """Tasks that ended in ``[since, until)`` (held for review counts as ended: the publish
+    is over), at most ``limit`` of them."""
     query = (
         sa.select(
             PublishTask.platform,
@@ -50,7 +51,7 @@ def stats_task_outcomes(
         )
         .join(Account, Account.id == PublishTask.account_id)
         .where(
-            PublishTask.status.in_([s.value for s in FINAL]),
+            PublishTask.status.in_([s.value for s in FINAL | AWAITING_REVIEW]),
             PublishTask.finished_at >= since,
             PublishTask.finished_at < until,
         )

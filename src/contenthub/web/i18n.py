@@ -58,6 +58,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "attempt": ("Attempt", "尝试"),
     "created": ("Created", "创建于"),
     "finished": ("Finished", "完成于"),
+    "task.reviewed": ("Review ended", "审核结束于"),
+    "task.url_in_review": ("Will be at", "审核通过后位于"),
+    "task.in_review_note": (
+        "The platform accepted the post and holds it for review; it is not public yet. A "
+        "review_check job records when it goes live, or why the review refused it.",
+        "平台已接收文章，正在审核，尚未公开。"
+        "review_check 任务会记录它何时上线，或审核未通过的原因。",
+    ),
     "due": ("Due", "计划于"),
     "actions": ("Actions", "操作"),
     "cancel": ("Cancel", "取消"),
@@ -83,6 +91,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "status.scheduled": ("scheduled", "已计划"),
     "status.queued": ("queued", "排队中"),
     "status.running": ("running", "运行中"),
+    "status.in_review": ("in review", "审核中"),
     "status.succeeded": ("succeeded", "成功"),
     "status.failed": ("failed", "失败"),
     "status.cancelled": ("cancelled", "已取消"),

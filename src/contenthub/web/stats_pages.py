@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse
 
 from contenthub.clock import utcnow
-from contenthub.services.stats import stats_report
+from contenthub.services.stats import ENDED, stats_report
 from contenthub.web.core import Web, page
 
 router = APIRouter(include_in_schema=False)
@@ -32,6 +32,6 @@ def stats_page(web: Page) -> HTMLResponse:
     chart = {
         "days": report["days"],
         "platforms": report["platforms"],
-        "labels": {s: web.t(f"status.{s}") for s in ("succeeded", "failed", "cancelled")},
+        "labels": {s: web.t(f"status.{s}") for s in ENDED},
     }
     return web.render("stats.html", report=report, days=days, ranges=RANGES, chart=chart)

@@ -62,7 +62,13 @@ class Completer:
     def _write(self, session: storage.Session, batch: list[Outcome]) -> None:
         now, me = self._clock(), self._worker
         published = [
-            storage.Published(o.lease, o.result.url, o.result.post_id, note=o.message)
+            storage.Published(
+                o.lease,
+                o.result.url,
+                o.result.post_id,
+                note=o.message,
+                in_review=o.result.in_review,
+            )
             for o in batch
             if o.ending is Ending.SUCCEEDED and o.result is not None
         ]

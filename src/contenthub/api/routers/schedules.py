@@ -19,7 +19,7 @@ router = APIRouter(prefix="/scheduled-jobs", tags=["scheduled jobs"])
 
 class JobIn(Strict):
     name: str = Field(min_length=1, max_length=jobs.MAX_NAME)
-    job_type: str = Field(description="publishing, account_check or cleanup")
+    job_type: str = Field(description="publishing, account_check, review_check or cleanup")
     schedule_type: Literal["interval", "cron"]
     interval_seconds: int | None = None
     cron: str | None = Field(default=None, max_length=200)

@@ -5,8 +5,8 @@
     const holder = document.getElementById("chart-data");
     if (!holder || !window.frappe) return;
     const data = JSON.parse(holder.textContent);
-    const statuses = ["succeeded", "failed", "cancelled"];
-    const colors = ["#1e8e3e", "#c5221f", "#78909c"];
+    const statuses = ["in_review", "succeeded", "failed", "cancelled"];
+    const colors = ["#f9a825", "#1e8e3e", "#c5221f", "#78909c"];
     function datasets(rows, pick) {
       return statuses.map(function (s) {
         return { name: data.labels[s], values: rows.map(function (r) { return pick(r, s); }) };
