@@ -257,6 +257,15 @@ class TaskOut(BaseModel):
     cancel_requested: bool
     result_url: str | None
     post_id: str | None
+    outcome: str | None = Field(
+        default=None,
+        description="A succeeded task's effect: 'published' (a new post) or 'updated' (the "
+        "account's existing post of the article, edited in place).",
+    )
+    updates: str | None = Field(
+        default=None,
+        description="The existing post (its platform id) this task updates; null: a new post.",
+    )
     error_class: str | None
     error_message: str | None
     leftovers: list[str] = Field(

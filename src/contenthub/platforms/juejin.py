@@ -18,6 +18,7 @@ import hashlib
 import hmac
 import uuid
 import zlib
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
@@ -65,6 +66,14 @@ class JuejinPublisher(base.Publisher):
     options_model = JuejinOptions
     credentials_model = JuejinCredentials
     login_page = base.LoginPage(host="juejin.cn", path="/login", session_cookie="sessionid")
+    requires = base.Requirements(
+        tags_min=1, tags_max=MAX_TAGS, brief_min=BRIEF_MIN, brief_max=BRIEF_MAX
+    )
+
+    def default_notes(self, options: Mapping[str, Any]) -> list[str]:
+        if options.get("category_id") or options.get("category"):
+            return []
+        return [f"juejin category: {DEFAULT_CATEGORY}, the default (the account's category option)"]
 
     async def check_login(self, account: base.AccountAccess) -> base.Identity:
         async with _Console(account) as console:
@@ -111,13 +120,18 @@ class JuejinPublisher(base.Publisher):
                 "html_content": "deprecated",
                 "link_url": "",
             }
+            prior = task.update_of
+            updating = bool(prior and prior.checkpoints.get("draft_id"))
+            if prior and updating and not ctx.checkpoints.get("draft_id"):
+                # An article is edited through its draft: update it, then publish it again.
+                await ctx.checkpoint("draft_id", str(prior.checkpoints["draft_id"]))
             draft_id = await _ensure_draft(ctx, console, task, draft)
 
             await ctx.progress(60, "publish")
             article_id = await _ensure_published(ctx, console, draft_id)
 
         url = host_url(account.options, WEB, f"/post/{article_id}")
-        result = base.PublishResult(url=url, post_id=article_id)
+        result = base.PublishResult(url=url, post_id=article_id, updated=updating)
         return await self.confirm_public(ctx, account, result)
 
 

@@ -50,6 +50,7 @@ INVALID_MEDIA_ID = 40007
 DAILY_QUOTA, FREQUENCY_LIMIT = 45009, 45011
 FREQUENCY_RETRY_SECONDS = 60.0  # WeChat gives no hint; its limits are per minute [I]
 MAX_TITLE_CHARS, MAX_DIGEST_CHARS = 32, 120
+MAX_CONTENT_CHARS = 20_000  # of HTML, and under 1 MB (draft/add)
 BODY_IMAGE_BYTES, MATERIAL_IMAGE_BYTES = 1024 * 1024, 10 * 1024 * 1024
 BODY_IMAGE_TYPES = frozenset({"image/png", "image/jpeg"})
 CDN_HOSTS = ("mmbiz.qpic.cn", "mmbiz.qlogo.cn")
@@ -118,6 +119,15 @@ class WeChatPublisher(base.Publisher):
     platform = PLATFORM
     options_model = WeChatOptions
     credentials_model = WeChatCredentials
+    requires = base.Requirements(
+        title_max=MAX_TITLE_CHARS,
+        cover_required=True,
+        cover_from_first_image=True,
+        image_types=BODY_IMAGE_TYPES,
+        image_max_bytes=BODY_IMAGE_BYTES,
+        cover_max_bytes=MATERIAL_IMAGE_BYTES,
+        body_html_max_chars=MAX_CONTENT_CHARS,
+    )
 
     async def check_login(self, account: base.AccountAccess) -> base.Identity:
         async with _Api(account) as api:

@@ -53,6 +53,7 @@ class WordPressPublisher(base.Publisher):
     base_url_use = "site"  # self-hosted: the account names its own site
     options_model = WordPressOptions
     credentials_model = WordPressCredentials
+    requires = base.Requirements(tags_max=MAX_TAGS)
 
     async def check_login(self, account: base.AccountAccess) -> base.Identity:
         async with _Site(account) as site:
@@ -89,24 +90,28 @@ class WordPressPublisher(base.Publisher):
                 await site.tag_id(name) for name in normalize_tags(task.tags, limit=MAX_TAGS)
             ]
 
+            marker = base.task_marker(task.public_id)
+            fields: dict[str, Any] = {
+                "title": task.title,
+                # An HTML comment (WordPress's own block markup is made of them): unseen,
+                # and how a draft whose creation answer was lost is known as this task's.
+                "content": f"{markdown_to_wordpress_html(body)}\n{marker}",
+                "excerpt": summary(body, max_chars=200),
+                "tags": tag_ids,
+            }
+            if featured:
+                fields["featured_media"] = featured
+            if task.update_of and not ctx.checkpoints.get(GONE):
+                updated = await _update(ctx, site, task.update_of.post_id, fields)
+                if updated is not None:
+                    return await self.confirm_public(ctx, account, updated, noun="post")
+
             await ctx.progress(40, "draft")
             if not ctx.checkpoints.get("draft_id"):
                 await site.recover_lost_draft(ctx, task)
             if not ctx.checkpoints.get("draft_id"):
                 await base.note_draft_request(ctx)
-                marker = base.task_marker(task.public_id)
-                draft = {
-                    "title": task.title,
-                    # An HTML comment (WordPress's own block markup is made of them): unseen,
-                    # and how a draft whose creation answer was lost is known as this task's.
-                    "content": f"{markdown_to_wordpress_html(body)}\n{marker}",
-                    "excerpt": summary(body, max_chars=200),
-                    "status": "draft",
-                    "tags": tag_ids,
-                }
-                if featured:
-                    draft["featured_media"] = featured
-                created = await site.call("POST", "/posts", json=draft)
+                created = await site.call("POST", "/posts", json={**fields, "status": "draft"})
                 await ctx.checkpoint("draft_id", str(created["id"]))
             post_id = str(ctx.checkpoints["draft_id"])
 
@@ -115,6 +120,32 @@ class WordPressPublisher(base.Publisher):
 
         result = base.PublishResult(url=url, post_id=post_id)
         return await self.confirm_public(ctx, account, result, noun="post")
+
+
+# Checkpointed when the post an update was meant for is gone from the site: a new one is made.
+GONE = "update_target_gone"
+
+
+async def _update(
+    ctx: base.PublishContext, site: _Site, post_id: str, fields: dict[str, Any]
+) -> base.PublishResult | None:
+    """Edit the account's existing post in place (``POST /posts/{id}``: the same request twice
+    leaves the same post, so a retry simply sends it again). None: the post is gone."""
+    await ctx.progress(60, "update")
+    await ctx.checkpoint("draft_id", post_id)  # the final check looks here
+    await ctx.checkpoint(base.PUBLISH_SUBMITTED, True)
+    try:
+        post = await site.call("POST", f"/posts/{post_id}", json={**fields, "status": "publish"})
+    except Rejected as error:
+        if "rest_post_invalid_id" not in str(error):
+            raise
+        await ctx.checkpoint(GONE, True)
+        await ctx.checkpoint("draft_id", None)
+        return None
+    if post.get("status") != "publish":
+        raise Rejected(f"WordPress kept the post as {post.get('status')!r}, not published")
+    await ctx.checkpoint("url", str(post["link"]))
+    return base.PublishResult(url=str(post["link"]), post_id=post_id, updated=True)
 
 
 async def _ensure_featured_media(

@@ -90,6 +90,7 @@ class ZhihuPublisher(base.Publisher):
     options_model = ZhihuOptions
     credentials_model = ZhihuCredentials
     login_page = base.LoginPage(host=WWW, path="/signin", session_cookie="z_c0")
+    requires = base.Requirements(tags_max=MAX_TOPICS)
 
     # -- the interface ----------------------------------------------------------------------
 
@@ -162,6 +163,9 @@ async def _publish_steps(
     content = markdown_to_zhihu_html(body)
 
     await ctx.progress(40, "draft")
+    if task.update_of and not ctx.checkpoints.get("draft_id"):
+        # A Zhihu article is its own draft (one id): fill it again and publish it again.
+        await ctx.checkpoint("draft_id", task.update_of.post_id)
     draft_id = await _ensure_draft(ctx, client, task)
     await _fill_draft(client, account, draft_id, task.title, content, cover)
     if not ctx.checkpoints.get("topics_added"):
@@ -181,7 +185,8 @@ async def _publish_steps(
         post_id, url = await _ensure_published(ctx, client, account, draft_id, task.title, content)
     else:
         post_id, url = await _ensure_published_in_page(ctx, steps, client, account, draft_id)
-    return base.PublishResult(url=url, post_id=post_id)
+    updated = task.update_of is not None and post_id == task.update_of.post_id
+    return base.PublishResult(url=url, post_id=post_id, updated=updated)
 
 
 # -- the two ways to send -------------------------------------------------------------------

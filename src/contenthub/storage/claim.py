@@ -31,7 +31,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from contenthub.platforms.base import TaskContent
+from contenthub.platforms.base import PriorPost, TaskContent
 from contenthub.states import EventReason, TaskStatus, check_transition
 from contenthub.storage.events import TASKS, Event, append_events
 from contenthub.storage.lease import Lease
@@ -406,6 +406,7 @@ def _read_claimed(session: Session, ids: list[int], token: str) -> list[ClaimedT
                 cover=r.cover,
                 account_name=r.account_name,
                 options=dict(r.account_options or {}),
+                update_of=PriorPost.from_checkpoints(r.checkpoint or {}),
             ),
         )
         for r in rows

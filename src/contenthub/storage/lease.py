@@ -162,6 +162,7 @@ class Published:
     url: str | None
     post_id: str | None
     note: str = ""  # e.g. how a final check found the post
+    updated: bool = False  # the account's existing post was edited, not a new one made
 
 
 def task_complete(
@@ -186,7 +187,11 @@ def task_complete(
             RowChange(
                 task_id=r.lease.task_id,
                 user_id=r.lease.user_id,
-                values={"result_url": r.url, "post_id": r.post_id},
+                values={
+                    "result_url": r.url,
+                    "post_id": r.post_id,
+                    "outcome": "updated" if r.updated else "published",
+                },
                 message=_published_message(r),
             )
             for r in valid
@@ -202,7 +207,8 @@ def task_complete(
 
 
 def _published_message(result: Published) -> str:
-    text = f"published at {result.url}" if result.url else "published"
+    verb = "updated" if result.updated else "published"
+    text = f"{verb} at {result.url}" if result.url else verb
     return f"{text} ({result.note})" if result.note else text
 
 

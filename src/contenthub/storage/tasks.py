@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from contenthub.errors import InputError, NotFound
-from contenthub.platforms.base import LEFTOVERS
+from contenthub.platforms.base import LEFTOVERS, UPDATE_OF
 from contenthub.states import TaskStatus
 from contenthub.storage.events import EVENTS, TASKS
 
@@ -22,7 +22,9 @@ def _task(row: Any) -> dict[str, Any]:
     """A task row as callers see it, with the drafts it left on the platform (``leftovers``,
     recorded by the adapter in its checkpoint) named at the top level."""
     task = dict(row)
-    task["leftovers"] = list((task.get("checkpoint") or {}).get(LEFTOVERS) or [])
+    checkpoint = task.get("checkpoint") or {}
+    task["leftovers"] = list(checkpoint.get(LEFTOVERS) or [])
+    task["updates"] = (checkpoint.get(UPDATE_OF) or {}).get("post_id")
     return task
 
 

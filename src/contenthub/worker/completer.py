@@ -62,7 +62,9 @@ class Completer:
     def _write(self, session: storage.Session, batch: list[Outcome]) -> None:
         now, me = self._clock(), self._worker
         published = [
-            storage.Published(o.lease, o.result.url, o.result.post_id, note=o.message)
+            storage.Published(
+                o.lease, o.result.url, o.result.post_id, note=o.message, updated=o.result.updated
+            )
             for o in batch
             if o.ending is Ending.SUCCEEDED and o.result is not None
         ]
