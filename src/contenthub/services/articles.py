@@ -17,6 +17,8 @@ from contenthub.platforms.requirements import attachment_name, is_attachment_ref
 from contenthub.services.users import Principal
 from contenthub.storage import ArticleRow, Session
 
+__all__ = ["ArticleRow"]
+
 MAX_TITLE = 500
 # 4 MiB of UTF-8: far above any real article, and what every database stores in one statement
 # with the defaults of its server (MariaDB's max_allowed_packet is 16 MiB, and escaping may

@@ -1,9 +1,15 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from contenthub.api.deps import CurrentUser, DbDep, ResourceId
-from contenthub.api.schemas import ArticleIn, ArticleOut, ArticlePage, ArticleUpdate
+from contenthub.api.schemas import (
+    ArticleIn,
+    ArticleOut,
+    ArticlePage,
+    ArticleUpdate,
+    AttachmentOut,
+)
 from contenthub.clock import utcnow
 from contenthub.services import articles
 
@@ -70,4 +76,32 @@ def update_article(
 @router.delete("/{article_id}", status_code=204)
 def delete_article(article_id: ResourceId, user: CurrentUser, db: DbDep) -> Response:
     db.write(lambda s: articles.article_delete(s, article_id, scope=user.scope))
+    return Response(status_code=204)
+
+
+@router.get("/{article_id}/attachments")
+def list_attachments(article_id: ResourceId, user: CurrentUser, db: DbDep) -> list[AttachmentOut]:
+    """The images stored with the article, by the path its Markdown refers to them."""
+    found = db.read(lambda s: articles.attachments_of(s, article_id, scope=user.scope))
+    return [AttachmentOut.model_validate(a) for a in found]
+
+
+@router.put("/{article_id}/attachments/{name:path}")
+async def put_attachment(
+    article_id: ResourceId, name: str, request: Request, user: CurrentUser, db: DbDep
+) -> list[AttachmentOut]:
+    """Store an image with the article under ``name``, the path its Markdown refers to it by
+    (``img/a.png`` for ``![…](img/a.png)``); the body is the image's bytes (PNG, JPEG, GIF or
+    WebP, at most 5 MiB). Every adapter uploads it like a remote image."""
+    data = await request.body()
+    file = articles.AttachmentFile(name, data)
+    found = db.write(
+        lambda s: articles.attachments_store(s, article_id, [file], scope=user.scope, now=utcnow())
+    )
+    return [AttachmentOut.model_validate(a) for a in found]
+
+
+@router.delete("/{article_id}/attachments/{name:path}", status_code=204)
+def delete_attachment(article_id: ResourceId, name: str, user: CurrentUser, db: DbDep) -> Response:
+    db.write(lambda s: articles.attachment_remove(s, article_id, name, scope=user.scope))
     return Response(status_code=204)
