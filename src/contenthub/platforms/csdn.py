@@ -89,7 +89,9 @@ class CsdnPublisher(base.Publisher):
 
             await ctx.progress(15, "images")
             policy = ImagePolicy(is_hosted=_is_on_cdn, upload=editor.upload_image)
-            body, cover = await localize_images(ctx, task.body, task.cover, policy)
+            body, cover = await localize_images(
+                ctx, task.body, task.cover, policy, task.attachments
+            )
             article = _article(task, body, cover)
             if task.update_of:
                 # saveArticle with the article's id edits it in place; sent again by a retry.

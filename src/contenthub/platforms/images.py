@@ -3,7 +3,8 @@ platform's URLs. Uploaded URLs are checkpointed as they happen, so a retried pub
 uploads the same image again. Images already on the platform's CDN are left as they are.
 
 Sources: ``http(s)://`` URLs (downloaded without the account's credentials, which belong to the
-platform alone) and ``data:`` URIs. Anything else cannot be fetched by a server.
+platform alone), ``data:`` URIs, and file paths (``img/a.png``) naming an image stored with
+the article (``TaskContent.attachments``). Anything else cannot be fetched by a server.
 
 Downloads go through the outbound policy (``platforms/outbound.py``) like every other request:
 an image URL that points at the server's own network (or redirects there) is refused, and the
@@ -17,7 +18,7 @@ import base64
 import binascii
 import hashlib
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from urllib.parse import unquote, urlsplit
 
@@ -27,6 +28,7 @@ from contenthub.errors import Rejected, Transient
 from contenthub.platforms.base import PublishContext
 from contenthub.platforms.outbound import OutboundRefused
 from contenthub.platforms.render import map_prose
+from contenthub.platforms.requirements import attachment_name, is_attachment_reference
 from contenthub.platforms.transport import new_client
 
 CHECKPOINT_KEY = "images"
@@ -56,6 +58,8 @@ class ImageFile:
 
 
 Upload = Callable[[ImageFile], Awaitable[str]]
+# Images stored with the article: {the path its body refers to: (content type, bytes)}.
+Attachments = Mapping[str, tuple[str, bytes]]
 
 
 @dataclass(frozen=True)
@@ -102,10 +106,17 @@ def _sniff(data: bytes, declared: str) -> tuple[str, str]:
     return subtype or "application/octet-stream", subtype.rsplit("/", 1)[-1] or "bin"
 
 
-async def fetch_image(client: httpx.AsyncClient, url: str, *, max_bytes: int) -> ImageFile:
-    """Read one image from a URL or a data: URI. Raises Rejected for a source that will never
-    work and Transient for one that might work later."""
-    if url.startswith("data:"):
+async def fetch_image(
+    client: httpx.AsyncClient, url: str, *, max_bytes: int, attachments: Attachments | None = None
+) -> ImageFile:
+    """Read one image from a URL, a data: URI or the article's attachments. Raises Rejected for
+    a source that will never work and Transient for one that might work later."""
+    if is_attachment_reference(url):
+        stored = (attachments or {}).get(attachment_name(url))
+        if stored is None:
+            raise Rejected(f"image {url} is not stored with the article (attach the file)")
+        declared, data = stored
+    elif url.startswith("data:"):
         header, _, payload = url.partition(",")
         try:
             data = (
@@ -157,7 +168,11 @@ async def _download(client: httpx.AsyncClient, url: str, max_bytes: int) -> tupl
 
 
 async def localize_images(
-    ctx: PublishContext, body: str, cover: str | None, policy: ImagePolicy
+    ctx: PublishContext,
+    body: str,
+    cover: str | None,
+    policy: ImagePolicy,
+    attachments: Attachments | None = None,
 ) -> tuple[str, str | None]:
     """Upload the body's images and the cover; returns the body and cover on platform URLs."""
     uploaded: dict[str, str] = dict(ctx.checkpoints.get(CHECKPOINT_KEY) or {})
@@ -166,7 +181,7 @@ async def localize_images(
     if pending:
         async with download_client() as downloads:
             for url in pending:
-                platform_url = await _upload_one(downloads, url, policy)
+                platform_url = await _upload_one(downloads, url, policy, attachments)
                 if platform_url is None:
                     continue
                 uploaded[url] = platform_url
@@ -175,30 +190,39 @@ async def localize_images(
     return replace_image_urls(body, uploaded), new_cover
 
 
-async def upload_once(ctx: PublishContext, key: str, url: str, policy: ImagePolicy) -> str:
+async def upload_once(
+    ctx: PublishContext,
+    key: str,
+    url: str,
+    policy: ImagePolicy,
+    attachments: Attachments | None = None,
+) -> str:
     """Upload one image through ``policy`` (a cover as platform material, say) at most once: its
     platform reference is checkpointed under ``key``."""
     if ctx.checkpoints.get(key):
         return str(ctx.checkpoints[key])
     async with download_client() as downloads:
         uploaded = await _upload_one(
-            downloads, url, replace(policy, keep_original_on_failure=False)
+            downloads, url, replace(policy, keep_original_on_failure=False), attachments
         )
     assert uploaded is not None  # without keep_original_on_failure a failure raises
     await ctx.checkpoint(key, uploaded)
     return uploaded
 
 
-async def _upload_one(client: httpx.AsyncClient, url: str, policy: ImagePolicy) -> str | None:
-    """The platform URL of one image, or None when the original URL is kept."""
+async def _upload_one(
+    client: httpx.AsyncClient, url: str, policy: ImagePolicy, attachments: Attachments | None
+) -> str | None:
+    """The platform URL of one image, or None when the original URL is kept. An attachment
+    has no original URL a reader could load: its failure always fails the publish."""
     try:
-        image = await fetch_image(client, url, max_bytes=policy.max_bytes)
+        image = await fetch_image(client, url, max_bytes=policy.max_bytes, attachments=attachments)
         if image.content_type not in policy.allowed_types:
             raise Rejected(f"image {url} is {image.content_type}, which the platform refuses")
         return await policy.upload(image)
     except OutboundRefused:
         raise  # the user pointed the server at its own network: say so, never paper over it
     except (Rejected, Transient):
-        if policy.keep_original_on_failure:
+        if policy.keep_original_on_failure and not is_attachment_reference(url):
             return None
         raise

@@ -106,7 +106,9 @@ class JuejinPublisher(base.Publisher):
                 upload=console.upload_image,
                 keep_original_on_failure=True,
             )
-            body, cover = await localize_images(ctx, task.body, task.cover, policy)
+            body, cover = await localize_images(
+                ctx, task.body, task.cover, policy, task.attachments
+            )
 
             await ctx.progress(40, "draft")
             draft = {

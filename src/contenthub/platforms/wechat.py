@@ -184,13 +184,13 @@ async def _localize_images(
         max_bytes=BODY_IMAGE_BYTES,
         allowed_types=BODY_IMAGE_TYPES,
     )
-    body, _ = await localize_images(ctx, task.body, None, body_policy)
+    body, _ = await localize_images(ctx, task.body, None, body_policy, task.attachments)
     cover_policy = ImagePolicy(
         is_hosted=lambda _: False,  # material is needed even for an image WeChat hosts
         upload=api.add_image_material,
         max_bytes=MATERIAL_IMAGE_BYTES,
     )
-    return body, await upload_once(ctx, "thumb_media_id", cover, cover_policy)
+    return body, await upload_once(ctx, "thumb_media_id", cover, cover_policy, task.attachments)
 
 
 async def _ensure_draft(

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from contenthub.errors import AuthExpired, Rejected
 from contenthub.platforms import base
 from contenthub.platforms.images import (
+    Attachments,
     ImageFile,
     ImagePolicy,
     download_client,
@@ -84,8 +85,8 @@ class WordPressPublisher(base.Publisher):
                 upload=lambda image: site.upload(image, "source_url"),
                 keep_original_on_failure=True,
             )
-            body, _ = await localize_images(ctx, task.body, None, policy)
-            featured = await _ensure_featured_media(ctx, site, task.cover)
+            body, _ = await localize_images(ctx, task.body, None, policy, task.attachments)
+            featured = await _ensure_featured_media(ctx, site, task.cover, task.attachments)
             tag_ids = [
                 await site.tag_id(name) for name in normalize_tags(task.tags, limit=MAX_TAGS)
             ]
@@ -149,14 +150,16 @@ async def _update(
 
 
 async def _ensure_featured_media(
-    ctx: base.PublishContext, site: _Site, cover: str | None
+    ctx: base.PublishContext, site: _Site, cover: str | None, attachments: Attachments
 ) -> int | None:
     if not cover:
         return None
     if ctx.checkpoints.get("featured_media"):
         return int(ctx.checkpoints["featured_media"])
     async with download_client() as downloads:
-        image = await fetch_image(downloads, cover, max_bytes=20 * 1024 * 1024)
+        image = await fetch_image(
+            downloads, cover, max_bytes=20 * 1024 * 1024, attachments=attachments
+        )
     media_id = int(await site.upload(image, "id"))
     await ctx.checkpoint("featured_media", media_id)
     return media_id

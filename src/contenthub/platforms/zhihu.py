@@ -159,7 +159,7 @@ async def _publish_steps(
         is_hosted=lambda url: _is_on_cdn(account, url),
         upload=lambda image: _upload_image(client, account, image),
     )
-    body, cover = await localize_images(ctx, task.body, task.cover, policy)
+    body, cover = await localize_images(ctx, task.body, task.cover, policy, task.attachments)
     content = markdown_to_zhihu_html(body)
 
     await ctx.progress(40, "draft")

@@ -15,7 +15,9 @@ from contenthub import storage
 from contenthub.clock import utcnow
 from contenthub.errors import ErrorClass, LeaseLost, PublishCancelled, PublishError, RateLimited
 from contenthub.platforms.base import Publisher, PublishResult, TaskContent, may_have_published
+from contenthub.platforms.images import image_urls
 from contenthub.platforms.registry import publisher_for
+from contenthub.platforms.requirements import attachment_name, is_attachment_reference
 from contenthub.retry import is_final
 from contenthub.secrets_box import SecretBox
 from contenthub.services.login import Write, publish_or_log_in_once
@@ -75,6 +77,7 @@ async def run_publish(
         credentials = secrets.open(claimed.account_credentials) if secrets else {}
         saver = ctx.session_saver(claimed.account_id, secrets) if secrets else None
         content = replace(claimed.content, credentials=credentials, save_session=saver)
+        content = await _with_attachments(content, claimed.article_id, write)
     except PublishError as error:
         return _failed(lease, error.error_class, error.message)
     except Exception as error:
@@ -88,6 +91,19 @@ async def run_publish(
     if outcome is not None and _ends_task(outcome, claimed) and may_have_published(ctx.checkpoints):
         return await final_check(publisher, ctx, content, outcome, claimed=claimed)
     return outcome
+
+
+async def _with_attachments(
+    content: TaskContent, article_id: int | None, write: Write[Any]
+) -> TaskContent:
+    """The images stored with the article that the task's body or cover refers to by a file
+    path, read now (they are megabytes: never carried by the claim)."""
+    sources = [*image_urls(content.body), *([content.cover] if content.cover else [])]
+    names = {attachment_name(s) for s in sources if is_attachment_reference(s)}
+    if not names or article_id is None:
+        return content
+    found = await write(lambda s: storage.attachment_data(s, article_id, names))
+    return replace(content, attachments=found)
 
 
 def _ends_task(outcome: Outcome, claimed: storage.ClaimedTask) -> bool:
