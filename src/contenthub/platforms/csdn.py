@@ -60,7 +60,9 @@ class CsdnPublisher(base.Publisher):
     options_model = base.PlatformOptions
     credentials_model = CsdnCredentials
     login_page = base.LoginPage(host="passport.csdn.net", path="/login", session_cookie="UserToken")
-    requires = base.Requirements(title_min=MIN_TITLE, title_max=MAX_TITLE, tags_max=MAX_TAGS)
+    requires = base.Requirements(
+        title_min=MIN_TITLE, title_max=MAX_TITLE, tags_max=MAX_TAGS, edits_posts=True
+    )
 
     async def check_login(self, account: base.AccountAccess) -> base.Identity:
         async with _Editor(account) as editor:

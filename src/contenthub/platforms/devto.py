@@ -41,7 +41,7 @@ class DevToPublisher(base.Publisher):
     platform = PLATFORM
     options_model = base.PlatformOptions
     credentials_model = DevToCredentials
-    requires = base.Requirements(tags_max=MAX_TAGS, hosts_images=False)
+    requires = base.Requirements(tags_max=MAX_TAGS, hosts_images=False, edits_posts=True)
     min_interval_seconds = 30 / 9 + 0.1  # 9 creations per 30 s, with a margin
 
     async def check_login(self, account: base.AccountAccess) -> base.Identity:

@@ -67,7 +67,7 @@ class JuejinPublisher(base.Publisher):
     credentials_model = JuejinCredentials
     login_page = base.LoginPage(host="juejin.cn", path="/login", session_cookie="sessionid")
     requires = base.Requirements(
-        tags_min=1, tags_max=MAX_TAGS, brief_min=BRIEF_MIN, brief_max=BRIEF_MAX
+        tags_min=1, tags_max=MAX_TAGS, brief_min=BRIEF_MIN, brief_max=BRIEF_MAX, edits_posts=True
     )
 
     def default_notes(self, options: Mapping[str, Any]) -> list[str]:

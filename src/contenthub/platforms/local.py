@@ -243,6 +243,7 @@ class LocalPublisher(base.Publisher):
     base_url_use = "display"  # only written into the links of the site, never fetched
     options_model = LocalOptions
     credentials_model = base.NoCredentials
+    requires = base.Requirements(edits_posts=True)
 
     async def publish(self, ctx: base.PublishContext, task: base.TaskContent) -> base.PublishResult:
         root = _site_root(task.options)

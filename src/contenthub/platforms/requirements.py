@@ -46,6 +46,10 @@ class Requirements:
     hosts_images: bool = True
     # True: a cover the platform cannot host is left out (said in the preview), not refused.
     cover_optional_when_unhostable: bool = True
+    # The adapter edits a post it published in place (``TaskContent.update_of``). False (the
+    # default, so a plugin that knows nothing of updates is never handed one): publishing an
+    # article the account already has is refused unless a second post is asked for.
+    edits_posts: bool = False
 
     def type_names(self) -> str:
         return ", ".join(_TYPE_NAMES.get(t, t) for t in sorted(self.image_types))

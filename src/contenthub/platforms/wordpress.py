@@ -54,7 +54,7 @@ class WordPressPublisher(base.Publisher):
     base_url_use = "site"  # self-hosted: the account names its own site
     options_model = WordPressOptions
     credentials_model = WordPressCredentials
-    requires = base.Requirements(tags_max=MAX_TAGS)
+    requires = base.Requirements(tags_max=MAX_TAGS, edits_posts=True)
 
     async def check_login(self, account: base.AccountAccess) -> base.Identity:
         async with _Site(account) as site:

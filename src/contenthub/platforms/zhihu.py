@@ -90,7 +90,7 @@ class ZhihuPublisher(base.Publisher):
     options_model = ZhihuOptions
     credentials_model = ZhihuCredentials
     login_page = base.LoginPage(host=WWW, path="/signin", session_cookie="z_c0")
-    requires = base.Requirements(tags_max=MAX_TOPICS)
+    requires = base.Requirements(tags_max=MAX_TOPICS, edits_posts=True)
 
     # -- the interface ----------------------------------------------------------------------
 

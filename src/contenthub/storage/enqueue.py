@@ -9,7 +9,7 @@ a new post. Callers (the publish use case, the pool) rely on it rather than chec
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -150,7 +150,8 @@ def task_enqueue(session: Session, tasks: Sequence[NewTask], *, now: datetime) -
         if account is None or account.user_id != task.user_id:
             field_name = f"tasks[{i}].account_id" if many else "account_id"
             raise UnknownAccount(field_name, i, task.account_id)
-    updates = _one_live_publish(session, tasks, many)
+    platforms = {account_id: row.platform for account_id, row in accounts.items()}
+    updates = _one_live_publish(session, tasks, many, platforms)
 
     rows = []
     for i, task in enumerate(tasks):
@@ -222,8 +223,18 @@ _NOT_CARRIED = frozenset(
 IMAGES = "images"  # platforms.images.CHECKPOINT_KEY (that module needs the network stack)
 
 
+def _edits_posts(platform: str) -> bool:
+    """Whether the platform's adapter updates a post in place (``Requirements.edits_posts``)."""
+    from contenthub.platforms.registry import publisher_for  # adapters load on demand
+
+    try:
+        return publisher_for(platform).requires.edits_posts
+    except LookupError:
+        return False
+
+
 def _one_live_publish(
-    session: Session, tasks: Sequence[NewTask], many: bool
+    session: Session, tasks: Sequence[NewTask], many: bool, platforms: Mapping[int, str]
 ) -> dict[int, dict[str, object]]:
     """One live publish of an article per account, unless a task asks to ``republish``.
 
@@ -284,6 +295,16 @@ def _one_live_publish(
         row = done.get((article_id, account_id))
         if row is None:
             continue
+        platform = platforms[account_id]
+        if not _edits_posts(platform):
+            raise AlreadyPublishing(
+                field_name,
+                i,
+                f"article {article_id} is already published on account {account_id} (task "
+                f"{row.public_id}) and {platform} posts cannot be edited through contenthub; "
+                "to post it again, ask for it (API: republish, CLI: --again)",
+                row.public_id,
+            )
         if not row.post_id:
             raise AlreadyPublishing(
                 field_name,
