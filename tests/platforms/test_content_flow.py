@@ -101,7 +101,7 @@ def test_an_image_missing_from_the_article_fails_naming_it(
 ) -> None:
     account = new_account(sandbox, platform)
     task, _ = local_image_task(account, platform)
-    with pytest.raises(Rejected, match="img/local.png"):
+    with pytest.raises(Rejected, match=r"img/local\.png"):
         publish(dataclasses.replace(task, attachments={}), platform, RecordingContext())
     assert [p for p in posts_of(sandbox, platform, account) if p["status"] == "published"] == []
 
