@@ -13,8 +13,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from contenthub.api.deps import ResourceId
 from contenthub.clock import utcnow
 from contenthub.errors import InputError, NotFound, SubmissionLimit
-from contenthub.platforms.registry import known_platforms
+from contenthub.platforms.registry import known_platforms, publisher_for
 from contenthub.platforms.render import preview_html
+from contenthub.platforms.requirements import ArticleView, Attachment, Verdict, check
 from contenthub.services import accounts as account_service
 from contenthub.services import articles as article_service
 from contenthub.services import publishing
@@ -25,7 +26,7 @@ from contenthub.web.core import Web, page
 router = APIRouter(include_in_schema=False)
 Page = Annotated[Web, Depends(page)]
 PAGE_SIZE = 20
-PREVIEW_PLATFORMS = ("zhihu", "wechat", "wordpress", "devto", "juejin")
+PREVIEW_PLATFORMS = ("zhihu", "wechat", "wordpress", "devto", "juejin", "csdn", "toutiao", "local")
 
 
 @router.get("/articles")
@@ -76,8 +77,16 @@ def _editor(
         saved=saved,
         preview=preview_html(fields["body"]) if fields["body"].strip() else "",
         preview_platforms=PREVIEW_PLATFORMS,
+        attachments=_attachments(web, article),
         **_publish_context(web, article),
     )
+
+
+def _attachments(web: Web, article: ArticleRow | None) -> list[Any]:
+    if article is None:
+        return []
+    me = web.principal.user_id
+    return web.db.read(lambda s: article_service.attachments_of(s, article.id, scope=me))
 
 
 def _publish_context(web: Web, article: ArticleRow | None) -> dict[str, Any]:
@@ -155,8 +164,60 @@ def preview(web: Page) -> HTMLResponse:
     """The body as the chosen platform's adapter renders it (htmx swaps it in as one types)."""
     platform = web.value("platform")
     body = web.value("body")[: article_service.MAX_BODY_BYTES]
-    html = preview_html(body, platform if platform in known_platforms() else None)
-    return web.render("_preview.html", preview=html)
+    known = platform if platform in known_platforms() else None
+    html = preview_html(body, known)
+    if known is None:
+        return web.render("_preview.html", preview=html, platform=None)
+    verdict = _rules(web, known, body)
+    notes = verdict.notes + publisher_for(known).default_notes({})
+    return web.render(
+        "_preview.html", preview=html, platform=known, problems=verdict.problems, notes=notes
+    )
+
+
+def _rules(web: Web, platform: str, body: str) -> Verdict:
+    """The platform's rules against the article as typed (with the saved one's images)."""
+    attachments: dict[str, Attachment] = {}
+    article_id = web.value("article")
+    if article_id.isdigit() and len(article_id) < 10:
+        try:
+            stored = web.db.read(
+                lambda s: article_service.attachments_of(
+                    s, int(article_id), scope=web.principal.user_id
+                )
+            )
+        except NotFound:
+            stored = []
+        attachments = {a.name: Attachment(a.name, a.content_type, a.size) for a in stored}
+    view = ArticleView(
+        web.value("title")[:500] or "?",
+        body,
+        _tags(web.value("tags")[:2000]),
+        web.value("cover")[:8_000_000] or None,
+        attachments,
+    )
+    return check(publisher_for(platform).requires, view, platform)
+
+
+@router.post("/articles/{article_id}/attachments")
+def article_attachment(article_id: ResourceId, web: Page) -> Response:
+    """An image for the article, stored under the path its body refers to it by."""
+    article = _article(web, article_id)
+    upload = web.form.get("image")
+    if upload is None or isinstance(upload, str):
+        return _editor(web, article, status=422, errors={"attachment": "choose an image file"})
+    data = upload.file.read(article_service.MAX_ATTACHMENT_BYTES + 1)  # a sync route: a thread
+    name = web.value("name").strip() or (upload.filename or "").strip()
+    files = [article_service.AttachmentFile(name, data)]
+    try:
+        web.db.write(
+            lambda s: article_service.attachments_store(
+                s, article.id, files, scope=web.principal.user_id, now=utcnow()
+            )
+        )
+    except InputError as error:
+        return _editor(web, article, status=422, errors={"attachment": error.message})
+    return RedirectResponse(f"/articles/{article.id}?saved=1", status_code=303)
 
 
 @router.post("/articles/{article_id}/publish")
