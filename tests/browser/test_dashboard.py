@@ -748,6 +748,9 @@ def test_an_image_attached_on_the_article_page_passes_the_platform_rules(
     expect(page.locator("#preview-rules")).to_contain_text(
         "wechat cover: the body's first image, img/photo.png"
     )
+    shown = page.locator("#preview img[alt=photo]")
+    expect(shown).to_have_attribute("src", f"/articles/{article_id}/attachments/img/photo.png")
+    page.wait_for_function("() => document.querySelector('#preview img[alt=photo]').naturalWidth")
     stack.shoot(page, "article-images")
     stored = stack.db.read(lambda s: storage.attachment_list(s, article_id))
     assert [(a.name, a.content_type) for a in stored] == [("img/photo.png", "image/png")]

@@ -235,3 +235,14 @@ def attachment_remove(session: Session, article_id: int, name: str, *, scope: in
     article = article_get(session, article_id, scope=scope)
     if not storage.attachment_delete(session, article.id, name):
         raise NotFound("attachment", name)
+
+
+def attachment_file(
+    session: Session, article_id: int, name: str, *, scope: int | None
+) -> tuple[str, bytes]:
+    """One attachment's content type and bytes (NotFound: no such article or image)."""
+    article = article_get(session, article_id, scope=scope)
+    found = storage.attachment_data(session, article.id, [name])
+    if name not in found:
+        raise NotFound("attachment", name)
+    return found[name]

@@ -13,9 +13,17 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from contenthub.api.deps import ResourceId
 from contenthub.clock import utcnow
 from contenthub.errors import InputError, NotFound, SubmissionLimit
+from contenthub.platforms.images import image_urls, replace_image_urls
 from contenthub.platforms.registry import known_platforms, publisher_for
 from contenthub.platforms.render import preview_html
-from contenthub.platforms.requirements import ArticleView, Attachment, Verdict, check
+from contenthub.platforms.requirements import (
+    ArticleView,
+    Attachment,
+    Verdict,
+    attachment_name,
+    check,
+    is_attachment_reference,
+)
 from contenthub.services import accounts as account_service
 from contenthub.services import articles as article_service
 from contenthub.services import publishing
@@ -165,7 +173,19 @@ def preview(web: Page) -> HTMLResponse:
     platform = web.value("platform")
     body = web.value("body")[: article_service.MAX_BODY_BYTES]
     known = platform if platform in known_platforms() else None
-    html = preview_html(body, known)
+    article_id = web.value("article")
+    shown = body
+    if article_id.isdigit() and len(article_id) < 10:  # the saved article's images, served
+        names = {a.name for a in _stored(web, int(article_id))}
+        shown = replace_image_urls(
+            body,
+            {
+                source: f"/articles/{article_id}/attachments/{quote(attachment_name(source))}"
+                for source in image_urls(body)
+                if is_attachment_reference(source) and attachment_name(source) in names
+            },
+        )
+    html = preview_html(shown, known)
     if known is None:
         return web.render("_preview.html", preview=html, platform=None)
     verdict = _rules(web, known, body)
@@ -180,14 +200,7 @@ def _rules(web: Web, platform: str, body: str) -> Verdict:
     attachments: dict[str, Attachment] = {}
     article_id = web.value("article")
     if article_id.isdigit() and len(article_id) < 10:
-        try:
-            stored = web.db.read(
-                lambda s: article_service.attachments_of(
-                    s, int(article_id), scope=web.principal.user_id
-                )
-            )
-        except NotFound:
-            stored = []
+        stored = _stored(web, int(article_id))
         attachments = {a.name: Attachment(a.name, a.content_type, a.size) for a in stored}
     view = ArticleView(
         web.value("title")[:500] or "?",
@@ -197,6 +210,30 @@ def _rules(web: Web, platform: str, body: str) -> Verdict:
         attachments,
     )
     return check(publisher_for(platform).requires, view, platform)
+
+
+def _stored(web: Web, article_id: int) -> list[Any]:
+    """The article's attachments if it is the signed-in user's (else none)."""
+    try:
+        return web.db.read(
+            lambda s: article_service.attachments_of(s, article_id, scope=web.principal.user_id)
+        )
+    except NotFound:
+        return []
+
+
+@router.get("/articles/{article_id}/attachments/{name:path}")
+def article_attachment_file(article_id: ResourceId, name: str, web: Page) -> Response:
+    """An attachment's bytes, for its owner's preview."""
+    me = web.principal.user_id
+    try:
+        kind, data = web.db.read(
+            lambda s: article_service.attachment_file(s, article_id, name, scope=me)
+        )
+    except NotFound:
+        return Response(status_code=404)
+    headers = {"Cache-Control": "private, max-age=60", "X-Content-Type-Options": "nosniff"}
+    return Response(data, media_type=kind, headers=headers)
 
 
 @router.post("/articles/{article_id}/attachments")
