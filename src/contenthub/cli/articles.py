@@ -108,15 +108,26 @@ def article_show(
     """One article, with its Markdown body."""
     db, me = open_as(user)
     a = db.read(lambda s: articles.article_get(s, article_id, scope=me.scope))
+    images = db.read(lambda s: articles.attachments_of(s, article_id, scope=me.scope))
     if as_json:
+        shown = [{"name": i.name, "content_type": i.content_type, "size": i.size} for i in images]
         out.print_json(
             json.dumps(
-                {"id": a.id, "title": a.title, "body": a.body, "tags": a.tags, "cover": a.cover}
+                {
+                    "id": a.id,
+                    "title": a.title,
+                    "body": a.body,
+                    "tags": a.tags,
+                    "cover": a.cover,
+                    "attachments": shown,
+                }
             )
         )
         return
     out.print(f"[bold]{a.title}[/bold]  {' '.join('#' + t for t in a.tags)}", highlight=False)
     out.print(a.body, markup=False, highlight=False)
+    for image in images:
+        out.print(f"image {image.name} ({image.content_type}, {image.size} bytes)", markup=False)
 
 
 @app.command("edit")

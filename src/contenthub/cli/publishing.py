@@ -217,7 +217,8 @@ def _state(task: dict[str, Any]) -> str:
     if task["held"]:
         return f"{state} · held on account {task['held']['account']}"
     if task["status"] == TaskStatus.SUCCEEDED:
-        return f"{state} · {task.get('outcome') or 'published'} · {task['result_url']}"
+        updated = " · updated" if task.get("outcome") == "updated" else ""
+        return f"{state}{updated} · {task['result_url']}"
     if task["error_message"]:
         return f"{state} · {task['error_message']}"
     return state
