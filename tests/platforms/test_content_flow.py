@@ -55,11 +55,29 @@ def test_a_republish_updates_the_one_post(sandbox: SandboxServer, platform: str)
     assert publisher_for(platform).requires.edits_posts
 
 
-@pytest.mark.parametrize("platform", ["wechat", "toutiao"])
-def test_platforms_that_cannot_edit_say_so(platform: str) -> None:
-    """Their publishes of an article an account already has are refused at the enqueue
+def test_wechat_replaces_the_post_it_cannot_edit(sandbox: SandboxServer) -> None:
+    """WeChat's API cannot edit a published article: the update is published, then the
+    earlier article deleted (``freepublish/delete``): one post, the new one."""
+    account = new_account(sandbox, "wechat")
+    task = task_for(sandbox, "wechat", account)
+    first_ctx = RecordingContext()
+    first = publish(task, "wechat", first_ctx)
+
+    again = publish(
+        edited(task, first_ctx, str(first.post_id), first.url), "wechat", RecordingContext()
+    )
+
+    assert again.updated and again.post_id != first.post_id
+    [post] = [p for p in posts_of(sandbox, "wechat", account) if p["status"] == "published"]
+    assert public_id(post) == again.post_id and ADDED in post["body"]
+    assert httpx.get(first.url or "", timeout=10).status_code == 404
+    assert httpx.get(again.url or "", timeout=10).status_code == 200
+
+
+def test_toutiao_cannot_edit_and_says_so() -> None:
+    """Its publishes of an article an account already has are refused at the enqueue
     (tests/db/test_content_flow.py) unless a second post is asked for."""
-    assert not publisher_for(platform).requires.edits_posts
+    assert not publisher_for("toutiao").requires.edits_posts
 
 
 def local_image_task(account: dict, platform: str) -> tuple[TaskContent, bytes]:

@@ -120,6 +120,7 @@ class WeChatPublisher(base.Publisher):
     options_model = WeChatOptions
     credentials_model = WeChatCredentials
     requires = base.Requirements(
+        edits_posts=True,  # by replacing: publish the new article, delete the old (_retire)
         title_max=MAX_TITLE_CHARS,
         cover_required=True,
         cover_from_first_image=True,
@@ -166,9 +167,27 @@ class WeChatPublisher(base.Publisher):
 
             await ctx.progress(60, "publish")
             url, article_id = await _ensure_published(ctx, api, draft_id, task.title)
+            if task.update_of and task.update_of.post_id != article_id:
+                await _retire(ctx, api, task.update_of)
 
-        result = base.PublishResult(url=url, post_id=article_id)
+        result = base.PublishResult(url=url, post_id=article_id, updated=bool(task.update_of))
         return await self.confirm_public(ctx, account, result)
+
+
+async def _retire(ctx: base.PublishContext, api: _Api, prior: base.PriorPost) -> None:
+    """An update on WeChat: its API cannot edit a published article, so the new one replaces
+    it — published first, then the earlier one deleted (``freepublish/delete``). A delete
+    WeChat refuses leaves the earlier article listed on the task, never the update failed."""
+    if ctx.checkpoints.get("retired"):
+        return
+    try:
+        await api.call(
+            "/cgi-bin/freepublish/delete", json={"article_id": prior.post_id, "index": 0}
+        )
+    except Rejected as error:
+        note = f"the earlier WeChat article {prior.url or prior.post_id} could not be deleted"
+        await base.note_leftovers(ctx, [f"{note}: {error}"])
+    await ctx.checkpoint("retired", True)
 
 
 async def _localize_images(
