@@ -327,7 +327,7 @@ def build_router(sandbox: state.SandboxState) -> APIRouter:
 
     @router.post("/cgi-bin/freepublish/delete")
     async def published_delete(request: Request) -> Response:
-        """Deletes a published article (``{article_id, index}``; index 0: all of it) [V]."""
+        """Deletes a published article (``{article_id, index}``; index 0: all of it) [I]."""
         account = await gate(request, "delete")
         article_id = str((await pages.json_payload(request)).get("article_id", ""))
         post = next(
