@@ -10,6 +10,7 @@ from contenthub import storage
 from contenthub.errors import InputError
 from contenthub.platforms.base import UPDATE_OF
 from contenthub.services import articles
+from contenthub.services.pool import pool_add
 from contenthub.services.publishing import Target, preview, publish
 from contenthub.services.users import Principal
 from contenthub.storage.db import Database
@@ -58,6 +59,13 @@ def test_a_platform_rule_refuses_before_anything_is_queued(db: Database) -> None
     assert "account juejin-1 (juejin)" in refused.value.message
     assert "at least 1 tag" in refused.value.message
     assert task_count(db) == 0  # not even the WordPress task
+
+    with pytest.raises(InputError, match=r"juejin-1 \(juejin\): juejin publishes only"):
+        db.write(
+            lambda s: pool_add(
+                s, owner=me, article_id=article, now=T0, account_ids=[accounts["juejin"]]
+            )
+        )
 
     found = {a.platform: a for a in preview(db, me, article, list(accounts.values()))}
     assert found["wechat"].problems == [
