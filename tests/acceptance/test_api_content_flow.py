@@ -47,10 +47,14 @@ def test_platform_rules_are_checked_before_queueing(api: ServedApi) -> None:
     assert client.get(f"{V1}/tasks").json()["items"] == []
 
     image = png(3, 3)
-    stored = client.put(f"{V1}/articles/{article}/attachments/img/a.png", content=image)
+    stored = client.put(
+        f"{V1}/articles/{article}/attachments", params={"name": "img/a.png"}, content=image
+    )
     assert stored.status_code == 200, stored.text
     assert stored.json() == [{"name": "img/a.png", "content_type": "image/png", "size": len(image)}]
-    wrong = client.put(f"{V1}/articles/{article}/attachments/b.png", content=b"not an image")
+    wrong = client.put(
+        f"{V1}/articles/{article}/attachments", params={"name": "b.png"}, content=b"not an image"
+    )
     assert wrong.status_code == 422 and "not a PNG" in wrong.text
 
     preview = client.post(

@@ -194,7 +194,7 @@ def _check_image(
         if attachment is None:
             v.problems.append(
                 f"{named} is neither a web address nor an image stored with the article "
-                "(CLI: a file beside the Markdown; API: POST /articles/{id}/attachments)"
+                "(CLI: a file beside the Markdown; API: PUT /articles/{id}/attachments?name=…)"
             )
             return
         kind, size = attachment.content_type, attachment.size

@@ -86,13 +86,24 @@ def list_attachments(article_id: ResourceId, user: CurrentUser, db: DbDep) -> li
     return [AttachmentOut.model_validate(a) for a in found]
 
 
-@router.put("/{article_id}/attachments/{name:path}")
+AttachmentName = Query(
+    min_length=1,
+    max_length=255,
+    description="The path the article's Markdown refers to the image by (img/a.png).",
+)
+
+
+@router.put("/{article_id}/attachments")
 async def put_attachment(
-    article_id: ResourceId, name: str, request: Request, user: CurrentUser, db: DbDep
+    article_id: ResourceId,
+    request: Request,
+    user: CurrentUser,
+    db: DbDep,
+    name: str = AttachmentName,
 ) -> list[AttachmentOut]:
     """Store an image with the article under ``name``, the path its Markdown refers to it by
-    (``img/a.png`` for ``![…](img/a.png)``); the body is the image's bytes (PNG, JPEG, GIF or
-    WebP, at most 5 MiB). Every adapter uploads it like a remote image."""
+    (``?name=img/a.png`` for ``![…](img/a.png)``); the body is the image's bytes (PNG, JPEG,
+    GIF or WebP, at most 5 MiB). Every adapter uploads it like a remote image."""
     data = await request.body()
     file = articles.AttachmentFile(name, data)
     found = db.write(
@@ -101,7 +112,9 @@ async def put_attachment(
     return [AttachmentOut.model_validate(a) for a in found]
 
 
-@router.delete("/{article_id}/attachments/{name:path}", status_code=204)
-def delete_attachment(article_id: ResourceId, name: str, user: CurrentUser, db: DbDep) -> Response:
+@router.delete("/{article_id}/attachments", status_code=204)
+def delete_attachment(
+    article_id: ResourceId, user: CurrentUser, db: DbDep, name: str = AttachmentName
+) -> Response:
     db.write(lambda s: articles.attachment_remove(s, article_id, name, scope=user.scope))
     return Response(status_code=204)
