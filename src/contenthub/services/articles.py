@@ -233,6 +233,8 @@ def attachments_of(session: Session, article_id: int, *, scope: int | None) -> l
 
 def attachment_remove(session: Session, article_id: int, name: str, *, scope: int | None) -> None:
     article = article_get(session, article_id, scope=scope)
+    if not name:
+        raise InputError("name", "give the image's path, as the body refers to it")
     if not storage.attachment_delete(session, article.id, name):
         raise NotFound("attachment", name)
 

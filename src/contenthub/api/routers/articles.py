@@ -86,8 +86,10 @@ def list_attachments(article_id: ResourceId, user: CurrentUser, db: DbDep) -> li
     return [AttachmentOut.model_validate(a) for a in found]
 
 
+# Optional to the schema so that the article's ownership is checked first (another user's
+# article is a 404 whatever is sent); a missing name is then a 422 naming it.
 AttachmentName = Query(
-    min_length=1,
+    default=None,
     max_length=255,
     description="The path the article's Markdown refers to the image by (img/a.png).",
 )
@@ -99,13 +101,13 @@ async def put_attachment(
     request: Request,
     user: CurrentUser,
     db: DbDep,
-    name: str = AttachmentName,
+    name: str | None = AttachmentName,
 ) -> list[AttachmentOut]:
     """Store an image with the article under ``name``, the path its Markdown refers to it by
     (``?name=img/a.png`` for ``![…](img/a.png)``); the body is the image's bytes (PNG, JPEG,
     GIF or WebP, at most 5 MiB). Every adapter uploads it like a remote image."""
     data = await request.body()
-    file = articles.AttachmentFile(name, data)
+    file = articles.AttachmentFile(name or "", data)
     found = db.write(
         lambda s: articles.attachments_store(s, article_id, [file], scope=user.scope, now=utcnow())
     )
@@ -114,7 +116,7 @@ async def put_attachment(
 
 @router.delete("/{article_id}/attachments", status_code=204)
 def delete_attachment(
-    article_id: ResourceId, user: CurrentUser, db: DbDep, name: str = AttachmentName
+    article_id: ResourceId, user: CurrentUser, db: DbDep, name: str | None = AttachmentName
 ) -> Response:
-    db.write(lambda s: articles.attachment_remove(s, article_id, name, scope=user.scope))
+    db.write(lambda s: articles.attachment_remove(s, article_id, name or "", scope=user.scope))
     return Response(status_code=204)
