@@ -186,6 +186,7 @@ async def final_check(
         if found is not None:
             log.info("final check found the post live", extra=log_fields(claimed))
             note = f"found by the final check at {at}"
+            found = replace(found, updated=content.update_of is not None)  # what was asked
             return Outcome(failed.lease, Ending.SUCCEEDED, result=found, message=note)
         note = f"checked at {at}, not found"
     message = f"{failed.message} — the platform may have published it; {note}"
