@@ -17,6 +17,7 @@ from contenthub import storage
 from contenthub.clock import utcnow
 from contenthub.login import qr
 from tests.browser.conftest import PASSWORD, Stack
+from tests.platforms.conftest import png
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -752,3 +753,36 @@ def test_the_preview_names_what_the_chosen_platform_cannot_take(
     expect(warnings).to_have_count(3)  # kbd, details, summary
     expect(page.locator("#preview kbd")).to_have_count(0)
     stack.shoot(page, "preview-warnings")
+
+
+def test_an_image_attached_on_the_article_page_passes_the_platform_rules(
+    stack: Stack, alice: dict[str, Any], tmp_path
+) -> None:
+    """The preview as a platform names its rules and defaults; an image the body refers to by a
+    path is uploaded as the article's attachment, after which WeChat takes it as the cover."""
+    page: Page = alice["page"]
+    article_id = new_article(page, f"Images {uuid.uuid4().hex[:6]}")
+    body = page.get_by_label("Body (Markdown)")
+    body.fill(body.input_value() + "\n![photo](img/photo.png)\n")
+    page.locator("#save").click()
+    expect(page.get_by_role("status")).to_contain_text("Saved")
+    page.locator("#preview-platform").select_option("wechat")
+    expect(page.locator("#preview-rules")).to_contain_text(
+        "image img/photo.png is neither a web address nor an image stored with the article"
+    )
+    image = tmp_path / "photo.png"
+    image.write_bytes(png(8, 6, shade=5))
+    page.get_by_label("Image file").set_input_files(str(image))
+    page.get_by_label("Path in the body").fill("img/photo.png")
+    page.locator("#attachment-upload").click()
+    expect(page.locator("#attachment-list")).to_contain_text("img/photo.png")
+    page.locator("#preview-platform").select_option("wechat")
+    expect(page.locator("#preview-rules")).to_contain_text(
+        "wechat cover: the body's first image, img/photo.png"
+    )
+    shown = page.locator("#preview img[alt=photo]")
+    expect(shown).to_have_attribute("src", f"/articles/{article_id}/attachments/img/photo.png")
+    page.wait_for_function("() => document.querySelector('#preview img[alt=photo]').naturalWidth")
+    stack.shoot(page, "article-images")
+    stored = stack.db.read(lambda s: storage.attachment_list(s, article_id))
+    assert [(a.name, a.content_type) for a in stored] == [("img/photo.png", "image/png")]

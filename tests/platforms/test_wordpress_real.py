@@ -428,3 +428,70 @@ def test_a_writers_post_on_real_wordpress_looks_as_written(
         assert page.evaluate("window.__pwned") is None, "the excerpt's code ran on the home page"
         assert title in page.locator("body").inner_text()
         browser.close()
+
+
+def test_a_republish_updates_the_one_real_post_with_an_attached_image(
+    wordpress: WordPressSite, sqlite_db: Database, processes, tmp_path: Path
+) -> None:
+    """The article published, then edited (a paragraph, an image beside its Markdown file) and
+    published again through the one publish use case: one post on WordPress, updated in place,
+    showing the attached image from its media library."""
+    from contenthub.services import articles
+    from contenthub.services.publishing import Target, publish
+    from contenthub.services.users import Principal
+
+    site, db = wordpress, sqlite_db
+    data_dir = tmp_path / "data"
+    sealed = SecretBox.from_env(data_dir).seal(site.credentials)
+    user = make_user(db, "bea")
+    me = Principal(user, "bea", False)
+    account = make_account(
+        db, user, "blog", platform="wordpress", options=site.options, credentials=sealed
+    )
+    title = f"Updated in place {uuid.uuid4().hex[:8]}"
+    article = db.write(
+        lambda s: articles.article_create(
+            s, me, title=title, body="The first version.\n", tags=["contenthub"], now=T0
+        )
+    ).id
+    start_worker(
+        processes,
+        worker_env(db.engine.url.render_as_string(hide_password=False), data_dir),
+        slots=1,
+        log=tmp_path / "worker.log",
+    )
+
+    def published() -> dict[str, Any]:
+        [row] = publish(
+            db,
+            me,
+            [Target(article, [account])],
+            priority=5,
+            scheduled_at=None,
+            per_minute=20,
+            now=T0,
+        ).tasks
+
+        def finished() -> dict[str, Any] | None:
+            got = db.read(lambda s: storage.task_get(s, row["public_id"], user_id=None))
+            return got if got["status"] in FINAL else None
+
+        done = wait_until(finished, timeout=120, what="the publish to WordPress to finish")
+        assert done["status"] == "succeeded", done["error_message"]
+        return done
+
+    first = published()
+    edited = "The first version.\n\nA second paragraph.\n\n![A red square](img/red.png)\n"
+    db.write(lambda s: articles.article_update(s, article, scope=None, now=T0, body=edited))
+    image = [articles.AttachmentFile("img/red.png", BODY_PNG)]
+    db.write(lambda s: articles.attachments_store(s, article, image, scope=None, now=T0))
+    second = published()
+
+    assert second["outcome"] == "updated" and second["updates"] == first["post_id"]
+    assert second["post_id"] == first["post_id"] and second["result_url"] == first["result_url"]
+    [post] = site.posts(search=title, status="any")  # one post, not "…-2"
+    assert str(post["id"]) == first["post_id"] and post["status"] == "publish"
+    [src] = _image_sources(post["content"]["rendered"])
+    assert src.startswith(f"{site.base_url}/wp-content/uploads/")
+    assert _download(src) == BODY_PNG
+    _assert_public_page(site, second["result_url"], title, "A second paragraph", src)

@@ -215,9 +215,10 @@ SCHEDULED_AT = Field(
 )
 REPUBLISH = Field(
     default=False,
-    description="Publish although the article already has a live publish (scheduled, queued, "
-    "running or succeeded) on an account, or to an account named more than once. Without it "
-    "the first is a 409 naming the task, the second a 422.",
+    description="A new post, although the account already has the article or a publish of it "
+    "is under way, or the account is named more than once. Without it an account that has "
+    "the article gets its post updated in place, one with a publish under way is a 409 naming "
+    "the task, and an account named twice a 422.",
 )
 
 
@@ -266,6 +267,15 @@ class TaskOut(BaseModel):
     cancel_requested: bool
     result_url: str | None
     post_id: str | None
+    outcome: str | None = Field(
+        default=None,
+        description="A succeeded task's effect: 'published' (a new post) or 'updated' (the "
+        "account's existing post of the article, edited in place).",
+    )
+    updates: str | None = Field(
+        default=None,
+        description="The existing post (its platform id) this task updates; null: a new post.",
+    )
     error_class: str | None
     error_message: str | None
     leftovers: list[str] = Field(
@@ -318,6 +328,36 @@ class PublishOut(BaseModel):
     notice: str | None = Field(
         default=None, description="Something the caller should know, e.g. a past time."
     )
+    notes: list[str] = Field(
+        default_factory=list,
+        description="Per account, what its adapter will do on its own: a default it applies "
+        "(a cover from the first image, Juejin's category) or something it leaves out.",
+    )
+
+
+class PreviewIn(Strict):
+    article_id: DbId
+    account_ids: list[DbId] = Field(min_length=1, max_length=100)
+
+
+class AccountPreview(BaseModel):
+    account_id: int
+    account: str
+    platform: str
+    ok: bool = Field(description="False: a publish to this account would be refused (422).")
+    problems: list[str] = Field(description="The platform's rules the article breaks.")
+    notes: list[str] = Field(description="Defaults the adapter will apply; what it leaves out.")
+
+
+class PreviewOut(BaseModel):
+    accounts: list[AccountPreview]
+
+
+class AttachmentOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    name: str = Field(description="The path the article's Markdown refers to the image by.")
+    content_type: str
+    size: int
 
 
 class BulkOut(BaseModel):

@@ -21,6 +21,7 @@ from contenthub.clock import utcnow
 from contenthub.errors import InputError
 from contenthub.services import articles
 from contenthub.services.publishing import Draft, parse_markdown, read_text
+from contenthub.storage import Session
 
 app = typer.Typer(help="Articles.", no_args_is_help=True)
 
@@ -55,13 +56,25 @@ def article_add(
     draft = _draft(file, title, tag)
     articles.check_content(draft.title, draft.body, draft.tags)
     image = articles.read_cover(cover) if cover else None
+    images = _attachments(file, draft.body)
     db, me = open_as(user)
-    article = db.write(
-        lambda s: articles.article_create(
+
+    def work(s: Session) -> articles.ArticleRow:
+        made = articles.article_create(
             s, me, title=draft.title, body=draft.body, tags=draft.tags, cover=image, now=utcnow()
         )
-    )
-    out.print(f"article {article.id} added: {article.title}")
+        if images:
+            articles.attachments_store(s, made.id, images, scope=me.user_id, now=utcnow())
+        return made
+
+    article = db.write(work)
+    stored = f" with {len(images)} image{'s' if len(images) > 1 else ''}" if images else ""
+    out.print(f"article {article.id} added{stored}: {article.title}")
+
+
+def _attachments(file: str, body: str) -> list[articles.AttachmentFile]:
+    """The images beside ``file`` its body refers to (none for standard input)."""
+    return [] if file == "-" else articles.read_attachments(Path(file), body)
 
 
 @app.command("list")
@@ -95,15 +108,26 @@ def article_show(
     """One article, with its Markdown body."""
     db, me = open_as(user)
     a = db.read(lambda s: articles.article_get(s, article_id, scope=me.scope))
+    images = db.read(lambda s: articles.attachments_of(s, article_id, scope=me.scope))
     if as_json:
+        shown = [{"name": i.name, "content_type": i.content_type, "size": i.size} for i in images]
         out.print_json(
             json.dumps(
-                {"id": a.id, "title": a.title, "body": a.body, "tags": a.tags, "cover": a.cover}
+                {
+                    "id": a.id,
+                    "title": a.title,
+                    "body": a.body,
+                    "tags": a.tags,
+                    "cover": a.cover,
+                    "attachments": shown,
+                }
             )
         )
         return
     out.print(f"[bold]{a.title}[/bold]  {' '.join('#' + t for t in a.tags)}", highlight=False)
     out.print(a.body, markup=False, highlight=False)
+    for image in images:
+        out.print(f"image {image.name} ({image.content_type}, {image.size} bytes)", markup=False)
 
 
 @app.command("edit")
@@ -140,9 +164,11 @@ def article_edit(
     if title is None and body is None and tag is None and cover is None:
         raise InputError("article", "nothing to change; give --title, --tag, --file or --cover")
     image = articles.read_cover(cover) if cover is not None else None
+    images = _attachments(file, body) if file is not None and body is not None else []
     db, me = open_as(user)
-    article = db.write(
-        lambda s: articles.article_update(
+
+    def work(s: Session) -> articles.ArticleRow:
+        changed = articles.article_update(
             s,
             article_id,
             scope=me.scope,
@@ -152,7 +178,11 @@ def article_edit(
             tags=tag,
             cover=image,
         )
-    )
+        if images:
+            articles.attachments_store(s, changed.id, images, scope=me.scope, now=utcnow())
+        return changed
+
+    article = db.write(work)
     out.print(f"article {article.id} updated: {article.title}")
 
 

@@ -32,6 +32,7 @@ from contenthub.services.publishing import (
     Draft,
     Target,
     parse_time,
+    preview,
     read_markdown,
     zone_named,
 )
@@ -76,7 +77,16 @@ def publish(
         bool,
         typer.Option(
             "--again",
-            help="Publish even to accounts where the article is already published or on its way.",
+            help="A new post, even on accounts that already have the article (without it, "
+            "their post is updated in place) or where a publish of it is on its way.",
+        ),
+    ] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Check each account's platform rules and say what its adapter would do; "
+            "queue nothing.",
         ),
     ] = False,
     user: UserOption = DEFAULT_USER,
@@ -99,10 +109,13 @@ def publish(
         if cover:
             article = replace(article, cover=read_cover(cover))
     db, me = open_as(user)
+    account_ids = _account_ids(db, account, me.user_id) or []
+    if dry_run:
+        raise typer.Exit(_dry_run(db, me, article, account_ids, as_json))
     done = publish_use_case(
         db,
         me,
-        [Target(article, _account_ids(db, account, me.user_id) or [])],
+        [Target(article, account_ids)],
         priority=priority,
         scheduled_at=due,
         per_minute=settings.submissions_per_minute,
@@ -111,14 +124,36 @@ def publish(
     )
     ids = [t["public_id"] for t in done.tasks]
     if as_json and not wait:
-        out.print_json(json.dumps({"tasks": ids, "notice": done.notice}))
+        out.print_json(json.dumps({"tasks": ids, "notice": done.notice, "notes": done.notes}))
         return
-    if done.notice:
-        out.print(f"note: {done.notice}", soft_wrap=True, highlight=False)
+    for note in [done.notice, *done.notes]:
+        if note:
+            out.print(f"note: {note}", soft_wrap=True, highlight=False)
     for task in done.tasks:
         out.print(_went(task, zone), soft_wrap=True, highlight=False)
     if wait:
         raise typer.Exit(watch(db, me, ids))
+
+
+def _dry_run(
+    db: Database, me: Principal, article: int | Draft, account_ids: list[int], as_json: bool
+) -> int:
+    """Each account: ``ok`` or ``refused`` with the rule, and the notes (exit 2 if any is
+    refused, as the publish itself would be)."""
+    found = preview(db, me, article, account_ids)
+    if as_json:
+        rows = [
+            {"account": a.account, "platform": a.platform, "problems": a.problems, "notes": a.notes}
+            for a in found
+        ]
+        out.print_json(json.dumps({"accounts": rows}))
+    else:
+        for a in found:
+            verdict = f"refused: {'; '.join(a.problems)}" if a.problems else "ok"
+            out.print(f"{a.account} ({a.platform}): {verdict}", soft_wrap=True, highlight=False)
+            for note in a.notes:
+                out.print(f"  note: {note}", soft_wrap=True, highlight=False)
+    return 2 if any(a.problems for a in found) else 0
 
 
 def _went(task: dict[str, Any], zone: tzinfo) -> str:
@@ -126,7 +161,8 @@ def _went(task: dict[str, Any], zone: tzinfo) -> str:
     if task["status"] == TaskStatus.SCHEDULED:
         due: datetime = task["due_at"]
         return f"scheduled {task['public_id']} for {due.astimezone(zone).isoformat(' ')}"
-    return f"{task['status']} {task['public_id']}"
+    updates = f" (updates post {task['updates']})" if task.get("updates") else ""
+    return f"{task['status']} {task['public_id']}{updates}"
 
 
 HELD_EXIT = 3  # the tasks wait on an account a person must fix (log in, activate)
@@ -181,7 +217,8 @@ def _state(task: dict[str, Any]) -> str:
     if task["held"]:
         return f"{state} · held on account {task['held']['account']}"
     if task["status"] == TaskStatus.SUCCEEDED:
-        return f"{state} · {task['result_url']}"
+        updated = " · updated" if task.get("outcome") == "updated" else ""
+        return f"{state}{updated} · {task['result_url']}"
     if task["error_message"]:
         return f"{state} · {task['error_message']}"
     return state

@@ -14,9 +14,13 @@ from typing import Annotated, Any, ClassVar, Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 from contenthub.errors import PublishError, Rejected, Transient
+from contenthub.platforms.requirements import Requirements
 from contenthub.platforms.session import CookieCredentials, SessionSaver
 
-__all__ = ["CookieCredentials"]  # the cookie platforms' credentials live in platforms.session
+__all__ = [
+    "CookieCredentials",
+    "Requirements",
+]  # the cookie platforms' credentials live in platforms.session
 
 # -- what each platform declares: its options and its credentials ----------------------------
 
@@ -261,6 +265,30 @@ class ReviewState:
     state: Literal["live", "in_review", "refused"]
     url: str | None = None
     reason: str = ""
+    # The account's existing post was edited in place (a republish that updates), not created.
+    updated: bool = False
+
+
+# The checkpoint key under which a task that updates an existing post carries that post (set
+# when the task is queued, from the account's latest succeeded publish of the article).
+UPDATE_OF = "update_of"
+
+
+@dataclass(frozen=True)
+class PriorPost:
+    """The post a publish updates: the earlier task's post id, URL and checkpoints (its
+    draft id, uploaded images …), as that task left them."""
+
+    post_id: str
+    url: str | None
+    checkpoints: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_checkpoints(cls, checkpoints: Mapping[str, Any]) -> PriorPost | None:
+        prior = checkpoints.get(UPDATE_OF)
+        if not isinstance(prior, Mapping) or not prior.get("post_id"):
+            return None
+        return cls(str(prior["post_id"]), prior.get("url"), dict(prior.get("checkpoints") or {}))
 
 
 @dataclass(frozen=True)
@@ -305,6 +333,12 @@ class TaskContent:
     options: Mapping[str, Any]
     credentials: Mapping[str, Any] = field(repr=False, default_factory=dict)
     save_session: SessionSaver | None = field(default=None, repr=False, compare=False)
+    # The post this publish updates in place; None: a new post.
+    update_of: PriorPost | None = None
+    # Images stored with the article, by the name the body refers to them: (type, bytes).
+    attachments: Mapping[str, tuple[str, bytes]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     @property
     def account(self) -> AccountAccess:
@@ -355,6 +389,14 @@ class Publisher(ABC):
     # The platform may hold a new post for review before it is public: a publish it accepted
     # whose page is not visible yet asks ``review_state`` instead of retrying.
     holds_for_review: ClassVar[bool] = False
+    # What the platform requires of an article and its limits, checked before a task is
+    # queued (``platforms.requirements.check``); the adapter applies the same numbers.
+    requires: ClassVar[Requirements] = Requirements()
+
+    def default_notes(self, options: Mapping[str, Any]) -> list[str]:
+        """Defaults this adapter will apply for an account with ``options`` (said in the
+        preview, e.g. Juejin's category when the account names none)."""
+        return []
 
     @abstractmethod
     async def publish(self, ctx: PublishContext, task: TaskContent) -> PublishResult:

@@ -155,6 +155,9 @@ class CsdnPublisher(base.Publisher):
     options_model = base.PlatformOptions
     credentials_model = CsdnCredentials
     login_page = base.LoginPage(host="passport.csdn.net", path="/login", session_cookie="UserToken")
+    requires = base.Requirements(
+        title_min=MIN_TITLE, title_max=MAX_TITLE, tags_max=MAX_TAGS, edits_posts=True
+    )
 
     async def check_login(self, account: base.AccountAccess) -> base.Identity:
         async with _Editor(account) as editor:
@@ -184,8 +187,21 @@ class CsdnPublisher(base.Publisher):
 
             await ctx.progress(15, "images")
             policy = ImagePolicy(is_hosted=_is_on_cdn, upload=editor.upload_image)
-            body, cover = await localize_images(ctx, task.body, task.cover, policy)
+            body, cover = await localize_images(
+                ctx, task.body, task.cover, policy, task.attachments
+            )
             article = _article(task, body, cover)
+            if task.update_of:
+                # saveArticle with the article's id edits it in place; sent again by a retry.
+                await ctx.progress(60, "update")
+                article_id = task.update_of.post_id
+                await ctx.checkpoint("draft_id", article_id)  # the final check looks here
+                await ctx.checkpoint(base.PUBLISH_SUBMITTED, True)
+                saved = await editor.save({**article, "id": article_id, "status": PUBLISH})
+                url = str(saved.get("url") or await editor.public_url(article_id))
+                await ctx.checkpoint("url", url)
+                result = base.PublishResult(url=url, post_id=article_id, updated=True)
+                return await self.confirm_public(ctx, account, result)
 
             await ctx.progress(40, "draft")
             if not ctx.checkpoints.get("draft_id"):

@@ -3,7 +3,8 @@ platform's URLs. Uploaded URLs are checkpointed as they happen, so a retried pub
 uploads the same image again. Images already on the platform's CDN are left as they are.
 
 Sources: ``http(s)://`` URLs (downloaded without the account's credentials, which belong to the
-platform alone) and ``data:`` URIs. Anything else cannot be fetched by a server.
+platform alone), ``data:`` URIs, and file paths (``img/a.png``) naming an image stored with
+the article (``TaskContent.attachments``). Anything else cannot be fetched by a server.
 
 Downloads go through the outbound policy (``platforms/outbound.py``) like every other request:
 an image URL that points at the server's own network (or redirects there) is refused, and the
@@ -22,7 +23,7 @@ import base64
 import binascii
 import hashlib
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from urllib.parse import unquote, urlsplit
 
@@ -32,6 +33,7 @@ from contenthub.errors import Rejected, Transient
 from contenthub.platforms.base import PublishContext
 from contenthub.platforms.outbound import OutboundRefused
 from contenthub.platforms.render import map_prose
+from contenthub.platforms.requirements import attachment_name, is_attachment_reference
 from contenthub.platforms.transport import new_client
 
 CHECKPOINT_KEY = "images"
@@ -62,6 +64,8 @@ class ImageFile:
 
 
 Upload = Callable[[ImageFile], Awaitable[str]]
+# Images stored with the article: {the path its body refers to: (content type, bytes)}.
+Attachments = Mapping[str, tuple[str, bytes]]
 
 
 IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif"})
@@ -122,10 +126,17 @@ def _sniff(data: bytes, declared: str) -> tuple[str, str]:
     return subtype or "application/octet-stream", subtype.rsplit("/", 1)[-1] or "bin"
 
 
-async def fetch_image(client: httpx.AsyncClient, url: str, *, max_bytes: int) -> ImageFile:
-    """Read one image from a URL or a data: URI. Raises Rejected for a source that will never
-    work and Transient for one that might work later."""
-    if url.startswith("data:"):
+async def fetch_image(
+    client: httpx.AsyncClient, url: str, *, max_bytes: int, attachments: Attachments | None = None
+) -> ImageFile:
+    """Read one image from a URL, a data: URI or the article's attachments. Raises Rejected for
+    a source that will never work and Transient for one that might work later."""
+    if is_attachment_reference(url):
+        stored = (attachments or {}).get(attachment_name(url))
+        if stored is None:
+            raise Rejected(f"image {url} is not stored with the article (attach the file)")
+        declared, data = stored
+    elif url.startswith("data:"):
         header, _, payload = url.partition(",")
         try:
             data = (
@@ -177,7 +188,11 @@ async def _download(client: httpx.AsyncClient, url: str, max_bytes: int) -> tupl
 
 
 async def localize_images(
-    ctx: PublishContext, body: str, cover: str | None, policy: ImagePolicy
+    ctx: PublishContext,
+    body: str,
+    cover: str | None,
+    policy: ImagePolicy,
+    attachments: Attachments | None = None,
 ) -> tuple[str, str | None]:
     """Upload the cover and the body's images; returns the body and cover on platform URLs.
     Every image is downloaded and checked first, the cover before the rest, so an image that
@@ -187,7 +202,10 @@ async def localize_images(
     pending = [u for u in dict.fromkeys(sources) if u not in uploaded and not policy.is_hosted(u)]
     if pending:
         images = await fetch_checked(
-            pending, max_bytes=policy.max_bytes, allowed_types=policy.allowed_types
+            pending,
+            max_bytes=policy.max_bytes,
+            allowed_types=policy.allowed_types,
+            attachments=attachments,
         )
         for url, image in images.items():
             platform_url = await _upload(url, image, policy)
@@ -200,28 +218,43 @@ async def localize_images(
 
 
 async def fetch_checked(
-    urls: list[str], *, max_bytes: int, allowed_types: frozenset[str] = IMAGE_TYPES
+    urls: list[str],
+    *,
+    max_bytes: int,
+    allowed_types: frozenset[str] = IMAGE_TYPES,
+    attachments: Attachments | None = None,
 ) -> dict[str, ImageFile]:
-    """Each image downloaded and checked (size, format), in order; the first
-    that cannot be had raises, naming it: a missing or non-image source never stays
-    hot-linked on a post that says it succeeded."""
+    """Each image downloaded (or read from the article's attachments) and checked (size,
+    format), in order; the first that cannot be had raises, naming it: a missing or non-image
+    source never stays hot-linked on a post that says it succeeded."""
     images: dict[str, ImageFile] = {}
     async with download_client() as downloads:
         for url in dict.fromkeys(urls):
-            image = await fetch_image(downloads, url, max_bytes=max_bytes)
+            image = await fetch_image(downloads, url, max_bytes=max_bytes, attachments=attachments)
             if image.content_type not in allowed_types:
                 raise Rejected(f"image {url} is {image.content_type}, which the platform refuses")
             images[url] = image
     return images
 
 
-async def upload_once(ctx: PublishContext, key: str, url: str, policy: ImagePolicy) -> str:
+async def upload_once(
+    ctx: PublishContext,
+    key: str,
+    url: str,
+    policy: ImagePolicy,
+    attachments: Attachments | None = None,
+) -> str:
     """Upload one image through ``policy`` (a cover as platform material, say) at most once: its
     platform reference is checkpointed under ``key``."""
     if ctx.checkpoints.get(key):
         return str(ctx.checkpoints[key])
     [image] = (
-        await fetch_checked([url], max_bytes=policy.max_bytes, allowed_types=policy.allowed_types)
+        await fetch_checked(
+            [url],
+            max_bytes=policy.max_bytes,
+            allowed_types=policy.allowed_types,
+            attachments=attachments,
+        )
     ).values()
     uploaded = await _upload(url, image, replace(policy, keep_original_on_failure=False))
     assert uploaded is not None  # without keep_original_on_failure a failure raises
@@ -231,12 +264,13 @@ async def upload_once(ctx: PublishContext, key: str, url: str, policy: ImagePoli
 
 async def _upload(url: str, image: ImageFile, policy: ImagePolicy) -> str | None:
     """The platform URL of one image, or None when the platform refused it and the original
-    URL (checked to be a working image) is kept."""
+    URL (checked to be a working image) is kept. An attachment has no original URL a reader
+    could load: its failure always fails the publish."""
     try:
         return await policy.upload(image)
     except OutboundRefused:
-        raise
+        raise  # the user pointed the server at its own network: say so, never paper over it
     except (Rejected, Transient):
-        if policy.keep_original_on_failure:
+        if policy.keep_original_on_failure and not is_attachment_reference(url):
             return None
         raise

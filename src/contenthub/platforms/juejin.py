@@ -47,6 +47,7 @@ import hashlib
 import hmac
 import uuid
 import zlib
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -117,6 +118,15 @@ class JuejinPublisher(base.Publisher):
             await console.fetch_csrf_token()
             return await console.review_state(str(result.post_id), result.url)
 
+    requires = base.Requirements(
+        tags_min=1, tags_max=MAX_TAGS, brief_min=BRIEF_MIN, brief_max=BRIEF_MAX, edits_posts=True
+    )
+
+    def default_notes(self, options: Mapping[str, Any]) -> list[str]:
+        if options.get("category_id") or options.get("category"):
+            return []
+        return [f"juejin category: {DEFAULT_CATEGORY}, the default (the account's category option)"]
+
     async def check_login(self, account: base.AccountAccess) -> base.Identity:
         async with _Console(account) as console:
             return await console.me()
@@ -152,7 +162,9 @@ class JuejinPublisher(base.Publisher):
                 upload=console.upload_image,
                 keep_original_on_failure=True,
             )
-            body, cover = await localize_images(ctx, task.body, task.cover, policy)
+            body, cover = await localize_images(
+                ctx, task.body, task.cover, policy, task.attachments
+            )
 
             await ctx.progress(40, "draft")
             draft = {
@@ -166,13 +178,18 @@ class JuejinPublisher(base.Publisher):
                 "html_content": "deprecated",
                 "link_url": "",
             }
+            prior = task.update_of
+            updating = bool(prior and prior.checkpoints.get("draft_id"))
+            if prior and updating and not ctx.checkpoints.get("draft_id"):
+                # An article is edited through its draft: update it, then publish it again.
+                await ctx.checkpoint("draft_id", str(prior.checkpoints["draft_id"]))
             draft_id = await _ensure_draft(ctx, console, task, draft)
 
             await ctx.progress(60, "publish")
             article_id = await _ensure_published(ctx, console, draft_id)
 
         url = host_url(account.options, WEB, f"/post/{article_id}")
-        result = base.PublishResult(url=url, post_id=article_id)
+        result = base.PublishResult(url=url, post_id=article_id, updated=updating)
         return await self.confirm_public(ctx, account, result)
 
 

@@ -10,14 +10,20 @@ there). The path is resolved (symbolic links, ``..``) before it is checked, and 
 path is what is stored. Every publish checks it again: a folder that now leads elsewhere
 through a symbolic link, or a link planted inside the site, is refused (Rejected), and every
 file is opened without following links.
-Steps: the page is written as a draft (checkpointed), then moved into the site and listed
-(checkpointed). A rerun resumes from the checkpoints, so a post never goes live twice; a
-cancel before the second step leaves only the recorded draft.
+Steps: images stored with the article (and ``data:`` ones) are copied into
+``posts/<post id>.files/``, the page is written as a draft (checkpointed), then moved into the
+site and listed (checkpointed): ``index.html`` (newest first, dates and tags), ``feed.xml``
+(Atom) and ``style.css``, rebuilt from the journal ``published.jsonl``. A rerun resumes from
+the checkpoints, so a post never goes live twice; a cancel before the second step leaves only
+the recorded draft. A publish that updates (``TaskContent.update_of``) replaces the post's
+page under its own id and keeps its first publication date.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import errno
 import fcntl
 import html
@@ -25,14 +31,16 @@ import json
 import os
 import re
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from contenthub.errors import Rejected, Transient
-from contenthub.platforms import base
-from contenthub.platforms.render import markdown_to_html
+from contenthub.platforms import base, images, site_pages
+from contenthub.platforms.render import markdown_to_html, summary
+from contenthub.platforms.requirements import attachment_name
 
 JOURNAL = "published.jsonl"
 SITES = "sites"  # <data dir>/sites/<user name>/: each user's own folder, by default
@@ -142,12 +150,13 @@ def _write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)  # replaces a link itself, never what it points at
 
 
-def _page(title: str, body_html: str, tags: list[str]) -> str:
-    tag_line = " ".join(f"<span class='tag'>#{html.escape(t)}</span>" for t in tags)
-    return (
-        "<!doctype html><html><head><meta charset='utf-8'>"
-        f"<title>{html.escape(title)}</title></head><body><article>"
-        f"<h1>{html.escape(title)}</h1><p>{tag_line}</p>{body_html}</article></body></html>\n"
+def _page(task: base.TaskContent, body_html: str, cover: str | None, when: datetime) -> str:
+    return site_pages.post_page(
+        title=task.title,
+        body_html=body_html,
+        tags=task.tags,
+        cover=cover,
+        published=when,
     )
 
 
@@ -177,6 +186,58 @@ def _site_folders(root: Path) -> None:
             raise Rejected(f"{root / sub} is a symbolic link; the local site refuses to follow it")
 
 
+def _post_name(task: base.TaskContent) -> str:
+    """The post's id: the task's own, or for an update the post it updates."""
+    return task.update_of.post_id if task.update_of else task.public_id
+
+
+def _copy_images(
+    root: Path, post_id: str, body: str, cover: str | None, attachments: images.Attachments
+) -> tuple[str, str | None]:
+    """Images stored with the article (and ``data:`` ones) copied into ``posts/<id>.files/``,
+    the body and cover pointing at the copies; web addresses stay as they are. An attachment
+    that is missing fails the publish, naming it: the page would show it broken."""
+    folder = root / "posts" / f"{post_id}.files"
+    sources = [*images.image_urls(body), *([cover] if cover else [])]
+    local = [s for s in dict.fromkeys(sources) if not s.startswith(("http://", "https://"))]
+    if not local:
+        return body, cover
+    if folder.is_symlink():
+        raise Rejected(f"{folder} is a symbolic link; the local site refuses to follow it")
+    folder.mkdir(exist_ok=True)
+    copies: dict[str, str] = {}
+    for source in local:
+        image = _image_bytes(source, attachments)
+        _write_bytes(folder / image.filename, image.data)
+        copies[source] = f"{folder.name}/{image.filename}"
+    cover_copy = f"{copies[cover]}" if cover in copies else cover
+    return images.replace_image_urls(body, copies), cover_copy
+
+
+def _image_bytes(source: str, attachments: images.Attachments) -> images.ImageFile:
+    if source.startswith("data:"):
+        payload = source.partition(",")[2]
+        try:
+            data = base64.b64decode(payload, validate=True)
+        except (binascii.Error, ValueError):
+            raise Rejected("an inline data: image is not valid base64") from None
+    else:
+        stored = attachments.get(attachment_name(source))
+        if stored is None:
+            raise Rejected(f"image {source} is not stored with the article (attach the file)")
+        data = stored[1]
+    kind = images.image_type(data)
+    if kind is None:
+        raise Rejected(f"image {source[:60]} is not a PNG, JPEG, GIF or WebP image")
+    return images.ImageFile(data, kind, {"image/jpeg": "jpg"}.get(kind, kind.split("/")[1]))
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    fd = _open_no_follow(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
+
+
 class LocalPublisher(base.Publisher):
     platform = "local"
     features = base.Features(
@@ -191,16 +252,22 @@ class LocalPublisher(base.Publisher):
     base_url_use = "display"  # only written into the links of the site, never fetched
     options_model = LocalOptions
     credentials_model = base.NoCredentials
+    requires = base.Requirements(edits_posts=True)
 
     async def publish(self, ctx: base.PublishContext, task: base.TaskContent) -> base.PublishResult:
         root = _site_root(task.options)
         delay = float(task.options.get("write_delay_seconds", 0) or 0)
         await asyncio.to_thread(_site_folders, root)
-        name = f"{task.public_id}.html"
-        draft_path, post_path = root / "drafts" / name, root / "posts" / name
+        post_id = _post_name(task)
+        draft_path = root / "drafts" / f"{task.public_id}.html"
+        post_path = root / "posts" / f"{post_id}.html"
 
         await ctx.progress(10, "render")
-        page = _page(task.title, markdown_to_html(task.body), task.tags)
+        body, cover = await asyncio.to_thread(
+            _copy_images, root, post_id, task.body, task.cover, task.attachments
+        )
+        when = datetime.now(UTC)
+        page = _page(task, markdown_to_html(body), cover, when)
 
         await ctx.progress(30, "draft")
         if "draft_path" not in ctx.checkpoints:
@@ -213,7 +280,7 @@ class LocalPublisher(base.Publisher):
         if "post_path" not in ctx.checkpoints:
             await ctx.progress(60, "publish")  # the last point where a cancel still applies
             await ctx.checkpoint(base.PUBLISH_SUBMITTED, True)
-            await asyncio.to_thread(self._go_live, root, draft_path, post_path, task)
+            await asyncio.to_thread(self._go_live, root, draft_path, post_path, task, when)
             await ctx.checkpoint("post_path", str(post_path))
 
         await ctx.progress(90, "verify")
@@ -229,15 +296,18 @@ class LocalPublisher(base.Publisher):
 
     @staticmethod
     def _live_post(root: Path, task: base.TaskContent) -> base.PublishResult | None:
-        """The task's post if it is in the site (its page is named by the task's id)."""
-        name = f"{task.public_id}.html"
+        """The task's post if it is in the site (its page is named by the post's id)."""
+        post_id = _post_name(task)
+        name = f"{post_id}.html"
         post_path = root / "posts" / name
         if post_path.is_symlink() or not post_path.is_file():
             return None
         if html.escape(task.title) not in post_path.read_text("utf-8"):
             return None
         site_url = str(task.options.get("base_url") or root.as_uri()).rstrip("/")
-        return base.PublishResult(url=f"{site_url}/posts/{name}", post_id=task.public_id)
+        return base.PublishResult(
+            url=f"{site_url}/posts/{name}", post_id=post_id, updated=task.update_of is not None
+        )
 
     async def check_login(self, account: base.AccountAccess) -> base.Identity:
         """A folder needs no login; the account is usable when its root can be written."""
@@ -255,33 +325,70 @@ class LocalPublisher(base.Publisher):
         post = root / "posts" / f"{result.post_id}.html"
         return base.Verification(public=post.is_file() and not post.is_symlink(), url=result.url)
 
-    def _go_live(self, root: Path, draft: Path, post: Path, task: base.TaskContent) -> None:
-        """Move the draft into the site, list it, and journal the publication (once)."""
-        already_live = post.exists() and not draft.exists()  # an earlier attempt's answer was lost
+    def _go_live(
+        self, root: Path, draft: Path, post: Path, task: base.TaskContent, when: datetime
+    ) -> None:
+        """Move the draft into the site, journal the publication (once), and list it."""
+        already_live = not draft.exists() and post.exists()  # an earlier answer was lost
         if draft.exists():
             os.replace(draft, post)
-        self._rebuild_index(root)
-        if already_live:
-            return
-        entry: dict[str, Any] = {"post_id": task.public_id, "title": task.title}
-        fd = _open_no_follow(root / JOURNAL, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
-        with os.fdopen(fd, "a", encoding="utf-8") as journal:
-            journal.write(json.dumps(entry, ensure_ascii=False) + "\n")
+        if not already_live:
+            entry: dict[str, Any] = {
+                "post_id": _post_name(task),
+                "title": task.title,
+                "tags": list(task.tags),
+                "summary": summary(task.body, max_chars=200),
+                "at": when.isoformat(),
+                "task": task.public_id,
+            }
+            fd = _open_no_follow(root / JOURNAL, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+            with os.fdopen(fd, "a", encoding="utf-8") as journal:
+                journal.write(json.dumps(entry, ensure_ascii=False) + "\n")
+        self._rebuild_index(root, str(task.options.get("base_url") or root.as_uri()))
 
     @staticmethod
-    def _rebuild_index(root: Path) -> None:
+    def _rebuild_index(root: Path, site_url: str) -> None:
+        """The index, the feed and the stylesheet, from the journal: each post once (its last
+        title, tags and summary; first published, last updated), newest first."""
         with os.fdopen(
             _open_no_follow(root / ".index.lock", os.O_WRONLY | os.O_CREAT), "w"
         ) as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            items = []
-            posts = [p for p in (root / "posts").glob("*.html") if not p.is_symlink()]
-            for post in sorted(posts, key=lambda p: p.stat().st_mtime):
-                text = post.read_text("utf-8")
-                start, end = text.find("<title>") + 7, text.find("</title>")
-                items.append(f"<li><a href='posts/{post.name}'>{text[start:end]}</a></li>")
-            _write_atomic(
-                root / "index.html",
-                "<!doctype html><html><head><meta charset='utf-8'><title>Posts</title></head>"
-                f"<body><h1>Posts</h1><ul>{''.join(reversed(items))}</ul></body></html>\n",
-            )
+            posts = _listed_posts(root)
+            _write_atomic(root / "index.html", site_pages.index_page(posts))
+            _write_atomic(root / site_pages.FEED, site_pages.atom_feed(posts, site_url.rstrip("/")))
+            _write_atomic(root / site_pages.STYLESHEET, site_pages.CSS)
+
+
+def _listed_posts(root: Path) -> list[site_pages.Listed]:
+    merged: dict[str, site_pages.Listed] = {}
+    journal = root / JOURNAL
+    lines = journal.read_text("utf-8").splitlines() if journal.is_file() else []
+    for line in lines:
+        try:
+            entry = json.loads(line)
+            post_id = str(entry["post_id"])
+        except (ValueError, KeyError, TypeError):
+            continue
+        page = root / "posts" / f"{post_id}.html"
+        if page.is_symlink() or not page.is_file():
+            continue
+        at = _when(entry.get("at"), page)
+        first = merged.get(post_id)
+        merged[post_id] = site_pages.Listed(
+            post_id=post_id,
+            title=str(entry.get("title") or post_id),
+            tags=[str(t) for t in entry.get("tags") or []],
+            summary=str(entry.get("summary") or ""),
+            published=first.published if first else at,
+            updated=at,
+        )
+    return sorted(merged.values(), key=lambda p: p.published, reverse=True)
+
+
+def _when(text: Any, page: Path) -> datetime:
+    """The journal's time; an entry from before times were kept: the page's file time."""
+    try:
+        return datetime.fromisoformat(str(text))
+    except ValueError:
+        return datetime.fromtimestamp(page.stat().st_mtime, UTC)

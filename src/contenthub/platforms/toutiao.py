@@ -99,7 +99,9 @@ class ToutiaoPublisher(base.Publisher):
                 is_hosted=_is_on_cdn,
                 upload=lambda image: _upload_image(steps, account, image, csrf),
             )
-            body, cover = await localize_images(ctx, task.body, task.cover, policy)
+            body, cover = await localize_images(
+                ctx, task.body, task.cover, policy, task.attachments
+            )
             content = _toutiao_html(markdown_to_html(body, tags=EDITOR_TAGS))
 
             await ctx.progress(35, "editor")

@@ -51,6 +51,7 @@ INVALID_MEDIA_ID = 40007
 DAILY_QUOTA, FREQUENCY_LIMIT = 45009, 45011
 FREQUENCY_RETRY_SECONDS = 60.0  # WeChat gives no hint; its limits are per minute [I]
 MAX_TITLE_CHARS, MAX_DIGEST_CHARS = 32, 120
+MAX_CONTENT_CHARS = 20_000  # of HTML, and under 1 MB (draft/add)
 BODY_IMAGE_BYTES, MATERIAL_IMAGE_BYTES = 1024 * 1024, 10 * 1024 * 1024
 BODY_IMAGE_TYPES = frozenset({"image/png", "image/jpeg"})
 CDN_HOSTS = ("mmbiz.qpic.cn", "mmbiz.qlogo.cn")
@@ -128,6 +129,16 @@ class WeChatPublisher(base.Publisher):
     )
     options_model = WeChatOptions
     credentials_model = WeChatCredentials
+    requires = base.Requirements(
+        edits_posts=True,  # by replacing: publish the new article, delete the old (_retire)
+        title_max=MAX_TITLE_CHARS,
+        cover_required=True,
+        cover_from_first_image=True,
+        image_types=BODY_IMAGE_TYPES,
+        image_max_bytes=BODY_IMAGE_BYTES,
+        cover_max_bytes=MATERIAL_IMAGE_BYTES,
+        body_html_max_chars=MAX_CONTENT_CHARS,
+    )
 
     async def check_login(self, account: base.AccountAccess) -> base.Identity:
         async with _Api(account) as api:
@@ -166,9 +177,27 @@ class WeChatPublisher(base.Publisher):
 
             await ctx.progress(60, "publish")
             url, article_id = await _ensure_published(ctx, api, draft_id, task.title)
+            if task.update_of and task.update_of.post_id != article_id:
+                await _retire(ctx, api, task.update_of)
 
-        result = base.PublishResult(url=url, post_id=article_id)
+        result = base.PublishResult(url=url, post_id=article_id, updated=bool(task.update_of))
         return await self.confirm_public(ctx, account, result)
+
+
+async def _retire(ctx: base.PublishContext, api: _Api, prior: base.PriorPost) -> None:
+    """An update on WeChat: its API cannot edit a published article, so the new one replaces
+    it — published first, then the earlier one deleted (``freepublish/delete``). A delete
+    WeChat refuses leaves the earlier article listed on the task, never the update failed."""
+    if ctx.checkpoints.get("retired"):
+        return
+    try:
+        await api.call(
+            "/cgi-bin/freepublish/delete", json={"article_id": prior.post_id, "index": 0}
+        )
+    except Rejected as error:
+        note = f"the earlier WeChat article {prior.url or prior.post_id} could not be deleted"
+        await base.note_leftovers(ctx, [f"{note}: {error}"])
+    await ctx.checkpoint("retired", True)
 
 
 async def _localize_images(
@@ -186,13 +215,13 @@ async def _localize_images(
         max_bytes=BODY_IMAGE_BYTES,
         allowed_types=BODY_IMAGE_TYPES,
     )
-    body, _ = await localize_images(ctx, task.body, None, body_policy)
+    body, _ = await localize_images(ctx, task.body, None, body_policy, task.attachments)
     cover_policy = ImagePolicy(
         is_hosted=lambda _: False,  # material is needed even for an image WeChat hosts
         upload=api.add_image_material,
         max_bytes=MATERIAL_IMAGE_BYTES,
     )
-    return body, await upload_once(ctx, "thumb_media_id", cover, cover_policy)
+    return body, await upload_once(ctx, "thumb_media_id", cover, cover_policy, task.attachments)
 
 
 async def _ensure_draft(

@@ -72,6 +72,7 @@ class WordPressPublisher(base.Publisher):
     base_url_use = "site"  # self-hosted: the account names its own site
     options_model = WordPressOptions
     credentials_model = WordPressCredentials
+    requires = base.Requirements(tags_max=MAX_TAGS, edits_posts=True)
 
     async def check_login(self, account: base.AccountAccess) -> base.Identity:
         async with _Site(account) as site:
@@ -104,32 +105,39 @@ class WordPressPublisher(base.Publisher):
                 keep_original_on_failure=True,
                 max_bytes=MAX_IMAGE_BYTES,
             )
-            body, cover = await localize_images(ctx, task.body, task.cover, policy)
+            body, cover = await localize_images(
+                ctx, task.body, task.cover, policy, task.attachments
+            )
             featured = await library.featured(cover) if cover else None
             tag_ids = [
                 await site.tag_id(html_text(name))
                 for name in normalize_tags(task.tags, limit=MAX_TAGS)
             ]
 
+            marker = base.task_marker(task.public_id)
+            content = markdown_to_wordpress_html(body, library.by_url())
+            fields: dict[str, Any] = {
+                "title": html_text(task.title),
+                # An HTML comment (WordPress's own block markup is made of them): unseen,
+                # and how a draft whose creation answer was lost is known as this task's.
+                "content": f"{content}\n\n{marker}",
+                "excerpt": html_text(summary(task.body, max_chars=200)),
+                "tags": tag_ids,
+            }
+            if featured:
+                fields["featured_media"] = featured.id
+            if task.update_of and not ctx.checkpoints.get(GONE):
+                updated = await _update(ctx, site, task.update_of.post_id, fields)
+                if updated is not None:
+                    await library.attach_to(task.update_of.post_id)
+                    return await self.confirm_public(ctx, account, updated, noun="post")
+
             await ctx.progress(40, "draft")
             if not ctx.checkpoints.get("draft_id"):
                 await site.recover_lost_draft(ctx, task)
             if not ctx.checkpoints.get("draft_id"):
                 await base.note_draft_request(ctx)
-                marker = base.task_marker(task.public_id)
-                content = markdown_to_wordpress_html(body, library.by_url())
-                draft = {
-                    "title": html_text(task.title),
-                    # An HTML comment (WordPress's own block markup is made of them): unseen,
-                    # and how a draft whose creation answer was lost is known as this task's.
-                    "content": f"{content}\n\n{marker}",
-                    "excerpt": html_text(summary(task.body, max_chars=200)),
-                    "status": "draft",
-                    "tags": tag_ids,
-                }
-                if featured:
-                    draft["featured_media"] = featured.id
-                created = await site.call("POST", "/posts", json=draft)
+                created = await site.call("POST", "/posts", json={**fields, "status": "draft"})
                 await ctx.checkpoint("draft_id", str(created["id"]))
             post_id = str(ctx.checkpoints["draft_id"])
             await library.attach_to(post_id)
@@ -187,6 +195,32 @@ class _MediaLibrary:
         for media_id in dict.fromkeys(int(e["id"]) for e in self.known.values() if e["free"]):
             await self.site.call("POST", f"/media/{media_id}", json={"post": int(post_id)})
         await self.ctx.checkpoint("media_attached", True)
+
+
+# Checkpointed when the post an update was meant for is gone from the site: a new one is made.
+GONE = "update_target_gone"
+
+
+async def _update(
+    ctx: base.PublishContext, site: _Site, post_id: str, fields: dict[str, Any]
+) -> base.PublishResult | None:
+    """Edit the account's existing post in place (``POST /posts/{id}``: the same request twice
+    leaves the same post, so a retry simply sends it again). None: the post is gone."""
+    await ctx.progress(60, "update")
+    await ctx.checkpoint("draft_id", post_id)  # the final check looks here
+    await ctx.checkpoint(base.PUBLISH_SUBMITTED, True)
+    try:
+        post = await site.call("POST", f"/posts/{post_id}", json={**fields, "status": "publish"})
+    except Rejected as error:
+        if "rest_post_invalid_id" not in str(error):
+            raise
+        await ctx.checkpoint(GONE, True)
+        await ctx.checkpoint("draft_id", None)
+        return None
+    if post.get("status") != "publish":
+        raise Rejected(f"WordPress kept the post as {post.get('status')!r}, not published")
+    await ctx.checkpoint("url", str(post["link"]))
+    return base.PublishResult(url=str(post["link"]), post_id=post_id, updated=True)
 
 
 async def _ensure_published(ctx: base.PublishContext, site: _Site, post_id: str) -> str:

@@ -139,6 +139,8 @@ class ZhihuPublisher(base.Publisher):
             found = await _article(_http_sender(client, account), account, str(result.post_id))
         return _review_of(found, result.url)
 
+    requires = base.Requirements(tags_max=MAX_TOPICS, edits_posts=True)
+
     # -- the interface ----------------------------------------------------------------------
 
     async def check_login(self, account: base.AccountAccess) -> base.Identity:
@@ -210,10 +212,13 @@ async def _publish_steps(
         is_hosted=lambda url: _is_on_cdn(account, url),
         upload=lambda image: _upload_image(client, account, image),
     )
-    body, cover = await localize_images(ctx, task.body, task.cover, policy)
+    body, cover = await localize_images(ctx, task.body, task.cover, policy, task.attachments)
     content = markdown_to_zhihu_html(body)
 
     await ctx.progress(40, "draft")
+    if task.update_of and not ctx.checkpoints.get("draft_id"):
+        # A Zhihu article is its own draft (one id): fill it again and publish it again.
+        await ctx.checkpoint("draft_id", task.update_of.post_id)
     draft_id = await _ensure_draft(ctx, client, task)
     await _fill_draft(client, account, draft_id, task.title, content, cover)
     if not ctx.checkpoints.get("topics_added"):
@@ -225,7 +230,8 @@ async def _publish_steps(
         post_id, url = await _ensure_published(ctx, client, account, draft_id, task.title, content)
     else:
         post_id, url = await _ensure_published_in_page(ctx, steps, client, account, draft_id)
-    return base.PublishResult(url=url, post_id=post_id)
+    updated = task.update_of is not None and post_id == task.update_of.post_id
+    return base.PublishResult(url=url, post_id=post_id, updated=updated)
 
 
 # -- the two ways to send -------------------------------------------------------------------

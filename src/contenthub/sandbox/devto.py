@@ -143,6 +143,10 @@ def build_router(sandbox: state.SandboxState) -> APIRouter:
             post.status = "published"
         post.title = str(article.get("title", post.title))
         post.body = str(article.get("body_markdown", post.body))
+        if "tags" in article:
+            post.tags = list(article.get("tags") or [])
+        if "main_image" in article:
+            post.cover = article.get("main_image")
         await sandbox.after_commit(NAME, account.name, operation)
         return JSONResponse(article_json(request, post))
 

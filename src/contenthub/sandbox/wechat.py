@@ -325,6 +325,26 @@ def build_router(sandbox: state.SandboxState) -> APIRouter:
             items.append({"article_id": post.extra["post_id"], "content": {"news_item": [item]}})
         return JSONResponse({"total_count": len(newest), "item_count": len(items), "item": items})
 
+    @router.post("/cgi-bin/freepublish/delete")
+    async def published_delete(request: Request) -> Response:
+        """Deletes a published article (``{article_id, index}``; index 0: all of it) [I]."""
+        account = await gate(request, "delete")
+        article_id = str((await pages.json_payload(request)).get("article_id", ""))
+        post = next(
+            (
+                p
+                for p in sandbox.posts_of(NAME)
+                if p.account == account.name
+                and p.status == "published"
+                and p.extra.get("post_id") == article_id
+            ),
+            None,
+        )
+        if post is None:
+            return _error(53600, "Article ID 无效")
+        sandbox.delete_post(NAME, post.id)
+        return JSONResponse({"errcode": 0, "errmsg": "ok"})
+
     @router.get("/mp.weixin.qq.com/s/{article_id}")
     async def public_page(article_id: str) -> Response:
         posts = sandbox.posts_of(NAME)

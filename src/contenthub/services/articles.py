@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
 
 from contenthub import storage
-from contenthub.errors import CONTROL_CHARACTERS, InputError
-from contenthub.platforms.images import image_type
+from contenthub.errors import CONTROL_CHARACTERS, InputError, NotFound
+from contenthub.platforms.images import image_type, image_urls
+from contenthub.platforms.requirements import attachment_name, is_attachment_reference
 from contenthub.services.users import Principal
 from contenthub.storage import ArticleRow, Session
+
+__all__ = ["ArticleRow"]
 
 MAX_TITLE = 500
 # 4 MiB of UTF-8: far above any real article, and what every database stores in one statement
@@ -142,3 +148,105 @@ def article_update(
 
 def article_delete(session: Session, article_id: int, *, scope: int | None) -> None:
     storage.article_delete(session, article_get(session, article_id, scope=scope).id)
+
+
+# -- attachments: images stored with the article ------------------------------------------------
+
+MAX_ATTACHMENT_BYTES = 5 * 1024 * 1024  # as a cover; one MariaDB statement each, escaped
+MAX_ATTACHMENTS = 20
+MAX_ATTACHMENT_NAME = 255
+
+
+@dataclass(frozen=True)
+class AttachmentFile:
+    """An image to store with an article, under the name its Markdown refers to it by."""
+
+    name: str
+    data: bytes
+
+
+def check_attachment(name: str, data: bytes) -> str:
+    """The attachment's content type; InputError naming it when it cannot be stored."""
+    if not name or len(name) > MAX_ATTACHMENT_NAME or CONTROL_CHARACTERS.search(name):
+        raise InputError("name", f"must be 1–{MAX_ATTACHMENT_NAME} characters, no control ones")
+    if not is_attachment_reference(name):
+        raise InputError("name", f"{name} is a web address, not a file name")
+    if len(data) > MAX_ATTACHMENT_BYTES:
+        raise InputError(
+            "attachment", f"{name} is {len(data) / 2**20:.1f} MiB; an image may be 5 MiB"
+        )
+    kind = image_type(data)
+    if kind is None:
+        raise InputError("attachment", f"{name} is not a PNG, JPEG, GIF or WebP image")
+    return kind
+
+
+def read_attachments(markdown: Path, body: str) -> list[AttachmentFile]:
+    """The images ``body`` refers to by a path beside ``markdown`` (``img/a.png``), read from
+    the disk here: the worker that publishes them may not see this disk. A missing or
+    unreadable one is an InputError naming it."""
+    found = []
+    for source in image_urls(body):
+        if not is_attachment_reference(source):
+            continue
+        name = attachment_name(source)
+        path = (markdown.parent / unquote(name)).expanduser()
+        try:
+            if path.stat().st_size > MAX_ATTACHMENT_BYTES:
+                raise InputError(
+                    "file", f"image {name} in {markdown} is larger than 5 MiB; shrink it"
+                )
+            data = path.read_bytes()
+        except OSError as error:
+            raise InputError(
+                "file", f"image {name} in {markdown} cannot be read: {error.strerror}"
+            ) from None
+        check_attachment(name, data)
+        found.append(AttachmentFile(name, data))
+    if len(found) > MAX_ATTACHMENTS:
+        raise InputError("file", f"{markdown} has {len(found)} images; at most {MAX_ATTACHMENTS}")
+    return found
+
+
+def attachments_store(
+    session: Session,
+    article_id: int,
+    files: Sequence[AttachmentFile],
+    *,
+    scope: int | None,
+    now: datetime,
+) -> list[storage.AttachmentRow]:
+    """Store ``files`` with the article (replacing those of the same name)."""
+    article = article_get(session, article_id, scope=scope)
+    known = {a.name for a in storage.attachment_list(session, article.id)}
+    if len(known | {f.name for f in files}) > MAX_ATTACHMENTS:
+        raise InputError("attachment", f"an article holds at most {MAX_ATTACHMENTS} images")
+    for file in files:
+        kind = check_attachment(file.name, file.data)
+        storage.attachment_put(
+            session, article.id, name=file.name, content_type=kind, data=file.data, now=now
+        )
+    return storage.attachment_list(session, article.id)
+
+
+def attachments_of(session: Session, article_id: int, *, scope: int | None) -> list[Any]:
+    return storage.attachment_list(session, article_get(session, article_id, scope=scope).id)
+
+
+def attachment_remove(session: Session, article_id: int, name: str, *, scope: int | None) -> None:
+    article = article_get(session, article_id, scope=scope)
+    if not name:
+        raise InputError("name", "give the image's path, as the body refers to it")
+    if not storage.attachment_delete(session, article.id, name):
+        raise NotFound("attachment", name)
+
+
+def attachment_file(
+    session: Session, article_id: int, name: str, *, scope: int | None
+) -> tuple[str, bytes]:
+    """One attachment's content type and bytes (NotFound: no such article or image)."""
+    article = article_get(session, article_id, scope=scope)
+    found = storage.attachment_data(session, article.id, [name])
+    if name not in found:
+        raise NotFound("attachment", name)
+    return found[name]

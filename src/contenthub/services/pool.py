@@ -19,6 +19,7 @@ from typing import Any
 
 from contenthub import storage
 from contenthub.errors import InputError
+from contenthub.services import publishing
 from contenthub.services.articles import article_get
 from contenthub.services.users import Principal
 from contenthub.states import FINAL, TaskStatus
@@ -85,15 +86,21 @@ def pool_add(
     if isinstance(max_retries, bool) or not 0 <= max_retries <= MAX_RETRIES_LIMIT:
         raise InputError("max_retries", f"must be from 0 to {MAX_RETRIES_LIMIT}")
     try:
-        article_get(session, article_id, scope=owner.user_id)
+        article = article_get(session, article_id, scope=owner.user_id)
     except LookupError:
         # "content_id" is the field's name where the API and the CLI take it.
         raise InputError("content_id", f"no article {article_id} for this user") from None
+    targets = _target_accounts(session, owner.user_id, account_ids)
+    # The platforms' rules now, not at the release: a person is here to fix the article.
+    view = publishing.article_view(session, article)
+    for verdict in publishing.assess(session, owner, view, targets):
+        if verdict.problems:
+            raise InputError("account_ids", f"{verdict.label}: {verdict.problems[0]}")
     return storage.pool_entry_insert(
         session,
         user_id=owner.user_id,
         article_id=article_id,
-        account_ids=_target_accounts(session, owner.user_id, account_ids),
+        account_ids=targets,
         priority=priority,
         scheduled_at=scheduled_at or now,
         max_retries=max_retries,

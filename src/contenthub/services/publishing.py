@@ -21,7 +21,7 @@ import math
 import re
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
@@ -29,11 +29,17 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from contenthub import storage
 from contenthub.errors import InputError, NotFound, SubmissionLimit
+from contenthub.platforms.images import image_type
+from contenthub.platforms.registry import publisher_for
+from contenthub.platforms.requirements import ArticleView, Attachment, check
 from contenthub.services.articles import (
     MAX_BODY_BYTES,
+    AttachmentFile,
     article_create,
     article_get,
     article_update,
+    attachments_store,
+    read_attachments,
 )
 from contenthub.services.users import Principal
 from contenthub.storage import Database, Session
@@ -50,10 +56,14 @@ class Draft:
     # The caller's own id for the article (the old API's article_id): the article stored
     # under it is reused (brought up to this title and body) instead of storing another.
     external_ref: str | None = None
+    # Images the body refers to beside its file (``img/a.png``), stored with the article.
+    attachments: Sequence[AttachmentFile] = ()
 
 
 def read_markdown(path: Path, *, title: str | None = None, tags: Sequence[str] = ()) -> Draft:
-    return parse_markdown(read_text(path), source=str(path), title=title, tags=tags)
+    """A Markdown file as an article, with the images beside it that its body refers to."""
+    draft = parse_markdown(read_text(path), source=str(path), title=title, tags=tags)
+    return replace(draft, attachments=read_attachments(path, draft.body))
 
 
 def read_text(path: Path) -> str:
@@ -130,7 +140,7 @@ class Once:
 
     key: str
     request: dict[str, Any]
-    answer: Callable[[list[dict[str, Any]], str | None], dict[str, Any]]
+    answer: Callable[[list[dict[str, Any]], str | None, list[str]], dict[str, Any]]
 
     @property
     def digest(self) -> str:
@@ -147,6 +157,8 @@ class Publication:
     status_code: int = 201
     replayed: bool = False
     notice: str | None = None
+    # Per account, what its adapter will do on its own (a default, something left out).
+    notes: list[str] = field(default_factory=list)
 
 
 SUBMISSION_WINDOW_SECONDS = 60
@@ -203,7 +215,8 @@ def publish(
         if once is not None and (earlier := _replay(session, principal, once)) is not None:
             return earlier
         _check_submission_limit(session, principal.user_id, targets, per_minute, now)
-        tasks = _tasks_for(session, principal, targets, priority, due, now, republish)
+        notes: list[str] = []
+        tasks = _tasks_for(session, principal, targets, priority, due, now, republish, notes)
         try:
             ids = storage.task_enqueue(session, tasks, now=now)
         except storage.TargetRefused as error:
@@ -211,8 +224,8 @@ def publish(
             raise error.named(field) from None
         rows = [storage.task_get(session, i, user_id=principal.user_id) for i in ids]
         if once is None:
-            return Publication(rows, notice=notice)
-        answer = once.answer(rows, notice)
+            return Publication(rows, notice=notice, notes=notes)
+        answer = once.answer(rows, notice, notes)
         storage.idempotent_request_insert(
             session,
             user_id=principal.user_id,
@@ -222,7 +235,7 @@ def publish(
             response=answer,
             now=now,
         )
-        return Publication(rows, answer, notice=notice)
+        return Publication(rows, answer, notice=notice, notes=notes)
 
     try:
         return db.write(work)
@@ -274,6 +287,7 @@ def _tasks_for(
     scheduled_at: datetime | None,
     now: datetime,
     republish: bool,
+    notes: list[str],
 ) -> list[storage.NewTask]:
     user_id = principal.user_id
     batch = str(uuid.uuid4()) if sum(len(t.account_ids) for t in targets) > 1 else None
@@ -285,6 +299,12 @@ def _tasks_for(
         except NotFound:
             field = _field(len(targets) > 1, i, "article_id")
             raise InputError(field, f"no article {article_id} for this user") from None
+        view = article_view(session, article)
+        for verdict in assess(session, principal, view, target.account_ids):
+            if verdict.problems:
+                field = _field(len(targets) > 1, i, "account_ids")
+                raise InputError(field, f"{verdict.label}: {verdict.problems[0]}")
+            notes += [f"{verdict.label}: {note}" for note in verdict.notes]
         tasks += [
             storage.task_from_article(
                 article,
@@ -327,8 +347,81 @@ def _article_id(session: Session, principal: Principal, target: Target, now: dat
             now=now,
             external_ref=draft.external_ref,
         )
+        if draft.attachments:
+            attachments_store(
+                session, stored.id, draft.attachments, scope=principal.user_id, now=now
+            )
         return stored.id
     return target.article
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """What a publish of an article to one account would meet, before anything is queued."""
+
+    account_id: int
+    account: str
+    platform: str
+    problems: list[str]
+    notes: list[str]
+
+    @property
+    def label(self) -> str:
+        return f"account {self.account} ({self.platform})"
+
+
+def article_view(session: Session, article: storage.ArticleRow) -> ArticleView:
+    stored = storage.attachment_list(session, article.id)
+    attachments = {a.name: Attachment(a.name, a.content_type, a.size) for a in stored}
+    return ArticleView(article.title, article.body, article.tags, article.cover, attachments)
+
+
+def draft_view(draft: Draft) -> ArticleView:
+    attachments = {
+        a.name: Attachment(a.name, image_type(a.data) or "", len(a.data)) for a in draft.attachments
+    }
+    return ArticleView(draft.title, draft.body, draft.tags, draft.cover, attachments)
+
+
+def preview(
+    db: Database, principal: Principal, article: int | Draft, account_ids: Sequence[int]
+) -> list[Assessment]:
+    """What a publish would meet on each account, queueing nothing (the API's
+    /publish/preview, the CLI's ``publish --dry-run``)."""
+
+    def work(session: Session) -> list[Assessment]:
+        if isinstance(article, Draft):
+            view = draft_view(article)
+        else:
+            try:
+                view = article_view(session, article_get(session, article, scope=principal.user_id))
+            except NotFound:
+                raise InputError("article_id", f"no article {article} for this user") from None
+        for account_id in account_ids:
+            storage.account_find(session, account_id, user_id=principal.user_id)  # named if not
+        return assess(session, principal, view, account_ids)
+
+    return db.read(work)
+
+
+def assess(
+    session: Session, principal: Principal, view: ArticleView, account_ids: Sequence[int]
+) -> list[Assessment]:
+    """Each account's platform rules (``Publisher.requires``) checked against the article.
+    Accounts that are not the caller's are left to the enqueue, which names them."""
+    found = []
+    for account_id in dict.fromkeys(account_ids):
+        try:
+            account = storage.account_find(session, account_id, user_id=principal.user_id)
+            publisher = publisher_for(account.platform)
+        except (NotFound, LookupError):
+            continue
+        verdict = check(publisher.requires, view, account.platform)
+        notes = verdict.notes + publisher.default_notes(account.options)
+        found.append(
+            Assessment(account.id, account.name, account.platform, verdict.problems, notes)
+        )
+    return found
 
 
 def _target_of(targets: Sequence[Target], task_index: int) -> int:

@@ -31,6 +31,13 @@ from contenthub.storage.articles import (
     article_list,
     article_update,
 )
+from contenthub.storage.attachments import (
+    AttachmentRow,
+    attachment_data,
+    attachment_delete,
+    attachment_list,
+    attachment_put,
+)
 from contenthub.storage.claim import ClaimedTask, task_claim
 from contenthub.storage.control import ControlResult, task_cancel, task_retry
 from contenthub.storage.db import Database
@@ -171,6 +178,7 @@ __all__ = [
     "AccountRow",
     "AlreadyPublishing",
     "ArticleRow",
+    "AttachmentRow",
     "ClaimedRun",
     "ClaimedTask",
     "ControlResult",
@@ -210,6 +218,10 @@ __all__ = [
     "article_get",
     "article_list",
     "article_update",
+    "attachment_data",
+    "attachment_delete",
+    "attachment_list",
+    "attachment_put",
     "event_counts_by_reason",
     "event_last_id",
     "event_list_after",

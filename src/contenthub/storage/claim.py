@@ -31,7 +31,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from contenthub.platforms.base import TaskContent
+from contenthub.platforms.base import PriorPost, TaskContent
 from contenthub.states import EventReason, TaskStatus, check_transition
 from contenthub.storage.events import TASKS, Event, append_events
 from contenthub.storage.lease import Lease
@@ -66,6 +66,7 @@ class ClaimedTask:
     checkpoint: dict[str, Any]
     account_credentials: bytes | None
     content: TaskContent
+    article_id: int | None = None  # whose attachments the worker loads (None: none)
 
     @property
     def public_id(self) -> str:
@@ -378,6 +379,7 @@ def _read_claimed(session: Session, ids: list[int], token: str) -> list[ClaimedT
             TASKS.c.attempt,
             TASKS.c.max_attempts,
             TASKS.c.checkpoint,
+            TASKS.c.article_id,
             ACCOUNTS.c.name.label("account_name"),
             ACCOUNTS.c.options.label("account_options"),
             ACCOUNTS.c.credentials.label("account_credentials"),
@@ -398,6 +400,7 @@ def _read_claimed(session: Session, ids: list[int], token: str) -> list[ClaimedT
             lease_token=token,
             checkpoint=dict(r.checkpoint or {}),
             account_credentials=r.account_credentials,
+            article_id=r.article_id,
             content=TaskContent(
                 public_id=r.public_id,
                 title=r.title,
@@ -406,6 +409,7 @@ def _read_claimed(session: Session, ids: list[int], token: str) -> list[ClaimedT
                 cover=r.cover,
                 account_name=r.account_name,
                 options=dict(r.account_options or {}),
+                update_of=PriorPost.from_checkpoints(r.checkpoint or {}),
             ),
         )
         for r in rows

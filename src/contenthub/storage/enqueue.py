@@ -1,14 +1,15 @@
 """Creating a task and queueing it is one insert in one transaction.
 
 This is the one place that checks a task's account belongs to the task's owner, and that an
-article has one live publish per account (unless a task asks to ``republish``); callers (the
-publish use case, the pool) rely on it rather than checking again.
+article has one live publish per account: a publish of an article the account already has
+(succeeded) updates that post in place; one still under way is refused; ``republish`` asks for
+a new post. Callers (the publish use case, the pool) rely on it rather than checking again.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -16,7 +17,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from contenthub.errors import InputError
-from contenthub.states import ACTIVE, AWAITING_REVIEW, EventReason, TaskStatus
+from contenthub.platforms.base import DRAFT_REQUESTED_AT, LEFTOVERS, PUBLISH_SUBMITTED, UPDATE_OF
+from contenthub.states import ACTIVE, AWAITING_REVIEW, FINAL_CHECK_MARK, EventReason, TaskStatus
 from contenthub.storage.events import TASKS, Event, append_events, notify_new_work
 from contenthub.storage.models import Account, Article, User
 
@@ -49,8 +51,8 @@ class UnknownAccount(TargetRefused):
 
 
 class AlreadyPublishing(TargetRefused):
-    """The article already has a live publish to the account (queued, scheduled, running or
-    succeeded), or is named twice for it in one request; ``republish`` asks for another."""
+    """The article already has a publish under way to the account (queued, scheduled or
+    running), or is named twice for it in one request; ``republish`` asks for another."""
 
     def __init__(self, field_name: str, index: int, message: str, task_id: str | None) -> None:
         super().__init__(field_name, index, message)
@@ -149,10 +151,11 @@ def task_enqueue(session: Session, tasks: Sequence[NewTask], *, now: datetime) -
         if account is None or account.user_id != task.user_id:
             field_name = f"tasks[{i}].account_id" if many else "account_id"
             raise UnknownAccount(field_name, i, task.account_id)
-    _one_live_publish(session, tasks, many)
+    platforms = {account_id: row.platform for account_id, row in accounts.items()}
+    updates = _one_live_publish(session, tasks, many, platforms)
 
     rows = []
-    for task in tasks:
+    for i, task in enumerate(tasks):
         due = task.due_at or now
         status = TaskStatus.SCHEDULED if due > now else TaskStatus.QUEUED
         rows.append(
@@ -174,7 +177,7 @@ def task_enqueue(session: Session, tasks: Sequence[NewTask], *, now: datetime) -
                 "attempt": 0,
                 "max_attempts": task.max_attempts,
                 "cancel_requested": False,
-                "checkpoint": {},
+                "checkpoint": updates.get(i, {}),
                 "batch_id": task.batch_id,
                 "created_at": now,
                 "queued_at": now if status is TaskStatus.QUEUED else None,
@@ -213,15 +216,38 @@ def task_enqueue(session: Session, tasks: Sequence[NewTask], *, now: datetime) -
     return [ins.public_id for ins in inserted]
 
 
-def _one_live_publish(session: Session, tasks: Sequence[NewTask], many: bool) -> None:
+# What of an earlier task's checkpoints an update carries: its ids and uploaded images, not
+# the marks of its own attempts.
+_NOT_CARRIED = frozenset(
+    {PUBLISH_SUBMITTED, DRAFT_REQUESTED_AT, LEFTOVERS, UPDATE_OF, FINAL_CHECK_MARK}
+)
+IMAGES = "images"  # platforms.images.CHECKPOINT_KEY (that module needs the network stack)
+
+
+def _edits_posts(platform: str) -> bool:
+    """Whether the platform's adapter updates a post in place (``Requirements.edits_posts``)."""
+    from contenthub.platforms.registry import publisher_for  # adapters load on demand
+
+    try:
+        return publisher_for(platform).requires.edits_posts
+    except LookupError:
+        return False
+
+
+def _one_live_publish(
+    session: Session, tasks: Sequence[NewTask], many: bool, platforms: Mapping[int, str]
+) -> dict[int, dict[str, object]]:
     """One live publish of an article per account, unless a task asks to ``republish``.
+
+    A publish still under way refuses another; one that succeeded makes the new task an update
+    of its post: the answer is each such task's first checkpoint (index → checkpoint).
 
     The owners' rows are locked first (as the submission limit locks them), so two requests
     racing to publish one article to one account meet here one after the other: the second
     sees the first's task. An article's tasks are always its owner's."""
     guarded = [(i, t) for i, t in enumerate(tasks) if t.article_id is not None and not t.republish]
     if not guarded:
-        return
+        return {}
     for user_id in sorted({t.user_id for _, t in guarded}):
         task_submissions_lock(session, user_id=user_id)
     seen: dict[tuple[int | None, int], int] = {}
@@ -236,7 +262,15 @@ def _one_live_publish(session: Session, tasks: Sequence[NewTask], many: bool) ->
                 None,
             )
     live = session.execute(
-        sa.select(TASKS.c.article_id, TASKS.c.account_id, TASKS.c.public_id, TASKS.c.status)
+        sa.select(
+            TASKS.c.article_id,
+            TASKS.c.account_id,
+            TASKS.c.public_id,
+            TASKS.c.status,
+            TASKS.c.post_id,
+            TASKS.c.result_url,
+            TASKS.c.checkpoint,
+        )
         .where(
             TASKS.c.account_id.in_({t.account_id for _, t in guarded}),
             TASKS.c.article_id.in_({t.article_id for _, t in guarded}),
@@ -244,19 +278,49 @@ def _one_live_publish(session: Session, tasks: Sequence[NewTask], many: bool) ->
         )
         .order_by(TASKS.c.id)
     ).all()
-    found = {(row.article_id, row.account_id): row for row in live}
+    under_way = {(r.article_id, r.account_id): r for r in live if r.status != TaskStatus.SUCCEEDED}
+    done = {(r.article_id, r.account_id): r for r in live if r.status == TaskStatus.SUCCEEDED}
+    updates: dict[int, dict[str, object]] = {}
     for (article_id, account_id), i in seen.items():
-        row = found.get((article_id, account_id))
+        field_name = f"tasks[{i}].account_id" if many else "account_id"
+        row = under_way.get((article_id, account_id))
         if row is not None:
-            field_name = f"tasks[{i}].account_id" if many else "account_id"
             raise AlreadyPublishing(
                 field_name,
                 i,
                 f"article {article_id} is already {row.status} on account {account_id} "
-                f"(task {row.public_id}); to post it again, ask for it "
+                f"(task {row.public_id}); wait for it or cancel it, or ask for a second post "
                 "(API: republish, CLI: --again)",
                 row.public_id,
             )
+        row = done.get((article_id, account_id))
+        if row is None:
+            continue
+        platform = platforms[account_id]
+        if not _edits_posts(platform):
+            raise AlreadyPublishing(
+                field_name,
+                i,
+                f"article {article_id} is already published on account {account_id} (task "
+                f"{row.public_id}) and {platform} posts cannot be edited through contenthub; "
+                "to post it again, ask for it (API: republish, CLI: --again)",
+                row.public_id,
+            )
+        if not row.post_id:
+            raise AlreadyPublishing(
+                field_name,
+                i,
+                f"article {article_id} is already published on account {account_id} (task "
+                f"{row.public_id}), which gave no post id to update; to post it again, ask for "
+                "it (API: republish, CLI: --again)",
+                row.public_id,
+            )
+        carried = {k: v for k, v in (row.checkpoint or {}).items() if k not in _NOT_CARRIED}
+        prior = {"task": row.public_id, "post_id": row.post_id, "url": row.result_url}
+        updates[i] = {UPDATE_OF: {**prior, "checkpoints": carried}}
+        if carried.get(IMAGES):  # images this account already holds are not uploaded again
+            updates[i][IMAGES] = carried[IMAGES]
+    return updates
 
 
 def task_submissions_lock(session: Session, *, user_id: int) -> None:

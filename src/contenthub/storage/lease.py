@@ -164,6 +164,7 @@ class Published:
     note: str = ""  # e.g. how a final check found the post
     # The platform accepted the post and holds it for review: ``url`` is where it will be.
     in_review: bool = False
+    updated: bool = False  # the account's existing post was edited, not a new one made
 
 
 def task_complete(
@@ -193,7 +194,11 @@ def task_complete(
                 RowChange(
                     task_id=r.lease.task_id,
                     user_id=r.lease.user_id,
-                    values={"result_url": r.url, "post_id": r.post_id},
+                    values={
+                        "result_url": r.url,
+                        "post_id": r.post_id,
+                        "outcome": "updated" if r.updated else "published",
+                    },
                     message=_published_message(r),
                 )
                 for r in valid
@@ -210,11 +215,12 @@ def task_complete(
 
 
 def _published_message(result: Published) -> str:
+    verb = "updated" if result.updated else "published"
     if result.in_review:
         where = f"; it will be at {result.url}" if result.url else ""
         text = f"accepted by the platform and held for review (post {result.post_id}){where}"
     else:
-        text = f"published at {result.url}" if result.url else "published"
+        text = f"{verb} at {result.url}" if result.url else verb
     return f"{text} ({result.note})" if result.note else text
 
 

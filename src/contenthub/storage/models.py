@@ -140,6 +140,27 @@ class Article(Base):
     )
 
 
+# An image stored with its article (megabytes): LONGBLOB on MariaDB, whose BLOB holds 64 KB.
+Blob = sa.LargeBinary().with_variant(mysql.LONGBLOB(), "mysql", "mariadb")
+
+
+class ArticleAttachment(Base):
+    """An image a Markdown file referred to beside itself (``img/a.png``), stored with the
+    article so any worker can upload it; keyed by the reference as written."""
+
+    __tablename__ = "article_attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    article_id: Mapped[int] = mapped_column(sa.ForeignKey("articles.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(sa.String(255))
+    content_type: Mapped[str] = mapped_column(sa.String(32))
+    size: Mapped[int] = mapped_column()
+    data: Mapped[bytes] = mapped_column(Blob)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (sa.UniqueConstraint("article_id", "name"),)
+
+
 class PublishTask(Base):
     __tablename__ = "publish_tasks"
 
@@ -171,6 +192,9 @@ class PublishTask(Base):
     checkpoint: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
     result_url: Mapped[str | None] = mapped_column(sa.String(1000))
     post_id: Mapped[str | None] = mapped_column(sa.String(255))
+    # How a succeeded publish left the platform: "published" (a new post) or "updated" (the
+    # account's existing post of the article, edited in place).
+    outcome: Mapped[str | None] = mapped_column(sa.String(16))
     error_class: Mapped[str | None] = mapped_column(sa.String(32))
     error_message: Mapped[str | None] = mapped_column(sa.String(2000))
     batch_id: Mapped[str | None] = mapped_column(sa.String(36))

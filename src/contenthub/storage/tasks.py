@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from contenthub.errors import InputError, NotFound
-from contenthub.platforms.base import LEFTOVERS, WARNINGS
+from contenthub.platforms.base import LEFTOVERS, UPDATE_OF, WARNINGS
 from contenthub.states import TaskStatus
 from contenthub.storage.events import EVENTS, TASKS
 from contenthub.storage.models import Account
@@ -24,8 +24,10 @@ def _task(row: Any) -> dict[str, Any]:
     recorded by the adapter in its checkpoint) and what of the article the platform could not
     take (``warnings``, recorded by the worker) named at the top level."""
     task = dict(row)
-    task["leftovers"] = list((task.get("checkpoint") or {}).get(LEFTOVERS) or [])
-    task["warnings"] = list((task.get("checkpoint") or {}).get(WARNINGS) or [])
+    checkpoint = task.get("checkpoint") or {}
+    task["leftovers"] = list(checkpoint.get(LEFTOVERS) or [])
+    task["warnings"] = list(checkpoint.get(WARNINGS) or [])
+    task["updates"] = (checkpoint.get(UPDATE_OF) or {}).get("post_id")
     return task
 
 

@@ -13,8 +13,17 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from contenthub.api.deps import ResourceId
 from contenthub.clock import utcnow
 from contenthub.errors import InputError, NotFound, SubmissionLimit
-from contenthub.platforms.registry import known_platforms
+from contenthub.platforms.images import image_urls, replace_image_urls
+from contenthub.platforms.registry import known_platforms, publisher_for
 from contenthub.platforms.render import content_warnings, preview_html
+from contenthub.platforms.requirements import (
+    ArticleView,
+    Attachment,
+    Verdict,
+    attachment_name,
+    check,
+    is_attachment_reference,
+)
 from contenthub.services import accounts as account_service
 from contenthub.services import articles as article_service
 from contenthub.services import publishing
@@ -25,7 +34,7 @@ from contenthub.web.core import Web, page
 router = APIRouter(include_in_schema=False)
 Page = Annotated[Web, Depends(page)]
 PAGE_SIZE = 20
-PREVIEW_PLATFORMS = ("zhihu", "wechat", "wordpress", "devto", "juejin")
+PREVIEW_PLATFORMS = ("zhihu", "wechat", "wordpress", "devto", "juejin", "csdn", "toutiao", "local")
 
 
 @router.get("/articles")
@@ -76,8 +85,16 @@ def _editor(
         saved=saved,
         preview=preview_html(fields["body"]) if fields["body"].strip() else "",
         preview_platforms=PREVIEW_PLATFORMS,
+        attachments=_attachments(web, article),
         **_publish_context(web, article),
     )
+
+
+def _attachments(web: Web, article: ArticleRow | None) -> list[Any]:
+    if article is None:
+        return []
+    me = web.principal.user_id
+    return web.db.read(lambda s: article_service.attachments_of(s, article.id, scope=me))
 
 
 def _publish_context(web: Web, article: ArticleRow | None) -> dict[str, Any]:
@@ -155,12 +172,94 @@ def preview(web: Page) -> HTMLResponse:
     """The body as the chosen platform's adapter renders it (htmx swaps it in as one types)."""
     platform = web.value("platform")
     body = web.value("body")[: article_service.MAX_BODY_BYTES]
-    chosen = platform if platform in known_platforms() else None
+    known = platform if platform in known_platforms() else None
+    article_id = web.value("article")
+    shown = body
+    if article_id.isdigit() and len(article_id) < 10:  # the saved article's images, served
+        names = {a.name for a in _stored(web, int(article_id))}
+        shown = replace_image_urls(
+            body,
+            {
+                source: f"/articles/{article_id}/attachments/{quote(attachment_name(source))}"
+                for source in image_urls(body)
+                if is_attachment_reference(source) and attachment_name(source) in names
+            },
+        )
+    html = preview_html(shown, known)
+    if known is None:
+        return web.render("_preview.html", preview=html, platform=None, warnings=[])
+    verdict = _rules(web, known, body)
+    notes = verdict.notes + publisher_for(known).default_notes({})
     return web.render(
         "_preview.html",
-        preview=preview_html(body, chosen),
-        warnings=content_warnings(body, chosen) if chosen else [],
+        preview=html,
+        platform=known,
+        problems=verdict.problems,
+        notes=notes,
+        warnings=content_warnings(body, known),
     )
+
+
+def _rules(web: Web, platform: str, body: str) -> Verdict:
+    """The platform's rules against the article as typed (with the saved one's images)."""
+    attachments: dict[str, Attachment] = {}
+    article_id = web.value("article")
+    if article_id.isdigit() and len(article_id) < 10:
+        stored = _stored(web, int(article_id))
+        attachments = {a.name: Attachment(a.name, a.content_type, a.size) for a in stored}
+    view = ArticleView(
+        web.value("title")[:500] or "?",
+        body,
+        _tags(web.value("tags")[:2000]),
+        web.value("cover")[:8_000_000] or None,
+        attachments,
+    )
+    return check(publisher_for(platform).requires, view, platform)
+
+
+def _stored(web: Web, article_id: int) -> list[Any]:
+    """The article's attachments if it is the signed-in user's (else none)."""
+    try:
+        return web.db.read(
+            lambda s: article_service.attachments_of(s, article_id, scope=web.principal.user_id)
+        )
+    except NotFound:
+        return []
+
+
+@router.get("/articles/{article_id}/attachments/{name:path}")
+def article_attachment_file(article_id: ResourceId, name: str, web: Page) -> Response:
+    """An attachment's bytes, for its owner's preview."""
+    me = web.principal.user_id
+    try:
+        kind, data = web.db.read(
+            lambda s: article_service.attachment_file(s, article_id, name, scope=me)
+        )
+    except NotFound:
+        return Response(status_code=404)
+    headers = {"Cache-Control": "private, max-age=60", "X-Content-Type-Options": "nosniff"}
+    return Response(data, media_type=kind, headers=headers)
+
+
+@router.post("/articles/{article_id}/attachments")
+def article_attachment(article_id: ResourceId, web: Page) -> Response:
+    """An image for the article, stored under the path its body refers to it by."""
+    article = _article(web, article_id)
+    upload = web.form.get("image")
+    if upload is None or isinstance(upload, str):
+        return _editor(web, article, status=422, errors={"attachment": "choose an image file"})
+    data = upload.file.read(article_service.MAX_ATTACHMENT_BYTES + 1)  # a sync route: a thread
+    name = web.value("name").strip() or (upload.filename or "").strip()
+    files = [article_service.AttachmentFile(name, data)]
+    try:
+        web.db.write(
+            lambda s: article_service.attachments_store(
+                s, article.id, files, scope=web.principal.user_id, now=utcnow()
+            )
+        )
+    except InputError as error:
+        return _editor(web, article, status=422, errors={"attachment": error.message})
+    return RedirectResponse(f"/articles/{article.id}?saved=1", status_code=303)
 
 
 @router.post("/articles/{article_id}/publish")

@@ -116,6 +116,22 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "preview.generic": ("Generic HTML", "通用 HTML"),
     "preview.warnings": ("This platform cannot take", "该平台无法显示"),
     "task.warnings": ("Left out on the platform", "平台上未能保留的内容"),
+    "preview.rules_ok": (
+        "{platform} takes this article as it is.",
+        "{platform} 可直接发布这篇文章。",
+    ),
+    "attachments": ("Images", "图片"),
+    "attachments.hint": (
+        "Images the body refers to by a path, e.g. ![photo](img/photo.png): every platform "
+        "gets them uploaded.",
+        "正文按路径引用的图片，例如 ![photo](img/photo.png)：发布时上传到每个平台。",
+    ),
+    "attachments.file": ("Image file", "图片文件"),
+    "attachments.name": (
+        "Path in the body (default: the file's name)",
+        "正文中的路径（默认：文件名）",
+    ),
+    "attachments.upload": ("Upload", "上传"),
     "publish": ("Publish", "发布"),
     "publish.title": ("Publish “{title}”", "发布《{title}》"),
     "publish.targets": ("Target accounts", "目标账号"),

@@ -68,6 +68,7 @@ class Completer:
                 o.result.post_id,
                 note=o.message,
                 in_review=o.result.in_review,
+                updated=o.result.updated,
             )
             for o in batch
             if o.ending is Ending.SUCCEEDED and o.result is not None

@@ -21,8 +21,10 @@ from contenthub.platforms.base import (
     TaskContent,
     may_have_published,
 )
+from contenthub.platforms.images import image_urls
 from contenthub.platforms.registry import publisher_for
 from contenthub.platforms.render import content_warnings
+from contenthub.platforms.requirements import attachment_name, is_attachment_reference
 from contenthub.retry import is_final
 from contenthub.secrets_box import SecretBox
 from contenthub.services.login import Write, publish_or_log_in_once
@@ -82,6 +84,7 @@ async def run_publish(
         credentials = secrets.open(claimed.account_credentials) if secrets else {}
         saver = ctx.session_saver(claimed.account_id, secrets) if secrets else None
         content = replace(claimed.content, credentials=credentials, save_session=saver)
+        content = await _with_attachments(content, claimed.article_id, write)
     except PublishError as error:
         return _failed(lease, error.error_class, error.message)
     except Exception as error:
@@ -102,6 +105,19 @@ async def _note_warnings(ctx: TaskContext, content: TaskContent, platform: str) 
     warnings = content_warnings(content.body, platform)
     if warnings and ctx.checkpoints.get(WARNINGS) != warnings:
         await ctx.checkpoint(WARNINGS, warnings)
+
+
+async def _with_attachments(
+    content: TaskContent, article_id: int | None, write: Write[Any]
+) -> TaskContent:
+    """The images stored with the article that the task's body or cover refers to by a file
+    path, read now (they are megabytes: never carried by the claim)."""
+    sources = [*image_urls(content.body), *([content.cover] if content.cover else [])]
+    names = {attachment_name(s) for s in sources if is_attachment_reference(s)}
+    if not names or article_id is None:
+        return content
+    found = await write(lambda s: storage.attachment_data(s, article_id, names))
+    return replace(content, attachments=found)
 
 
 def _ends_task(outcome: Outcome, claimed: storage.ClaimedTask) -> bool:
@@ -185,6 +201,7 @@ async def final_check(
         if found is not None:
             log.info("final check found the post live", extra=log_fields(claimed))
             note = f"found by the final check at {at}"
+            found = replace(found, updated=content.update_of is not None)  # what was asked
             return Outcome(failed.lease, Ending.SUCCEEDED, result=found, message=note)
         note = f"checked at {at}, not found"
     message = f"{failed.message} — the platform may have published it; {note}"

@@ -8,7 +8,15 @@ from fastapi.responses import JSONResponse
 
 from contenthub.api.deps import CurrentUser, DbDep, SettingsDep
 from contenthub.api.routers.tasks import task_out
-from contenthub.api.schemas import BatchIn, ErrorBody, PublishIn, PublishOut
+from contenthub.api.schemas import (
+    AccountPreview,
+    BatchIn,
+    ErrorBody,
+    PreviewIn,
+    PreviewOut,
+    PublishIn,
+    PublishOut,
+)
 from contenthub.clock import utcnow
 from contenthub.config import Settings
 from contenthub.services import publishing
@@ -20,17 +28,21 @@ router = APIRouter(prefix="/publish", tags=["publish"])
 RESPONSES: dict[int | str, dict[str, Any]] = {
     409: {
         "model": ErrorBody,
-        "description": "The article already has a live publish on an account (`field` names "
-        "it); send `republish: true` to publish it again.",
+        "description": "The article's publish to an account is still under way (`field` "
+        "names it); send `republish: true` for a second post. An account that already has "
+        "the article gets its post updated (the task's `updates`, then `outcome: updated`).",
     },
     429: {"model": ErrorBody, "description": "Too many new tasks; see Retry-After."},
 }
 KeyHeader = Header(default=None, alias="Idempotency-Key", max_length=200)
 
 
-def _answer(rows: list[dict[str, Any]], notice: str | None) -> dict[str, Any]:
+def _answer(rows: list[dict[str, Any]], notice: str | None, notes: list[str]) -> dict[str, Any]:
     body = PublishOut(
-        batch_id=rows[0]["batch_id"], tasks=[task_out(r) for r in rows], notice=notice
+        batch_id=rows[0]["batch_id"],
+        tasks=[task_out(r) for r in rows],
+        notice=notice,
+        notes=notes,
     )
     content: dict[str, Any] = json.loads(body.model_dump_json())
     return content
@@ -59,7 +71,8 @@ def _publish(
         assert done.answer is not None
         headers = {"Idempotent-Replayed": "true"}
         return JSONResponse(done.answer, status_code=done.status_code, headers=headers)
-    return JSONResponse(done.answer or _answer(done.tasks, done.notice), status_code=201)
+    answer = done.answer or _answer(done.tasks, done.notice, done.notes)
+    return JSONResponse(answer, status_code=201)
 
 
 @router.post("", status_code=201, response_model=PublishOut, responses=RESPONSES)
@@ -86,3 +99,23 @@ def publish_batch(
     """Many articles, each to its own accounts, as one batch."""
     targets = [Target(item.article_id, item.account_ids) for item in body.items]
     return _publish(db, user, settings, targets, body, idempotency_key)
+
+
+@router.post("/preview")
+def publish_preview(body: PreviewIn, user: CurrentUser, db: DbDep) -> PreviewOut:
+    """What a publish of the article to each account would meet, queueing nothing: the
+    platform rules it breaks (a publish would be a 422) and the defaults its adapter applies."""
+    found = publishing.preview(db, user, body.article_id, body.account_ids)
+    return PreviewOut(
+        accounts=[
+            AccountPreview(
+                account_id=a.account_id,
+                account=a.account,
+                platform=a.platform,
+                ok=not a.problems,
+                problems=a.problems,
+                notes=a.notes,
+            )
+            for a in found
+        ]
+    )

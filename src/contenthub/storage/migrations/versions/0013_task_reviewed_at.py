@@ -13,7 +13,7 @@ from alembic import op
 from contenthub.storage.models import UTCDateTime
 
 revision = "0013"
-down_revision = "0009"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
