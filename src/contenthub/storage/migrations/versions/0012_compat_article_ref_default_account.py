@@ -1,7 +1,7 @@
 """the old API's compatibility: an article's external reference, an account as the default
 
 Revision ID: 0012
-Revises: 0009
+Revises: 0011
 Create Date: 2026-11-30 05:30:00.000000
 
 The old endpoints (``POST /api/publish_zhihu``) name an article by the caller's own id; it is

@@ -1,7 +1,7 @@
 """tasks held for review: when the platform's review ended
 
 Revision ID: 0013
-Revises: 0009
+Revises: 0012
 Create Date: 2026-11-30 05:50:00.000000
 """
 
