@@ -255,6 +255,8 @@ class PublishResult:
     post_id: str | None = None
     # The platform accepted the post but holds it for review: ``url`` is where it will be.
     in_review: bool = False
+    # The account's existing post was edited in place (a republish that updates), not created.
+    updated: bool = False
 
 
 @dataclass(frozen=True)
@@ -265,8 +267,6 @@ class ReviewState:
     state: Literal["live", "in_review", "refused"]
     url: str | None = None
     reason: str = ""
-    # The account's existing post was edited in place (a republish that updates), not created.
-    updated: bool = False
 
 
 # The checkpoint key under which a task that updates an existing post carries that post (set
