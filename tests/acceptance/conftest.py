@@ -64,7 +64,10 @@ class ServedApi:
 
 
 @contextlib.contextmanager
-def serve_api(backend: str, workdir: Path) -> Iterator[ServedApi]:
+def serve_api(
+    backend: str, workdir: Path, env: dict[str, str] | None = None
+) -> Iterator[ServedApi]:
+    """``env``: settings to add or override (``CONTENTHUB_…``)."""
     url, server = fresh_database_url(backend, workdir, "api")
     port = free_port()
     log = workdir / "serve.log"
@@ -76,6 +79,7 @@ def serve_api(backend: str, workdir: Path) -> Iterator[ServedApi]:
         "CONTENTHUB_POLL_SECONDS": "0.1",
         # The inherited path too: the server runs the code under test, not the installed one.
         "PYTHONPATH": os.pathsep.join([str(SUPPORT), os.environ.get("PYTHONPATH", "")]),
+        **(env or {}),
     }
     with open(log, "wb") as out:
         proc = subprocess.Popen(

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from contenthub.states import EventReason, TaskStatus, check_transition
+from contenthub.storage.db import announce_new_work
 from contenthub.storage.models import PublishTask, TaskEvent
 
 TASKS = PublishTask.__table__
@@ -218,7 +219,10 @@ def event_counts_by_reason(session: Session, *, since: datetime) -> dict[EventRe
 
 
 def notify_new_work(session: Session) -> None:
-    """Wake idle PostgreSQL workers when this transaction commits; others poll."""
+    """Wake idle workers when this transaction commits: this process's own at once (an API
+    and workers in one ``serve``), PostgreSQL's everywhere by NOTIFY; other databases' workers
+    in other processes poll."""
+    announce_new_work(session)
     if session.get_bind().dialect.name == "postgresql":
         session.execute(sa.text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})
 
