@@ -109,6 +109,8 @@ from contenthub.storage.pool import (
 from contenthub.storage.scope import owned
 from contenthub.storage.stats import TaskOutcome, stats_task_outcomes
 from contenthub.storage.tasks import (
+    LISTED_COLUMNS,
+    TASK_COLUMNS,
     TaskFilter,
     task_counts_by_status_and_platform,
     task_events,
@@ -158,6 +160,8 @@ from contenthub.storage.workers import (
 
 __all__ = [
     "ACCOUNT_STATUSES",
+    "LISTED_COLUMNS",
+    "TASK_COLUMNS",
     "AccountRow",
     "AlreadyPublishing",
     "ArticleRow",
