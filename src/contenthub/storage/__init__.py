@@ -40,6 +40,7 @@ from contenthub.storage.enqueue import (
     task_count_created_since,
     task_created_at_nth_since,
     task_enqueue,
+    task_enqueue_rows,
     task_from_article,
     task_submissions_lock,
 )
@@ -247,6 +248,7 @@ __all__ = [
     "task_counts_by_status_and_platform",
     "task_created_at_nth_since",
     "task_enqueue",
+    "task_enqueue_rows",
     "task_events",
     "task_fail",
     "task_finish_cancelled",

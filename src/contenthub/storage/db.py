@@ -7,7 +7,9 @@ backoff, and nowhere else. No session is ever held across a publish.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -241,6 +243,15 @@ class Database:
 
     def __post_init__(self) -> None:
         self._work_listeners: list[Callable[[], None]] = []
+        # SQLite has one writer. Left to SQLite, this process's writers (API requests,
+        # the workers' claims and completions under `serve`) would each retry BEGIN IMMEDIATE
+        # in its busy handler, which sleeps up to 100 ms between tries whatever happens
+        # meanwhile: a request could wait seconds behind a stream of others. Queued on a
+        # lock of the process instead, the next writer starts as the last one commits;
+        # SQLite's handler is left to arbitrate between processes only.
+        self._writer: contextlib.AbstractContextManager[Any] = (
+            threading.RLock() if self.engine.dialect.name == "sqlite" else contextlib.nullcontext()
+        )
         event.listen(self.engine, "before_cursor_execute", self._count_statement)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._read_sessions = sessionmaker(
@@ -261,12 +272,17 @@ class Database:
 
     def write(self, work: Callable[[Session], T]) -> T:
         """Run ``work`` in its own transaction, committed, retrying transient errors."""
-        return self._run(self._sessions, work)
+        return self._run(self._sessions, work, self._writer)
 
     def read(self, work: Callable[[Session], T]) -> T:
-        return self._run(self._read_sessions, work)
+        return self._run(self._read_sessions, work, contextlib.nullcontext())
 
-    def _run(self, factory: sessionmaker[Session], work: Callable[[Session], T]) -> T:
+    def _run(
+        self,
+        factory: sessionmaker[Session],
+        work: Callable[[Session], T],
+        turn: contextlib.AbstractContextManager[Any],
+    ) -> T:
         for attempt in Retrying(
             retry=retry_if_exception(is_transient),
             wait=wait_random_exponential(multiplier=0.05, max=2.0),
@@ -280,7 +296,8 @@ class Database:
                 },
             ),
         ):
-            with attempt, factory() as session:
+            # The turn is held for one attempt, never while waiting to retry.
+            with attempt, turn, factory() as session:
                 with session.begin():
                     result = work(session)
                 if session.info.get(_NEW_WORK):

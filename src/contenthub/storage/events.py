@@ -41,8 +41,14 @@ class Event:
     worker: str | None = None
 
 
-def append_events(session: Session, events: Sequence[Event], now: datetime) -> None:
+def append_events(
+    session: Session, events: Sequence[Event], now: datetime, *, new_work: bool = False
+) -> None:
+    """``new_work``: the same transaction made work ready (:func:`notify_new_work`), told
+    in the same round trip as the events."""
     if not events:
+        if new_work:
+            notify_new_work(session)
         return
     session.execute(
         sa.insert(EVENTS),
@@ -64,10 +70,15 @@ def append_events(session: Session, events: Sequence[Event], now: datetime) -> N
             for e in events
         ],
     )
+    if new_work:
+        announce_new_work(session)
     if session.get_bind().dialect.name == "postgresql":
         # Sent at commit, once per transaction whatever the count (PostgreSQL folds equal
         # notifications); the API processes' event hubs read the new events then.
-        session.execute(sa.text("SELECT pg_notify(:channel, '')"), {"channel": EVENTS_CHANNEL})
+        if new_work:
+            session.execute(_NOTIFY_EVENTS_AND_WORK)
+        else:
+            session.execute(sa.text("SELECT pg_notify(:channel, '')"), {"channel": EVENTS_CHANNEL})
 
 
 def set_status(
@@ -216,6 +227,11 @@ def event_counts_by_reason(session: Session, *, since: datetime) -> dict[EventRe
         .group_by(EVENTS.c.reason)
     )
     return {EventReason(reason): count for reason, count in rows}
+
+
+_NOTIFY_EVENTS_AND_WORK = sa.text(
+    f"SELECT pg_notify('{EVENTS_CHANNEL}', ''), pg_notify('{NOTIFY_CHANNEL}', '')"
+)
 
 
 def notify_new_work(session: Session) -> None:

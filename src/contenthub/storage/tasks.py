@@ -48,7 +48,7 @@ LISTED_COLUMNS = [
 ]
 
 
-def _task(row: Any) -> dict[str, Any]:
+def task_row(row: Any) -> dict[str, Any]:
     """A task row as callers see it, with the drafts it left on the platform (``leftovers``,
     recorded by the adapter in its checkpoint) named at the top level."""
     task = dict(row)
@@ -63,7 +63,7 @@ def task_get(session: Session, public_id: str, *, user_id: int | None) -> dict[s
     row = session.execute(query).mappings().first()
     if row is None:
         raise NotFound("task", public_id)
-    return _task(row)
+    return task_row(row)
 
 
 @dataclass(frozen=True)
@@ -112,7 +112,7 @@ def task_list(
         if anchor is None:
             raise InputError("before", f"no task {before}")
         query = query.where(TASKS.c.id < anchor)
-    return [_task(r) for r in session.execute(query).mappings().all()]
+    return [task_row(r) for r in session.execute(query).mappings().all()]
 
 
 def task_events(session: Session, task_id: int) -> list[dict[str, Any]]:

@@ -4,10 +4,10 @@ import json
 from typing import Any
 
 from fastapi import APIRouter, Header
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from contenthub.api.deps import CurrentUser, DbDep, SettingsDep
-from contenthub.api.routers.tasks import task_out
+from contenthub.api.routers.tasks import json_answer, task_fields
 from contenthub.api.schemas import BatchIn, ErrorBody, PublishIn, PublishOut
 from contenthub.clock import utcnow
 from contenthub.config import Settings
@@ -28,11 +28,15 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
 KeyHeader = Header(default=None, alias="Idempotency-Key", max_length=200)
 
 
-def _answer(rows: list[dict[str, Any]], notice: str | None) -> dict[str, Any]:
-    body = PublishOut(
-        batch_id=rows[0]["batch_id"], tasks=[task_out(r) for r in rows], notice=notice
+def _publish_out(rows: list[dict[str, Any]], notice: str | None) -> PublishOut:
+    return PublishOut.model_validate(
+        {"batch_id": rows[0]["batch_id"], "tasks": [task_fields(r) for r in rows], "notice": notice}
     )
-    content: dict[str, Any] = json.loads(body.model_dump_json())
+
+
+def _answer(rows: list[dict[str, Any]], notice: str | None) -> dict[str, Any]:
+    """The answer as kept under an Idempotency-Key."""
+    content: dict[str, Any] = json.loads(_publish_out(rows, notice).model_dump_json())
     return content
 
 
@@ -43,7 +47,7 @@ def _publish(
     targets: list[Target],
     body: PublishIn | BatchIn,
     key: str | None,
-) -> JSONResponse:
+) -> Response:
     done = publishing.publish(
         db,
         user,
@@ -59,7 +63,9 @@ def _publish(
         assert done.answer is not None
         headers = {"Idempotent-Replayed": "true"}
         return JSONResponse(done.answer, status_code=done.status_code, headers=headers)
-    return JSONResponse(done.answer or _answer(done.tasks, done.notice), status_code=201)
+    if done.answer is not None:
+        return JSONResponse(done.answer, status_code=201)
+    return json_answer(_publish_out(done.tasks, done.notice), 201)
 
 
 @router.post("", status_code=201, response_model=PublishOut, responses=RESPONSES)
@@ -69,7 +75,7 @@ def publish(
     db: DbDep,
     settings: SettingsDep,
     idempotency_key: str | None = KeyHeader,
-) -> JSONResponse:
+) -> Response:
     """One article to one or many accounts, now or at ``scheduled_at``."""
     targets = [Target(body.article_id, body.account_ids)]
     return _publish(db, user, settings, targets, body, idempotency_key)
@@ -82,7 +88,7 @@ def publish_batch(
     db: DbDep,
     settings: SettingsDep,
     idempotency_key: str | None = KeyHeader,
-) -> JSONResponse:
+) -> Response:
     """Many articles, each to its own accounts, as one batch."""
     targets = [Target(item.article_id, item.account_ids) for item in body.items]
     return _publish(db, user, settings, targets, body, idempotency_key)
