@@ -254,9 +254,12 @@ class Database:
         )
         event.listen(self.engine, "before_cursor_execute", self._count_statement)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self._read_sessions = sessionmaker(
-            self.engine.execution_options(contenthub_readonly=True), expire_on_commit=False
-        )
+        reads = self.engine.execution_options(contenthub_readonly=True)
+        if self.engine.dialect.name == "postgresql":
+            # Under READ COMMITTED every statement reads its own snapshot, in a transaction
+            # or not: a read's BEGIN and COMMIT would be two round trips buying nothing.
+            reads = reads.execution_options(isolation_level="AUTOCOMMIT")
+        self._read_sessions = sessionmaker(reads, expire_on_commit=False)
 
     @classmethod
     def connect(cls, url: str, *, pool_size: int = 10, retry_seconds: float = 60.0) -> Database:
