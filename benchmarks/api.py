@@ -18,7 +18,9 @@ Each client is a user of its own. For each database and process layout:
 The reference rows are a bare FastAPI app (one uvicorn process, like ``serve``; no token, no
 database) answering 50 task-shaped rows from memory, through our listing's response model
 and as plain dicts, measured right before each ``GET /api/v1/tasks``; the ``vs bare``
-column is a rate over the response-model reference's. The per-user submission
+column is a rate over the response-model reference's. ``CPU ms/req`` is the servers' CPU
+time (every process of the layout, workers included) per answered request: rates move with
+the machine's load, the CPU a request costs much less. The per-user submission
 limit (20 a minute) is raised for the run, or every client would be turned away after its
 first 20; its check still runs on every request.
 """
@@ -191,7 +193,7 @@ def measure_reference(
     try:
         wait_ready(base, proc, "/rows")
         return {
-            path: hammer(base, clients, "GET", path, seconds, workdir)[0]
+            path: hammer(base, clients, "GET", path, seconds, workdir, [proc.pid])
             for path in ("/rows", "/dicts")
         }
     finally:
@@ -301,6 +303,27 @@ def _ms(text: str) -> float:
     return value * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}[unit]
 
 
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """CPU time used so far by ``pids`` and every process below them (Linux ``/proc``)."""
+    stats = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            stats[int(entry.name)] = (int(fields[1]), int(fields[11]) + int(fields[12]))
+    wanted, total = set(pids), 0
+    for pid in sorted(stats):  # parents before children: pids grow
+        if pid in wanted or stats[pid][0] in wanted:
+            wanted.add(pid)
+            total += stats[pid][1]
+    return total / TICKS
+
+
 def hammer(
     base: str,
     clients: list[tuple[str, dict]],
@@ -308,12 +331,16 @@ def hammer(
     path: str,
     seconds: float,
     workdir: Path,
-) -> tuple[float, float, float, int]:
-    """wrk with CLIENTS connections: requests/s, p50 ms, p99 ms, non-2xx answers.
+    server_pids: list[int] | None = None,
+) -> tuple[float, float, float, int, float]:
+    """wrk with CLIENTS connections: requests/s, p50 ms, p99 ms, non-2xx answers, and the
+    servers' CPU milliseconds per request (load on the machine changes the rates a lot,
+    the CPU a request costs much less).
 
     wrk (C) leaves the CPU to the server; a Python client would take a core of the two."""
     script = workdir / f"{method.lower()}.lua"
     script.write_text(wrk_script(clients, method))
+    cpu_before = cpu_seconds(server_pids or [])
     out = subprocess.run(
         [
             "wrk",
@@ -334,7 +361,9 @@ def hammer(
     p50 = _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
     p99 = _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return rate, p50, p99, int(bad.group(1)) if bad else 0
+    done = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    cpu_ms = (cpu_seconds(server_pids or []) - cpu_before) * 1000 / max(done, 1)
+    return rate, p50, p99, int(bad.group(1)) if bad else 0, cpu_ms
 
 
 def measure(
@@ -346,8 +375,10 @@ def measure(
     procs = start_servers(bench.url, workdir, port, topology, Path(args.src))
     rows = []
 
-    def report(label: str, rate: str, p50: str, p99: str, errors: str, ratio: str) -> None:
-        rows.append((backend, topology, label, rate, p50, p99, errors, ratio))
+    def report(
+        label: str, rate: str, p50: str, p99: str, errors: str, ratio: str, cpu: str = ""
+    ) -> None:
+        rows.append((backend, topology, label, rate, p50, p99, errors, ratio, cpu))
         print(f"  {backend} {topology} {label}: {rate} req/s, p99 {p99} ms", file=sys.stderr)
 
     try:
@@ -366,13 +397,21 @@ def measure(
             if method == "GET":
                 reference = measure_reference(clients, args.seconds, workdir)
                 typed, untyped = reference["/rows"], reference["/dicts"]
-                report("bare FastAPI: 50 rows, TaskPage model", f"{typed:,.0f}", "", "", "", "1.00")
-                ratio = f"{untyped / typed:.2f}"
-                report("bare FastAPI: 50 rows as dicts", f"{untyped:,.0f}", "", "", "", ratio)
-            rate, p50, p99, errors = hammer(base, clients, method, path, args.seconds, workdir)
+                for name, (ref_rate, *_, ref_cpu) in (
+                    ("bare FastAPI: 50 rows, TaskPage model", typed),
+                    ("bare FastAPI: 50 rows as dicts", untyped),
+                ):
+                    ratio = f"{ref_rate / typed[0]:.2f}"
+                    report(name, f"{ref_rate:,.0f}", "", "", "", ratio, f"{ref_cpu:.2f}")
+            pids = [proc.pid for proc in procs]
+            rate, p50, p99, errors, cpu = hammer(
+                base, clients, method, path, args.seconds, workdir, pids
+            )
             if method == "GET":
-                ratio = f"{rate / typed:.2f}"
-            report(label, f"{rate:,.0f}", f"{p50:.1f}", f"{p99:.1f}", str(errors), ratio)
+                ratio = f"{rate / typed[0]:.2f}"
+            report(
+                label, f"{rate:,.0f}", f"{p50:.1f}", f"{p99:.1f}", str(errors), ratio, f"{cpu:.2f}"
+            )
     finally:
         stop_servers(procs)
         bench.drop()
@@ -403,6 +442,7 @@ def main() -> None:
         "p99 ms",
         "errors",
         "vs bare",
+        "CPU ms/req",
         title=f"{CLIENTS} concurrent clients, {args.seconds:.0f} s each; sources {args.src}",
     )
     with tempfile.TemporaryDirectory(prefix="contenthub-api-bench-") as tmp:
@@ -410,7 +450,7 @@ def main() -> None:
             for topology in args.topologies.split(","):
                 for row in measure(backend, topology, args, Path(tmp)):
                     table.add_row(*row)
-    Console(width=130).print(table)
+    Console(width=140).print(table)
 
 
 if __name__ == "__main__":
