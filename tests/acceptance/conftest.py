@@ -56,8 +56,9 @@ class ServedApi:
 
 @contextlib.contextmanager
 def serve_api(
-    backend: str, workdir: Path, extra_env: dict[str, str] | None = None
+    backend: str, workdir: Path, env: dict[str, str] | None = None
 ) -> Iterator[ServedApi]:
+    """``env``: settings to add or override (``CONTENTHUB_…``)."""
     url, server = fresh_database_url(backend, workdir, "api")
     log = workdir / "serve.log"
     env = {
@@ -68,7 +69,7 @@ def serve_api(
         "CONTENTHUB_POLL_SECONDS": "0.1",
         # The inherited path too: the server runs the code under test, not the installed one.
         "PYTHONPATH": os.pathsep.join([str(SUPPORT), os.environ.get("PYTHONPATH", "")]),
-        **(extra_env or {}),
+        **(env or {}),
     }
     db = Database.connect(url)
     try:

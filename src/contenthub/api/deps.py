@@ -1,4 +1,9 @@
-"""Dependency aliases: the database, the secret box, settings, and the calling user."""
+"""Dependency aliases: the database, the secret box, settings, and the calling user.
+
+They are ``async``: FastAPI runs a plain ``def`` dependency on its thread pool, a hop per
+dependency per request; these only read the app's state (a token already seen is in
+memory), and what must wait on the database goes to the pool itself.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from typing import Annotated
 from fastapi import Depends, Path, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from contenthub.clock import utcnow
 from contenthub.config import Settings
@@ -25,15 +31,15 @@ class Unauthenticated(Exception):
     pass
 
 
-def get_db(request: Request) -> Database:
+async def get_db(request: Request) -> Database:
     return request.app.state.db
 
 
-def get_box(request: Request) -> SecretBox:
+async def get_box(request: Request) -> SecretBox:
     return request.app.state.box
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
@@ -76,9 +82,9 @@ def _signed_in_browser(request: Request) -> Principal | None:
     return signed.principal if signed else None
 
 
-def get_principal(request: Request, credentials: BearerCredentials) -> Principal:
+async def get_principal(request: Request, credentials: BearerCredentials) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
-        browser = _signed_in_browser(request)
+        browser = await run_in_threadpool(_signed_in_browser, request)
         if browser is None:
             raise Unauthenticated()
         request.state.principal = browser
@@ -87,7 +93,9 @@ def get_principal(request: Request, credentials: BearerCredentials) -> Principal
     principal = cache.get(credentials.credentials)
     if principal is None:
         db: Database = request.app.state.db
-        principal = db.read(lambda s: token_authenticate(s, credentials.credentials, now=utcnow()))
+        principal = await run_in_threadpool(
+            db.read, lambda s: token_authenticate(s, credentials.credentials, now=utcnow())
+        )
         if principal is None:
             raise Unauthenticated()
         cache.put(credentials.credentials, principal)
@@ -104,7 +112,7 @@ MAX_ID = 2_147_483_647  # ids are 32-bit on every database we support
 ResourceId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
-def plain_parameters(request: Request) -> None:
+async def plain_parameters(request: Request) -> None:
     """No NUL or other control character in any path or query parameter, on every route.
 
     No database stores NUL (PostgreSQL refuses it) and no id, name or cursor of ours holds a

@@ -8,7 +8,7 @@ the CLI with a stored article or a Markdown file). In one transaction it:
 2. stores the articles that come as drafts (a Markdown file), so a refused publish leaves
    no article behind;
 3. snapshots each article into one task per account (``storage.task_from_article``);
-4. enqueues them: ``storage.task_enqueue`` is the one check that each account is the
+4. enqueues them: ``storage.task_enqueue_rows`` is the one check that each account is the
    caller's;
 5. with an Idempotency-Key, stores the answer to give again, or gives the stored one.
 """
@@ -218,11 +218,10 @@ def publish(
         notes: list[str] = []
         tasks = _tasks_for(session, principal, targets, priority, due, now, republish, notes)
         try:
-            ids = storage.task_enqueue(session, tasks, now=now)
+            rows = storage.task_enqueue_rows(session, tasks, now=now)
         except storage.TargetRefused as error:
             field = _field(many, _target_of(targets, error.index), "account_ids")
             raise error.named(field) from None
-        rows = [storage.task_get(session, i, user_id=principal.user_id) for i in ids]
         if once is None:
             return Publication(rows, notice=notice, notes=notes)
         answer = once.answer(rows, notice, notes)

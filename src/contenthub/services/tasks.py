@@ -29,8 +29,10 @@ def task_page(
     *,
     before: str | None = None,
     limit: int = 50,
+    listed_only: bool = False,
 ) -> list[Row]:
-    """Newest first; ``before`` (a task id) pages backwards."""
+    """Newest first; ``before`` (a task id) pages backwards. ``listed_only``: only the
+    columns a listing shows (``storage.LISTED_COLUMNS``), cheaper to read."""
     for name, value in (
         ("created_after", where.created_after),
         ("created_before", where.created_before),
@@ -39,7 +41,12 @@ def task_page(
             raise InputError(name, "must carry a time zone, e.g. 2026-02-06T12:00:00Z")
     return db.read(
         lambda s: storage.task_list(
-            s, user_id=principal.scope, where=where, before=before, limit=limit
+            s,
+            user_id=principal.scope,
+            where=where,
+            before=before,
+            limit=limit,
+            columns=storage.LISTED_COLUMNS if listed_only else storage.TASK_COLUMNS,
         )
     )
 

@@ -49,6 +49,7 @@ from contenthub.storage.enqueue import (
     task_count_created_since,
     task_created_at_nth_since,
     task_enqueue,
+    task_enqueue_rows,
     task_from_article,
     task_submissions_lock,
 )
@@ -124,6 +125,8 @@ from contenthub.storage.review import (
 from contenthub.storage.scope import owned
 from contenthub.storage.stats import TaskOutcome, stats_task_outcomes
 from contenthub.storage.tasks import (
+    LISTED_COLUMNS,
+    TASK_COLUMNS,
     TaskFilter,
     task_counts_by_status_and_platform,
     task_events,
@@ -175,6 +178,8 @@ from contenthub.storage.workers import (
 
 __all__ = [
     "ACCOUNT_STATUSES",
+    "LISTED_COLUMNS",
+    "TASK_COLUMNS",
     "AccountRow",
     "AlreadyPublishing",
     "ArticleRow",
@@ -268,6 +273,7 @@ __all__ = [
     "task_counts_by_status_and_platform",
     "task_created_at_nth_since",
     "task_enqueue",
+    "task_enqueue_rows",
     "task_events",
     "task_fail",
     "task_finish_cancelled",

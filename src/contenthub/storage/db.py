@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,15 @@ from tenacity import (
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+_NEW_WORK = "contenthub_new_work"
+
+
+def announce_new_work(session: Session) -> None:
+    """Once this session's transaction commits, wake this process's idle workers (the
+    listeners of :meth:`Database.on_new_work`): an API and workers sharing one process (``serve``)
+    start a task at once instead of at the workers' next poll."""
+    session.info[_NEW_WORK] = True
+
 
 # MySQL/MariaDB: server gone (2006), lost connection (2013), can't connect (2002, 2003),
 # lock wait timeout (1205), deadlock (1213), connection killed (1927), shutdown (1053).
@@ -256,12 +266,25 @@ class Database:
     def __post_init__(self) -> None:
         if self.session_url is None:
             self.session_url = self.engine.url
+        self._work_listeners: list[Callable[[], None]] = []
+        # SQLite has one writer. Left to SQLite, this process's writers (API requests,
+        # the workers' claims and completions under `serve`) would each retry BEGIN IMMEDIATE
+        # in its busy handler, which sleeps up to 100 ms between tries whatever happens
+        # meanwhile: a request could wait seconds behind a stream of others. Queued on a
+        # lock of the process instead, the next writer starts as the last one commits;
+        # SQLite's handler is left to arbitrate between processes only.
+        self._writer: contextlib.AbstractContextManager[Any] = (
+            threading.RLock() if self.engine.dialect.name == "sqlite" else contextlib.nullcontext()
+        )
         event.listen(self.engine, "before_cursor_execute", self._count_statement)
         event.listen(self.engine, "handle_error", self._count_error)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self._read_sessions = sessionmaker(
-            self.engine.execution_options(contenthub_readonly=True), expire_on_commit=False
-        )
+        reads = self.engine.execution_options(contenthub_readonly=True)
+        if self.engine.dialect.name == "postgresql":
+            # Under READ COMMITTED every statement reads its own snapshot, in a transaction
+            # or not: a read's BEGIN and COMMIT would be two round trips buying nothing.
+            reads = reads.execution_options(isolation_level="AUTOCOMMIT")
+        self._read_sessions = sessionmaker(reads, expire_on_commit=False)
 
     @classmethod
     def connect(
@@ -306,12 +329,17 @@ class Database:
 
     def write(self, work: Callable[[Session], T]) -> T:
         """Run ``work`` in its own transaction, committed, retrying transient errors."""
-        return self._run(self._sessions, work)
+        return self._run(self._sessions, work, self._writer)
 
     def read(self, work: Callable[[Session], T]) -> T:
-        return self._run(self._read_sessions, work)
+        return self._run(self._read_sessions, work, contextlib.nullcontext())
 
-    def _run(self, factory: sessionmaker[Session], work: Callable[[Session], T]) -> T:
+    def _run(
+        self,
+        factory: sessionmaker[Session],
+        work: Callable[[Session], T],
+        turn: contextlib.AbstractContextManager[Any],
+    ) -> T:
         for attempt in Retrying(
             retry=retry_if_exception(is_transient),
             wait=wait_random_exponential(multiplier=0.05, max=2.0),
@@ -325,9 +353,27 @@ class Database:
                 },
             ),
         ):
-            with attempt, factory() as session, session.begin():
-                return work(session)
+            # The turn is held for one attempt, never while waiting to retry.
+            with attempt, turn, factory() as session:
+                with session.begin():
+                    result = work(session)
+                if session.info.get(_NEW_WORK):
+                    self._announce_new_work()
+                return result
         raise AssertionError("unreachable")
+
+    def on_new_work(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call ``listener`` (on the committing thread) after every transaction of this
+        process that made work ready (:func:`announce_new_work`); returns its removal."""
+        self._work_listeners.append(listener)
+        return lambda: self._work_listeners.remove(listener)
+
+    def _announce_new_work(self) -> None:
+        for listener in list(self._work_listeners):
+            try:
+                listener()
+            except Exception:  # a listener's failure is not the committed work's
+                log.exception("a new-work listener failed")
 
     def dispose(self) -> None:
         self.engine.dispose()

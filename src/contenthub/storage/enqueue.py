@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -19,8 +20,9 @@ from sqlalchemy.orm import Session
 from contenthub.errors import InputError
 from contenthub.platforms.base import DRAFT_REQUESTED_AT, LEFTOVERS, PUBLISH_SUBMITTED, UPDATE_OF
 from contenthub.states import ACTIVE, AWAITING_REVIEW, FINAL_CHECK_MARK, EventReason, TaskStatus
-from contenthub.storage.events import TASKS, Event, append_events, notify_new_work
+from contenthub.storage.events import TASKS, Event, append_events
 from contenthub.storage.models import Account, Article, User
+from contenthub.storage.tasks import TASK_COLUMNS, task_row
 
 MIN_PRIORITY, MAX_PRIORITY, DEFAULT_PRIORITY = 1, 10, 5
 DEFAULT_MAX_ATTEMPTS = 3
@@ -132,6 +134,14 @@ def _validate(task: NewTask, index: int, many: bool) -> None:
 
 def task_enqueue(session: Session, tasks: Sequence[NewTask], *, now: datetime) -> list[str]:
     """Validate and insert tasks; returns their public ids. All or nothing."""
+    return [row["public_id"] for row in task_enqueue_rows(session, tasks, now=now)]
+
+
+def task_enqueue_rows(
+    session: Session, tasks: Sequence[NewTask], *, now: datetime
+) -> list[dict[str, Any]]:
+    """:func:`task_enqueue`, returning the tasks as ``task_get`` reads them (from the insert
+    itself: no read back)."""
     if not tasks:
         return []
     many = len(tasks) > 1
@@ -189,7 +199,7 @@ def task_enqueue(session: Session, tasks: Sequence[NewTask], *, now: datetime) -
     page = max(1, STATEMENT_BUDGET_BYTES // max(largest, 1))
     inserted = session.execute(
         sa.insert(TASKS)
-        .returning(TASKS.c.id, TASKS.c.public_id, sort_by_parameter_order=True)
+        .returning(*TASK_COLUMNS, sort_by_parameter_order=True)
         .execution_options(insertmanyvalues_page_size=min(page, 1000)),
         rows,
     ).all()
@@ -211,9 +221,9 @@ def task_enqueue(session: Session, tasks: Sequence[NewTask], *, now: datetime) -
             for ins, row in zip(inserted, rows, strict=True)
         ],
         now,
+        new_work=True,
     )
-    notify_new_work(session)
-    return [ins.public_id for ins in inserted]
+    return [task_row(ins._mapping) for ins in inserted]
 
 
 # What of an earlier task's checkpoints an update carries: its ids and uploaded images, not

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from contenthub.states import EventReason, TaskStatus, check_transition
+from contenthub.storage.db import announce_new_work
 from contenthub.storage.models import PublishTask, TaskEvent
 
 TASKS = PublishTask.__table__
@@ -40,8 +41,14 @@ class Event:
     worker: str | None = None
 
 
-def append_events(session: Session, events: Sequence[Event], now: datetime) -> None:
+def append_events(
+    session: Session, events: Sequence[Event], now: datetime, *, new_work: bool = False
+) -> None:
+    """``new_work``: the same transaction made work ready (:func:`notify_new_work`), told
+    in the same round trip as the events."""
     if not events:
+        if new_work:
+            notify_new_work(session)
         return
     session.execute(
         sa.insert(EVENTS),
@@ -63,10 +70,15 @@ def append_events(session: Session, events: Sequence[Event], now: datetime) -> N
             for e in events
         ],
     )
+    if new_work:
+        announce_new_work(session)
     if session.get_bind().dialect.name == "postgresql":
         # Sent at commit, once per transaction whatever the count (PostgreSQL folds equal
         # notifications); the API processes' event hubs read the new events then.
-        session.execute(sa.text("SELECT pg_notify(:channel, '')"), {"channel": EVENTS_CHANNEL})
+        if new_work:
+            session.execute(_NOTIFY_EVENTS_AND_WORK)
+        else:
+            session.execute(sa.text("SELECT pg_notify(:channel, '')"), {"channel": EVENTS_CHANNEL})
 
 
 def set_status(
@@ -217,8 +229,16 @@ def event_counts_by_reason(session: Session, *, since: datetime) -> dict[EventRe
     return {EventReason(reason): count for reason, count in rows}
 
 
+_NOTIFY_EVENTS_AND_WORK = sa.text(
+    f"SELECT pg_notify('{EVENTS_CHANNEL}', ''), pg_notify('{NOTIFY_CHANNEL}', '')"
+)
+
+
 def notify_new_work(session: Session) -> None:
-    """Wake idle PostgreSQL workers when this transaction commits; others poll."""
+    """Wake idle workers when this transaction commits: this process's own at once (an API
+    and workers in one ``serve``), PostgreSQL's everywhere by NOTIFY; other databases' workers
+    in other processes poll."""
+    announce_new_work(session)
     if session.get_bind().dialect.name == "postgresql":
         session.execute(sa.text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})
 

@@ -41,13 +41,15 @@ class Claimer:
     async def run(self) -> None:
         """Until asked to stop; the tasks already started go on."""
         while not self._stopping.is_set():
+            # Cleared before the claim, so a wake-up arriving during it is not lost: work
+            # committed after the claim's snapshot is then claimed at once, not at the poll.
+            self._wake.clear()
             free = self._slots.free() if self._may_claim() else 0
             claimed = await self._claim(free) if free > 0 else []
             for task in claimed:
                 self._slots.start(task)
             if claimed and len(claimed) == free:
                 continue  # there may be more: claim again as soon as a slot frees
-            self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._config.poll_seconds)
 

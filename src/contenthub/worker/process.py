@@ -2,8 +2,9 @@
 
 ``run`` takes the worker's liveness lock, starts the side duties (completer, heartbeat,
 cancel poll, the liveness lock's keeper, the rescuer of dead workers, maintenance, scheduler,
-and on PostgreSQL the wake-up listener), runs the claim loop until asked to stop, lets the
-running publishes finish within the grace period, then records every last outcome.
+and on PostgreSQL the wake-up listener), listens for work its own process makes ready, runs
+the claim loop until asked to stop, lets the running publishes finish within the grace
+period, then records every last outcome.
 """
 
 from __future__ import annotations
@@ -135,10 +136,13 @@ class Worker:
             asyncio.create_task(coroutine, name=name)
             for name, coroutine in self._side_duties().items()
         ]
+        # Work this process made ready (its API's publishes, under `serve`) wakes it at once.
+        stop_listening = self.db.on_new_work(lambda: _call_soon(loop, self.wake))
         try:
             await self.claimer.run()
             await self.slots.drain()
         finally:
+            stop_listening()
             for task in side:
                 task.cancel()
             for task in side:
@@ -193,3 +197,9 @@ class Worker:
             await every(self.config.scheduler_seconds, once)
         finally:
             thread.shutdown(wait=False)
+
+
+def _call_soon(loop: asyncio.AbstractEventLoop, callback: Callable[[], None]) -> None:
+    """``callback`` on ``loop`` from any thread; nothing once the loop has closed."""
+    with contextlib.suppress(RuntimeError):
+        loop.call_soon_threadsafe(callback)

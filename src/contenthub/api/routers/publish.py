@@ -4,10 +4,10 @@ import json
 from typing import Any
 
 from fastapi import APIRouter, Header
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from contenthub.api.deps import CurrentUser, DbDep, SettingsDep
-from contenthub.api.routers.tasks import task_out
+from contenthub.api.routers.tasks import json_answer, task_fields
 from contenthub.api.schemas import (
     AccountPreview,
     BatchIn,
@@ -37,14 +37,20 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
 KeyHeader = Header(default=None, alias="Idempotency-Key", max_length=200)
 
 
-def _answer(rows: list[dict[str, Any]], notice: str | None, notes: list[str]) -> dict[str, Any]:
-    body = PublishOut(
-        batch_id=rows[0]["batch_id"],
-        tasks=[task_out(r) for r in rows],
-        notice=notice,
-        notes=notes,
+def _publish_out(rows: list[dict[str, Any]], notice: str | None, notes: list[str]) -> PublishOut:
+    return PublishOut.model_validate(
+        {
+            "batch_id": rows[0]["batch_id"],
+            "tasks": [task_fields(r) for r in rows],
+            "notice": notice,
+            "notes": notes,
+        }
     )
-    content: dict[str, Any] = json.loads(body.model_dump_json())
+
+
+def _answer(rows: list[dict[str, Any]], notice: str | None, notes: list[str]) -> dict[str, Any]:
+    """The answer as kept under an Idempotency-Key."""
+    content: dict[str, Any] = json.loads(_publish_out(rows, notice, notes).model_dump_json())
     return content
 
 
@@ -55,7 +61,7 @@ def _publish(
     targets: list[Target],
     body: PublishIn | BatchIn,
     key: str | None,
-) -> JSONResponse:
+) -> Response:
     done = publishing.publish(
         db,
         user,
@@ -71,8 +77,9 @@ def _publish(
         assert done.answer is not None
         headers = {"Idempotent-Replayed": "true"}
         return JSONResponse(done.answer, status_code=done.status_code, headers=headers)
-    answer = done.answer or _answer(done.tasks, done.notice, done.notes)
-    return JSONResponse(answer, status_code=201)
+    if done.answer is not None:
+        return JSONResponse(done.answer, status_code=201)
+    return json_answer(_publish_out(done.tasks, done.notice, done.notes), 201)
 
 
 @router.post("", status_code=201, response_model=PublishOut, responses=RESPONSES)
@@ -82,7 +89,7 @@ def publish(
     db: DbDep,
     settings: SettingsDep,
     idempotency_key: str | None = KeyHeader,
-) -> JSONResponse:
+) -> Response:
     """One article to one or many accounts, now or at ``scheduled_at``."""
     targets = [Target(body.article_id, body.account_ids)]
     return _publish(db, user, settings, targets, body, idempotency_key)
@@ -95,7 +102,7 @@ def publish_batch(
     db: DbDep,
     settings: SettingsDep,
     idempotency_key: str | None = KeyHeader,
-) -> JSONResponse:
+) -> Response:
     """Many articles, each to its own accounts, as one batch."""
     targets = [Target(item.article_id, item.account_ids) for item in body.items]
     return _publish(db, user, settings, targets, body, idempotency_key)

@@ -4,7 +4,9 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
+from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 
 from contenthub.api.deps import MAX_ID, CurrentUser, DbDep
 from contenthub.api.schemas import BulkOut, EventOut, TaskDetail, TaskOut, TaskPage
@@ -17,9 +19,19 @@ router = APIRouter(prefix="/tasks", tags=["tasks"])
 
 
 def task_out(row: dict[str, Any]) -> TaskOut:
-    return TaskOut(
-        id=row["public_id"], **{k: row[k] for k in TaskOut.model_fields if k != "id" and k in row}
-    )
+    return TaskOut.model_validate(task_fields(row))
+
+
+def task_fields(row: dict[str, Any]) -> dict[str, Any]:
+    """A task row as :class:`TaskOut` reads it: its public id is its ``id`` (the other
+    columns it does not show are ignored)."""
+    return {**row, "id": row["public_id"]}
+
+
+def json_answer(body: BaseModel, status_code: int = 200) -> Response:
+    """``body`` serialized once, by pydantic's own encoder (a model returned as such would be
+    validated again against the route's response model, then encoded by ``json.dumps``)."""
+    return Response(body.model_dump_json(), status_code, media_type="application/json")
 
 
 def event_out(row: dict[str, Any], public_id: str) -> EventOut:
@@ -28,8 +40,8 @@ def event_out(row: dict[str, Any], public_id: str) -> EventOut:
     )
 
 
-@router.get("")
-def list_tasks(
+@router.get("", response_model=TaskPage)
+async def list_tasks(
     user: CurrentUser,
     db: DbDep,
     status: list[TaskStatus] = Query(default=[]),
@@ -41,7 +53,7 @@ def list_tasks(
     created_before: datetime | None = None,
     before: str | None = Query(None, max_length=36, description="A task id: older tasks only."),
     limit: int = Query(50, ge=1, le=200),
-) -> TaskPage:
+) -> Response:
     where = TaskFilter(
         statuses=status,
         platform=platform,
@@ -51,13 +63,18 @@ def list_tasks(
         created_after=created_after,
         created_before=created_before,
     )
-    rows = task_service.task_page(db, user, where, before=before, limit=limit + 1)
-    page = rows[:limit]
-    return TaskPage(
-        items=[task_out(r) for r in page],
-        limit=limit,
-        next_before=page[-1]["public_id"] if len(rows) > limit else None,
+    rows = await run_in_threadpool(
+        task_service.task_page, db, user, where, before=before, limit=limit + 1, listed_only=True
     )
+    page = rows[:limit]
+    listing = TaskPage.model_validate(
+        {
+            "items": [task_fields(r) for r in page],
+            "limit": limit,
+            "next_before": page[-1]["public_id"] if len(rows) > limit else None,
+        }
+    )
+    return json_answer(listing)
 
 
 @router.get("/{task_id}")
