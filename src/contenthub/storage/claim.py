@@ -76,19 +76,13 @@ class ClaimedTask:
         return Lease(self.id, self.lease_token, self.user_id)
 
 
-def _account_ready(now: datetime) -> sa.ColumnElement[bool]:
-    """Active, past its pacing time, and not running anything."""
+def _running_task_of_account() -> sa.ScalarSelect[Any]:
     running = RUNNING_ON_ACCOUNT
-    running_task = (
+    return (
         sa.select(running.c.id)
         .where(running.c.running_account_id == ACCOUNTS.c.id)
         .limit(1)
         .scalar_subquery()
-    )
-    return sa.and_(
-        ACCOUNTS.c.status == "active",
-        ACCOUNTS.c.next_start_at <= now,
-        running_task.is_(None),
     )
 
 
@@ -107,39 +101,28 @@ def _best_task_of_account(now: datetime) -> sa.ScalarSelect[Any]:
     )
 
 
-def _lock_users_with_work(session: Session, now: datetime, limit: int) -> list[tuple[int, int]]:
-    """Users in turn order that have a task able to start now, locked, skipping locked ones.
+@dataclass(frozen=True)
+class TurnUser:
+    id: int
+    max_running: int
+    last_served_at: datetime
 
-    Every test is a correlated scalar subquery on purpose: planners then evaluate it per user
-    while walking the ``(last_served_at, id)`` index, stop at ``limit``, and probe each account
-    through its own index entry, whatever their (often stale) statistics of a churning queue.
+
+def _lock_users_in_turn(session: Session, now: datetime, limit: int) -> list[TurnUser]:
+    """Users whose turn has come, oldest turn first, locked, skipping locked ones.
+
+    Only users that may start something are in the ``(turn_at, id)`` range (ready.py): the
+    walk stops after ``limit`` rows whatever the number of idle, paced, capped or busy users.
     """
-    queued = QUEUED_ON_ACCOUNT
-    due_task = (
-        sa.select(queued.c.id)
-        .where(
-            queued.c.account_id == ACCOUNTS.c.id,
-            queued.c.status == QUEUED,
-            queued.c.due_at <= now,
-        )
-        .limit(1)
-        .scalar_subquery()
-    )
-    ready_account = (
-        sa.select(ACCOUNTS.c.id)
-        .where(ACCOUNTS.c.user_id == USERS.c.id, _account_ready(now), due_task.is_not(None))
-        .limit(1)
-        .scalar_subquery()
-    )
     rows = session.execute(
-        sa.select(USERS.c.id, USERS.c.max_running)
-        .where(ready_account.is_not(None))
-        .order_by(USERS.c.last_served_at, USERS.c.id)
+        sa.select(USERS.c.id, USERS.c.max_running, USERS.c.last_served_at)
+        .where(USERS.c.turn_at <= now)
+        .order_by(USERS.c.turn_at, USERS.c.id)
         .limit(limit)
         # NO KEY UPDATE on PostgreSQL: inserts that reference the user (events, tasks) go on.
         .with_for_update(skip_locked=True, key_share=True)
     ).all()
-    return [(r.id, r.max_running) for r in rows]
+    return [TurnUser(r.id, r.max_running, r.last_served_at) for r in rows]
 
 
 def _running_counts(session: Session, column: sa.Column[Any], keys: list[Any]) -> dict[Any, int]:
@@ -160,30 +143,58 @@ class Candidate:
     priority: int
     due_at: datetime
     min_interval_seconds: float
+    next_start_at: datetime
 
 
-def _candidates(session: Session, user_ids: list[int], now: datetime) -> list[Candidate]:
-    """The best due task of each free, active, paced account of these users that is under
-    its daily cap, best first."""
-    ready = session.execute(
+@dataclass
+class Probe:
+    """What the claim read of the accounts whose ready time has come."""
+
+    candidates: list[Candidate]
+    # Accounts found unable to start anything now, with the exact next time they may.
+    not_ready: dict[int, tuple[datetime | None, datetime]]
+
+
+def _probe_accounts(session: Session, user_ids: list[int], now: datetime) -> Probe:
+    """The best due task of each of these users' accounts whose ready time has come and that
+    is active, paced, free and under its daily cap, best first; and for the others, when to
+    look again."""
+    rows = session.execute(
         sa.select(
             ACCOUNTS.c.id,
+            ACCOUNTS.c.status,
+            ACCOUNTS.c.next_start_at,
             ACCOUNTS.c.min_interval_seconds,
             ACCOUNTS.c.daily_cap,
+            _running_task_of_account().label("running_id"),
             _best_task_of_account(now).label("task_id"),
-        ).where(ACCOUNTS.c.user_id.in_(user_ids), _account_ready(now))
+        ).where(ACCOUNTS.c.user_id.in_(user_ids), ACCOUNTS.c.ready_at <= now)
     ).all()
-    accounts = {row.task_id: row for row in ready if row.task_id is not None}
-    capped = {row.id: row.daily_cap for row in accounts.values() if row.daily_cap is not None}
-    if capped:
-        started = _started_in_last_day(session, list(capped), now)
-        accounts = {
-            task_id: row
-            for task_id, row in accounts.items()
-            if row.id not in capped or started.get(row.id, 0) < capped[row.id]
-        }
-    if not accounts:
-        return []
+    may_start = [
+        r
+        for r in rows
+        if r.status == "active"
+        and r.running_id is None
+        and r.task_id is not None
+        and r.next_start_at <= now
+    ]
+    capped = {r.id: r.daily_cap for r in may_start if r.daily_cap is not None}
+    started = _started_in_last_day(session, list(capped), now) if capped else {}
+    capped_until = {
+        account_id: started[account_id][1] + DAY
+        for account_id, cap in capped.items()
+        if started.get(account_id, (0, now))[0] >= cap
+    }
+    open_rows = {r.task_id: r for r in may_start if r.id not in capped_until}
+    idle = [r.id for r in rows if r.task_id is None and r.running_id is None]
+    first_due = _first_due(session, idle, now) if idle else {}
+    not_ready = {
+        r.id: (_next_ready(r, first_due.get(r.id), capped_until.get(r.id)), r.next_start_at)
+        for r in rows
+        if r.task_id not in open_rows
+    }
+    if not open_rows:
+        return Probe([], not_ready)
     # A second statement by primary key: joining on the subquery's result let MariaDB scan.
     tasks = session.execute(
         sa.select(
@@ -194,17 +205,52 @@ def _candidates(session: Session, user_ids: list[int], now: datetime) -> list[Ca
             TASKS.c.priority,
             TASKS.c.due_at,
         )
-        .where(TASKS.c.id.in_(accounts))
+        .where(TASKS.c.id.in_(open_rows))
         .order_by(TASKS.c.priority, TASKS.c.due_at, TASKS.c.id)
     ).all()
-    return [
-        Candidate(*task, min_interval_seconds=accounts[task.id].min_interval_seconds)
+    candidates = [
+        Candidate(
+            *task,
+            min_interval_seconds=open_rows[task.id].min_interval_seconds,
+            next_start_at=open_rows[task.id].next_start_at,
+        )
         for task in tasks
     ]
+    return Probe(candidates, not_ready)
 
 
-def _started_in_last_day(session: Session, account_ids: list[int], now: datetime) -> dict[int, int]:
-    """Tasks of these accounts started in the 24 hours before ``now``, per account.
+def _next_ready(
+    account: sa.Row[Any], first_due: datetime | None, capped_until: datetime | None
+) -> datetime | None:
+    """The earliest time the account may start a task, from what the claim read; None: not
+    before another writer marks it (a task queued, its running task ended, re-activated)."""
+    if account.status != "active" or account.running_id is not None:
+        return None
+    if account.task_id is None and first_due is None:
+        return None
+    times = [account.next_start_at]
+    if account.task_id is None and first_due is not None:
+        times.append(first_due)
+    if capped_until is not None:
+        times.append(capped_until)
+    return max(times)
+
+
+def _first_due(session: Session, account_ids: list[int], now: datetime) -> dict[int, datetime]:
+    """The earliest due time of the queued tasks of these accounts (none is due yet)."""
+    rows = session.execute(
+        sa.select(TASKS.c.account_id, sa.func.min(TASKS.c.due_at))
+        .where(TASKS.c.account_id.in_(account_ids), TASKS.c.status == QUEUED)
+        .group_by(TASKS.c.account_id)
+    ).all()
+    return {account_id: due for account_id, due in rows}
+
+
+def _started_in_last_day(
+    session: Session, account_ids: list[int], now: datetime
+) -> dict[int, tuple[int, datetime]]:
+    """Tasks of these accounts started in the 24 hours before ``now``, and the earliest of
+    those starts, per account.
 
     Through the index ``(account_id, started_at)``: a range of at most the cap's size per
     account, whatever the account's history. ``started_at`` is the latest start of a task,
@@ -212,7 +258,7 @@ def _started_in_last_day(session: Session, account_ids: list[int], now: datetime
     correlated subquery of the accounts' select, MariaDB looked the index up by account
     only and read the account's whole history."""
     rows = session.execute(
-        sa.select(TASKS.c.account_id, sa.func.count())
+        sa.select(TASKS.c.account_id, sa.func.count(), sa.func.min(TASKS.c.started_at))
         .where(
             TASKS.c.account_id.in_(account_ids),
             TASKS.c.started_at > now - DAY,
@@ -220,7 +266,7 @@ def _started_in_last_day(session: Session, account_ids: list[int], now: datetime
         )
         .group_by(TASKS.c.account_id)
     ).all()
-    return {account_id: count for account_id, count in rows}
+    return {account_id: (count, first) for account_id, count, first in rows}
 
 
 def _platform_room(session: Session, platforms: set[str]) -> dict[str, int]:
@@ -238,31 +284,31 @@ def _platform_room(session: Session, platforms: set[str]) -> dict[str, int]:
 
 
 def _allocate(
-    users: list[tuple[int, int]],
-    running: dict[int, int],
+    users: list[TurnUser],
+    room: dict[int, int],
     candidates: list[Candidate],
     platform_room: dict[str, int],
     slots: int,
 ) -> list[Candidate]:
-    """Round-robin across users in cursor order; each user's best task first."""
+    """Round-robin across users in turn order; each user's best task first."""
     per_user: dict[int, deque[Candidate]] = defaultdict(deque)
     for row in candidates:  # already sorted best first
         per_user[row.user_id].append(row)
-    room = {uid: limit - running.get(uid, 0) for uid, limit in users}
+    room = dict(room)
     chosen: list[Candidate] = []
     progress = True
     while len(chosen) < slots and progress:
         progress = False
-        for uid, _ in users:
+        for user in users:
             if len(chosen) >= slots:
                 break
-            queue = per_user[uid]
-            while queue and room[uid] > 0:
+            queue = per_user[user.id]
+            while queue and room[user.id] > 0:
                 row = queue.popleft()
                 if platform_room.get(row.platform, 1) <= 0:
                     continue
                 chosen.append(row)
-                room[uid] -= 1
+                room[user.id] -= 1
                 if row.platform in platform_room:
                     platform_room[row.platform] -= 1
                 progress = True
@@ -281,19 +327,29 @@ def task_claim(
     """Claim up to ``slots`` tasks for ``worker``; every limit holds across all processes."""
     if slots <= 0:
         return []
-    users = _lock_users_with_work(session, now, slots)
+    users = _lock_users_in_turn(session, now, slots)
     if not users:
         return []
-    user_ids = [uid for uid, _ in users]
-    running = _running_counts(session, TASKS.c.user_id, user_ids)
-    candidates = _candidates(session, user_ids, now)
-    if not candidates:
-        return []
-    room = _platform_room(session, {row.platform for row in candidates})
-    chosen = _allocate(users, running, candidates, room, slots)
+    running = _running_counts(session, TASKS.c.user_id, [u.id for u in users])
+    room = {u.id: u.max_running - running.get(u.id, 0) for u in users}
+    with_room = [u.id for u in users if room[u.id] > 0]
+    probe = _probe_accounts(session, with_room, now) if with_room else Probe([], {})
+    chosen: list[Candidate] = []
+    if probe.candidates:
+        platform_room = _platform_room(session, {row.platform for row in probe.candidates})
+        chosen = _allocate(users, room, probe.candidates, platform_room, slots)
+    claimed = _start(session, chosen, worker=worker, now=now, lease_seconds=lease_seconds)
+    served = [row for row in chosen if row.id in {c.id for c in claimed}]
+    _settle_ready_state(session, users, room, served, probe.not_ready, now)
+    return claimed
+
+
+def _start(
+    session: Session, chosen: list[Candidate], *, worker: str, now: datetime, lease_seconds: float
+) -> list[ClaimedTask]:
+    """Mark the chosen tasks running with a new lease and fencing token; their events."""
     if not chosen:
         return []
-
     check_transition(QUEUED, RUNNING)
     token = str(uuid.uuid4())
     ids = [row.id for row in chosen]
@@ -316,29 +372,7 @@ def task_claim(
     ).rowcount
     if updated == 0:
         return []
-
     claimed = _read_claimed(session, ids, token)
-    claimed_ids = {c.id for c in claimed}
-    served = [row for row in chosen if row.id in claimed_ids]
-    paced = [row for row in served if row.min_interval_seconds > 0]
-    if paced:
-        session.execute(
-            sa.update(ACCOUNTS)
-            .where(ACCOUNTS.c.id == sa.bindparam("paced_id"))
-            .values(next_start_at=sa.bindparam("paced_until")),
-            [
-                {
-                    "paced_id": row.account_id,
-                    "paced_until": now + timedelta(seconds=row.min_interval_seconds),
-                }
-                for row in paced
-            ],
-        )
-    session.execute(
-        sa.update(USERS)
-        .where(USERS.c.id.in_({row.user_id for row in served}))
-        .values(last_served_at=now)
-    )
     append_events(
         session,
         [
@@ -360,6 +394,61 @@ def task_claim(
         now,
     )
     return claimed
+
+
+def _settle_ready_state(
+    session: Session,
+    users: list[TurnUser],
+    room: dict[int, int],
+    served: list[Candidate],
+    not_ready: dict[int, tuple[datetime | None, datetime]],
+    now: datetime,
+) -> None:
+    """Raise the ready state to what this claim saw, while the users' locks are held
+    (ready.py): a started account is not ready until its task ends, a probed one that could
+    not start waits for its next time, and each user's turn moves to its earliest ready
+    account (or its last service, if later), or leaves the walk while it has no room."""
+    accounts = dict(not_ready)
+    for row in served:  # running now: not ready until the task ends; paced from now
+        paced = now + timedelta(seconds=row.min_interval_seconds)
+        next_start = paced if row.min_interval_seconds > 0 else row.next_start_at
+        accounts[row.account_id] = (None, next_start)
+    if accounts:
+        session.execute(
+            sa.update(ACCOUNTS)
+            .where(ACCOUNTS.c.id == sa.bindparam("account_id"))
+            .values(ready_at=sa.bindparam("ready"), next_start_at=sa.bindparam("next_start")),
+            [
+                {"account_id": aid, "ready": ready, "next_start": next_start}
+                for aid, (ready, next_start) in sorted(accounts.items())
+            ],
+        )
+    started: dict[int, int] = defaultdict(int)
+    for row in served:
+        started[row.user_id] += 1
+    with_room = [u.id for u in users if room[u.id] - started[u.id] > 0]
+    earliest = _earliest_ready(session, with_room) if with_room else {}
+    changes = []
+    for user in users:
+        last_served = now if started[user.id] else user.last_served_at
+        ready = earliest.get(user.id)
+        turn = None if ready is None else max(ready, last_served)
+        changes.append({"user_id": user.id, "served": last_served, "turn": turn})
+    session.execute(
+        sa.update(USERS)
+        .where(USERS.c.id == sa.bindparam("user_id"))
+        .values(last_served_at=sa.bindparam("served"), turn_at=sa.bindparam("turn")),
+        changes,
+    )
+
+
+def _earliest_ready(session: Session, user_ids: list[int]) -> dict[int, datetime]:
+    rows = session.execute(
+        sa.select(ACCOUNTS.c.user_id, sa.func.min(ACCOUNTS.c.ready_at))
+        .where(ACCOUNTS.c.user_id.in_(user_ids), ACCOUNTS.c.ready_at.is_not(None))
+        .group_by(ACCOUNTS.c.user_id)
+    ).all()
+    return {user_id: ready for user_id, ready in rows}
 
 
 def _read_claimed(session: Session, ids: list[int], token: str) -> list[ClaimedTask]:

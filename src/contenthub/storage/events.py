@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from contenthub.states import EventReason, TaskStatus, check_transition
 from contenthub.storage.models import PublishTask, TaskEvent
+from contenthub.storage.ready import mark_tasks_accounts_ready
 
 TASKS = PublishTask.__table__
 EVENTS = TaskEvent.__table__
@@ -98,6 +99,8 @@ def set_status(
     ).rowcount
     if updated != 1:
         return False
+    if _may_free_a_start(current, target):
+        mark_tasks_accounts_ready(session, [user_id], [task_id], now)
     append_events(
         session,
         [
@@ -118,6 +121,11 @@ def set_status(
         now,
     )
     return True
+
+
+def _may_free_a_start(current: str, target: TaskStatus) -> bool:
+    """A task queued, or a running one ended (its account and its user's slot are free)."""
+    return target is TaskStatus.QUEUED or current == TaskStatus.RUNNING.value
 
 
 @dataclass(frozen=True)
@@ -155,6 +163,10 @@ def set_status_many(
         .values(status=target.value, **shared, **{k: sa.bindparam(f"row_{k}") for k in keys}),
         [{"row_id": c.task_id, **{f"row_{k}": c.values[k] for k in keys}} for c in changes],
     )
+    if _may_free_a_start(current, target):
+        mark_tasks_accounts_ready(
+            session, {c.user_id for c in changes}, [c.task_id for c in changes], now
+        )
     append_events(
         session,
         [
