@@ -155,13 +155,70 @@ class Probe:
     not_ready: dict[int, tuple[datetime | None, datetime]]
 
 
+@dataclass(frozen=True)
+class ProbedAccount:
+    """One account whose ready time has come, as the claim read it."""
+
+    id: int
+    user_id: int
+    status: str
+    next_start_at: datetime
+    min_interval_seconds: float
+    daily_cap: int | None
+    running_id: int | None
+    # Its best due queued task (None: nothing due now) and that task's sort key.
+    task_id: int | None
+    platform: str
+    priority: int | None
+    due_at: datetime | None
+    # Starts in the last 24 hours and the earliest of them (read only under a cap).
+    started_count: int
+    first_started: datetime | None
+    # The earliest due time of its queued tasks (read only when none is due).
+    first_due: datetime | None
+
+
+def classify(accounts: list[ProbedAccount], now: datetime) -> Probe:
+    """Which probed accounts may start their best task now (best first), and when the others
+    may next: the one rule both claims (portable and PostgreSQL) apply to what they read."""
+    candidates: list[Candidate] = []
+    not_ready: dict[int, tuple[datetime | None, datetime]] = {}
+    for a in accounts:
+        capped = a.daily_cap is not None and a.started_count >= a.daily_cap
+        if (
+            a.status == "active"
+            and a.running_id is None
+            and a.task_id is not None
+            and a.next_start_at <= now
+            and not capped
+        ):
+            assert a.priority is not None and a.due_at is not None
+            candidates.append(
+                Candidate(
+                    a.task_id,
+                    a.user_id,
+                    a.id,
+                    a.platform,
+                    a.priority,
+                    a.due_at,
+                    a.min_interval_seconds,
+                    a.next_start_at,
+                )
+            )
+            continue
+        capped_until = a.first_started + DAY if capped and a.first_started else None
+        not_ready[a.id] = (_next_ready(a, a.first_due, capped_until), a.next_start_at)
+    candidates.sort(key=lambda c: (c.priority, c.due_at, c.id))
+    return Probe(candidates, not_ready)
+
+
 def _probe_accounts(session: Session, user_ids: list[int], now: datetime) -> Probe:
-    """The best due task of each of these users' accounts whose ready time has come and that
-    is active, paced, free and under its daily cap, best first; and for the others, when to
-    look again."""
+    """The best due task of each of these users' accounts whose ready time has come, with
+    what :func:`classify` needs to decide whether it may start now."""
     rows = session.execute(
         sa.select(
             ACCOUNTS.c.id,
+            ACCOUNTS.c.user_id,
             ACCOUNTS.c.status,
             ACCOUNTS.c.next_start_at,
             ACCOUNTS.c.min_interval_seconds,
@@ -170,57 +227,52 @@ def _probe_accounts(session: Session, user_ids: list[int], now: datetime) -> Pro
             _best_task_of_account(now).label("task_id"),
         ).where(ACCOUNTS.c.user_id.in_(user_ids), ACCOUNTS.c.ready_at <= now)
     ).all()
-    may_start = [
-        r
-        for r in rows
-        if r.status == "active"
-        and r.running_id is None
-        and r.task_id is not None
-        and r.next_start_at <= now
-    ]
-    capped = {r.id: r.daily_cap for r in may_start if r.daily_cap is not None}
-    started = _started_in_last_day(session, list(capped), now) if capped else {}
-    capped_until = {
-        account_id: started[account_id][1] + DAY
-        for account_id, cap in capped.items()
-        if started.get(account_id, (0, now))[0] >= cap
-    }
-    open_rows = {r.task_id: r for r in may_start if r.id not in capped_until}
+    if not rows:
+        return Probe([], {})
+    capped = [r.id for r in rows if r.daily_cap is not None and r.task_id is not None]
+    started = _started_in_last_day(session, capped, now) if capped else {}
     idle = [r.id for r in rows if r.task_id is None and r.running_id is None]
-    first_due = _first_due(session, idle, now) if idle else {}
-    not_ready = {
-        r.id: (_next_ready(r, first_due.get(r.id), capped_until.get(r.id)), r.next_start_at)
-        for r in rows
-        if r.task_id not in open_rows
-    }
-    if not open_rows:
-        return Probe([], not_ready)
+    first_due = _first_due(session, idle) if idle else {}
+    task_ids = [r.task_id for r in rows if r.task_id is not None]
     # A second statement by primary key: joining on the subquery's result let MariaDB scan.
-    tasks = session.execute(
-        sa.select(
-            TASKS.c.id,
-            TASKS.c.user_id,
-            TASKS.c.account_id,
-            TASKS.c.platform,
-            TASKS.c.priority,
-            TASKS.c.due_at,
-        )
-        .where(TASKS.c.id.in_(open_rows))
-        .order_by(TASKS.c.priority, TASKS.c.due_at, TASKS.c.id)
-    ).all()
-    candidates = [
-        Candidate(
-            *task,
-            min_interval_seconds=open_rows[task.id].min_interval_seconds,
-            next_start_at=open_rows[task.id].next_start_at,
-        )
-        for task in tasks
-    ]
-    return Probe(candidates, not_ready)
+    tasks = (
+        {
+            t.id: t
+            for t in session.execute(
+                sa.select(TASKS.c.id, TASKS.c.platform, TASKS.c.priority, TASKS.c.due_at).where(
+                    TASKS.c.id.in_(task_ids)
+                )
+            )
+        }
+        if task_ids
+        else {}
+    )
+    return classify(
+        [
+            ProbedAccount(
+                id=r.id,
+                user_id=r.user_id,
+                status=r.status,
+                next_start_at=r.next_start_at,
+                min_interval_seconds=r.min_interval_seconds,
+                daily_cap=r.daily_cap,
+                running_id=r.running_id,
+                task_id=r.task_id if r.task_id in tasks else None,
+                platform=tasks[r.task_id].platform if r.task_id in tasks else "",
+                priority=tasks[r.task_id].priority if r.task_id in tasks else None,
+                due_at=tasks[r.task_id].due_at if r.task_id in tasks else None,
+                started_count=started.get(r.id, (0, None))[0],
+                first_started=started.get(r.id, (0, None))[1],
+                first_due=first_due.get(r.id),
+            )
+            for r in rows
+        ],
+        now,
+    )
 
 
 def _next_ready(
-    account: sa.Row[Any], first_due: datetime | None, capped_until: datetime | None
+    account: ProbedAccount, first_due: datetime | None, capped_until: datetime | None
 ) -> datetime | None:
     """The earliest time the account may start a task, from what the claim read; None: not
     before another writer marks it (a task queued, its running task ended, re-activated)."""
@@ -236,7 +288,7 @@ def _next_ready(
     return max(times)
 
 
-def _first_due(session: Session, account_ids: list[int], now: datetime) -> dict[int, datetime]:
+def _first_due(session: Session, account_ids: list[int]) -> dict[int, datetime]:
     """The earliest due time of the queued tasks of these accounts (none is due yet)."""
     rows = session.execute(
         sa.select(TASKS.c.account_id, sa.func.min(TASKS.c.due_at))
@@ -248,7 +300,7 @@ def _first_due(session: Session, account_ids: list[int], now: datetime) -> dict[
 
 def _started_in_last_day(
     session: Session, account_ids: list[int], now: datetime
-) -> dict[int, tuple[int, datetime]]:
+) -> dict[int, tuple[int, datetime | None]]:
     """Tasks of these accounts started in the 24 hours before ``now``, and the earliest of
     those starts, per account.
 
@@ -324,9 +376,18 @@ def task_claim(
     now: datetime,
     lease_seconds: float,
 ) -> list[ClaimedTask]:
-    """Claim up to ``slots`` tasks for ``worker``; every limit holds across all processes."""
+    """Claim up to ``slots`` tasks for ``worker``; every limit holds across all processes.
+
+    On PostgreSQL the same claim runs in three statements (claim_postgresql.py) unless the
+    engine says ``contenthub_claim="portable"`` (the conformance suite runs both)."""
     if slots <= 0:
         return []
+    if claim_path(session) == "postgresql":
+        from contenthub.storage.claim_postgresql import task_claim_postgresql
+
+        return task_claim_postgresql(
+            session, worker=worker, slots=slots, now=now, lease_seconds=lease_seconds
+        )
     users = _lock_users_in_turn(session, now, slots)
     if not users:
         return []
@@ -342,6 +403,15 @@ def task_claim(
     served = [row for row in chosen if row.id in {c.id for c in claimed}]
     _settle_ready_state(session, users, room, served, probe.not_ready, now)
     return claimed
+
+
+def claim_path(session: Session) -> str:
+    """``postgresql`` (its own statements) or ``portable``, as the database gateway chose."""
+    bind = session.get_bind()
+    if bind.dialect.name != "postgresql":
+        return "portable"
+    options = bind.get_execution_options()
+    return str(options.get("contenthub_claim", "postgresql"))
 
 
 def _start(
