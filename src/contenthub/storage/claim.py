@@ -1,23 +1,25 @@
 """The claim: every limit and the fairness rule are decided here, inside one transaction.
 
-1. Lock the users whose turn it is (oldest ``last_served_at`` first) and who have a task that
-   could start now, ``FOR UPDATE SKIP LOCKED``: two claimers never serve one user at once,
-   so the per-user limit, per-account serialization and pacing are exact.
+1. Lock the users whose turn has come (``turn_at <= now``, oldest turn first; storage/ready.py
+   keeps idle, paced, capped, held and busy users out of that range), ``FOR UPDATE SKIP
+   LOCKED``: two claimers never serve one user at once, so the per-user limit, per-account
+   serialization and pacing are exact.
 2. Count those users' running tasks (a fresh statement, after the locks are held).
-3. For each of their free, active, paced accounts, take its best due task (priority, due time,
-   age) through the index ``(account_id, status, priority, due_at, id)``: the cost depends on
-   the accounts of the served users, never on the size of the backlog.
-4. Drop the accounts whose daily cap is reached: their tasks started in the last 24 hours,
-   counted from the rows through ``(account_id, started_at)`` (never a counter a crash can
-   leak; a retried task has one ``started_at``, so it counts once). Exact, because the users'
-   locks are held: nobody else can start a task on these accounts until commit.
-5. Hand out tasks round-robin across the users, within each user's free slots and each
+3. For each of their accounts whose ``ready_at`` has come, read its best due task (priority,
+   due time, age) through the index ``(account_id, status, priority, due_at, id)``, whether
+   it is active, free and paced, and its starts of the last 24 hours (the daily cap, counted
+   from the rows through ``(account_id, started_at)``, never a counter a crash can leak).
+   :func:`classify` says which may start now and when the others may next.
+4. Hand out tasks round-robin across the users, within each user's free slots and each
    platform's limit (platform rows are locked while they are counted).
-6. Mark them running with a new lease and fencing token, move the users' cursor, pace the
-   accounts, write the events.
+5. Mark them running with a new lease and fencing token, write the events, and settle the
+   ready state (the accounts that started or could not, each user's next turn).
+6. If some locked users could not start anything (their ready state was stale), walk on to
+   the next users, at most ``ROUNDS`` times.
 
 On SQLite the transaction is ``BEGIN IMMEDIATE`` (one writer), and ``FOR UPDATE`` is not
-rendered; PostgreSQL and MariaDB run the same statements with row locks.
+rendered; MariaDB runs the same statements with row locks; PostgreSQL runs the same rules in
+three statements a round (claim_postgresql.py).
 """
 
 from __future__ import annotations
@@ -368,6 +370,11 @@ def _allocate(
     return chosen
 
 
+# A claim whose users turned out unable to start anything (their ready state was stale, now
+# corrected) walks on to the next users, a bounded number of times.
+ROUNDS = 3
+
+
 def task_claim(
     session: Session,
     *,
@@ -378,19 +385,34 @@ def task_claim(
 ) -> list[ClaimedTask]:
     """Claim up to ``slots`` tasks for ``worker``; every limit holds across all processes.
 
-    On PostgreSQL the same claim runs in three statements (claim_postgresql.py) unless the
-    engine says ``contenthub_claim="portable"`` (the conformance suite runs both)."""
-    if slots <= 0:
-        return []
+    On PostgreSQL the same claim runs in three statements a round (claim_postgresql.py)
+    unless the engine says ``contenthub_claim="portable"`` (the conformance suite runs
+    both)."""
     if claim_path(session) == "postgresql":
-        from contenthub.storage.claim_postgresql import task_claim_postgresql
-
-        return task_claim_postgresql(
-            session, worker=worker, slots=slots, now=now, lease_seconds=lease_seconds
+        from contenthub.storage.claim_postgresql import claim_round_postgresql as one_round
+    else:
+        one_round = _claim_round
+    claimed: list[ClaimedTask] = []
+    for _ in range(ROUNDS):
+        if len(claimed) >= slots:
+            break
+        got, walk_on = one_round(
+            session, worker=worker, slots=slots - len(claimed), now=now, lease_seconds=lease_seconds
         )
+        claimed += got
+        if not walk_on:
+            break
+    return claimed
+
+
+def _claim_round(
+    session: Session, *, worker: str, slots: int, now: datetime, lease_seconds: float
+) -> tuple[list[ClaimedTask], bool]:
+    """One round of the portable claim: the tasks started, and whether some users it locked
+    left the walk (so a next round would see others)."""
     users = _lock_users_in_turn(session, now, slots)
     if not users:
-        return []
+        return [], False
     running = _running_counts(session, TASKS.c.user_id, [u.id for u in users])
     room = {u.id: u.max_running - running.get(u.id, 0) for u in users}
     with_room = [u.id for u in users if room[u.id] > 0]
@@ -402,7 +424,12 @@ def task_claim(
     claimed = _start(session, chosen, worker=worker, now=now, lease_seconds=lease_seconds)
     served = [row for row in chosen if row.id in {c.id for c in claimed}]
     _settle_ready_state(session, users, room, served, probe.not_ready, now)
-    return claimed
+    return claimed, walk_on(users, room, probe)
+
+
+def walk_on(users: list[TurnUser], room: dict[int, int], probe: Probe) -> bool:
+    """Whether a round found users it had to take out of the walk (stale ready state)."""
+    return bool(probe.not_ready) or any(room[u.id] <= 0 for u in users)
 
 
 def claim_path(session: Session) -> str:

@@ -35,6 +35,7 @@ from contenthub.storage.claim import (
     TurnUser,
     _allocate,
     classify,
+    walk_on,
 )
 from contenthub.storage.events import EVENTS_CHANNEL
 
@@ -176,10 +177,11 @@ def _aware(value: datetime | None) -> datetime | None:
     return None if value is None else value.replace(tzinfo=UTC)
 
 
-def task_claim_postgresql(
+def claim_round_postgresql(
     session: Session, *, worker: str, slots: int, now: datetime, lease_seconds: float
-) -> list[ClaimedTask]:
-    """:func:`contenthub.storage.claim.task_claim` on PostgreSQL, in three statements."""
+) -> tuple[list[ClaimedTask], bool]:
+    """One round of :func:`contenthub.storage.claim.task_claim` on PostgreSQL, in three
+    statements."""
     at = _naive(now)
     locked = session.execute(LOCK, {"now": at, "slots": slots}).all()
     users = [
@@ -188,7 +190,7 @@ def task_claim_postgresql(
         if r.kind == "user"
     ]
     if not users:
-        return []
+        return [], False
     limits = {r.name: r.max_running for r in locked if r.kind == "platform"}
     user_ids = [u.id for u in users]
     probed = session.execute(
@@ -229,7 +231,8 @@ def task_claim_postgresql(
     platform_room = {name: limit - platform_running.get(name, 0) for name, limit in limits.items()}
     candidates = [c for c in probe.candidates if c.id not in unlocked]
     chosen = _allocate(users, room, candidates, platform_room, slots)
-    return _write(session, users, room, chosen, probe.not_ready, worker, now, lease_seconds)
+    claimed = _write(session, users, room, chosen, probe.not_ready, worker, now, lease_seconds)
+    return claimed, walk_on(users, room, probe)
 
 
 def _write(
