@@ -21,13 +21,12 @@ import sqlalchemy as sa
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from dispatch import create_database, seed_users_and_accounts  # noqa: E402
-
 from contenthub import storage  # noqa: E402
 from contenthub.states import EventReason  # noqa: E402
 from contenthub.storage import NewTask  # noqa: E402
 from contenthub.storage.db import Database  # noqa: E402
 from contenthub.storage.events import EVENTS, EVENTS_CHANNEL, Event  # noqa: E402
+from dispatch import create_database, seed_users_and_accounts  # noqa: E402
 
 
 def one_write(db: Database, task_id: int, user_id: int, notify: bool) -> float:
