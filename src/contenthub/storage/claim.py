@@ -46,7 +46,6 @@ RUNNING, QUEUED = TaskStatus.RUNNING.value, TaskStatus.QUEUED.value
 DAY = timedelta(days=1)
 # Aliases are built once: building them copies every column, which costs more than a claim.
 RUNNING_ON_ACCOUNT = TASKS.alias("running_on_account")
-QUEUED_ON_ACCOUNT = TASKS.alias("queued_on_account")
 BEST = TASKS.alias("best")
 
 
