@@ -163,7 +163,8 @@ def worker_env(url: str, workdir: Path) -> dict[str, str]:
         "CONTENTHUB_DATABASE_URL": url,
         "CONTENTHUB_DATA_DIR": str(workdir),
         "CONTENTHUB_PLATFORM_MODULES": "bench_noop",
-        "PYTHONPATH": str(HERE),
+        # The benchmarks' own platform module first, then whatever sources the caller runs.
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")])),
     }
 
 
