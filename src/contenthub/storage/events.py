@@ -99,8 +99,6 @@ def set_status(
     ).rowcount
     if updated != 1:
         return False
-    if _may_free_a_start(current, target):
-        mark_tasks_accounts_ready(session, [user_id], [task_id], now)
     append_events(
         session,
         [
@@ -120,6 +118,10 @@ def set_status(
         ],
         now,
     )
+    if _may_free_a_start(current, target):
+        # Last: the user's row is then held (it is what the claim locks) for the fewest
+        # statements before commit.
+        mark_tasks_accounts_ready(session, [user_id], [task_id], now)
     return True
 
 
@@ -163,10 +165,6 @@ def set_status_many(
         .values(status=target.value, **shared, **{k: sa.bindparam(f"row_{k}") for k in keys}),
         [{"row_id": c.task_id, **{f"row_{k}": c.values[k] for k in keys}} for c in changes],
     )
-    if _may_free_a_start(current, target):
-        mark_tasks_accounts_ready(
-            session, {c.user_id for c in changes}, [c.task_id for c in changes], now
-        )
     append_events(
         session,
         [
@@ -186,6 +184,10 @@ def set_status_many(
         ],
         now,
     )
+    if _may_free_a_start(current, target):  # last, as in set_status
+        mark_tasks_accounts_ready(
+            session, {c.user_id for c in changes}, [c.task_id for c in changes], now
+        )
 
 
 def event_list_after(
