@@ -23,6 +23,16 @@ from tests.factories import T0, enqueue, make_account, make_user
 LEASE = 60.0
 
 
+@pytest.fixture(autouse=True, params=["own", "portable"])
+def claim_statements(request: pytest.FixtureRequest, db: Database) -> str:
+    """Every test runs against both claims on PostgreSQL: its own and the portable one."""
+    if request.param == "portable":
+        if db.dialect != "postgresql":
+            pytest.skip("the portable claim is this database's only one")
+        db.engine.update_execution_options(contenthub_claim="portable")
+    return request.param
+
+
 def claim(db: Database, slots: int, now=T0, worker: str = "w1") -> list[storage.ClaimedTask]:
     return db.write(
         lambda s: storage.task_claim(s, worker=worker, slots=slots, now=now, lease_seconds=LEASE)

@@ -19,6 +19,7 @@ from contenthub.errors import InputError, NotFound
 from contenthub.states import ACTIVE
 from contenthub.storage.events import notify_new_work
 from contenthub.storage.models import Account, PublishTask
+from contenthub.storage.ready import mark_accounts_ready
 from contenthub.storage.rows import snapshot
 from contenthub.storage.scope import owned
 
@@ -135,6 +136,7 @@ def account_update(
         values["min_interval_seconds"] = min_interval_seconds
     if daily_cap is not None or clear_daily_cap:
         values["daily_cap"] = daily_cap
+        _look_again(session, account_id, now)  # a higher cap (or none) may free it now
     if is_default is not None:
         values["is_default"] = is_default
         if is_default:
@@ -171,6 +173,8 @@ def account_set_status(
     that waited for it."""
     if status not in ACCOUNT_STATUSES:
         raise InputError("status", f"must be one of {', '.join(ACCOUNT_STATUSES)}")
+    if status == "active":
+        _look_again(session, account_id, now)
     session.execute(
         sa.update(Account)
         .where(Account.id == account_id)
@@ -178,6 +182,13 @@ def account_set_status(
     )
     if status == "active":
         notify_new_work(session)
+
+
+def _look_again(session: Session, account_id: int, now: datetime) -> None:
+    """The account may start something now: the claim looks at it again (ready.py)."""
+    owner = session.scalar(sa.select(Account.user_id).where(Account.id == account_id))
+    if owner is not None:
+        mark_accounts_ready(session, [owner], [account_id], now)
 
 
 def account_active_task_count(session: Session, account_id: int) -> int:

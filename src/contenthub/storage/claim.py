@@ -1,23 +1,25 @@
 """The claim: every limit and the fairness rule are decided here, inside one transaction.
 
-1. Lock the users whose turn it is (oldest ``last_served_at`` first) and who have a task that
-   could start now, ``FOR UPDATE SKIP LOCKED``: two claimers never serve one user at once,
-   so the per-user limit, per-account serialization and pacing are exact.
+1. Lock the users whose turn has come (``turn_at <= now``, oldest turn first; storage/ready.py
+   keeps idle, paced, capped, held and busy users out of that range), ``FOR UPDATE SKIP
+   LOCKED``: two claimers never serve one user at once, so the per-user limit, per-account
+   serialization and pacing are exact.
 2. Count those users' running tasks (a fresh statement, after the locks are held).
-3. For each of their free, active, paced accounts, take its best due task (priority, due time,
-   age) through the index ``(account_id, status, priority, due_at, id)``: the cost depends on
-   the accounts of the served users, never on the size of the backlog.
-4. Drop the accounts whose daily cap is reached: their tasks started in the last 24 hours,
-   counted from the rows through ``(account_id, started_at)`` (never a counter a crash can
-   leak; a retried task has one ``started_at``, so it counts once). Exact, because the users'
-   locks are held: nobody else can start a task on these accounts until commit.
-5. Hand out tasks round-robin across the users, within each user's free slots and each
+3. For each of their accounts whose ``ready_at`` has come, read its best due task (priority,
+   due time, age) through the index ``(account_id, status, priority, due_at, id)``, whether
+   it is active, free and paced, and its starts of the last 24 hours (the daily cap, counted
+   from the rows through ``(account_id, started_at)``, never a counter a crash can leak).
+   :func:`classify` says which may start now and when the others may next.
+4. Hand out tasks round-robin across the users, within each user's free slots and each
    platform's limit (platform rows are locked while they are counted).
-6. Mark them running with a new lease and fencing token, move the users' cursor, pace the
-   accounts, write the events.
+5. Mark them running with a new lease and fencing token, write the events, and settle the
+   ready state (the accounts that started or could not, each user's next turn).
+6. If some locked users could not start anything (their ready state was stale), walk on to
+   the next users, at most ``ROUNDS`` times.
 
 On SQLite the transaction is ``BEGIN IMMEDIATE`` (one writer), and ``FOR UPDATE`` is not
-rendered; PostgreSQL and MariaDB run the same statements with row locks.
+rendered; MariaDB runs the same statements with row locks; PostgreSQL runs the same rules in
+three statements a round (claim_postgresql.py).
 """
 
 from __future__ import annotations
@@ -44,7 +46,6 @@ RUNNING, QUEUED = TaskStatus.RUNNING.value, TaskStatus.QUEUED.value
 DAY = timedelta(days=1)
 # Aliases are built once: building them copies every column, which costs more than a claim.
 RUNNING_ON_ACCOUNT = TASKS.alias("running_on_account")
-QUEUED_ON_ACCOUNT = TASKS.alias("queued_on_account")
 BEST = TASKS.alias("best")
 
 
@@ -77,19 +78,13 @@ class ClaimedTask:
         return Lease(self.id, self.lease_token, self.user_id)
 
 
-def _account_ready(now: datetime) -> sa.ColumnElement[bool]:
-    """Active, past its pacing time, and not running anything."""
+def _running_task_of_account() -> sa.ScalarSelect[Any]:
     running = RUNNING_ON_ACCOUNT
-    running_task = (
+    return (
         sa.select(running.c.id)
         .where(running.c.running_account_id == ACCOUNTS.c.id)
         .limit(1)
         .scalar_subquery()
-    )
-    return sa.and_(
-        ACCOUNTS.c.status == "active",
-        ACCOUNTS.c.next_start_at <= now,
-        running_task.is_(None),
     )
 
 
@@ -108,39 +103,28 @@ def _best_task_of_account(now: datetime) -> sa.ScalarSelect[Any]:
     )
 
 
-def _lock_users_with_work(session: Session, now: datetime, limit: int) -> list[tuple[int, int]]:
-    """Users in turn order that have a task able to start now, locked, skipping locked ones.
+@dataclass(frozen=True)
+class TurnUser:
+    id: int
+    max_running: int
+    last_served_at: datetime
 
-    Every test is a correlated scalar subquery on purpose: planners then evaluate it per user
-    while walking the ``(last_served_at, id)`` index, stop at ``limit``, and probe each account
-    through its own index entry, whatever their (often stale) statistics of a churning queue.
+
+def _lock_users_in_turn(session: Session, now: datetime, limit: int) -> list[TurnUser]:
+    """Users whose turn has come, oldest turn first, locked, skipping locked ones.
+
+    Only users that may start something are in the ``(turn_at, id)`` range (ready.py): the
+    walk stops after ``limit`` rows whatever the number of idle, paced, capped or busy users.
     """
-    queued = QUEUED_ON_ACCOUNT
-    due_task = (
-        sa.select(queued.c.id)
-        .where(
-            queued.c.account_id == ACCOUNTS.c.id,
-            queued.c.status == QUEUED,
-            queued.c.due_at <= now,
-        )
-        .limit(1)
-        .scalar_subquery()
-    )
-    ready_account = (
-        sa.select(ACCOUNTS.c.id)
-        .where(ACCOUNTS.c.user_id == USERS.c.id, _account_ready(now), due_task.is_not(None))
-        .limit(1)
-        .scalar_subquery()
-    )
     rows = session.execute(
-        sa.select(USERS.c.id, USERS.c.max_running)
-        .where(ready_account.is_not(None))
-        .order_by(USERS.c.last_served_at, USERS.c.id)
+        sa.select(USERS.c.id, USERS.c.max_running, USERS.c.last_served_at)
+        .where(USERS.c.turn_at <= now)
+        .order_by(USERS.c.turn_at, USERS.c.id)
         .limit(limit)
         # NO KEY UPDATE on PostgreSQL: inserts that reference the user (events, tasks) go on.
         .with_for_update(skip_locked=True, key_share=True)
     ).all()
-    return [(r.id, r.max_running) for r in rows]
+    return [TurnUser(r.id, r.max_running, r.last_served_at) for r in rows]
 
 
 def _running_counts(session: Session, column: sa.Column[Any], keys: list[Any]) -> dict[Any, int]:
@@ -161,51 +145,166 @@ class Candidate:
     priority: int
     due_at: datetime
     min_interval_seconds: float
+    next_start_at: datetime
 
 
-def _candidates(session: Session, user_ids: list[int], now: datetime) -> list[Candidate]:
-    """The best due task of each free, active, paced account of these users that is under
-    its daily cap, best first."""
-    ready = session.execute(
+@dataclass
+class Probe:
+    """What the claim read of the accounts whose ready time has come."""
+
+    candidates: list[Candidate]
+    # Accounts found unable to start anything now, with the exact next time they may.
+    not_ready: dict[int, tuple[datetime | None, datetime]]
+
+
+@dataclass(frozen=True)
+class ProbedAccount:
+    """One account whose ready time has come, as the claim read it."""
+
+    id: int
+    user_id: int
+    status: str
+    next_start_at: datetime
+    min_interval_seconds: float
+    daily_cap: int | None
+    running_id: int | None
+    # Its best due queued task (None: nothing due now) and that task's sort key.
+    task_id: int | None
+    platform: str
+    priority: int | None
+    due_at: datetime | None
+    # Starts in the last 24 hours and the earliest of them (read only under a cap).
+    started_count: int
+    first_started: datetime | None
+    # The earliest due time of its queued tasks (read only when none is due).
+    first_due: datetime | None
+
+
+def classify(accounts: list[ProbedAccount], now: datetime) -> Probe:
+    """Which probed accounts may start their best task now (best first), and when the others
+    may next: the one rule both claims (portable and PostgreSQL) apply to what they read."""
+    candidates: list[Candidate] = []
+    not_ready: dict[int, tuple[datetime | None, datetime]] = {}
+    for a in accounts:
+        capped = a.daily_cap is not None and a.started_count >= a.daily_cap
+        if (
+            a.status == "active"
+            and a.running_id is None
+            and a.task_id is not None
+            and a.next_start_at <= now
+            and not capped
+        ):
+            assert a.priority is not None and a.due_at is not None
+            candidates.append(
+                Candidate(
+                    a.task_id,
+                    a.user_id,
+                    a.id,
+                    a.platform,
+                    a.priority,
+                    a.due_at,
+                    a.min_interval_seconds,
+                    a.next_start_at,
+                )
+            )
+            continue
+        capped_until = a.first_started + DAY if capped and a.first_started else None
+        not_ready[a.id] = (_next_ready(a, a.first_due, capped_until), a.next_start_at)
+    candidates.sort(key=lambda c: (c.priority, c.due_at, c.id))
+    return Probe(candidates, not_ready)
+
+
+def _probe_accounts(session: Session, user_ids: list[int], now: datetime) -> Probe:
+    """The best due task of each of these users' accounts whose ready time has come, with
+    what :func:`classify` needs to decide whether it may start now."""
+    rows = session.execute(
         sa.select(
             ACCOUNTS.c.id,
+            ACCOUNTS.c.user_id,
+            ACCOUNTS.c.status,
+            ACCOUNTS.c.next_start_at,
             ACCOUNTS.c.min_interval_seconds,
             ACCOUNTS.c.daily_cap,
+            _running_task_of_account().label("running_id"),
             _best_task_of_account(now).label("task_id"),
-        ).where(ACCOUNTS.c.user_id.in_(user_ids), _account_ready(now))
+        ).where(ACCOUNTS.c.user_id.in_(user_ids), ACCOUNTS.c.ready_at <= now)
     ).all()
-    accounts = {row.task_id: row for row in ready if row.task_id is not None}
-    capped = {row.id: row.daily_cap for row in accounts.values() if row.daily_cap is not None}
-    if capped:
-        started = _started_in_last_day(session, list(capped), now)
-        accounts = {
-            task_id: row
-            for task_id, row in accounts.items()
-            if row.id not in capped or started.get(row.id, 0) < capped[row.id]
-        }
-    if not accounts:
-        return []
+    if not rows:
+        return Probe([], {})
+    capped = [r.id for r in rows if r.daily_cap is not None and r.task_id is not None]
+    started = _started_in_last_day(session, capped, now) if capped else {}
+    idle = [r.id for r in rows if r.task_id is None and r.running_id is None]
+    first_due = _first_due(session, idle) if idle else {}
+    task_ids = [r.task_id for r in rows if r.task_id is not None]
     # A second statement by primary key: joining on the subquery's result let MariaDB scan.
-    tasks = session.execute(
-        sa.select(
-            TASKS.c.id,
-            TASKS.c.user_id,
-            TASKS.c.account_id,
-            TASKS.c.platform,
-            TASKS.c.priority,
-            TASKS.c.due_at,
-        )
-        .where(TASKS.c.id.in_(accounts))
-        .order_by(TASKS.c.priority, TASKS.c.due_at, TASKS.c.id)
+    tasks = (
+        {
+            t.id: t
+            for t in session.execute(
+                sa.select(TASKS.c.id, TASKS.c.platform, TASKS.c.priority, TASKS.c.due_at).where(
+                    TASKS.c.id.in_(task_ids)
+                )
+            )
+        }
+        if task_ids
+        else {}
+    )
+    return classify(
+        [
+            ProbedAccount(
+                id=r.id,
+                user_id=r.user_id,
+                status=r.status,
+                next_start_at=r.next_start_at,
+                min_interval_seconds=r.min_interval_seconds,
+                daily_cap=r.daily_cap,
+                running_id=r.running_id,
+                task_id=r.task_id if r.task_id in tasks else None,
+                platform=tasks[r.task_id].platform if r.task_id in tasks else "",
+                priority=tasks[r.task_id].priority if r.task_id in tasks else None,
+                due_at=tasks[r.task_id].due_at if r.task_id in tasks else None,
+                started_count=started.get(r.id, (0, None))[0],
+                first_started=started.get(r.id, (0, None))[1],
+                first_due=first_due.get(r.id),
+            )
+            for r in rows
+        ],
+        now,
+    )
+
+
+def _next_ready(
+    account: ProbedAccount, first_due: datetime | None, capped_until: datetime | None
+) -> datetime | None:
+    """The earliest time the account may start a task, from what the claim read; None: not
+    before another writer marks it (a task queued, its running task ended, re-activated)."""
+    if account.status != "active" or account.running_id is not None:
+        return None
+    if account.task_id is None and first_due is None:
+        return None
+    times = [account.next_start_at]
+    if account.task_id is None and first_due is not None:
+        times.append(first_due)
+    if capped_until is not None:
+        times.append(capped_until)
+    return max(times)
+
+
+def _first_due(session: Session, account_ids: list[int]) -> dict[int, datetime]:
+    """The earliest due time of the queued tasks of these accounts (none is due yet)."""
+    rows = session.execute(
+        sa.select(TASKS.c.account_id, sa.func.min(TASKS.c.due_at))
+        .where(TASKS.c.account_id.in_(account_ids), TASKS.c.status == QUEUED)
+        .group_by(TASKS.c.account_id)
     ).all()
-    return [
-        Candidate(*task, min_interval_seconds=accounts[task.id].min_interval_seconds)
-        for task in tasks
-    ]
+    return {account_id: due for account_id, due in rows}
 
 
-def _started_in_last_day(session: Session, account_ids: list[int], now: datetime) -> dict[int, int]:
-    """Tasks of these accounts started in the 24 hours before ``now``, per account.
+def _started_in_last_day(
+    session: Session, account_ids: list[int], now: datetime
+) -> dict[int, tuple[int, datetime | None]]:
+    """Tasks of these accounts started in the 24 hours before ``now``, and the earliest of
+    those starts, per account.
 
     Through the index ``(account_id, started_at)``: a range of at most the cap's size per
     account, whatever the account's history. ``started_at`` is the latest start of a task,
@@ -213,7 +312,7 @@ def _started_in_last_day(session: Session, account_ids: list[int], now: datetime
     correlated subquery of the accounts' select, MariaDB looked the index up by account
     only and read the account's whole history."""
     rows = session.execute(
-        sa.select(TASKS.c.account_id, sa.func.count())
+        sa.select(TASKS.c.account_id, sa.func.count(), sa.func.min(TASKS.c.started_at))
         .where(
             TASKS.c.account_id.in_(account_ids),
             TASKS.c.started_at > now - DAY,
@@ -221,7 +320,7 @@ def _started_in_last_day(session: Session, account_ids: list[int], now: datetime
         )
         .group_by(TASKS.c.account_id)
     ).all()
-    return {account_id: count for account_id, count in rows}
+    return {account_id: (count, first) for account_id, count, first in rows}
 
 
 def _platform_room(session: Session, platforms: set[str]) -> dict[str, int]:
@@ -239,36 +338,41 @@ def _platform_room(session: Session, platforms: set[str]) -> dict[str, int]:
 
 
 def _allocate(
-    users: list[tuple[int, int]],
-    running: dict[int, int],
+    users: list[TurnUser],
+    room: dict[int, int],
     candidates: list[Candidate],
     platform_room: dict[str, int],
     slots: int,
 ) -> list[Candidate]:
-    """Round-robin across users in cursor order; each user's best task first."""
+    """Round-robin across users in turn order; each user's best task first."""
     per_user: dict[int, deque[Candidate]] = defaultdict(deque)
     for row in candidates:  # already sorted best first
         per_user[row.user_id].append(row)
-    room = {uid: limit - running.get(uid, 0) for uid, limit in users}
+    room = dict(room)
     chosen: list[Candidate] = []
     progress = True
     while len(chosen) < slots and progress:
         progress = False
-        for uid, _ in users:
+        for user in users:
             if len(chosen) >= slots:
                 break
-            queue = per_user[uid]
-            while queue and room[uid] > 0:
+            queue = per_user[user.id]
+            while queue and room[user.id] > 0:
                 row = queue.popleft()
                 if platform_room.get(row.platform, 1) <= 0:
                     continue
                 chosen.append(row)
-                room[uid] -= 1
+                room[user.id] -= 1
                 if row.platform in platform_room:
                     platform_room[row.platform] -= 1
                 progress = True
                 break
     return chosen
+
+
+# A claim whose users turned out unable to start anything (their ready state was stale, now
+# corrected) walks on to the next users, a bounded number of times.
+ROUNDS = 3
 
 
 def task_claim(
@@ -279,22 +383,70 @@ def task_claim(
     now: datetime,
     lease_seconds: float,
 ) -> list[ClaimedTask]:
-    """Claim up to ``slots`` tasks for ``worker``; every limit holds across all processes."""
-    if slots <= 0:
-        return []
-    users = _lock_users_with_work(session, now, slots)
+    """Claim up to ``slots`` tasks for ``worker``; every limit holds across all processes.
+
+    On PostgreSQL the same claim runs in three statements a round (claim_postgresql.py)
+    unless the engine says ``contenthub_claim="portable"`` (the conformance suite runs
+    both)."""
+    if claim_path(session) == "postgresql":
+        from contenthub.storage.claim_postgresql import claim_round_postgresql as one_round
+    else:
+        one_round = _claim_round
+    claimed: list[ClaimedTask] = []
+    for _ in range(ROUNDS):
+        if len(claimed) >= slots:
+            break
+        got, walk_on = one_round(
+            session, worker=worker, slots=slots - len(claimed), now=now, lease_seconds=lease_seconds
+        )
+        claimed += got
+        if not walk_on:
+            break
+    return claimed
+
+
+def _claim_round(
+    session: Session, *, worker: str, slots: int, now: datetime, lease_seconds: float
+) -> tuple[list[ClaimedTask], bool]:
+    """One round of the portable claim: the tasks started, and whether some users it locked
+    left the walk (so a next round would see others)."""
+    users = _lock_users_in_turn(session, now, slots)
     if not users:
-        return []
-    user_ids = [uid for uid, _ in users]
-    running = _running_counts(session, TASKS.c.user_id, user_ids)
-    candidates = _candidates(session, user_ids, now)
-    if not candidates:
-        return []
-    room = _platform_room(session, {row.platform for row in candidates})
-    chosen = _allocate(users, running, candidates, room, slots)
+        return [], False
+    running = _running_counts(session, TASKS.c.user_id, [u.id for u in users])
+    room = {u.id: u.max_running - running.get(u.id, 0) for u in users}
+    with_room = [u.id for u in users if room[u.id] > 0]
+    probe = _probe_accounts(session, with_room, now) if with_room else Probe([], {})
+    chosen: list[Candidate] = []
+    if probe.candidates:
+        platform_room = _platform_room(session, {row.platform for row in probe.candidates})
+        chosen = _allocate(users, room, probe.candidates, platform_room, slots)
+    claimed = _start(session, chosen, worker=worker, now=now, lease_seconds=lease_seconds)
+    served = [row for row in chosen if row.id in {c.id for c in claimed}]
+    _settle_ready_state(session, users, room, served, probe.not_ready, now)
+    return claimed, walk_on(users, room, probe)
+
+
+def walk_on(users: list[TurnUser], room: dict[int, int], probe: Probe) -> bool:
+    """Whether a round found users it had to take out of the walk (stale ready state)."""
+    return bool(probe.not_ready) or any(room[u.id] <= 0 for u in users)
+
+
+def claim_path(session: Session) -> str:
+    """``postgresql`` (its own statements) or ``portable``, as the database gateway chose."""
+    bind = session.get_bind()
+    if bind.dialect.name != "postgresql":
+        return "portable"
+    options = bind.get_execution_options()
+    return str(options.get("contenthub_claim", "postgresql"))
+
+
+def _start(
+    session: Session, chosen: list[Candidate], *, worker: str, now: datetime, lease_seconds: float
+) -> list[ClaimedTask]:
+    """Mark the chosen tasks running with a new lease and fencing token; their events."""
     if not chosen:
         return []
-
     check_transition(QUEUED, RUNNING)
     token = str(uuid.uuid4())
     ids = [row.id for row in chosen]
@@ -317,29 +469,7 @@ def task_claim(
     ).rowcount
     if updated == 0:
         return []
-
     claimed = _read_claimed(session, ids, token)
-    claimed_ids = {c.id for c in claimed}
-    served = [row for row in chosen if row.id in claimed_ids]
-    paced = [row for row in served if row.min_interval_seconds > 0]
-    if paced:
-        session.execute(
-            sa.update(ACCOUNTS)
-            .where(ACCOUNTS.c.id == sa.bindparam("paced_id"))
-            .values(next_start_at=sa.bindparam("paced_until")),
-            [
-                {
-                    "paced_id": row.account_id,
-                    "paced_until": now + timedelta(seconds=row.min_interval_seconds),
-                }
-                for row in paced
-            ],
-        )
-    session.execute(
-        sa.update(USERS)
-        .where(USERS.c.id.in_({row.user_id for row in served}))
-        .values(last_served_at=now)
-    )
     append_events(
         session,
         [
@@ -361,6 +491,89 @@ def task_claim(
         now,
     )
     return claimed
+
+
+def _settle_ready_state(
+    session: Session,
+    users: list[TurnUser],
+    room: dict[int, int],
+    served: list[Candidate],
+    not_ready: dict[int, tuple[datetime | None, datetime]],
+    now: datetime,
+) -> None:
+    """Raise the ready state to what this claim saw, while the users' locks are held
+    (ready.py): a started account is not ready until its task ends, a probed one that could
+    not start waits for its next time, and each user's turn moves to its earliest ready
+    account (or its last service, if later), or leaves the walk while it has no room."""
+    accounts = dict(not_ready)
+    for row in served:  # running now: not ready until the task ends; paced from now
+        paced = now + timedelta(seconds=row.min_interval_seconds)
+        next_start = paced if row.min_interval_seconds > 0 else row.next_start_at
+        accounts[row.account_id] = (None, next_start)
+    if accounts:
+        session.execute(
+            sa.update(ACCOUNTS)
+            .where(ACCOUNTS.c.id == sa.bindparam("account_id"))
+            .values(ready_at=sa.bindparam("ready"), next_start_at=sa.bindparam("next_start")),
+            [
+                {"account_id": aid, "ready": ready, "next_start": next_start}
+                for aid, (ready, next_start) in sorted(accounts.items())
+            ],
+        )
+    started: dict[int, int] = defaultdict(int)
+    for row in served:
+        started[row.user_id] += 1
+    with_room = [u.id for u in users if room[u.id] - started[u.id] > 0]
+    earliest = _earliest_ready(session, with_room) if with_room else {}
+    changes = []
+    for user in users:
+        last_served = now if started[user.id] else user.last_served_at
+        ready = earliest.get(user.id)
+        turn = None if ready is None else max(ready, last_served)
+        changes.append({"user_id": user.id, "served": last_served, "turn": turn})
+    session.execute(
+        sa.update(USERS)
+        .where(USERS.c.id == sa.bindparam("user_id"))
+        .values(last_served_at=sa.bindparam("served"), turn_at=sa.bindparam("turn")),
+        changes,
+    )
+
+
+def _earliest_ready(session: Session, user_ids: list[int]) -> dict[int, datetime]:
+    rows = session.execute(
+        sa.select(ACCOUNTS.c.user_id, sa.func.min(ACCOUNTS.c.ready_at))
+        .where(ACCOUNTS.c.user_id.in_(user_ids), ACCOUNTS.c.ready_at.is_not(None))
+        .group_by(ACCOUNTS.c.user_id)
+    ).all()
+    return {user_id: ready for user_id, ready in rows}
+
+
+def claimed_task(r: Any, token: str) -> ClaimedTask:
+    """A started task's row (with its account's name, options and credentials) as the worker
+    gets it: the one mapping every claim (portable or PostgreSQL's) hands out."""
+    return ClaimedTask(
+        id=r.id,
+        user_id=r.user_id,
+        account_id=r.account_id,
+        platform=r.platform,
+        priority=r.priority,
+        attempt=r.attempt,
+        max_attempts=r.max_attempts,
+        lease_token=token,
+        checkpoint=dict(r.checkpoint or {}),
+        account_credentials=r.account_credentials,
+        article_id=r.article_id,
+        content=TaskContent(
+            public_id=r.public_id,
+            title=r.title,
+            body=r.body,
+            tags=list(r.tags or []),
+            cover=r.cover,
+            account_name=r.account_name,
+            options=dict(r.account_options or {}),
+            update_of=PriorPost.from_checkpoints(r.checkpoint or {}),
+        ),
+    )
 
 
 def _read_claimed(session: Session, ids: list[int], token: str) -> list[ClaimedTask]:
@@ -388,29 +601,4 @@ def _read_claimed(session: Session, ids: list[int], token: str) -> list[ClaimedT
         .where(TASKS.c.id.in_(ids), TASKS.c.lease_token == token)
         .order_by(TASKS.c.id)
     ).all()
-    return [
-        ClaimedTask(
-            id=r.id,
-            user_id=r.user_id,
-            account_id=r.account_id,
-            platform=r.platform,
-            priority=r.priority,
-            attempt=r.attempt,
-            max_attempts=r.max_attempts,
-            lease_token=token,
-            checkpoint=dict(r.checkpoint or {}),
-            account_credentials=r.account_credentials,
-            article_id=r.article_id,
-            content=TaskContent(
-                public_id=r.public_id,
-                title=r.title,
-                body=r.body,
-                tags=list(r.tags or []),
-                cover=r.cover,
-                account_name=r.account_name,
-                options=dict(r.account_options or {}),
-                update_of=PriorPost.from_checkpoints(r.checkpoint or {}),
-            ),
-        )
-        for r in rows
-    ]
+    return [claimed_task(r, token) for r in rows]

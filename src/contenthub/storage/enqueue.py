@@ -22,6 +22,7 @@ from contenthub.platforms.base import DRAFT_REQUESTED_AT, LEFTOVERS, PUBLISH_SUB
 from contenthub.states import ACTIVE, AWAITING_REVIEW, FINAL_CHECK_MARK, EventReason, TaskStatus
 from contenthub.storage.events import TASKS, Event, append_events
 from contenthub.storage.models import Account, Article, User
+from contenthub.storage.ready import mark_accounts_ready
 from contenthub.storage.tasks import TASK_COLUMNS, task_row
 
 MIN_PRIORITY, MAX_PRIORITY, DEFAULT_PRIORITY = 1, 10, 5
@@ -193,6 +194,9 @@ def task_enqueue_rows(
                 "queued_at": now if status is TaskStatus.QUEUED else None,
             }
         )
+    queued = [t for t, row in zip(tasks, rows, strict=True) if row["status"] == TaskStatus.QUEUED]
+    # Before the insert: the users' rows first, as the claim takes them (ready.py).
+    mark_accounts_ready(session, {t.user_id for t in queued}, {t.account_id for t in queued}, now)
     # Rows go in as few statements as fit the smallest packet a server takes by default
     # (MariaDB: 16 MiB, and escaping may double a body): large bodies one row at a time.
     largest = max(len(row["body"].encode("utf-8")) for row in rows)

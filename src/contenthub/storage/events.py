@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from contenthub.states import EventReason, TaskStatus, check_transition
 from contenthub.storage.db import announce_new_work
 from contenthub.storage.models import PublishTask, TaskEvent
+from contenthub.storage.ready import mark_tasks_accounts_ready
 
 TASKS = PublishTask.__table__
 EVENTS = TaskEvent.__table__
@@ -129,7 +130,16 @@ def set_status(
         ],
         now,
     )
+    if _may_free_a_start(current, target):
+        # Last: the user's row is then held (it is what the claim locks) for the fewest
+        # statements before commit.
+        mark_tasks_accounts_ready(session, [user_id], [task_id], now)
     return True
+
+
+def _may_free_a_start(current: str, target: TaskStatus) -> bool:
+    """A task queued, or a running one ended (its account and its user's slot are free)."""
+    return target is TaskStatus.QUEUED or current == TaskStatus.RUNNING.value
 
 
 @dataclass(frozen=True)
@@ -186,6 +196,10 @@ def set_status_many(
         ],
         now,
     )
+    if _may_free_a_start(current, target):  # last, as in set_status
+        mark_tasks_accounts_ready(
+            session, {c.user_id for c in changes}, [c.task_id for c in changes], now
+        )
 
 
 def event_list_after(

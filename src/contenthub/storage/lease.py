@@ -250,8 +250,6 @@ def task_fail(
         retry_after_seconds=retry_after_seconds,
     )
     values: dict[str, Any] = {"error_class": error_class.value, "error_message": message[:2000]}
-    if decision.hold_account:
-        account_set_status(session, row.account_id, "needs_login", now=now, message=message[:500])
     if decision.retry:
         assert decision.due_at is not None
         values.update(due_at=decision.due_at, queued_at=now, stage="waiting")
@@ -283,6 +281,9 @@ def task_fail(
         worker=worker,
         attempt=row.attempt,
     )
+    if decision.hold_account:
+        # After the task, whose end takes the user's row first: the claim's lock order.
+        account_set_status(session, row.account_id, "needs_login", now=now, message=message[:500])
     return target.value if changed else None
 
 

@@ -75,9 +75,12 @@ class User(Base):
     max_running: Mapped[int] = mapped_column(default=10)
     # Fairness cursor: users whose turn is oldest are served first.
     last_served_at: Mapped[datetime] = mapped_column(UTCDateTime, default=EPOCH)
+    # The claim's walk (storage/ready.py): max(earliest ready account, last_served_at);
+    # NULL while nothing can start (idle, busy, paced or capped until something changes).
+    turn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
-    __table_args__ = (sa.Index(None, "last_served_at", "id"),)
+    __table_args__ = (sa.Index(None, "turn_at", "id"),)
 
 
 class Platform(Base):
@@ -111,12 +114,16 @@ class Account(Base):
     is_default: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     # Pacing: the earliest time the next publish may start on this account.
     next_start_at: Mapped[datetime] = mapped_column(UTCDateTime, default=EPOCH)
+    # A lower bound of the first time it may start a task; NULL: not before something
+    # changes (storage/ready.py). The claim reads only accounts whose time has come.
+    ready_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     __table_args__ = (
         sa.UniqueConstraint("user_id", "name"),
         sa.Index(None, "user_id", "status"),
+        sa.Index(None, "user_id", "ready_at"),
     )
 
 
