@@ -129,14 +129,23 @@ def test_publish_zhihu_as_the_seeds_show_and_the_task_polled_to_success(old: Old
     ours = client.get(f"/api/v1/tasks/{body['task_id']}").json()
     assert ours["account_id"] == account_id and ours["article_id"] == article["id"]
 
-    # Sent again, it is the same article, already published there: refused, nothing stored.
-    refused(client.post("/api/publish_zhihu", json=SEED_PUBLISH), 409, "article 123", "republish")
+    # Sent again, it is the same article, already published there: its post is updated in
+    # place (the same URL), nothing else stored; "republish": true asks for a second post.
+    update = client.post("/api/publish_zhihu", json={**SEED_PUBLISH, "content": "新的内容"})
+    assert update.status_code == 200 and update.json()["status"] == "queued", update.text
+    updated = old.finished(client, update.json()["task_id"])
+    assert updated["status"] == "success" and updated["result_url"] == task["result_url"]
+    ours = client.get(f"/api/v1/tasks/{update.json()['task_id']}").json()
+    assert ours["outcome"] == "updated" and ours["article_id"] == article["id"]
+    page = httpx.get(task["result_url"], timeout=10, follow_redirects=True)
+    assert "新的内容" in page.text
     again = client.post("/api/publish_zhihu", json={**SEED_PUBLISH, "republish": True})
     assert again.status_code == 200 and again.json()["status"] == "queued", again.text
     assert client.get("/api/v1/articles").json()["total"] == 1
     second = client.get(f"/api/v1/tasks/{again.json()['task_id']}").json()
     assert second["article_id"] == article["id"]
-    assert old.finished(client, again.json()["task_id"])["status"] == "success"
+    final = old.finished(client, again.json()["task_id"])
+    assert final["status"] == "success" and final["result_url"] != task["result_url"]
 
 
 def test_the_seeds_batch_and_a_batch_that_partly_fails(old: Old) -> None:
@@ -160,7 +169,8 @@ def test_the_seeds_batch_and_a_batch_that_partly_fails(old: Old) -> None:
     for line in body["results"]:
         assert old.finished(client, line["task_id"])["status"] == "success"
 
-    # One item without content, one to publish, one already published: each its own line.
+    # One item without content, one to publish, one already published (its post updated):
+    # each its own line.
     mixed = {
         "articles": [
             {"title": "没有内容", "article_id": 3},
@@ -174,17 +184,17 @@ def test_the_seeds_batch_and_a_batch_that_partly_fails(old: Old) -> None:
     assert (body["success"], body["total"], body["success_count"], body["failed_count"]) == (
         True,
         3,
-        1,
         2,
+        1,
     )
     missing, queued, twice = body["results"]
     assert set(missing) == {"article_id", "title", "success", "error", "message"}
     assert missing["success"] is False and "content" in missing["error"]
     assert missing["article_id"] == 3 and missing["title"] == "没有内容"
     assert queued["success"] is True and queued["status"] == "queued"
-    assert twice["success"] is False and "already" in twice["error"]
+    assert twice["success"] is True and twice["status"] == "queued"
     titles = [t["article_title"] for t in client.get("/api/publish_tasks").json()["tasks"]]
-    assert sorted(titles) == ["文章1", "文章2", "文章4"]
+    assert sorted(titles) == ["文章1", "文章1", "文章2", "文章4"]
 
 
 def test_status_names_cancel_retry_and_the_task_list_in_the_old_words(old: Old) -> None:

@@ -96,11 +96,11 @@ def _same_site(request: Request) -> bool:
     return origin is None or urlsplit(origin).netloc == request.headers.get("host")
 
 
-def old_caller(request: Request, credentials: BearerCredentials) -> Principal:
+async def old_caller(request: Request, credentials: BearerCredentials) -> Principal:
     """The API's bearer token, or the dashboard's session cookie (an old front end relied on
     its login session), for reading and for changes from the same site."""
     if credentials is not None:
-        return get_principal(request, credentials)
+        return await get_principal(request, credentials)
     token = request.cookies.get(COOKIE_NAME)
     if not token or len(token) > 100:
         raise Unauthenticated()
@@ -162,7 +162,9 @@ def _queue(
     ref = None if article.article_id is None else str(article.article_id)
     draft = Draft(title=article.title, body=article.content, tags=[], external_ref=ref)
 
-    def answer(rows: list[dict[str, Any]], _notice: str | None) -> dict[str, Any]:
+    def answer(
+        rows: list[dict[str, Any]], _notice: str | None, _notes: list[str]
+    ) -> dict[str, Any]:
         return {
             "success": True,
             "task_id": rows[0]["public_id"],
@@ -190,11 +192,11 @@ def _queue(
         raise AlreadyPublishing(
             "article_id",
             0,
-            f"article {ref or '(new)'} is already queued, running or published on this "
+            f"article {ref or '(new)'} is already queued or running on this "
             f'Zhihu account (task {error.task_id}); send "republish": true to publish it again',
             error.task_id,
         ) from None
-    return done.answer or answer(done.tasks, done.notice)
+    return done.answer or answer(done.tasks, done.notice, done.notes)
 
 
 @router.post("/publish_zhihu")
