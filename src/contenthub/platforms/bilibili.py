@@ -70,13 +70,11 @@ class BilibiliPublisher(base.Publisher):
     platform = PLATFORM
     features = base.Features(
         login="web login (cookies)",
-        images=True,
-        cover=True,
-        tags=True,
         scheduled=False,
         review=True,
         note="articles are reviewed before they are public",
     )
+    requires = base.Requirements(title_max=MAX_TITLE, tags_max=MAX_TAGS)
     options_model = BilibiliOptions
     credentials_model = BilibiliCredentials
     login_page = base.LoginPage(

@@ -51,6 +51,7 @@ KEY_PATTERN = r"^[0-9a-f]{24}:[0-9a-f]{64}$"
 TOKEN_SECONDS = 300  # Ghost's maximum
 ACCEPT_VERSION = "v5.0"
 MAX_TAGS = 20
+MAX_TITLE = 255  # Ghost's posts.title column
 
 
 class GhostOptions(base.PlatformOptions):
@@ -80,12 +81,10 @@ class GhostPublisher(base.Publisher):
     platform = PLATFORM
     features = base.Features(
         login="Admin API key (JWT)",
-        images=True,
-        cover=True,
-        tags=True,
         scheduled=True,
         review=False,
     )
+    requires = base.Requirements(tags_max=MAX_TAGS, title_max=MAX_TITLE)
     base_url_use = "site"  # self-hosted: the account names its own site
     options_model = GhostOptions
     credentials_model = GhostCredentials

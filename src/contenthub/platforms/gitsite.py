@@ -182,13 +182,11 @@ class GitSitePublisher(base.Publisher):
     platform = PLATFORM
     features = base.Features(
         login="none, or an https token",
-        images=True,
-        cover=True,
-        tags=True,
         scheduled=True,
         review=False,
         note="Hugo, Jekyll, Hexo; scheduled: a future date waits for a rebuild",
     )
+    requires = base.Requirements(image_max_bytes=MAX_IMAGE_BYTES)
     base_url_use = "display"  # the site's address is only written into links
     options_model = GitSiteOptions
     credentials_model = GitSiteCredentials

@@ -63,13 +63,11 @@ class JianshuPublisher(base.Publisher):
     platform = PLATFORM
     features = base.Features(
         login="web login (cookies)",
-        images=True,
-        cover=False,
-        tags=False,
         scheduled=False,
         review=False,
         note="notebooks (文集) instead of tags",
     )
+    requires = base.Requirements(tags_max=0, takes_cover=False)  # notebooks, no cover
     options_model = JianshuOptions
     credentials_model = JianshuCredentials
     login_page = base.LoginPage(host=WEB, path="/sign_in", session_cookie="remember_user_token")

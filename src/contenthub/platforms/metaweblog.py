@@ -131,13 +131,11 @@ class MetaWeblogPublisher(base.Publisher):
     platform = PLATFORM
     features = base.Features(
         login="user + password or token",
-        images=True,
-        cover=True,
-        tags=True,
         scheduled=False,
         review=True,
         note="cnblogs, WordPress, Typecho, Z-Blog; cover: WordPress's thumbnail, else atop body",
     )
+    requires = base.Requirements(tags_max=MAX_TAGS)
     base_url_use = "site"  # self-hosted engines name their own site
     options_model = MetaWeblogOptions
     credentials_model = MetaWeblogCredentials

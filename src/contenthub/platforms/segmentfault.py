@@ -63,13 +63,11 @@ class SegmentFaultPublisher(base.Publisher):
     platform = PLATFORM
     features = base.Features(
         login="web login (cookies)",
-        images=True,
-        cover=True,
-        tags=True,
         scheduled=False,
         review=False,
         note="needs at least one existing tag",
     )
+    requires = base.Requirements(tags_min=1, tags_max=MAX_TAGS)  # existing tags only
     options_model = base.PlatformOptions
     credentials_model = SegmentFaultCredentials
     login_page = base.LoginPage(host=WEB, path="/user/login", session_cookie="PHPSESSID")

@@ -75,12 +75,13 @@ class YuquePublisher(base.Publisher):
     platform = PLATFORM
     features = base.Features(
         login="token",
-        images=False,
-        cover=False,
-        tags=False,
         scheduled=False,
         review=False,
         note="a document in a knowledge base; images must be public URLs",
+    )
+    # No upload API (images stay at their URLs), no tags, no cover: a document in a book.
+    requires = base.Requirements(
+        title_max=MAX_TITLE, tags_max=0, takes_cover=False, hosts_images=False
     )
     options_model = YuqueOptions
     credentials_model = YuqueCredentials
