@@ -194,7 +194,7 @@ class CsdnPublisher(base.Publisher):
                 article_id = task.update_of.post_id
                 await ctx.checkpoint("draft_id", article_id)  # the final check looks here
                 await ctx.checkpoint(base.PUBLISH_SUBMITTED, True)
-                saved = await editor.save({**article, "id": article_id, "status": PUBLISH})
+                saved = await editor.save(_saving(article, article_id, publish=True))
                 url = str(saved.get("url") or await editor.public_url(article_id))
                 await ctx.checkpoint("url", url)
                 result = base.PublishResult(url=url, post_id=article_id, updated=True)

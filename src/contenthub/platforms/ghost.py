@@ -84,7 +84,7 @@ class GhostPublisher(base.Publisher):
         scheduled=True,
         review=False,
     )
-    requires = base.Requirements(tags_max=MAX_TAGS, title_max=MAX_TITLE)
+    requires = base.Requirements(tags_max=MAX_TAGS, title_max=MAX_TITLE, edits_posts=True)
     base_url_use = "site"  # self-hosted: the account names its own site
     options_model = GhostOptions
     credentials_model = GhostCredentials
@@ -112,23 +112,29 @@ class GhostPublisher(base.Publisher):
 
             await ctx.progress(15, "images")
             policy = ImagePolicy(is_hosted=site.is_hosted, upload=site.upload)
-            body, cover = await localize_images(ctx, task.body, task.cover, policy)
+            body, cover = await localize_images(
+                ctx, task.body, task.cover, policy, task.attachments
+            )
+
+            fields: dict[str, Any] = {
+                "title": task.title,
+                "html": markdown_to_html(body),
+                "tags": [{"name": t} for t in normalize_tags(task.tags, limit=MAX_TAGS)],
+                "custom_excerpt": summary(body, max_chars=300),
+                "feature_image": cover,
+            }
+            if task.update_of:
+                await ctx.progress(60, "publish")
+                updated = await _update(site, task.update_of.post_id, fields)
+                return await self.confirm_public(ctx, account, updated, noun="post")
 
             await ctx.progress(40, "draft")
             if not ctx.checkpoints.get("draft_id"):
                 await site.recover_lost_draft(ctx, task)
             if not ctx.checkpoints.get("draft_id"):
                 await base.note_draft_request(ctx)
-                draft: dict[str, Any] = {
-                    "title": task.title,
-                    "html": markdown_to_html(body),
-                    "status": "draft",
-                    "tags": [{"name": t} for t in normalize_tags(task.tags, limit=MAX_TAGS)],
-                    "custom_excerpt": summary(body, max_chars=300),
-                    "codeinjection_foot": base.task_marker(task.public_id),
-                }
-                if cover:
-                    draft["feature_image"] = cover
+                draft = {**fields, "status": "draft"}
+                draft["codeinjection_foot"] = base.task_marker(task.public_id)
                 created = await site.call(
                     "POST", "/posts/", params={"source": "html"}, json={"posts": [draft]}
                 )
@@ -140,6 +146,19 @@ class GhostPublisher(base.Publisher):
 
         result = base.PublishResult(url=url, post_id=post_id)
         return await self.confirm_public(ctx, account, result, noun="post")
+
+
+async def _update(site: _Site, post_id: str, fields: dict[str, Any]) -> base.PublishResult:
+    """Edit the account's post in place: Ghost wants the ``updated_at`` it last gave (a stale
+    one is a 409, Transient: the retry reads it again). The post stays (or becomes) published;
+    its ``codeinjection_foot`` keeps the first task's marker."""
+    current = await site.post(post_id)
+    change = {**fields, "status": "published", "updated_at": current["updated_at"]}
+    answer = await site.call(
+        "PUT", f"/posts/{post_id}/", params={"source": "html"}, json={"posts": [change]}
+    )
+    post = answer["posts"][0]
+    return base.PublishResult(url=str(post["url"]), post_id=post_id, updated=True)
 
 
 async def _ensure_published(ctx: base.PublishContext, site: _Site, post_id: str) -> str:

@@ -101,7 +101,9 @@ class JianshuPublisher(base.Publisher):
 
             await ctx.progress(15, "images")
             policy = ImagePolicy(is_hosted=writer.is_hosted, upload=writer.upload_image)
-            body, _ = await localize_images(ctx, task.body, None, policy)  # no covers on Jianshu
+            body, _ = await localize_images(  # no covers on Jianshu
+                ctx, task.body, None, policy, task.attachments
+            )
             content = markdown_to_html(body)
 
             await ctx.progress(40, "draft")

@@ -56,7 +56,13 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from contenthub.errors import AuthExpired, Rejected, Transient
 from contenthub.platforms import base
-from contenthub.platforms.images import ImageFile, ImagePolicy, localize_images, upload_once
+from contenthub.platforms.images import (
+    Attachments,
+    ImageFile,
+    ImagePolicy,
+    localize_images,
+    upload_once,
+)
 from contenthub.platforms.render import markdown_to_html, normalize_tags, summary
 from contenthub.platforms.transport import new_client, send
 
@@ -135,7 +141,9 @@ class MetaWeblogPublisher(base.Publisher):
         review=True,
         note="cnblogs, WordPress, Typecho, Z-Blog; cover: WordPress's thumbnail, else atop body",
     )
-    requires = base.Requirements(tags_max=MAX_TAGS)
+    requires = base.Requirements(tags_max=MAX_TAGS, edits_posts=True)  # metaWeblog.editPost
+    # WordPress keeps a contributor's post "pending" until an editor publishes it.
+    holds_for_review = True
     base_url_use = "site"  # self-hosted engines name their own site
     options_model = MetaWeblogOptions
     credentials_model = MetaWeblogCredentials
@@ -144,6 +152,26 @@ class MetaWeblogPublisher(base.Publisher):
         async with _Blog(account) as blog:
             blog_id, name = await blog.login()
         return base.Identity(user_id=blog_id, name=name)
+
+    async def review_state(
+        self, account: base.AccountAccess, result: base.PublishResult
+    ) -> base.ReviewState:
+        """The engine's own word where it gives one (``post_status``: WordPress, Typecho):
+        "pending" waits for an editor, "publish" is live, a post sent back to draft or trashed
+        was refused. Otherwise from the public page."""
+        if not result.post_id:
+            return await super().review_state(account, result)
+        async with _Blog(account) as blog:
+            post = await blog.call("metaWeblog.getPost", result.post_id, *blog.login_pair)
+        status = post.get("post_status")
+        link = str(post.get("link") or post.get("permaLink") or "") or result.url
+        if status is None:
+            return await super().review_state(account, result)
+        if status == "publish":
+            return base.ReviewState("live", link)
+        if status in ("pending", "future"):
+            return base.ReviewState("in_review", link)
+        return base.ReviewState("refused", link, f"the blog set the post to {status!r}")
 
     async def find_published(
         self, ctx: base.PublishContext, task: base.TaskContent
@@ -165,8 +193,8 @@ class MetaWeblogPublisher(base.Publisher):
 
             await ctx.progress(15, "images")
             policy = ImagePolicy(is_hosted=blog.is_hosted, upload=blog.upload_url)
-            body, _ = await localize_images(ctx, task.body, None, policy)
-            cover_field = await _cover(ctx, blog, task.cover, policy)
+            body, _ = await localize_images(ctx, task.body, None, policy, task.attachments)
+            cover_field = await _cover(ctx, blog, task.cover, policy, task.attachments)
             if isinstance(cover_field, str):  # no cover field: the cover heads the body
                 body = f"![]({cover_field})\n\n{body}"
             struct: dict[str, Any] = {
@@ -177,6 +205,11 @@ class MetaWeblogPublisher(base.Publisher):
             }
             if isinstance(cover_field, int):
                 struct["wp_post_thumbnail"] = cover_field
+
+            if task.update_of:
+                await ctx.progress(60, "publish")
+                updated = await _update(blog, task.update_of.post_id, struct)
+                return await self.confirm_public(ctx, account, updated, noun="post")
 
             await ctx.progress(40, "draft")
             if not ctx.checkpoints.get("draft_id"):
@@ -197,15 +230,28 @@ class MetaWeblogPublisher(base.Publisher):
 
 
 async def _cover(
-    ctx: base.PublishContext, blog: _Blog, cover: str | None, policy: ImagePolicy
+    ctx: base.PublishContext,
+    blog: _Blog,
+    cover: str | None,
+    policy: ImagePolicy,
+    attachments: Attachments,
 ) -> int | str | None:
     """WordPress: the cover's attachment id (``wp_post_thumbnail``); other engines: its URL."""
     if not cover:
         return None
     if blog.engine != "wordpress":
-        return await upload_once(ctx, "cover_url", cover, policy)
+        return await upload_once(ctx, "cover_url", cover, policy, attachments)
     thumbnail = ImagePolicy(is_hosted=lambda _: False, upload=blog.upload_id)
-    return int(await upload_once(ctx, "cover_media_id", cover, thumbnail))
+    return int(await upload_once(ctx, "cover_media_id", cover, thumbnail, attachments))
+
+
+async def _update(blog: _Blog, post_id: str, struct: dict[str, Any]) -> base.PublishResult:
+    """Edit the account's post in place (``metaWeblog.editPost``, publish=true); idempotent,
+    so a rerun edits again. A post the engine keeps for review is handed back ``in_review``."""
+    await blog.call("metaWeblog.editPost", post_id, *blog.login_pair, struct, True)
+    post = await blog.call("metaWeblog.getPost", post_id, *blog.login_pair)
+    link = str(post.get("link") or post.get("permaLink") or "")
+    return base.PublishResult(url=link or None, post_id=post_id, updated=True)
 
 
 async def _ensure_published(
@@ -226,9 +272,10 @@ async def _ensure_published(
     await blog.call("metaWeblog.editPost", post_id, *blog.login_pair, edit, True)
     post = await blog.call("metaWeblog.getPost", post_id, *blog.login_pair)
     status = post.get("post_status")
-    if status not in (None, "publish"):
-        # e.g. a WordPress contributor: the engine keeps the post for review.
+    if status not in (None, "publish", "pending"):
         raise Rejected(f"the blog kept the post as {status!r}, not published")
+    # "pending" (a WordPress contributor): the post waits for an editor; ``confirm_public``
+    # asks ``review_state`` and the task ends in review.
     link = str(post.get("link") or post.get("permaLink") or "")
     if not link:
         raise Rejected("the blog published the post but gave no link to it")

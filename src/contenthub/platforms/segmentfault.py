@@ -101,7 +101,9 @@ class SegmentFaultPublisher(base.Publisher):
 
             await ctx.progress(15, "images")
             policy = ImagePolicy(is_hosted=gateway.is_hosted, upload=gateway.upload_image)
-            body, cover = await localize_images(ctx, task.body, task.cover, policy)
+            body, cover = await localize_images(
+                ctx, task.body, task.cover, policy, task.attachments
+            )
             text = sanitize_markdown(body)
 
             await ctx.progress(40, "draft")

@@ -206,7 +206,7 @@ async def _localize_images(
     if not cover:
         raise Rejected("WeChat needs a cover image: give the article a cover or an image")
     if not ctx.checkpoints.get("thumb_media_id"):  # the cover is checked before any upload
-        await fetch_checked([cover], max_bytes=MATERIAL_IMAGE_BYTES)
+        await fetch_checked([cover], max_bytes=MATERIAL_IMAGE_BYTES, attachments=task.attachments)
     body_policy = ImagePolicy(
         is_hosted=api.is_hosted,
         upload=api.upload_body_image,
