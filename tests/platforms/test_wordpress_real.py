@@ -265,8 +265,9 @@ def test_metaweblog_publishes_to_real_wordpress_xmlrpc(
     XML-RPC password): the body's image through newMediaObject, the cover as the post
     thumbnail, tags as mt_keywords; a rerun from the checkpoints posts nothing twice."""
     import asyncio
+    from dataclasses import replace
 
-    from contenthub.platforms.base import TaskContent
+    from contenthub.platforms.base import PriorPost, TaskContent
     from contenthub.platforms.registry import publisher_for
     from tests.platforms.conftest import RecordingContext
 
@@ -297,6 +298,20 @@ def test_metaweblog_publishes_to_real_wordpress_xmlrpc(
     assert sorted(t["name"] for t in site.tags(post["tags"])) == ["MetaWeblog", "xmlrpc"]
     assert _download(site.media(post["featured_media"])["source_url"]) == COVER_PNG
     _assert_public_page(site, result.url or "", title, "strong words", src)
+
+    # Published again, edited: metaWeblog.editPost changes the one post in place.
+    prior = PriorPost(str(result.post_id), result.url, dict(ctx.checkpoints))
+    edited = replace(
+        task, public_id=str(uuid.uuid4()), title=f"{title} v2", update_of=prior,
+        body=f"{task.body}\nA sentence added later.\n",
+    )  # fmt: skip
+    updated = asyncio.run(publisher.publish(RecordingContext(), edited))
+
+    assert updated.updated and updated.post_id == result.post_id
+    [post] = site.posts(search=title, status="any")
+    assert post["title"]["rendered"] == f"{title} v2" and post["status"] == "publish"
+    assert "A sentence added later." in post["content"]["rendered"]
+    _assert_public_page(site, updated.url or "", f"{title} v2", "added later")
 
 
 WIDE_PNG = png_bytes(1600, 240, (40, 160, 90))
