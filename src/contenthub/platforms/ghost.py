@@ -21,6 +21,8 @@ Steps:
   turns ``html`` into its own editor format, dropping comments);
 - publish: ``PUT /ghost/api/admin/posts/{id}/`` ``{"posts": [{status: "published",
   updated_at}]}`` (``updated_at`` from a fresh read: Ghost refuses a stale one, 409);
+- update (a republish, ``TaskContent.update_of``): the same ``PUT`` on the earlier post with
+  ``?source=html`` and every field, so the one post is edited in place;
 - lookup: ``GET /ghost/api/admin/posts/{id}/`` (its ``status`` and ``url``); a draft whose
   creation answer was lost: ``GET /ghost/api/admin/posts/?filter=status:draft&order=created_at
   desc&limit=20`` by title, time and marker; doubles ``DELETE /ghost/api/admin/posts/{id}/``.

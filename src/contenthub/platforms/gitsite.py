@@ -35,6 +35,8 @@ by their content) → commit (checkpointed: ``commit``) → push (``publish_subm
 push refused because the branch moved on is Transient: the retry clones again) → verify: the
 branch holds the commit. A retry after a crash therefore never commits twice, whatever the
 crash's moment: the lookup finds what was pushed, and what was not pushed is made again.
+A republish (``TaskContent.update_of``) rewrites the earlier post's file (its date and slug
+carried over, so its page keeps its address) in a new commit with this task's trailer.
 """
 
 from __future__ import annotations

@@ -22,7 +22,9 @@ Methods (the MetaWeblog spec, http://xmlrpc.com/metaWeblogApi.html, plus Blogger
 - draft: ``metaWeblog.newPost(blogid, username, password, struct, publish=false)`` → post id;
   the struct is ``title``, ``description`` (HTML), ``mt_keywords`` (tags, comma separated),
   ``mt_excerpt``, and on WordPress ``wp_post_thumbnail`` (the cover's attachment id);
-- publish: ``metaWeblog.editPost(postid, username, password, struct, publish=true)``;
+- publish: ``metaWeblog.editPost(postid, username, password, struct, publish=true)``; the same
+  call on the earlier post is a republish that updates it in place (``TaskContent.update_of``);
+  a post the engine keeps ``pending`` (a WordPress contributor's) ends ``in_review``;
 - lookup: ``metaWeblog.getPost(postid, …)`` (its ``post_status`` where the engine gives one,
   WordPress and Typecho do; otherwise whether its ``link`` is served to the public [I]);
   ``metaWeblog.getRecentPosts(blogid, …, 20)`` finds a draft whose creation answer was lost
