@@ -163,8 +163,11 @@ class MetaWeblogPublisher(base.Publisher):
         was refused. Otherwise from the public page."""
         if not result.post_id:
             return await super().review_state(account, result)
-        async with _Blog(account) as blog:
-            post = await blog.call("metaWeblog.getPost", result.post_id, *blog.login_pair)
+        try:
+            async with _Blog(account) as blog:
+                post = await blog.call("metaWeblog.getPost", result.post_id, *blog.login_pair)
+        except _NotAllowed:  # a contributor may not read it: the public page tells
+            return await super().review_state(account, result)
         status = post.get("post_status")
         link = str(post.get("link") or post.get("permaLink") or "") or result.url
         if status is None:
@@ -250,10 +253,28 @@ async def _cover(
 async def _update(blog: _Blog, post_id: str, struct: dict[str, Any]) -> base.PublishResult:
     """Edit the account's post in place (``metaWeblog.editPost``, publish=true); idempotent,
     so a rerun edits again. A post the engine keeps for review is handed back ``in_review``."""
-    await blog.call("metaWeblog.editPost", post_id, *blog.login_pair, struct, True)
+    if not await _submit(blog, post_id, struct):
+        return base.PublishResult(blog.waiting_link(post_id), post_id, updated=True)
     post = await blog.call("metaWeblog.getPost", post_id, *blog.login_pair)
     link = str(post.get("link") or post.get("permaLink") or "")
     return base.PublishResult(url=link or None, post_id=post_id, updated=True)
+
+
+async def _submit(blog: _Blog, post_id: str, struct: dict[str, Any]) -> bool:
+    """``editPost(…, publish=true)``; False when the post was submitted for review instead. A
+    WordPress user who may write but not publish (a contributor) is refused the publish (fault
+    401, "not allowed to publish"), so the post goes ``post_status: "pending"``, as WordPress's
+    own editor sends it for them, and the publish ends ``in_review``. (Such a user may not read
+    the post back either while it waits: ``getPost`` is refused too.)"""
+    try:
+        await blog.call("metaWeblog.editPost", post_id, *blog.login_pair, struct, True)
+        return True
+    except _NotAllowed:
+        if blog.engine != "wordpress":
+            raise
+    pending = {**struct, "post_status": "pending"}
+    await blog.call("metaWeblog.editPost", post_id, *blog.login_pair, pending, False)
+    return False
 
 
 async def _ensure_published(
@@ -271,7 +292,9 @@ async def _ensure_published(
     # The thumbnail was set with the draft: WordPress refuses to set the same one again
     # ("Invalid attachment ID.": set_post_thumbnail reports an unchanged value as a failure).
     edit = {k: v for k, v in struct.items() if k != "wp_post_thumbnail"}
-    await blog.call("metaWeblog.editPost", post_id, *blog.login_pair, edit, True)
+    if not await _submit(blog, post_id, edit):
+        await ctx.checkpoint("url", blog.waiting_link(post_id))
+        return blog.waiting_link(post_id)
     post = await blog.call("metaWeblog.getPost", post_id, *blog.login_pair)
     status = post.get("post_status")
     if status not in (None, "publish", "pending"):
@@ -347,6 +370,11 @@ class _Blog:
             raise Rejected(f"the user has no blog with id {self.blog_id!r}")
         chosen = chosen or blogs[0]
         return str(chosen["blogid"]), str(chosen.get("blogName") or self.login_pair[0])
+
+    def waiting_link(self, post_id: str) -> str:
+        """Where a WordPress post waiting for review will be: ``/?p=<id>`` (404 to visitors
+        until it is published, then a redirect to its permalink)."""
+        return f"{self.hosted_prefix}?p={post_id}"
 
     def is_hosted(self, url: str) -> bool:
         if self.engine == "cnblogs":
@@ -427,8 +455,14 @@ def _xml_safe(value: Any) -> Any:
     return value
 
 
+class _NotAllowed(Rejected):
+    """Fault 401: the user may not do this (WordPress: a contributor publishing)."""
+
+
 def _fault_error(method: str, fault: xmlrpc.client.Fault) -> Exception:
     text = str(fault.faultString)
+    if fault.faultCode == 401 and "not allowed" in text.lower():
+        return _NotAllowed(f"the blog refused {method} ({fault.faultCode}): {text}")
     if fault.faultCode == 403 or any(word in text.lower() for word in _AUTH_WORDS):
         return AuthExpired(f"the blog refused the login ({fault.faultCode}): {text}")
     if fault.faultCode in (429, 503):
