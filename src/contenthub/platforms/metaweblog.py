@@ -141,7 +141,7 @@ class MetaWeblogPublisher(base.Publisher):
         login="user + password or token",
         scheduled=False,
         review=True,
-        note="cnblogs, WordPress, Typecho, Z-Blog; cover: WP thumbnail or atop body",
+        note="cnblogs, WordPress, Typecho, Z-Blog; cover: thumbnail or atop body",
     )
     requires = base.Requirements(tags_max=MAX_TAGS, edits_posts=True)  # metaWeblog.editPost
     # WordPress keeps a contributor's post "pending" until an editor publishes it.
