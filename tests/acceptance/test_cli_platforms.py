@@ -70,7 +70,9 @@ class Site:
         said = self.ok(
             "publish", str(path), "-a", account, "--tag", "Python", "--wait", *extra, timeout=60
         )
-        public_id = said.split()[1]  # "queued <id>"
+        # "queued <id>", after any note on what the platform leaves out (WeChat: the tags)
+        public_id = next(line for line in said.splitlines() if line.startswith("queued "))
+        public_id = public_id.split()[1]
         task: dict[str, Any] = json.loads(self.ok("task", "show", public_id, "--json"))
         return task
 
@@ -281,7 +283,7 @@ def test_a_publish_held_on_a_login_says_why_and_how_to_fix_it(site: Site) -> Non
     fix = f"contenthub account login {account}"
     assert f"account {account} needs a login" in waited.stdout and fix in waited.stdout
     assert "Juejin login expired" in waited.stdout  # the reason stored when it was marked
-    public_id = waited.stdout.split()[1]
+    public_id = next(w.split()[1] for w in waited.stdout.splitlines() if w.startswith("queued "))
     shown = json.loads(site.ok("task", "show", public_id, "--json"))
     assert shown["held"] == {
         "account": account,

@@ -20,9 +20,9 @@ PLATFORMS = [
     *("metaweblog", "ghost", "yuque", "segmentfault", "jianshu", "bilibili"),
 ]
 # dev.to and Yuque have no upload API: images stay where they are
-UPLOADS_IMAGES = set(PLATFORMS) - {"devto", "yuque"}
+UPLOADS_IMAGES = {p for p in PLATFORMS if publisher_for(p).requires.hosts_images}
 # The official account API has no tags; Jianshu files articles in notebooks, Yuque in books.
-TAKES_TAGS = {p for p in PLATFORMS if publisher_for(p).features.tags}
+TAKES_TAGS = {p for p in PLATFORMS if publisher_for(p).requires.takes_tags}
 # WeChat's 45011 carries no hint: its limits are per minute; Bilibili's -799 gives none either.
 RETRY_AFTER = {"wechat": 60, "bilibili": 60}
 STAGES = ["login", "draft", "publish", "verify"]
@@ -78,7 +78,7 @@ def test_publish_with_images_and_tags(sandbox: SandboxServer, platform: str) -> 
             assert source not in post["body"]
         assert set(ctx.checkpoints["images"].values()) <= set(_urls_in(post["body"]))
         assert set(ctx.checkpoints["images"]) == set(sources)  # each once, though used twice
-        if publisher_for(platform).features.cover:
+        if publisher_for(platform).requires.takes_cover:
             assert post["cover"] and post["cover"] != sources[1]  # the cover is uploaded too
     assert "![not an image](x.png)" in post["body"] or "not an image" in post["body"]
     verification = asyncio.run(publisher_for(platform).verify(task.account, result))

@@ -18,8 +18,11 @@ from contenthub.sandbox.server import SandboxServer
 from tests.platforms.conftest import RecordingContext, content, new_account, png, posts_of, publish
 from tests.platforms.test_adapters import public_id, task_for
 
-EDITABLE = ["zhihu", "wordpress", "devto", "juejin", "csdn"]
-UPLOADING = ["zhihu", "wordpress", "juejin", "wechat", "csdn"]
+EDITABLE = ["zhihu", "wordpress", "devto", "juejin", "csdn", "metaweblog", "ghost", "yuque"]
+UPLOADING = [
+    *("zhihu", "wordpress", "juejin", "wechat", "csdn"),
+    *("metaweblog", "ghost", "segmentfault", "jianshu", "bilibili"),
+]
 ADDED = "A paragraph added after the first publish."
 
 
@@ -76,8 +79,10 @@ def test_wechat_replaces_the_post_it_cannot_edit(sandbox: SandboxServer) -> None
 
 def test_toutiao_cannot_edit_and_says_so() -> None:
     """Its publishes of an article an account already has are refused at the enqueue
-    (tests/db/test_content_flow.py) unless a second post is asked for."""
-    assert not publisher_for("toutiao").requires.edits_posts
+    (tests/db/test_content_flow.py) unless a second post is asked for. So are those of the
+    platforms no reference client edits a post on (SegmentFault, Jianshu, Bilibili)."""
+    for platform in ("toutiao", "segmentfault", "jianshu", "bilibili"):
+        assert not publisher_for(platform).requires.edits_posts, platform
 
 
 def local_image_task(account: dict, platform: str) -> tuple[TaskContent, bytes]:

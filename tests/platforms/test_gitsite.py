@@ -8,6 +8,7 @@ import asyncio
 import os
 import shutil
 import subprocess
+import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -17,7 +18,7 @@ import pytest
 import yaml
 
 from contenthub.errors import Rejected, Transient
-from contenthub.platforms.base import AccountAccess, TaskContent
+from contenthub.platforms.base import AccountAccess, PriorPost, TaskContent
 from contenthub.platforms.gitsite import TRAILER, front_matter, post_files, slug_for
 from contenthub.platforms.outbound import OutboundRefused
 from contenthub.platforms.registry import publisher_for
@@ -221,3 +222,27 @@ def test_the_first_post_of_an_empty_repository(bare_repo: Path, tmp_path: Path) 
     assert [f for f in files if f.startswith("_posts/")] == [
         f"_posts/{day:%Y-%m-%d}-{slug_for(task.title, task.public_id)}.md"
     ]
+
+
+def test_a_republish_rewrites_the_same_file_in_a_new_commit(bare_repo: Path, tmp_path: Path):
+    """An update (``TaskContent.update_of``): the post's file is rewritten where it is, in a
+    new commit; the page keeps its address, the site holds one post."""
+    task = content(account_for(bare_repo), title="Kept where it is", body="First words.\n")
+    first_ctx = RecordingContext()
+    first = run(task, first_ctx)
+    prior = PriorPost(str(first.post_id), first.url, dict(first_ctx.checkpoints))
+    edited = replace(
+        task, public_id=str(uuid.uuid4()), title="Kept, retitled", body="Edited words.\n",
+        update_of=prior,
+    )  # fmt: skip
+
+    again = run(edited, RecordingContext())
+
+    assert again.updated and again.url == first.url and again.post_id != first.post_id
+    assert commits_of(bare_repo, edited.public_id) == [again.post_id]
+    checkout = tmp_path / "after-update"
+    git("clone", "--quiet", str(bare_repo), str(checkout))
+    [post] = list((checkout / "content/posts").glob("*/index.md"))
+    text = post.read_text()
+    assert "Edited words." in text and "First words." not in text and "Kept, retitled" in text
+    assert post.parent.name == slug_for(task.title, task.public_id)

@@ -10,6 +10,8 @@ import subprocess
 from harness import CONTENTHUB
 
 from contenthub.platforms.registry import known_platforms, publisher_for
+from contenthub.platforms.requirements import ArticleView, Attachment, check
+from contenthub.services.platforms import platform_catalogue
 
 
 def _run_both() -> tuple[str, str]:
@@ -51,3 +53,36 @@ def test_every_platform_is_listed_with_its_declared_features() -> None:
     for name in known_platforms():
         assert f"│ {name}" in text
     assert "scheduled" in text and "review" in text
+
+
+def _verdict(platform: str, **article: object):
+    fields = {"title": "A title", "body": "Words.\n", "tags": ["python"], "cover": None}
+    return check(publisher_for(platform).requires, ArticleView(**{**fields, **article}), platform)
+
+
+def test_the_newer_platforms_rules_refuse_or_say_before_anything_is_queued() -> None:
+    """What each newer platform's protocol needs, declared once (``requires``): the catalogue's
+    images/cover/tags columns are read from the same declaration."""
+    assert _verdict("segmentfault", tags=[]).problems == [
+        "segmentfault publishes only articles with at least 1 tag (CLI: --tag, API: tags)"
+    ]
+    jianshu = _verdict("jianshu", tags=["a", "b"], cover="https://example.com/c.png")
+    assert jianshu.problems == [] and jianshu.notes == [
+        "jianshu keeps no tags: a, b left out",
+        "jianshu shows no cover: published without it",
+    ]
+    attached = {"img/a.png": Attachment("img/a.png", "image/png", 10)}
+    yuque = _verdict("yuque", body="![a](img/a.png)\n", attachments=attached)
+    assert yuque.problems == [
+        "yuque cannot host images (it has no upload): image img/a.png would show broken; "
+        "use a web address"
+    ]
+    assert _verdict("bilibili", title="长" * 41).problems == [
+        "bilibili titles have 1–40 characters; this one has 41"
+    ]
+    assert _verdict("ghost", title="t" * 256).problems
+    rows = {row["platform"]: row for row in platform_catalogue()}
+    for name in ("jianshu", "yuque"):
+        assert not rows[name]["tags"] and not rows[name]["cover"]
+    assert not rows["yuque"]["images"] and rows["jianshu"]["images"]
+    assert rows["segmentfault"]["tags"] and rows["bilibili"]["review"]

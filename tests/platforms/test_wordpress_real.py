@@ -265,8 +265,9 @@ def test_metaweblog_publishes_to_real_wordpress_xmlrpc(
     XML-RPC password): the body's image through newMediaObject, the cover as the post
     thumbnail, tags as mt_keywords; a rerun from the checkpoints posts nothing twice."""
     import asyncio
+    from dataclasses import replace
 
-    from contenthub.platforms.base import TaskContent
+    from contenthub.platforms.base import PriorPost, TaskContent
     from contenthub.platforms.registry import publisher_for
     from tests.platforms.conftest import RecordingContext
 
@@ -297,6 +298,69 @@ def test_metaweblog_publishes_to_real_wordpress_xmlrpc(
     assert sorted(t["name"] for t in site.tags(post["tags"])) == ["MetaWeblog", "xmlrpc"]
     assert _download(site.media(post["featured_media"])["source_url"]) == COVER_PNG
     _assert_public_page(site, result.url or "", title, "strong words", src)
+
+    # Published again, edited: metaWeblog.editPost changes the one post in place.
+    prior = PriorPost(str(result.post_id), result.url, dict(ctx.checkpoints))
+    edited = replace(
+        task, public_id=str(uuid.uuid4()), title=f"{title} v2", update_of=prior,
+        body=f"{task.body}\nA sentence added later.\n",
+    )  # fmt: skip
+    updated = asyncio.run(publisher.publish(RecordingContext(), edited))
+
+    assert updated.updated and updated.post_id == result.post_id
+    [post] = site.posts(search=title, status="any")
+    assert post["title"]["rendered"] == f"{title} v2" and post["status"] == "publish"
+    assert "A sentence added later." in post["content"]["rendered"]
+    _assert_public_page(site, updated.url or "", f"{title} v2", "added later")
+
+
+def test_a_contributors_post_over_xml_rpc_waits_for_review_then_goes_live(
+    wordpress: WordPressSite,
+) -> None:
+    """A contributor may write but not publish: WordPress refuses editPost(publish=true) with
+    fault 401, so the adapter submits the post for review ("pending"), and the publish ends
+    in review; once an editor publishes it, ``review_state`` says it is live."""
+    import asyncio
+
+    from contenthub.platforms.base import TaskContent
+    from contenthub.platforms.registry import publisher_for
+    from tests.platforms.conftest import RecordingContext
+
+    site = wordpress
+    name = f"contrib{uuid.uuid4().hex[:6]}"
+    made = site.rest(
+        "POST", "/users", json={
+            "username": name, "email": f"{name}@example.com", "roles": ["contributor"],
+            "password": uuid.uuid4().hex,
+        },
+    )  # fmt: skip
+    assert made.status_code == 201, made.text
+    user_id = made.json()["id"]
+    issued = site.rest("POST", f"/users/{user_id}/application-passwords", json={"name": "ch"})
+    assert issued.status_code == 201, issued.text
+    title = f"Needs an editor {uuid.uuid4().hex[:8]}"
+    task = TaskContent(
+        public_id=str(uuid.uuid4()),
+        title=title,
+        body="Written by a contributor, published by an editor.\n",
+        tags=[],
+        cover=None,
+        account_name="blog-contributor",
+        options={"base_url": site.base_url, "engine": "wordpress"},
+        credentials={"username": name, "password": issued.json()["password"]},
+    )
+    publisher = publisher_for("metaweblog")
+
+    result = asyncio.run(publisher.publish(RecordingContext(), task))
+
+    assert result.in_review and result.post_id
+    assert site.post(result.post_id)["status"] == "pending"
+    assert site.public_page(result.url or "").status_code == 404
+    account = task.account
+    assert asyncio.run(publisher.review_state(account, result)).state == "in_review"
+    approved = site.rest("POST", f"/posts/{result.post_id}", json={"status": "publish"})
+    assert approved.status_code == 200, approved.text
+    assert asyncio.run(publisher.review_state(account, result)).state == "live"
 
 
 WIDE_PNG = png_bytes(1600, 240, (40, 160, 90))

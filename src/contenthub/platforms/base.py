@@ -117,18 +117,21 @@ class AccountScope:
 
 @dataclass(frozen=True)
 class Features:
-    """What a platform offers, as ``contenthub platforms`` lists it: how an account logs in,
-    and whether the body's images are uploaded to the platform (not left where they are), a
-    cover is shown, tags are kept, the platform itself can publish at a set time, and the
-    platform may hold a post for review before the public sees it."""
+    """What a platform offers beyond its rules, as ``contenthub platforms`` lists it: how an
+    account logs in, whether the platform itself can publish at a set time, and whether it may
+    hold a post for review before the public sees it. Whether it takes images, a cover and tags
+    is not repeated here: ``offers`` reads it from the adapter's ``requires``."""
 
     login: str
-    images: bool
-    cover: bool
-    tags: bool
     scheduled: bool
     review: bool
     note: str = ""
+
+
+def offers(rules: Requirements) -> dict[str, bool]:
+    """What the catalogue shows of a platform's rules: whether it hosts the body's images (not
+    only web addresses), shows a cover, keeps tags."""
+    return {"images": rules.hosts_images, "cover": rules.takes_cover, "tags": rules.takes_tags}
 
 
 def secret_fields(model: type[BaseModel]) -> list[str]:

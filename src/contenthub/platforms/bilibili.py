@@ -32,11 +32,17 @@ three calls; [I] inferred, no reference found):
 * errors: ``-101`` not logged in, ``-111`` a stale CSRF cookie (both: log in again), ``-412``
   and ``-799`` throttled (no wait is given: 60 s [I]), any other code a refusal.
 
-Articles go through Bilibili's review before the public sees them.
+Articles go through Bilibili's review before the public sees them (``holds_for_review``): a
+submitted article whose page is not public yet is looked up in ``article/list``, whose
+``state`` says where it stands (0 open, -2 refused with ``reject_reason``, others in review)
+[I: the field names follow the list as the creator centre shows it; no client reads them].
+Bilibili has no edit of a submitted article in any reference client, so a republish makes a
+new article (``edits_posts`` stays False).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -70,18 +76,34 @@ class BilibiliPublisher(base.Publisher):
     platform = PLATFORM
     features = base.Features(
         login="web login (cookies)",
-        images=True,
-        cover=True,
-        tags=True,
         scheduled=False,
         review=True,
         note="articles are reviewed before they are public",
     )
+    requires = base.Requirements(title_max=MAX_TITLE, tags_max=MAX_TAGS)
     options_model = BilibiliOptions
     credentials_model = BilibiliCredentials
     login_page = base.LoginPage(
         host="passport.bilibili.com", path="/login", session_cookie="SESSDATA"
     )
+    holds_for_review = True  # every article is reviewed before the public sees it
+
+    async def review_state(
+        self, account: base.AccountAccess, result: base.PublishResult
+    ) -> base.ReviewState:
+        if not result.post_id:
+            return await super().review_state(account, result)
+        async with _Creator(account) as creator:
+            article = await creator.article(result.post_id)
+        if article is None:
+            return base.ReviewState("in_review", result.url, "not listed yet")
+        state = int(article.get("state") or 0)
+        if state == 0:
+            return base.ReviewState("live", result.url)
+        if state < 0 or article.get("reject_reason"):
+            reason = str(article.get("reject_reason") or f"state {state}")
+            return base.ReviewState("refused", result.url, reason)
+        return base.ReviewState("in_review", result.url, f"state {state}")
 
     async def check_login(self, account: base.AccountAccess) -> base.Identity:
         async with _Creator(account) as creator:
@@ -97,7 +119,11 @@ class BilibiliPublisher(base.Publisher):
         if not aid:
             return None
         url = host_url(task.account.options, WEB, f"/read/cv{aid}")
-        return base.PublishResult(url=url, post_id=str(aid))
+        result = base.PublishResult(url=url, post_id=str(aid))
+        review = await self.review_state(task.account, result)
+        if review.state == "refused":
+            return None
+        return replace(result, in_review=review.state == "in_review")
 
     async def publish(self, ctx: base.PublishContext, task: base.TaskContent) -> base.PublishResult:
         account = task.account
@@ -109,7 +135,9 @@ class BilibiliPublisher(base.Publisher):
 
             await ctx.progress(15, "images")
             policy = ImagePolicy(is_hosted=_is_on_cdn, upload=creator.upload_image)
-            body, cover = await localize_images(ctx, task.body, task.cover, policy)
+            body, cover = await localize_images(
+                ctx, task.body, task.cover, policy, task.attachments
+            )
             content = markdown_to_html(body)
             article = {
                 "title": task.title,
@@ -220,11 +248,15 @@ class _Creator(CookieSession):
             raise Transient("Bilibili gave no URL for an uploaded image")
         return str(uploaded["url"])
 
-    async def submitted(self, aid: str) -> str | None:
-        """The article's id if the draft was submitted already (an answer lost) [I]."""
+    async def article(self, aid: str) -> dict[str, Any] | None:
+        """The submitted article ``aid`` as the creator centre lists it; None if not there [I]."""
         listed = await self.call("GET", API, "/x/article/creative/article/list?group=0&pn=1")
         articles = (listed.get("artlist") or {}).get("articles") or []
-        return aid if any(str(a.get("id")) == aid for a in articles) else None
+        return next((a for a in articles if str(a.get("id")) == aid), None)
+
+    async def submitted(self, aid: str) -> str | None:
+        """The article's id if the draft was submitted already (an answer lost) [I]."""
+        return aid if await self.article(aid) is not None else None
 
     async def recover_lost_draft(self, ctx: base.PublishContext, task: base.TaskContent) -> None:
         """A draft an earlier attempt saved without learning its id, found by title and time

@@ -146,9 +146,6 @@ class CsdnPublisher(base.Publisher):
     platform = PLATFORM
     features = base.Features(
         login="web login (cookies)",
-        images=True,
-        cover=True,
-        tags=True,
         scheduled=True,
         review=True,
     )

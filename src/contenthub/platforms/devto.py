@@ -44,9 +44,6 @@ class DevToPublisher(base.Publisher):
     platform = PLATFORM
     features = base.Features(
         login="API key",
-        images=False,
-        cover=True,
-        tags=True,
         scheduled=False,
         review=False,
         note="images and cover must be public URLs",

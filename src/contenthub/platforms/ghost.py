@@ -21,6 +21,8 @@ Steps:
   turns ``html`` into its own editor format, dropping comments);
 - publish: ``PUT /ghost/api/admin/posts/{id}/`` ``{"posts": [{status: "published",
   updated_at}]}`` (``updated_at`` from a fresh read: Ghost refuses a stale one, 409);
+- update (a republish, ``TaskContent.update_of``): the same ``PUT`` on the earlier post with
+  ``?source=html`` and every field, so the one post is edited in place;
 - lookup: ``GET /ghost/api/admin/posts/{id}/`` (its ``status`` and ``url``); a draft whose
   creation answer was lost: ``GET /ghost/api/admin/posts/?filter=status:draft&order=created_at
   desc&limit=20`` by title, time and marker; doubles ``DELETE /ghost/api/admin/posts/{id}/``.
@@ -51,6 +53,7 @@ KEY_PATTERN = r"^[0-9a-f]{24}:[0-9a-f]{64}$"
 TOKEN_SECONDS = 300  # Ghost's maximum
 ACCEPT_VERSION = "v5.0"
 MAX_TAGS = 20
+MAX_TITLE = 255  # Ghost's posts.title column
 
 
 class GhostOptions(base.PlatformOptions):
@@ -80,12 +83,10 @@ class GhostPublisher(base.Publisher):
     platform = PLATFORM
     features = base.Features(
         login="Admin API key (JWT)",
-        images=True,
-        cover=True,
-        tags=True,
         scheduled=True,
         review=False,
     )
+    requires = base.Requirements(tags_max=MAX_TAGS, title_max=MAX_TITLE, edits_posts=True)
     base_url_use = "site"  # self-hosted: the account names its own site
     options_model = GhostOptions
     credentials_model = GhostCredentials
@@ -113,23 +114,29 @@ class GhostPublisher(base.Publisher):
 
             await ctx.progress(15, "images")
             policy = ImagePolicy(is_hosted=site.is_hosted, upload=site.upload)
-            body, cover = await localize_images(ctx, task.body, task.cover, policy)
+            body, cover = await localize_images(
+                ctx, task.body, task.cover, policy, task.attachments
+            )
+
+            fields: dict[str, Any] = {
+                "title": task.title,
+                "html": markdown_to_html(body),
+                "tags": [{"name": t} for t in normalize_tags(task.tags, limit=MAX_TAGS)],
+                "custom_excerpt": summary(body, max_chars=300),
+                "feature_image": cover,
+            }
+            if task.update_of:
+                await ctx.progress(60, "publish")
+                updated = await _update(site, task.update_of.post_id, fields)
+                return await self.confirm_public(ctx, account, updated, noun="post")
 
             await ctx.progress(40, "draft")
             if not ctx.checkpoints.get("draft_id"):
                 await site.recover_lost_draft(ctx, task)
             if not ctx.checkpoints.get("draft_id"):
                 await base.note_draft_request(ctx)
-                draft: dict[str, Any] = {
-                    "title": task.title,
-                    "html": markdown_to_html(body),
-                    "status": "draft",
-                    "tags": [{"name": t} for t in normalize_tags(task.tags, limit=MAX_TAGS)],
-                    "custom_excerpt": summary(body, max_chars=300),
-                    "codeinjection_foot": base.task_marker(task.public_id),
-                }
-                if cover:
-                    draft["feature_image"] = cover
+                draft = {**fields, "status": "draft"}
+                draft["codeinjection_foot"] = base.task_marker(task.public_id)
                 created = await site.call(
                     "POST", "/posts/", params={"source": "html"}, json={"posts": [draft]}
                 )
@@ -141,6 +148,19 @@ class GhostPublisher(base.Publisher):
 
         result = base.PublishResult(url=url, post_id=post_id)
         return await self.confirm_public(ctx, account, result, noun="post")
+
+
+async def _update(site: _Site, post_id: str, fields: dict[str, Any]) -> base.PublishResult:
+    """Edit the account's post in place: Ghost wants the ``updated_at`` it last gave (a stale
+    one is a 409, Transient: the retry reads it again). The post stays (or becomes) published;
+    its ``codeinjection_foot`` keeps the first task's marker."""
+    current = await site.post(post_id)
+    change = {**fields, "status": "published", "updated_at": current["updated_at"]}
+    answer = await site.call(
+        "PUT", f"/posts/{post_id}/", params={"source": "html"}, json={"posts": [change]}
+    )
+    post = answer["posts"][0]
+    return base.PublishResult(url=str(post["url"]), post_id=post_id, updated=True)
 
 
 async def _ensure_published(ctx: base.PublishContext, site: _Site, post_id: str) -> str:

@@ -35,6 +35,8 @@ by their content) → commit (checkpointed: ``commit``) → push (``publish_subm
 push refused because the branch moved on is Transient: the retry clones again) → verify: the
 branch holds the commit. A retry after a crash therefore never commits twice, whatever the
 crash's moment: the lookup finds what was pushed, and what was not pushed is made again.
+A republish (``TaskContent.update_of``) rewrites the earlier post's file (its date and slug
+carried over, so its page keeps its address) in a new commit with this task's trailer.
 """
 
 from __future__ import annotations
@@ -182,13 +184,12 @@ class GitSitePublisher(base.Publisher):
     platform = PLATFORM
     features = base.Features(
         login="none, or an https token",
-        images=True,
-        cover=True,
-        tags=True,
         scheduled=True,
         review=False,
         note="Hugo, Jekyll, Hexo; scheduled: a future date waits for a rebuild",
     )
+    # A republish rewrites the post's file in a new commit.
+    requires = base.Requirements(image_max_bytes=MAX_IMAGE_BYTES, edits_posts=True)
     base_url_use = "display"  # the site's address is only written into links
     options_model = GitSiteOptions
     credentials_model = GitSiteCredentials
@@ -214,10 +215,7 @@ class GitSitePublisher(base.Publisher):
     async def publish(self, ctx: base.PublishContext, task: base.TaskContent) -> base.PublishResult:
         account = task.account
         options = GitSiteOptions.model_validate(dict(account.options))
-        if not ctx.checkpoints.get("date"):
-            await ctx.checkpoint("date", datetime.now(UTC).replace(microsecond=0).isoformat())
-        day = datetime.fromisoformat(str(ctx.checkpoints["date"]))
-        slug = slug_for(task.title, task.public_id)
+        day, slug = await _where(ctx, task)
         files = post_files(options.generator, options.content_dir, slug, day, options.base_url)
         site = urlsplit(options.base_url)
         url = f"{site.scheme}://{site.netloc}{files.page}"
@@ -243,7 +241,7 @@ class GitSitePublisher(base.Publisher):
                 await git.push(tree)
             elif ctx.checkpoints.get("commit") != found:
                 await ctx.checkpoint("commit", found)
-        result = base.PublishResult(url=url, post_id=found)
+        result = base.PublishResult(url=url, post_id=found, updated=task.update_of is not None)
         return await self.confirm_public(ctx, account, result, noun="commit")
 
     async def verify(
@@ -257,6 +255,27 @@ class GitSitePublisher(base.Publisher):
                 holds = await git.clone(Path(work)) and await git.holds(Path(work), result.post_id)
         detail = f"{'on' if holds else 'not on'} branch {git.branch} of {git.remote}"
         return base.Verification(public=holds, url=result.url, detail=detail)
+
+
+async def _where(ctx: base.PublishContext, task: base.TaskContent) -> tuple[datetime, str]:
+    """The post's date and slug, checkpointed: a new post's from now and its title; an update
+    keeps the earlier post's (so the same file is rewritten and its page stays where it is)."""
+    if not ctx.checkpoints.get("date"):
+        prior = task.update_of.checkpoints if task.update_of else {}
+        now = datetime.now(UTC).replace(microsecond=0).isoformat()
+        await ctx.checkpoint("slug", prior.get("slug") or _slug_of(task))
+        await ctx.checkpoint("date", str(prior.get("date") or now))
+    slug = str(ctx.checkpoints.get("slug") or slug_for(task.title, task.public_id))
+    return datetime.fromisoformat(str(ctx.checkpoints["date"])), slug
+
+
+def _slug_of(task: base.TaskContent) -> str:
+    """A new post's slug; an update's, for a post published before slugs were checkpointed,
+    read from its page's address (the last part of the path, on every generator's layout)."""
+    if task.update_of and task.update_of.url:
+        last = PurePosixPath(urlsplit(task.update_of.url).path).name
+        return last.removesuffix(".html")
+    return slug_for(task.title, task.public_id)
 
 
 async def _write_images(
@@ -384,8 +403,10 @@ class _Git:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
         await self.run("add", "--all", "--", ".", cwd=tree)
-        message = f"Publish: {task.title}\n\n{TRAILER}: {task.public_id}\n"
-        await self.run("commit", "--quiet", "--no-verify", "-m", message, cwd=tree)
+        verb = "Update" if task.update_of else "Publish"
+        message = f"{verb}: {task.title}\n\n{TRAILER}: {task.public_id}\n"
+        # --allow-empty: an update that changes nothing still gets its commit (its trailer).
+        await self.run("commit", "--quiet", "--no-verify", "--allow-empty", "-m", message, cwd=tree)
         return (await self.run("rev-parse", "HEAD", cwd=tree)).strip()
 
     async def push(self, tree: Path) -> None:

@@ -63,13 +63,11 @@ class JianshuPublisher(base.Publisher):
     platform = PLATFORM
     features = base.Features(
         login="web login (cookies)",
-        images=True,
-        cover=False,
-        tags=False,
         scheduled=False,
         review=False,
         note="notebooks (文集) instead of tags",
     )
+    requires = base.Requirements(tags_max=0, takes_cover=False)  # notebooks, no cover
     options_model = JianshuOptions
     credentials_model = JianshuCredentials
     login_page = base.LoginPage(host=WEB, path="/sign_in", session_cookie="remember_user_token")
@@ -103,7 +101,9 @@ class JianshuPublisher(base.Publisher):
 
             await ctx.progress(15, "images")
             policy = ImagePolicy(is_hosted=writer.is_hosted, upload=writer.upload_image)
-            body, _ = await localize_images(ctx, task.body, None, policy)  # no covers on Jianshu
+            body, _ = await localize_images(  # no covers on Jianshu
+                ctx, task.body, None, policy, task.attachments
+            )
             content = markdown_to_html(body)
 
             await ctx.progress(40, "draft")

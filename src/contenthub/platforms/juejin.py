@@ -99,9 +99,6 @@ class JuejinPublisher(base.Publisher):
     platform = PLATFORM
     features = base.Features(
         login="web login (cookies)",
-        images=True,
-        cover=True,
-        tags=True,
         scheduled=False,
         review=True,
         note="new articles wait for review",

@@ -242,12 +242,9 @@ class LocalPublisher(base.Publisher):
     platform = "local"
     features = base.Features(
         login="none (a server folder)",
-        images=False,
-        cover=False,
-        tags=True,
         scheduled=False,
         review=False,
-        note="images stay where they are",
+        note="files are copied beside the page; web images stay where they are",
     )
     base_url_use = "display"  # only written into the links of the site, never fetched
     options_model = LocalOptions

@@ -22,7 +22,9 @@ Methods (the MetaWeblog spec, http://xmlrpc.com/metaWeblogApi.html, plus Blogger
 - draft: ``metaWeblog.newPost(blogid, username, password, struct, publish=false)`` → post id;
   the struct is ``title``, ``description`` (HTML), ``mt_keywords`` (tags, comma separated),
   ``mt_excerpt``, and on WordPress ``wp_post_thumbnail`` (the cover's attachment id);
-- publish: ``metaWeblog.editPost(postid, username, password, struct, publish=true)``;
+- publish: ``metaWeblog.editPost(postid, username, password, struct, publish=true)``; the same
+  call on the earlier post is a republish that updates it in place (``TaskContent.update_of``);
+  a post the engine keeps ``pending`` (a WordPress contributor's) ends ``in_review``;
 - lookup: ``metaWeblog.getPost(postid, …)`` (its ``post_status`` where the engine gives one,
   WordPress and Typecho do; otherwise whether its ``link`` is served to the public [I]);
   ``metaWeblog.getRecentPosts(blogid, …, 20)`` finds a draft whose creation answer was lost
@@ -56,7 +58,13 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from contenthub.errors import AuthExpired, Rejected, Transient
 from contenthub.platforms import base
-from contenthub.platforms.images import ImageFile, ImagePolicy, localize_images, upload_once
+from contenthub.platforms.images import (
+    Attachments,
+    ImageFile,
+    ImagePolicy,
+    localize_images,
+    upload_once,
+)
 from contenthub.platforms.render import markdown_to_html, normalize_tags, summary
 from contenthub.platforms.transport import new_client, send
 
@@ -131,13 +139,13 @@ class MetaWeblogPublisher(base.Publisher):
     platform = PLATFORM
     features = base.Features(
         login="user + password or token",
-        images=True,
-        cover=True,
-        tags=True,
         scheduled=False,
         review=True,
-        note="cnblogs, WordPress, Typecho, Z-Blog; cover: WordPress's thumbnail, else atop body",
+        note="cnblogs, WordPress, Typecho, Z-Blog; cover: thumbnail or atop body",
     )
+    requires = base.Requirements(tags_max=MAX_TAGS, edits_posts=True)  # metaWeblog.editPost
+    # WordPress keeps a contributor's post "pending" until an editor publishes it.
+    holds_for_review = True
     base_url_use = "site"  # self-hosted engines name their own site
     options_model = MetaWeblogOptions
     credentials_model = MetaWeblogCredentials
@@ -146,6 +154,29 @@ class MetaWeblogPublisher(base.Publisher):
         async with _Blog(account) as blog:
             blog_id, name = await blog.login()
         return base.Identity(user_id=blog_id, name=name)
+
+    async def review_state(
+        self, account: base.AccountAccess, result: base.PublishResult
+    ) -> base.ReviewState:
+        """The engine's own word where it gives one (``post_status``: WordPress, Typecho):
+        "pending" waits for an editor, "publish" is live, a post sent back to draft or trashed
+        was refused. Otherwise from the public page."""
+        if not result.post_id:
+            return await super().review_state(account, result)
+        try:
+            async with _Blog(account) as blog:
+                post = await blog.call("metaWeblog.getPost", result.post_id, *blog.login_pair)
+        except _NotAllowed:  # a contributor may not read it: the public page tells
+            return await super().review_state(account, result)
+        status = post.get("post_status")
+        link = str(post.get("link") or post.get("permaLink") or "") or result.url
+        if status is None:
+            return await super().review_state(account, result)
+        if status == "publish":
+            return base.ReviewState("live", link)
+        if status in ("pending", "future"):
+            return base.ReviewState("in_review", link)
+        return base.ReviewState("refused", link, f"the blog set the post to {status!r}")
 
     async def find_published(
         self, ctx: base.PublishContext, task: base.TaskContent
@@ -167,8 +198,8 @@ class MetaWeblogPublisher(base.Publisher):
 
             await ctx.progress(15, "images")
             policy = ImagePolicy(is_hosted=blog.is_hosted, upload=blog.upload_url)
-            body, _ = await localize_images(ctx, task.body, None, policy)
-            cover_field = await _cover(ctx, blog, task.cover, policy)
+            body, _ = await localize_images(ctx, task.body, None, policy, task.attachments)
+            cover_field = await _cover(ctx, blog, task.cover, policy, task.attachments)
             if isinstance(cover_field, str):  # no cover field: the cover heads the body
                 body = f"![]({cover_field})\n\n{body}"
             struct: dict[str, Any] = {
@@ -179,6 +210,11 @@ class MetaWeblogPublisher(base.Publisher):
             }
             if isinstance(cover_field, int):
                 struct["wp_post_thumbnail"] = cover_field
+
+            if task.update_of:
+                await ctx.progress(60, "publish")
+                updated = await _update(blog, task.update_of.post_id, struct)
+                return await self.confirm_public(ctx, account, updated, noun="post")
 
             await ctx.progress(40, "draft")
             if not ctx.checkpoints.get("draft_id"):
@@ -199,15 +235,46 @@ class MetaWeblogPublisher(base.Publisher):
 
 
 async def _cover(
-    ctx: base.PublishContext, blog: _Blog, cover: str | None, policy: ImagePolicy
+    ctx: base.PublishContext,
+    blog: _Blog,
+    cover: str | None,
+    policy: ImagePolicy,
+    attachments: Attachments,
 ) -> int | str | None:
     """WordPress: the cover's attachment id (``wp_post_thumbnail``); other engines: its URL."""
     if not cover:
         return None
     if blog.engine != "wordpress":
-        return await upload_once(ctx, "cover_url", cover, policy)
+        return await upload_once(ctx, "cover_url", cover, policy, attachments)
     thumbnail = ImagePolicy(is_hosted=lambda _: False, upload=blog.upload_id)
-    return int(await upload_once(ctx, "cover_media_id", cover, thumbnail))
+    return int(await upload_once(ctx, "cover_media_id", cover, thumbnail, attachments))
+
+
+async def _update(blog: _Blog, post_id: str, struct: dict[str, Any]) -> base.PublishResult:
+    """Edit the account's post in place (``metaWeblog.editPost``, publish=true); idempotent,
+    so a rerun edits again. A post the engine keeps for review is handed back ``in_review``."""
+    if not await _submit(blog, post_id, struct):
+        return base.PublishResult(blog.waiting_link(post_id), post_id, updated=True)
+    post = await blog.call("metaWeblog.getPost", post_id, *blog.login_pair)
+    link = str(post.get("link") or post.get("permaLink") or "")
+    return base.PublishResult(url=link or None, post_id=post_id, updated=True)
+
+
+async def _submit(blog: _Blog, post_id: str, struct: dict[str, Any]) -> bool:
+    """``editPost(…, publish=true)``; False when the post was submitted for review instead. A
+    WordPress user who may write but not publish (a contributor) is refused the publish (fault
+    401, "not allowed to publish"), so the post goes ``post_status: "pending"``, as WordPress's
+    own editor sends it for them, and the publish ends ``in_review``. (Such a user may not read
+    the post back either while it waits: ``getPost`` is refused too.)"""
+    try:
+        await blog.call("metaWeblog.editPost", post_id, *blog.login_pair, struct, True)
+        return True
+    except _NotAllowed:
+        if blog.engine != "wordpress":
+            raise
+    pending = {**struct, "post_status": "pending"}
+    await blog.call("metaWeblog.editPost", post_id, *blog.login_pair, pending, False)
+    return False
 
 
 async def _ensure_published(
@@ -225,12 +292,15 @@ async def _ensure_published(
     # The thumbnail was set with the draft: WordPress refuses to set the same one again
     # ("Invalid attachment ID.": set_post_thumbnail reports an unchanged value as a failure).
     edit = {k: v for k, v in struct.items() if k != "wp_post_thumbnail"}
-    await blog.call("metaWeblog.editPost", post_id, *blog.login_pair, edit, True)
+    if not await _submit(blog, post_id, edit):
+        await ctx.checkpoint("url", blog.waiting_link(post_id))
+        return blog.waiting_link(post_id)
     post = await blog.call("metaWeblog.getPost", post_id, *blog.login_pair)
     status = post.get("post_status")
-    if status not in (None, "publish"):
-        # e.g. a WordPress contributor: the engine keeps the post for review.
+    if status not in (None, "publish", "pending"):
         raise Rejected(f"the blog kept the post as {status!r}, not published")
+    # "pending" (a WordPress contributor): the post waits for an editor; ``confirm_public``
+    # asks ``review_state`` and the task ends in review.
     link = str(post.get("link") or post.get("permaLink") or "")
     if not link:
         raise Rejected("the blog published the post but gave no link to it")
@@ -300,6 +370,11 @@ class _Blog:
             raise Rejected(f"the user has no blog with id {self.blog_id!r}")
         chosen = chosen or blogs[0]
         return str(chosen["blogid"]), str(chosen.get("blogName") or self.login_pair[0])
+
+    def waiting_link(self, post_id: str) -> str:
+        """Where a WordPress post waiting for review will be: ``/?p=<id>`` (404 to visitors
+        until it is published, then a redirect to its permalink)."""
+        return f"{self.hosted_prefix}?p={post_id}"
 
     def is_hosted(self, url: str) -> bool:
         if self.engine == "cnblogs":
@@ -380,8 +455,14 @@ def _xml_safe(value: Any) -> Any:
     return value
 
 
+class _NotAllowed(Rejected):
+    """Fault 401: the user may not do this (WordPress: a contributor publishing)."""
+
+
 def _fault_error(method: str, fault: xmlrpc.client.Fault) -> Exception:
     text = str(fault.faultString)
+    if fault.faultCode == 401 and "not allowed" in text.lower():
+        return _NotAllowed(f"the blog refused {method} ({fault.faultCode}): {text}")
     if fault.faultCode == 403 or any(word in text.lower() for word in _AUTH_WORDS):
         return AuthExpired(f"the blog refused the login ({fault.faultCode}): {text}")
     if fault.faultCode in (429, 503):

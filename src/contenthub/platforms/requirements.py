@@ -28,13 +28,15 @@ class Requirements:
     """One platform's rules. Lengths are in characters; ``None``: no limit."""
 
     tags_min: int = 0
-    tags_max: int | None = None
+    tags_max: int | None = None  # 0: the platform keeps no tags (they are left out, said)
     title_min: int = 1
     title_max: int | None = None
     # The summary the adapter builds from the body (Juejin's brief): it must reach this length.
     brief_min: int = 0
     brief_max: int = 100
     cover_required: bool = False
+    # False: the platform shows no cover (Jianshu, Yuque): a cover given is left out, said.
+    takes_cover: bool = True
     # With no cover given, the adapter uses the body's first image (said in the preview).
     cover_from_first_image: bool = False
     image_types: frozenset[str] = PNG_JPEG_GIF
@@ -50,6 +52,10 @@ class Requirements:
     # default, so a plugin that knows nothing of updates is never handed one): publishing an
     # article the account already has is refused unless a second post is asked for.
     edits_posts: bool = False
+
+    @property
+    def takes_tags(self) -> bool:
+        return self.tags_max != 0
 
     def type_names(self) -> str:
         return ", ".join(_TYPE_NAMES.get(t, t) for t in sorted(self.image_types))
@@ -134,7 +140,9 @@ def _check_tags(rules: Requirements, article: ArticleView, platform: str, v: Ver
             f"{platform} publishes only articles with at least {rules.tags_min} "
             f"tag{'s' if rules.tags_min > 1 else ''} (CLI: --tag, API: tags)"
         )
-    if rules.tags_max is not None and len(tags) > rules.tags_max:
+    if tags and not rules.takes_tags:
+        v.notes.append(f"{platform} keeps no tags: {', '.join(tags)} left out")
+    elif rules.tags_max is not None and len(tags) > rules.tags_max:
         left_out = ", ".join(tags[rules.tags_max :])
         v.notes.append(f"{platform} takes at most {rules.tags_max} tags: {left_out} left out")
 
@@ -154,6 +162,9 @@ def _check_brief(rules: Requirements, article: ArticleView, platform: str, v: Ve
 
 def _check_cover(rules: Requirements, article: ArticleView, platform: str, v: Verdict) -> None:
     cover = article.cover
+    if cover and not rules.takes_cover:
+        v.notes.append(f"{platform} shows no cover: published without it")
+        return
     if cover:
         unhostable = not rules.hosts_images and not is_web_address(cover)
         if unhostable and rules.cover_optional_when_unhostable:

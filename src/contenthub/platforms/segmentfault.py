@@ -63,13 +63,11 @@ class SegmentFaultPublisher(base.Publisher):
     platform = PLATFORM
     features = base.Features(
         login="web login (cookies)",
-        images=True,
-        cover=True,
-        tags=True,
         scheduled=False,
         review=False,
         note="needs at least one existing tag",
     )
+    requires = base.Requirements(tags_min=1, tags_max=MAX_TAGS)  # existing tags only
     options_model = base.PlatformOptions
     credentials_model = SegmentFaultCredentials
     login_page = base.LoginPage(host=WEB, path="/user/login", session_cookie="PHPSESSID")
@@ -103,7 +101,9 @@ class SegmentFaultPublisher(base.Publisher):
 
             await ctx.progress(15, "images")
             policy = ImagePolicy(is_hosted=gateway.is_hosted, upload=gateway.upload_image)
-            body, cover = await localize_images(ctx, task.body, task.cover, policy)
+            body, cover = await localize_images(
+                ctx, task.body, task.cover, policy, task.attachments
+            )
             text = sanitize_markdown(body)
 
             await ctx.progress(40, "draft")

@@ -53,12 +53,10 @@ class ToutiaoPublisher(base.Publisher):
     platform = PLATFORM
     features = base.Features(
         login="web login (cookies), in a browser",
-        images=True,
-        cover=True,
-        tags=False,
         scheduled=True,
         review=True,
     )
+    requires = base.Requirements(tags_max=0)  # the article form has no tags
     options_model = base.PlatformOptions
     credentials_model = ToutiaoCredentials
     login_page = base.LoginPage(host="sso.toutiao.com", path="/login/", session_cookie="sessionid")

@@ -120,9 +120,6 @@ class WeChatPublisher(base.Publisher):
     platform = PLATFORM
     features = base.Features(
         login="AppID + AppSecret",
-        images=True,
-        cover=True,
-        tags=False,
         scheduled=False,
         review=True,
         note="a cover is required",
@@ -131,6 +128,7 @@ class WeChatPublisher(base.Publisher):
     credentials_model = WeChatCredentials
     requires = base.Requirements(
         edits_posts=True,  # by replacing: publish the new article, delete the old (_retire)
+        tags_max=0,  # the official account API has no tags
         title_max=MAX_TITLE_CHARS,
         cover_required=True,
         cover_from_first_image=True,

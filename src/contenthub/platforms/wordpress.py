@@ -62,9 +62,6 @@ class WordPressPublisher(base.Publisher):
     platform = PLATFORM
     features = base.Features(
         login="user + app password",
-        images=True,
-        cover=True,
-        tags=True,
         scheduled=True,
         review=True,
         note="review: a contributor's post waits as pending",

@@ -19,6 +19,8 @@ obsidian yuque publishers' ``addDoc`` (``POST …/docs`` with ``format: "markdow
 * ``POST /repos/{namespace}/docs`` ``{title, slug, public, format: "markdown", body}`` —
   creates the document, published at once (the API has no separate publish step).
 * ``GET /repos/{namespace}/docs/{slug}`` — one document; 404 when there is none.
+* ``PUT /repos/{namespace}/docs/{id}`` ``{title, public, format, body}`` — edits a document
+  in place (a republish of an article the account already has: ``TaskContent.update_of``).
 * ``PUT /repos/{namespace}/toc`` ``{action: "appendNode", action_mode: "child",
   doc_ids: [id]}`` — puts the document into the knowledge base's table of contents; since
   2023 a created document is not listed there by itself (the OpenAPI page's 目录 section).
@@ -75,12 +77,13 @@ class YuquePublisher(base.Publisher):
     platform = PLATFORM
     features = base.Features(
         login="token",
-        images=False,
-        cover=False,
-        tags=False,
         scheduled=False,
         review=False,
         note="a document in a knowledge base; images must be public URLs",
+    )
+    # No upload API (images stay at their URLs), no tags, no cover: a document in a book.
+    requires = base.Requirements(
+        title_max=MAX_TITLE, tags_max=0, takes_cover=False, hosts_images=False, edits_posts=True
     )
     options_model = YuqueOptions
     credentials_model = YuqueCredentials
@@ -118,6 +121,10 @@ class YuquePublisher(base.Publisher):
 
             await ctx.progress(40, "draft")  # a Yuque document is public once created
             await ctx.progress(60, "publish")
+            if task.update_of:
+                where = str(task.update_of.checkpoints.get("namespace") or namespace)
+                updated = await _update(client, task, where, task.update_of.post_id)
+                return await self.confirm_public(ctx, account, updated, noun="document")
             if not ctx.checkpoints.get("doc_id"):
                 doc = await _create_once(ctx, client, task, namespace, slug)
                 await ctx.checkpoint("doc_id", doc["id"])
@@ -218,6 +225,22 @@ async def _create_once(
         "body": sanitize_markdown(task.body),
     }
     return dict(await _call(client, account, "POST", f"/repos/{namespace}/docs", json=document))
+
+
+async def _update(
+    client: httpx.AsyncClient, task: base.TaskContent, namespace: str, doc_id: str
+) -> base.PublishResult:
+    """Edit the account's document in place; idempotent, so a rerun simply edits again."""
+    account = task.account
+    document = {
+        "title": task.title[:MAX_TITLE],
+        "public": 1 if account.options.get("public", True) else 0,
+        "format": "markdown",
+        "body": sanitize_markdown(task.body),
+    }
+    path = f"/repos/{namespace}/docs/{doc_id}"
+    doc = await _call(client, account, "PUT", path, json=document)
+    return base.PublishResult(_page_url(account, namespace, doc), str(doc["id"]), updated=True)
 
 
 def _namespace_and_slug(url: str) -> tuple[str, str]:

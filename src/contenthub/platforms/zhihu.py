@@ -120,9 +120,6 @@ class ZhihuPublisher(base.Publisher):
     platform = PLATFORM
     features = base.Features(
         login="web login (cookies)",
-        images=True,
-        cover=True,
-        tags=True,
         scheduled=True,
         review=True,
         note="tags are Zhihu topics",

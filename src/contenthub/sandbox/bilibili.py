@@ -5,7 +5,9 @@ Checked: the ``SESSDATA`` login cookie (``code -101`` without it), the ``csrf`` 
 to the account's ``bili_jct`` cookie on every write (``-111`` otherwise), Origin
 ``https://member.bilibili.com``, titles of at most 40 characters, a draft before a submit, image
 uploads as the multipart ``binary`` field (png, jpeg, gif). The sandbox publishes a submitted
-article at once; Bilibili reviews it first. The draft's ``aid`` is the article's cv number.
+article at once unless a review hold is on (``/_admin/review``): then it waits, listed with
+``state`` 2 (in review) or -2 and a ``reject_reason`` (refused). The draft's ``aid`` is the
+article's cv number.
 """
 
 from __future__ import annotations
@@ -193,6 +195,7 @@ def build_router(sandbox: state.SandboxState) -> APIRouter:
         if not post.body.strip():
             return envelope(None, 34003, "正文不能为空")
         post.status = "published"
+        sandbox.hold_for_review(post)
         post.url = f"{pages.root_url(request, PREFIX)}{WEB}/read/cv{post.id}"
         await sandbox.after_commit(NAME, account.name, "publish")
         return envelope({"aid": int(post.id)})
@@ -203,7 +206,13 @@ def build_router(sandbox: state.SandboxState) -> APIRouter:
         account = await gate(request, "lookup")
         mine = [p for p in sandbox.posts_of(NAME) if p.account == account.name]
         articles = [
-            {"id": int(p.id), "title": p.title, "state": 0}  # 0: open to the public [I]
+            {
+                "id": int(p.id),
+                "title": p.title,
+                # 0: open to the public; 2: in review; -2: refused, with the reason [I]
+                "state": {"pending": 2, "refused": -2}.get(p.review, 0),
+                "reject_reason": p.review_reason,
+            }
             for p in sorted(mine, key=lambda p: p.created_at, reverse=True)
             if p.status == "published"
         ]

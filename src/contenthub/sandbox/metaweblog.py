@@ -61,6 +61,14 @@ def fault_answer(fault: state.Fault) -> Response:
 Handler = Callable[[Request, list[Any]], Awaitable[Response]]
 
 
+def _status(post: state.SandboxPost) -> str:
+    """WordPress's ``post_status``: a post held for review is "pending"; one the editor
+    refused goes back to "draft"."""
+    if post.status != "published":
+        return post.status
+    return {"pending": "pending", "refused": "draft"}.get(post.review, "publish")
+
+
 def build_router(sandbox: state.SandboxState) -> APIRouter:
     router = APIRouter(prefix=PREFIX)
     media: dict[int, str] = sandbox.extra.setdefault("metaweblog_media", {})
@@ -93,7 +101,7 @@ def build_router(sandbox: state.SandboxState) -> APIRouter:
             "description": post.body,
             "link": link,
             "permaLink": link,
-            "post_status": "publish" if post.status == "published" else post.status,
+            "post_status": _status(post),
             "mt_keywords": ",".join(post.tags),
             "dateCreated": xmlrpc.client.DateTime(created),
             "date_created_gmt": xmlrpc.client.DateTime(created),
@@ -115,6 +123,8 @@ def build_router(sandbox: state.SandboxState) -> APIRouter:
             post.extra["thumbnail"] = thumbnail
             post.cover = media[thumbnail]
         post.status = "published" if publish else "draft"
+        if publish:  # as a WordPress contributor's post: kept "pending" while a hold is on
+            sandbox.hold_for_review(post)
 
     async def get_users_blogs(request: Request, params: list[Any]) -> Response:
         _, user, password = params[:3]

@@ -128,6 +128,25 @@ def build_router(sandbox: state.SandboxState) -> APIRouter:
             return _error(404, "Not Found")
         return JSONResponse({"data": doc_json(post)})
 
+    @router.put("/api/v2/repos/{login}/{book}/docs/{doc_id}")
+    async def update(login: str, book: str, doc_id: str, request: Request) -> Response:
+        """An edit of a document in place (the OpenAPI's 更新文档): its id, not its slug."""
+        account = await gate(request, "publish")
+        namespace = own_book(account, login, book)
+        post = sandbox.post(NAME, doc_id)
+        if post is None or post.extra["namespace"] != namespace:
+            return _error(404, "Not Found")
+        doc = await pages.json_payload(request)
+        if "title" in doc and not str(doc["title"]).strip():
+            return _error(400, "title is required")
+        post.title = str(doc.get("title", post.title))
+        post.body = str(doc.get("body", post.body))
+        if "public" in doc:
+            post.extra["public"] = 1 if doc["public"] else 0
+        post.extra["edits"] = post.extra.get("edits", 0) + 1
+        await sandbox.after_commit(NAME, account.name, "publish")
+        return JSONResponse({"data": doc_json(post)})
+
     @router.put("/api/v2/repos/{login}/{book}/toc")
     async def append_to_toc(login: str, book: str, request: Request) -> Response:
         account = await gate(request, "toc")

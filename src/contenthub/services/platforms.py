@@ -6,6 +6,7 @@ from typing import Any
 
 from contenthub import storage
 from contenthub.errors import InputError
+from contenthub.platforms.base import offers
 from contenthub.platforms.registry import known_platforms, publisher_for
 from contenthub.storage import Session
 
@@ -35,13 +36,15 @@ FEATURES = ("images", "cover", "tags", "scheduled", "review")
 
 def platform_catalogue() -> list[dict[str, Any]]:
     """Every platform this process can publish to, with what its adapter declares
-    (``Publisher.features``: how an account logs in, what the platform supports). A plugin
-    that declares nothing is listed with ``None`` for each."""
+    (``Publisher.features``: how an account logs in, scheduling, review; ``requires``: images,
+    cover, tags). A plugin that declares no features is listed with ``None`` for those."""
     rows = []
     for name in known_platforms():
-        features = publisher_for(name).features
+        publisher = publisher_for(name)
+        features = publisher.features
         row: dict[str, Any] = {"platform": name, "login": features.login if features else None}
-        row.update({key: getattr(features, key) if features else None for key in FEATURES})
+        row.update(offers(publisher.requires))
+        row.update({k: getattr(features, k) if features else None for k in ("scheduled", "review")})
         row["note"] = features.note if features else ""
         rows.append(row)
     return rows
