@@ -28,6 +28,9 @@ def principal(user_id: int) -> Principal:
     return Principal(user_id, f"user{user_id}", is_admin=False)
 
 
+COVER = "https://example.com/cover.png"
+
+
 @pytest.fixture
 def owner(db: Database) -> dict[str, int]:
     user_id = make_user(db, "alice")
@@ -161,6 +164,14 @@ def test_total_is_succeeded_failed_and_skipped_and_wechat_items_keep_their_media
     by the adapter as ``draft_id``, in the line as the seeds had it), a failure, one left by
     ``max_items`` and one still publishing at the deadline."""
     wechat = make_account(db, owner["user"], "mp", platform="wechat")
+    fifth = db.write(
+        lambda s: storage.article_create(
+            s, user_id=owner["user"], title="Article 4", body="Body", tags=[], now=T0
+        )
+    )
+    for article in (owner["article0"], owner["article2"], owner["article3"], fifth):
+        # WeChat takes no article without a cover (checked before anything is queued).
+        db.write(lambda s, a=article: storage.article_update(s, a, now=T0, cover=COVER))
     published = add(db, owner, "article0", account_ids=[wechat], priority=1)
     failing = add(db, owner, "article1", account_ids=[owner["account"]], priority=2)
     job = publishing_job(db, owner, max_items=2)
@@ -181,11 +192,6 @@ def test_total_is_succeeded_failed_and_skipped_and_wechat_items_keep_their_media
                     s, held, error_class=ErrorClass.REJECTED, message="no", now=T0, worker="w"
                 )
             )
-    fifth = db.write(
-        lambda s: storage.article_create(
-            s, user_id=owner["user"], title="Article 4", body="Body", tags=[], now=T0
-        )
-    )
     for priority, article in enumerate(("article2", "article3", "article4"), start=3):
         add(db, {**owner, "article4": fifth}, article, account_ids=[wechat], priority=priority)
 
