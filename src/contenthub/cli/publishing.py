@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn
+from rich.table import Column
 
 from contenthub.cli.context import (
     DEFAULT_USER,
@@ -174,10 +175,13 @@ def watch(db: Database, me: Principal, ids: list[str]) -> int:
     command that releases it (exit code 3)."""
     tasks = task_service.task_rows(db, me, ids)
     labels = db.read(lambda s: _labels(s, me, tasks))
+    # The label keeps its width (up to 60 columns); a long state (a URL, an error) is what
+    # gets cut when the terminal is narrow.
+    label_width = min(60, max(len(label) for label in labels.values()))
     with Progress(
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", table_column=Column(min_width=label_width, no_wrap=True)),
         BarColumn(),
-        TextColumn("{task.fields[state]}"),
+        TextColumn("{task.fields[state]}", table_column=Column(no_wrap=True, overflow="ellipsis")),
         console=out,
     ) as bars:
         rows = {
