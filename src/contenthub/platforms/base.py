@@ -172,6 +172,25 @@ class FoundDraft:
     body: str = ""
 
 
+def unix_time(value: object) -> float | None:
+    """A time a platform sent — Unix seconds (number or digits), ISO 8601 text or a datetime —
+    as Unix time; a time without a zone is UTC. None for nothing or anything unreadable."""
+    if value is None or value == "" or isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if not isinstance(value, datetime):
+        try:
+            return float(str(value))
+        except ValueError:
+            pass
+        try:
+            value = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
+
+
 def lost_drafts(
     found: list[FoundDraft], task: TaskContent, checkpoints: Mapping[str, Any], marker: str | None
 ) -> list[FoundDraft]:

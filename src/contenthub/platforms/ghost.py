@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import datetime
 from typing import Any
 
 import jwt
@@ -226,7 +225,7 @@ class _Site:
                 base.FoundDraft(
                     str(p["id"]),
                     str(p.get("title", "")),
-                    _timestamp(p.get("created_at")),
+                    base.unix_time(p.get("created_at")),
                     str(p.get("codeinjection_foot") or ""),
                 )
                 for p in posts
@@ -243,10 +242,3 @@ class _Site:
             describe=lambda i: f"Ghost draft {self.base}/ghost/#/editor/post/{i}",
             marker=marker,
         )
-
-
-def _timestamp(value: object) -> float | None:
-    try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None

@@ -47,7 +47,6 @@ from __future__ import annotations
 
 import re
 import xmlrpc.client
-from datetime import UTC, datetime
 from typing import Any, Literal
 from xml.parsers.expat import ExpatError
 
@@ -345,7 +344,7 @@ class _Blog:
                 base.FoundDraft(
                     str(p.get("postid")),
                     str(p.get("title", "")),
-                    _timestamp(p.get("date_created_gmt") or p.get("dateCreated")),
+                    base.unix_time(p.get("date_created_gmt") or p.get("dateCreated")),
                     str(p.get("description", "")),
                 )
                 for p in recent
@@ -387,10 +386,3 @@ def _fault_error(method: str, fault: xmlrpc.client.Fault) -> Exception:
     if fault.faultCode in (429, 503):
         return Transient(f"the blog is busy ({fault.faultCode}): {text}")
     return Rejected(f"the blog refused {method} ({fault.faultCode}): {text}")
-
-
-def _timestamp(value: object) -> float | None:
-    """An XML-RPC dateTime (naive: the engines send ``date_created_gmt`` in UTC) as Unix time."""
-    if isinstance(value, datetime):
-        return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
-    return None

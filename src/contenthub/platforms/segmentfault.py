@@ -33,7 +33,6 @@ found):
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -249,7 +248,9 @@ class _Gateway(CookieSession):
         async def listed() -> list[base.FoundDraft]:
             found = await self.call("GET", "/gateway/drafts?page=1")
             return [
-                base.FoundDraft(str(d["id"]), str(d.get("title", "")), _unix(d.get("created")))
+                base.FoundDraft(
+                    str(d["id"]), str(d.get("title", "")), base.unix_time(d.get("created"))
+                )
                 for d in (found.get("rows") or [] if isinstance(found, dict) else [])
             ]
 
@@ -265,15 +266,6 @@ class _Gateway(CookieSession):
                 "SegmentFault draft " + host_url(self.options, WEB, f"/write?draftId={i}")
             ),
         )
-
-
-def _unix(value: Any) -> float | None:
-    if value in (None, ""):
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return datetime.fromisoformat(str(value)).timestamp()
 
 
 def _raise_for_answer(response: httpx.Response) -> None:

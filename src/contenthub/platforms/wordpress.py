@@ -12,7 +12,6 @@ rerun whose answer was lost reads the post first) → verify the ``link`` page.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -218,7 +217,7 @@ class _Site:
                 base.FoundDraft(
                     str(p["id"]),
                     str((p.get("title") or {}).get("raw", "")),
-                    _gmt_timestamp(p.get("date_gmt")),
+                    base.unix_time(p.get("date_gmt")),
                     body=str((p.get("content") or {}).get("raw", "")),
                 )
                 for p in posts
@@ -262,14 +261,6 @@ class _Site:
             tag = int(match["id"])
         self._tag_ids[name] = tag
         return tag
-
-
-def _gmt_timestamp(value: object) -> float | None:
-    """WordPress's ``date_gmt`` (``2024-05-01T12:00:00``, UTC without a zone) as Unix time."""
-    try:
-        return datetime.fromisoformat(str(value)).replace(tzinfo=UTC).timestamp()
-    except ValueError:
-        return None
 
 
 def _is_rest_error(response: httpx.Response) -> bool:
