@@ -18,8 +18,8 @@ import yaml
 
 from contenthub.errors import Rejected, Transient
 from contenthub.platforms.base import AccountAccess, TaskContent
-from contenthub.platforms.gitsite import TRAILER, front_matter, post_files, slug_for
-from contenthub.platforms.outbound import OutboundRefused
+from contenthub.platforms.gitsite import TRAILER, _Git, front_matter, post_files, slug_for
+from contenthub.platforms.outbound import OutboundRefused, allowing
 from contenthub.platforms.registry import publisher_for
 from contenthub.sandbox.server import SandboxServer
 from tests.platforms.conftest import RecordingContext, content, png
@@ -166,6 +166,32 @@ def test_a_remote_outside_the_allowed_folders_or_missing(bare_repo: Path, tmp_pa
     missing = AccountAccess("site", account_for(tmp_path / "nothing.git")["options"], {})
     with pytest.raises(Rejected, match="not a repository"):
         asyncio.run(publisher_for("gitsite").check_login(missing))
+
+
+def test_git_follows_no_redirect_and_connects_only_where_the_policy_approved() -> None:
+    """What git itself reads from the environment the adapter gives it (git connects on its
+    own, so the approved addresses are pinned and redirects, which could lead inside, are
+    refused); the token travels as a header, never in the remote."""
+    remote = "https://localhost:4443/site.git"
+    account = account_for(Path("/x"), remote=remote)
+    access = AccountAccess("site", account["options"], {"token": "tok-123"})
+
+    async def settings() -> tuple[str, str, str]:
+        with allowing("localhost:4443"):
+            site = await _Git.open(access)
+        get = lambda key: site.run("config", "--get-all", key)  # noqa: E731
+        return (
+            await get("http.followRedirects"),
+            await get("http.curloptResolve"),
+            await get("http.extraHeader"),
+        )
+
+    redirects, resolve, header = asyncio.run(settings())
+    assert redirects.strip() == "false"
+    host, port, addresses = resolve.strip().split(":", 2)
+    assert (host, port) == ("localhost", "4443")
+    assert "127.0.0.1" in addresses.split(",")
+    assert header.startswith("Authorization: Basic ") and "tok-123" not in remote
 
 
 @pytest.mark.parametrize(
