@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from contenthub.errors import Rejected, Transient
+from contenthub.errors import Rejected
 from contenthub.platforms.base import AccountAccess, TaskContent
 from contenthub.platforms.gitsite import TRAILER, _Git, front_matter, post_files, slug_for
 from contenthub.platforms.outbound import OutboundRefused, allowing
@@ -128,16 +128,43 @@ def test_the_pushed_post_builds_with_hugo(
     ]
 
 
-def test_a_lost_push_answer_is_found_by_its_trailer(bare_repo: Path) -> None:
+def test_a_lost_push_answer_is_found_by_its_trailer(bare_repo: Path, tmp_path: Path) -> None:
+    """The branch is updated but the answer never comes (the hook holds it): the attempt is
+    stopped there, and the next one finds the commit instead of pushing a second."""
+    fifo, holding = tmp_path / "hold", tmp_path / "holding"
+    os.mkfifo(fifo)
+    held: int | None = os.open(fifo, os.O_RDWR)  # while it is open the hook's read waits
     hook = bare_repo / "hooks" / "post-receive"
-    hook.write_text("#!/bin/sh\nsleep 3\n")  # the ref is updated; the answer comes late
+    hook.write_text(f'#!/bin/sh\nexec 3<"{fifo}"\ntouch "{holding}"\ncat <&3 >/dev/null\n')
     hook.chmod(0o755)
-    task = content(account_for(bare_repo, timeout_seconds=1))
+    task = content(account_for(bare_repo))
     ctx = RecordingContext()
-    with pytest.raises(Transient):
-        run(task, ctx)
-    assert ctx.checkpoints["publish_submitted"] and len(commits_of(bare_repo, task.public_id)) == 1
-    hook.unlink()
+
+    async def push_whose_answer_is_lost() -> None:
+        publishing = asyncio.ensure_future(publisher_for("gitsite").publish(ctx, task))
+        while not holding.exists():  # the ref is updated, the hook holds the answer
+            if publishing.done():
+                publishing.result()  # its failure, if it ended early
+                raise AssertionError("the publish ended before the hook held its answer")
+            await asyncio.sleep(0.02)
+        assert ctx.checkpoints["publish_submitted"]
+        assert len(commits_of(bare_repo, task.public_id)) == 1
+        publishing.cancel()  # the worker gives up on the answer (as on a stop or a timeout)
+        release()
+        with pytest.raises(asyncio.CancelledError):
+            await publishing
+
+    def release() -> None:
+        nonlocal held
+        if held is not None:
+            os.close(held)  # the hook reads the end and exits
+            held = None
+
+    try:
+        asyncio.run(push_whose_answer_is_lost())
+    finally:
+        release()
+        hook.unlink()
 
     found = asyncio.run(publisher_for("gitsite").find_published(ctx, task))
     result = run(task, RecordingContext(ctx.checkpoints))
