@@ -38,9 +38,11 @@ speaks of the password or login is AuthExpired, any other fault is Rejected with
 The cover: WordPress takes it as ``wp_post_thumbnail``; the other engines have no cover field,
 so the cover is uploaded and put at the top of the body (their themes show the first image).
 
-XML is built and read by ``xmlrpc.client.dumps``/``loads`` (expat, whose entity-expansion
-limits hold since 2.4.1); it travels through our own httpx client (``transport.new_client``), so
-the outbound policy applies as to every other adapter.
+XML is built and read by ``xmlrpc.client.dumps``/``loads``; an answer declaring a DOCTYPE or
+an entity (which XML-RPC never does: it is how an entity-expansion bomb or an external entity
+comes in) is refused before it is parsed, and a fault's text is shown without the password
+(some engines echo the request). It travels through our own httpx client
+(``transport.new_client``), so the outbound policy applies as to every other adapter.
 """
 
 from __future__ import annotations
@@ -70,6 +72,8 @@ CNBLOGS_ORIGIN = "https://rpc.cnblogs.com"
 APP_KEY = "contenthub"  # Blogger's appkey: ignored by every engine listed
 MAX_TAGS = 20
 RECENT_POSTS = 20
+# XML-RPC answers have neither; parsers expand what they declare.
+_DECLARATIONS = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
 _AUTH_WORDS = ("password", "login", "username", "密码", "登录", "用户名", "unauthor")
 
 
@@ -274,10 +278,12 @@ class _Blog:
             raise self._not_xml_rpc(response)
         if response.status_code >= 400:
             raise Rejected(f"{self.endpoint} answered {method} with HTTP {response.status_code}")
+        if _DECLARATIONS.search(response.content):
+            raise Rejected(f"{self.endpoint} answered {method} with a DOCTYPE or entity: refused")
         try:
             (value,), _ = xmlrpc.client.loads(response.content, use_builtin_types=True)
         except xmlrpc.client.Fault as fault:
-            raise _fault_error(method, fault) from None
+            raise _fault_error(method, fault, secret=self.login_pair[1]) from None
         except (ExpatError, ValueError, xmlrpc.client.ResponseError):
             raise self._not_xml_rpc(response) from None
         return value
@@ -379,8 +385,8 @@ def _xml_safe(value: Any) -> Any:
     return value
 
 
-def _fault_error(method: str, fault: xmlrpc.client.Fault) -> Exception:
-    text = str(fault.faultString)
+def _fault_error(method: str, fault: xmlrpc.client.Fault, *, secret: str) -> Exception:
+    text = str(fault.faultString).replace(secret, "[password]")
     if fault.faultCode == 403 or any(word in text.lower() for word in _AUTH_WORDS):
         return AuthExpired(f"the blog refused the login ({fault.faultCode}): {text}")
     if fault.faultCode in (429, 503):
