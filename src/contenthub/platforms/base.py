@@ -249,6 +249,22 @@ async def recover_lost_draft(
     return keep.id
 
 
+async def published_from_draft(
+    ctx: PublishContext,
+    article_of_draft: Callable[[str], Awaitable[str | None]],
+    page_of: Callable[[str], str],
+) -> PublishResult | None:
+    """``find_published`` where a draft becomes an article with an id of its own (Juejin,
+    SegmentFault): the checkpointed article, else the one the platform says the checkpointed
+    draft became, else None."""
+    article_id = ctx.checkpoints.get("post_id")
+    if not article_id and ctx.checkpoints.get("draft_id"):
+        article_id = await article_of_draft(str(ctx.checkpoints["draft_id"]))
+    if not article_id:
+        return None
+    return PublishResult(url=page_of(str(article_id)), post_id=str(article_id))
+
+
 async def note_draft_request(ctx: PublishContext) -> None:
     """Checkpoint the time just before a draft is first created (``DRAFT_REQUESTED_AT``)."""
     if not ctx.checkpoints.get(DRAFT_REQUESTED_AT):

@@ -82,15 +82,13 @@ class JuejinPublisher(base.Publisher):
     async def find_published(
         self, ctx: base.PublishContext, task: base.TaskContent
     ) -> base.PublishResult | None:
-        article_id = ctx.checkpoints.get("post_id")
-        if not article_id and ctx.checkpoints.get("draft_id"):
+        async def article_of(draft_id: str) -> str | None:
             async with _Console(task.account) as console:
                 await console.fetch_csrf_token()
-                article_id = await console.published_article_id(str(ctx.checkpoints["draft_id"]))
-        if not article_id:
-            return None
-        url = host_url(task.account.options, WEB, f"/post/{article_id}")
-        return base.PublishResult(url=url, post_id=str(article_id))
+                return await console.published_article_id(draft_id)
+
+        page = lambda article_id: host_url(task.account.options, WEB, f"/post/{article_id}")  # noqa: E731
+        return await base.published_from_draft(ctx, article_of, page)
 
     async def publish(self, ctx: base.PublishContext, task: base.TaskContent) -> base.PublishResult:
         account = task.account

@@ -80,15 +80,13 @@ class SegmentFaultPublisher(base.Publisher):
     async def find_published(
         self, ctx: base.PublishContext, task: base.TaskContent
     ) -> base.PublishResult | None:
-        article_id = ctx.checkpoints.get("post_id")
-        if not article_id and ctx.checkpoints.get("draft_id"):
+        async def article_of(draft_id: str) -> str | None:
             async with _Gateway(task.account) as gateway:
                 await gateway.fetch_token()
-                article_id = await gateway.article_of_draft(str(ctx.checkpoints["draft_id"]))
-        if not article_id:
-            return None
-        url = host_url(task.account.options, WEB, f"/a/{article_id}")
-        return base.PublishResult(url=url, post_id=str(article_id))
+                return await gateway.article_of_draft(draft_id)
+
+        page = lambda article_id: host_url(task.account.options, WEB, f"/a/{article_id}")  # noqa: E731
+        return await base.published_from_draft(ctx, article_of, page)
 
     async def publish(self, ctx: base.PublishContext, task: base.TaskContent) -> base.PublishResult:
         account = task.account
