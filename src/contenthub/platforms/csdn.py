@@ -20,7 +20,7 @@ import uuid
 from typing import Any
 from urllib.parse import urlsplit
 
-from contenthub.errors import AuthExpired, Rejected, Transient
+from contenthub.errors import Rejected, Transient
 from contenthub.platforms import base
 from contenthub.platforms.images import ImageFile, ImagePolicy, localize_images
 from contenthub.platforms.render import markdown_to_html, normalize_tags, summary
@@ -166,13 +166,12 @@ def gateway_signature(secret: str, method: str, content_type: str, headers: dict
 class _Editor(CookieSession):
     """One session with CSDN's editor API: cookies, gateway signatures, the JSON envelope."""
 
+    platform_name = "CSDN"
+    cookie_domain = CsdnCredentials.cookie_domain
+    origin = "https://editor.csdn.net"
+
     def __init__(self, account: base.AccountAccess) -> None:
-        super().__init__(
-            account,
-            platform_name="CSDN",
-            cookie_domain=CsdnCredentials.cookie_domain,
-            origin="https://editor.csdn.net",
-        )
+        super().__init__(account)
         self.username = ""
 
     async def call(self, method: str, host: str, path: str, **kwargs: Any) -> Any:
@@ -192,7 +191,7 @@ class _Editor(CookieSession):
         answer = json_body(response, PLATFORM)
         code = answer.get("code") if isinstance(answer, dict) else None
         if code == 401 or response.status_code == 401:
-            raise AuthExpired("CSDN login expired: log in to CSDN again")
+            raise self.login_expired()
         if code != 200 or response.status_code >= 400:
             message = answer.get("message") or answer.get("msg") if isinstance(answer, dict) else ""
             raise Rejected(f"CSDN refused the request (code {code}): {message}")
@@ -212,7 +211,7 @@ class _Editor(CookieSession):
     async def me(self) -> base.Identity:
         user = await self.call("GET", ME, "/api/user/show")
         if not user.get("csdnid") and not user.get("username"):
-            raise AuthExpired("CSDN login expired: log in to CSDN again")
+            raise self.login_expired()
         self.username = str(user.get("username") or "")
         return base.Identity(user_id=str(user.get("csdnid") or self.username), name=self.username)
 

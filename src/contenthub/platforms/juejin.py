@@ -178,13 +178,12 @@ async def _ensure_published(ctx: base.PublishContext, console: _Console, draft_i
 class _Console(CookieSession):
     """One session with Juejin's web console: cookies, the CSRF token, the JSON envelope."""
 
+    platform_name = "Juejin"
+    cookie_domain = JuejinCredentials.cookie_domain
+    origin = "https://juejin.cn"
+
     def __init__(self, account: base.AccountAccess) -> None:
-        super().__init__(
-            account,
-            platform_name="Juejin",
-            cookie_domain=JuejinCredentials.cookie_domain,
-            origin="https://juejin.cn",
-        )
+        super().__init__(account)
         self.csrf_token = ""
 
     def url(self, path: str, host: str = API) -> str:
@@ -205,7 +204,7 @@ class _Console(CookieSession):
         answer = json_body(response, PLATFORM)
         err_no = answer.get("err_no") if isinstance(answer, dict) else None
         if err_no == NOT_LOGGED_IN:
-            raise AuthExpired("Juejin login expired: log in to Juejin again")
+            raise self.login_expired()
         if err_no != 0 or response.status_code >= 400:
             message = answer.get("err_msg") if isinstance(answer, dict) else None
             raise Rejected(f"Juejin refused the request (err_no {err_no}): {message}")
@@ -214,7 +213,7 @@ class _Console(CookieSession):
     async def me(self) -> base.Identity:
         user = await self.call("/user_api/v1/user/get", method="GET") or {}
         if not user.get("user_id"):
-            raise AuthExpired("Juejin login expired: log in to Juejin again")
+            raise self.login_expired()
         return base.Identity(user_id=str(user["user_id"]), name=str(user.get("user_name", "")))
 
     async def fetch_csrf_token(self) -> None:

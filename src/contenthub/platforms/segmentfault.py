@@ -172,13 +172,12 @@ def _id_of(answer: Any) -> str:
 class _Gateway(CookieSession):
     """One session with SegmentFault's editor: cookies, the editor token, the answers."""
 
+    platform_name = "SegmentFault"
+    cookie_domain = SegmentFaultCredentials.cookie_domain
+    origin = "https://segmentfault.com"
+
     def __init__(self, account: base.AccountAccess) -> None:
-        super().__init__(
-            account,
-            platform_name="SegmentFault",
-            cookie_domain=SegmentFaultCredentials.cookie_domain,
-            origin="https://segmentfault.com",
-        )
+        super().__init__(account)
         self.token = ""
 
     def is_hosted(self, url: str) -> bool:
@@ -189,13 +188,13 @@ class _Gateway(CookieSession):
         response = await send(self.client, "GET", host_url(self.options, WEB, path), PLATFORM)
         # Logged out, the site redirects its pages to /user/login.
         if response.status_code in (301, 302, 303, 401, 403):
-            raise AuthExpired("SegmentFault login expired: log in to SegmentFault again")
+            raise self.login_expired()
         return response.text
 
     async def me(self) -> base.Identity:
         found = _USER_LINK.search(await self.page("/user/settings"))
         if not found:
-            raise AuthExpired("SegmentFault login expired: log in to SegmentFault again")
+            raise self.login_expired()
         return base.Identity(user_id=found[1], name=found[1])
 
     async def fetch_token(self) -> None:
