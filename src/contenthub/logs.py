@@ -88,12 +88,20 @@ def _formatter() -> logging.Formatter:
     return TextFormatter() if text else JsonFormatter()
 
 
-def _file_handler() -> logging.Handler | None:
+class _LogFile(logging.handlers.RotatingFileHandler):
+    """The rotating log file; also takes lines already formatted by a supervisor's child."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        verbatim = getattr(record, "_verbatim", None)
+        return verbatim if verbatim is not None else super().format(record)
+
+
+def _file_handler() -> _LogFile | None:
     """The rotating log file, unless there is none or a supervisor writes it for us."""
     path = os.environ.get("CONTENTHUB_LOG_FILE", "").strip()
     if not path or os.environ.get("CONTENTHUB_SUPERVISOR_PID"):
         return None
-    handler = logging.handlers.RotatingFileHandler(
+    handler = _LogFile(
         path,
         maxBytes=positive_int("CONTENTHUB_LOG_FILE_MAX_BYTES", 10 * 1024 * 1024),
         backupCount=positive_int("CONTENTHUB_LOG_FILE_BACKUPS", 5, unit="files"),
@@ -130,21 +138,20 @@ def setup_logging(level: str | None = None) -> None:
 
 
 def supervisor_sink() -> Callable[[bytes], None]:
-    """Where a supervisor writes its children's lines: its stderr, and the log file if set
-    (rotated by this process alone). Children write in the format chosen here."""
+    """Where a supervisor writes its children's lines: its stderr, and the log file if set.
+    The file goes through the same handler as the supervisor's own lines (set up by
+    setup_logging), so one handler rotates it. Children write in the format chosen here."""
     os.environ.setdefault("CONTENTHUB_LOG_FORMAT", "text" if sys.stderr.isatty() else "json")
-    path = os.environ.get("CONTENTHUB_LOG_FILE", "").strip()
-    file_handler = _file_handler() if path else None
-    if file_handler is not None:
-        file_handler.setFormatter(logging.Formatter("%(message)s"))
+    file_handler = next((h for h in logging.getLogger().handlers if isinstance(h, _LogFile)), None)
     lock = threading.Lock()
 
     def write(line: bytes) -> None:
         with lock:
             sys.stderr.buffer.write(line)
             sys.stderr.buffer.flush()
-            if file_handler is not None:
-                text = line.decode("utf-8", "replace").rstrip("\n")
-                file_handler.emit(logging.makeLogRecord({"msg": text, "args": None}))
+        if file_handler is not None:
+            text = line.decode("utf-8", "replace").rstrip("\n")
+            # handle() takes the handler's lock: the supervisor's own lines share it.
+            file_handler.handle(logging.makeLogRecord({"_verbatim": text}))
 
     return write

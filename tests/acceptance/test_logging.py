@@ -9,9 +9,7 @@ import subprocess
 from pathlib import Path
 
 import httpx
-from harness import CONTENTHUB, wait_until, worker_env
-
-from tests.acceptance.conftest import free_port
+from harness import CONTENTHUB, free_port, wait_until, worker_env
 
 SECRET = "SECRET-API-KEY-123"
 
@@ -100,3 +98,39 @@ def test_a_bad_log_level_is_one_line_naming_the_setting(tmp_path: Path) -> None:
     )
     assert done.returncode != 0
     assert done.stderr.strip().splitlines()[-1].startswith("CONTENTHUB_LOG_LEVEL must be one of")
+
+
+def test_one_handler_rotates_the_supervised_log_file(tmp_path: Path, processes: list) -> None:
+    """Supervisor and children lines go through one rotating handler: the files hold the
+    newest lines, the newest of all in the current file (two handlers left the supervisor's
+    own lines in, or deleted with, a file the other had already rotated away)."""
+    log_file = tmp_path / "contenthub.log"
+    env = worker_env(
+        f"sqlite:///{tmp_path / 'rotate.db'}",
+        tmp_path,
+        CONTENTHUB_LOG_FILE=str(log_file),
+        CONTENTHUB_LOG_FILE_MAX_BYTES="700",
+        CONTENTHUB_LOG_FILE_BACKUPS="2",
+    )
+    with open(tmp_path / "stderr.log", "wb") as out:
+        supervisor = subprocess.Popen(
+            [CONTENTHUB, "worker", "--processes", "2", "--slots", "1"],
+            env=env, stdout=out, stderr=out,
+        )  # fmt: skip
+    processes.append(supervisor)
+    wait_until(
+        lambda: (tmp_path / "stderr.log").read_text().count('"worker started"') == 2,
+        timeout=60,
+        what="both workers",
+    )
+    supervisor.send_signal(signal.SIGTERM)
+    assert supervisor.wait(timeout=60) == 0
+
+    printed = (tmp_path / "stderr.log").read_text().splitlines()
+    backups = [tmp_path / f"contenthub.log.{n}" for n in (2, 1)]
+    files = [*(f for f in backups if f.exists()), log_file]
+    written = [line for f in files for line in f.read_text().splitlines()]
+    assert len(files) == 3  # it rotated
+    assert sorted(written) == sorted(printed[-len(written) :])
+    assert log_file.read_text().splitlines()[-1] == printed[-1]
+    assert json.loads(printed[-1])["message"] == "all processes stopped"

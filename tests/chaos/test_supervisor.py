@@ -18,9 +18,8 @@ from pathlib import Path
 import httpx
 import pytest
 import sqlalchemy as sa
-from harness import CONTENTHUB, wait_until, worker_env
+from harness import CONTENTHUB, free_port, wait_until, worker_env
 
-from tests.acceptance.conftest import free_port
 from tests.conftest import REPO, fresh_database_url
 
 RULES = REPO / "deploy" / "prometheus" / "contenthub-rules.yml"

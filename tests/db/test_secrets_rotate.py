@@ -23,12 +23,14 @@ def sealed_credentials(db: Database) -> dict[str, bytes]:
     return {name: bytes(sealed) for name, sealed in rows if sealed is not None}
 
 
-def rotate(database_url: str, data_dir: Path, **env: str) -> subprocess.CompletedProcess[str]:
+def rotate(
+    database_url: str, data_dir: Path, *args: str, **env: str
+) -> subprocess.CompletedProcess[str]:
     environment = worker_env(database_url, data_dir, **env)
     if "CONTENTHUB_SECRET_KEY" not in env:
         environment.pop("CONTENTHUB_SECRET_KEY", None)
     return subprocess.run(
-        [CONTENTHUB, "secrets", "rotate"],
+        [CONTENTHUB, "secrets", "rotate", *args],
         env=environment,
         capture_output=True,
         text=True,
@@ -37,6 +39,9 @@ def rotate(database_url: str, data_dir: Path, **env: str) -> subprocess.Complete
 
 
 def test_rotate_reseals_every_credential_with_a_new_key_file(db: Database, tmp_path: Path) -> None:
+    """rotate: the new key first, the old kept for the processes still running with it;
+    --finish (after their restart) seals again what they wrote meanwhile and drops it."""
+    url = db.engine.url.render_as_string(hide_password=False)
     old = SecretBox(new_key())
     (tmp_path / "secret.key").write_bytes(old.keys[0])
     user = make_user(db, "ann")
@@ -45,13 +50,13 @@ def test_rotate_reseals_every_credential_with_a_new_key_file(db: Database, tmp_p
     make_account(db, user, "none")  # no credentials: left alone
     before = sealed_credentials(db)
 
-    done = rotate(db.engine.url.render_as_string(hide_password=False), tmp_path)
+    done = rotate(url, tmp_path)
 
     assert done.returncode == 0, done.stderr
-    assert "2 account(s)" in done.stdout
+    assert "2 account(s)" in done.stdout and "rotate --finish" in done.stdout
     keys = parse_keys(key_file(tmp_path).read_text())
-    assert len(keys) == 1 and keys != old.keys
-    new = SecretBox(keys)
+    assert len(keys) == 2 and keys[1:] == old.keys
+    new = SecretBox(keys[:1])
     after = sealed_credentials(db)
     assert set(after) == {"a", "b"}
     for name, sealed in after.items():
@@ -59,6 +64,20 @@ def test_rotate_reseals_every_credential_with_a_new_key_file(db: Database, tmp_p
         assert new.open(sealed) == {**CREDENTIALS, "name": name}
         with pytest.raises(ValueError):
             old.open(sealed)
+    # A process not restarted yet seals with the old key: still readable with the file.
+    make_account(db, user, "meanwhile", credentials=old.seal(CREDENTIALS))
+    again = rotate(url, tmp_path)
+    assert again.returncode == 2 and "rotate --finish" in again.stderr
+
+    finished = rotate(url, tmp_path, "--finish")
+
+    assert finished.returncode == 0, finished.stderr
+    assert parse_keys(key_file(tmp_path).read_text()) == new.keys
+    after = sealed_credentials(db)
+    assert set(after) == {"a", "b", "meanwhile"}
+    assert all(new.open(sealed)["api_key"] == CREDENTIALS["api_key"] for sealed in after.values())
+    nothing_left = rotate(url, tmp_path, "--finish")
+    assert nothing_left.returncode == 2 and "no rotation to finish" in nothing_left.stderr
 
 
 def test_one_credential_no_key_opens_changes_nothing(db: Database, tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from contenthub.errors import AuthExpired, Transient
 from contenthub.platforms.base import AccountAccess
-from contenthub.platforms.ghost import admin_token
+from contenthub.platforms.ghost import AdminKeyAuth, admin_token
 from contenthub.platforms.registry import publisher_for
 from contenthub.sandbox.server import SandboxServer
 from tests.platforms.conftest import RecordingContext, content, new_account, posts_of, publish
@@ -49,6 +49,28 @@ def test_the_token_is_what_ghost_takes_and_a_bad_one_is_refused(sandbox: Sandbox
     with pytest.raises(AuthExpired, match="not <24 hex>:<64 hex>") as raised:
         asyncio.run(publisher_for("ghost").check_login(malformed))
     assert "not-a-key" not in raised.value.message
+
+
+def test_every_request_carries_a_token_minted_for_it(sandbox: SandboxServer) -> None:
+    """A publish can outlast one five-minute token: each request is signed anew."""
+    account = new_account(sandbox, "ghost")
+    key = account["credentials"]["admin_api_key"]
+    now = int(time.time())
+    moments = iter([now - 200, now])  # the first token still valid, 100 s from its end
+    sent: list[str] = []
+    with httpx.Client(
+        auth=AdminKeyAuth(key, clock=lambda: next(moments)),
+        event_hooks={"request": [lambda r: sent.append(r.headers["Authorization"])]},
+        timeout=10,
+    ) as client:
+        url = f"{account['options']['base_url']}/ghost/api/admin/site/"
+        assert [client.get(url).status_code for _ in range(2)] == [200, 200]
+    secret = bytes.fromhex(key.split(":")[1])
+    issued = [
+        jwt.decode(h.removeprefix("Ghost "), secret, ["HS256"], audience="/admin/")["iat"]
+        for h in sent
+    ]
+    assert issued == [now - 200, now]
 
 
 def test_a_lost_draft_answer_is_found_by_the_filtered_list(sandbox: SandboxServer) -> None:

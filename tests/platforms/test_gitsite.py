@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from contenthub.errors import Rejected, Transient
+from contenthub.errors import Rejected
 from contenthub.platforms.base import AccountAccess, PriorPost, TaskContent
-from contenthub.platforms.gitsite import TRAILER, front_matter, post_files, slug_for
-from contenthub.platforms.outbound import OutboundRefused
+from contenthub.platforms.gitsite import TRAILER, _Git, front_matter, post_files, slug_for
+from contenthub.platforms.outbound import OutboundRefused, allowing
 from contenthub.platforms.registry import publisher_for
 from contenthub.sandbox.server import SandboxServer
 from tests.platforms.conftest import RecordingContext, content, png
@@ -129,16 +129,43 @@ def test_the_pushed_post_builds_with_hugo(
     ]
 
 
-def test_a_lost_push_answer_is_found_by_its_trailer(bare_repo: Path) -> None:
+def test_a_lost_push_answer_is_found_by_its_trailer(bare_repo: Path, tmp_path: Path) -> None:
+    """The branch is updated but the answer never comes (the hook holds it): the attempt is
+    stopped there, and the next one finds the commit instead of pushing a second."""
+    fifo, holding = tmp_path / "hold", tmp_path / "holding"
+    os.mkfifo(fifo)
+    held: int | None = os.open(fifo, os.O_RDWR)  # while it is open the hook's read waits
     hook = bare_repo / "hooks" / "post-receive"
-    hook.write_text("#!/bin/sh\nsleep 3\n")  # the ref is updated; the answer comes late
+    hook.write_text(f'#!/bin/sh\nexec 3<"{fifo}"\ntouch "{holding}"\ncat <&3 >/dev/null\n')
     hook.chmod(0o755)
-    task = content(account_for(bare_repo, timeout_seconds=1))
+    task = content(account_for(bare_repo))
     ctx = RecordingContext()
-    with pytest.raises(Transient):
-        run(task, ctx)
-    assert ctx.checkpoints["publish_submitted"] and len(commits_of(bare_repo, task.public_id)) == 1
-    hook.unlink()
+
+    async def push_whose_answer_is_lost() -> None:
+        publishing = asyncio.ensure_future(publisher_for("gitsite").publish(ctx, task))
+        while not holding.exists():  # the ref is updated, the hook holds the answer
+            if publishing.done():
+                publishing.result()  # its failure, if it ended early
+                raise AssertionError("the publish ended before the hook held its answer")
+            await asyncio.sleep(0.02)
+        assert ctx.checkpoints["publish_submitted"]
+        assert len(commits_of(bare_repo, task.public_id)) == 1
+        publishing.cancel()  # the worker gives up on the answer (as on a stop or a timeout)
+        release()
+        with pytest.raises(asyncio.CancelledError):
+            await publishing
+
+    def release() -> None:
+        nonlocal held
+        if held is not None:
+            os.close(held)  # the hook reads the end and exits
+            held = None
+
+    try:
+        asyncio.run(push_whose_answer_is_lost())
+    finally:
+        release()
+        hook.unlink()
 
     found = asyncio.run(publisher_for("gitsite").find_published(ctx, task))
     result = run(task, RecordingContext(ctx.checkpoints))
@@ -167,6 +194,32 @@ def test_a_remote_outside_the_allowed_folders_or_missing(bare_repo: Path, tmp_pa
     missing = AccountAccess("site", account_for(tmp_path / "nothing.git")["options"], {})
     with pytest.raises(Rejected, match="not a repository"):
         asyncio.run(publisher_for("gitsite").check_login(missing))
+
+
+def test_git_follows_no_redirect_and_connects_only_where_the_policy_approved() -> None:
+    """What git itself reads from the environment the adapter gives it (git connects on its
+    own, so the approved addresses are pinned and redirects, which could lead inside, are
+    refused); the token travels as a header, never in the remote."""
+    remote = "https://localhost:4443/site.git"
+    account = account_for(Path("/x"), remote=remote)
+    access = AccountAccess("site", account["options"], {"token": "tok-123"})
+
+    async def settings() -> tuple[str, str, str]:
+        with allowing("localhost:4443"):
+            site = await _Git.open(access)
+        get = lambda key: site.run("config", "--get-all", key)  # noqa: E731
+        return (
+            await get("http.followRedirects"),
+            await get("http.curloptResolve"),
+            await get("http.extraHeader"),
+        )
+
+    redirects, resolve, header = asyncio.run(settings())
+    assert redirects.strip() == "false"
+    host, port, addresses = resolve.strip().split(":", 2)
+    assert (host, port) == ("localhost", "4443")
+    assert "127.0.0.1" in addresses.split(",")
+    assert header.startswith("Authorization: Basic ") and "tok-123" not in remote
 
 
 @pytest.mark.parametrize(

@@ -5,12 +5,18 @@ a wrong endpoint says so. The real WordPress's xmlrpc.php: test_wordpress_real.p
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import http.server
+import threading
+import xmlrpc.client
+from collections.abc import Iterator
 
 import pytest
 
-from contenthub.errors import Rejected, Transient
+from contenthub.errors import AuthExpired, Rejected, Transient
 from contenthub.platforms.base import AccountAccess
 from contenthub.platforms.metaweblog import MetaWeblogOptions, endpoint_of
+from contenthub.platforms.outbound import allowing
 from contenthub.platforms.registry import publisher_for
 from contenthub.sandbox.server import SandboxServer
 from tests.platforms.conftest import RecordingContext, content, new_account, posts_of, publish
@@ -81,3 +87,61 @@ def test_control_characters_do_not_break_the_request(sandbox: SandboxServer) -> 
 
     [post] = posts_of(sandbox, "metaweblog", account)
     assert post["title"] == "Formfeed" and "Pasted text with controls." in post["body"]
+
+
+LAUGHS = (
+    b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "ha"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">'
+    b'<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;">]><methodResponse><params><param><value>'
+    b"<string>&c;</string></value></param></params></methodResponse>"
+)
+
+
+@contextlib.contextmanager
+def blog_answering(answer: bytes) -> Iterator[dict]:
+    """A tiny XML-RPC server giving ``answer`` to every call, and an account for it."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(200)
+            self.send_header("Content-Type", "text/xml")
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    port = server.server_address[1]
+    try:
+        with allowing(f"127.0.0.1:{port}"):
+            yield {
+                "options": {"base_url": f"http://127.0.0.1:{port}", "engine": "wordpress"},
+                "credentials": {"username": "ann", "password": "pw-S3cret-9"},
+            }
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def _check_login(account: dict) -> None:
+    access = AccountAccess("blog", account["options"], account["credentials"])
+    asyncio.run(publisher_for("metaweblog").check_login(access))
+
+
+def test_an_answer_declaring_entities_is_refused_unparsed() -> None:
+    with blog_answering(LAUGHS) as account, pytest.raises(Rejected, match="DOCTYPE or entity"):
+        _check_login(account)
+
+
+def test_a_fault_echoing_the_password_does_not_show_it() -> None:
+    fault = xmlrpc.client.dumps(
+        xmlrpc.client.Fault(403, "Incorrect password pw-S3cret-9 for ann"), methodresponse=True
+    ).encode()
+    with blog_answering(fault) as account, pytest.raises(AuthExpired) as raised:
+        _check_login(account)
+    assert "pw-S3cret-9" not in str(raised.value) and "[password]" in str(raised.value)

@@ -11,7 +11,7 @@ from contenthub.errors import Transient
 from contenthub.platforms.base import DRAFT_REQUESTED_AT, LEFTOVERS, task_marker
 from contenthub.sandbox.server import SandboxServer
 from tests.platforms.conftest import RecordingContext, content, new_account, png, posts_of, publish
-from tests.platforms.test_reconcile import SANDBOXED, create_marked_draft
+from tests.platforms.test_reconcile import WITH_DRAFTS, create_marked_draft
 
 pytestmark = pytest.mark.chaos
 # The cookie platforms of issue 17, beside the ones the worker reconcile test covers.
@@ -29,7 +29,7 @@ def article(sandbox: SandboxServer, platform: str, account: dict):
     return content(account, cover=cover)
 
 
-@pytest.mark.parametrize("platform", [*SANDBOXED, *COOKIE_TWINS])
+@pytest.mark.parametrize("platform", [*WITH_DRAFTS, *COOKIE_TWINS])
 def test_a_draft_whose_answer_was_lost_is_found_and_reused(
     sandbox: SandboxServer, platform: str
 ) -> None:

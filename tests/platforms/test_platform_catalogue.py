@@ -13,6 +13,27 @@ from contenthub.platforms.registry import known_platforms, publisher_for
 from contenthub.platforms.requirements import ArticleView, Attachment, check
 from contenthub.services.platforms import platform_catalogue
 
+# What a user reads for each platform: how one logs in and which features it has. Written out
+# so that a changed declaration has to change this table too.
+EXPECTED = {
+    "bilibili": ("web login (cookies)", "images cover tags review"),
+    "csdn": ("web login (cookies)", "images cover tags scheduled review"),
+    "devto": ("API key", "cover tags"),
+    "ghost": ("Admin API key (JWT)", "images cover tags scheduled"),
+    "gitsite": ("none, or an https token", "images cover tags scheduled"),
+    "jianshu": ("web login (cookies)", "images"),
+    "juejin": ("web login (cookies)", "images cover tags review"),
+    "local": ("none (a server folder)", "images cover tags"),
+    "metaweblog": ("user + password or token", "images cover tags review"),
+    "segmentfault": ("web login (cookies)", "images cover tags"),
+    "toutiao": ("web login (cookies), in a browser", "images cover scheduled review"),
+    "wechat": ("AppID + AppSecret", "images cover review"),
+    "wordpress": ("user + app password", "images cover tags scheduled review"),
+    "yuque": ("token", ""),
+    "zhihu": ("web login (cookies)", "images cover tags scheduled review"),
+}
+FEATURES = ("images", "cover", "tags", "scheduled", "review")
+
 
 def _run_both() -> tuple[str, str]:
     """``contenthub platforms --json`` and the table at 80 columns, run side by side."""
@@ -40,13 +61,10 @@ def test_every_platform_is_listed_with_its_declared_features() -> None:
     rows = json.loads(as_json)
 
     assert [r["platform"] for r in rows] == known_platforms()
-    for row in rows:
-        declared = publisher_for(row["platform"]).features
-        assert declared is not None, f"{row['platform']} declares no features"
-        assert row["login"] == declared.login and row["review"] is declared.review
-    by_name = {r["platform"]: r for r in rows}
-    assert by_name["ghost"]["images"] and by_name["ghost"]["scheduled"]
-    assert not by_name["devto"]["images"] and not by_name["wechat"]["tags"]
+    listed = {
+        r["platform"]: (r["login"], " ".join(f for f in FEATURES if r[f] is True)) for r in rows
+    }
+    assert listed == EXPECTED
 
     # The table, in a narrow terminal: every platform, nothing wider than 80 columns.
     assert all(len(line) <= 80 for line in text.splitlines())

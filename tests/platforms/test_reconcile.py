@@ -101,8 +101,11 @@ def targets(db: Database, sandbox: SandboxServer, site: Path, **options: object)
     made = []
     for platform in SANDBOXED:
         described = new_account(sandbox, platform)
+        # Yuque's last write is the table-of-contents append: a document outside it is not
+        # published yet (the resumed publish appends it).
+        last = "toc" if platform == "yuque" else "publish"
         sandbox.client.add_fault(
-            platform, "crash_after_commit", account=described["name"], on="publish", times=1
+            platform, "crash_after_commit", account=described["name"], on=last, times=1
         )
         account = bind(db, user, described, **options)
         mine = cover if platform == "wechat" else None

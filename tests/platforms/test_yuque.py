@@ -9,7 +9,7 @@ import asyncio
 import httpx
 import pytest
 
-from contenthub.errors import Rejected
+from contenthub.errors import Rejected, Transient
 from contenthub.platforms.registry import publisher_for
 from contenthub.platforms.yuque import doc_slug
 from contenthub.sandbox.server import SandboxServer
@@ -46,6 +46,29 @@ def test_a_document_lands_in_the_users_first_knowledge_base_and_its_toc_once(
     assert again.post_id == result.post_id
     assert len(posts_of(sandbox, "yuque", account)) == 1
     assert _toc(account) == [int(result.post_id or 0)]
+
+
+def test_a_document_left_out_of_the_toc_is_not_yet_published(sandbox: SandboxServer) -> None:
+    """The document was created but the table of contents refused it: not published (the
+    lookup says so), and the resumed publish appends it."""
+    account = new_account(sandbox, "yuque")
+    task = content(account)
+    sandbox.client.add_fault("yuque", "server_error", account=account["name"], on="toc", times=1)
+    ctx = RecordingContext()
+    with pytest.raises(Transient):
+        publish(task, "yuque", ctx)
+    assert ctx.checkpoints.get("doc_id") and not ctx.checkpoints.get("in_toc")
+    assert _toc(account) == []
+
+    yuque = publisher_for("yuque")
+    assert asyncio.run(yuque.find_published(ctx, task)) is None
+    without_checkpoints = RecordingContext({"namespace": ctx.checkpoints["namespace"]})
+    assert asyncio.run(yuque.find_published(without_checkpoints, task)) is None
+
+    result = publish(task, "yuque", RecordingContext(ctx.checkpoints))
+    assert _toc(account) == [int(result.post_id or 0)]
+    found = asyncio.run(yuque.find_published(without_checkpoints, task))
+    assert found is not None and found.post_id == result.post_id
 
 
 def test_a_private_document_is_published_though_the_public_cannot_see_it(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Annotated
 
 import typer
 
@@ -29,14 +30,30 @@ def new_key_command() -> None:
 
 
 @app.command()
-def rotate() -> None:
+def rotate(
+    finish: Annotated[
+        bool,
+        typer.Option(
+            "--finish",
+            help="Key file: once every process restarted, seal again with the new key and drop "
+            "the old one.",
+        ),
+    ] = False,
+) -> None:
     """Seal every account's credentials again with a new key, all or nothing.
 
-    With the key file (<data dir>/secret.key) a new key is made and the file holds it alone
-    afterwards. With CONTENTHUB_SECRET_KEY, give the new key first and the current one after
-    it (NEW,OLD); afterwards set it to NEW alone. Restart the running processes either way.
+    With the key file (<data dir>/secret.key) a new key is made and put first, the old one
+    kept after it: restart every contenthub process (they seal with the old key until then),
+    then run `contenthub secrets rotate --finish` to drop the old key. With
+    CONTENTHUB_SECRET_KEY, give the new key first and the current one after it (NEW,OLD);
+    afterwards set it to NEW alone and restart.
     """
     settings = Settings.from_env()
+    if os.environ.get(KEY_SETTING) and finish:
+        raise fail(
+            f"--finish is for the key file; with {KEY_SETTING} drop the old key by setting it "
+            "to the new key alone, then restart every contenthub process"
+        )
     db = open_db(settings)
     try:
         if os.environ.get(KEY_SETTING):
@@ -52,20 +69,35 @@ def rotate() -> None:
                 f"{KEY_SETTING} to that key alone and restart every contenthub process"
             )
             return
+        path = key_file(settings.data_dir)
+        if finish:
+            count = _finish_key_file(settings, db)
+            out.print(
+                f"re-sealed the credentials of {count} account(s) with the new key; {path} "
+                "holds it alone now"
+            )
+            return
         count = _rotate_key_file(settings, db)
     finally:
         db.dispose()
     out.print(
-        f"re-sealed the credentials of {count} account(s) with a new key in "
-        f"{key_file(settings.data_dir)}; restart every contenthub process (they hold the old key)"
+        f"re-sealed the credentials of {count} account(s) with a new key in {path} (the old "
+        "one kept after it); restart every contenthub process (they seal with the old key "
+        "until then), then run 'contenthub secrets rotate --finish'"
     )
 
 
 def _rotate_key_file(settings: Settings, db: object) -> int:
     """New key first in the file before anything is re-sealed, so that whatever moment this
-    stops at, the file opens every credential; the old key leaves the file last."""
+    stops at, the file opens every credential. The old key stays after it: processes that
+    still run seal with it until they restart (``--finish`` drops it)."""
     path = key_file(settings.data_dir)
     current = SecretBox.from_env(settings.data_dir).keys
+    if len(current) > 1:
+        raise fail(
+            f"{path} still holds the key of an unfinished rotation: once every contenthub "
+            "process restarted, run 'contenthub secrets rotate --finish' first"
+        )
     fresh = new_key()
     write_key_file(path, [fresh, *current])
     try:
@@ -73,5 +105,16 @@ def _rotate_key_file(settings: Settings, db: object) -> int:
     except BaseException:
         write_key_file(path, current)
         raise
-    write_key_file(path, [fresh])
+    return count
+
+
+def _finish_key_file(settings: Settings, db: object) -> int:
+    """After the restart: seal again what the old processes sealed with the old key meanwhile
+    (all or nothing), then the new key alone in the file."""
+    path = key_file(settings.data_dir)
+    keys = SecretBox.from_env(settings.data_dir).keys
+    if len(keys) < 2:
+        raise fail(f"{path} holds one key: no rotation to finish")
+    count = accounts.credentials_reseal_all(db, SecretBox(keys))  # type: ignore[arg-type]
+    write_key_file(path, keys[:1])
     return count

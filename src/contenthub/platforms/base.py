@@ -181,6 +181,25 @@ class FoundDraft:
     body: str = ""
 
 
+def unix_time(value: object) -> float | None:
+    """A time a platform sent — Unix seconds (number or digits), ISO 8601 text or a datetime —
+    as Unix time; a time without a zone is UTC. None for nothing or anything unreadable."""
+    if value is None or value == "" or isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if not isinstance(value, datetime):
+        try:
+            return float(str(value))
+        except ValueError:
+            pass
+        try:
+            value = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
+
+
 def lost_drafts(
     found: list[FoundDraft], task: TaskContent, checkpoints: Mapping[str, Any], marker: str | None
 ) -> list[FoundDraft]:
@@ -237,6 +256,22 @@ async def recover_lost_draft(
             left.append(describe(draft.id))
     await note_leftovers(ctx, left)
     return keep.id
+
+
+async def published_from_draft(
+    ctx: PublishContext,
+    article_of_draft: Callable[[str], Awaitable[str | None]],
+    page_of: Callable[[str], str],
+) -> PublishResult | None:
+    """``find_published`` where a draft becomes an article with an id of its own (Juejin,
+    SegmentFault): the checkpointed article, else the one the platform says the checkpointed
+    draft became, else None."""
+    article_id = ctx.checkpoints.get("post_id")
+    if not article_id and ctx.checkpoints.get("draft_id"):
+        article_id = await article_of_draft(str(ctx.checkpoints["draft_id"]))
+    if not article_id:
+        return None
+    return PublishResult(url=page_of(str(article_id)), post_id=str(article_id))
 
 
 async def note_draft_request(ctx: PublishContext) -> None:

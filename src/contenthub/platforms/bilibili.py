@@ -200,13 +200,9 @@ async def _ensure_submitted(
 class _Creator(CookieSession):
     """One session with Bilibili's creator centre: cookies, the CSRF cookie, the envelope."""
 
-    def __init__(self, account: base.AccountAccess) -> None:
-        super().__init__(
-            account,
-            platform_name="Bilibili",
-            cookie_domain=BilibiliCredentials.cookie_domain,
-            origin="https://member.bilibili.com",
-        )
+    platform_name = "Bilibili"
+    cookie_domain = BilibiliCredentials.cookie_domain
+    origin = "https://member.bilibili.com"
 
     @property
     def csrf(self) -> str:
@@ -238,7 +234,7 @@ class _Creator(CookieSession):
     async def me(self) -> base.Identity:
         user = await self.call("GET", API, "/x/web-interface/nav")
         if not user.get("isLogin"):
-            raise AuthExpired("Bilibili login expired: log in to Bilibili again")
+            raise self.login_expired()
         return base.Identity(user_id=str(user["mid"]), name=str(user.get("uname", "")))
 
     async def upload_image(self, image: ImageFile) -> str:

@@ -306,13 +306,12 @@ def sorted_query(path: str) -> str:
 class _Editor(CookieSession):
     """One session with CSDN's editor API: cookies, gateway signatures, the JSON envelope."""
 
+    platform_name = "CSDN"
+    cookie_domain = CsdnCredentials.cookie_domain
+    origin = "https://editor.csdn.net"
+
     def __init__(self, account: base.AccountAccess) -> None:
-        super().__init__(
-            account,
-            platform_name="CSDN",
-            cookie_domain=CsdnCredentials.cookie_domain,
-            origin="https://editor.csdn.net",
-        )
+        super().__init__(account)
         self.username = ""
 
     async def call(
@@ -340,7 +339,7 @@ class _Editor(CookieSession):
         answer = json_body(response, PLATFORM)
         code = answer.get("code") if isinstance(answer, dict) else None
         if code == 401 or response.status_code == 401:
-            raise AuthExpired("CSDN login expired: log in to CSDN again")
+            raise self.login_expired()
         if code != 200 or response.status_code >= 400:
             message = (
                 (answer.get("msg") or answer.get("message")) if isinstance(answer, dict) else ""
@@ -351,7 +350,7 @@ class _Editor(CookieSession):
     async def me(self) -> base.Identity:
         info = await self.call("GET", BIZAPI, BASE_INFO)
         if not info.get("name"):
-            raise AuthExpired("CSDN login expired: log in to CSDN again")
+            raise self.login_expired()
         self.username = str(info["name"])
         return base.Identity(user_id=self.username, name=str(info.get("nickname") or self.username))
 

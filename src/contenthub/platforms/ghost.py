@@ -8,7 +8,8 @@ Credentials: ``{"admin_api_key": "<24-hex id>:<64-hex secret>"}``.
 
 The token: a JWT signed HS256 with the secret (hex-decoded), header ``kid`` = the key's id,
 payload ``iat``, ``exp`` (5 minutes later: Ghost refuses longer) and ``aud`` ``/admin/``; sent
-as ``Authorization: Ghost <token>``, a new one per session.
+as ``Authorization: Ghost <token>``, a new one for every request (a publish with many images
+can outlast one token).
 
 Steps:
 - login: ``GET /ghost/api/admin/site/`` (the site's title and URL) and
@@ -35,9 +36,10 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import datetime
+from collections.abc import Callable, Generator
 from typing import Any
 
+import httpx
 import jwt
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -77,6 +79,19 @@ def admin_token(key: str, now: float | None = None) -> str:
     issued = int(now if now is not None else time.time())
     payload = {"iat": issued, "exp": issued + TOKEN_SECONDS, "aud": "/admin/"}
     return jwt.encode(payload, bytes.fromhex(secret), algorithm="HS256", headers={"kid": key_id})
+
+
+class AdminKeyAuth(httpx.Auth):
+    """Signs every request with a token minted for it: one lives only five minutes."""
+
+    def __init__(self, key: str, clock: Callable[[], float] = time.time) -> None:
+        admin_token(key)  # a malformed key fails here, before anything is sent
+        self._key = key
+        self._clock = clock
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers["Authorization"] = f"Ghost {admin_token(self._key, self._clock())}"
+        yield request
 
 
 class GhostPublisher(base.Publisher):
@@ -182,16 +197,16 @@ async def _ensure_published(ctx: base.PublishContext, site: _Site, post_id: str)
 
 
 class _Site:
-    """One session with a Ghost site's Admin API (one token: sessions are shorter than it)."""
+    """One session with a Ghost site's Admin API (a fresh token on every request)."""
 
     def __init__(self, account: base.AccountAccess) -> None:
         site_url = str(account.options.get("base_url") or "").rstrip("/")
         if not site_url:
             raise Rejected("the Ghost account needs a 'base_url' option (the site's address)")
-        token = admin_token(str(account.credentials.get("admin_api_key") or ""))
+        auth = AdminKeyAuth(str(account.credentials.get("admin_api_key") or ""))
         self.base = site_url
-        headers = {"Authorization": f"Ghost {token}", "Accept-Version": ACCEPT_VERSION}
-        self.client = new_client(account.options, headers=headers)
+        headers = {"Accept-Version": ACCEPT_VERSION}
+        self.client = new_client(account.options, headers=headers, auth=auth)
 
     async def __aenter__(self) -> _Site:
         return self
@@ -246,7 +261,7 @@ class _Site:
                 base.FoundDraft(
                     str(p["id"]),
                     str(p.get("title", "")),
-                    _timestamp(p.get("created_at")),
+                    base.unix_time(p.get("created_at")),
                     str(p.get("codeinjection_foot") or ""),
                 )
                 for p in posts
@@ -263,10 +278,3 @@ class _Site:
             describe=lambda i: f"Ghost draft {self.base}/ghost/#/editor/post/{i}",
             marker=marker,
         )
-
-
-def _timestamp(value: object) -> float | None:
-    try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None

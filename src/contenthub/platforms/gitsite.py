@@ -26,7 +26,9 @@ The git CLI is run as a subprocess (not GitPython, which wraps the same CLI with
 and one more dependency): asyncio runs it without a thread, a cancel or a timeout kills it, and
 its environment is ours alone — no user or system configuration, no prompts, only the ``https``
 and ``file`` transports (``GIT_ALLOW_PROTOCOL``), the token in an environment variable (never
-on a command line, never in a URL, so never in a message).
+on a command line, never in a URL, so never in a message), no http redirects followed and an
+https host connected only at the addresses the outbound policy approved (``GIT_CONFIG_*``:
+``http.followRedirects=false``, ``http.curloptResolve``).
 
 Steps, each attempt in a fresh shallow clone (50 commits): login (``git ls-remote``) → lookup:
 a commit of this task already on the branch (its ``Contenthub-Task: <task id>`` trailer,
@@ -304,7 +306,14 @@ async def _write_images(
 class _Git:
     """The git CLI for one account: its remote, branch, identity and token."""
 
-    def __init__(self, options: GitSiteOptions, credentials: GitSiteCredentials) -> None:
+    def __init__(
+        self,
+        options: GitSiteOptions,
+        credentials: GitSiteCredentials,
+        addresses: list[str] | None = None,
+    ) -> None:
+        """``addresses``: where the outbound policy approved git may connect for an https
+        remote; git is held to them."""
         self.remote = options.remote
         self.branch = options.branch
         self.timeout = options.timeout_seconds or DEFAULT_TIMEOUT_SECONDS
@@ -320,13 +329,7 @@ class _Git:
             "GIT_COMMITTER_NAME": options.author_name,
             "GIT_COMMITTER_EMAIL": options.author_email,
         }
-        if credentials.token:
-            basic = base64.b64encode(f"{credentials.username}:{credentials.token}".encode())
-            self.env.update(
-                GIT_CONFIG_COUNT="1",
-                GIT_CONFIG_KEY_0="http.extraHeader",
-                GIT_CONFIG_VALUE_0=f"Authorization: Basic {basic.decode()}",
-            )
+        self.env.update(_git_config(options.remote, addresses, credentials))
 
     @classmethod
     async def open(cls, account: base.AccountAccess) -> _Git:
@@ -337,8 +340,7 @@ class _Git:
             credentials = GitSiteCredentials.model_validate(dict(account.credentials))
         except ValueError as error:
             raise Rejected(f"the git site account is not set up right: {error}") from None
-        await _check_remote(options.remote)
-        return cls(options, credentials)
+        return cls(options, credentials, await _check_remote(options.remote))
 
     async def run(self, *args: str, cwd: Path | None = None) -> str:
         """One git command; its failure becomes an error class, in git's own words."""
@@ -413,18 +415,40 @@ class _Git:
         await self.run("push", "--quiet", "origin", f"HEAD:refs/heads/{self.branch}", cwd=tree)
 
 
-async def _check_remote(remote: str) -> None:
+def _git_config(
+    remote: str, addresses: list[str] | None, credentials: GitSiteCredentials
+) -> dict[str, str]:
+    """git's settings for one account, as GIT_CONFIG_* variables: never follow an http
+    redirect (it could lead to an internal address), connect an https host only to the
+    addresses the outbound policy approved (a second DNS answer could differ), and the
+    token if there is one."""
+    entries = [("http.followRedirects", "false")]
+    parts = urlsplit(remote)
+    if addresses and parts.hostname:
+        pinned = ",".join(f"[{a}]" if ":" in a else a for a in addresses)
+        entries.append(("http.curloptResolve", f"{parts.hostname}:{parts.port or 443}:{pinned}"))
+    if credentials.token:
+        basic = base64.b64encode(f"{credentials.username}:{credentials.token}".encode())
+        entries.append(("http.extraHeader", f"Authorization: Basic {basic.decode()}"))
+    env = {"GIT_CONFIG_COUNT": str(len(entries))}
+    for number, (key, value) in enumerate(entries):
+        env[f"GIT_CONFIG_KEY_{number}"] = key
+        env[f"GIT_CONFIG_VALUE_{number}"] = value
+    return env
+
+
+async def _check_remote(remote: str) -> list[str]:
     """At every publish: a folder must still be one a site may be in; an https host must be
     one the outbound policy lets the server reach (git connects by itself, so it is asked
-    here, before git runs)."""
+    here, before git runs). The approved addresses of an https host; none for a folder."""
     if remote.startswith("/"):
         resolved = Path(os.path.realpath(remote))
         if not any(resolved == r or r in resolved.parents for r in _runtime_roots()):
             raise Rejected(f"{remote} is outside the folders this server allows for sites")
-        return
+        return []
     parts = urlsplit(remote)
     try:
-        await current_policy().resolve(parts.hostname or "", parts.port or 443)
+        return await current_policy().resolve(parts.hostname or "", parts.port or 443)
     except OSError as error:
         raise Transient(f"cannot resolve the git host {parts.hostname}: {error}") from None
     except Exception as error:  # the policy's refusal (a private address) or a DNS failure

@@ -38,7 +38,7 @@ from urllib.parse import quote, urlsplit
 
 from pydantic import Field
 
-from contenthub.errors import AuthExpired, Rejected, Transient
+from contenthub.errors import Rejected, Transient
 from contenthub.platforms import base
 from contenthub.platforms.images import ImageFile, ImagePolicy, localize_images
 from contenthub.platforms.render import markdown_to_html
@@ -156,13 +156,9 @@ async def _ensure_published(
 class _Writer(CookieSession):
     """One session with Jianshu's writer: cookies, the JSON answers and their errors."""
 
-    def __init__(self, account: base.AccountAccess) -> None:
-        super().__init__(
-            account,
-            platform_name="Jianshu",
-            cookie_domain=JianshuCredentials.cookie_domain,
-            origin="https://www.jianshu.com",
-        )
+    platform_name = "Jianshu"
+    cookie_domain = JianshuCredentials.cookie_domain
+    origin = "https://www.jianshu.com"
 
     def public_url(self, slug: str) -> str:
         return host_url(self.options, WEB, f"/p/{slug}")
@@ -176,7 +172,7 @@ class _Writer(CookieSession):
         headers = {"Accept": "application/json"}
         response = await send(self.client, method, url, PLATFORM, headers=headers, **kwargs)
         if response.status_code == 401:
-            raise AuthExpired("Jianshu login expired: log in to Jianshu again")
+            raise self.login_expired()
         answer = json_body(response, PLATFORM) if response.content else {}
         if response.status_code >= 400:
             errors = answer.get("error") if isinstance(answer, dict) else None
@@ -191,7 +187,7 @@ class _Writer(CookieSession):
         answer = await self.call("GET", "/settings/basic.json")
         user = (answer or {}).get("data") or {}
         if not user.get("nickname"):
-            raise AuthExpired("Jianshu login expired: log in to Jianshu again")
+            raise self.login_expired()
         name = str(user["nickname"])
         return base.Identity(user_id=str(user.get("id") or name), name=name)
 

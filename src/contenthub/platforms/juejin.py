@@ -131,15 +131,15 @@ class JuejinPublisher(base.Publisher):
     async def find_published(
         self, ctx: base.PublishContext, task: base.TaskContent
     ) -> base.PublishResult | None:
-        article_id = ctx.checkpoints.get("post_id")
-        if not article_id and ctx.checkpoints.get("draft_id"):
+        async def article_of(draft_id: str) -> str | None:
             async with _Console(task.account) as console:
                 await console.fetch_csrf_token()
-                article_id = await console.published_article_id(str(ctx.checkpoints["draft_id"]))
-        if not article_id:
+                return await console.published_article_id(draft_id)
+
+        page = lambda article_id: host_url(task.account.options, WEB, f"/post/{article_id}")  # noqa: E731
+        result = await base.published_from_draft(ctx, article_of, page)
+        if result is None:
             return None
-        url = host_url(task.account.options, WEB, f"/post/{article_id}")
-        result = base.PublishResult(url=url, post_id=str(article_id))
         review = await self.review_state(task.account, result)
         if review.state == "refused":
             return None
@@ -240,13 +240,12 @@ async def _ensure_published(ctx: base.PublishContext, console: _Console, draft_i
 class _Console(CookieSession):
     """One session with Juejin's web console: cookies, the CSRF token, the JSON envelope."""
 
+    platform_name = "Juejin"
+    cookie_domain = JuejinCredentials.cookie_domain
+    origin = "https://juejin.cn"
+
     def __init__(self, account: base.AccountAccess) -> None:
-        super().__init__(
-            account,
-            platform_name="Juejin",
-            cookie_domain=JuejinCredentials.cookie_domain,
-            origin="https://juejin.cn",
-        )
+        super().__init__(account)
         self.csrf_token = ""
 
     def url(self, path: str, host: str = API) -> str:
@@ -267,7 +266,7 @@ class _Console(CookieSession):
         answer = json_body(response, PLATFORM)
         err_no = answer.get("err_no") if isinstance(answer, dict) else None
         if err_no in NOT_LOGGED_IN:
-            raise AuthExpired("Juejin login expired: log in to Juejin again")
+            raise self.login_expired()
         if err_no != 0 or response.status_code >= 400:
             message = answer.get("err_msg") if isinstance(answer, dict) else None
             raise Rejected(f"Juejin refused the request (err_no {err_no}): {message}")
@@ -276,7 +275,7 @@ class _Console(CookieSession):
     async def me(self) -> base.Identity:
         user = await self.call("/user_api/v1/user/get", method="GET") or {}
         if not user.get("user_id"):
-            raise AuthExpired("Juejin login expired: log in to Juejin again")
+            raise self.login_expired()
         return base.Identity(user_id=str(user["user_id"]), name=str(user.get("user_name", "")))
 
     async def fetch_csrf_token(self) -> None:

@@ -40,16 +40,17 @@ speaks of the password or login is AuthExpired, any other fault is Rejected with
 The cover: WordPress takes it as ``wp_post_thumbnail``; the other engines have no cover field,
 so the cover is uploaded and put at the top of the body (their themes show the first image).
 
-XML is built and read by ``xmlrpc.client.dumps``/``loads`` (expat, whose entity-expansion
-limits hold since 2.4.1); it travels through our own httpx client (``transport.new_client``), so
-the outbound policy applies as to every other adapter.
+XML is built and read by ``xmlrpc.client.dumps``/``loads``; an answer declaring a DOCTYPE or
+an entity (which XML-RPC never does: it is how an entity-expansion bomb or an external entity
+comes in) is refused before it is parsed, and a fault's text is shown without the password
+(some engines echo the request). It travels through our own httpx client
+(``transport.new_client``), so the outbound policy applies as to every other adapter.
 """
 
 from __future__ import annotations
 
 import re
 import xmlrpc.client
-from datetime import UTC, datetime
 from typing import Any, Literal
 from xml.parsers.expat import ExpatError
 
@@ -79,6 +80,8 @@ CNBLOGS_ORIGIN = "https://rpc.cnblogs.com"
 APP_KEY = "contenthub"  # Blogger's appkey: ignored by every engine listed
 MAX_TAGS = 20
 RECENT_POSTS = 20
+# XML-RPC answers have neither; parsers expand what they declare.
+_DECLARATIONS = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
 _AUTH_WORDS = ("password", "login", "username", "密码", "登录", "用户名", "unauthor")
 
 
@@ -345,10 +348,12 @@ class _Blog:
             raise self._not_xml_rpc(response)
         if response.status_code >= 400:
             raise Rejected(f"{self.endpoint} answered {method} with HTTP {response.status_code}")
+        if _DECLARATIONS.search(response.content):
+            raise Rejected(f"{self.endpoint} answered {method} with a DOCTYPE or entity: refused")
         try:
             (value,), _ = xmlrpc.client.loads(response.content, use_builtin_types=True)
         except xmlrpc.client.Fault as fault:
-            raise _fault_error(method, fault) from None
+            raise _fault_error(method, fault, secret=self.login_pair[1]) from None
         except (ExpatError, ValueError, xmlrpc.client.ResponseError):
             raise self._not_xml_rpc(response) from None
         return value
@@ -420,7 +425,7 @@ class _Blog:
                 base.FoundDraft(
                     str(p.get("postid")),
                     str(p.get("title", "")),
-                    _timestamp(p.get("date_created_gmt") or p.get("dateCreated")),
+                    base.unix_time(p.get("date_created_gmt") or p.get("dateCreated")),
                     str(p.get("description", "")),
                 )
                 for p in recent
@@ -459,8 +464,8 @@ class _NotAllowed(Rejected):
     """Fault 401: the user may not do this (WordPress: a contributor publishing)."""
 
 
-def _fault_error(method: str, fault: xmlrpc.client.Fault) -> Exception:
-    text = str(fault.faultString)
+def _fault_error(method: str, fault: xmlrpc.client.Fault, *, secret: str) -> Exception:
+    text = str(fault.faultString).replace(secret, "[password]")
     if fault.faultCode == 401 and "not allowed" in text.lower():
         return _NotAllowed(f"the blog refused {method} ({fault.faultCode}): {text}")
     if fault.faultCode == 403 or any(word in text.lower() for word in _AUTH_WORDS):
@@ -468,10 +473,3 @@ def _fault_error(method: str, fault: xmlrpc.client.Fault) -> Exception:
     if fault.faultCode in (429, 503):
         return Transient(f"the blog is busy ({fault.faultCode}): {text}")
     return Rejected(f"the blog refused {method} ({fault.faultCode}): {text}")
-
-
-def _timestamp(value: object) -> float | None:
-    """An XML-RPC dateTime (naive: the engines send ``date_created_gmt`` in UTC) as Unix time."""
-    if isinstance(value, datetime):
-        return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
-    return None

@@ -33,7 +33,6 @@ found):
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -79,15 +78,13 @@ class SegmentFaultPublisher(base.Publisher):
     async def find_published(
         self, ctx: base.PublishContext, task: base.TaskContent
     ) -> base.PublishResult | None:
-        article_id = ctx.checkpoints.get("post_id")
-        if not article_id and ctx.checkpoints.get("draft_id"):
+        async def article_of(draft_id: str) -> str | None:
             async with _Gateway(task.account) as gateway:
                 await gateway.fetch_token()
-                article_id = await gateway.article_of_draft(str(ctx.checkpoints["draft_id"]))
-        if not article_id:
-            return None
-        url = host_url(task.account.options, WEB, f"/a/{article_id}")
-        return base.PublishResult(url=url, post_id=str(article_id))
+                return await gateway.article_of_draft(draft_id)
+
+        page = lambda article_id: host_url(task.account.options, WEB, f"/a/{article_id}")  # noqa: E731
+        return await base.published_from_draft(ctx, article_of, page)
 
     async def publish(self, ctx: base.PublishContext, task: base.TaskContent) -> base.PublishResult:
         account = task.account
@@ -175,13 +172,12 @@ def _id_of(answer: Any) -> str:
 class _Gateway(CookieSession):
     """One session with SegmentFault's editor: cookies, the editor token, the answers."""
 
+    platform_name = "SegmentFault"
+    cookie_domain = SegmentFaultCredentials.cookie_domain
+    origin = "https://segmentfault.com"
+
     def __init__(self, account: base.AccountAccess) -> None:
-        super().__init__(
-            account,
-            platform_name="SegmentFault",
-            cookie_domain=SegmentFaultCredentials.cookie_domain,
-            origin="https://segmentfault.com",
-        )
+        super().__init__(account)
         self.token = ""
 
     def is_hosted(self, url: str) -> bool:
@@ -192,13 +188,13 @@ class _Gateway(CookieSession):
         response = await send(self.client, "GET", host_url(self.options, WEB, path), PLATFORM)
         # Logged out, the site redirects its pages to /user/login.
         if response.status_code in (301, 302, 303, 401, 403):
-            raise AuthExpired("SegmentFault login expired: log in to SegmentFault again")
+            raise self.login_expired()
         return response.text
 
     async def me(self) -> base.Identity:
         found = _USER_LINK.search(await self.page("/user/settings"))
         if not found:
-            raise AuthExpired("SegmentFault login expired: log in to SegmentFault again")
+            raise self.login_expired()
         return base.Identity(user_id=found[1], name=found[1])
 
     async def fetch_token(self) -> None:
@@ -249,7 +245,9 @@ class _Gateway(CookieSession):
         async def listed() -> list[base.FoundDraft]:
             found = await self.call("GET", "/gateway/drafts?page=1")
             return [
-                base.FoundDraft(str(d["id"]), str(d.get("title", "")), _unix(d.get("created")))
+                base.FoundDraft(
+                    str(d["id"]), str(d.get("title", "")), base.unix_time(d.get("created"))
+                )
                 for d in (found.get("rows") or [] if isinstance(found, dict) else [])
             ]
 
@@ -265,15 +263,6 @@ class _Gateway(CookieSession):
                 "SegmentFault draft " + host_url(self.options, WEB, f"/write?draftId={i}")
             ),
         )
-
-
-def _unix(value: Any) -> float | None:
-    if value in (None, ""):
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return datetime.fromisoformat(str(value)).timestamp()
 
 
 def _raise_for_answer(response: httpx.Response) -> None:

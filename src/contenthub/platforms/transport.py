@@ -135,15 +135,28 @@ async def page_is_public(options: Mapping[str, Any], url: str, platform: str) ->
 class CookieSession:
     """One HTTP session logged in with the account's browser session, as the platform's own
     web editor at ``origin`` would send it: each host gets only its own cookies, and the
-    cookies the platform sets are saved back to the account when the session ends."""
+    cookies the platform sets are saved back to the account when the session ends. A subclass
+    names its platform in the class attributes; they can also be given here."""
+
+    platform_name: str = ""
+    cookie_domain: str = ""
+    origin: str = ""
 
     def __init__(
-        self, account: Any, *, platform_name: str, cookie_domain: str, origin: str
+        self,
+        account: Any,
+        *,
+        platform_name: str | None = None,
+        cookie_domain: str | None = None,
+        origin: str | None = None,
     ) -> None:
-        state = session.state_of(account.credentials, cookie_domain).without_expired()
+        self.platform_name = platform_name or self.platform_name
+        self.cookie_domain = cookie_domain or self.cookie_domain
+        self.origin = origin = origin or self.origin
+        state = session.state_of(account.credentials, self.cookie_domain).without_expired()
         if not state.cookies:
             raise AuthExpired(
-                f"the {platform_name} account has no unexpired login cookies: "
+                f"the {self.platform_name} account has no unexpired login cookies: "
                 f"log in with 'contenthub account login {account.name}'"
             )
         self.options = account.options
@@ -151,6 +164,11 @@ class CookieSession:
         self._save = account.save_session
         headers = {"Origin": origin, "Referer": f"{origin}/"}
         self.client = new_client(account.options, headers=headers, auth=self.jar)
+
+    def login_expired(self) -> AuthExpired:
+        """What every cookie platform says when its session is no longer logged in."""
+        name = self.platform_name
+        return AuthExpired(f"{name} login expired: log in to {name} again")
 
     async def __aenter__(self) -> Self:
         return self

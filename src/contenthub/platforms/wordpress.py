@@ -19,7 +19,6 @@ WordPress shows ``title``, ``excerpt`` and tag names as HTML: they are sent esca
 from __future__ import annotations
 
 import html
-from datetime import UTC, datetime
 from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
@@ -300,7 +299,7 @@ class _Site:
                 base.FoundDraft(
                     str(p["id"]),
                     html.unescape(str((p.get("title") or {}).get("raw", ""))),
-                    _gmt_timestamp(p.get("date_gmt")),
+                    base.unix_time(p.get("date_gmt")),
                     body=str((p.get("content") or {}).get("raw", "")),
                 )
                 for p in posts
@@ -363,14 +362,6 @@ class _Site:
 
 def _unescaped(name: object) -> str:
     return html.unescape(str(name or ""))
-
-
-def _gmt_timestamp(value: object) -> float | None:
-    """WordPress's ``date_gmt`` (``2024-05-01T12:00:00``, UTC without a zone) as Unix time."""
-    try:
-        return datetime.fromisoformat(str(value)).replace(tzinfo=UTC).timestamp()
-    except ValueError:
-        return None
 
 
 def _is_rest_error(response: httpx.Response) -> bool:

@@ -24,11 +24,14 @@ obsidian yuque publishers' ``addDoc`` (``POST …/docs`` with ``format: "markdow
 * ``PUT /repos/{namespace}/toc`` ``{action: "appendNode", action_mode: "child",
   doc_ids: [id]}`` — puts the document into the knowledge base's table of contents; since
   2023 a created document is not listed there by itself (the OpenAPI page's 目录 section).
+* ``GET /repos/{namespace}/toc`` — the table of contents (nodes with ``doc_id``).
 * Public page: ``{origin}/{namespace}/{slug}``.
 
 Why the slug matters: the caller chooses it, so each task uses its own (``ch-`` and the task's
 id). A rerun whose creation answer was lost asks for that slug first: a document is found (and
-reused) or not — never created twice. The same lookup answers ``find_published``.
+reused) or not — never created twice. The same lookup answers ``find_published``, which also
+wants the document in the table of contents (checkpointed, or read there): one outside it is
+not published yet, and the resumed publish appends it.
 
 Limits: 5,000 requests an hour per token (429 beyond). The OpenAPI has no image upload:
 images and the cover stay at their URLs (as on dev.to), so they must be reachable ones.
@@ -101,8 +104,12 @@ class YuquePublisher(base.Publisher):
         async with _session(account) as client:
             namespace = ctx.checkpoints.get("namespace") or await _namespace(client, account)
             doc = await _document(client, account, str(namespace), doc_slug(task.public_id))
-        if doc is None:
-            return None
+            # Published means listed too: a document outside the table of contents is only
+            # reached by its link, so the publish resumes to append it.
+            if doc is None or not (
+                ctx.checkpoints.get("in_toc") or await _in_toc(client, account, namespace, doc)
+            ):
+                return None
         return base.PublishResult(
             url=_page_url(account, str(namespace), doc), post_id=str(doc["id"])
         )
@@ -188,6 +195,13 @@ async def _namespace(client: httpx.AsyncClient, account: base.AccountAccess) -> 
             "the Yuque user has no knowledge base: create one, or set the account's namespace"
         )
     return str(books[0]["namespace"])
+
+
+async def _in_toc(
+    client: httpx.AsyncClient, account: base.AccountAccess, namespace: object, doc: dict
+) -> bool:
+    nodes = await _call(client, account, "GET", f"/repos/{namespace}/toc")
+    return any(str(node.get("doc_id")) == str(doc["id"]) for node in nodes or [])
 
 
 async def _document(
