@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from subprocess import PIPE
 
 import pytest
 import sqlalchemy as sa
@@ -68,9 +69,11 @@ def test_a_held_lock_keeps_the_tasks_and_a_free_one_gives_them_back(db: Database
 
 
 def test_a_gone_process_gives_its_tasks_back_at_once(db: Database) -> None:
-    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    # The child waits for its stdin to close: its start is read while it surely runs.
+    child = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=PIPE)
     started = process_start(child.pid)
-    child.wait()
+    assert started is not None
+    child.communicate()
     assert process_alive(os.getpid(), process_start(os.getpid()))
     assert not process_alive(child.pid, started)
     # A reused pid with another start is not the registered process either.

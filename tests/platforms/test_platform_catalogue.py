@@ -9,7 +9,7 @@ import subprocess
 
 from harness import CONTENTHUB
 
-from contenthub.platforms.registry import known_platforms, publisher_for
+from contenthub.platforms.registry import built_in_platforms, publisher_for
 from contenthub.platforms.requirements import ArticleView, Attachment, check
 from contenthub.services.platforms import platform_catalogue
 
@@ -60,7 +60,7 @@ def test_every_platform_is_listed_with_its_declared_features() -> None:
     as_json, text = _run_both()
     rows = json.loads(as_json)
 
-    assert [r["platform"] for r in rows] == known_platforms()
+    assert [r["platform"] for r in rows] == built_in_platforms()
     listed = {
         r["platform"]: (r["login"], " ".join(f for f in FEATURES if r[f] is True)) for r in rows
     }
@@ -68,7 +68,7 @@ def test_every_platform_is_listed_with_its_declared_features() -> None:
 
     # The table, in a narrow terminal: every platform, nothing wider than 80 columns.
     assert all(len(line) <= 80 for line in text.splitlines())
-    for name in known_platforms():
+    for name in built_in_platforms():
         assert f"│ {name}" in text
     assert "scheduled" in text and "review" in text
 

@@ -42,6 +42,11 @@ def known_platforms() -> list[str]:
     return sorted({*_BUILT_IN, *_registered})
 
 
+def built_in_platforms() -> list[str]:
+    """The platforms this package ships (without plugins loaded into this process)."""
+    return sorted(_BUILT_IN)
+
+
 def publisher_for(platform: str) -> Publisher:
     if platform in _registered:
         return _registered[platform]()
