@@ -280,6 +280,31 @@ async def note_draft_request(ctx: PublishContext) -> None:
         await ctx.checkpoint(DRAFT_REQUESTED_AT, datetime.now(UTC).isoformat())
 
 
+async def publish_once(
+    ctx: PublishContext,
+    *,
+    look_up: Callable[[], Awaitable[str | None]],
+    submit: Callable[[], Awaitable[str]],
+    key: str = "url",
+) -> str:
+    """The step that makes a draft public, at most once: its result (the URL, or the post id
+    with ``key``) is checkpointed. After a submit whose answer may have been lost, the
+    platform is asked first (``look_up``) and the submit is sent again only if it says no.
+    The progress report before the submit is the last point where a cancel still applies."""
+    if ctx.checkpoints.get(key):
+        return str(ctx.checkpoints[key])
+    if ctx.checkpoints.get(PUBLISH_SUBMITTED):
+        found = await look_up()
+        if found:
+            await ctx.checkpoint(key, found)
+            return found
+    await ctx.progress(65, "publish")
+    await ctx.checkpoint(PUBLISH_SUBMITTED, True)
+    result = await submit()
+    await ctx.checkpoint(key, result)
+    return result
+
+
 async def note_leftovers(ctx: PublishContext, descriptions: list[str]) -> None:
     """Record drafts that could not be cleaned up, for the user to see on the task."""
     if descriptions:

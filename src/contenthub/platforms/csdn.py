@@ -259,21 +259,16 @@ def _saving(article: dict[str, Any], article_id: str | None, *, publish: bool) -
 async def _ensure_published(
     ctx: base.PublishContext, editor: _Editor, article: dict[str, Any], article_id: str
 ) -> str:
-    if ctx.checkpoints.get("url"):
-        return str(ctx.checkpoints["url"])
-    if ctx.checkpoints.get("publish_submitted"):
-        url = await editor.published_url(article_id)
-        if url:
-            await ctx.checkpoint("url", url)
-            return url
-    await ctx.progress(65, "publish")  # the last point where a cancel still applies
-    await ctx.checkpoint("publish_submitted", True)
-    saved = await editor.save(_saving(article, article_id, publish=True))
-    url = str(saved.get("url") or "") or await editor.published_url(article_id)
-    if not url:
-        raise Transient("CSDN took the article but has not listed it as published yet")
-    await ctx.checkpoint("url", url)
-    return url
+    async def submit() -> str:
+        saved = await editor.save(_saving(article, article_id, publish=True))
+        url = str(saved.get("url") or "") or await editor.published_url(article_id)
+        if not url:
+            raise Transient("CSDN took the article but has not listed it as published yet")
+        return url
+
+    return await base.publish_once(
+        ctx, look_up=lambda: editor.published_url(article_id), submit=submit
+    )
 
 
 def gateway_signature(

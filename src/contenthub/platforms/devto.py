@@ -201,16 +201,11 @@ async def _ensure_published(
     account: base.AccountAccess,
     article_id: str,
 ) -> str:
-    if ctx.checkpoints.get("url"):
-        return str(ctx.checkpoints["url"])
-    if ctx.checkpoints.get("publish_submitted"):
-        url = await _published_url(client, account, article_id)
-        if url:
-            await ctx.checkpoint("url", url)
-            return url
-    await ctx.progress(65, "publish")  # the last point where a cancel still applies
-    await ctx.checkpoint("publish_submitted", True)
-    payload = {"article": {"published": True}}
-    article = await _call(client, account, "PUT", f"/api/articles/{article_id}", json=payload)
-    await ctx.checkpoint("url", str(article["url"]))
-    return str(article["url"])
+    async def submit() -> str:
+        payload = {"article": {"published": True}}
+        path = f"/api/articles/{article_id}"
+        return str((await _call(client, account, "PUT", path, json=payload))["url"])
+
+    return await base.publish_once(
+        ctx, look_up=lambda: _published_url(client, account, article_id), submit=submit
+    )

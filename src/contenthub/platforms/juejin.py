@@ -221,20 +221,14 @@ async def _ensure_draft(
 
 
 async def _ensure_published(ctx: base.PublishContext, console: _Console, draft_id: str) -> str:
-    if ctx.checkpoints.get("post_id"):
-        return str(ctx.checkpoints["post_id"])
-    if ctx.checkpoints.get("publish_submitted"):
-        article_id = await console.published_article_id(draft_id)
-        if article_id:
-            await ctx.checkpoint("post_id", article_id)
-            return article_id
-    await ctx.progress(65, "publish")  # the last point where a cancel still applies
-    await ctx.checkpoint("publish_submitted", True)
-    payload = {"draft_id": draft_id, "sync_to_org": False, "column_ids": [], "theme_ids": []}
-    published = await console.call("/content_api/v1/article/publish", payload)
-    article_id = str(published["article_id"])
-    await ctx.checkpoint("post_id", article_id)
-    return article_id
+    async def submit() -> str:
+        payload = {"draft_id": draft_id, "sync_to_org": False, "column_ids": [], "theme_ids": []}
+        published = await console.call("/content_api/v1/article/publish", payload)
+        return str(published["article_id"])
+
+    return await base.publish_once(
+        ctx, look_up=lambda: console.published_article_id(draft_id), submit=submit, key="post_id"
+    )
 
 
 class _Console(CookieSession):

@@ -143,19 +143,13 @@ class SegmentFaultPublisher(base.Publisher):
 async def _ensure_published(
     ctx: base.PublishContext, gateway: _Gateway, article: dict[str, Any]
 ) -> str:
-    if ctx.checkpoints.get("post_id"):
-        return str(ctx.checkpoints["post_id"])
-    if ctx.checkpoints.get(base.PUBLISH_SUBMITTED):
-        found = await gateway.article_of_draft(str(article["draft_id"]))
-        if found:
-            await ctx.checkpoint("post_id", found)
-            return found
-    await ctx.progress(65, "publish")  # the last point where a cancel still applies
-    await ctx.checkpoint(base.PUBLISH_SUBMITTED, True)
-    published = await gateway.call("POST", "/gateway/article", json=article)
-    article_id = str(_id_of(published))
-    await ctx.checkpoint("post_id", article_id)
-    return article_id
+    async def submit() -> str:
+        return str(_id_of(await gateway.call("POST", "/gateway/article", json=article)))
+
+    draft_id = str(article["draft_id"])
+    return await base.publish_once(
+        ctx, look_up=lambda: gateway.article_of_draft(draft_id), submit=submit, key="post_id"
+    )
 
 
 def _id_of(answer: Any) -> str:

@@ -220,21 +220,18 @@ async def _update(
 
 
 async def _ensure_published(ctx: base.PublishContext, site: _Site, post_id: str) -> str:
-    if ctx.checkpoints.get("url"):
-        return str(ctx.checkpoints["url"])
-    if ctx.checkpoints.get("publish_submitted"):
+    async def look_up() -> str | None:
         post = await site.call("GET", f"/posts/{post_id}", params={"context": "edit"})
-        if post.get("status") == "publish":
-            await ctx.checkpoint("url", str(post["link"]))
-            return str(post["link"])
-    await ctx.progress(65, "publish")  # the last point where a cancel still applies
-    await ctx.checkpoint("publish_submitted", True)
-    post = await site.call("POST", f"/posts/{post_id}", json={"status": "publish"})
-    if post.get("status") != "publish":
-        # e.g. an author role: WordPress turns "publish" into "pending" review.
-        raise Rejected(f"WordPress kept the post as {post.get('status')!r}, not published")
-    await ctx.checkpoint("url", str(post["link"]))
-    return str(post["link"])
+        return str(post["link"]) if post.get("status") == "publish" else None
+
+    async def submit() -> str:
+        post = await site.call("POST", f"/posts/{post_id}", json={"status": "publish"})
+        if post.get("status") != "publish":
+            # e.g. an author role: WordPress turns "publish" into "pending" review.
+            raise Rejected(f"WordPress kept the post as {post.get('status')!r}, not published")
+        return str(post["link"])
+
+    return await base.publish_once(ctx, look_up=look_up, submit=submit)
 
 
 class _Site:
