@@ -110,6 +110,48 @@ def test_publish_runs_to_success_from_a_snapshot(api: ServedApi) -> None:
     assert len(listed["items"]) == 2
 
 
+def test_the_listing_shows_each_task_as_its_page_does(api: ServedApi) -> None:
+    """Every field a listing shows is the task's own: a succeeded task's outcome, a failed
+    one's error, a waiting one's schedule (the listing once showed ``outcome`` as null)."""
+    client, _ = api.client()
+    article_id = article(client, "Listed 标题")
+    good, bad = api.noop_account(client), api.noop_account(client, fail="rejected")
+    tasks = client.post(
+        f"{V1}/publish", json={"article_id": article_id, "account_ids": [good, bad]}
+    ).json()["tasks"]
+    for task in tasks:
+        wait_until(lambda t=task: finished(client, t["id"]), timeout=30, what="publish")
+    later = client.post(
+        f"{V1}/publish",
+        json={
+            "article_id": article_id,
+            "account_ids": [good],
+            "scheduled_at": f"{NEXT_YEAR}-01-01T12:00:00.123456Z",
+            "republish": True,
+        },
+    ).json()["tasks"]
+    detail_only = {"events", "screenshots"}
+    listed = client.get(f"{V1}/tasks").json()
+    assert [t["id"] for t in listed["items"]] == [t["id"] for t in [*later, *tasks[::-1]]]
+    for item in listed["items"]:
+        detail = client.get(f"{V1}/tasks/{item['id']}").json()
+        assert item == {k: v for k, v in detail.items() if k not in detail_only}
+    by_id = {t["id"]: t for t in listed["items"]}
+    assert by_id[tasks[0]["id"]]["outcome"] == "published"
+    assert by_id[tasks[1]["id"]]["error_class"] == "rejected"
+    assert by_id[later[0]["id"]]["due_at"] == f"{NEXT_YEAR}-01-01T12:00:00.123456Z"
+    # Paging and filters combined: each combination is its own statement, built once.
+    outcomes = {"status": ["succeeded", "failed"]}
+    first = client.get(f"{V1}/tasks", params={**outcomes, "limit": 1}).json()
+    assert [t["id"] for t in first["items"]] == [tasks[1]["id"]]
+    rest = client.get(
+        f"{V1}/tasks", params={**outcomes, "limit": 5, "before": first["next_before"]}
+    ).json()
+    assert [t["id"] for t in rest["items"]] == [tasks[0]["id"]] and rest["next_before"] is None
+    scheduled = client.get(f"{V1}/tasks", params={"status": "scheduled", "account_id": good})
+    assert [t["id"] for t in scheduled.json()["items"]] == [later[0]["id"]]
+
+
 def test_a_task_held_on_its_account_says_why_and_what_fixes_it(api: ServedApi) -> None:
     client, _ = api.client()
     account = api.noop_account(client)

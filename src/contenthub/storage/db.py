@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
+from pydantic_core import from_json
 from sqlalchemy import event, exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -189,6 +190,9 @@ def create_engine(url: str, *, pool_size: int = 10, pooler: bool = False) -> sa.
     ``hide_parameters``: an error's text (and so every log line and traceback that shows it)
     carries the statement but never its values: article bodies, credentials, tokens.
 
+    ``json_deserializer``: pydantic's parser (Rust), three times the standard library's; a
+    listing parses a JSON column per row.
+
     ``pooler``: the URL is a transaction-mode pooler (pgbouncer): no server-side prepared
     statements (a later transaction may run on another server connection) and no startup
     options (pgbouncer refuses them; set the timeout on the role instead, §26)."""
@@ -202,6 +206,7 @@ def create_engine(url: str, *, pool_size: int = 10, pooler: bool = False) -> sa.
             connect_args={"timeout": 30, "check_same_thread": False},
             pool_size=pool_size,
             hide_parameters=True,
+            json_deserializer=from_json,
         )
         _sqlite_setup(engine)
         return engine
@@ -226,6 +231,7 @@ def create_engine(url: str, *, pool_size: int = 10, pooler: bool = False) -> sa.
                 "max_allowed_packet": 1024 * 1024 * 1024,
             },
             hide_parameters=True,
+            json_deserializer=from_json,
         )
         _mysql_setup(engine)
         return engine
@@ -244,6 +250,7 @@ def create_engine(url: str, *, pool_size: int = 10, pooler: bool = False) -> sa.
         pool_recycle=1800,
         connect_args=connect_args,
         hide_parameters=True,
+        json_deserializer=from_json,
     )
 
 

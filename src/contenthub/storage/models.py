@@ -36,6 +36,17 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
     def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
         return None if value is None else value.replace(tzinfo=UTC)
 
+    def result_processor(self, dialect: sa.Dialect, coltype: Any) -> Any:
+        if dialect.name == "sqlite":
+            # SQLite keeps times as ISO text: one C parse instead of SQLAlchemy's regular
+            # expression and then ours (a listing reads hundreds of times per request).
+            return _utc_from_sqlite
+        return super().result_processor(dialect, coltype)
+
+
+def _utc_from_sqlite(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value).replace(tzinfo=UTC)
+
 
 LongText = sa.Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
 Json = sa.JSON().with_variant(mysql.JSON(), "mysql", "mariadb")

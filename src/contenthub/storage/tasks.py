@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -39,12 +40,14 @@ LISTED_COLUMNS = [
         "checkpoint",
         "result_url",
         "post_id",
+        "outcome",
         "error_class",
         "error_message",
         "batch_id",
         "created_at",
         "started_at",
         "finished_at",
+        "reviewed_at",
     )
 ]
 
@@ -95,29 +98,49 @@ def task_list(
 ) -> list[dict[str, Any]]:
     """Newest first; ``before`` (a task id) pages backwards without offsets. ``columns``:
     :data:`LISTED_COLUMNS` for what a listing shows."""
-    query = sa.select(*columns).order_by(TASKS.c.id.desc()).limit(limit)
-    filters = {
-        TASKS.c.user_id: user_id,
-        TASKS.c.platform: where.platform,
-        TASKS.c.account_id: where.account_id,
-        TASKS.c.article_id: where.article_id,
-        TASKS.c.batch_id: where.batch_id,
+    given = {
+        "user_id": user_id,
+        "platform": where.platform,
+        "account_id": where.account_id,
+        "article_id": where.article_id,
+        "batch_id": where.batch_id,
+        "created_after": where.created_after,
+        "created_before": where.created_before,
+        "statuses": [TaskStatus(s).value for s in where.statuses] or None,
     }
-    for column, value in filters.items():
-        if value is not None:
-            query = query.where(column == value)
-    if where.statuses:
-        query = query.where(TASKS.c.status.in_([TaskStatus(s).value for s in where.statuses]))
-    if where.created_after is not None:
-        query = query.where(TASKS.c.created_at >= where.created_after)
-    if where.created_before is not None:
-        query = query.where(TASKS.c.created_at < where.created_before)
     if before is not None:
-        anchor = session.scalar(sa.select(TASKS.c.id).where(TASKS.c.public_id == before))
-        if anchor is None:
+        given["anchor"] = session.scalar(sa.select(TASKS.c.id).where(TASKS.c.public_id == before))
+        if given["anchor"] is None:
             raise InputError("before", f"no task {before}")
-        query = query.where(TASKS.c.id < anchor)
-    return [task_row(r) for r in session.execute(query).mappings().all()]
+    params = {name: value for name, value in given.items() if value is not None}
+    query = _listing_query(columns is LISTED_COLUMNS, frozenset(params))
+    result = session.execute(query, {**params, "limit": limit})
+    names = list(result.keys())
+    return [task_row(dict(zip(names, row, strict=True))) for row in result.all()]
+
+
+# A listing's conditions, each on a parameter of its own: the statement for one combination
+# of filters is built (and its cache key computed, and compiled) once per process, not once
+# per request — SQLAlchemy's statement building took most of a listing's time.
+_LISTING_CONDITIONS = {
+    "user_id": TASKS.c.user_id == sa.bindparam("user_id"),
+    "platform": TASKS.c.platform == sa.bindparam("platform"),
+    "account_id": TASKS.c.account_id == sa.bindparam("account_id"),
+    "article_id": TASKS.c.article_id == sa.bindparam("article_id"),
+    "batch_id": TASKS.c.batch_id == sa.bindparam("batch_id"),
+    "created_after": TASKS.c.created_at >= sa.bindparam("created_after"),
+    "created_before": TASKS.c.created_at < sa.bindparam("created_before"),
+    "statuses": TASKS.c.status.in_(sa.bindparam("statuses", expanding=True)),
+    "anchor": TASKS.c.id < sa.bindparam("anchor"),
+}
+
+
+@functools.cache  # at most 2 × 2**9 statements
+def _listing_query(listed: bool, conditions: frozenset[str]) -> sa.Select[Any]:
+    query = sa.select(*(LISTED_COLUMNS if listed else TASK_COLUMNS))
+    for name in sorted(conditions):
+        query = query.where(_LISTING_CONDITIONS[name])
+    return query.order_by(TASKS.c.id.desc()).limit(sa.bindparam("limit"))
 
 
 def task_events(session: Session, task_id: int) -> list[dict[str, Any]]:

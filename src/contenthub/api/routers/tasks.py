@@ -6,6 +6,7 @@ from typing import Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel
+from pydantic_core import to_json
 from starlette.concurrency import run_in_threadpool
 
 from contenthub.api.deps import MAX_ID, CurrentUser, DbDep
@@ -67,14 +68,21 @@ async def list_tasks(
         task_service.task_page, db, user, where, before=before, limit=limit + 1, listed_only=True
     )
     page = rows[:limit]
-    listing = TaskPage.model_validate(
-        {
-            "items": [task_fields(r) for r in page],
-            "limit": limit,
-            "next_before": page[-1]["public_id"] if len(rows) > limit else None,
-        }
-    )
-    return json_answer(listing)
+    next_before = page[-1]["public_id"] if len(rows) > limit else None
+    return Response(listing_json(page, limit, next_before), media_type="application/json")
+
+
+def listing_json(rows: list[dict[str, Any]], limit: int, next_before: str | None) -> bytes:
+    """A :class:`TaskPage` as JSON, written straight from the rows (which it reshapes in
+    place): they come from our own columns, already of the model's types, so validating 50
+    of them on every request (most of a listing's cost after the query) would prove
+    nothing. The fields are the model's (``test_the_listing_shows_each_task_as_its_page_does``
+    compares a listing with each task's own page)."""
+    for row in rows:
+        row["id"] = row.pop("public_id")
+        del row["checkpoint"]
+        row["held"] = None  # a listing does not look up accounts; a task's page does
+    return to_json({"items": rows, "limit": limit, "next_before": next_before})
 
 
 @router.get("/{task_id}")
