@@ -100,6 +100,9 @@ PROBE = sa.text(
     """
 )
 
+# PROBE's columns after ProbedAccount's fields.
+TASK_ID, PLATFORM, USER_RUNNING, PLATFORM_RUNNING, PLATFORM_LIMITED = 7, 8, 14, 15, 16
+
 RUNNING_OF_USERS = sa.text(
     "SELECT user_id, count(*) FROM publish_tasks"
     " WHERE status = 'running' AND user_id = ANY(:users) GROUP BY user_id"
@@ -197,37 +200,61 @@ def claim_round_postgresql(
         PROBE,
         {"now": at, "day_ago": _naive(now - DAY), "users": user_ids, "platforms": list(limits)},
     ).all()
-    running = {r.user_id: r.user_running for r in probed}
+    running: dict[int, int] = {}
+    platform_running: dict[str, int] = {}
+    unlocked: set[int] = set()  # tasks on a limited platform whose row is not locked
+    for r in probed:
+        running[r[1]] = r[USER_RUNNING]
+        if r[PLATFORM] in limits:
+            platform_running[r[PLATFORM]] = r[PLATFORM_RUNNING]
+        elif r[PLATFORM_LIMITED]:
+            # A limited platform the lock step did not see (an account added since): its
+            # task waits for the next claim rather than risk the limit.
+            unlocked.add(r[TASK_ID])
     if len(running) < len(users):  # users none of whose accounts is ready now
         running.update(dict(session.execute(RUNNING_OF_USERS, {"users": user_ids}).all()))
     room = {u.id: u.max_running - running.get(u.id, 0) for u in users}
+    # By position, in ProbedAccount's order (a row's attributes cost a lookup each, and a
+    # claim reads every ready account of the users it locked: hundreds of rows).
     probe = classify(
         [
             ProbedAccount(
-                id=r.id,
-                user_id=r.user_id,
-                status=r.status,
-                next_start_at=_aware(r.next_start_at),  # type: ignore[arg-type]
-                min_interval_seconds=r.min_interval_seconds,
-                daily_cap=r.daily_cap,
-                running_id=r.running_id,
-                task_id=r.task_id,
-                platform=r.platform or "",
-                priority=r.priority,
-                due_at=_aware(r.due_at),
-                started_count=r.started_count,
-                first_started=_aware(r.first_started),
-                first_due=_aware(r.first_due),
+                account_id,
+                user_id,
+                status,
+                next_start_at.replace(tzinfo=UTC),
+                min_interval_seconds,
+                daily_cap,
+                running_id,
+                task_id,
+                platform or "",
+                priority,
+                due_at and due_at.replace(tzinfo=UTC),
+                started_count,
+                first_started and first_started.replace(tzinfo=UTC),
+                first_due and first_due.replace(tzinfo=UTC),
             )
-            for r in probed
-            if room[r.user_id] > 0
+            for (
+                account_id,
+                user_id,
+                status,
+                next_start_at,
+                min_interval_seconds,
+                daily_cap,
+                running_id,
+                task_id,
+                platform,
+                priority,
+                due_at,
+                started_count,
+                first_started,
+                first_due,
+                *_,
+            ) in probed
+            if room[user_id] > 0
         ],
         now,
     )
-    # A limited platform is counted only if its row is locked: one the lock step did not see
-    # (an account added since) waits for the next claim rather than risk its limit.
-    unlocked = {r.task_id for r in probed if r.platform_limited and r.platform not in limits}
-    platform_running = {r.platform: r.platform_running for r in probed if r.platform in limits}
     platform_room = {name: limit - platform_running.get(name, 0) for name, limit in limits.items()}
     candidates = [c for c in probe.candidates if c.id not in unlocked]
     chosen = _allocate(users, room, candidates, platform_room, slots)
