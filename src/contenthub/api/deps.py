@@ -8,7 +8,8 @@ memory), and what must wait on the database goes to the pool itself.
 from __future__ import annotations
 
 import time
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Path, Request
 from fastapi.exceptions import RequestValidationError
@@ -21,10 +22,27 @@ from contenthub.errors import CONTROL_CHARACTERS
 from contenthub.secrets_box import SecretBox
 from contenthub.services.sessions import COOKIE_NAME, session_of
 from contenthub.services.users import Principal, token_authenticate
-from contenthub.storage.db import Database
+from contenthub.storage.db import Database, is_transient
 
 _bearer = HTTPBearer(auto_error=False, description="An API token: `contenthub user token NAME`")
 BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+T = TypeVar("T")
+
+
+async def read_near(db: Database, read: Callable[[Database], T]) -> T:
+    """``read(db)`` in this thread when the database allows it (an embedded SQLite,
+    :meth:`Database.in_place`), else on the thread pool. A read the in-place connection finds
+    busy is done again on the pool, which waits and retries as every unit of work does."""
+    here = db.in_place()
+    if here is not None:
+        try:
+            return read(here)
+        except Exception as error:
+            if not is_transient(error):
+                raise
+    return await run_in_threadpool(read, db)
 
 
 class Unauthenticated(Exception):

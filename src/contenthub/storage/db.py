@@ -156,7 +156,7 @@ def _flat(parameters: Any) -> list[Any]:
     return []
 
 
-def _sqlite_setup(engine: sa.Engine) -> None:
+def _sqlite_setup(engine: sa.Engine, busy_ms: int) -> None:
     """WAL, a busy timeout, and BEGIN IMMEDIATE so writers queue instead of failing."""
 
     @event.listens_for(engine, "connect")
@@ -164,7 +164,7 @@ def _sqlite_setup(engine: sa.Engine) -> None:
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
@@ -175,15 +175,20 @@ def _sqlite_setup(engine: sa.Engine) -> None:
         conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
 
+_NOT_A_FILE = (None, "", ":memory:")
+
+
 def sqlite_file(url: str) -> Path | None:
     """The file of a SQLite URL (None for another database or an in-memory one)."""
     parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+    if parsed.get_backend_name() != "sqlite" or parsed.database in _NOT_A_FILE:
         return None
     return Path(parsed.database)
 
 
-def create_engine(url: str, *, pool_size: int = 10, pooler: bool = False) -> sa.Engine:
+def create_engine(
+    url: str, *, pool_size: int = 10, pooler: bool = False, busy_ms: int = 30_000
+) -> sa.Engine:
     """No pre-ping: it costs a round trip on every unit of work. A connection that died in
     the pool fails its first statement, which invalidates the pool and is retried (above).
 
@@ -195,7 +200,9 @@ def create_engine(url: str, *, pool_size: int = 10, pooler: bool = False) -> sa.
 
     ``pooler``: the URL is a transaction-mode pooler (pgbouncer): no server-side prepared
     statements (a later transaction may run on another server connection) and no startup
-    options (pgbouncer refuses them; set the timeout on the role instead, §26)."""
+    options (pgbouncer refuses them; set the timeout on the role instead, §26).
+
+    ``busy_ms``: how long a SQLite statement waits for a lock before it fails."""
     parsed = make_url(url)
     backend = parsed.get_backend_name()
     if backend == "sqlite":
@@ -203,12 +210,12 @@ def create_engine(url: str, *, pool_size: int = 10, pooler: bool = False) -> sa.
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(
             parsed,
-            connect_args={"timeout": 30, "check_same_thread": False},
+            connect_args={"timeout": busy_ms / 1000, "check_same_thread": False},
             pool_size=pool_size,
             hide_parameters=True,
             json_deserializer=from_json,
         )
-        _sqlite_setup(engine)
+        _sqlite_setup(engine, busy_ms)
         return engine
     if backend == "postgresql" and parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
@@ -274,6 +281,7 @@ class Database:
         if self.session_url is None:
             self.session_url = self.engine.url
         self._work_listeners: list[Callable[[], None]] = []
+        self._in_place: Database | None = None
         # SQLite has one writer. Left to SQLite, this process's writers (API requests,
         # the workers' claims and completions under `serve`) would each retry BEGIN IMMEDIATE
         # in its busy handler, which sleeps up to 100 ms between tries whatever happens
@@ -369,6 +377,25 @@ class Database:
                 return result
         raise AssertionError("unreachable")
 
+    def in_place(self) -> Database | None:
+        """For an event loop's own thread, on an embedded (file) SQLite only: the same
+        database through one connection of its own that never waits (50 ms at most) for a
+        lock and never retries; None elsewhere.
+
+        Under load, a read handed to the thread pool cost several times the read itself: the
+        SQLite driver lets go of the GIL for every row it steps, and with dozens of request
+        threads each row became a hand-over between threads (decisions §32). Under WAL a read
+        never waits for a writer, so reading where the request is costs the loop only the
+        read. A network database stays on the thread pool: a round trip must not hold the
+        loop. What fails here as busy is read again the usual way
+        (:func:`contenthub.api.deps.read_near`)."""
+        if self.engine.dialect.name != "sqlite" or self.engine.url.database in _NOT_A_FILE:
+            return None
+        if self._in_place is None:
+            engine = create_engine(str(self.engine.url), pool_size=1, busy_ms=50)
+            self._in_place = Database(engine, retry_seconds=0)
+        return self._in_place
+
     def on_new_work(self, listener: Callable[[], None]) -> Callable[[], None]:
         """Call ``listener`` (on the committing thread) after every transaction of this
         process that made work ready (:func:`announce_new_work`); returns its removal."""
@@ -383,4 +410,6 @@ class Database:
                 log.exception("a new-work listener failed")
 
     def dispose(self) -> None:
+        if self._in_place is not None:
+            self._in_place.dispose()
         self.engine.dispose()

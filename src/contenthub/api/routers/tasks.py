@@ -7,9 +7,8 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel
 from pydantic_core import to_json
-from starlette.concurrency import run_in_threadpool
 
-from contenthub.api.deps import MAX_ID, CurrentUser, DbDep
+from contenthub.api.deps import MAX_ID, CurrentUser, DbDep, read_near
 from contenthub.api.schemas import BulkOut, EventOut, TaskDetail, TaskOut, TaskPage
 from contenthub.clock import utcnow
 from contenthub.services import tasks as task_service
@@ -64,8 +63,11 @@ async def list_tasks(
         created_after=created_after,
         created_before=created_before,
     )
-    rows = await run_in_threadpool(
-        task_service.task_page, db, user, where, before=before, limit=limit + 1, listed_only=True
+    rows = await read_near(
+        db,
+        lambda here: task_service.task_page(
+            here, user, where, before=before, limit=limit + 1, listed_only=True
+        ),
     )
     page = rows[:limit]
     next_before = page[-1]["public_id"] if len(rows) > limit else None
