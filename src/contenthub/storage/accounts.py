@@ -21,7 +21,7 @@ from contenthub.storage.events import notify_new_work
 from contenthub.storage.models import Account, PublishTask
 from contenthub.storage.ready import mark_accounts_ready
 from contenthub.storage.rows import snapshot
-from contenthub.storage.scope import owned
+from contenthub.storage.scope import owned_row
 
 ACCOUNT_STATUSES = ("active", "needs_login", "disabled")
 
@@ -43,7 +43,10 @@ class AccountRow:
     updated_at: datetime
 
 
-def _row(account: Account) -> AccountRow:
+ACCOUNTS = Account.__table__
+
+
+def _row(account: Any) -> AccountRow:
     return snapshot(AccountRow, account, options=dict(account.options or {}))
 
 
@@ -89,7 +92,7 @@ def account_create(
 def account_find(session: Session, ref: str | int, *, user_id: int | None) -> AccountRow:
     """An account by id or by name, among the user's own (None: anyone's)."""
     if isinstance(ref, int) or str(ref).isdigit():
-        return _row(owned(session, Account, int(ref), scope=user_id, what="account"))
+        return _row(owned_row(session, ACCOUNTS, int(ref), scope=user_id, what="account"))
     query = sa.select(Account).where(Account.name == ref).order_by(Account.id)
     if user_id is not None:
         query = query.where(Account.user_id == user_id)

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from contenthub.errors import InputError, NotFound
 from contenthub.storage.models import Article
 from contenthub.storage.rows import snapshot
-from contenthub.storage.scope import owned
+from contenthub.storage.scope import owned_row
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,10 @@ class ArticleRow:
     updated_at: datetime
 
 
-def _row(article: Article) -> ArticleRow:
+ARTICLES = Article.__table__
+
+
+def _row(article: Any) -> ArticleRow:
     return snapshot(ArticleRow, article, tags=list(article.tags or []))
 
 
@@ -63,7 +66,7 @@ def article_create(
 
 def article_get(session: Session, article_id: int, *, user_id: int | None) -> ArticleRow:
     """The article if it is the user's (None: anyone's); someone else's reads as missing."""
-    return _row(owned(session, Article, article_id, scope=user_id, what="article"))
+    return _row(owned_row(session, ARTICLES, article_id, scope=user_id, what="article"))
 
 
 def article_find_by_ref(session: Session, external_ref: str, *, user_id: int) -> ArticleRow | None:

@@ -43,12 +43,16 @@ def attachment_put(
 
 
 def attachment_list(session: Session, article_id: int) -> list[AttachmentRow]:
-    rows = session.execute(
-        sa.select(ArticleAttachment.name, ArticleAttachment.content_type, ArticleAttachment.size)
-        .where(ArticleAttachment.article_id == article_id)
-        .order_by(ArticleAttachment.name)
-    ).all()
-    return [AttachmentRow(r.name, r.content_type, r.size) for r in rows]
+    rows = session.execute(_LISTED, {"article_id": article_id}).all()
+    return [AttachmentRow(name, content_type, size) for name, content_type, size in rows]
+
+
+# Built once: every publish reads its article's attachments.
+_LISTED = (
+    sa.select(ArticleAttachment.name, ArticleAttachment.content_type, ArticleAttachment.size)
+    .where(ArticleAttachment.article_id == sa.bindparam("article_id"))
+    .order_by(ArticleAttachment.name)
+)
 
 
 def attachment_data(

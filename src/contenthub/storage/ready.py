@@ -39,19 +39,8 @@ TASKS = PublishTask.__table__
 def user_turn_back(session: Session, user_ids: Collection[int], now: datetime) -> None:
     """These users may have something to start: back to their place in the turn order
     (never later than ``now``, whatever clock served them last)."""
-    if not user_ids:
-        return
-    session.execute(
-        sa.update(USERS)
-        .where(USERS.c.id.in_(sorted(user_ids)))
-        .values(
-            turn_at=sa.case(
-                (USERS.c.last_served_at > now, sa.literal(now, USERS.c.last_served_at.type)),
-                else_=USERS.c.last_served_at,
-            )
-        )
-        .execution_options(synchronize_session=False)
-    )
+    if user_ids:
+        session.execute(_TURN_BACK, {"users": sorted(user_ids), "now": now})
 
 
 def mark_accounts_ready(
@@ -60,12 +49,24 @@ def mark_accounts_ready(
     """Something may start on these accounts (of these users): the claim looks again."""
     user_turn_back(session, user_ids, now)
     if account_ids:
-        session.execute(
-            sa.update(ACCOUNTS)
-            .where(ACCOUNTS.c.id.in_(sorted(account_ids)))
-            .values(ready_at=EPOCH)
-            .execution_options(synchronize_session=False)
-        )
+        session.execute(_ACCOUNTS_READY, {"accounts": sorted(account_ids), "epoch": EPOCH})
+
+
+# Built once: every enqueue and completion sends them, and building a statement (its cache
+# key most of all) cost more than SQLite running it.
+_NOW = sa.bindparam("now", type_=USERS.c.last_served_at.type)
+_TURN_BACK = (
+    sa.update(USERS)
+    .where(USERS.c.id.in_(sa.bindparam("users", expanding=True)))
+    .values(turn_at=sa.case((USERS.c.last_served_at > _NOW, _NOW), else_=USERS.c.last_served_at))
+    .execution_options(synchronize_session=False)
+)
+_ACCOUNTS_READY = (
+    sa.update(ACCOUNTS)
+    .where(ACCOUNTS.c.id.in_(sa.bindparam("accounts", expanding=True)))
+    .values(ready_at=sa.bindparam("epoch", type_=ACCOUNTS.c.ready_at.type))
+    .execution_options(synchronize_session=False)
+)
 
 
 def mark_tasks_accounts_ready(
