@@ -10,6 +10,7 @@ from subprocess import PIPE
 
 import pytest
 import sqlalchemy as sa
+from harness import wait_until
 
 from contenthub import storage
 from contenthub.storage.db import Database
@@ -56,8 +57,13 @@ def test_a_held_lock_keeps_the_tasks_and_a_free_one_gives_them_back(db: Database
     assert status(db, public_id) == "running"
 
     lock.release()  # as when the process dies
-    [row] = db.read(lambda s: storage.worker_registry_read(s))
-    assert row.lock_held is False
+    # The server ends a closed session's locks once its backend sees the hang-up, a moment
+    # later (a rescuer meanwhile leaves the tasks for its next round, as here).
+    [row] = wait_until(
+        lambda: [r for r in db.read(storage.worker_registry_read) if r.lock_held is False],
+        timeout=10,
+        what="the server to drop the closed session's lock",
+    )
     assert db.write(lambda s: storage.task_rescue_of_workers(s, [row], now=T0)) == 1
     assert status(db, public_id) == "queued"
     task_id = db.read(lambda s: storage.task_get(s, public_id, user_id=None))["id"]
