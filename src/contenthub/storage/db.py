@@ -393,6 +393,9 @@ class Database:
             return None
         if self._in_place is None:
             engine = create_engine(str(self.engine.url), pool_size=1, busy_ms=50)
+            # Its statements and failures count as this database's (/metrics).
+            event.listen(engine, "before_cursor_execute", self._count_statement)
+            event.listen(engine, "handle_error", self._count_error)
             self._in_place = Database(engine, retry_seconds=0)
         return self._in_place
 
