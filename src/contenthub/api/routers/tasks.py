@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
@@ -14,6 +15,7 @@ from contenthub.clock import utcnow
 from contenthub.services import tasks as task_service
 from contenthub.services.tasks import TaskFilter
 from contenthub.states import TaskStatus
+from contenthub.storage import Database
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
 
@@ -88,9 +90,14 @@ def listing_json(rows: list[dict[str, Any]], limit: int, next_before: str | None
 
 
 @router.get("/{task_id}")
-def get_task(task_id: str, request: Request, user: CurrentUser, db: DbDep) -> TaskDetail:
-    task, events = task_service.task_detail(db, user, task_id)
-    shots = task_service.task_screenshots(db, user, task, request.app.state.settings.data_dir)
+async def get_task(task_id: str, request: Request, user: CurrentUser, db: DbDep) -> TaskDetail:
+    data_dir = request.app.state.settings.data_dir
+
+    def read(here: Database) -> tuple[dict[str, Any], list[dict[str, Any]], list[Path]]:
+        task, events = task_service.task_detail(here, user, task_id)
+        return task, events, task_service.task_screenshots(here, user, task, data_dir)
+
+    task, events, shots = await read_near(db, read)
     return TaskDetail(
         **task_out(task).model_dump(),
         events=[event_out(e, task_id) for e in events],
