@@ -46,7 +46,7 @@ def task_page(
             where=where,
             before=before,
             limit=limit,
-            columns=storage.LISTED_COLUMNS if listed_only else storage.TASK_COLUMNS,
+            listed=listed_only,
         )
     )
 

@@ -27,8 +27,7 @@ def owned(
     Someone else's row is reported exactly like a missing one, so ids cannot be probed; an
     id no column can hold (ids are 32-bit everywhere) is missing too, not a database error.
     """
-    if not isinstance(ident, int) or not 1 <= ident <= MAX_ID:
-        raise NotFound(what, ident)
+    _refuse_impossible_id(ident, what)
     query = sa.select(model).where(model.id == ident)
     if scope is not None:
         query = query.where(model.user_id == scope)
@@ -45,10 +44,9 @@ def owned_row(
 ) -> sa.Row[Any]:
     """As :func:`owned`, for reading: a plain row, without an ORM object to build and track
     (an article and an account are read on every publish)."""
-    if not isinstance(ident, int) or not 1 <= ident <= MAX_ID:
-        raise NotFound(what, ident)
-    row = session.execute(_owned_query(table, scope is not None), {"ident": ident, "scope": scope})
-    found = row.first()
+    _refuse_impossible_id(ident, what)
+    query = _owned_query(table, scope is not None)
+    found = session.execute(query, {"ident": ident, "scope": scope}).first()
     if found is None:
         raise NotFound(what, ident)
     return found
@@ -58,3 +56,8 @@ def owned_row(
 def _owned_query(table: sa.Table, scoped: bool) -> sa.Select[Any]:
     query = sa.select(table).where(table.c.id == sa.bindparam("ident"))
     return query.where(table.c.user_id == sa.bindparam("scope")) if scoped else query
+
+
+def _refuse_impossible_id(ident: Any, what: str) -> None:
+    if not isinstance(ident, int) or not 1 <= ident <= MAX_ID:
+        raise NotFound(what, ident)

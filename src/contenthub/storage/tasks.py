@@ -94,10 +94,10 @@ def task_list(
     where: TaskFilter = TaskFilter(),
     before: str | None = None,
     limit: int = 50,
-    columns: Sequence[sa.Column[Any]] = TASK_COLUMNS,
+    listed: bool = False,
 ) -> list[dict[str, Any]]:
-    """Newest first; ``before`` (a task id) pages backwards without offsets. ``columns``:
-    :data:`LISTED_COLUMNS` for what a listing shows."""
+    """Newest first; ``before`` (a task id) pages backwards without offsets. ``listed``: only
+    :data:`LISTED_COLUMNS`, what a listing shows."""
     given = {
         "user_id": user_id,
         "platform": where.platform,
@@ -113,7 +113,7 @@ def task_list(
         if given["anchor"] is None:
             raise InputError("before", f"no task {before}")
     params = {name: value for name, value in given.items() if value is not None}
-    query = _listing_query(columns is LISTED_COLUMNS, frozenset(params))
+    query = _listing_query(listed, frozenset(params))
     result = session.execute(query, {**params, "limit": limit})
     names = list(result.keys())
     return [task_row(dict(zip(names, row, strict=True))) for row in result.all()]
