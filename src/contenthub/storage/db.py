@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,9 +26,12 @@ from tenacity import (
     wait_random_exponential,
 )
 
+from contenthub.storage.writer_turn import WriterTurn
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 _NEW_WORK = "contenthub_new_work"
+SQLITE_BUSY_MS = 30_000
 
 
 def announce_new_work(session: Session) -> None:
@@ -178,7 +180,7 @@ def _sqlite_setup(engine: sa.Engine, busy_ms: int) -> None:
 _NOT_A_FILE = (None, "", ":memory:")
 
 
-def sqlite_file(url: str) -> Path | None:
+def sqlite_file(url: str | sa.URL) -> Path | None:
     """The file of a SQLite URL (None for another database or an in-memory one)."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite" or parsed.database in _NOT_A_FILE:
@@ -187,7 +189,7 @@ def sqlite_file(url: str) -> Path | None:
 
 
 def create_engine(
-    url: str, *, pool_size: int = 10, pooler: bool = False, busy_ms: int = 30_000
+    url: str, *, pool_size: int = 10, pooler: bool = False, busy_ms: int = SQLITE_BUSY_MS
 ) -> sa.Engine:
     """No pre-ping: it costs a round trip on every unit of work. A connection that died in
     the pool fails its first statement, which invalidates the pool and is retried (above).
@@ -282,14 +284,12 @@ class Database:
             self.session_url = self.engine.url
         self._work_listeners: list[Callable[[], None]] = []
         self._in_place: Database | None = None
-        # SQLite has one writer. Left to SQLite, this process's writers (API requests,
-        # the workers' claims and completions under `serve`) would each retry BEGIN IMMEDIATE
-        # in its busy handler, which sleeps up to 100 ms between tries whatever happens
-        # meanwhile: a request could wait seconds behind a stream of others. Queued on a
-        # lock of the process instead, the next writer starts as the last one commits;
-        # SQLite's handler is left to arbitrate between processes only.
+        # SQLite has one writer: this process's and the others' writers take turns at it
+        # rather than each retrying in SQLite's busy handler (writer_turn.py).
         self._writer: contextlib.AbstractContextManager[Any] = (
-            threading.RLock() if self.engine.dialect.name == "sqlite" else contextlib.nullcontext()
+            WriterTurn(sqlite_file(self.engine.url), SQLITE_BUSY_MS / 1000)
+            if self.engine.dialect.name == "sqlite"
+            else contextlib.nullcontext()
         )
         event.listen(self.engine, "before_cursor_execute", self._count_statement)
         event.listen(self.engine, "handle_error", self._count_error)
@@ -415,4 +415,6 @@ class Database:
     def dispose(self) -> None:
         if self._in_place is not None:
             self._in_place.dispose()
+        if isinstance(self._writer, WriterTurn):
+            self._writer.close()
         self.engine.dispose()
