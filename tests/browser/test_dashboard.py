@@ -16,7 +16,7 @@ from playwright.sync_api import Locator, Page, expect
 from contenthub import storage
 from contenthub.clock import utcnow
 from contenthub.login import qr
-from tests.browser.conftest import PASSWORD, Stack
+from tests.browser.conftest import DESKTOP, PASSWORD, PHONE, Stack
 from tests.platforms.conftest import png
 
 pytestmark = pytest.mark.timeout(300)
@@ -318,6 +318,18 @@ def test_statistics_chart_what_ended(stack: Stack, alice: dict[str, Any]) -> Non
     # The failed task was retried and published: every ended task but the cancelled succeeded.
     expect(page.locator(".kpis")).to_contain_text("100.0%")
     expect(page.locator("table.stack")).to_contain_text("zhihu")
+    # Each chart's legend names every colour, and wraps rather than losing one on a phone.
+    statuses = ["in review", "succeeded", "failed", "cancelled"]
+    page.set_viewport_size(PHONE)
+    for chart in ("chart-days", "chart-platforms"):
+        items = page.locator(f"#{chart} + .legend li")
+        expect(items).to_have_text(statuses)
+        cut_off = items.evaluate_all(
+            "items => items.filter(i => i.getBoundingClientRect().right > window.innerWidth)"
+            ".map(i => i.textContent)"
+        )
+        assert cut_off == []
+    page.set_viewport_size(DESKTOP)
     stack.shoot(page, "stats")
 
 
