@@ -90,7 +90,11 @@ def _serve(workdir: Path, sandbox: SandboxServer) -> Iterator[tuple[str, Databas
     log = workdir / "serve.log"
     # A changed page fails its browser step after 10 s, not the default 30 (the screenshot test).
     env = worker_env(
-        url, workdir, CONTENTHUB_POLL_SECONDS="0.1", CONTENTHUB_BROWSER_STEP_TIMEOUT_SECONDS="10"
+        url,
+        workdir,
+        CONTENTHUB_POLL_SECONDS="0.1",
+        CONTENTHUB_BROWSER_STEP_TIMEOUT_SECONDS="10",
+        CONTENTHUB_COMPAT_API="1",  # the old endpoints, which a default account serves
     )
     db = Database.connect(url)
     try:

@@ -272,6 +272,34 @@ def test_a_held_account_resumes_after_logging_in_again(stack: Stack, alice: dict
     expect(row(page, task_id)).to_have_attribute("data-status", "succeeded", timeout=30_000)
 
 
+def test_the_default_zhihu_account_is_chosen_on_the_accounts_page(stack: Stack) -> None:
+    """With two Zhihu accounts, the old API needs to know which one is meant: the person
+    says so on the accounts page, and an old front end's publish then goes there."""
+    page = stack.page()
+    stack.sign_in(page, stack.user())
+    first, second = bind(stack, page, "zhihu"), bind(stack, page, "zhihu")
+    make_default = "Make default"
+    page.goto("/accounts")
+    for account in (first, second):
+        card = page.locator(f"#account-{account['id']}")
+        expect(card.get_by_role("button", name=make_default)).to_be_visible()
+    chosen = page.locator(f"#account-{second['id']}")
+    chosen.get_by_role("button", name=make_default).click()
+    expect(chosen.get_by_role("status")).to_contain_text("Now the default zhihu account")
+    expect(chosen.locator(".badge", has_text="default")).to_be_visible()
+    expect(chosen.get_by_role("button", name=make_default)).to_have_count(0)
+    other = page.locator(f"#account-{first['id']}")
+    expect(other.get_by_role("button", name=make_default)).to_be_visible()
+    stack.shoot(page, "accounts-default")
+    # An old front end, signed in on the dashboard, publishes with no account named.
+    answer = page.request.post(
+        "/api/publish_zhihu", data={"title": "Old front end", "content": "body", "article_id": 7}
+    )
+    assert answer.ok, answer.text()
+    task = stack.db.read(lambda s: storage.task_get(s, answer.json()["task_id"], user_id=None))
+    assert task["account_id"] == second["id"]
+
+
 def csrf_of(page: Page) -> str:
     return page.locator("input[name=csrf]").first.get_attribute("value") or ""
 

@@ -13,6 +13,8 @@ from contenthub.states import TaskStatus
 from contenthub.storage import Session
 
 ZHIHU = "zhihu"
+# Where a user's default account is used: the old endpoints publish to Zhihu only.
+DEFAULT_PLATFORMS = frozenset({ZHIHU})
 CANCELLED_MESSAGE = "任务已取消"
 
 # The old system knew five statuses; its front end shows nothing else. A cancelled task ends
@@ -53,8 +55,8 @@ def default_account(session: Session, principal: Principal, platform: str = ZHIH
     raise InputError(
         "account",
         f"this user has {len(mine)} {platform} accounts ({names}) and none is the default; "
-        f"choose one: contenthub account update NAME --default "
-        f'(or PATCH /api/v1/accounts/ID {{"is_default": true}})',
+        f"choose one on the dashboard's Accounts page, or: contenthub account update NAME "
+        f'--default (or PATCH /api/v1/accounts/ID {{"is_default": true}})',
     )
 
 

@@ -22,7 +22,7 @@ from contenthub.clock import utcnow
 from contenthub.errors import InputError
 from contenthub.platforms.registry import known_platforms, publisher_for
 from contenthub.services import accounts as account_service
-from contenthub.services import login
+from contenthub.services import compat, login
 from contenthub.storage import AccountRow
 from contenthub.web import login_pages
 from contenthub.web.core import Web, page
@@ -176,6 +176,12 @@ def _accounts_page(
         added=web.request.query_params.get("added") == "1",
         logins=login_pages.runs_of(web.request.app),
         browser_platforms={a.platform for a in accounts if login.login_page_of(a.platform)},
+        # Where the user has a default account to choose (§25): only the old API uses it.
+        several={
+            p
+            for p in (compat.DEFAULT_PLATFORMS if web.request.app.state.settings.compat_api else ())
+            if sum(a.platform == p for a in accounts) > 1
+        },
     )
 
 
@@ -304,3 +310,21 @@ def account_pacing(account_id: ResourceId, web: Page) -> Response:
         failure = {error.field: error.message}
         return _accounts_page(web, status=422, failures={account.id: failure})
     return _accounts_page(web, notes={account.id: web.t("saved")})
+
+
+@router.post("/accounts/{account_id}/default")
+def account_default(account_id: ResourceId, web: Page) -> Response:
+    """The account a publish with none named goes to on its platform (the old API's)."""
+    account = _account(web, account_id)
+    web.db.write(
+        lambda s: account_service.account_update(
+            s,
+            account.id,
+            scope=web.principal.user_id,
+            now=utcnow(),
+            box=web.request.app.state.box,
+            is_default=True,
+        )
+    )
+    note = web.t("accounts.now_default", platform=account.platform)
+    return _accounts_page(web, notes={account.id: note})

@@ -165,6 +165,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "…或上传 Cookie 文件（storage state、JSON 列表或 cookies.txt）",
     ),
     "accounts.relogged": ("Credentials stored; the account is active.", "凭据已保存，账号已恢复。"),
+    "accounts.default": ("default", "默认"),
+    "accounts.make_default": ("Make default", "设为默认"),
+    "accounts.now_default": (
+        "Now the default {platform} account: the old API's publishes (/api/publish_zhihu) go here.",
+        "已设为默认 {platform} 账号：旧接口（/api/publish_zhihu）的发布发到这里。",
+    ),
     "blogin.title": ("Log in on the platform's page", "在平台登录页登录"),
     "blogin.qr": ("Log in with QR code", "扫码登录"),
     "blogin.with_password": ("Log in with password", "用密码登录"),
