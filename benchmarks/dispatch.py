@@ -80,7 +80,7 @@ def create_database(backend: str, workdir: Path) -> BenchDatabase:
         url = f"sqlite:///{workdir / f'{label}.db'}"
 
         def drop() -> None:
-            for suffix in ("", "-wal", "-shm"):
+            for suffix in ("", "-wal", "-shm", "-writer"):
                 Path(f"{workdir / label}.db{suffix}").unlink(missing_ok=True)
     else:
         _admin(admin, f"CREATE DATABASE {label}")

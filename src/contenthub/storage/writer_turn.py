@@ -32,7 +32,10 @@ class WriterTurn:
     """A re-entrant context manager: held, this thread is the file's only writer of ours."""
 
     def __init__(self, database_file: Path | None, wait_seconds: float) -> None:
-        self._lock_path = None if database_file is None else Path(f"{database_file}-writer")
+        # Absolute now: every process names the same file whatever directory it runs in later.
+        self._lock_path = (
+            None if database_file is None else Path(f"{database_file.absolute()}-writer")
+        )
         self._wait_seconds = wait_seconds
         self._in_process = threading.RLock()
         self._depth = 0
