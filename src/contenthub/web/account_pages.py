@@ -235,6 +235,20 @@ def _account(web: Web, account_id: int) -> AccountRow:
     return web.db.read(lambda s: account_service.account_get(s, account_id, scope=me.user_id))
 
 
+def _update(web: Web, account: AccountRow, **changes: Any) -> None:
+    """The signed-in user's own account changed as ``account_service.account_update`` takes."""
+    web.db.write(
+        lambda s: account_service.account_update(
+            s,
+            account.id,
+            scope=web.principal.user_id,
+            now=utcnow(),
+            box=web.request.app.state.box,
+            **changes,
+        )
+    )
+
+
 @router.post("/accounts/{account_id}/check")
 async def account_check(account_id: ResourceId, web: Page) -> Response:
     account = await run_in_threadpool(_account, web, account_id)
@@ -266,21 +280,10 @@ async def account_relogin(account_id: ResourceId, web: Page) -> Response:
         failure = {error.field: error.message}
         return await run_in_threadpool(lambda: _accounts_page(web, failures={account.id: failure}))
 
-    def store() -> None:
-        web.db.write(
-            lambda s: account_service.account_update(
-                s,
-                account.id,
-                scope=web.principal.user_id,
-                now=utcnow(),
-                box=web.request.app.state.box,
-                credentials=credentials,
-                status="active",
-            )
-        )
-
     try:
-        await run_in_threadpool(store)
+        await run_in_threadpool(
+            lambda: _update(web, account, credentials=credentials, status="active")
+        )
     except InputError as error:
         failure = {"cookies": error.message}
         return await run_in_threadpool(lambda: _accounts_page(web, failures={account.id: failure}))
@@ -294,17 +297,12 @@ def account_pacing(account_id: ResourceId, web: Page) -> Response:
     try:
         interval = _number(web, "min_interval_seconds", whole=False)
         cap = _number(web, "daily_cap", whole=True)
-        web.db.write(
-            lambda s: account_service.account_update(
-                s,
-                account.id,
-                scope=web.principal.user_id,
-                now=utcnow(),
-                box=web.request.app.state.box,
-                min_interval_seconds=interval if interval is not None else 0.0,
-                daily_cap=int(cap) if cap is not None else None,
-                clear_daily_cap=cap is None,
-            )
+        _update(
+            web,
+            account,
+            min_interval_seconds=interval if interval is not None else 0.0,
+            daily_cap=int(cap) if cap is not None else None,
+            clear_daily_cap=cap is None,
         )
     except InputError as error:
         failure = {error.field: error.message}
@@ -316,15 +314,6 @@ def account_pacing(account_id: ResourceId, web: Page) -> Response:
 def account_default(account_id: ResourceId, web: Page) -> Response:
     """The account a publish with none named goes to on its platform (the old API's)."""
     account = _account(web, account_id)
-    web.db.write(
-        lambda s: account_service.account_update(
-            s,
-            account.id,
-            scope=web.principal.user_id,
-            now=utcnow(),
-            box=web.request.app.state.box,
-            is_default=True,
-        )
-    )
+    _update(web, account, is_default=True)
     note = web.t("accounts.now_default", platform=account.platform)
     return _accounts_page(web, notes={account.id: note})
