@@ -119,7 +119,7 @@ def test_writers_of_two_processes_both_commit_in_turn(
 
 
 def test_a_stopped_holder_delays_the_next_writer_only_to_sqlites_own_timeout(
-    database_file: Path, holder: subprocess.Popen[str]
+    database_file: Path, holder: subprocess.Popen[str], caplog: pytest.LogCaptureFixture
 ) -> None:
     os.kill(holder.pid, signal.SIGSTOP)
     turn = WriterTurn(database_file, wait_seconds=0.2)
@@ -136,6 +136,7 @@ def test_a_stopped_holder_delays_the_next_writer_only_to_sqlites_own_timeout(
         waiting.start()
         waiting.join(timeout=30)
         assert entered.is_set()
+        assert "held the database's writer turn" in caplog.text  # the operator is told
         second = sqlite3.connect(database_file, timeout=0.1, isolation_level=None)
         with pytest.raises(sqlite3.OperationalError, match="database is locked"):
             second.execute("BEGIN IMMEDIATE")
