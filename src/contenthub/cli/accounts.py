@@ -184,8 +184,9 @@ def account_add(
     ] = None,
     user: UserOption = DEFAULT_USER,
 ) -> None:
-    """Bind a platform account: its options (-o) and its credentials (-c, --cookies), each
-    one the platform needs and was not given asked for (secrets without echo)."""
+    """Bind a platform account; what it needs and was not given is asked for.
+
+    Options come with -o, credentials with -c or --cookies; a secret asked for is not echoed."""
     options = _parse_options(option or [])
     db, me = open_as(user)
     check_platform(platform)
@@ -439,9 +440,11 @@ def account_login(
     ] = 300.0,
     user: UserOption = DEFAULT_USER,
 ) -> None:
-    """Log in to the platform's own login page in a headless browser: scan the QR code it
-    shows (drawn here and saved as a PNG), or give a password. On success the session is
-    stored (encrypted), the account becomes active and its waiting publishes resume.
+    """Log in on the platform's own page (QR code or password), or import cookies.
+
+    A headless browser opens the platform's login page: scan its QR code, or give a password.
+    The QR code is drawn here and saved as a PNG.
+    On success the session is stored (encrypted) and the account's waiting publishes resume.
     With --cookies, import a login made elsewhere instead."""
     if cookies is not None and (password or password_stdin or remember_password):
         raise InputError("cookies", "give --cookies or a password login, not both")

@@ -188,8 +188,9 @@ def article_edit(
 
 @app.command("delete")
 def article_delete(article_id: int, user: UserOption = DEFAULT_USER) -> None:
-    """Delete a stored article and its publish-pool entries; its tasks stay, with what they
-    were given to publish."""
+    """Delete a stored article and its publish-pool entries; its tasks stay.
+
+    Each task keeps what it was given to publish."""
     db, me = open_as(user)
     db.write(lambda s: articles.article_delete(s, article_id, scope=me.scope))
     out.print(f"article {article_id} deleted")

@@ -14,8 +14,9 @@ from contenthub.services import doctor as checks
 def doctor(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the problems."),
 ) -> None:
-    """Check the configuration, the database and its schema, the secret key, Chromium and
-    every account's login, and say what to fix."""
+    """Check the configuration, database, secret key, Chromium and logins; say what to fix.
+
+    The database is checked with its schema, and every account's login with its platform."""
     found = checks.run_all()
     problems = [f for f in found if not f.ok]
     for finding in found:

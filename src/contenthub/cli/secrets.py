@@ -42,11 +42,12 @@ def rotate(
 ) -> None:
     """Seal every account's credentials again with a new key, all or nothing.
 
-    With the key file (<data dir>/secret.key) a new key is made and put first, the old one
-    kept after it: restart every contenthub process (they seal with the old key until then),
-    then run `contenthub secrets rotate --finish` to drop the old key. With
-    CONTENTHUB_SECRET_KEY, give the new key first and the current one after it (NEW,OLD);
-    afterwards set it to NEW alone and restart.
+    With the key file (<data dir>/secret.key), a new key is made and put before the old one.
+    Restart every contenthub process: they seal with the old key until then.
+    Then `contenthub secrets rotate --finish` drops the old key.
+
+    With CONTENTHUB_SECRET_KEY, set it to the new key and the current one after it (NEW,OLD).
+    Once this has run, set it to NEW alone and restart.
     """
     settings = Settings.from_env()
     if os.environ.get(KEY_SETTING) and finish:

@@ -180,8 +180,9 @@ def task_cancel(task_id: TaskRef, user: UserOption = DEFAULT_USER) -> None:
 
 @app.command("retry")
 def task_retry(task_id: TaskRef, user: UserOption = DEFAULT_USER) -> None:
-    """Publish a failed or cancelled task again with a fresh attempt budget (a cancelled
-    scheduled task whose time is still ahead waits for that time again)."""
+    """Publish a failed or cancelled task again, with a fresh attempt budget.
+
+    A cancelled scheduled task whose time is still ahead waits for that time again."""
     db, me = open_as(user)
     result, _ = task_service.task_retry(db, me, task_id, now=utcnow(), prefix=True)
     out.print(_retried(result), soft_wrap=True, highlight=False)
