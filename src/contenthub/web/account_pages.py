@@ -177,7 +177,7 @@ def _accounts_page(
         logins=login_pages.runs_of(web.request.app),
         browser_platforms={a.platform for a in accounts if login.login_page_of(a.platform)},
         # Where the user has a default account to choose (§25): only the old API uses it.
-        several={
+        default_choice={
             p
             for p in (compat.DEFAULT_PLATFORMS if web.request.app.state.settings.compat_api else ())
             if sum(a.platform == p for a in accounts) > 1
