@@ -143,3 +143,16 @@ def test_a_stopped_holder_delays_the_next_writer_only_to_sqlites_own_timeout(
         second.close()
     finally:
         turn.close()
+
+
+def test_a_turn_that_cannot_be_taken_leaves_writes_to_sqlite_alone(
+    database_file: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    Path(f"{database_file}-writer").mkdir()  # where the lock file would go, not a file
+    db = Database.connect(f"sqlite:///{database_file}")
+    try:
+        db.write(lambda s: s.execute(sa.text("INSERT INTO notes (who) VALUES ('anyway')")))
+        assert _notes(db) == ["anyway"]
+        assert "writers not queued across processes" in caplog.text
+    finally:
+        db.dispose()

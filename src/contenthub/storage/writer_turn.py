@@ -92,6 +92,9 @@ class WriterTurn:
                     return False
                 time.sleep(pause)
                 pause = min(pause * 2, _LONGEST_PAUSE)
+            except OSError as error:  # a file system without locks
+                self._without_turn(error)
+                return False
 
     def _file(self) -> int | None:
         """This process's own descriptor: one inherited through a fork would share the
@@ -102,11 +105,15 @@ class WriterTurn:
             try:
                 self._fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
             except OSError as error:
-                log.warning("writers not queued across processes: %s", error)
-                self._lock_path = None
+                self._without_turn(error)
                 return None
             self._fd_pid = os.getpid()
         return self._fd
+
+    def _without_turn(self, error: OSError) -> None:
+        """From now on SQLite's busy handler alone orders this process's writers."""
+        log.warning("writers not queued across processes: %s", error)
+        self._lock_path = None
 
     def close(self) -> None:
         if self._fd is not None and self._fd_pid == os.getpid():
