@@ -77,6 +77,10 @@ def _turn_is_taken(database_file: Path) -> bool:
         return False
 
 
+def _write_note(db: Database, who: str) -> None:
+    db.write(lambda s: s.execute(sa.text("INSERT INTO notes (who) VALUES (:who)"), {"who": who}))
+
+
 def _notes(db: Database) -> list[str]:
     return db.read(lambda s: list(s.scalars(sa.text("SELECT who FROM notes ORDER BY who"))))
 
@@ -90,7 +94,7 @@ def test_a_writer_killed_mid_transaction_leaves_the_turn_to_the_next(
     assert not _turn_is_taken(database_file)
     db = Database.connect(f"sqlite:///{database_file}")
     try:
-        db.write(lambda s: s.execute(sa.text("INSERT INTO notes (who) VALUES ('next')")))
+        _write_note(db, "next")
         # The killed writer's row went with its transaction; the next one's is there.
         assert _notes(db) == ["next"]
     finally:
@@ -101,10 +105,7 @@ def test_writers_of_two_processes_both_commit_in_turn(
     database_file: Path, holder: subprocess.Popen[str]
 ) -> None:
     db = Database.connect(f"sqlite:///{database_file}")
-    wrote = threading.Thread(
-        target=db.write,
-        args=(lambda s: s.execute(sa.text("INSERT INTO notes (who) VALUES ('second')")),),
-    )
+    wrote = threading.Thread(target=_write_note, args=(db, "second"))
     try:
         wrote.start()
         assert holder.stdin is not None
@@ -151,7 +152,7 @@ def test_a_turn_that_cannot_be_taken_leaves_writes_to_sqlite_alone(
     Path(f"{database_file}-writer").mkdir()  # where the lock file would go, not a file
     db = Database.connect(f"sqlite:///{database_file}")
     try:
-        db.write(lambda s: s.execute(sa.text("INSERT INTO notes (who) VALUES ('anyway')")))
+        _write_note(db, "anyway")
         assert _notes(db) == ["anyway"]
         assert "writers not queued across processes" in caplog.text
     finally:
