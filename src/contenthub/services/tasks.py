@@ -29,26 +29,42 @@ def task_page(
     *,
     before: str | None = None,
     limit: int = 50,
-    listed_only: bool = False,
 ) -> list[Row]:
-    """Newest first; ``before`` (a task id) pages backwards. ``listed_only``: only the
-    columns a listing shows (``storage.LISTED_COLUMNS``), cheaper to read."""
+    """Newest first; ``before`` (a task id) pages backwards."""
+    _check_times(where)
+    return db.read(
+        lambda s: storage.task_list(
+            s, user_id=principal.scope, where=where, before=before, limit=limit
+        )
+    )
+
+
+def task_page_json(
+    db: Database,
+    principal: Principal,
+    fields: Sequence[str],
+    where: TaskFilter = TaskFilter(),
+    *,
+    before: str | None = None,
+    limit: int = 50,
+) -> list[tuple[str, str]]:
+    """:func:`task_page` as (task id, JSON object of ``fields``) pairs, for the API's listing
+    (``storage.task_list_json``)."""
+    _check_times(where)
+    return db.read(
+        lambda s: storage.task_list_json(
+            s, user_id=principal.scope, fields=fields, where=where, before=before, limit=limit
+        )
+    )
+
+
+def _check_times(where: TaskFilter) -> None:
     for name, value in (
         ("created_after", where.created_after),
         ("created_before", where.created_before),
     ):
         if value is not None and value.tzinfo is None:
             raise InputError(name, "must carry a time zone, e.g. 2026-02-06T12:00:00Z")
-    return db.read(
-        lambda s: storage.task_list(
-            s,
-            user_id=principal.scope,
-            where=where,
-            before=before,
-            limit=limit,
-            listed=listed_only,
-        )
-    )
 
 
 def task_rows(db: Database, principal: Principal, ids: Sequence[str]) -> list[Row]:

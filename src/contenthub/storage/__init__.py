@@ -124,8 +124,8 @@ from contenthub.storage.review import (
 )
 from contenthub.storage.scope import owned
 from contenthub.storage.stats import TaskOutcome, stats_task_outcomes
+from contenthub.storage.task_json import task_list_json
 from contenthub.storage.tasks import (
-    LISTED_COLUMNS,
     TASK_COLUMNS,
     TaskFilter,
     task_counts_by_status_and_platform,
@@ -178,7 +178,6 @@ from contenthub.storage.workers import (
 
 __all__ = [
     "ACCOUNT_STATUSES",
-    "LISTED_COLUMNS",
     "TASK_COLUMNS",
     "AccountRow",
     "AlreadyPublishing",
@@ -284,6 +283,7 @@ __all__ = [
     "task_ids_of_batch",
     "task_in_review_list",
     "task_list",
+    "task_list_json",
     "task_oldest_running_start",
     "task_poll_cancel",
     "task_progress",

@@ -259,7 +259,8 @@ class PublishTask(Base):
         sa.Index("ix_publish_tasks_account_started", "account_id", "started_at"),
         # Staging of due scheduled tasks.
         sa.Index("ix_publish_tasks_scheduled", "status", "due_at", **_only("status = 'scheduled'")),
-        # Listings.
+        # Listings: a user's newest first (by id), and the submission limit's window.
+        sa.Index(None, "user_id", "id"),
         sa.Index(None, "user_id", "created_at"),
         sa.Index(None, "batch_id"),
     )

@@ -18,38 +18,6 @@ from contenthub.storage.events import EVENTS, TASKS
 from contenthub.storage.models import Account
 
 TASK_COLUMNS = [c for c in TASKS.c if c.name not in ("body", "running_account_id")]
-# What a listing of tasks shows (the API's ``TaskOut``): a listing reads 50 rows a request,
-# and every column it skips (the leases, tags, cover) is one conversion less per row.
-LISTED_COLUMNS = [
-    TASKS.c[name]
-    for name in (
-        "id",
-        "public_id",
-        "status",
-        "progress",
-        "stage",
-        "platform",
-        "account_id",
-        "article_id",
-        "title",
-        "priority",
-        "due_at",
-        "attempt",
-        "max_attempts",
-        "cancel_requested",
-        "checkpoint",
-        "result_url",
-        "post_id",
-        "outcome",
-        "error_class",
-        "error_message",
-        "batch_id",
-        "created_at",
-        "started_at",
-        "finished_at",
-        "reviewed_at",
-    )
-]
 
 
 def task_row(row: Any) -> dict[str, Any]:
@@ -58,10 +26,15 @@ def task_row(row: Any) -> dict[str, Any]:
     take (``warnings``, recorded by the worker) named at the top level."""
     task = dict(row)
     checkpoint = task.get("checkpoint") or {}
-    task["leftovers"] = list(checkpoint.get(LEFTOVERS) or [])
-    task["warnings"] = list(checkpoint.get(WARNINGS) or [])
+    task["leftovers"] = _list_at(checkpoint, LEFTOVERS)
+    task["warnings"] = _list_at(checkpoint, WARNINGS)
     task["updates"] = (checkpoint.get(UPDATE_OF) or {}).get("post_id")
     return task
+
+
+def _list_at(checkpoint: dict[str, Any], key: str) -> list[Any]:
+    value = checkpoint.get(key)
+    return list(value) if isinstance(value, list) else []
 
 
 def task_get(session: Session, public_id: str, *, user_id: int | None) -> dict[str, Any]:
@@ -94,10 +67,18 @@ def task_list(
     where: TaskFilter = TaskFilter(),
     before: str | None = None,
     limit: int = 50,
-    listed: bool = False,
 ) -> list[dict[str, Any]]:
-    """Newest first; ``before`` (a task id) pages backwards without offsets. ``listed``: only
-    :data:`LISTED_COLUMNS`, what a listing shows."""
+    """Newest first; ``before`` (a task id) pages backwards without offsets."""
+    params = listing_params(session, user_id, where, before)
+    result = session.execute(_listing_query(frozenset(params)), {**params, "limit": limit})
+    names = list(result.keys())
+    return [task_row(dict(zip(names, row, strict=True))) for row in result.all()]
+
+
+def listing_params(
+    session: Session, user_id: int | None, where: TaskFilter, before: str | None
+) -> dict[str, Any]:
+    """A listing's parameters, only those given (each is a condition of its statement)."""
     given = {
         "user_id": user_id,
         "platform": where.platform,
@@ -112,11 +93,7 @@ def task_list(
         given["anchor"] = session.scalar(sa.select(TASKS.c.id).where(TASKS.c.public_id == before))
         if given["anchor"] is None:
             raise InputError("before", f"no task {before}")
-    params = {name: value for name, value in given.items() if value is not None}
-    query = _listing_query(listed, frozenset(params))
-    result = session.execute(query, {**params, "limit": limit})
-    names = list(result.keys())
-    return [task_row(dict(zip(names, row, strict=True))) for row in result.all()]
+    return {name: value for name, value in given.items() if value is not None}
 
 
 # A listing's conditions, each on a parameter of its own: the statement for one combination
@@ -135,11 +112,13 @@ _LISTING_CONDITIONS = {
 }
 
 
-@functools.cache  # at most 2 × 2**9 statements
-def _listing_query(listed: bool, conditions: frozenset[str]) -> sa.Select[Any]:
-    query = sa.select(*(LISTED_COLUMNS if listed else TASK_COLUMNS))
-    for name in sorted(conditions):
-        query = query.where(_LISTING_CONDITIONS[name])
+def listing_conditions(given: frozenset[str]) -> list[sa.ColumnElement[bool]]:
+    return [_LISTING_CONDITIONS[name] for name in sorted(given)]
+
+
+@functools.cache  # at most 2**9 statements
+def _listing_query(conditions: frozenset[str]) -> sa.Select[Any]:
+    query = sa.select(*TASK_COLUMNS).where(*listing_conditions(conditions))
     return query.order_by(TASKS.c.id.desc()).limit(sa.bindparam("limit"))
 
 
