@@ -397,12 +397,20 @@ def measure(
             if method == "GET":
                 reference = measure_reference(clients, args.seconds, workdir)
                 typed, untyped = reference["/rows"], reference["/dicts"]
-                for name, (ref_rate, *_, ref_cpu) in (
+                for name, (ref_rate, ref_p50, ref_p99, ref_errors, ref_cpu) in (
                     ("bare FastAPI: 50 rows, TaskPage model", typed),
                     ("bare FastAPI: 50 rows as dicts", untyped),
                 ):
                     ratio = f"{ref_rate / typed[0]:.2f}"
-                    report(name, f"{ref_rate:,.0f}", "", "", "", ratio, f"{ref_cpu:.2f}")
+                    report(
+                        name,
+                        f"{ref_rate:,.0f}",
+                        f"{ref_p50:.1f}",
+                        f"{ref_p99:.1f}",
+                        str(ref_errors),
+                        ratio,
+                        f"{ref_cpu:.2f}",
+                    )
             pids = [proc.pid for proc in procs]
             rate, p50, p99, errors, cpu = hammer(
                 base, clients, method, path, args.seconds, workdir, pids
