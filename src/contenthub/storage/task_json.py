@@ -24,7 +24,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from contenthub.platforms.base import LEFTOVERS, UPDATE_OF, WARNINGS
 from contenthub.storage.events import TASKS
 from contenthub.storage.models import UTCDateTime
-from contenthub.storage.tasks import TaskFilter, listing_conditions, listing_params, task_row
+from contenthub.storage.tasks import TaskFilter, listing_params, listing_select, task_rows_of
 
 # Names a listing shows that are not a column of their own.
 _FROM_CHECKPOINT = {"leftovers": LEFTOVERS, "warnings": WARNINGS}
@@ -50,9 +50,7 @@ def task_list_json(
     result = session.execute(query, {**params, "limit": limit})
     if dialect in _BUILDERS:
         return [(public_id, text) for public_id, text in result]
-    names = list(result.keys())
-    rows = [task_row(dict(zip(names, row, strict=True))) for row in result.all()]
-    return [(row["public_id"], _written(row, fields)) for row in rows]
+    return [(row["public_id"], _written(row, fields)) for row in task_rows_of(result)]
 
 
 def _written(row: dict[str, Any], fields: Sequence[str]) -> str:
@@ -66,13 +64,9 @@ def _json_query(
 ) -> sa.Select[Any]:
     builder = _BUILDERS.get(dialect)
     if builder is None:
-        query = sa.select(*_columns_for(fields))
-    else:
-        pairs = [part for name in fields for part in (_quoted(name), _value(builder, name))]
-        query = sa.select(TASKS.c.public_id, builder.object(pairs))
-    for condition in listing_conditions(conditions):
-        query = query.where(condition)
-    return query.order_by(TASKS.c.id.desc()).limit(sa.bindparam("limit"))
+        return listing_select(_columns_for(fields), conditions)
+    pairs = [part for name in fields for part in (_quoted(name), _value(builder, name))]
+    return listing_select([TASKS.c.public_id, builder.object(pairs)], conditions)
 
 
 def _columns_for(fields: tuple[str, ...]) -> list[sa.Column[Any]]:

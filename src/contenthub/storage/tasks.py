@@ -71,6 +71,11 @@ def task_list(
     """Newest first; ``before`` (a task id) pages backwards without offsets."""
     params = listing_params(session, user_id, where, before)
     result = session.execute(_listing_query(frozenset(params)), {**params, "limit": limit})
+    return task_rows_of(result)
+
+
+def task_rows_of(result: sa.Result[Any]) -> list[dict[str, Any]]:
+    """A listing's result as :func:`task_row` shows each row."""
     names = list(result.keys())
     return [task_row(dict(zip(names, row, strict=True))) for row in result.all()]
 
@@ -112,14 +117,16 @@ _LISTING_CONDITIONS = {
 }
 
 
-def listing_conditions(given: frozenset[str]) -> list[sa.ColumnElement[bool]]:
-    return [_LISTING_CONDITIONS[name] for name in sorted(given)]
+def listing_select(columns: Sequence[Any], conditions: frozenset[str]) -> sa.Select[Any]:
+    """``columns`` of a page of tasks: those meeting ``conditions`` (names of
+    :func:`listing_params`), newest first, ``limit`` of them."""
+    query = sa.select(*columns).where(*(_LISTING_CONDITIONS[name] for name in sorted(conditions)))
+    return query.order_by(TASKS.c.id.desc()).limit(sa.bindparam("limit"))
 
 
 @functools.cache  # at most 2**9 statements
 def _listing_query(conditions: frozenset[str]) -> sa.Select[Any]:
-    query = sa.select(*TASK_COLUMNS).where(*listing_conditions(conditions))
-    return query.order_by(TASKS.c.id.desc()).limit(sa.bindparam("limit"))
+    return listing_select(TASK_COLUMNS, conditions)
 
 
 def task_events(session: Session, task_id: int) -> list[dict[str, Any]]:
