@@ -26,6 +26,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
+from contenthub.storage.write_batch import Pending, WriteBatcher
 from contenthub.storage.writer_turn import WriterTurn
 
 log = logging.getLogger(__name__)
@@ -291,6 +292,10 @@ class Database:
             if self.engine.dialect.name == "sqlite"
             else contextlib.nullcontext()
         )
+        # And within the process, one thread writes, several units of work a transaction.
+        self._batcher = (
+            WriteBatcher(self._write_batch) if self.engine.dialect.name == "sqlite" else None
+        )
         event.listen(self.engine, "before_cursor_execute", self._count_statement)
         event.listen(self.engine, "handle_error", self._count_error)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
@@ -343,8 +348,33 @@ class Database:
             self.errors += 1
 
     def write(self, work: Callable[[Session], T]) -> T:
-        """Run ``work`` in its own transaction, committed, retrying transient errors."""
+        """Run ``work`` in a transaction, committed, retrying transient errors.
+
+        On SQLite the transaction may be shared with other units of work queued meanwhile
+        (each in a savepoint of its own: one that fails is undone alone; write_batch.py)."""
+        if self._batcher is not None:
+            return self._batcher.submit(work)
         return self._run(self._sessions, work, self._writer)
+
+    def _write_batch(self, batch: list[Pending[Any]]) -> None:
+        """Units of work queued together, in one transaction; each caller gets its own
+        result or error once it is committed. A transient error retries the whole batch."""
+        try:
+            if len(batch) == 1:
+                outcomes = [(True, self._run(self._sessions, batch[0].work, self._writer))]
+            else:
+                outcomes = self._run(
+                    self._sessions, lambda s: _each_in_savepoint(s, batch), self._writer
+                )
+        except BaseException as error:
+            for pending in batch:
+                pending.fail(error)
+            return
+        for pending, (succeeded, value) in zip(batch, outcomes, strict=True):
+            if succeeded:
+                pending.succeed(value)
+            else:
+                pending.fail(value)
 
     def read(self, work: Callable[[Session], T]) -> T:
         return self._run(self._read_sessions, work, contextlib.nullcontext())
@@ -415,6 +445,25 @@ class Database:
     def dispose(self) -> None:
         if self._in_place is not None:
             self._in_place.dispose()
+        if self._batcher is not None:
+            self._batcher.close()
         if isinstance(self._writer, WriterTurn):
             self._writer.close()
         self.engine.dispose()
+
+
+def _each_in_savepoint(session: Session, batch: list[Pending[Any]]) -> list[tuple[bool, Any]]:
+    """Each unit of work's result, or its error with its writes undone (a transient error
+    is the whole transaction's: raised, so the batch is retried)."""
+    outcomes: list[tuple[bool, Any]] = []
+    for pending in batch:
+        announced = session.info.get(_NEW_WORK, False)
+        try:
+            with session.begin_nested():
+                outcomes.append((True, pending.work(session)))
+        except Exception as error:
+            if is_transient(error):
+                raise
+            session.info[_NEW_WORK] = announced
+            outcomes.append((False, error))
+    return outcomes
