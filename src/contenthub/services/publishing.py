@@ -409,11 +409,14 @@ def assess(
     """Each account's platform rules (``Publisher.requires``) checked against the article.
     Accounts that are not the caller's are left to the enqueue, which names them."""
     found = []
+    accounts = storage.account_rows(session, account_ids, user_id=principal.user_id)
     for account_id in dict.fromkeys(account_ids):
+        account = accounts.get(account_id)
         try:
-            account = storage.account_find(session, account_id, user_id=principal.user_id)
-            publisher = publisher_for(account.platform)
-        except (NotFound, LookupError):
+            publisher = publisher_for(account.platform) if account else None
+        except LookupError:
+            publisher = None
+        if account is None or publisher is None:
             continue
         verdict = check(publisher.requires, view, account.platform)
         notes = verdict.notes + publisher.default_notes(account.options)

@@ -19,6 +19,7 @@ from contenthub.storage.accounts import (
     account_delete,
     account_find,
     account_list,
+    account_rows,
     account_set_status,
     account_update,
 )
@@ -214,6 +215,7 @@ __all__ = [
     "account_delete",
     "account_find",
     "account_list",
+    "account_rows",
     "account_set_status",
     "account_update",
     "article_create",

@@ -43,7 +43,7 @@ def attachment_put(
 
 
 def attachment_list(session: Session, article_id: int) -> list[AttachmentRow]:
-    rows = session.execute(_LISTED, {"article_id": article_id}).all()
+    rows = session.connection().execute(_LISTED, {"article_id": article_id}).all()
     return [AttachmentRow(name, content_type, size) for name, content_type, size in rows]
 
 

@@ -8,6 +8,7 @@ a new post. Callers (the publish use case, the pool) rely on it rather than chec
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -148,13 +149,11 @@ def task_enqueue_rows(
     many = len(tasks) > 1
     for i, task in enumerate(tasks):
         _validate(task, i, many)
+    # (The session's connection: these are Core statements, run on every publish.)
+    connection = session.connection()
     accounts = {
         row.id: row
-        for row in session.execute(
-            sa.select(Account.id, Account.user_id, Account.platform).where(
-                Account.id.in_({t.account_id for t in tasks})
-            )
-        )
+        for row in connection.execute(_ACCOUNTS_OF, {"ids": sorted({t.account_id for t in tasks})})
     }
     for i, task in enumerate(tasks):
         account = accounts.get(task.account_id)
@@ -201,12 +200,7 @@ def task_enqueue_rows(
     # (MariaDB: 16 MiB, and escaping may double a body): large bodies one row at a time.
     largest = max(len(row["body"].encode("utf-8")) for row in rows)
     page = max(1, STATEMENT_BUDGET_BYTES // max(largest, 1))
-    inserted = session.execute(
-        sa.insert(TASKS)
-        .returning(*TASK_COLUMNS, sort_by_parameter_order=True)
-        .execution_options(insertmanyvalues_page_size=min(page, 1000)),
-        rows,
-    ).all()
+    inserted = connection.execute(_insert_tasks(min(page, 1000)), rows).all()
     append_events(
         session,
         [
@@ -228,6 +222,22 @@ def task_enqueue_rows(
         new_work=True,
     )
     return [task_row(ins._mapping) for ins in inserted]
+
+
+_ACCOUNTS_OF = sa.select(Account.id, Account.user_id, Account.platform).where(
+    Account.id.in_(sa.bindparam("ids", expanding=True))
+)
+
+
+@functools.cache
+def _insert_tasks(page_size: int) -> sa.Insert:
+    """Built once per page size (nearly always 1,000): a statement returning every column
+    costs more to build than SQLite takes to run it."""
+    return (
+        sa.insert(TASKS)
+        .returning(*TASK_COLUMNS, sort_by_parameter_order=True)
+        .execution_options(insertmanyvalues_page_size=page_size)
+    )
 
 
 # What of an earlier task's checkpoints an update carries: its ids and uploaded images, not
@@ -349,7 +359,8 @@ def task_submissions_lock(session: Session, *, user_id: int) -> None:
 
 
 def task_count_created_since(session: Session, *, user_id: int, since: datetime) -> int:
-    return session.scalar(_CREATED_SINCE, {"user_id": user_id, "since": since}) or 0
+    found = session.connection().scalar(_CREATED_SINCE, {"user_id": user_id, "since": since})
+    return found or 0
 
 
 # Built once: every publish counts its user's last minute.

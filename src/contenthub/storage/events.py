@@ -42,6 +42,9 @@ class Event:
     worker: str | None = None
 
 
+_INSERT_EVENTS = sa.insert(EVENTS)  # built once: most transactions append events
+
+
 def append_events(
     session: Session, events: Sequence[Event], now: datetime, *, new_work: bool = False
 ) -> None:
@@ -51,8 +54,8 @@ def append_events(
         if new_work:
             notify_new_work(session)
         return
-    session.execute(
-        sa.insert(EVENTS),
+    session.connection().execute(
+        _INSERT_EVENTS,
         [
             {
                 "task_id": e.task_id,

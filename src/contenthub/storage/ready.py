@@ -40,7 +40,7 @@ def user_turn_back(session: Session, user_ids: Collection[int], now: datetime) -
     """These users may have something to start: back to their place in the turn order
     (never later than ``now``, whatever clock served them last)."""
     if user_ids:
-        session.execute(_TURN_BACK, {"users": sorted(user_ids), "now": now})
+        session.connection().execute(_TURN_BACK, {"users": sorted(user_ids), "now": now})
 
 
 def mark_accounts_ready(
@@ -49,7 +49,9 @@ def mark_accounts_ready(
     """Something may start on these accounts (of these users): the claim looks again."""
     user_turn_back(session, user_ids, now)
     if account_ids:
-        session.execute(_ACCOUNTS_READY, {"accounts": sorted(account_ids), "epoch": EPOCH})
+        session.connection().execute(
+            _ACCOUNTS_READY, {"accounts": sorted(account_ids), "epoch": EPOCH}
+        )
 
 
 # Built once: every enqueue and completion sends them, and building a statement (its cache

@@ -46,7 +46,9 @@ def owned_row(
     (an article and an account are read on every publish)."""
     _refuse_impossible_id(ident, what)
     query = _owned_query(table, scope is not None)
-    found = session.execute(query, {"ident": ident, "scope": scope}).first()
+    # The session's connection: a Core statement needs none of the ORM's execution (half of
+    # the cost of running a small statement).
+    found = session.connection().execute(query, {"ident": ident, "scope": scope}).first()
     if found is None:
         raise NotFound(what, ident)
     return found
