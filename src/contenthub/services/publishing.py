@@ -20,7 +20,7 @@ import json
 import math
 import re
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
@@ -216,9 +216,14 @@ def publish(
             return earlier
         _check_submission_limit(session, principal.user_id, targets, per_minute, now)
         notes: list[str] = []
-        tasks = _tasks_for(session, principal, targets, priority, due, now, republish, notes)
+        # Read once: the platform rules and the enqueue both need the accounts.
+        named = [i for t in targets for i in t.account_ids]
+        accounts = storage.account_rows(session, named, user_id=principal.user_id)
+        tasks = _tasks_for(
+            session, principal, targets, accounts, priority, due, now, republish, notes
+        )
         try:
-            rows = storage.task_enqueue_rows(session, tasks, now=now)
+            rows = storage.task_enqueue_rows(session, tasks, now=now, accounts_read=accounts)
         except storage.TargetRefused as error:
             field = _field(many, _target_of(targets, error.index), "account_ids")
             raise error.named(field) from None
@@ -282,6 +287,7 @@ def _tasks_for(
     session: Session,
     principal: Principal,
     targets: Sequence[Target],
+    accounts: Mapping[int, storage.AccountRow],
     priority: int,
     scheduled_at: datetime | None,
     now: datetime,
@@ -299,7 +305,7 @@ def _tasks_for(
             field = _field(len(targets) > 1, i, "article_id")
             raise InputError(field, f"no article {article_id} for this user") from None
         view = article_view(session, article)
-        for verdict in assess(session, principal, view, target.account_ids):
+        for verdict in assess(session, principal, view, target.account_ids, accounts):
             if verdict.problems:
                 field = _field(len(targets) > 1, i, "account_ids")
                 raise InputError(field, f"{verdict.label}: {verdict.problems[0]}")
@@ -404,12 +410,18 @@ def preview(
 
 
 def assess(
-    session: Session, principal: Principal, view: ArticleView, account_ids: Sequence[int]
+    session: Session,
+    principal: Principal,
+    view: ArticleView,
+    account_ids: Sequence[int],
+    accounts: Mapping[int, storage.AccountRow] | None = None,
 ) -> list[Assessment]:
     """Each account's platform rules (``Publisher.requires``) checked against the article.
-    Accounts that are not the caller's are left to the enqueue, which names them."""
+    Accounts that are not the caller's are left to the enqueue, which names them.
+    ``accounts``: the caller's own, as already read in this transaction."""
     found = []
-    accounts = storage.account_rows(session, account_ids, user_id=principal.user_id)
+    if accounts is None:
+        accounts = storage.account_rows(session, account_ids, user_id=principal.user_id)
     for account_id in dict.fromkeys(account_ids):
         account = accounts.get(account_id)
         try:

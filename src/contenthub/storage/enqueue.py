@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -140,10 +140,17 @@ def task_enqueue(session: Session, tasks: Sequence[NewTask], *, now: datetime) -
 
 
 def task_enqueue_rows(
-    session: Session, tasks: Sequence[NewTask], *, now: datetime
+    session: Session,
+    tasks: Sequence[NewTask],
+    *,
+    now: datetime,
+    accounts_read: Mapping[int, AccountOf] | None = None,
 ) -> list[dict[str, Any]]:
     """:func:`task_enqueue`, returning the tasks as ``task_get`` reads them (from the insert
-    itself: no read back)."""
+    itself: no read back).
+
+    ``accounts_read``: the accounts, by id, as this transaction has already read them (the
+    publish checks their platform rules first); read here otherwise."""
     if not tasks:
         return []
     many = len(tasks) > 1
@@ -151,10 +158,10 @@ def task_enqueue_rows(
         _validate(task, i, many)
     # (The session's connection: these are Core statements, run on every publish.)
     connection = session.connection()
-    accounts = {
-        row.id: row
-        for row in connection.execute(_ACCOUNTS_OF, {"ids": sorted({t.account_id for t in tasks})})
-    }
+    accounts = accounts_read
+    if accounts is None:
+        ids = sorted({t.account_id for t in tasks})
+        accounts = {row.id: row for row in connection.execute(_ACCOUNTS_OF, {"ids": ids})}
     for i, task in enumerate(tasks):
         account = accounts.get(task.account_id)
         # Another user's account is reported exactly like a missing one.
@@ -222,6 +229,15 @@ def task_enqueue_rows(
         new_work=True,
     )
     return [task_row(ins._mapping) for ins in inserted]
+
+
+class AccountOf(Protocol):
+    """What the enqueue needs of an account: whose it is and its platform."""
+
+    @property
+    def user_id(self) -> int: ...
+    @property
+    def platform(self) -> str: ...
 
 
 _ACCOUNTS_OF = sa.select(Account.id, Account.user_id, Account.platform).where(
