@@ -4,6 +4,7 @@ undone alone, and a transient error runs the whole batch again."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import threading
 import time
@@ -144,3 +145,29 @@ def test_a_write_inside_a_write_fails_at_once(db: Database) -> None:
         db.write(lambda s: db.write(note("hal")))
     assert notes(db) == []
     assert db.write(note("ida")) == "ida"  # the writing thread goes on
+
+
+def test_an_event_loop_goes_on_while_its_write_waits(db: Database) -> None:
+    held, release = threading.Event(), threading.Event()
+
+    def held_write(session: Session) -> str:
+        held.set()
+        assert release.wait(10)
+        return note("jon")(session)
+
+    def refused(_session: Session) -> None:
+        raise ValueError("refused")
+
+    async def main() -> None:
+        writing = asyncio.create_task(db.write_async(held_write))
+        assert await asyncio.to_thread(held.wait, 10)
+        # The loop still runs other work while the write is held in the writing thread.
+        assert await asyncio.wait_for(asyncio.to_thread(lambda: "other work"), 10) == "other work"
+        assert not writing.done()
+        release.set()
+        assert await writing == "jon"
+        with pytest.raises(ValueError, match="refused"):
+            await db.write_async(refused)
+
+    asyncio.run(main())
+    assert notes(db) == ["jon"]

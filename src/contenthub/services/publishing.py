@@ -27,6 +27,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import anyio.to_thread
+
 from contenthub import storage
 from contenthub.errors import InputError, NotFound, SubmissionLimit
 from contenthub.platforms.images import image_type
@@ -208,6 +210,59 @@ def publish(
     caller's own. An article already published (or being published) to an account is refused
     there unless ``republish`` asks for it again.
     """
+    work = _publication(
+        principal, targets, priority, scheduled_at, per_minute, now, once, republish
+    )
+    try:
+        return db.write(work)
+    except storage.IdempotencyKeyTaken:
+        assert once is not None
+        return _replay_taken(db, principal, once)
+
+
+async def publish_async(
+    db: Database,
+    principal: Principal,
+    targets: Sequence[Target],
+    *,
+    priority: int,
+    scheduled_at: datetime | None,
+    per_minute: int,
+    now: datetime,
+    once: Once | None = None,
+    republish: bool = False,
+) -> Publication:
+    """:func:`publish` for an event loop (the API's): it waits for the write without holding
+    a thread of the pool meanwhile (``Database.write_async``)."""
+    work = _publication(
+        principal, targets, priority, scheduled_at, per_minute, now, once, republish
+    )
+    try:
+        return await db.write_async(work)
+    except storage.IdempotencyKeyTaken:
+        assert once is not None
+        return await anyio.to_thread.run_sync(_replay_taken, db, principal, once)
+
+
+def _replay_taken(db: Database, principal: Principal, once: Once) -> Publication:
+    """The same key raced in from another request and won: give its answer."""
+    replayed = db.read(lambda s: _replay(s, principal, once))
+    assert replayed is not None, "a taken key has a stored answer"
+    return replayed
+
+
+def _publication(
+    principal: Principal,
+    targets: Sequence[Target],
+    priority: int,
+    scheduled_at: datetime | None,
+    per_minute: int,
+    now: datetime,
+    once: Once | None,
+    republish: bool,
+) -> Callable[[Session], Publication]:
+    """The publish's unit of work (the module's steps); a time out of range is refused here,
+    before anything is written."""
     many = len(targets) > 1
     due, notice = due_time(scheduled_at, now)
 
@@ -241,14 +296,7 @@ def publish(
         )
         return Publication(rows, answer, notice=notice, notes=notes)
 
-    try:
-        return db.write(work)
-    except storage.IdempotencyKeyTaken:
-        # The same key raced in from another request and won: give its answer.
-        assert once is not None
-        replayed = db.read(lambda s: _replay(s, principal, once))
-        assert replayed is not None, "a taken key has a stored answer"
-        return replayed
+    return work
 
 
 def _replay(session: Session, principal: Principal, once: Once) -> Publication | None:

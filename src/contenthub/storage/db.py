@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import anyio.to_thread
 import sqlalchemy as sa
 from pydantic_core import from_json
 from sqlalchemy import event, exc
@@ -355,6 +356,13 @@ class Database:
         if self._batcher is not None:
             return self._batcher.submit(work)
         return self._run(self._sessions, work, self._writer)
+
+    async def write_async(self, work: Callable[[Session], T]) -> T:
+        """:meth:`write` from an event loop, which goes on meanwhile: on SQLite the loop
+        waits for the writing thread itself, elsewhere a thread of the pool runs it."""
+        if self._batcher is not None:
+            return await self._batcher.submit_async(work)
+        return await anyio.to_thread.run_sync(self.write, work)
 
     def _write_batch(self, batch: list[Pending[Any]]) -> None:
         """Units of work queued together, in one transaction; each caller gets its own

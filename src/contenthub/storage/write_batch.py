@@ -12,6 +12,7 @@ own exception, after the commit.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import queue
 import threading
@@ -24,21 +25,29 @@ T = TypeVar("T")
 class Pending(Generic[T]):
     """A unit of work waiting in the queue, then its result or its error."""
 
-    __slots__ = ("_done", "error", "result", "work")
+    __slots__ = ("_done", "_on_settled", "error", "result", "work")
 
-    def __init__(self, work: Callable[[Any], T]) -> None:
+    def __init__(
+        self, work: Callable[[Any], T], on_settled: Callable[[], None] | None = None
+    ) -> None:
         self.work = work
         self.result: T | None = None
         self.error: BaseException | None = None
         self._done = threading.Event()
+        self._on_settled = on_settled
 
     def succeed(self, result: T) -> None:
         self.result = result
-        self._done.set()
+        self._settle()
 
     def fail(self, error: BaseException) -> None:
         self.error = error
+        self._settle()
+
+    def _settle(self) -> None:
         self._done.set()
+        if self._on_settled is not None:
+            self._on_settled()
 
     @property
     def settled(self) -> bool:
@@ -74,6 +83,25 @@ class WriteBatcher:
         pending = Pending(work)
         self._queue.put(pending)
         return pending.outcome()
+
+    async def submit_async(self, work: Callable[[Any], T]) -> T:
+        """:meth:`submit` for an event loop: the loop waits for the writing thread itself
+        (a thread of the pool waiting for it instead costs two more hand-overs)."""
+        self._running_thread()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+
+        def settle() -> None:
+            if future.cancelled():  # the caller went away; the work stands, as on a thread
+                return
+            if pending.error is not None:
+                future.set_exception(pending.error)
+            else:
+                future.set_result(pending.result)  # type: ignore[arg-type]
+
+        pending = Pending(work, lambda: loop.call_soon_threadsafe(settle))
+        self._queue.put(pending)
+        return await future
 
     def queued(self) -> int:
         """Units of work waiting for the writing thread (for tests and /metrics)."""

@@ -54,7 +54,7 @@ def _answer(rows: list[dict[str, Any]], notice: str | None, notes: list[str]) ->
     return content
 
 
-def _publish(
+async def _publish(
     db: Database,
     user: Principal,
     settings: Settings,
@@ -62,7 +62,9 @@ def _publish(
     body: PublishIn | BatchIn,
     key: str | None,
 ) -> Response:
-    done = publishing.publish(
+    # On the loop: the write goes to SQLite's writing thread (or the pool) and the loop waits
+    # for it without a thread of the pool in between (Database.write_async).
+    done = await publishing.publish_async(
         db,
         user,
         targets,
@@ -83,7 +85,7 @@ def _publish(
 
 
 @router.post("", status_code=201, response_model=PublishOut, responses=RESPONSES)
-def publish(
+async def publish(
     body: PublishIn,
     user: CurrentUser,
     db: DbDep,
@@ -92,11 +94,11 @@ def publish(
 ) -> Response:
     """One article to one or many accounts, now or at ``scheduled_at``."""
     targets = [Target(body.article_id, body.account_ids)]
-    return _publish(db, user, settings, targets, body, idempotency_key)
+    return await _publish(db, user, settings, targets, body, idempotency_key)
 
 
 @router.post("/batch", status_code=201, response_model=PublishOut, responses=RESPONSES)
-def publish_batch(
+async def publish_batch(
     body: BatchIn,
     user: CurrentUser,
     db: DbDep,
@@ -105,7 +107,7 @@ def publish_batch(
 ) -> Response:
     """Many articles, each to its own accounts, as one batch."""
     targets = [Target(item.article_id, item.account_ids) for item in body.items]
-    return _publish(db, user, settings, targets, body, idempotency_key)
+    return await _publish(db, user, settings, targets, body, idempotency_key)
 
 
 @router.post("/preview")
