@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import socket
 from typing import Annotated, Any
@@ -86,6 +87,20 @@ def supervise(commands: list[list[str]], *, listen: socket.socket | None = None)
     raise typer.Exit(Supervisor(commands, listen=listen, sink=sink).run())
 
 
+def settle_heap() -> None:
+    """For a process about to serve for days: what start-up built (modules, the app, its
+    routes and models) is kept out of every later garbage collection, and the young
+    generation is collected every 10,000 allocations instead of 700 (decisions §35).
+
+    Measured under 50 clients publishing through one ``serve``, the collector's passes over
+    that start-up heap were a fifth of the CPU a request cost and most of its slowest answers;
+    objects still go the moment nothing refers to them (reference counting), only cycles
+    wait for the collector."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 10, 10)
+
+
 def _uvicorn(app: Any, host: str, port: int) -> Any:
     import uvicorn
 
@@ -123,6 +138,7 @@ async def serve_all(
         from contenthub.sandbox.server import create_app as create_sandbox
 
         servers.append(_uvicorn(create_sandbox(), "127.0.0.1", sandbox_port))
+    settle_heap()
 
     def stop() -> None:
         worker.request_stop()
@@ -236,6 +252,7 @@ async def _api_only(settings: Settings, host: str, port: int) -> None:
     from contenthub.api.app import create_app
 
     server = _uvicorn(create_app(settings), host, port)
+    settle_heap()
 
     def stop() -> None:
         server.should_exit = True
@@ -260,7 +277,9 @@ def worker(
         supervise([one] * processes)
         return
     db = open_db(settings, upgrade=not _supervised(), pool_size=slots + 4)
-    asyncio.run(make_worker(settings, db, slots).run())
+    runner = make_worker(settings, db, slots)
+    settle_heap()
+    asyncio.run(runner.run())
 
 
 @db_app.command("upgrade")
