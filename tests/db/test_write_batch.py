@@ -73,11 +73,11 @@ def queue_behind_a_held_write(
     assert db._batcher is not None
     deadline = time.monotonic() + 10
     futures = []
-    for work in works:
+    for work in works:  # one at a time, so they queue in this order
         futures.append(pool.submit(db.write, work))
-    while db._batcher.queued() < len(works):
-        assert time.monotonic() < deadline, "the units of work never queued"
-        time.sleep(0.001)
+        while db._batcher.queued() < len(futures):
+            assert time.monotonic() < deadline, "the units of work never queued"
+            time.sleep(0.001)
     release.set()
     assert holding.result(10) is True
     pool.shutdown(wait=True)
