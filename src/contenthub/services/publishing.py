@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
-from typing import Any
+from typing import Any, NotRequired, TypedDict, Unpack
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import anyio.to_thread
@@ -192,17 +192,22 @@ def due_time(scheduled_at: datetime | None, now: datetime) -> tuple[datetime | N
     return scheduled_at, None
 
 
+class PublishOptions(TypedDict):
+    """How a publish is asked for, beside its targets (:func:`publish`)."""
+
+    priority: int
+    scheduled_at: datetime | None
+    per_minute: int
+    now: datetime
+    once: NotRequired[Once | None]
+    republish: NotRequired[bool]
+
+
 def publish(
     db: Database,
     principal: Principal,
     targets: Sequence[Target],
-    *,
-    priority: int,
-    scheduled_at: datetime | None,
-    per_minute: int,
-    now: datetime,
-    once: Once | None = None,
-    republish: bool = False,
+    **options: Unpack[PublishOptions],
 ) -> Publication:
     """Queue one task per (article, account), all or nothing; see the module's steps.
 
@@ -210,42 +215,32 @@ def publish(
     caller's own. An article already published (or being published) to an account is refused
     there unless ``republish`` asks for it again.
     """
-    work = _publication(
-        principal, targets, priority, scheduled_at, per_minute, now, once, republish
-    )
+    work = _publication(principal, targets, **options)
     try:
         return db.write(work)
     except storage.IdempotencyKeyTaken:
-        assert once is not None
-        return _replay_taken(db, principal, once)
+        return _replay_taken(db, principal, options.get("once"))
 
 
 async def publish_async(
     db: Database,
     principal: Principal,
     targets: Sequence[Target],
-    *,
-    priority: int,
-    scheduled_at: datetime | None,
-    per_minute: int,
-    now: datetime,
-    once: Once | None = None,
-    republish: bool = False,
+    **options: Unpack[PublishOptions],
 ) -> Publication:
     """:func:`publish` for an event loop (the API's): it waits for the write without holding
     a thread of the pool meanwhile (``Database.write_async``)."""
-    work = _publication(
-        principal, targets, priority, scheduled_at, per_minute, now, once, republish
-    )
+    work = _publication(principal, targets, **options)
     try:
         return await db.write_async(work)
     except storage.IdempotencyKeyTaken:
-        assert once is not None
+        once = options.get("once")
         return await anyio.to_thread.run_sync(_replay_taken, db, principal, once)
 
 
-def _replay_taken(db: Database, principal: Principal, once: Once) -> Publication:
+def _replay_taken(db: Database, principal: Principal, once: Once | None) -> Publication:
     """The same key raced in from another request and won: give its answer."""
+    assert once is not None, "only a publish with a key can find it taken"
     replayed = db.read(lambda s: _replay(s, principal, once))
     assert replayed is not None, "a taken key has a stored answer"
     return replayed
@@ -254,12 +249,13 @@ def _replay_taken(db: Database, principal: Principal, once: Once) -> Publication
 def _publication(
     principal: Principal,
     targets: Sequence[Target],
+    *,
     priority: int,
     scheduled_at: datetime | None,
     per_minute: int,
     now: datetime,
-    once: Once | None,
-    republish: bool,
+    once: Once | None = None,
+    republish: bool = False,
 ) -> Callable[[Session], Publication]:
     """The publish's unit of work (the module's steps); a time out of range is refused here,
     before anything is written."""
