@@ -29,7 +29,7 @@ def claim_statements(request: pytest.FixtureRequest, db: Database) -> str:
     if request.param == "portable":
         if db.dialect != "postgresql":
             pytest.skip("the portable claim is this database's only one")
-        db.engine.update_execution_options(contenthub_claim="portable")
+        db.engine.update_execution_options(contenthub_statements="portable")
     return request.param
 
 

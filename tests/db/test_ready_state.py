@@ -120,7 +120,7 @@ def _claimer(url: str, name: str, statements: str, deadline: float) -> None:
     """Claims and completes at once until every task has succeeded (or the deadline)."""
     db = Database.connect(url)
     if statements == "portable":
-        db.engine.update_execution_options(contenthub_claim="portable")
+        db.engine.update_execution_options(contenthub_statements="portable")
     while time.monotonic() < deadline:
         tasks = db.write(
             lambda s: storage.task_claim(

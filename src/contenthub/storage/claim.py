@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 
 from contenthub.platforms.base import PriorPost, TaskContent
 from contenthub.states import EventReason, TaskStatus, check_transition
+from contenthub.storage.db import statements_of
 from contenthub.storage.events import TASKS, Event, append_events
 from contenthub.storage.lease import Lease
 from contenthub.storage.models import Account, Platform, User
@@ -386,9 +387,8 @@ def task_claim(
     """Claim up to ``slots`` tasks for ``worker``; every limit holds across all processes.
 
     On PostgreSQL the same claim runs in three statements a round (claim_postgresql.py)
-    unless the engine says ``contenthub_claim="portable"`` (the conformance suite runs
-    both)."""
-    if claim_path(session) == "postgresql":
+    unless the gateway chose the portable ones (``db.statements_of``)."""
+    if statements_of(session) == "postgresql":
         from contenthub.storage.claim_postgresql import claim_round_postgresql as one_round
     else:
         one_round = _claim_round
@@ -430,15 +430,6 @@ def _claim_round(
 def walk_on(users: list[TurnUser], room: dict[int, int], probe: Probe) -> bool:
     """Whether a round found users it had to take out of the walk (stale ready state)."""
     return bool(probe.not_ready) or any(room[u.id] <= 0 for u in users)
-
-
-def claim_path(session: Session) -> str:
-    """``postgresql`` (its own statements) or ``portable``, as the database gateway chose."""
-    bind = session.get_bind()
-    if bind.dialect.name != "postgresql":
-        return "portable"
-    options = bind.get_execution_options()
-    return str(options.get("contenthub_claim", "postgresql"))
 
 
 def _start(

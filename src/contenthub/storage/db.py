@@ -41,6 +41,16 @@ SQLITE_BUSY_MS = 30_000
 ASYNC_WRITERS = 12
 
 
+def statements_of(session: Session) -> str:
+    """``postgresql`` (PostgreSQL's own statements for the claim and the enqueue) or
+    ``portable``, as the gateway chose: the engine option ``contenthub_statements="portable"``
+    forces the portable ones (the conformance suite runs both)."""
+    bind = session.get_bind()
+    if bind.dialect.name != "postgresql":
+        return "portable"
+    return str(bind.get_execution_options().get("contenthub_statements", "postgresql"))
+
+
 def announce_new_work(session: Session) -> None:
     """Once this session's transaction commits, wake this process's idle workers (the
     listeners of :meth:`Database.on_new_work`): an API and workers sharing one process (``serve``)

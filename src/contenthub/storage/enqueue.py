@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from contenthub.errors import InputError
 from contenthub.platforms.base import DRAFT_REQUESTED_AT, LEFTOVERS, PUBLISH_SUBMITTED, UPDATE_OF
 from contenthub.states import ACTIVE, AWAITING_REVIEW, FINAL_CHECK_MARK, EventReason, TaskStatus
+from contenthub.storage.db import announce_new_work, statements_of
 from contenthub.storage.events import TASKS, Event, append_events
 from contenthub.storage.models import Account, Article, User
 from contenthub.storage.ready import mark_accounts_ready
@@ -201,12 +202,20 @@ def task_enqueue_rows(
             }
         )
     queued = [t for t, row in zip(tasks, rows, strict=True) if row["status"] == TaskStatus.QUEUED]
-    # Before the insert: the users' rows first, as the claim takes them (ready.py).
-    mark_accounts_ready(session, {t.user_id for t in queued}, {t.account_id for t in queued}, now)
+    ready = ({t.user_id for t in queued}, {t.account_id for t in queued})
+    events = [_event_of(row) for row in rows]
     # Rows go in as few statements as fit the smallest packet a server takes by default
     # (MariaDB: 16 MiB, and escaping may double a body): large bodies one row at a time.
     largest = max(len(row["body"].encode("utf-8")) for row in rows)
     page = max(1, STATEMENT_BUDGET_BYTES // max(largest, 1))
+    if statements_of(session) == "postgresql" and len(rows) <= min(page, ONE_STATEMENT_ROWS):
+        from contenthub.storage.enqueue_postgresql import enqueue_postgresql
+
+        inserted = enqueue_postgresql(connection, rows, events, ready, now)
+        announce_new_work(session)
+        return [task_row(ins._mapping) for ins in inserted]
+    # Before the insert: the users' rows first, as the claim takes them (ready.py).
+    mark_accounts_ready(session, *ready, now)
     inserted = connection.execute(_insert_tasks(min(page, 1000)), rows).all()
     append_events(
         session,
@@ -215,20 +224,28 @@ def task_enqueue_rows(
                 task_id=ins.id,
                 user_id=row["user_id"],
                 kind="status",
-                reason=EventReason.SCHEDULED
-                if row["status"] == TaskStatus.SCHEDULED
-                else EventReason.ENQUEUED,
+                reason=reason,
                 to_status=row["status"],
-                message="scheduled for " + row["due_at"].isoformat()
-                if row["status"] == TaskStatus.SCHEDULED
-                else "queued",
+                message=message,
             )
-            for ins, row in zip(inserted, rows, strict=True)
+            for ins, row, (reason, message) in zip(inserted, rows, events, strict=True)
         ],
         now,
         new_work=True,
     )
     return [task_row(ins._mapping) for ins in inserted]
+
+
+# At most this many tasks in PostgreSQL's one-statement enqueue (its arrays); a larger
+# batch takes the portable path, a page of inserts at a time.
+ONE_STATEMENT_ROWS = 1000
+
+
+def _event_of(row: Mapping[str, Any]) -> tuple[EventReason, str]:
+    """A new task's first event: its reason and message."""
+    if row["status"] == TaskStatus.SCHEDULED:
+        return EventReason.SCHEDULED, "scheduled for " + row["due_at"].isoformat()
+    return EventReason.ENQUEUED, "queued"
 
 
 class AccountOf(Protocol):
