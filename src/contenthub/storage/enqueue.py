@@ -383,12 +383,22 @@ def _one_live_publish(
 def task_submissions_lock(session: Session, *, user_id: int) -> None:
     """Lock the user's row: one user's submissions then count their window one at a time,
     so a limit stays exact with many API processes. SQLite needs no lock of a row: a writing
-    transaction there holds the whole database from its start (``BEGIN IMMEDIATE``)."""
+    transaction there holds the whole database from its start (``BEGIN IMMEDIATE``). A row
+    this transaction locked already is not asked for again (the publish locks its user for
+    the limit, the one-live-publish check for its race)."""
     if session.get_bind().dialect.name == "sqlite":
         return
-    session.execute(
-        sa.select(User.id).where(User.id == user_id).with_for_update(key_share=True)
-    ).one()
+    locked: set[int] = session.info.setdefault(_LOCKED_USERS, set())
+    if user_id not in locked:
+        session.connection().execute(_LOCK_USER, {"user_id": user_id}).one()
+        locked.add(user_id)
+
+
+_LOCKED_USERS = "contenthub.locked_users"  # the session's (one transaction's) locked users
+# Built once: every publish sends it.
+_LOCK_USER = (
+    sa.select(User.id).where(User.id == sa.bindparam("user_id")).with_for_update(key_share=True)
+)
 
 
 def task_count_created_since(session: Session, *, user_id: int, since: datetime) -> int:
