@@ -209,7 +209,7 @@ def task_enqueue_rows(
     largest = max(len(row["body"].encode("utf-8")) for row in rows)
     page = max(1, STATEMENT_BUDGET_BYTES // max(largest, 1))
     if statements_of(session) == "postgresql" and len(rows) <= min(page, ONE_STATEMENT_ROWS):
-        from contenthub.storage.enqueue_postgresql import enqueue_postgresql
+        from contenthub.storage.postgresql_writes import enqueue_postgresql
 
         inserted = enqueue_postgresql(connection, rows, events, ready, now)
         announce_new_work(session)

@@ -17,8 +17,9 @@ from sqlalchemy.orm import Session
 
 from contenthub.errors import ErrorClass
 from contenthub.retry import decide
-from contenthub.states import EventReason, TaskStatus
+from contenthub.states import EventReason, TaskStatus, check_transition
 from contenthub.storage.accounts import account_set_status
+from contenthub.storage.db import statements_of
 from contenthub.storage.events import (
     TASKS,
     Event,
@@ -177,6 +178,8 @@ def task_complete(
     """
     if not results:
         return set()
+    if statements_of(session) == "postgresql":
+        return _complete_postgresql(session, results, now=now, worker=worker)
     by_id = {r.lease.task_id: r for r in results}
     held = session.execute(
         sa.select(TASKS.c.id, TASKS.c.lease_token)
@@ -184,10 +187,7 @@ def task_complete(
         .with_for_update()
     ).all()
     valid = [by_id[row.id] for row in held if row.lease_token == by_id[row.id].lease.token]
-    for in_review, target, reason, stage in (
-        (False, TaskStatus.SUCCEEDED, EventReason.PUBLISHED, "done"),
-        (True, TaskStatus.IN_REVIEW, EventReason.IN_REVIEW, "review"),
-    ):
+    for in_review, (target, reason, stage) in _ENDINGS.items():
         set_status_many(
             session,
             [
@@ -212,6 +212,37 @@ def task_complete(
             worker=worker,
         )
     return {r.lease.task_id for r in valid}
+
+
+_ENDINGS = {  # in review or not: where a publish ends, why, and its last stage
+    False: (TaskStatus.SUCCEEDED, EventReason.PUBLISHED, "done"),
+    True: (TaskStatus.IN_REVIEW, EventReason.IN_REVIEW, "review"),
+}
+
+
+def _complete_postgresql(
+    session: Session, results: Sequence[Published], *, now: datetime, worker: str
+) -> set[int]:
+    from contenthub.storage.postgresql_writes import Completion, complete_postgresql
+
+    completions = []
+    for r in results:
+        target, reason, stage = _ENDINGS[r.in_review]
+        check_transition(RUNNING, target)
+        completions.append(
+            Completion(
+                task_id=r.lease.task_id,
+                token=r.lease.token,
+                target=target.value,
+                reason=reason.value,
+                stage=stage,
+                url=r.url,
+                post_id=r.post_id,
+                outcome="updated" if r.updated else "published",
+                message=_published_message(r),
+            )
+        )
+    return complete_postgresql(session.connection(), completions, now=now, worker=worker)
 
 
 def _published_message(result: Published) -> str:

@@ -1,25 +1,32 @@
-"""The enqueue's writes on PostgreSQL in one statement (decisions §36).
+"""The enqueue's and the completion's writes on PostgreSQL in one statement each (decisions
+§36).
 
 The portable enqueue (:func:`contenthub.storage.enqueue.task_enqueue_rows`) sends five
 statements after its checks: the users' and the accounts' ready marks, the tasks, their
-events, the notification. Here they are data-modifying CTEs of one statement, the rows coming
-in as arrays (one statement text whatever their number). The same rows, the same marks and
-the same events are written; the conformance suite runs against both paths.
+events, the notification; the portable completion
+(:func:`contenthub.storage.lease.task_complete`) six: the fenced rows locked, their update,
+their events, the notification and the two marks. Here each is data-modifying CTEs of one
+statement, the rows coming in as arrays (one statement text whatever their number). The
+same rows, marks and events are written; the conformance suite runs against both paths
+(the engine option ``contenthub_statements="portable"``).
 
-Lock order is the portable one, the claim's (``ready.py``): the users' rows, then the
-accounts'. The sub-statements of one statement run in no set order, so the accounts' mark
-reads the users' (its count, computed once before its first row) and so waits for it.
+Lock order is the portable one, the claim's (``ready.py``): tasks, then the users' rows, then
+the accounts'. The sub-statements of one statement run in no set order, so the users' mark
+reads the tasks written, and the accounts' mark reads the users' (its count, computed once
+before its first row), and so each waits for the one before.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 
+from contenthub.states import TaskStatus
 from contenthub.storage.events import EVENTS_CHANNEL, NOTIFY_CHANNEL
 from contenthub.storage.models import EPOCH
 from contenthub.storage.tasks import TASK_COLUMNS
@@ -45,6 +52,7 @@ _COLUMNS = (
     ("queued_at", _TIME),
 )
 _CAST = {"tags": "CAST(n.tags AS json)", "checkpoint": "CAST(n.checkpoint AS json)"}
+RUNNING = TaskStatus.RUNNING.value
 _RETURNING = ", ".join(c.name for c in TASK_COLUMNS)
 
 ENQUEUE = sa.text(
@@ -106,6 +114,81 @@ def enqueue_postgresql(
         message=[message for _, message in events],
     )
     return list(connection.execute(ENQUEUE, params))
+
+
+COMPLETE = sa.text(
+    f"""
+    WITH given AS (
+        SELECT * FROM unnest(
+            CAST(:ids AS integer[]), CAST(:tokens AS varchar[]), CAST(:targets AS varchar[]),
+            CAST(:reasons AS varchar[]), CAST(:stages AS varchar[]), CAST(:urls AS varchar[]),
+            CAST(:post_ids AS varchar[]), CAST(:outcomes AS varchar[]),
+            CAST(:messages AS varchar[])
+        ) AS g(id, token, target, reason, stage, url, post_id, outcome, message)
+    ), done AS (
+        UPDATE publish_tasks t SET
+            status = g.target, progress = 100, stage = g.stage, finished_at = :now,
+            lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL,
+            result_url = g.url, post_id = g.post_id, outcome = g.outcome
+        FROM given g
+        WHERE t.id = g.id AND t.status = :running AND t.lease_token = g.token
+        RETURNING t.id, t.user_id, t.account_id, g.target, g.reason, g.stage, g.message
+    ), events AS (
+        INSERT INTO task_events (task_id, user_id, at, kind, reason, from_status, to_status,
+                                 stage, progress, message, worker)
+        SELECT id, user_id, :now, 'status', reason, :running, target, stage, 100, message,
+               :worker
+        FROM done ORDER BY id
+    ), turn AS (
+        UPDATE users SET turn_at = CASE WHEN last_served_at > :now THEN :now
+                                        ELSE last_served_at END
+        WHERE id IN (SELECT user_id FROM done)
+        RETURNING id
+    ), ready AS (
+        UPDATE accounts SET ready_at = :epoch
+        WHERE id IN (SELECT account_id FROM done) AND (SELECT count(*) FROM turn) >= 0
+    )
+    SELECT done.id FROM done, (SELECT pg_notify('{EVENTS_CHANNEL}', '')) AS told
+    """
+)
+
+
+@dataclass(frozen=True)
+class Completion:
+    """One publish to record: its lease (id and fencing token), where it ended and why."""
+
+    task_id: int
+    token: str
+    target: str
+    reason: str
+    stage: str
+    url: str | None
+    post_id: str | None
+    outcome: str
+    message: str
+
+
+def complete_postgresql(
+    connection: sa.Connection, completions: Sequence[Completion], *, now: datetime, worker: str
+) -> set[int]:
+    """Record ``completions`` whose lease still holds, with their events and the ready marks
+    of their users and accounts; returns the ids recorded."""
+    columns = {
+        "ids": "task_id",
+        "tokens": "token",
+        "targets": "target",
+        "reasons": "reason",
+        "stages": "stage",
+        "urls": "url",
+        "post_ids": "post_id",
+        "outcomes": "outcome",
+        "messages": "message",
+    }
+    params: dict[str, Any] = {
+        name: [getattr(c, field) for c in completions] for name, field in columns.items()
+    }
+    params.update(now=_naive(now), epoch=_naive(EPOCH), worker=worker, running=RUNNING)
+    return set(connection.execute(COMPLETE, params).scalars())
 
 
 def _sent(value: Any) -> Any:
