@@ -232,6 +232,7 @@ def _complete_postgresql(
         completions.append(
             Completion(
                 task_id=r.lease.task_id,
+                user_id=r.lease.user_id,
                 token=r.lease.token,
                 target=target.value,
                 reason=reason.value,

@@ -10,10 +10,13 @@ statement, the rows coming in as arrays (one statement text whatever their numbe
 same rows, marks and events are written; the conformance suite runs against both paths
 (the engine option ``contenthub_statements="portable"``).
 
-Lock order is the portable one, the claim's (``ready.py``): tasks, then the users' rows, then
-the accounts'. The sub-statements of one statement run in no set order, so the users' mark
-reads the tasks written, and the accounts' mark reads the users' (its count, computed once
-before its first row), and so each waits for the one before.
+Lock order is the portable one, the claim's (``ready.py``): tasks, then the users' rows in id
+order, then the accounts'. The sub-statements of one statement run in no set order, so each
+step reads the one before (the users' lock counts the tasks written, the accounts' mark
+counts the users marked: a count is computed once, before the step's first row), and the
+users are locked by a ``SELECT … ORDER BY id FOR NO KEY UPDATE`` (rows are locked as the
+sort gives them). Marking the users straight from the tasks written locked them in the
+tasks' order: two completions sharing users deadlocked under load (decisions §36).
 """
 
 from __future__ import annotations
@@ -57,10 +60,14 @@ _RETURNING = ", ".join(c.name for c in TASK_COLUMNS)
 
 ENQUEUE = sa.text(
     f"""
-    WITH turn AS (
+    WITH locked AS (
+        SELECT id FROM users WHERE id = ANY(CAST(:turn_users AS integer[]))
+        ORDER BY id
+        FOR NO KEY UPDATE
+    ), turn AS (
         UPDATE users SET turn_at = CASE WHEN last_served_at > :now THEN :now
                                         ELSE last_served_at END
-        WHERE id = ANY(CAST(:turn_users AS integer[]))
+        WHERE id IN (SELECT id FROM locked)
         RETURNING id
     ), ready AS (
         UPDATE accounts SET ready_at = :epoch
@@ -139,10 +146,15 @@ COMPLETE = sa.text(
         SELECT id, user_id, :now, 'status', reason, :running, target, stage, 100, message,
                :worker
         FROM done ORDER BY id
+    ), locked AS (
+        SELECT id FROM users
+        WHERE id = ANY(CAST(:users AS integer[])) AND (SELECT count(*) FROM done) >= 0
+        ORDER BY id
+        FOR NO KEY UPDATE
     ), turn AS (
         UPDATE users SET turn_at = CASE WHEN last_served_at > :now THEN :now
                                         ELSE last_served_at END
-        WHERE id IN (SELECT user_id FROM done)
+        WHERE id IN (SELECT id FROM locked)
         RETURNING id
     ), ready AS (
         UPDATE accounts SET ready_at = :epoch
@@ -158,6 +170,7 @@ class Completion:
     """One publish to record: its lease (id and fencing token), where it ended and why."""
 
     task_id: int
+    user_id: int
     token: str
     target: str
     reason: str
@@ -188,6 +201,9 @@ def complete_postgresql(
         name: [getattr(c, field) for c in completions] for name, field in columns.items()
     }
     params.update(now=_naive(now), epoch=_naive(EPOCH), worker=worker, running=RUNNING)
+    # Every user named (one whose lease was lost meanwhile too: a stale mark costs the claim
+    # one probe, and the users are then locked before the accounts, whatever the plan).
+    params["users"] = sorted({c.user_id for c in completions})
     return set(connection.execute(COMPLETE, params).scalars())
 
 
