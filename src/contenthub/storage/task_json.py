@@ -47,7 +47,8 @@ def task_list_json(
     params = listing_params(session, user_id, where, before)
     dialect = session.get_bind().dialect.name
     query = _json_query(dialect, tuple(fields), frozenset(params))
-    result = session.execute(query, {**params, "limit": limit})
+    # The session's connection: a Core statement needs none of the ORM's execution.
+    result = session.connection().execute(query, {**params, "limit": limit})
     if dialect in _BUILDERS:
         return [(public_id, text) for public_id, text in result]
     return [(row["public_id"], _written(row, fields)) for row in task_rows_of(result)]
