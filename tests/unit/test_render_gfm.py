@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from contenthub.platforms.images import image_urls
 from contenthub.platforms.render import (
     content_warnings,
     html_text,
@@ -95,3 +96,14 @@ def test_wordpress_block_comments_cannot_be_ended_by_what_they_carry() -> None:
     comment = out.split("-->", 1)[0]
     assert comment.startswith("<!-- wp:embed ") and "\\u0026t=1\\u002d\\u002d" in comment
     assert "javascript" not in markdown_to_wordpress_html('<img src="javascript:alert(1)">')
+
+
+def test_image_sources_are_found_in_markdown_and_html_never_in_code() -> None:
+    body = (
+        "Intro ![chart](img/chart.png) and <IMG alt='x' src=\"https://e.test/a.png\">.\n\n"
+        "```\n![not this](code.png)\n```\n\nAgain ![chart](img/chart.png)\n"
+    )
+    assert image_urls(body) == ["img/chart.png", "https://e.test/a.png"]
+    assert image_urls("No image: an [ordinary link](https://e.test/) and 3 > 2.\n") == []
+    assert image_urls("`![in code](x.png)` only\n") == []
+    assert content_warnings("Plain prose, no tag at all: 2 > 1.\n", "wechat") == []

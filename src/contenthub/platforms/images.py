@@ -84,6 +84,8 @@ class ImagePolicy:
 
 def image_urls(markdown: str) -> list[str]:
     """Image sources in Markdown and inline HTML (not in code), in order, without repeats."""
+    if "![" not in markdown and "<" not in markdown:
+        return []  # no image can be written without either: no need to parse (every publish)
     found: list[str] = []
 
     def collect(text: str) -> str:

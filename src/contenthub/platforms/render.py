@@ -605,6 +605,8 @@ _TASK_CHECKBOX = "task-list-item-checkbox"
 
 
 def _raw_tag_names(markdown: str) -> list[str]:
+    if "<" not in markdown:
+        return []  # no tag without one: no need to parse (every publish checks)
     names: list[str] = []
     for token in _md.parse(markdown):
         raws = [token] if token.type == "html_block" else []
