@@ -186,7 +186,9 @@ def claim_round_postgresql(
     """One round of :func:`contenthub.storage.claim.task_claim` on PostgreSQL, in three
     statements."""
     at = _naive(now)
-    locked = session.execute(LOCK, {"now": at, "slots": slots}).all()
+    # (The session's connection: text statements need none of the ORM's execution.)
+    connection = session.connection()
+    locked = connection.execute(LOCK, {"now": at, "slots": slots}).all()
     users = [
         TurnUser(r.id, r.max_running, _aware(r.last_served_at))  # type: ignore[arg-type]
         for r in locked
@@ -196,7 +198,7 @@ def claim_round_postgresql(
         return [], False
     limits = {r.name: r.max_running for r in locked if r.kind == "platform"}
     user_ids = [u.id for u in users]
-    probed = session.execute(
+    probed = connection.execute(
         PROBE,
         {"now": at, "day_ago": _naive(now - DAY), "users": user_ids, "platforms": list(limits)},
     ).all()
@@ -212,7 +214,7 @@ def claim_round_postgresql(
             # task waits for the next claim rather than risk the limit.
             unlocked.add(r[TASK_ID])
     if len(running) < len(users):  # users none of whose accounts is ready now
-        running.update(dict(session.execute(RUNNING_OF_USERS, {"users": user_ids}).all()))
+        running.update(dict(connection.execute(RUNNING_OF_USERS, {"users": user_ids}).all()))
     room = {u.id: u.max_running - running.get(u.id, 0) for u in users}
     # By position, in ProbedAccount's order (a row's attributes cost a lookup each, and a
     # claim reads every ready account of the users it locked: hundreds of rows).
@@ -278,7 +280,7 @@ def _write(
     accounts = {c.account_id: (now, c.next_start_at) for c in chosen}
     accounts.update(not_ready)
     ids = sorted(accounts)
-    rows = session.execute(
+    rows = session.connection().execute(
         WRITE,
         {
             "worker": worker,
