@@ -7,9 +7,9 @@
 - Children never outlive the supervisor: each asks the kernel for SIGTERM when its parent
   dies (``PR_SET_PDEATHSIG``; elsewhere than Linux a thread watches the parent's pid), so a
   SIGKILLed supervisor leaves no worker holding tasks and no API holding the port.
-- A listening socket, when given, is opened once here and inherited by every child (uvicorn
-  serves a passed file descriptor), so API children share one port and a restarted child
-  binds nothing.
+- Listening sockets, when given, are opened once here, one per child, all on one port
+  (``SO_REUSEPORT``: the kernel spreads connections over them), and each inherited by its
+  child (uvicorn serves a passed file descriptor), so a restarted child binds nothing.
 - Children's output comes through the supervisor, one line at a time, so a log file (which
   only one process may rotate) is written by the supervisor alone.
 """
@@ -65,19 +65,32 @@ def _watch_parent(parent: int) -> None:
     os.kill(os.getpid(), signal.SIGTERM)
 
 
-def listening_socket(host: str, port: int) -> socket.socket:
-    """The API's socket, bound here once for every child (IPv6 when the host is one)."""
+def listening_sockets(host: str, port: int, count: int) -> list[socket.socket]:
+    """The API's sockets, one per child, bound here on one port (IPv6 when the host is one).
+
+    Each is ``SO_REUSEPORT``: the kernel spreads new connections over them evenly. With one
+    socket shared by every child, the child that woke first accepted a whole burst (asyncio
+    accepts up to the backlog at each wake-up): a client pool opening 50 connections put
+    every one in one process and left the others idle (decisions §36). A socket is kept
+    here for the supervisor's life, so a restarted child serves the connections that came to
+    its socket meanwhile."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as error:
-        sock.close()
-        raise SystemExit(f"cannot listen on {host}:{port}: {error.strerror}") from None
-    sock.listen(2048)
-    sock.set_inheritable(True)
-    return sock
+    sockets = []
+    for _ in range(count):
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as error:
+            sock.close()
+            for bound in sockets:
+                bound.close()
+            raise SystemExit(f"cannot listen on {host}:{port}: {error.strerror}") from None
+        sock.listen(2048)
+        sock.set_inheritable(True)
+        sockets.append(sock)
+    return sockets
 
 
 def inherited_fd() -> int | None:
@@ -105,7 +118,7 @@ class Supervisor:
         self,
         commands: Sequence[list[str]],
         *,
-        listen: socket.socket | None = None,
+        listen: Sequence[socket.socket] = (),
         env: dict[str, str] | None = None,
         sink: Callable[[bytes], None] | None = None,
     ) -> None:
@@ -119,9 +132,10 @@ class Supervisor:
     def _spawn(self, child: Child) -> None:
         env = {**self.env, SUPERVISOR_PID: str(os.getpid())}
         pass_fds: tuple[int, ...] = ()
-        if self.listen is not None:
-            env[LISTEN_FD] = str(self.listen.fileno())
-            pass_fds = (self.listen.fileno(),)
+        if child.index < len(self.listen):  # an API child: its own socket
+            fd = self.listen[child.index].fileno()
+            env[LISTEN_FD] = str(fd)
+            pass_fds = (fd,)
         child.proc = subprocess.Popen(
             child.argv,
             env=env,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 from pathlib import Path
 
@@ -66,3 +67,86 @@ def test_api_processes_and_a_worker_publish_together(tmp_path: Path, processes) 
         proc.send_signal(signal.SIGTERM)
     for proc in processes:
         assert proc.wait(timeout=30) == 0
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError):
+                continue
+            if parent == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def _connections_held(pid: int, port: int) -> int:
+    """Established connections to ``port`` that process ``pid`` has accepted (Linux /proc)."""
+    established = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "01":
+                established.add(fields[9])  # the socket's inode
+    held = 0
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        held += target.startswith("socket:[") and target[8:-1] in established
+    return held
+
+
+BURST = 40
+
+
+def test_a_burst_of_new_connections_is_spread_over_the_api_processes(
+    tmp_path: Path, processes
+) -> None:
+    """A client pool opening its connections at once (a proxy, a load test): the kernel spreads
+    them over the processes, each with a socket of its own on the port. (One shared socket let
+    the first process to wake accept them all.) The supervisor then stops cleanly."""
+    env = {
+        **os.environ,
+        "CONTENTHUB_DATA_DIR": str(tmp_path),
+        "CONTENTHUB_DATABASE_URL": f"sqlite:///{tmp_path / 'burst.db'}",
+    }
+    port = free_port()
+    with open(tmp_path / "api.log", "wb") as log:
+        api = subprocess.Popen(
+            [CONTENTHUB, "api", "--port", str(port), "--processes", "2"],
+            env=env,
+            stdout=log,
+            stderr=log,
+        )
+    processes.append(api)
+
+    def both_answering() -> list[int] | None:
+        children = _children(api.pid)
+        try:
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
+                # Fresh connections, several: each child's socket gets one with near certainty.
+                up = all(client.get("/readyz").status_code == 200 for _ in range(8))
+        except httpx.HTTPError:
+            return None
+        return children if up and len(children) == 2 else None
+
+    children = wait_until(both_answering, timeout=60, what="the API processes")
+    burst = [socket.create_connection(("127.0.0.1", port)) for _ in range(BURST)]
+    try:
+        for sock in burst:
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        for sock in burst:
+            assert sock.recv(100).startswith(b"HTTP/1.1 200")
+        held = [_connections_held(child, port) for child in children]
+    finally:
+        for sock in burst:
+            sock.close()
+    assert sum(held) == BURST
+    # Spread by a hash of each connection: 20 each on average; under 5 is one chance in 10^7.
+    assert min(held) >= 5, f"connections per process: {held}"
+    api.send_signal(signal.SIGTERM)
+    assert api.wait(timeout=30) == 0

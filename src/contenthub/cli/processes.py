@@ -6,6 +6,7 @@ import asyncio
 import gc
 import os
 import socket
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 import typer
@@ -32,7 +33,7 @@ from contenthub.supervisor import (
     child_command,
     follow_parent,
     inherited_fd,
-    listening_socket,
+    listening_sockets,
 )
 from contenthub.worker import Worker, WorkerConfig
 
@@ -79,7 +80,7 @@ def _start() -> Settings:
     return Settings.from_env()
 
 
-def supervise(commands: list[list[str]], *, listen: socket.socket | None = None) -> None:
+def supervise(commands: list[list[str]], *, listen: Sequence[socket.socket] = ()) -> None:
     """Run ``commands`` as supervised children until SIGTERM/SIGINT; exits with their end."""
     from contenthub.logs import supervisor_sink
 
@@ -197,9 +198,9 @@ def serve(
         asyncio.run(serve_all(settings, db, host=host, port=port, slots=slots))
         return
     db.dispose()
-    # Several processes share one socket; the demo sandbox is a process of its own (two
-    # uvicorn servers in one process would log every lifecycle line twice).
-    listen = listening_socket(host, port)
+    # Several processes on one port, a socket each; the demo sandbox is a process of its own
+    # (two uvicorn servers in one process would log every lifecycle line twice).
+    listen = listening_sockets(host, port, processes)
     one = ["serve", "--slots", str(slots), "--host", host, "--port", str(port)]
     if demo:
         one += ["--demo", "--sandbox-port", str(sandbox_port)]
@@ -243,7 +244,7 @@ def api(
         asyncio.run(_api_only(settings, host, port))
         return
     one = child_command("api", "--host", host, "--port", str(port), "--processes", "1")
-    supervise([one] * processes, listen=listening_socket(host, port))
+    supervise([one] * processes, listen=listening_sockets(host, port, processes))
 
 
 async def _api_only(settings: Settings, host: str, port: int) -> None:

@@ -280,7 +280,8 @@ def _write(
     accounts = {c.account_id: (now, c.next_start_at) for c in chosen}
     accounts.update(not_ready)
     ids = sorted(accounts)
-    rows = session.connection().execute(
+    connection = session.connection()
+    rows = connection.execute(
         WRITE,
         {
             "worker": worker,
