@@ -6,12 +6,14 @@ tests/db/test_dispatch.py, runs on both paths as well.)"""
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from typing import Any
 
 import psycopg
 import pytest
 import sqlalchemy as sa
+from harness import wait_until
 
 from contenthub import storage
 from contenthub.storage.db import Database
@@ -193,3 +195,77 @@ def test_postgresql_completion_records_what_the_portable_one_records(db: Databas
     assert own["turn"] == T0 - timedelta(hours=1)  # back in the walk, at its place
     assert [at is not None for _, at in own["ready"]] == [True, True, False]
     assert [e[2] for e in own["events"] if e[3] == "running"] == ["published", "in_review"]
+
+
+# -- the completion's lock order ------------------------------------------------------------
+
+USERS_IN_ORDER = 6
+
+
+def test_a_completion_locks_its_users_in_id_order(db: Database) -> None:
+    """Every writer of users' rows takes them in id order, so two completions sharing users
+    never wait on each other in a cycle (a deadlock, which the gateway would retry at a cost).
+    Seen from outside: while a completion waits for a user another transaction holds, it holds
+    every user below that one and none above. (Marked in the order of its tasks, as a first
+    version did, the users were locked in a hash table's order: 1, 3, 4, 5, 6 here.)"""
+    if db.dialect != "postgresql":
+        pytest.skip("PostgreSQL's own completion; the portable one is this database's only one")
+    users = [make_user(db, f"u{i}") for i in range(USERS_IN_ORDER)]
+    for user in users:
+        account = make_account(db, user, "a")
+        db.write(
+            lambda s, u=user, a=account: storage.task_enqueue(
+                s, [storage.NewTask(u, a, title="T", body="b")], now=T0
+            )
+        )
+    claimed = db.write(
+        lambda s: storage.task_claim(s, worker="w", slots=USERS_IN_ORDER, now=T0, lease_seconds=60)
+    )
+    # Given in the reverse of the users' order, as a batch may come.
+    results = [
+        storage.Published(t.lease, url="u", post_id="p")
+        for t in sorted(claimed, key=lambda t: t.user_id, reverse=True)
+    ]
+    middle = users[USERS_IN_ORDER // 2]
+    with db.engine.connect() as holder, db.engine.connect() as probe:
+        holder.execute(_LOCK_USER, {"id": middle})  # (its transaction stays open)
+        done: dict[str, Any] = {}
+        completing = threading.Thread(
+            target=lambda: done.update(
+                ids=db.write(lambda s: storage.task_complete(s, results, now=T0, worker="w"))
+            )
+        )
+        completing.start()
+        try:
+            wait_until(lambda: _waiting_for_a_lock(probe), timeout=30, what="the completion")
+            held = [u for u in users if not _free(probe, u)]
+        finally:
+            holder.rollback()
+            completing.join(timeout=30)
+    assert held == [u for u in users if u <= middle]  # (the middle one: the other's)
+    assert done["ids"] == {t.id for t in claimed}
+
+
+_LOCK_USER = sa.text("SELECT id FROM users WHERE id = :id FOR NO KEY UPDATE")
+
+
+def _waiting_for_a_lock(conn: sa.Connection) -> bool:
+    waiting = conn.scalar(
+        sa.text(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            " AND wait_event_type = 'Lock' AND query LIKE '%WITH given AS%'"
+        )
+    )
+    conn.rollback()
+    return bool(waiting)
+
+
+def _free(conn: sa.Connection, user_id: int) -> bool:
+    """Whether the user's row can be locked now (without waiting)."""
+    try:
+        conn.execute(sa.text(f"{_LOCK_USER.text} NOWAIT"), {"id": user_id})
+        return True
+    except sa.exc.OperationalError:
+        return False
+    finally:
+        conn.rollback()
