@@ -97,6 +97,13 @@ def image_urls(markdown: str) -> list[str]:
     return list(dict.fromkeys(found))
 
 
+def attachment_names(body: str, cover: str | None) -> set[str]:
+    """The images stored with the article that its body and cover refer to by a file path
+    (``img/a.png``); web addresses and ``data:`` URIs carry their own."""
+    sources = [*image_urls(body), *([cover] if cover else [])]
+    return {attachment_name(s) for s in sources if is_attachment_reference(s)}
+
+
 def _source(match: re.Match[str]) -> str:
     return (match.group(2) or match.group(4)).strip()
 

@@ -31,7 +31,7 @@ import anyio.to_thread
 
 from contenthub import storage
 from contenthub.errors import InputError, NotFound, SubmissionLimit
-from contenthub.platforms.images import image_type
+from contenthub.platforms.images import attachment_names, image_type
 from contenthub.platforms.registry import publisher_for
 from contenthub.platforms.requirements import ArticleView, Attachment, check
 from contenthub.services.articles import (
@@ -420,8 +420,12 @@ class Assessment:
 
 
 def article_view(session: Session, article: storage.ArticleRow) -> ArticleView:
-    stored = storage.attachment_list(session, article.id)
-    attachments = {a.name: Attachment(a.name, a.content_type, a.size) for a in stored}
+    """The article as the platform rules see it: its stored images are read only when its
+    body or cover refers to one (the rules look at no other; most publishes need no read)."""
+    attachments: dict[str, Attachment] = {}
+    if attachment_names(article.body, article.cover):
+        stored = storage.attachment_list(session, article.id)
+        attachments = {a.name: Attachment(a.name, a.content_type, a.size) for a in stored}
     return ArticleView(article.title, article.body, article.tags, article.cover, attachments)
 
 

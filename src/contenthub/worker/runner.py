@@ -21,10 +21,9 @@ from contenthub.platforms.base import (
     TaskContent,
     may_have_published,
 )
-from contenthub.platforms.images import image_urls
+from contenthub.platforms.images import attachment_names
 from contenthub.platforms.registry import publisher_for
 from contenthub.platforms.render import content_warnings
-from contenthub.platforms.requirements import attachment_name, is_attachment_reference
 from contenthub.retry import is_final
 from contenthub.secrets_box import SecretBox
 from contenthub.services.login import Write, publish_or_log_in_once
@@ -112,8 +111,7 @@ async def _with_attachments(
 ) -> TaskContent:
     """The images stored with the article that the task's body or cover refers to by a file
     path, read now (they are megabytes: never carried by the claim)."""
-    sources = [*image_urls(content.body), *([content.cover] if content.cover else [])]
-    names = {attachment_name(s) for s in sources if is_attachment_reference(s)}
+    names = attachment_names(content.body, content.cover)
     if not names or article_id is None:
         return content
     found = await write(lambda s: storage.attachment_data(s, article_id, names))
