@@ -42,7 +42,7 @@ ASYNC_WRITERS = 12
 
 
 def statements_of(session: Session) -> str:
-    """``postgresql`` (PostgreSQL's own statements for the claim and the enqueue) or
+    """``postgresql`` (PostgreSQL's own statements: the claim, the enqueue, the completion) or
     ``portable``, as the gateway chose: the engine option ``contenthub_statements="portable"``
     forces the portable ones (the conformance suite runs both)."""
     bind = session.get_bind()

@@ -240,7 +240,7 @@ def _complete_postgresql(
                 url=r.url,
                 post_id=r.post_id,
                 outcome="updated" if r.updated else "published",
-                message=_published_message(r),
+                message=_published_message(r)[:2000],  # as append_events keeps it
             )
         )
     return complete_postgresql(session.connection(), completions, now=now, worker=worker)
