@@ -1,8 +1,9 @@
 """PostgreSQL's one-statement enqueue and completion (storage/postgresql_writes.py) write
 exactly what the portable ones write: the same tasks in the same order, the same events, the
 same ready marks, and a NOTIFY that wakes listening workers and event hubs; a completion whose
-lease was lost is dropped by both. (The rest of the conformance suite,
-tests/db/test_dispatch.py, runs on both paths as well.)"""
+lease was lost is dropped by both; and a completion locks its users in id order, as every
+writer of users' rows does. (The rest of the conformance suite, tests/db/test_dispatch.py,
+runs on both paths as well.)"""
 
 from __future__ import annotations
 
