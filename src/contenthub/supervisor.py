@@ -73,24 +73,36 @@ def listening_sockets(host: str, port: int, count: int) -> list[socket.socket]:
     accepts up to the backlog at each wake-up): a client pool opening 50 connections put
     every one in one process and left the others idle (decisions §36). A socket is kept
     here for the supervisor's life, so a restarted child serves the connections that came to
-    its socket meanwhile."""
+    its socket meanwhile. A port another process listens on is refused, as before: the
+    first socket is bound alone and only then opened to its siblings."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sockets = []
-    for _ in range(count):
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        try:
-            sock.bind((host, port))
-        except OSError as error:
+    first = _bound(family, host, port, share=False)  # fails if anyone else holds the port
+    first.close()
+    sockets: list[socket.socket] = []
+    try:
+        for _ in range(count):
+            sockets.append(_bound(family, host, port, share=True))
+    except SystemExit:
+        for sock in sockets:
             sock.close()
-            for bound in sockets:
-                bound.close()
-            raise SystemExit(f"cannot listen on {host}:{port}: {error.strerror}") from None
+        raise
+    for sock in sockets:
         sock.listen(2048)
         sock.set_inheritable(True)
-        sockets.append(sock)
     return sockets
+
+
+def _bound(family: socket.AddressFamily, host: str, port: int, *, share: bool) -> socket.socket:
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if share:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as error:
+        sock.close()
+        raise SystemExit(f"cannot listen on {host}:{port}: {error.strerror}") from None
+    return sock
 
 
 def inherited_fd() -> int | None:

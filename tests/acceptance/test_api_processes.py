@@ -108,7 +108,8 @@ def test_a_burst_of_new_connections_is_spread_over_the_api_processes(
 ) -> None:
     """A client pool opening its connections at once (a proxy, a load test): the kernel spreads
     them over the processes, each with a socket of its own on the port. (One shared socket let
-    the first process to wake accept them all.) The supervisor then stops cleanly."""
+    the first process to wake accept them all.) Another API cannot take the port meanwhile,
+    and the supervisor then stops cleanly."""
     env = {
         **os.environ,
         "CONTENTHUB_DATA_DIR": str(tmp_path),
@@ -135,6 +136,15 @@ def test_a_burst_of_new_connections_is_spread_over_the_api_processes(
         return children if up and len(children) == 2 else None
 
     children = wait_until(both_answering, timeout=60, what="the API processes")
+    # The sockets share the port among themselves only: a second API there is refused.
+    second = subprocess.run(
+        [CONTENTHUB, "api", "--port", str(port), "--processes", "2"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert second.returncode != 0 and "Address already in use" in second.stderr
     burst = [socket.create_connection(("127.0.0.1", port)) for _ in range(BURST)]
     try:
         for sock in burst:
