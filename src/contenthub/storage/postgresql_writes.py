@@ -58,10 +58,13 @@ _CAST = {"tags": "CAST(n.tags AS json)", "checkpoint": "CAST(n.checkpoint AS jso
 RUNNING = TaskStatus.RUNNING.value
 _RETURNING = ", ".join(c.name for c in TASK_COLUMNS)
 
-ENQUEUE = sa.text(
-    f"""
-    WITH locked AS (
-        SELECT id FROM users WHERE id = ANY(CAST(:turn_users AS integer[]))
+
+def _users_turned_back(*, after: str) -> str:
+    """The CTEs ``locked`` and ``turn``: the ``:users`` locked in id order (the lock order of
+    every writer of users' rows), once ``after`` has been computed (a step that must come
+    first), then back to their place in the claim's turn order (``ready.user_turn_back``)."""
+    return f"""locked AS (
+        SELECT id FROM users WHERE id = ANY(CAST(:users AS integer[])) AND {after}
         ORDER BY id
         FOR NO KEY UPDATE
     ), turn AS (
@@ -69,7 +72,12 @@ ENQUEUE = sa.text(
                                         ELSE last_served_at END
         WHERE id IN (SELECT id FROM locked)
         RETURNING id
-    ), ready AS (
+    )"""
+
+
+ENQUEUE = sa.text(
+    f"""
+    WITH {_users_turned_back(after="true")}, ready AS (
         UPDATE accounts SET ready_at = :epoch
         WHERE id = ANY(CAST(:ready_accounts AS integer[]))
           AND (SELECT count(*) FROM turn) >= 0
@@ -115,7 +123,7 @@ def enqueue_postgresql(
     params.update(
         now=_naive(now),
         epoch=_naive(EPOCH),
-        turn_users=sorted(users),
+        users=sorted(users),
         ready_accounts=sorted(accounts),
         reason=[str(reason) for reason, _ in events],
         message=[message for _, message in events],
@@ -146,17 +154,7 @@ COMPLETE = sa.text(
         SELECT id, user_id, :now, 'status', reason, :running, target, stage, 100, message,
                :worker
         FROM done ORDER BY id
-    ), locked AS (
-        SELECT id FROM users
-        WHERE id = ANY(CAST(:users AS integer[])) AND (SELECT count(*) FROM done) >= 0
-        ORDER BY id
-        FOR NO KEY UPDATE
-    ), turn AS (
-        UPDATE users SET turn_at = CASE WHEN last_served_at > :now THEN :now
-                                        ELSE last_served_at END
-        WHERE id IN (SELECT id FROM locked)
-        RETURNING id
-    ), ready AS (
+    ), {_users_turned_back(after="(SELECT count(*) FROM done) >= 0")}, ready AS (
         UPDATE accounts SET ready_at = :epoch
         WHERE id IN (SELECT account_id FROM done) AND (SELECT count(*) FROM turn) >= 0
     )
