@@ -23,7 +23,7 @@ import base64
 import binascii
 import hashlib
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from urllib.parse import unquote, urlsplit
 
@@ -97,10 +97,11 @@ def image_urls(markdown: str) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def attachment_names(body: str, cover: str | None) -> set[str]:
-    """The images stored with the article that its body and cover refer to by a file path
-    (``img/a.png``); web addresses and ``data:`` URIs carry their own."""
-    sources = [*image_urls(body), *([cover] if cover else [])]
+def attachment_names(images: Sequence[str], cover: str | None) -> set[str]:
+    """The images stored with the article that its body's ``images`` (:func:`image_urls`)
+    and its cover refer to by a file path (``img/a.png``); web addresses and ``data:`` URIs
+    carry their own."""
+    sources = [*images, *([cover] if cover else [])]
     return {attachment_name(s) for s in sources if is_attachment_reference(s)}
 
 

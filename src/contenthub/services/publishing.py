@@ -421,12 +421,14 @@ class Assessment:
 
 def article_view(session: Session, article: storage.ArticleRow) -> ArticleView:
     """The article as the platform rules see it: its stored images are read only when its
-    body or cover refers to one (the rules look at no other; most publishes need no read)."""
+    body or cover refers to one (the rules look at no other; most publishes need no read).
+    The body's images are found once, by the view the rules then check."""
     attachments: dict[str, Attachment] = {}
-    if attachment_names(article.body, article.cover):
+    view = ArticleView(article.title, article.body, article.tags, article.cover, attachments)
+    if attachment_names(view.images, article.cover):
         stored = storage.attachment_list(session, article.id)
-        attachments = {a.name: Attachment(a.name, a.content_type, a.size) for a in stored}
-    return ArticleView(article.title, article.body, article.tags, article.cover, attachments)
+        attachments.update((a.name, Attachment(a.name, a.content_type, a.size)) for a in stored)
+    return view
 
 
 def draft_view(draft: Draft) -> ArticleView:

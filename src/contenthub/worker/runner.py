@@ -21,7 +21,7 @@ from contenthub.platforms.base import (
     TaskContent,
     may_have_published,
 )
-from contenthub.platforms.images import attachment_names
+from contenthub.platforms.images import attachment_names, image_urls
 from contenthub.platforms.registry import publisher_for
 from contenthub.platforms.render import content_warnings
 from contenthub.retry import is_final
@@ -111,7 +111,7 @@ async def _with_attachments(
 ) -> TaskContent:
     """The images stored with the article that the task's body or cover refers to by a file
     path, read now (they are megabytes: never carried by the claim)."""
-    names = attachment_names(content.body, content.cover)
+    names = attachment_names(image_urls(content.body), content.cover)
     if not names or article_id is None:
         return content
     found = await write(lambda s: storage.attachment_data(s, article_id, names))
