@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 import httpx
-from harness import CONTENTHUB, SUPPORT, free_port, wait_until
+from harness import CONTENTHUB, SUPPORT, children_of, free_port, wait_until
 
 
 def test_api_processes_and_a_worker_publish_together(tmp_path: Path, processes) -> None:
@@ -69,19 +69,6 @@ def test_api_processes_and_a_worker_publish_together(tmp_path: Path, processes) 
         assert proc.wait(timeout=30) == 0
 
 
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError):
-                continue
-            if parent == pid:
-                found.append(int(entry.name))
-    return found
-
-
 def _connections_held(pid: int, port: int) -> int:
     """Established connections to ``port`` that process ``pid`` has accepted (Linux /proc)."""
     established = set()
@@ -125,8 +112,8 @@ def test_a_burst_of_new_connections_is_spread_over_the_api_processes(
         )
     processes.append(api)
 
-    def both_answering() -> list[int] | None:
-        children = _children(api.pid)
+    def both_answering() -> set[int] | None:
+        children = children_of(api.pid)
         try:
             with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
                 # Fresh connections, several: each child's socket gets one with near certainty.

@@ -18,27 +18,11 @@ from pathlib import Path
 import httpx
 import pytest
 import sqlalchemy as sa
-from harness import CONTENTHUB, free_port, wait_until, worker_env
+from harness import CONTENTHUB, children_of, free_port, wait_until, worker_env
 
 from tests.conftest import REPO, fresh_database_url
 
 RULES = REPO / "deploy" / "prometheus" / "contenthub-rules.yml"
-
-
-def children_of(pid: int) -> set[int]:
-    """Live (not zombie) processes whose parent is ``pid``, from /proc."""
-    found = set()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        state, ppid = stat.rsplit(")", 1)[1].split()[:2]
-        if int(ppid) == pid and state != "Z":
-            found.add(int(entry.name))
-    return found
 
 
 def two_children(pid: int, unlike: set[int] | None = None) -> set[int] | None:

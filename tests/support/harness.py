@@ -69,6 +69,22 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def children_of(pid: int) -> set[int]:
+    """Live (not zombie) processes whose parent is ``pid``, from /proc."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        state, ppid = stat.rsplit(")", 1)[1].split()[:2]
+        if int(ppid) == pid and state != "Z":
+            found.add(int(entry.name))
+    return found
+
+
 def stop_process(proc: subprocess.Popen[bytes], *, grace: float = 30) -> None:
     """SIGTERM, then SIGKILL if it has not stopped within ``grace`` seconds."""
     if proc.poll() is not None:
