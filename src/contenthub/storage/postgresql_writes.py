@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -135,10 +135,10 @@ COMPLETE = sa.text(
     f"""
     WITH given AS (
         SELECT * FROM unnest(
-            CAST(:ids AS integer[]), CAST(:tokens AS varchar[]), CAST(:targets AS varchar[]),
-            CAST(:reasons AS varchar[]), CAST(:stages AS varchar[]), CAST(:urls AS varchar[]),
-            CAST(:post_ids AS varchar[]), CAST(:outcomes AS varchar[]),
-            CAST(:messages AS varchar[])
+            CAST(:task_id AS integer[]), CAST(:token AS varchar[]), CAST(:target AS varchar[]),
+            CAST(:reason AS varchar[]), CAST(:stage AS varchar[]), CAST(:url AS varchar[]),
+            CAST(:post_id AS varchar[]), CAST(:outcome AS varchar[]),
+            CAST(:message AS varchar[])
         ) AS g(id, token, target, reason, stage, url, post_id, outcome, message)
     ), done AS (
         UPDATE publish_tasks t SET
@@ -184,19 +184,9 @@ def complete_postgresql(
 ) -> set[int]:
     """Record ``completions`` whose lease still holds, with their events and the ready marks
     of their users and accounts; returns the ids recorded."""
-    columns = {
-        "ids": "task_id",
-        "tokens": "token",
-        "targets": "target",
-        "reasons": "reason",
-        "stages": "stage",
-        "urls": "url",
-        "post_ids": "post_id",
-        "outcomes": "outcome",
-        "messages": "message",
-    }
+    # One array per field, under the field's name (the statement's parameters).
     params: dict[str, Any] = {
-        name: [getattr(c, field) for c in completions] for name, field in columns.items()
+        f.name: [getattr(c, f.name) for c in completions] for f in fields(Completion)
     }
     params.update(now=_naive(now), epoch=_naive(EPOCH), worker=worker, running=RUNNING)
     # Every user named (one whose lease was lost meanwhile too: a stale mark costs the claim
