@@ -127,14 +127,13 @@ class _SQLite(_Builder):
         return sa.func.json_object(*pairs)
 
     def time(self, column: ColumnElement[Any]) -> ColumnElement[Any]:
-        whole = (
-            sa.func.substr(column, 1, 10).concat(_quoted("T")).concat(sa.func.substr(column, 12, 8))
+        # The date's only space becomes the ``T``; a zero fraction, which pydantic leaves
+        # out, can only be the text's end (two string functions: a CASE of substrings cost
+        # a third of the listing's statement).
+        iso = sa.func.replace(
+            sa.func.replace(column, _quoted(" "), _quoted("T")), _quoted(".000000"), _quoted("")
         )
-        fraction = sa.func.substr(column, 20)
-        return sa.case(
-            (fraction.in_([_quoted(""), _quoted(".000000")]), whole.concat(_quoted("Z"))),
-            else_=whole.concat(fraction).concat(_quoted("Z")),
-        )
+        return iso.concat(_quoted("Z"))
 
     def boolean(self, column: ColumnElement[Any]) -> ColumnElement[Any]:
         return sa.case(
