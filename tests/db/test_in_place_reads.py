@@ -9,9 +9,12 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from contenthub.api.deps import read_near
+from contenthub.clock import utcnow
+from contenthub.services import users
 from contenthub.storage import migrate
 from contenthub.storage.db import Database
 
@@ -73,3 +76,34 @@ def test_elsewhere_reads_stay_on_the_thread_pool(tmp_path: Path) -> None:
         assert db.in_place() is db.in_place() is not None
     finally:
         db.dispose()
+
+
+def test_an_in_place_read_sees_every_write_committed_before_it(tmp_path: Path) -> None:
+    """The in-place connection is kept between reads: it must hold no snapshot between them,
+    and a read that failed must leave it usable."""
+    db = Database.connect(f"sqlite:///{tmp_path / 'contenthub.db'}")
+    try:
+        migrate.upgrade(db.engine)
+        here = db.in_place()
+        assert here is not None
+        counts = []
+        for name in ("ann", "bob"):
+            db.write(
+                lambda s, name=name: users.user_create(
+                    s, name, "a-pass-word", admin=False, now=utcnow()
+                )
+            )
+            counts.append(_count_users(here))
+        with pytest.raises(sa.exc.OperationalError, match="no_such_table"):
+            here.read(lambda s: s.execute(sa.text("SELECT * FROM no_such_table")))
+        db.write(lambda s: users.user_create(s, "cid", "a-pass-word", admin=False, now=utcnow()))
+        counts.append(_count_users(here))
+        # A thread of its own reads through a connection of its own.
+        elsewhere: list[int] = []
+        reader = threading.Thread(target=lambda: elsewhere.append(_count_users(here)))
+        reader.start()
+        reader.join()
+    finally:
+        db.dispose()
+    assert counts == [1, 2, 3]
+    assert elsewhere == [3]

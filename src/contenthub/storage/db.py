@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -462,7 +463,7 @@ class Database:
             # Its statements and failures count as this database's (/metrics).
             event.listen(engine, "before_cursor_execute", self._count_statement)
             event.listen(engine, "handle_error", self._count_error)
-            self._in_place = Database(engine, retry_seconds=0)
+            self._in_place = _InPlaceReads(engine, retry_seconds=0)
         return self._in_place
 
     def on_new_work(self, listener: Callable[[], None]) -> Callable[[], None]:
@@ -486,6 +487,39 @@ class Database:
         if isinstance(self._writer, WriterTurn):
             self._writer.close()
         self.engine.dispose()
+
+
+class _InPlaceReads(Database):
+    """:meth:`Database.in_place`'s database: each thread reads through a connection of its
+    own, kept between reads. A pooled connection's checkout and return (a rollback to reset
+    it) cost as much as a listing's statement; a connection that holds no transaction
+    between reads keeps nothing from the writers under WAL."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._held = threading.local()
+        self._connections: list[sa.Connection] = []
+
+    def read(self, work: Callable[[Session], T]) -> T:
+        connection = self._connection()
+        with connection.begin(), Session(bind=connection, expire_on_commit=False) as session:
+            return work(session)
+
+    def _connection(self) -> sa.Connection:
+        connection: sa.Connection | None = getattr(self._held, "connection", None)
+        if connection is None or connection.closed or connection.invalidated:
+            if connection is not None:
+                connection.close()
+            connection = self.engine.execution_options(contenthub_readonly=True).connect()
+            self._held.connection = connection
+            self._connections.append(connection)
+        return connection
+
+    def dispose(self) -> None:
+        for connection in self._connections:
+            connection.close()
+        self._connections.clear()
+        super().dispose()
 
 
 def _each_in_savepoint(session: Session, batch: list[Pending[Any]]) -> list[tuple[bool, Any]]:
