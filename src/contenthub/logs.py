@@ -11,6 +11,7 @@ it through their output, so one process rotates it.
 from __future__ import annotations
 
 import contextvars
+import functools
 import json
 import logging
 import logging.handlers
@@ -37,8 +38,14 @@ def _fields(record: logging.LogRecord) -> dict[str, Any]:
     for key, value in vars(record).items():
         if key in _STANDARD or key in _DROPPED:
             continue
-        fields[key] = "[redacted]" if any(w in key.lower() for w in _SECRET_WORDS) else value
+        fields[key] = "[redacted]" if _names_a_secret(key) else value
     return fields
+
+
+@functools.cache  # a field's name is one of a few dozen our code writes
+def _names_a_secret(key: str) -> bool:
+    lowered = key.lower()
+    return any(word in lowered for word in _SECRET_WORDS)
 
 
 class JsonFormatter(logging.Formatter):
