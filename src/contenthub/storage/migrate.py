@@ -78,6 +78,8 @@ def _upgrade_lock(engine: sa.Engine) -> Iterator[sa.Connection]:
 
 
 def upgrade(engine: sa.Engine, revision: str = "head") -> None:
+    if revision == "head" and is_current(engine):
+        return  # every start of serve and worker: nothing to do, no Alembic to load
     from alembic import command
     from alembic.runtime.migration import MigrationContext
 
