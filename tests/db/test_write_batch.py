@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from contenthub.storage.db import Database, announce_new_work
+from contenthub.storage.db import SAVEPOINT_BATCHES_AFTER_A_FAILURE, Database, announce_new_work
 
 
 @pytest.fixture
@@ -45,13 +45,13 @@ def notes(db: Database) -> list[str]:
 
 
 def transactions(db: Database) -> list[str]:
-    """Every write transaction begun on ``db`` from now on."""
+    """Every write transaction begun on ``db`` from now on, and every savepoint taken."""
     begun: list[str] = []
 
     @event.listens_for(db.engine, "before_cursor_execute")
     def _seen(_c: Any, _cur: Any, statement: str, *_: Any) -> None:
-        if statement == "BEGIN IMMEDIATE":
-            begun.append(statement)
+        if statement == "BEGIN IMMEDIATE" or statement.startswith("SAVEPOINT"):
+            begun.append(statement.split()[0])
 
     return begun
 
@@ -99,8 +99,31 @@ def test_a_unit_of_work_that_fails_in_a_batch_is_undone_alone(db: Database) -> N
     with pytest.raises(sa.exc.IntegrityError):  # the second "ann" meets the first's row
         futures[3].result()
     assert notes(db) == ["ann", "cid"]
-    # (The held unit of work ran no statement, so it began no transaction.)
-    assert len(begun) == 1, "the four queued units of work shared one transaction"
+    # A first try without savepoints, rolled back when bob's failed; then the four units in one
+    # transaction, each in a savepoint. (The held unit of work ran no statement, so it began
+    # no transaction.)
+    assert begun == ["BEGIN", "BEGIN", *["SAVEPOINT"] * 4]
+
+
+def test_a_batch_whose_units_all_succeed_runs_them_without_savepoints(db: Database) -> None:
+    begun = transactions(db)
+    futures = queue_behind_a_held_write(db, [note("jan"), note("kim"), note("lee")])
+    assert [f.result() for f in futures] == ["jan", "kim", "lee"]
+    assert begun == ["BEGIN"]
+
+
+def test_after_a_failure_the_next_batches_take_savepoints_from_the_start(db: Database) -> None:
+    def fails(session: Session) -> None:
+        raise ValueError("refused")
+
+    queue_behind_a_held_write(db, [note("a0"), fails])
+    begun = transactions(db)
+    for i in range(1, SAVEPOINT_BATCHES_AFTER_A_FAILURE + 2):
+        futures = queue_behind_a_held_write(db, [note(f"a{i}"), note(f"b{i}")])
+        assert [f.result() for f in futures] == [f"a{i}", f"b{i}"]
+    # Each batch after the failure ran once, in savepoints, until the count ran out.
+    with_savepoints = ["BEGIN", "SAVEPOINT", "SAVEPOINT"] * SAVEPOINT_BATCHES_AFTER_A_FAILURE
+    assert begun == [*with_savepoints, "BEGIN"]
 
 
 def test_a_transient_error_runs_the_whole_batch_again_and_writes_once(db: Database) -> None:
