@@ -166,7 +166,7 @@ class BrowserPool:
             if not page.is_closed():
                 return page
         await self._make_room()
-        page = await entry.context.new_page()
+        page = await _new_page(entry.context)
         page.set_default_timeout(self.settings.step_timeout_seconds * 1000)
         page.on("dialog", _answer_dialog)
         return page
@@ -422,6 +422,19 @@ async def _answer_dialog(dialog: Any) -> None:
             await dialog.accept()
         else:
             await dialog.dismiss()
+
+
+async def _new_page(context: BrowserContext) -> Page:
+    """A new page in ``context``. One still opening when the publish is cancelled is closed
+    once it has opened: the pool never saw it, and it would stay open in the account's
+    context until the context is recycled."""
+    opening = asyncio.ensure_future(context.new_page())
+    try:
+        return await asyncio.shield(opening)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception, asyncio.CancelledError):
+            await _close_quietly(await asyncio.wait_for(asyncio.shield(opening), 5))
+        raise
 
 
 async def _close_quietly(page: Page) -> None:
