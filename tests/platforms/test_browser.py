@@ -182,25 +182,37 @@ async def _pool() -> browser_pool.BrowserPool:
     return browser_pool.shared_pool()
 
 
+async def _cancel_publish(account: dict, *, once_counted: float) -> browser_pool.BrowserPool:
+    """Start a publish on ``account`` and cancel it ``once_counted`` seconds after the pool
+    counts its page (0: at once, before Chromium has opened it)."""
+    pool = browser_pool.shared_pool()
+    running = asyncio.create_task(
+        publisher_for("toutiao").publish(RecordingContext(), content(account))
+    )
+    while pool.figures.pages == 0:
+        await asyncio.sleep(0)
+    await asyncio.sleep(once_counted)
+    running.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await running
+    return pool
+
+
+def _pages_of(pool: browser_pool.BrowserPool, account: dict) -> tuple[int, int]:
+    """The pages the pool counts, and those open in ``account``'s contexts (other accounts'
+    pages may be parked for their next publish)."""
+    mine = [e for key, e in pool._contexts.items() if f":{account['name']}:" in key]
+    return pool.figures.pages, sum(len(e.context.pages) for e in mine)
+
+
 def test_a_cancelled_publish_closes_its_page(browser, sandbox: SandboxServer) -> None:
     loop, _, _ = browser
     account = new_account(sandbox, "toutiao")
     sandbox.client.add_fault("toutiao", "latency", on="publish", min_ms=30_000, max_ms=30_000)
 
     async def cancel_midway() -> tuple[int, int]:
-        pool = browser_pool.shared_pool()
-        running = asyncio.create_task(
-            publisher_for("toutiao").publish(RecordingContext(), content(account))
-        )
-        while pool.figures.pages == 0:
-            await asyncio.sleep(0.01)
-        await asyncio.sleep(0.5)
-        running.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await running
-        # Other accounts' pages may be parked for their next publish; this account has none.
-        mine = [e for key, e in pool._contexts.items() if f":{account['name']}:" in key]
-        return pool.figures.pages, sum(len(e.context.pages) for e in mine)
+        pool = await _cancel_publish(account, once_counted=0.5)
+        return _pages_of(pool, account)
 
     assert loop.run(cancel_midway()) == (0, 0)
 
@@ -215,20 +227,11 @@ def test_a_publish_cancelled_while_its_page_opens_leaves_no_page(
     account = new_account(sandbox, "toutiao")
 
     async def cancel_at_once() -> tuple[int, int]:
-        pool = browser_pool.shared_pool()
-        running = asyncio.create_task(
-            publisher_for("toutiao").publish(RecordingContext(), content(account))
-        )
-        while pool.figures.pages == 0:
-            await asyncio.sleep(0)
-        running.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await running
+        pool = await _cancel_publish(account, once_counted=0)
         # The account's next publish opens its page after any page still opening (Chromium
         # answers in order), and parks it when done: one page, the parked one.
         await publisher_for("toutiao").publish(RecordingContext(), content(account))
-        mine = [e for key, e in pool._contexts.items() if f":{account['name']}:" in key]
-        return pool.figures.pages, sum(len(e.context.pages) for e in mine)
+        return _pages_of(pool, account)
 
     assert loop.run(cancel_at_once()) == (0, 1)
 

@@ -70,11 +70,11 @@ async def list_tasks(
         created_after=query.created_after,
         created_before=query.created_before,
     )
-    before, limit = query.before, query.limit
+    limit = query.limit
     tasks = await read_near(
         db,
         lambda here: task_service.task_page_json(
-            here, user, LISTED_FIELDS, where, before=before, limit=limit + 1
+            here, user, LISTED_FIELDS, where, before=query.before, limit=limit + 1
         ),
     )
     page = tasks[:limit]
