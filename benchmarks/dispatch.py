@@ -169,14 +169,16 @@ def worker_env(url: str, workdir: Path) -> dict[str, str]:
 
 
 def start_workers(url: str, workdir: Path, count: int) -> list[subprocess.Popen[bytes]]:
+    """``count`` worker processes as an operator runs them on one machine: one ``contenthub
+    worker``, with ``--processes`` when more than one (its supervisor forks them)."""
+    many = ["--processes", str(count)] if count > 1 else []
     return [
         subprocess.Popen(
-            [CONTENTHUB, "worker", "--slots", str(WORKER_SLOTS)],
+            [CONTENTHUB, "worker", "--slots", str(WORKER_SLOTS), *many],
             env=worker_env(url, workdir),
             stdout=subprocess.DEVNULL,
-            stderr=open(workdir / f"worker{i}.log", "ab"),
+            stderr=open(workdir / "worker.log", "ab"),
         )
-        for i in range(count)
     ]
 
 

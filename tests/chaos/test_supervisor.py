@@ -8,6 +8,7 @@ every task is published exactly once.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -37,6 +38,28 @@ def alive(pid: int) -> bool:
     except OSError:
         return False
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def listening_sockets_on(port: int) -> set[str]:
+    """The inodes of the sockets listening on ``port`` (IPv4), from /proc/net/tcp."""
+    found = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, state, inode = fields[1], fields[3], fields[9]
+        if state == "0A" and int(local.split(":")[1], 16) == port:
+            found.add(inode)
+    return found
+
+
+def sockets_held_by(pid: int) -> set[str]:
+    """The inodes of every socket ``pid`` has open."""
+    held = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            target = os.readlink(fd)
+            if target.startswith("socket:["):
+                held.add(target[len("socket:[") : -1])
+    return held
 
 
 def start(processes: list, env: dict[str, str], log: Path, *args: str) -> subprocess.Popen:
@@ -111,6 +134,11 @@ def test_a_killed_api_supervisor_takes_its_children_and_frees_the_port(
         timeout=30,
         what="two API processes",
     )
+    # Forked from the supervisor, each keeps its own listening socket and not its sibling's.
+    listening = listening_sockets_on(port)
+    held = [sockets_held_by(pid) & listening for pid in children]
+    assert [len(one) for one in held] == [1, 1]
+    assert held[0] != held[1]
 
     supervisor.kill()
     supervisor.wait(timeout=10)

@@ -30,7 +30,6 @@ from contenthub.storage.db import Database
 from contenthub.supervisor import (
     SUPERVISOR_PID,
     Supervisor,
-    child_command,
     follow_parent,
     inherited_fd,
     listening_sockets,
@@ -81,11 +80,26 @@ def _start() -> Settings:
 
 
 def supervise(commands: list[list[str]], *, listen: Sequence[socket.socket] = ()) -> None:
-    """Run ``commands`` as supervised children until SIGTERM/SIGINT; exits with their end."""
+    """Run ``commands`` (``contenthub``'s arguments) as supervised children until
+    SIGTERM/SIGINT; exits with their end. What the children run is imported here first, once:
+    they are forked from this process (contenthub.supervisor)."""
     from contenthub.logs import supervisor_sink
+
+    _import_for(commands)
 
     sink = supervisor_sink()  # before the children's environment is copied: it sets their format
     raise typer.Exit(Supervisor(commands, listen=listen, sink=sink).run())
+
+
+def _import_for(commands: list[list[str]]) -> None:
+    """The modules ``commands`` import when they start (the worker's are imported already)."""
+    names = {command[0] for command in commands}
+    if names & {"serve", "api"}:
+        import uvicorn  # noqa: F401
+
+        import contenthub.api.app
+    if "sandbox" in names:
+        import contenthub.sandbox.server  # noqa: F401
 
 
 def settle_heap() -> None:
@@ -204,9 +218,9 @@ def serve(
     one = ["serve", "--slots", str(slots), "--host", host, "--port", str(port)]
     if demo:
         one += ["--demo", "--sandbox-port", str(sandbox_port)]
-    commands = [child_command(*one) for _ in range(processes)]
+    commands = [one] * processes
     if demo:
-        commands.append(child_command("sandbox", "--port", str(sandbox_port)))
+        commands.append(["sandbox", "--port", str(sandbox_port)])
     supervise(commands, listen=listen)
 
 
@@ -243,7 +257,7 @@ def api(
     if processes == 1:
         asyncio.run(_api_only(settings, host, port))
         return
-    one = child_command("api", "--host", host, "--port", str(port), "--processes", "1")
+    one = ["api", "--host", host, "--port", str(port), "--processes", "1"]
     supervise([one] * processes, listen=listening_sockets(host, port, processes))
 
 
@@ -274,7 +288,7 @@ def worker(
     configure_outbound(settings)
     if processes > 1 and not _supervised():
         open_db(settings, upgrade=True).dispose()
-        one = child_command("worker", "--slots", str(slots))
+        one = ["worker", "--slots", str(slots)]
         supervise([one] * processes)
         return
     db = open_db(settings, upgrade=not _supervised(), pool_size=slots + 4)
