@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 import sqlalchemy as sa
-from harness import start_worker, wait_until, worker_env
+from harness import CONTENTHUB, free_port, start_worker, wait_until, worker_env
 from sqlalchemy.engine import make_url
 from tcp_proxy import TcpProxy
 
@@ -196,3 +198,47 @@ def test_sigterm_hands_running_work_back(
     assert after["status"] == "queued"
     assert after["max_attempts"] == 4  # the interrupted attempt is not held against it
     assert after["checkpoint"]["draft_path"]  # the next attempt resumes from here
+
+
+def test_an_api_whose_database_has_gone_stops_at_once(
+    db: Database, database_url: str, processes, tmp_path: Path
+) -> None:
+    """SIGTERM while the event hub's read retries an unreachable database: the process ends
+    then, not once the read's minute of retries is over (a stopping process waits for its
+    threads)."""
+    if db.dialect == "sqlite":
+        pytest.skip("SQLite is a file, not a server behind a network")
+    url = make_url(database_url)
+    proxy = TcpProxy(url.port or (5432 if db.dialect == "postgresql" else 3306))
+    try:
+        through_proxy = url.set(host="127.0.0.1", port=proxy.port).render_as_string(
+            hide_password=False
+        )
+        port = free_port()
+        log = tmp_path / "api.log"
+        with open(log, "wb") as out:
+            api = subprocess.Popen(
+                [CONTENTHUB, "api", "--processes", "1", "--port", str(port)],
+                env=worker_env(through_proxy, tmp_path),
+                stdout=out,
+                stderr=out,
+            )
+        processes.append(api)
+        wait_until(lambda: _answers(f"http://127.0.0.1:{port}/readyz"), timeout=60, what="the API")
+        assert proxy.cut() >= 1
+        wait_until(
+            lambda: "database busy or unreachable, retrying" in log.read_text(),
+            timeout=30,
+            what="a read retrying the database",
+        )
+        api.send_signal(signal.SIGTERM)
+        assert api.wait(timeout=15) == 0
+    finally:
+        proxy.close()
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False

@@ -163,11 +163,14 @@ async def serve_all(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop)
-    await asyncio.gather(
-        servers[0].serve(sockets=_api_sockets()),
-        *(server.serve() for server in servers[1:]),
-        worker.run(install_signals=False),
-    )
+    try:
+        await asyncio.gather(
+            servers[0].serve(sockets=_api_sockets()),
+            *(server.serve() for server in servers[1:]),
+            worker.run(install_signals=False),
+        )
+    finally:
+        db.dispose()  # a read still retrying a database that has gone gives up: we can exit
 
 
 @app.command()
