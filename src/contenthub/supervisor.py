@@ -24,6 +24,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import ctypes
+import gc
 import logging
 import os
 import selectors
@@ -160,6 +161,9 @@ class Supervisor:
             env[LISTEN_FD] = str(keep)
         read, write = os.pipe()
         if threading.active_count() == 1:
+            # What the supervisor holds is out of every collection in the child: a collector
+            # pass writes to each object it visits, which would copy the shared pages.
+            gc.freeze()
             pid = os.fork()
             if pid == 0:
                 os.close(read)
