@@ -1,4 +1,4 @@
-"""``python -m contenthub``: what a supervisor runs for each of its processes."""
+"""``python -m contenthub``: the CLI; what a supervisor execs for a process it cannot fork."""
 
 from contenthub.cli import app
 
