@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 import sqlalchemy as sa
-from harness import CONTENTHUB, free_port, start_worker, wait_until, worker_env
+from harness import start_server, start_worker, wait_until, worker_env
 from sqlalchemy.engine import make_url
 from tcp_proxy import TcpProxy
 
@@ -140,44 +139,52 @@ def test_connections_killed_mid_publish_end_in_a_true_final_state(
     assert [e["post_id"] for e in journal_entries(root)] == [public_id]
 
 
-def test_database_unreachable_for_seconds_mid_publish(
-    db: Database, database_url: str, processes, tmp_path: Path
-) -> None:
+@pytest.fixture
+def proxied(db: Database, database_url: str) -> Iterator[tuple[TcpProxy, str]]:
+    """A loopback proxy the test can cut in front of the test database, and the database's
+    URL through it (database servers only)."""
     if db.dialect == "sqlite":
         pytest.skip("SQLite is a file, not a server behind a network")
     url = make_url(database_url)
     proxy = TcpProxy(url.port or (5432 if db.dialect == "postgresql" else 3306))
     try:
-        through_proxy = url.set(host="127.0.0.1", port=proxy.port).render_as_string(
-            hide_password=False
+        yield (
+            proxy,
+            url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False),
         )
-        root = tmp_path / "site"
-        public_id = local_site_task(db, root, delay=1.0)
-        start_worker(
-            processes,
-            worker_env(through_proxy, tmp_path, CONTENTHUB_LEASE_SECONDS="6"),
-            slots=2,
-            log=tmp_path / "worker.log",
-        )
-        wait_until(
-            lambda: task(db, public_id)["stage"] == "publish",
-            timeout=30,
-            what="the publish to be under way",
-        )
-        assert proxy.cut() >= 1
-        outage_started = time.monotonic()
-        # The worker finishes the publish and must record it while the database is away.
-        wait_until(lambda: time.monotonic() - outage_started > 3, timeout=10, what="the outage")
-        proxy.restore()
-        final = wait_until(
-            lambda: (t := task(db, public_id))["status"] == "succeeded" and t,
-            timeout=60,
-            what="the task to finish after the outage",
-        )
-        assert [e["post_id"] for e in journal_entries(root)] == [public_id]
-        assert final["result_url"].endswith(f"{public_id}.html")
     finally:
         proxy.close()
+
+
+def test_database_unreachable_for_seconds_mid_publish(
+    db: Database, proxied: tuple[TcpProxy, str], processes, tmp_path: Path
+) -> None:
+    proxy, through_proxy = proxied
+    root = tmp_path / "site"
+    public_id = local_site_task(db, root, delay=1.0)
+    start_worker(
+        processes,
+        worker_env(through_proxy, tmp_path, CONTENTHUB_LEASE_SECONDS="6"),
+        slots=2,
+        log=tmp_path / "worker.log",
+    )
+    wait_until(
+        lambda: task(db, public_id)["stage"] == "publish",
+        timeout=30,
+        what="the publish to be under way",
+    )
+    assert proxy.cut() >= 1
+    outage_started = time.monotonic()
+    # The worker finishes the publish and must record it while the database is away.
+    wait_until(lambda: time.monotonic() - outage_started > 3, timeout=10, what="the outage")
+    proxy.restore()
+    final = wait_until(
+        lambda: (t := task(db, public_id))["status"] == "succeeded" and t,
+        timeout=60,
+        what="the task to finish after the outage",
+    )
+    assert [e["post_id"] for e in journal_entries(root)] == [public_id]
+    assert final["result_url"].endswith(f"{public_id}.html")
 
 
 def test_sigterm_hands_running_work_back(
@@ -201,44 +208,22 @@ def test_sigterm_hands_running_work_back(
 
 
 def test_an_api_whose_database_has_gone_stops_at_once(
-    db: Database, database_url: str, processes, tmp_path: Path
+    proxied: tuple[TcpProxy, str], processes, tmp_path: Path
 ) -> None:
     """SIGTERM while the event hub's read retries an unreachable database: the process ends
     then, not once the read's minute of retries is over (a stopping process waits for its
     threads)."""
-    if db.dialect == "sqlite":
-        pytest.skip("SQLite is a file, not a server behind a network")
-    url = make_url(database_url)
-    proxy = TcpProxy(url.port or (5432 if db.dialect == "postgresql" else 3306))
-    try:
-        through_proxy = url.set(host="127.0.0.1", port=proxy.port).render_as_string(
-            hide_password=False
-        )
-        port = free_port()
-        log = tmp_path / "api.log"
-        with open(log, "wb") as out:
-            api = subprocess.Popen(
-                [CONTENTHUB, "api", "--processes", "1", "--port", str(port)],
-                env=worker_env(through_proxy, tmp_path),
-                stdout=out,
-                stderr=out,
-            )
-        processes.append(api)
-        wait_until(lambda: _answers(f"http://127.0.0.1:{port}/readyz"), timeout=60, what="the API")
-        assert proxy.cut() >= 1
-        wait_until(
-            lambda: "database busy or unreachable, retrying" in log.read_text(),
-            timeout=30,
-            what="a read retrying the database",
-        )
-        api.send_signal(signal.SIGTERM)
-        assert api.wait(timeout=15) == 0
-    finally:
-        proxy.close()
-
-
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
+    proxy, through_proxy = proxied
+    log = tmp_path / "api.log"
+    api, _ = start_server(
+        ["api", "--processes", "1"], worker_env(through_proxy, tmp_path), log, what="the API"
+    )
+    processes.append(api)
+    assert proxy.cut() >= 1
+    wait_until(
+        lambda: "database busy or unreachable, retrying" in log.read_text(),
+        timeout=30,
+        what="a read retrying the database",
+    )
+    api.send_signal(signal.SIGTERM)
+    assert api.wait(timeout=15) == 0

@@ -97,12 +97,11 @@ def stop_process(proc: subprocess.Popen[bytes], *, grace: float = 30) -> None:
         proc.wait()
 
 
-@contextlib.contextmanager
-def running_server(
+def start_server(
     args: list[str], env: Mapping[str, str], log: Path, *, what: str, cwd: Path | None = None
-) -> Iterator[str]:
-    """``contenthub ARGS --port P`` on a free loopback port, its output in ``log``; yields its
-    base URL once ``/readyz`` answers 200, and stops it on exit."""
+) -> tuple[subprocess.Popen[bytes], str]:
+    """``contenthub ARGS --port P`` on a free loopback port, its output in ``log``, once
+    ``/readyz`` answers 200: the process (the caller stops it) and its base URL."""
     port = free_port()
     with open(log, "wb") as out:
         proc = subprocess.Popen(
@@ -119,6 +118,19 @@ def running_server(
 
     try:
         wait_until(ready, timeout=60, what=what)
+    except BaseException:
+        stop_process(proc)
+        raise
+    return proc, base
+
+
+@contextlib.contextmanager
+def running_server(
+    args: list[str], env: Mapping[str, str], log: Path, *, what: str, cwd: Path | None = None
+) -> Iterator[str]:
+    """:func:`start_server`, stopped on exit; yields its base URL."""
+    proc, base = start_server(args, env, log, what=what, cwd=cwd)
+    try:
         yield base
     finally:
         stop_process(proc)
