@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from harness import start_worker, wait_until, worker_env
+from harness import freeze, start_worker, wait_until, worker_env
 
 from contenthub import storage
 from contenthub.storage.db import Database
@@ -187,7 +187,9 @@ def test_a_hung_worker_holds_its_lock_and_is_left_to_the_lease(
     env = worker_env(database_url, tmp_path, CONTENTHUB_LEASE_SECONDS="4")
     hung = start_worker(processes, env, slots=1, log=tmp_path / "hung.log")
     wait_until(lambda: running_on(db, public_id), timeout=30, what="the first claim")
-    hung.send_signal(signal.SIGSTOP)  # its connections (and lock) stay open
+    # Its connections (and lock) stay open; on SQLite, stopped between writes, for one
+    # stopped mid-write would hold SQLite's only writer lock for ever.
+    freeze(hung, db.engine.url.database if db.dialect == "sqlite" else None)
     other = start_worker(processes, env, slots=1, log=tmp_path / "other.log")
     wait_until(
         lambda: task(db, public_id)["status"] == "succeeded",

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -83,6 +85,45 @@ def children_of(pid: int) -> set[int]:
         if int(ppid) == pid and state != "Z":
             found.add(int(entry.name))
     return found
+
+
+def freeze(proc: subprocess.Popen[bytes], sqlite_file: str | None = None) -> None:
+    """SIGSTOP ``proc`` and wait until it is stopped. Given its SQLite file, at a moment it
+    holds neither the writer turn nor SQLite's lock: a process frozen holding them stops
+    every writer until it is killed (decisions §21), which no rescue can undo."""
+
+    def stopped() -> bool:
+        proc.send_signal(signal.SIGSTOP)
+        wait_until(lambda: _state(proc.pid) == "T", timeout=10, what=f"{proc.pid} to stop")
+        if sqlite_file is None or _no_writer_on(sqlite_file):
+            return True
+        proc.send_signal(signal.SIGCONT)
+        return False
+
+    wait_until(stopped, timeout=30, what=f"a moment {proc.pid} is between writes", every=0.01)
+
+
+def _state(pid: int) -> str:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+
+
+def _no_writer_on(sqlite_file: str) -> bool:
+    turn = os.open(f"{Path(sqlite_file).absolute()}-writer", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(turn, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(turn)  # closing it lets the turn go
+    connection = sqlite3.connect(sqlite_file, timeout=0, isolation_level=None)
+    try:
+        connection.execute("BEGIN IMMEDIATE")
+        connection.execute("ROLLBACK")
+        return True
+    except sqlite3.OperationalError:
+        return False
+    finally:
+        connection.close()
 
 
 def stop_process(proc: subprocess.Popen[bytes], *, grace: float = 30) -> None:
