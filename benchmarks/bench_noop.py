@@ -6,14 +6,13 @@ from __future__ import annotations
 import asyncio
 
 from contenthub.platforms.base import (
-    AccountAccess,
     Identity,
     PublishContext,
     Publisher,
     PublishResult,
-    TaskContent,
     Verification,
 )
+from contenthub.platforms.content import AccountAccess, TaskContent
 from contenthub.platforms.registry import register
 
 

@@ -39,7 +39,7 @@ from pathlib import Path
 from contenthub.browser import pool as browser_pool
 from contenthub.browser.launch import Driver, start_driver
 from contenthub.platforms import outbound
-from contenthub.platforms.base import TaskContent
+from contenthub.platforms.content import TaskContent
 from contenthub.platforms.registry import publisher_for
 from contenthub.sandbox.server import SandboxServer
 

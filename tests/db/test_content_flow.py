@@ -8,7 +8,7 @@ import pytest
 
 from contenthub import storage
 from contenthub.errors import InputError
-from contenthub.platforms.base import UPDATE_OF
+from contenthub.platforms.content import UPDATE_OF
 from contenthub.services import articles
 from contenthub.services.pool import pool_add
 from contenthub.services.publishing import Target, preview, publish

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from contenthub import storage
-from contenthub.platforms.base import PUBLISH_SUBMITTED
+from contenthub.platforms.content import PUBLISH_SUBMITTED
 from contenthub.states import FINAL_CHECK_MARK, MAX_FINAL_CHECKS
 from contenthub.storage import Lease
 from contenthub.storage.db import Database

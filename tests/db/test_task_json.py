@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from contenthub import storage
 from contenthub.api.routers.tasks import LISTED_FIELDS, task_out
-from contenthub.platforms.base import LEFTOVERS, UPDATE_OF, WARNINGS
+from contenthub.platforms.content import LEFTOVERS, UPDATE_OF, WARNINGS
 from contenthub.storage import Database, TaskFilter
 from contenthub.storage.events import TASKS
 from tests.factories import T0, enqueue, make_account, make_user

@@ -14,7 +14,8 @@ import pytest
 
 from contenthub.errors import PublishCancelled
 from contenthub.platforms import outbound
-from contenthub.platforms.base import PublishResult, TaskContent
+from contenthub.platforms.base import PublishResult
+from contenthub.platforms.content import TaskContent
 from contenthub.platforms.registry import publisher_for
 from contenthub.sandbox.server import SandboxServer
 

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from contenthub.errors import AuthExpired, PublishCancelled, RateLimited, Rejected, Transient
-from contenthub.platforms.base import AccountAccess
+from contenthub.platforms.content import AccountAccess
 from contenthub.platforms.registry import publisher_for
 from contenthub.sandbox.server import SandboxServer
 from tests.platforms.conftest import RecordingContext, content, new_account, png, posts_of, publish

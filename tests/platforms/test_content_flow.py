@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from contenthub.errors import Rejected
-from contenthub.platforms.base import PriorPost, TaskContent
+from contenthub.platforms.content import PriorPost, TaskContent
 from contenthub.platforms.registry import publisher_for
 from contenthub.sandbox.server import SandboxServer
 from tests.platforms.conftest import RecordingContext, content, new_account, png, posts_of, publish

@@ -11,7 +11,7 @@ import jwt
 import pytest
 
 from contenthub.errors import AuthExpired, Transient
-from contenthub.platforms.base import AccountAccess
+from contenthub.platforms.content import AccountAccess
 from contenthub.platforms.ghost import AdminKeyAuth, admin_token
 from contenthub.platforms.registry import publisher_for
 from contenthub.sandbox.server import SandboxServer

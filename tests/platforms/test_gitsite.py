@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from contenthub.errors import Rejected
-from contenthub.platforms.base import AccountAccess, PriorPost, TaskContent
+from contenthub.platforms.content import AccountAccess, PriorPost, TaskContent
 from contenthub.platforms.gitsite import TRAILER, _Git, front_matter, post_files, slug_for
 from contenthub.platforms.outbound import OutboundRefused, allowing
 from contenthub.platforms.registry import publisher_for

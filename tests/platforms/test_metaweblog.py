@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import pytest
 
 from contenthub.errors import AuthExpired, Rejected, Transient
-from contenthub.platforms.base import AccountAccess
+from contenthub.platforms.content import AccountAccess
 from contenthub.platforms.metaweblog import MetaWeblogOptions, endpoint_of
 from contenthub.platforms.outbound import allowing
 from contenthub.platforms.registry import publisher_for

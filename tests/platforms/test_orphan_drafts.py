@@ -8,7 +8,8 @@ from __future__ import annotations
 import pytest
 
 from contenthub.errors import Transient
-from contenthub.platforms.base import DRAFT_REQUESTED_AT, LEFTOVERS, task_marker
+from contenthub.platforms.base import task_marker
+from contenthub.platforms.content import DRAFT_REQUESTED_AT, LEFTOVERS
 from contenthub.sandbox.server import SandboxServer
 from tests.platforms.conftest import RecordingContext, content, new_account, png, posts_of, publish
 from tests.platforms.test_reconcile import WITH_DRAFTS, create_marked_draft

@@ -267,7 +267,7 @@ def test_metaweblog_publishes_to_real_wordpress_xmlrpc(
     import asyncio
     from dataclasses import replace
 
-    from contenthub.platforms.base import PriorPost, TaskContent
+    from contenthub.platforms.content import PriorPost, TaskContent
     from contenthub.platforms.registry import publisher_for
     from tests.platforms.conftest import RecordingContext
 
@@ -322,7 +322,7 @@ def test_a_contributors_post_over_xml_rpc_waits_for_review_then_goes_live(
     in review; once an editor publishes it, ``review_state`` says it is live."""
     import asyncio
 
-    from contenthub.platforms.base import TaskContent
+    from contenthub.platforms.content import TaskContent
     from contenthub.platforms.registry import publisher_for
     from tests.platforms.conftest import RecordingContext
 

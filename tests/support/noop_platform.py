@@ -12,14 +12,13 @@ import os
 
 from contenthub.errors import AuthExpired, RateLimited, Rejected, Transient
 from contenthub.platforms.base import (
-    AccountAccess,
     Identity,
     PublishContext,
     Publisher,
     PublishResult,
-    TaskContent,
     Verification,
 )
+from contenthub.platforms.content import AccountAccess, TaskContent
 from contenthub.platforms.registry import register
 
 

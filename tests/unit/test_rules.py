@@ -10,9 +10,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import exc
 
+from contenthub.clock import parse_time
 from contenthub.errors import ErrorClass, InputError
 from contenthub.retry import MAX_TOTAL_ATTEMPTS, backoff_seconds, decide
-from contenthub.services.publishing import parse_time, read_markdown
+from contenthub.services.publishing import read_markdown
 from contenthub.states import TransitionError, check_transition
 from contenthub.storage.db import is_transient
 

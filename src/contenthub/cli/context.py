@@ -10,12 +10,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from contenthub.clock import utcnow
+from contenthub.clock import parse_time, utcnow
 from contenthub.config import Settings
 from contenthub.errors import InputError
 from contenthub.platforms.registry import load_modules
-from contenthub.services import accounts, users
-from contenthub.services.publishing import parse_time
+from contenthub.services import users
 from contenthub.services.users import Principal
 from contenthub.storage import migrate
 from contenthub.storage.db import Database
@@ -34,7 +33,12 @@ TimezoneOption = Annotated[
 ]
 
 
-def open_db(settings: Settings, *, upgrade: bool = False, pool_size: int = 10) -> Database:
+def open_db(
+    settings: Settings, *, upgrade: bool = False, pool_size: int = 10, adapters_now: bool = False
+) -> Database:
+    """The configured database, set up if empty. Plugin adapters load when a command first
+    looks a platform up, or at once with ``adapters_now`` (a server: a broken plugin stops it
+    at its start, not at its first publish)."""
     db = Database.connect(
         settings.database_url, pool_size=pool_size, session_url=settings.database_session_url
     )
@@ -48,7 +52,7 @@ def open_db(settings: Settings, *, upgrade: bool = False, pool_size: int = 10) -
             "[red]error:[/red] the database schema is not current; run 'contenthub db upgrade'"
         )
         raise typer.Exit(2)
-    load_modules(settings.extra_platform_modules)
+    load_modules(settings.extra_platform_modules, when_needed=not adapters_now)
     return db
 
 
@@ -113,4 +117,8 @@ def _cli_time(text: str | None, field: str, zone: Any) -> datetime | None:
 def _account_ids(db: Database, refs: list[str] | None, user_id: int) -> list[int] | None:
     if not refs:
         return None
-    return db.read(lambda s: accounts.account_ids(s, refs, owner_id=user_id))
+    # Here, not at the top: the accounts service brings the adapters, which a command that
+    # names no account never needs.
+    from contenthub.services.accounts import account_ids
+
+    return db.read(lambda s: account_ids(s, refs, owner_id=user_id))

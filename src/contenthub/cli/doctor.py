@@ -6,11 +6,12 @@ import typer
 from rich.markup import escape
 
 from contenthub.cli.context import out
-from contenthub.cli.root import app
 from contenthub.services import doctor as checks
 
+commands = typer.Typer()  # `contenthub doctor`, at the root
 
-@app.command()
+
+@commands.command()
 def doctor(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the problems."),
 ) -> None:

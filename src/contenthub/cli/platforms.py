@@ -9,11 +9,11 @@ import typer
 from rich.table import Table
 
 from contenthub.cli.context import JsonOption, open_db, out
-from contenthub.cli.root import app as root_app
 from contenthub.config import Settings
 from contenthub.services import platforms
 
 app = typer.Typer(help="Platform-wide settings.", no_args_is_help=True)
+commands = typer.Typer()  # `contenthub platforms`, at the root
 
 
 @app.command("limit")
@@ -29,7 +29,7 @@ def platform_limit(
     out.print(f"{name}: {'no limit' if max_running is None else f'at most {max_running} at once'}")
 
 
-@root_app.command("platforms")
+@commands.command("platforms")
 def platforms_list(as_json: JsonOption = False) -> None:
     """List every platform: how an account logs in, and what the platform supports."""
     rows = platforms.platform_catalogue()

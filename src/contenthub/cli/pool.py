@@ -22,9 +22,8 @@ from contenthub.cli.context import (
     out,
     print_counts,
 )
-from contenthub.clock import utcnow
+from contenthub.clock import utcnow, zone_named
 from contenthub.services import pool
-from contenthub.services.publishing import zone_named
 
 app = typer.Typer(help="The publish pool: articles waiting for their time.", no_args_is_help=True)
 

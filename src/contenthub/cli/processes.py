@@ -18,7 +18,6 @@ from contenthub.cli.context import (
     out,
     resolve_principal,
 )
-from contenthub.cli.root import app
 from contenthub.clock import utcnow
 from contenthub.config import Settings
 from contenthub.logs import setup_logging
@@ -35,6 +34,8 @@ from contenthub.supervisor import (
     listening_sockets,
 )
 from contenthub.worker import Worker, WorkerConfig
+
+commands = typer.Typer()  # `contenthub serve`, `api`, `worker`, `sandbox`, at the root
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 
@@ -173,7 +174,7 @@ async def serve_all(
         db.dispose()  # a read still retrying a database that has gone gives up: we can exit
 
 
-@app.command()
+@commands.command()
 def serve(
     slots: Annotated[int, typer.Option(min=1, help="Publishes run at once (per process).")] = 4,
     host: Annotated[str, typer.Option(help="Address the API listens on.")] = "127.0.0.1",
@@ -192,7 +193,7 @@ def serve(
     # --demo: the sandbox this process serves on loopback is the one non-public host allowed.
     configure_outbound(settings, *([f"127.0.0.1:{sandbox_port}"] if demo else []))
     supervised = _supervised()
-    db = open_db(settings, upgrade=not supervised, pool_size=slots + 24)
+    db = open_db(settings, upgrade=not supervised, pool_size=slots + 24, adapters_now=True)
     if supervised:
         asyncio.run(serve_all(settings, db, host=host, port=port, slots=slots))
         return
@@ -227,7 +228,7 @@ def serve(
     supervise(commands, listen=listen)
 
 
-@app.command()
+@commands.command()
 def sandbox(
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to serve on.")] = 8900,
     host: Annotated[str, typer.Option(help="Address to bind; keep it on loopback.")] = "127.0.0.1",
@@ -243,7 +244,7 @@ def sandbox(
     run_sandbox(port=port, host=host)
 
 
-@app.command()
+@commands.command()
 def api(
     host: Annotated[str, typer.Option(help="Address the API listens on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port of the API.")] = 8000,
@@ -281,7 +282,7 @@ async def _api_only(settings: Settings, host: str, port: int) -> None:
     await server.serve(sockets=_api_sockets())
 
 
-@app.command()
+@commands.command()
 def worker(
     slots: Annotated[int, typer.Option(min=1, help="Publishes run at once (per process).")] = 4,
     processes: ProcessesOption = 1,
@@ -294,7 +295,7 @@ def worker(
         one = ["worker", "--slots", str(slots)]
         supervise([one] * processes)
         return
-    db = open_db(settings, upgrade=not _supervised(), pool_size=slots + 4)
+    db = open_db(settings, upgrade=not _supervised(), pool_size=slots + 4, adapters_now=True)
     runner = make_worker(settings, db, slots)
     settle_heap()
     asyncio.run(runner.run())

@@ -21,9 +21,8 @@ from contenthub.cli.context import (
     open_as,
     out,
 )
-from contenthub.cli.root import app
 from contenthub.cli.tasks import held_line
-from contenthub.clock import utcnow
+from contenthub.clock import parse_time, utcnow, zone_named
 from contenthub.config import Settings
 from contenthub.errors import InputError
 from contenthub.services import tasks as task_service
@@ -32,10 +31,8 @@ from contenthub.services.articles import read_cover
 from contenthub.services.publishing import (
     Draft,
     Target,
-    parse_time,
     preview,
     read_markdown,
-    zone_named,
 )
 from contenthub.services.publishing import (
     publish as publish_use_case,
@@ -44,8 +41,10 @@ from contenthub.services.users import Principal
 from contenthub.states import FINAL, TaskStatus
 from contenthub.storage import Database, Session
 
+commands = typer.Typer()  # `contenthub publish`, at the root
 
-@app.command()
+
+@commands.command()
 def publish(
     source: Annotated[
         str,

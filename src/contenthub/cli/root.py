@@ -11,7 +11,8 @@ traceback.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+import importlib
+from collections.abc import Callable, Iterator, MutableMapping
 from pathlib import PurePath
 from typing import Any
 
@@ -73,16 +74,81 @@ def _checked(command: Any) -> None:
 
 
 def _walk(group: Any, visit: Callable[[Any], None]) -> None:
-    for command in group.commands.values():
+    for command in getattr(group, "commands", {}).values():
         visit(command)
-        if getattr(command, "commands", None):
-            _walk(command, visit)
+        _walk(command, visit)
+
+
+# Every command under the root, in the order help lists them: (module, its Typer, the name
+# there). A command's module is imported when the command is run or listed, so `contenthub
+# task list` imports what listing tasks needs, not the worker, the API and every adapter.
+COMMANDS: dict[str, tuple[str, str, str | None]] = {
+    "doctor": ("contenthub.cli.doctor", "commands", "doctor"),
+    "platforms": ("contenthub.cli.platforms", "commands", "platforms"),
+    "serve": ("contenthub.cli.processes", "commands", "serve"),
+    "sandbox": ("contenthub.cli.processes", "commands", "sandbox"),
+    "api": ("contenthub.cli.processes", "commands", "api"),
+    "worker": ("contenthub.cli.processes", "commands", "worker"),
+    "publish": ("contenthub.cli.publishing", "commands", "publish"),
+    "stats": ("contenthub.cli.stats", "commands", "stats"),
+    # A group: the whole Typer.
+    "db": ("contenthub.cli.processes", "db_app", None),
+    "task": ("contenthub.cli.tasks", "app", None),
+    "account": ("contenthub.cli.accounts", "app", None),
+    "platform": ("contenthub.cli.platforms", "app", None),
+    "user": ("contenthub.cli.users", "app", None),
+    "article": ("contenthub.cli.articles", "app", None),
+    "publish-pool": ("contenthub.cli.pool", "app", None),
+    "scheduler": ("contenthub.cli.scheduler", "app", None),
+    "secrets": ("contenthub.cli.secrets", "app", None),
+}
+
+
+def _load(name: str) -> Any:
+    module, attribute, inner = COMMANDS[name]
+    group = typer.main.get_group(getattr(importlib.import_module(module), attribute))
+    command = group if inner is None else group.commands[inner]
+    command.name = name
+    _checked(command)
+    _walk(command, _checked)
+    return command
+
+
+class _Commands(MutableMapping[str, Any]):
+    """The root's commands by name, each built when first looked up (click and typer only
+    ever use a group's commands as a mapping)."""
+
+    def __init__(self) -> None:
+        self._built: dict[str, Any] = {}
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self._built:
+            if name not in COMMANDS:
+                raise KeyError(name)
+            self._built[name] = _load(name)
+        return self._built[name]
+
+    def __setitem__(self, name: str, command: Any) -> None:
+        self._built[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        del self._built[name]
+
+    def __iter__(self) -> Iterator[str]:
+        yield from COMMANDS
+        yield from (name for name in self._built if name not in COMMANDS)
+
+    def __len__(self) -> int:
+        return len(COMMANDS) + sum(name not in COMMANDS for name in self._built)
 
 
 class RootGroup(TyperGroup):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        _walk(self, _checked)
+        self.commands = _Commands()
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(self.commands)  # the names alone: nothing is imported to list them
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         """Every word of the command line, before any command parses (or opens) it: a path
@@ -111,3 +177,9 @@ app = typer.Typer(
     help="Publish articles to many platforms, reliably.",
     no_args_is_help=True,
 )
+
+
+@app.callback()
+def _root() -> None:
+    # A callback makes the root a group while every command is still to be loaded.
+    pass

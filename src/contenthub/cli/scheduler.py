@@ -22,13 +22,12 @@ from contenthub.cli.context import (
     open_as,
     out,
 )
-from contenthub.clock import utcnow
+from contenthub.clock import utcnow, zone_named
 from contenthub.config import Settings
 from contenthub.errors import InputError
-from contenthub.scheduler import Schedule, Scheduler, jobs
+from contenthub.scheduler import Schedule, jobs
 from contenthub.scheduler.schedule import SCHEDULE_TYPES, zone_of
 from contenthub.secrets_box import SecretBox
-from contenthub.services.publishing import zone_named
 
 app = typer.Typer(help="Recurring jobs and their history.", no_args_is_help=True)
 
@@ -261,6 +260,10 @@ def scheduler_trigger(
     job_id: int, user: UserOption = DEFAULT_USER, as_json: JsonOption = False
 ) -> None:
     """Run a job now, in this process, and show its result."""
+    # Here: the duty brings every job's executor (publishing, logins …), which only a
+    # command that runs a job needs.
+    from contenthub.scheduler.duty import Scheduler
+
     db, me = open_as(user)
     secrets = SecretBox.from_env(Settings.from_env().data_dir)
     scheduler = Scheduler(db, worker=f"cli:{os.getpid()}", secrets=secrets)

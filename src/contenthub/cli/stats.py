@@ -20,13 +20,13 @@ from contenthub.cli.context import (
     out,
     print_counts,
 )
-from contenthub.cli.root import app
-from contenthub.clock import utcnow
+from contenthub.clock import utcnow, zone_named
 from contenthub.services import stats as stats_service
-from contenthub.services.publishing import zone_named
+
+commands = typer.Typer()  # `contenthub stats`, at the root
 
 
-@app.command()
+@commands.command()
 def stats(
     since: Annotated[
         str | None, typer.Option(help="Start of the range (default: 7 days ago).")

@@ -25,16 +25,19 @@ import hashlib
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 import httpx
 
 from contenthub.errors import Rejected, Transient
-from contenthub.platforms.base import PublishContext
 from contenthub.platforms.outbound import OutboundRefused
 from contenthub.platforms.render import map_prose
 from contenthub.platforms.requirements import attachment_name, is_attachment_reference
 from contenthub.platforms.transport import new_client
+
+if TYPE_CHECKING:  # an annotation only: the article service uses this module without adapters
+    from contenthub.platforms.base import PublishContext
 
 CHECKPOINT_KEY = "images"
 # ![alt](<an address with spaces>) or ![alt](address "title"): the first keeps its spaces.

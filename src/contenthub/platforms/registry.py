@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-from contenthub.platforms.base import Publisher
+if TYPE_CHECKING:  # adapters (and what they import) load when a platform is looked up
+    from contenthub.platforms.base import Publisher
 
 _BUILT_IN = {
     "local": "contenthub.platforms.local:LocalPublisher",
@@ -25,6 +27,7 @@ _BUILT_IN = {
     "bilibili": "contenthub.platforms.bilibili:BilibiliPublisher",
 }
 _registered: dict[str, type[Publisher]] = {}
+_not_yet_loaded: list[str] = []
 
 
 def register(cls: type[Publisher]) -> type[Publisher]:
@@ -33,12 +36,23 @@ def register(cls: type[Publisher]) -> type[Publisher]:
     return cls
 
 
-def load_modules(modules: Iterable[str]) -> None:
-    for module in modules:
-        importlib.import_module(module)
+def load_modules(modules: Iterable[str], *, when_needed: bool = False) -> None:
+    """Import plugin modules, whose adapters register themselves. ``when_needed``: at the
+    first lookup of a platform instead, so a command that never looks one up (listing
+    tasks, say) never pays for importing adapters."""
+    _not_yet_loaded.extend(modules)
+    if not when_needed:
+        _load_plugins()
+
+
+def _load_plugins() -> None:
+    while _not_yet_loaded:
+        importlib.import_module(_not_yet_loaded[0])  # one that fails is tried again next time
+        _not_yet_loaded.pop(0)
 
 
 def known_platforms() -> list[str]:
+    _load_plugins()
     return sorted({*_BUILT_IN, *_registered})
 
 
@@ -48,6 +62,7 @@ def built_in_platforms() -> list[str]:
 
 
 def publisher_for(platform: str) -> Publisher:
+    _load_plugins()
     if platform in _registered:
         return _registered[platform]()
     target = _BUILT_IN.get(platform)

@@ -18,7 +18,7 @@ import json
 import logging
 import time
 import urllib.request
-from collections.abc import Awaitable, Callable, Generator, Mapping
+from collections.abc import Generator, Mapping
 from http.cookiejar import Cookie, CookieJar
 from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
@@ -26,10 +26,11 @@ from urllib.parse import urlsplit
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from contenthub.platforms.content import SessionSaver
+
 SameSite = Literal["Strict", "Lax", "None"]
 # Browser extensions (EditThisCookie, Cookie-Editor) name sameSite their own way.
 _SAME_SITE = {"strict": "Strict", "lax": "Lax", "none": "None", "no_restriction": "None"}
-SessionSaver = Callable[[dict[str, Any]], Awaitable[None]]
 log = logging.getLogger("contenthub.platforms")
 
 

@@ -21,7 +21,8 @@ from contenthub.clock import utcnow
 from contenthub.config import Settings
 from contenthub.errors import AuthExpired, InputError, NotFound, PublishError
 from contenthub.platforms import session as login_session
-from contenthub.platforms.base import AccountAccess, AccountScope, Publisher, looks_like_secret
+from contenthub.platforms.base import AccountScope, Publisher, looks_like_secret
+from contenthub.platforms.content import AccountAccess
 from contenthub.platforms.outbound import check_base_url
 from contenthub.platforms.registry import publisher_for
 from contenthub.secrets_box import SecretBox

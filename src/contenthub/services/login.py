@@ -23,15 +23,8 @@ from contenthub.clock import utcnow
 from contenthub.config import Settings
 from contenthub.errors import AuthExpired, PublishError
 from contenthub.platforms import session
-from contenthub.platforms.base import (
-    AccountAccess,
-    Identity,
-    LoginPage,
-    PublishContext,
-    Publisher,
-    PublishResult,
-    TaskContent,
-)
+from contenthub.platforms.base import Identity, LoginPage, PublishContext, Publisher, PublishResult
+from contenthub.platforms.content import AccountAccess, TaskContent
 from contenthub.platforms.registry import publisher_for
 from contenthub.secrets_box import SecretBox
 from contenthub.services.accounts import account_update, check_credentials

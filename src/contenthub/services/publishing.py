@@ -22,10 +22,9 @@ import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, NotRequired, TypedDict, Unpack
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import anyio.to_thread
 
@@ -98,31 +97,6 @@ def parse_markdown(
         # The heading became the title; platforms show the title above the body themselves.
         text = (text[: match.start()] + text[match.end() :]).strip() + "\n"
     return Draft(title=title, body=text, tags=[t.strip() for t in tags if t.strip()])
-
-
-def parse_time(text: str, *, zone: tzinfo) -> datetime:
-    """ISO 8601 or 'YYYY-MM-DD HH:MM[:SS]'; a time without an offset is in ``zone``."""
-    try:
-        parsed = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise InputError(
-            "at", f"{text!r} is not a time; use ISO 8601 or 'YYYY-MM-DD HH:MM:SS'"
-        ) from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=zone)
-    try:
-        return parsed.astimezone(UTC)
-    except OverflowError:
-        raise InputError("at", f"{text!r} is out of range") from None
-
-
-def zone_named(name: str | None) -> tzinfo:
-    if not name:
-        return datetime.now().astimezone().tzinfo or UTC
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long
-        raise InputError("timezone", f"unknown time zone {name!r}") from None
 
 
 @dataclass(frozen=True)

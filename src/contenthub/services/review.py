@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from contenthub import storage
 from contenthub.clock import utcnow
 from contenthub.errors import PublishError
-from contenthub.platforms.base import AccountAccess, PublishResult, ReviewState
+from contenthub.platforms.base import PublishResult, ReviewState
+from contenthub.platforms.content import AccountAccess
 from contenthub.platforms.registry import publisher_for
 from contenthub.secrets_box import SecretBox
 from contenthub.services.accounts import session_saver

@@ -97,7 +97,6 @@ def default_user_ensure(db: Database, name: str, *, data_dir: Path, now: datetim
     CONTENTHUB_LOCAL_ROOTS). Read-only once both exist; the first use writes them. An install
     whose 'local-site' still publishes into the old ``<data_dir>/site`` keeps it: the server
     chose that folder, not a user, and the local platform still allows it."""
-    from contenthub.services.accounts import check_options, local_scope
 
     def ready(session: Session) -> Principal | None:
         try:
@@ -108,6 +107,9 @@ def default_user_ensure(db: Database, name: str, *, data_dir: Path, now: datetim
         return principal
 
     def make(session: Session) -> Principal:
+        # Only on the first use: the accounts service brings the adapters.
+        from contenthub.services.accounts import check_options, local_scope
+
         user_id = storage.user_ensure(session, name, now=now, role="admin")
         try:
             storage.account_find(session, LOCAL_SITE, user_id=user_id)

@@ -33,7 +33,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from contenthub.platforms.base import PriorPost, TaskContent
+from contenthub.platforms.content import PriorPost, TaskContent
 from contenthub.states import EventReason, TaskStatus, check_transition
 from contenthub.storage.db import statements_of
 from contenthub.storage.events import TASKS, Event, append_events

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from contenthub.errors import InputError
-from contenthub.platforms.base import DRAFT_REQUESTED_AT, LEFTOVERS, PUBLISH_SUBMITTED, UPDATE_OF
+from contenthub.platforms.content import DRAFT_REQUESTED_AT, LEFTOVERS, PUBLISH_SUBMITTED, UPDATE_OF
 from contenthub.states import ACTIVE, AWAITING_REVIEW, FINAL_CHECK_MARK, EventReason, TaskStatus
 from contenthub.storage.db import announce_new_work, statements_of
 from contenthub.storage.events import TASKS, Event, append_events

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from contenthub.errors import ErrorClass
-from contenthub.platforms.base import may_have_published
+from contenthub.platforms.content import may_have_published
 from contenthub.retry import Decision, decide
 from contenthub.states import FINAL, FINAL_CHECK_MARK, MAX_FINAL_CHECKS, EventReason, TaskStatus
 from contenthub.storage.events import EVENTS, TASKS, notify_new_work, set_status

@@ -21,7 +21,7 @@ from pydantic_core import to_json
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from contenthub.platforms.base import LEFTOVERS, UPDATE_OF, WARNINGS
+from contenthub.platforms.content import LEFTOVERS, UPDATE_OF, WARNINGS
 from contenthub.storage.events import TASKS
 from contenthub.storage.models import UTCDateTime
 from contenthub.storage.tasks import TaskFilter, listing_params, listing_select, task_rows_of

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from contenthub.errors import InputError, NotFound
-from contenthub.platforms.base import LEFTOVERS, UPDATE_OF, WARNINGS
+from contenthub.platforms.content import LEFTOVERS, UPDATE_OF, WARNINGS
 from contenthub.states import TaskStatus
 from contenthub.storage.events import EVENTS, TASKS
 from contenthub.storage.models import Account

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from contenthub.api.deps import ResourceId
-from contenthub.clock import utcnow
+from contenthub.clock import parse_time, utcnow, zone_named
 from contenthub.errors import InputError, NotFound, SubmissionLimit
 from contenthub.platforms.images import image_urls, replace_image_urls
 from contenthub.platforms.registry import known_platforms, publisher_for
@@ -279,8 +279,8 @@ def article_publish(article_id: ResourceId, web: Page) -> Response:
         errors["at"] = "choose the time to publish at"
     elif web.value("when") == "at":
         try:
-            zone = publishing.zone_named(web.value("tz")[:64] or None)
-            scheduled_at = publishing.parse_time(web.value("at")[:40], zone=zone)
+            zone = zone_named(web.value("tz")[:64] or None)
+            scheduled_at = parse_time(web.value("at")[:40], zone=zone)
         except InputError as error:
             errors["at"] = error.message
     if not errors:

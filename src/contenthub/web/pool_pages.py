@@ -10,11 +10,10 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import RedirectResponse, Response
 
 from contenthub.api.deps import ResourceId
-from contenthub.clock import utcnow
+from contenthub.clock import parse_time, utcnow, zone_named
 from contenthub.errors import InputError
 from contenthub.services import articles as article_service
 from contenthub.services import pool
-from contenthub.services.publishing import parse_time, zone_named
 from contenthub.storage.enqueue import DEFAULT_PRIORITY, MAX_PRIORITY, MIN_PRIORITY
 from contenthub.web.core import Web, page
 

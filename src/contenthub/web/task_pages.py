@@ -12,12 +12,11 @@ from fastapi import APIRouter, Depends, Path
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from contenthub import storage
-from contenthub.clock import utcnow
+from contenthub.clock import parse_time, utcnow, zone_named
 from contenthub.errors import InputError
 from contenthub.platforms.registry import known_platforms
 from contenthub.services import accounts as account_service
 from contenthub.services import tasks as task_service
-from contenthub.services.publishing import parse_time, zone_named
 from contenthub.states import RETRYABLE_BY_USER, TaskStatus
 from contenthub.storage import TaskFilter
 from contenthub.web.core import Web, page

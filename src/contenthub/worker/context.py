@@ -11,7 +11,7 @@ from typing import Any
 
 from contenthub import storage
 from contenthub.errors import LeaseLost, PublishCancelled
-from contenthub.platforms.session import SessionSaver
+from contenthub.platforms.content import SessionSaver
 from contenthub.secrets_box import SecretBox
 from contenthub.services import accounts
 from contenthub.worker.database import DatabaseThreads

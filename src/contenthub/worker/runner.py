@@ -14,13 +14,8 @@ from typing import Any
 from contenthub import storage
 from contenthub.clock import utcnow
 from contenthub.errors import ErrorClass, LeaseLost, PublishCancelled, PublishError, RateLimited
-from contenthub.platforms.base import (
-    WARNINGS,
-    Publisher,
-    PublishResult,
-    TaskContent,
-    may_have_published,
-)
+from contenthub.platforms.base import Publisher, PublishResult
+from contenthub.platforms.content import WARNINGS, TaskContent, may_have_published
 from contenthub.platforms.images import attachment_names, image_urls
 from contenthub.platforms.registry import publisher_for
 from contenthub.platforms.render import content_warnings
