@@ -26,6 +26,7 @@ _BUILT_IN = {
     "jianshu": "contenthub.platforms.jianshu:JianshuPublisher",
     "bilibili": "contenthub.platforms.bilibili:BilibiliPublisher",
 }
+PLUGINS_SETTING = "CONTENTHUB_PLATFORM_MODULES"
 _registered: dict[str, type[Publisher]] = {}
 _not_yet_loaded: list[str] = []
 
@@ -47,7 +48,11 @@ def load_modules(modules: Iterable[str], *, when_needed: bool = False) -> None:
 
 def _load_plugins() -> None:
     while _not_yet_loaded:
-        importlib.import_module(_not_yet_loaded[0])  # one that fails is tried again next time
+        module = _not_yet_loaded[0]  # one that fails is tried again next time
+        try:
+            importlib.import_module(module)
+        except ImportError as error:
+            raise SystemExit(f"{PLUGINS_SETTING}: cannot import {module!r}: {error}") from None
         _not_yet_loaded.pop(0)
 
 
