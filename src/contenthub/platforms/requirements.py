@@ -80,7 +80,7 @@ class ArticleView:
 
     @cached_property
     def images(self) -> list[str]:
-        from contenthub.platforms.images import image_urls  # images imports base, base us
+        from contenthub.platforms.images import image_urls  # images imports this module
 
         return image_urls(self.body)
 
