@@ -16,6 +16,8 @@ from tcp_proxy import TcpProxy
 
 from contenthub import storage
 from contenthub.storage.db import Database
+from contenthub.storage.models import Account
+from contenthub.worker.process import RECORDING_SECONDS
 from tests.factories import enqueue, make_account, make_user
 
 pytestmark = pytest.mark.chaos
@@ -227,3 +229,45 @@ def test_an_api_whose_database_has_gone_stops_at_once(
     )
     api.send_signal(signal.SIGTERM)
     assert api.wait(timeout=15) == 0
+
+
+def test_a_worker_whose_database_has_gone_stops_after_its_grace(
+    db: Database, proxied: tuple[TcpProxy, str], processes, tmp_path: Path
+) -> None:
+    """SIGTERM while the database is unreachable and a publish is under way: the worker hands
+    the publish back within its grace, waits ``RECORDING_SECONDS`` for the database, then
+    gives up on it and ends (it retried for ever); once the database is back, another worker
+    rescues the task and publishes it exactly once."""
+    proxy, through_proxy = proxied
+    root = tmp_path / "site"
+    public_id = local_site_task(db, root, delay=30.0)
+    log = tmp_path / "stopping.log"
+    env = worker_env(through_proxy, tmp_path, CONTENTHUB_SHUTDOWN_GRACE_SECONDS="1")
+    stopping = start_worker(processes, env, slots=2, log=log)
+    wait_until(
+        lambda: task(db, public_id)["stage"] == "publish",
+        timeout=30,
+        what="the publish to be under way",
+    )
+    assert proxy.cut() >= 1
+    stopping.send_signal(signal.SIGTERM)
+    # 1 s of grace and RECORDING_SECONDS: it ends well before a write's minute of retries.
+    assert stopping.wait(timeout=RECORDING_SECONDS + 20) == 1
+    said = log.read_text()
+    assert "giving up on it" in said and "outcomes not recorded" in said
+    assert task(db, public_id)["status"] == "running"  # nothing could be written
+
+    proxy.restore()
+    env = worker_env(
+        through_proxy, tmp_path, CONTENTHUB_LEASE_SECONDS="4", CONTENTHUB_SHUTDOWN_GRACE_SECONDS="1"
+    )
+    # The rescuer's attempt need not take the 30 s the first one was given.
+    db.write(lambda s: s.execute(sa.update(Account).values(options={"root": str(root)})))
+    start_worker(processes, env, slots=2, log=tmp_path / "rescuer.log")
+    final = wait_until(
+        lambda: (t := task(db, public_id))["status"] == "succeeded" and t,
+        timeout=60,
+        what="another worker to rescue the task and publish it",
+    )
+    assert [e["post_id"] for e in journal_entries(root)] == [public_id]
+    assert final["result_url"].endswith(f"{public_id}.html")

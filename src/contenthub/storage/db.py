@@ -305,10 +305,10 @@ class Database:
         if self.session_url is None:
             self.session_url = self.engine.url
         self._work_listeners: list[Callable[[], None]] = []
-        # Set by dispose: a unit of work retrying an unreachable database gives up at once
-        # (a process stopping waits for its threads: an API whose database had gone took the
-        # whole retry_seconds to exit).
-        self._disposed = threading.Event()
+        # Set by stop_retrying (and dispose): a unit of work retrying an unreachable database
+        # gives up at once (a process stopping waits for its threads: an API whose database
+        # had gone took the whole retry_seconds to exit).
+        self._no_more_retries = threading.Event()
         self._in_place: Database | None = None
         self._savepoint_batches = 0  # the writing thread's alone
         # SQLite has one writer: this process's and the others' writers take turns at it
@@ -447,8 +447,8 @@ class Database:
         for attempt in Retrying(
             retry=retry_if_exception(is_transient),
             wait=wait_random_exponential(multiplier=0.05, max=2.0),
-            stop=stop_after_delay(self.retry_seconds) | stop_when_event_set(self._disposed),
-            sleep=self._disposed.wait,
+            stop=stop_after_delay(self.retry_seconds) | stop_when_event_set(self._no_more_retries),
+            sleep=self._no_more_retries.wait,
             reraise=True,
             before_sleep=lambda state: log.warning(
                 "database busy or unreachable, retrying",
@@ -502,9 +502,18 @@ class Database:
             except Exception:  # a listener's failure is not the committed work's
                 log.exception("a new-work listener failed")
 
+    def stop_retrying(self) -> None:
+        """From now on a unit of work tries once: those retrying now stop and raise. For a
+        process that stops and will not wait for a database that has gone."""
+        self._no_more_retries.set()
+
+    @property
+    def retrying_stopped(self) -> bool:
+        return self._no_more_retries.is_set()
+
     def dispose(self) -> None:
         """Close the connections; units of work still retrying stop and raise."""
-        self._disposed.set()
+        self.stop_retrying()
         if self._in_place is not None:
             self._in_place.dispose()
         if self._batcher is not None:

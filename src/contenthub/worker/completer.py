@@ -43,7 +43,8 @@ class Completer:
             await self.flush()
 
     async def flush(self, *, final: bool = False) -> None:
-        """Write every pending outcome; on failure keep them and try again."""
+        """Write every pending outcome; on failure keep them and try again, unless the
+        database is no longer retried (a stopping worker gave up on it)."""
         while self._pending:
             batch, self._pending = self._pending, []
             try:
@@ -53,8 +54,14 @@ class Completer:
                 self._pending = batch + self._pending
                 raise
             except Exception:
-                log.exception("could not record outcomes; retrying", extra={"count": len(batch)})
                 self._pending = batch + self._pending
+                if self._database.db.retrying_stopped:
+                    log.error(
+                        "outcomes not recorded: the database is given up on",
+                        extra={"count": len(self._pending)},
+                    )
+                    return
+                log.exception("could not record outcomes; retrying", extra={"count": len(batch)})
                 await asyncio.sleep(0.5 if final else 1.0)
                 continue
             self._on_recorded(batch)

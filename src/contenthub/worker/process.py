@@ -4,7 +4,9 @@
 cancel poll, the liveness lock's keeper, the rescuer of dead workers, maintenance, scheduler,
 and on PostgreSQL the wake-up listener), listens for work its own process makes ready, runs
 the claim loop until asked to stop, lets the running publishes finish within the grace
-period, then records every last outcome.
+period, then records every last outcome — unless the database has not answered by
+``RECORDING_SECONDS`` after the grace: then the worker gives up on it and stops, leaving the
+outcomes it could not record (their tasks still ``running``) to the rescue of dead workers.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import threading
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
@@ -36,6 +39,10 @@ from contenthub.worker.runner import Outcome
 from contenthub.worker.slots import Slots
 
 log = logging.getLogger("contenthub.worker")
+# After the grace, how long a stopping worker waits for the database to take its last writes
+# (the hand-backs, the outcomes): milliseconds when it answers; a database that has gone
+# would otherwise be retried for as long as every write retries, again and again.
+RECORDING_SECONDS = 10.0
 
 
 class Worker:
@@ -91,6 +98,8 @@ class Worker:
         )
         self.maintenance = Maintenance(db)
         self.scheduler = Scheduler(db, worker=config.name, secrets=secrets, clock=clock)
+        self.gave_up_on_database = False
+        self._deadline: threading.Timer | None = None
 
     def wake(self) -> None:
         self._wake.set()
@@ -104,6 +113,10 @@ class Worker:
             self._stopping.set()
             self.scheduler.stopping.set()
             self._wake.set()
+            wait = self.config.shutdown_grace_seconds + RECORDING_SECONDS
+            self._deadline = threading.Timer(wait, self._give_up_on_database)
+            self._deadline.daemon = True
+            self._deadline.start()
 
     def _outcome(self, outcome: Outcome) -> None:
         self.completer.add(outcome)
@@ -154,7 +167,20 @@ class Worker:
                 with contextlib.suppress(Exception):
                     await self.life.close()
             self._database.shutdown()
+            if self._deadline is not None:
+                self._deadline.cancel()
             log.info("worker stopped", extra={"worker": self.config.name})
+
+    def _give_up_on_database(self) -> None:
+        """The stop's deadline (on a timer's thread: the loop may be waiting on the database
+        threads): stop retrying the database, so a worker whose database has gone ends."""
+        self.gave_up_on_database = True
+        log.error(
+            "stopping: the database has not answered; giving up on it. What this worker "
+            "could not record is left to the rescue of dead workers",
+            extra={"worker": self.config.name},
+        )
+        self.db.stop_retrying()
 
     def _side_duties(self) -> dict[str, Coroutine[Any, Any, None]]:
         config = self.config
