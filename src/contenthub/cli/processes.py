@@ -299,8 +299,8 @@ def worker(
     runner = make_worker(settings, db, slots)
     settle_heap()
     asyncio.run(runner.run())
-    if runner.gave_up_on_database:
-        raise typer.Exit(1)  # stopped, but with work it could not record
+    if runner.completer.unrecorded:
+        raise typer.Exit(1)  # stopped, but with outcomes it could not record
 
 
 @db_app.command("upgrade")

@@ -42,6 +42,11 @@ class Completer:
             self._ready.clear()
             await self.flush()
 
+    @property
+    def unrecorded(self) -> int:
+        """Outcomes a flush gave up on (the database was no longer retried)."""
+        return len(self._pending) if self._database.db.retrying_stopped else 0
+
     async def flush(self, *, final: bool = False) -> None:
         """Write every pending outcome; on failure keep them and try again, unless the
         database is no longer retried (a stopping worker gave up on it)."""

@@ -98,7 +98,7 @@ class Worker:
         )
         self.maintenance = Maintenance(db)
         self.scheduler = Scheduler(db, worker=config.name, secrets=secrets, clock=clock)
-        self.gave_up_on_database = False
+        self._recorded_all = False  # the last flush is done: nothing left to give up on
         self._deadline: threading.Timer | None = None
 
     def wake(self) -> None:
@@ -162,6 +162,7 @@ class Worker:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
             await self.completer.flush(final=True)
+            self._recorded_all = not self.completer.unrecorded
             await browser_pool.close_shared()
             if self.life is not None:
                 with contextlib.suppress(Exception):
@@ -174,7 +175,8 @@ class Worker:
     def _give_up_on_database(self) -> None:
         """The stop's deadline (on a timer's thread: the loop may be waiting on the database
         threads): stop retrying the database, so a worker whose database has gone ends."""
-        self.gave_up_on_database = True
+        if self._recorded_all:
+            return
         log.error(
             "stopping: the database has not answered; giving up on it. What this worker "
             "could not record is left to the rescue of dead workers",
