@@ -48,6 +48,15 @@ def journal_entries(root: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
+def assert_published_once(db: Database, root: Path, public_id: str, *, what: str) -> None:
+    """Waits for the task to succeed; its post is in the local site, once, at its URL."""
+    final = wait_until(
+        lambda: (t := task(db, public_id))["status"] == "succeeded" and t, timeout=60, what=what
+    )
+    assert [e["post_id"] for e in journal_entries(root)] == [public_id]
+    assert final["result_url"].endswith(f"{public_id}.html")
+
+
 def test_sigkill_mid_publish_is_rescued_and_posts_exactly_once(
     db: Database, database_url: str, processes, tmp_path: Path
 ) -> None:
@@ -180,13 +189,7 @@ def test_database_unreachable_for_seconds_mid_publish(
     # The worker finishes the publish and must record it while the database is away.
     wait_until(lambda: time.monotonic() - outage_started > 3, timeout=10, what="the outage")
     proxy.restore()
-    final = wait_until(
-        lambda: (t := task(db, public_id))["status"] == "succeeded" and t,
-        timeout=60,
-        what="the task to finish after the outage",
-    )
-    assert [e["post_id"] for e in journal_entries(root)] == [public_id]
-    assert final["result_url"].endswith(f"{public_id}.html")
+    assert_published_once(db, root, public_id, what="the task to finish after the outage")
 
 
 def test_sigterm_hands_running_work_back(
@@ -264,10 +267,6 @@ def test_a_worker_whose_database_has_gone_stops_after_its_grace(
     # The rescuer's attempt need not take the 30 s the first one was given.
     db.write(lambda s: s.execute(sa.update(Account).values(options={"root": str(root)})))
     start_worker(processes, env, slots=2, log=tmp_path / "rescuer.log")
-    final = wait_until(
-        lambda: (t := task(db, public_id))["status"] == "succeeded" and t,
-        timeout=60,
-        what="another worker to rescue the task and publish it",
+    assert_published_once(
+        db, root, public_id, what="another worker to rescue the task and publish it"
     )
-    assert [e["post_id"] for e in journal_entries(root)] == [public_id]
-    assert final["result_url"].endswith(f"{public_id}.html")
