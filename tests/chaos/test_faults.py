@@ -234,19 +234,25 @@ def test_an_api_whose_database_has_gone_stops_at_once(
     assert api.wait(timeout=15) == 0
 
 
+@pytest.mark.parametrize("command", ["worker", "serve"])
 def test_a_worker_whose_database_has_gone_stops_after_its_grace(
-    db: Database, proxied: tuple[TcpProxy, str], processes, tmp_path: Path
+    command: str, db: Database, proxied: tuple[TcpProxy, str], processes, tmp_path: Path
 ) -> None:
-    """SIGTERM while the database is unreachable and a publish is under way: the worker hands
-    the publish back within its grace, waits ``RECORDING_SECONDS`` for the database, then
-    gives up on it and ends (it retried for ever); once the database is back, another worker
-    rescues the task and publishes it exactly once."""
+    """SIGTERM while the database is unreachable and a publish is under way: the worker (its
+    own process, or ``serve``'s) hands the publish back within its grace, waits
+    ``RECORDING_SECONDS`` for the database, then gives up on it and ends with status 1 (it
+    retried for ever); once the database is back, another worker rescues the task and
+    publishes it exactly once."""
     proxy, through_proxy = proxied
     root = tmp_path / "site"
     public_id = local_site_task(db, root, delay=30.0)
     log = tmp_path / "stopping.log"
     env = worker_env(through_proxy, tmp_path, CONTENTHUB_SHUTDOWN_GRACE_SECONDS="1")
-    stopping = start_worker(processes, env, slots=2, log=log)
+    if command == "worker":
+        stopping = start_worker(processes, env, slots=2, log=log)
+    else:
+        stopping, _ = start_server(["serve", "--slots", "2"], env, log, what="serve")
+        processes.append(stopping)
     wait_until(
         lambda: task(db, public_id)["stage"] == "publish",
         timeout=30,

@@ -172,6 +172,8 @@ async def serve_all(
         )
     finally:
         db.dispose()  # a read still retrying a database that has gone gives up: we can exit
+    if worker.completer.unrecorded:
+        raise typer.Exit(1)  # stopped, but with outcomes it could not record (as `worker`)
 
 
 @commands.command()
