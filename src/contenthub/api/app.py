@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
+import os
 import re
 import time
 import uuid
@@ -271,6 +273,28 @@ def _route_label(scope: dict[str, Any]) -> str:
 
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+
+class _RequestIds:
+    """32 hex digits: this process's random half, then a count. Unique without asking the
+    kernel for randomness per request (``uuid4``): that system call on the event loop's thread
+    let the request threads take the interpreter lock, and under 50 clients the loop then
+    waited for it back (17 % of its samples on PostgreSQL)."""
+
+    def __init__(self) -> None:
+        self.reseed()
+
+    def reseed(self) -> None:
+        self._half = os.urandom(8).hex()
+        self._count = itertools.count()
+
+    def __call__(self) -> str:
+        return f"{self._half}{next(self._count):016x}"
+
+
+_new_request_id = _RequestIds()
+# A forked process (`--processes`) must not go on from its parent's random half.
+os.register_at_fork(after_in_child=_new_request_id.reseed)
 _QUIET_PATHS = ("/healthz", "/readyz", "/metrics")  # probes: logged at DEBUG only
 
 
@@ -288,7 +312,7 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send)
             return
         given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        rid = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+        rid = given if _REQUEST_ID.fullmatch(given) else _new_request_id()
         token = request_id.set(rid)
         started = time.perf_counter()
         status = 500
