@@ -295,6 +295,7 @@ class _RequestIds:
 _new_request_id = _RequestIds()
 # A forked process (`--processes`) must not go on from its parent's random half.
 os.register_at_fork(after_in_child=_new_request_id.reseed)
+
 _QUIET_PATHS = ("/healthz", "/readyz", "/metrics")  # probes: logged at DEBUG only
 
 

@@ -58,6 +58,13 @@ def make_worker(settings: Settings, db: Database, slots: int) -> Worker:
     return Worker(db, config, secrets=SecretBox.from_env(settings.data_dir))
 
 
+def exit_if_unrecorded(worker: Worker) -> None:
+    """A worker (its own process's or `serve`'s) that stopped with outcomes it could not record
+    ends the command with status 1: the stop was not clean (decisions §40)."""
+    if worker.completer.unrecorded:
+        raise typer.Exit(1)
+
+
 ProcessesOption = Annotated[
     int,
     typer.Option(
@@ -172,8 +179,7 @@ async def serve_all(
         )
     finally:
         db.dispose()  # a read still retrying a database that has gone gives up: we can exit
-    if worker.completer.unrecorded:
-        raise typer.Exit(1)  # stopped, but with outcomes it could not record (as `worker`)
+    exit_if_unrecorded(worker)
 
 
 @commands.command()
@@ -301,8 +307,7 @@ def worker(
     runner = make_worker(settings, db, slots)
     settle_heap()
     asyncio.run(runner.run())
-    if runner.completer.unrecorded:
-        raise typer.Exit(1)  # stopped, but with outcomes it could not record
+    exit_if_unrecorded(runner)
 
 
 @db_app.command("upgrade")
