@@ -107,3 +107,112 @@ def test_an_in_place_read_sees_every_write_committed_before_it(tmp_path: Path) -
         db.dispose()
     assert counts == [1, 2, 3]
     assert elsewhere == [3]
+
+
+# -- PostgreSQL: reads on the event loop's own connections (decisions §42) ------------------
+
+
+def _on_postgresql(db: Database) -> None:
+    if db.dialect != "postgresql":
+        pytest.skip("reads on the loop are PostgreSQL's; SQLite reads in place")
+
+
+def _loop_backends(db: Database) -> set[int]:
+    """The server processes of the loop's read connections that are open now."""
+    with db.engine.connect() as conn:
+        return set(
+            conn.scalars(
+                sa.text(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND pid <> pg_backend_pid() AND query LIKE '%loop read%'"
+                )
+            )
+        )
+
+
+def _slow_count(db: Database) -> tuple[int, int]:
+    """A read that waits 0.5 s in the server; the thread it ran on."""
+    count = db.read(
+        lambda s: s.scalar(sa.text("SELECT count(*) /* loop read */ FROM users, pg_sleep(0.5)"))
+    )
+    return count, threading.get_ident()
+
+
+def test_a_postgresql_read_waits_on_the_loop_without_holding_it(db: Database) -> None:
+    _on_postgresql(db)
+    db.write(lambda s: users.user_create(s, "ann", "a-pass-word", admin=False, now=utcnow()))
+
+    async def read_while_ticking() -> tuple[tuple[int, int], int, int, set[int]]:
+        ticks = 0
+
+        async def tick() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.01)
+                ticks += 1
+
+        ticker = asyncio.create_task(tick())
+        try:
+            answer = await read_near(db, _slow_count)
+        finally:
+            ticker.cancel()
+        held = _loop_backends(db)
+        await db.close_loop_reads()
+        return answer, ticks, threading.get_ident(), held
+
+    (users_seen, read_on), ticks, loop_thread, held = asyncio.run(read_while_ticking())
+    assert users_seen == 1
+    assert read_on == loop_thread  # no thread of the pool…
+    assert ticks >= 20  # …and the loop went on while the server slept (held: ~0)
+    assert len(held) == 1  # the read's connection, kept for the next read…
+    assert _loop_backends(db) == set()  # …until the loop's reads are closed
+
+
+def test_a_loop_read_whose_connection_died_is_read_again_on_the_pool(db: Database) -> None:
+    _on_postgresql(db)
+
+    async def reads() -> list[tuple[int, bool]]:
+        seen = []
+        loop_thread = threading.get_ident()
+        for _ in range(3):
+            count, thread = await read_near(db, _slow_count)
+            seen.append((count, thread == loop_thread))
+            # The server ends the loop's connection between reads, as a restart or an
+            # administrator would; the next read finds out on its first statement.
+            with db.engine.connect() as conn:
+                for pid in _loop_backends(db):
+                    conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        await db.close_loop_reads()
+        return seen
+
+    seen = asyncio.run(reads())
+    # Every read answered; after a kill the read went to the pool once, the loop's pool let
+    # the dead connection go, and the next one read on the loop again through a new one.
+    assert seen == [(0, True), (0, False), (0, True)]
+
+
+def test_a_read_on_the_loop_cannot_write(db: Database) -> None:
+    _on_postgresql(db)
+
+    def sneaky(here: Database) -> None:
+        here.write(lambda s: users.user_create(s, "eve", "a-pass-word", admin=False, now=utcnow()))
+
+    async def attempt() -> None:
+        try:
+            with pytest.raises(TypeError, match="cannot write"):
+                await read_near(db, sneaky)
+        finally:
+            await db.close_loop_reads()
+
+    asyncio.run(attempt())
+    assert _count_users(db) == 0
+
+
+def test_elsewhere_there_are_no_loop_reads(db: Database) -> None:
+    if db.dialect == "postgresql":
+        pytest.skip("PostgreSQL reads on the loop")
+
+    async def on_loop() -> object:
+        return db.on_loop()
+
+    assert asyncio.run(on_loop()) is None

@@ -186,6 +186,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         yield
         await web_logins.stop_all(app)
         await hub.stop()
+        await database.close_loop_reads()
         if own:
             database.dispose()
 

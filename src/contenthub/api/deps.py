@@ -35,12 +35,21 @@ T = TypeVar("T")
 
 async def read_near(db: Database, read: Callable[[Database], T]) -> T:
     """``read(db)`` in this thread when the database allows it (an embedded SQLite,
-    :meth:`Database.in_place`), else on the thread pool. A read the in-place connection finds
-    busy is done again on the pool, which waits and retries as every unit of work does."""
+    :meth:`Database.in_place`; PostgreSQL, through the loop's own connections,
+    :meth:`Database.on_loop`), else on the thread pool. A read that fails there as busy or
+    disconnected is done again on the pool, which waits and retries as every unit of work
+    does."""
     here = db.in_place()
     if here is not None:
         try:
             return read(here)
+        except Exception as error:
+            if not is_transient(error):
+                raise
+    on_loop = db.on_loop()
+    if on_loop is not None:
+        try:
+            return await on_loop.read(read)
         except Exception as error:
             if not is_transient(error):
                 raise
