@@ -7,7 +7,9 @@ import asyncio
 import sqlite3
 import threading
 import time
+from collections.abc import Awaitable
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 import sqlalchemy as sa
@@ -18,9 +20,28 @@ from contenthub.services import users
 from contenthub.storage import migrate
 from contenthub.storage.db import Database
 
+T = TypeVar("T")
+
 
 def _count_users(db: Database) -> int:
     return db.read(lambda s: s.scalar(sa.text("SELECT count(*) FROM users")))
+
+
+async def _ticks_while(pending: Awaitable[T]) -> tuple[T, int]:
+    """``pending``'s result, and how many times the loop woke every 10 ms meanwhile."""
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    ticker = asyncio.create_task(tick())
+    try:
+        return await pending, ticks
+    finally:
+        ticker.cancel()
 
 
 def test_a_read_of_a_locked_sqlite_waits_off_the_event_loop(tmp_path: Path) -> None:
@@ -40,23 +61,12 @@ def test_a_read_of_a_locked_sqlite_waits_off_the_event_loop(tmp_path: Path) -> N
     assert db.in_place() is not None
 
     async def read_while_locked() -> tuple[int, int]:
-        ticks = 0
         released = threading.Timer(0.6, holder.close)
-
-        async def tick() -> None:
-            nonlocal ticks
-            while True:
-                await asyncio.sleep(0.01)
-                ticks += 1
-
-        ticker = asyncio.create_task(tick())
         released.start()
         try:
-            users = await read_near(db, _count_users)
+            return await _ticks_while(read_near(db, _count_users))
         finally:
-            ticker.cancel()
             released.join()
-        return users, ticks
 
     try:
         started = time.monotonic()
@@ -143,19 +153,7 @@ def test_a_postgresql_read_waits_on_the_loop_without_holding_it(db: Database) ->
     db.write(lambda s: users.user_create(s, "ann", "a-pass-word", admin=False, now=utcnow()))
 
     async def read_while_ticking() -> tuple[tuple[int, int], int, int, set[int]]:
-        ticks = 0
-
-        async def tick() -> None:
-            nonlocal ticks
-            while True:
-                await asyncio.sleep(0.01)
-                ticks += 1
-
-        ticker = asyncio.create_task(tick())
-        try:
-            answer = await read_near(db, _slow_count)
-        finally:
-            ticker.cancel()
+        answer, ticks = await _ticks_while(read_near(db, _slow_count))
         held = _loop_backends(db)
         await db.close_loop_reads()
         return answer, ticks, threading.get_ident(), held
@@ -189,6 +187,27 @@ def test_a_loop_read_whose_connection_died_is_read_again_on_the_pool(db: Databas
     # Every read answered; after a kill the read went to the pool once, the loop's pool let
     # the dead connection go, and the next one read on the loop again through a new one.
     assert seen == [(0, True), (0, False), (0, True)]
+
+
+def test_a_loop_read_cancelled_mid_statement_leaves_no_broken_connection(
+    db: Database,
+) -> None:
+    """A request cancelled while the server runs its read (the server stopping): the next
+    reads must not get that connection back with its statement still running."""
+    _on_postgresql(db)
+
+    async def cancel_then_read() -> list[int]:
+        slow = asyncio.create_task(read_near(db, _slow_count))
+        while not _loop_backends(db):  # the statement has reached the server
+            await asyncio.sleep(0.01)
+        slow.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await slow
+        answers = [await read_near(db, _count_users) for _ in range(3)]
+        await db.close_loop_reads()
+        return answers
+
+    assert asyncio.run(cancel_then_read()) == [0, 0, 0]
 
 
 def test_a_read_on_the_loop_cannot_write(db: Database) -> None:
