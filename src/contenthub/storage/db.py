@@ -554,7 +554,18 @@ class Database:
         self.engine.dispose()
 
 
-class _InPlaceReads(Database):
+class _ReadsOnly(Database):
+    """A database for reads where a write would go around the rules every write follows
+    (SQLite's writer turn, a transaction): it refuses them."""
+
+    def write(self, work: Callable[[Session], T]) -> T:
+        raise TypeError(f"{type(self).__name__} only reads: write through the Database")
+
+    async def write_async(self, work: Callable[[Session], T]) -> T:
+        return self.write(work)
+
+
+class _InPlaceReads(_ReadsOnly):
     """:meth:`Database.in_place`'s database: each thread reads through a connection of its
     own, kept between reads. A pooled connection's checkout and return (a rollback to reset
     it) cost as much as a listing's statement; a connection that holds no transaction
@@ -624,7 +635,7 @@ class LoopReads:
         await self._engine.dispose()
 
 
-class _HeldConnectionReads(Database):
+class _HeldConnectionReads(_ReadsOnly):
     """A database whose reads go through the connection its caller holds."""
 
     def run(self, connection: sa.Connection, read: Callable[[Database], T]) -> T:
@@ -637,9 +648,6 @@ class _HeldConnectionReads(Database):
     def read(self, work: Callable[[Session], T]) -> T:
         with Session(bind=_LOOP_CONNECTION.get(), expire_on_commit=False) as session:
             return work(session)
-
-    def write(self, work: Callable[[Session], T]) -> T:
-        raise TypeError("a read on the event loop cannot write (its connection autocommits)")
 
 
 class _UnitFailed(Exception):
