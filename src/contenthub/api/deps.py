@@ -39,17 +39,10 @@ async def read_near(db: Database, read: Callable[[Database], T]) -> T:
     :meth:`Database.on_loop`), else on the thread pool. A read that fails there as busy or
     disconnected is done again on the pool, which waits and retries as every unit of work
     does."""
-    here = db.in_place()
-    if here is not None:
+    near = db.near_loop()
+    if near is not None:
         try:
-            return read(here)
-        except Exception as error:
-            if not is_transient(error):
-                raise
-    on_loop = db.on_loop()
-    if on_loop is not None:
-        try:
-            return await on_loop.read(read)
+            return await near.read_once(read)
         except Exception as error:
             if not is_transient(error):
                 raise

@@ -16,7 +16,7 @@ import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import anyio
 import anyio.to_thread
@@ -271,22 +271,24 @@ def create_engine(
         _mysql_setup(engine)
         return engine
     return sa.create_engine(
-        parsed,
-        pool_size=pool_size,
-        max_overflow=pool_size,
-        pool_recycle=1800,
-        connect_args=_postgresql_connect_args(pooler) if backend == "postgresql" else {},
-        hide_parameters=True,
-        json_deserializer=from_json,
+        parsed, pool_size=pool_size, max_overflow=pool_size, **_postgresql_options(pooler)
     )
 
 
-def _postgresql_connect_args(pooler: bool) -> dict[str, Any]:
+def _postgresql_options(pooler: bool) -> dict[str, Any]:
+    """A PostgreSQL engine's options, the threads' engine's and an event loop's alike."""
+    connect_args: dict[str, Any] = {"connect_timeout": 10}
     if pooler:
-        return {"connect_timeout": 10, "prepare_threshold": None}
+        connect_args["prepare_threshold"] = None
+    else:
+        connect_args["options"] = (
+            f"-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION * 1000}"
+        )
     return {
-        "connect_timeout": 10,
-        "options": f"-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION * 1000}",
+        "pool_recycle": 1800,
+        "connect_args": connect_args,
+        "hide_parameters": True,
+        "json_deserializer": from_json,
     }
 
 
@@ -514,6 +516,11 @@ class Database:
             reads = self._loop_reads[loop] = LoopReads(self)
         return reads
 
+    def near_loop(self) -> NearReads | None:
+        """What reads from an event loop without the thread pool: :meth:`in_place` on an
+        embedded SQLite, :meth:`on_loop` on PostgreSQL; None elsewhere."""
+        return self.in_place() or self.on_loop()
+
     async def close_loop_reads(self) -> None:
         """Close the running loop's read connections (:meth:`on_loop`), before it ends."""
         reads = self._loop_reads.pop(asyncio.get_running_loop(), None)
@@ -565,6 +572,14 @@ class _ReadsOnly(Database):
         return self.write(work)
 
 
+class NearReads(Protocol):
+    """Reads near an event loop (:meth:`Database.near_loop`)."""
+
+    async def read_once(self, read: Callable[[Database], T]) -> T:
+        """``read(db)``, once: no retry (the caller reads again on the thread pool)."""
+        ...
+
+
 class _InPlaceReads(_ReadsOnly):
     """:meth:`Database.in_place`'s database: each thread reads through a connection of its
     own, kept between reads. A pooled connection's checkout and return (a rollback to reset
@@ -575,6 +590,9 @@ class _InPlaceReads(_ReadsOnly):
         super().__post_init__()
         self._held = threading.local()
         self._connections: list[sa.Connection] = []
+
+    async def read_once(self, read: Callable[[Database], T]) -> T:
+        return read(self)  # a read here never waits long for a lock (busy_ms=50)
 
     def read(self, work: Callable[[Session], T]) -> T:
         connection = self._connection()
@@ -615,19 +633,15 @@ class LoopReads:
             # Requests beyond the pool wait for a connection: one opened and closed per read
             # cost more than the wait (measured).
             max_overflow=0,
-            pool_recycle=1800,
             isolation_level="AUTOCOMMIT",
-            connect_args=_postgresql_connect_args(pooler=db.session_url != db.engine.url),
-            hide_parameters=True,
-            json_deserializer=from_json,
+            **_postgresql_options(pooler=db.session_url != db.engine.url),
         )
         # Its statements and failures count as this database's (/metrics).
         event.listen(self._engine.sync_engine, "before_cursor_execute", db._count_statement)
         event.listen(self._engine.sync_engine, "handle_error", db._count_error)
         self._reads = _HeldConnectionReads(self._engine.sync_engine, retry_seconds=0)
 
-    async def read(self, read: Callable[[Database], T]) -> T:
-        """``read(db)``, once: no retry (the caller reads again the usual way)."""
+    async def read_once(self, read: Callable[[Database], T]) -> T:
         async with self._engine.connect() as connection:
             return await connection.run_sync(self._reads.run, read)
 
